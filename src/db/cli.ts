@@ -1,0 +1,107 @@
+import { defineCommand } from "citty";
+import { existsSync } from "node:fs";
+import { dbPathArg, guarded } from "~/lib/cli";
+import { AppError } from "~/lib/errors";
+import { log } from "~/lib/log";
+import { dbPath } from "~/lib/paths";
+import { openStore } from ".";
+import { backupDatabase } from "./backup";
+import { describe, verify, type DbStatus } from "./inspect";
+import { assertMigratable } from "./migrate";
+import { loadMigrations } from "./migrations";
+import { openDatabase } from "./open";
+
+/** Opens an existing database for inspection, runs fn, and always closes it. */
+function inspect<T>(path: string, fn: (opened: ReturnType<typeof openDatabase>) => T): T {
+  const opened = openDatabase(path, { create: false });
+  try {
+    return fn(opened);
+  } finally {
+    opened.sqlite.close();
+  }
+}
+
+function printStatus(s: DbStatus): void {
+  const lines = [
+    `database      ${s.path}`,
+    `sqlite        ${s.sqliteVersion}, journal_mode=${s.journalMode}`,
+    `schema        ${s.schemaVersion} of ${s.buildVersion} in this build${s.schemaVersion > s.buildVersion ? "  (NEWER THAN THIS BUILD)" : ""}`,
+    `applied       ${s.applied.length}`,
+    ...s.applied.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}  ${m.appliedAt ?? "(no ledger row)"}`),
+    `pending       ${s.pending.length}`,
+    ...s.pending.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}  (${m.statements} statements)`),
+    `modified      ${s.modified.length}`,
+    ...s.modified.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}: ${m.reason}`),
+    "files",
+    ...s.files.map((f) => `  ${f.mode}  ${f.path}`),
+    `backups       ${s.backups.length}`,
+    ...s.backups.map((b) => `  ${b}`),
+  ];
+  console.log(lines.join("\n"));
+}
+
+const status = defineCommand({
+  meta: { name: "status", description: "Show the database's schema version, migrations and file modes" },
+  args: { ...dbPathArg, json: { type: "boolean", description: "print JSON", default: false } },
+  run: guarded(({ args }) => {
+    const s = inspect(dbPath(args["db-path"]), ({ sqlite, path }) => describe(sqlite, path, loadMigrations()).status);
+    if (args.json) console.log(JSON.stringify(s, null, 2));
+    else printStatus(s);
+  }),
+});
+
+const migrate = defineCommand({
+  meta: { name: "migrate", description: "Apply pending migrations now (start does this too)" },
+  args: { ...dbPathArg, "dry-run": { type: "boolean", description: "show what would be applied; write nothing", default: false } },
+  run: guarded(({ args }) => {
+    const path = dbPath(args["db-path"]);
+    const migrations = loadMigrations();
+    if (args["dry-run"]) {
+      const pending = existsSync(path)
+        ? inspect(path, ({ sqlite }) => {
+            const { plan } = describe(sqlite, path, migrations);
+            assertMigratable(plan);
+            return plan.pending;
+          })
+        : migrations;
+      if (pending.length === 0) console.log("nothing to apply");
+      for (const m of pending) console.log(`would apply ${m.file} (schema ${m.version}, ${m.statements.length} statements)`);
+      return;
+    }
+    const store = openStore({ path, migrations });
+    store.close();
+  }),
+});
+
+const backup = defineCommand({
+  meta: { name: "backup", description: "Write a consistent, checked snapshot of the live database" },
+  args: { ...dbPathArg, out: { type: "string", description: "backup file (default: beside the database, named by time)", valueHint: "FILE" } },
+  run: guarded(({ args }) => {
+    const path = dbPath(args["db-path"]);
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(".", "");
+    const out = args.out ? args.out : `${path}.${stamp}.manual.bak`;
+    const result = inspect(path, ({ sqlite }) => backupDatabase(sqlite, out));
+    log.success(`backup written to ${result.path} (${result.bytes} bytes, integrity_check ok, mode 0600)`);
+  }),
+});
+
+const verifyCommand = defineCommand({
+  meta: { name: "verify", description: "Check integrity, foreign keys, migration hashes, file modes and schema drift" },
+  args: { ...dbPathArg },
+  run: guarded(({ args }) => {
+    const problems = inspect(dbPath(args["db-path"]), ({ sqlite, path, tightened }) => [
+      ...tightened.map((t) => `${t.path} had mode ${t.tightenedFrom} (now ${t.mode})`),
+      ...verify(sqlite, describe(sqlite, path, loadMigrations()).plan),
+    ]);
+    if (problems.length === 0) {
+      log.success("database verified: integrity, foreign keys, migration hashes, file modes and schema all ok");
+      return;
+    }
+    throw new AppError(`${problems.length} problem(s) found:\n  - ${problems.join("\n  - ")}`, "see each line; restore from a backup (`db backup` files, *.bak beside the database) if the file is damaged");
+  }),
+});
+
+export const dbCommand = defineCommand({
+  meta: { name: "db", description: "Inspect, migrate, back up and verify the local database" },
+  subCommands: { status, migrate, backup, verify: verifyCommand },
+});

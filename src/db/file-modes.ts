@@ -1,0 +1,35 @@
+import { chmodSync, lstatSync } from "node:fs";
+
+export interface ModeReport {
+  path: string;
+  mode: string;
+  /** The mode it had before we tightened it, when we did. */
+  tightenedFrom?: string;
+}
+
+export const FILE_MODE = 0o600;
+export const FOLDER_MODE = 0o700;
+
+export const octal = (mode: number) => `0${(mode & 0o777).toString(8)}`;
+
+/** The database file and the two files SQLite keeps beside it in WAL mode. */
+export function databaseFiles(path: string): string[] {
+  return [path, `${path}-wal`, `${path}-shm`];
+}
+
+export function modeOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Anything wider than `wanted` (readable or writable by group or others) is tightened to it. */
+export function tighten(path: string, wanted: number): ModeReport | undefined {
+  const mode = modeOf(path);
+  if (mode === undefined) return undefined;
+  if ((mode & ~wanted) === 0) return { path, mode: octal(mode) };
+  chmodSync(path, wanted);
+  return { path, mode: octal(wanted), tightenedFrom: octal(mode) };
+}

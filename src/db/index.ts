@@ -1,0 +1,92 @@
+import type { Database } from "bun:sqlite";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { log } from "~/lib/log";
+import { backupBeforeMigrating } from "./backup";
+import { applyMigrations } from "./migrate";
+import { loadMigrations, type Migration } from "./migrations";
+import { openDatabase, type OpenOptions } from "./open";
+import * as schema from "./schema";
+
+export type AppDatabase = BunSQLiteDatabase<typeof schema>;
+export type { Migration } from "./migrations";
+
+/** The store's lifecycle in one object: opened, migrated, then closed once. */
+export interface Store {
+  path: string;
+  /** The typed Drizzle handle every feature uses. */
+  db: AppDatabase;
+  /** The raw connection, for src/db only (pragmas, backups, benchmarks). */
+  sqlite: Database;
+  /** A BEGIN IMMEDIATE transaction: it takes the write lock up front, so it never fails midway with SQLITE_BUSY_SNAPSHOT. */
+  transaction<T>(fn: (tx: Parameters<Parameters<AppDatabase["transaction"]>[0]>[0]) => T): T;
+  close(): void;
+}
+
+export interface OpenStoreOptions {
+  path: string;
+  migrations?: Migration[];
+  /** Back up before migrating a database that already has a schema (default true). */
+  backup?: boolean;
+}
+
+/** Opens the database, applies pending migrations, and hands back the typed handle. */
+export function openStore(options: OpenStoreOptions): Store {
+  const { sqlite } = openDatabase(options.path, { create: true });
+  try {
+    const applied = applyMigrations(sqlite, options.migrations ?? loadMigrations(), {
+      beforeApply: (plan) => {
+        if (options.backup === false) return;
+        const backup = backupBeforeMigrating(sqlite, options.path, plan.dbVersion);
+        log.info(`backed up schema ${plan.dbVersion} to ${backup.path} before migrating`);
+      },
+      onApplied: (m, ms) => log.info(`applied ${m.file} (schema ${m.version}) in ${ms.toFixed(1)} ms`),
+    });
+    if (applied.length > 0) log.success(`database at schema ${applied.at(-1)!.version}`);
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+  return wrap(sqlite, options.path);
+}
+
+/** A store over an already-open, already-migrated connection (CLI inspection, benchmarks). */
+export function wrap(sqlite: Database, path: string): Store {
+  const db = drizzle({ client: sqlite, schema });
+  let closed = false;
+  return {
+    path,
+    db,
+    sqlite,
+    transaction: (fn) => db.transaction(fn, { behavior: "immediate" }),
+    close() {
+      if (closed) return;
+      closed = true;
+      // Fold the WAL back into the main file so a stopped server leaves one file behind.
+      sqlite.run("PRAGMA optimize");
+      sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+      sqlite.close();
+    },
+  };
+}
+
+/**
+ * The hot-path pattern every feature follows: build a Drizzle query once per
+ * connection with `sql.placeholder()`s and `.prepare()`, then call
+ * `.get()/.all()/.run()` with values. Without it Drizzle rebuilds and
+ * recompiles the SQL on every call (about 10x slower).
+ *
+ *   const byHash = preparedFor((db) =>
+ *     db.select().from(keys).where(eq(keys.hash, sql.placeholder("hash"))).prepare());
+ *   byHash(store.db).get({ hash });
+ */
+export function preparedFor<T>(build: (db: AppDatabase) => T): (db: AppDatabase) => T {
+  const cache = new WeakMap<AppDatabase, T>();
+  return (db) => {
+    let prepared = cache.get(db);
+    if (prepared === undefined) {
+      prepared = build(db);
+      cache.set(db, prepared);
+    }
+    return prepared;
+  };
+}

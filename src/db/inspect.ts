@@ -1,0 +1,65 @@
+import type { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
+import { automaticBackups } from "./backup";
+import { databaseFiles, modeOf, octal } from "./file-modes";
+import { diffShapes, shapeOfDatabase, shapeOfSchema } from "./introspect";
+import { planMigrations, readLedger, type MigrationPlan } from "./migrate";
+import type { Migration } from "./migrations";
+import * as schema from "./schema";
+
+export interface DbStatus {
+  path: string;
+  sqliteVersion: string;
+  journalMode: string;
+  schemaVersion: number;
+  buildVersion: number;
+  applied: { version: number; tag: string; appliedAt: string | null }[];
+  pending: { version: number; tag: string; statements: number }[];
+  modified: { version: number; tag: string; reason: string }[];
+  files: { path: string; mode: string }[];
+  backups: string[];
+}
+
+export function describe(sqlite: Database, path: string, migrations: Migration[]): { status: DbStatus; plan: MigrationPlan } {
+  const plan = planMigrations(sqlite, migrations);
+  const ledger = new Map(readLedger(sqlite).map((r) => [r.version, r]));
+  const files = [dirname(path), ...databaseFiles(path)]
+    .filter((f) => existsSync(f))
+    .map((f) => ({ path: f, mode: octal(modeOf(f) ?? 0) }));
+  const status: DbStatus = {
+    path,
+    sqliteVersion: sqlite.query<{ v: string }, []>("SELECT sqlite_version() AS v").get()!.v,
+    journalMode: sqlite.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()!.journal_mode,
+    schemaVersion: plan.dbVersion,
+    buildVersion: plan.buildVersion,
+    applied: plan.applied.map((m) => {
+      const at = ledger.get(m.version)?.applied_at;
+      return { version: m.version, tag: m.tag, appliedAt: at ? new Date(at).toISOString() : null };
+    }),
+    pending: plan.pending.map((m) => ({ version: m.version, tag: m.tag, statements: m.statements.length })),
+    modified: plan.modified.map((m) => ({ version: m.migration.version, tag: m.migration.tag, reason: m.reason })),
+    files,
+    backups: automaticBackups(path),
+  };
+  return { status, plan };
+}
+
+/** Every problem `db verify` knows how to find, as sentences; empty means healthy. */
+export function verify(sqlite: Database, plan: MigrationPlan): string[] {
+  const problems: string[] = [];
+  const integrity = sqlite.query<{ integrity_check: string }, []>("PRAGMA integrity_check").all();
+  if (integrity.length !== 1 || integrity[0]?.integrity_check !== "ok") {
+    problems.push(`integrity_check: ${integrity.map((r) => r.integrity_check).join("; ")}`);
+  }
+  const fk = sqlite.query<{ table: string; rowid: number; parent: string }, []>("PRAGMA foreign_key_check").all();
+  for (const v of fk.slice(0, 20)) problems.push(`foreign key violation: ${v.table} row ${v.rowid} → ${v.parent}`);
+  if (plan.dbVersion > plan.buildVersion) problems.push(`database schema ${plan.dbVersion} is newer than this build (${plan.buildVersion})`);
+  for (const m of plan.modified) problems.push(`${m.migration.file} changed after it was applied: ${m.reason}`);
+  if (plan.pending.length > 0) {
+    problems.push(`${plan.pending.length} migration(s) pending, from ${plan.pending[0]!.file}: run \`copilot-api db migrate\``);
+  } else if (plan.dbVersion === plan.buildVersion) {
+    for (const drift of diffShapes(shapeOfSchema(schema), shapeOfDatabase(sqlite))) problems.push(`schema drift: ${drift}`);
+  }
+  return problems;
+}

@@ -1,0 +1,135 @@
+import type { Database } from "bun:sqlite";
+import { is, SQL } from "drizzle-orm";
+import { getTableConfig, SQLiteSyncDialect, SQLiteTable, type SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { LEDGER_TABLE } from "./ledger";
+
+/** Tables, columns, indexes and foreign keys in one comparable shape. */
+export type SchemaShape = Record<string, TableShape>;
+
+interface TableShape {
+  columns: Record<string, string>;
+  indexes: Record<string, string>;
+  foreignKeys: string[];
+}
+
+const column = (type: string, notNull: boolean, primary: boolean, dflt: string | null) =>
+  `${type.toLowerCase()}${primary ? " primary key" : ""}${notNull ? " not null" : ""}${dflt === null ? "" : ` default ${dflt}`}`;
+const index = (columns: string[], unique: boolean) => `${unique ? "unique " : ""}(${columns.join(", ")})`;
+const foreignKey = (from: string[], table: string, to: string[], onDelete: string, onUpdate: string) =>
+  `(${from.join(", ")}) -> ${table}(${to.join(", ")}) on delete ${onDelete.toLowerCase()} on update ${onUpdate.toLowerCase()}`;
+
+/** What a live database holds, ignoring SQLite's own tables and the migration ledger. */
+export function shapeOfDatabase(sqlite: Database): SchemaShape {
+  const tables = sqlite
+    .query<{ name: string }, []>(
+      `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '${LEDGER_TABLE}' ORDER BY name`,
+    )
+    .all();
+  const shape: SchemaShape = {};
+  for (const { name } of tables) {
+    const q = (pragma: string) => `SELECT * FROM pragma_${pragma}('${name.replace(/'/g, "''")}')`;
+    const columns = sqlite.query<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number; hidden: number }, []>(q("table_xinfo")).all();
+    const pkCount = columns.filter((c) => c.pk > 0).length;
+    const table: TableShape = { columns: {}, indexes: {}, foreignKeys: [] };
+    for (const c of columns) {
+      if (c.hidden !== 0) continue;
+      table.columns[c.name] = column(c.type, c.notnull === 1, c.pk > 0 && pkCount === 1, c.dflt_value);
+    }
+    for (const idx of sqlite.query<{ name: string; unique: number; origin: string }, []>(q("index_list")).all()) {
+      if (idx.origin === "pk") continue;
+      const cols = sqlite
+        .query<{ name: string }, []>(`SELECT name FROM pragma_index_info('${idx.name.replace(/'/g, "''")}') ORDER BY seqno`)
+        .all()
+        .map((r) => r.name);
+      table.indexes[idx.name] = index(cols, idx.unique === 1);
+    }
+    const fks = new Map<number, { from: string[]; to: string[]; table: string; onDelete: string; onUpdate: string }>();
+    for (const fk of sqlite.query<{ id: number; table: string; from: string; to: string; on_delete: string; on_update: string }, []>(q("foreign_key_list")).all()) {
+      const entry = fks.get(fk.id) ?? { from: [], to: [], table: fk.table, onDelete: fk.on_delete, onUpdate: fk.on_update };
+      entry.from.push(fk.from);
+      entry.to.push(fk.to);
+      fks.set(fk.id, entry);
+    }
+    table.foreignKeys = [...fks.values()].map((f) => foreignKey(f.from, f.table, f.to, f.onDelete, f.onUpdate)).sort();
+    shape[name] = table;
+  }
+  return shape;
+}
+
+const dialect = new SQLiteSyncDialect();
+
+/** The SQL text SQLite reports as a column's default, from Drizzle's declared default. */
+function declaredDefault(col: SQLiteColumn): string | null {
+  const value: unknown = col.default;
+  if (value === undefined || value === null) return null;
+  if (is(value, SQL)) return `(${dialect.sqlToQuery(value).sql})`;
+  if (typeof value === "string") return `'${value.replace(/'/g, "''")}'`;
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (typeof value === "object") return `'${JSON.stringify(value).replace(/'/g, "''")}'`;
+  return String(value);
+}
+
+/** What the Drizzle schema module declares, in the same shape. */
+export function shapeOfSchema(schemaModule: Record<string, unknown>): SchemaShape {
+  const shape: SchemaShape = {};
+  for (const value of Object.values(schemaModule)) {
+    if (!is(value, SQLiteTable)) continue;
+    const config = getTableConfig(value);
+    const compositePk = config.primaryKeys.length > 0;
+    const table: TableShape = { columns: {}, indexes: {}, foreignKeys: [] };
+    for (const col of config.columns) {
+      table.columns[col.name] = column(col.getSQLType(), col.notNull, col.primary && !compositePk, declaredDefault(col));
+      if (col.isUnique) table.indexes[col.uniqueName ?? `${config.name}_${col.name}_unique`] = index([col.name], true);
+    }
+    for (const idx of config.indexes) {
+      const cols = idx.config.columns.map((c) => (is(c, SQL) ? dialect.sqlToQuery(c).sql : (c as SQLiteColumn).name));
+      table.indexes[idx.config.name] = index(cols, idx.config.unique);
+    }
+    for (const u of config.uniqueConstraints) {
+      table.indexes[u.getName() ?? `${config.name}_${u.columns.map((c) => c.name).join("_")}_unique`] = index(u.columns.map((c) => c.name), true);
+    }
+    table.foreignKeys = config.foreignKeys
+      .map((fk) => {
+        const ref = fk.reference();
+        return foreignKey(
+          ref.columns.map((c) => c.name),
+          getTableConfig(ref.foreignTable).name,
+          ref.foreignColumns.map((c) => c.name),
+          fk.onDelete ?? "no action",
+          fk.onUpdate ?? "no action",
+        );
+      })
+      .sort();
+    shape[config.name] = table;
+  }
+  return shape;
+}
+
+/** Each difference as a sentence; empty when the two agree. */
+export function diffShapes(declared: SchemaShape, actual: SchemaShape): string[] {
+  const out: string[] = [];
+  const names = (a: object, b: object) => [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  for (const t of names(declared, actual)) {
+    const want = declared[t];
+    const have = actual[t];
+    if (!have) {
+      out.push(`table ${t} is declared but missing from the database`);
+      continue;
+    }
+    if (!want) {
+      out.push(`table ${t} is in the database but not declared in schema.ts`);
+      continue;
+    }
+    for (const kind of ["columns", "indexes"] as const) {
+      for (const n of names(want[kind], have[kind])) {
+        const w = want[kind][n];
+        const h = have[kind][n];
+        if (w !== h) out.push(`${t}: ${kind.slice(0, -1).replace("indexe", "index")} ${n} is declared as ${w ?? "(absent)"} but the database has ${h ?? "(absent)"}`);
+      }
+    }
+    const wf = want.foreignKeys.join("; ");
+    const hf = have.foreignKeys.join("; ");
+    if (wf !== hf) out.push(`${t}: foreign keys are declared as [${wf}] but the database has [${hf}]`);
+  }
+  return out;
+}

@@ -1,0 +1,152 @@
+import { Database } from "bun:sqlite";
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { AppError, errorMessage } from "~/lib/errors";
+import { log } from "~/lib/log";
+import { appDir } from "~/lib/paths";
+import { databaseFiles, FILE_MODE, FOLDER_MODE, tighten, type ModeReport } from "./file-modes";
+
+export interface OpenOptions {
+  /** Create the file when missing (start, migrate); status and verify only inspect. */
+  create: boolean;
+}
+
+export interface OpenedDatabase {
+  sqlite: Database;
+  path: string;
+  /** Files whose modes were wider than allowed and were tightened during this open. */
+  tightened: ModeReport[];
+}
+
+const SQLITE_HEADER = "SQLite format 3\0";
+/** Long enough for a teammate's CLI to finish a write while the server holds the lock. */
+export const BUSY_TIMEOUT_MS = 5000;
+/** A checkpoint truncates the WAL back to this size, so it cannot grow without bound. */
+const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * The open step, entirely outside any transaction (journal_mode and
+ * synchronous cannot change inside one, foreign_keys silently does not).
+ */
+export function openDatabase(path: string, options: OpenOptions): OpenedDatabase {
+  const tightened: ModeReport[] = [];
+  const folder = dirname(path);
+  const createdFolder = ensureFolder(folder, options.create);
+  // Tighten only a folder that is ours: never chmod /tmp or a project folder
+  // the user pointed --db-path into.
+  if (createdFolder || resolve(folder) === resolve(appDir())) note(tightened, tighten(folder, FOLDER_MODE));
+
+  for (const file of databaseFiles(path)) refuseLink(file);
+  const exists = existsSync(path);
+  if (exists) assertSqliteFile(path);
+  else if (!options.create) {
+    throw new AppError(`no database at ${path}`, "start the server once (`copilot-api start`) or run `copilot-api db migrate` to create it");
+  } else createPrivateFile(path);
+
+  // Left-over -wal/-shm keep whatever mode they had: tighten before SQLite uses them.
+  for (const file of databaseFiles(path)) note(tightened, tighten(file, FILE_MODE));
+
+  let sqlite: Database;
+  try {
+    sqlite = new Database(path, { readwrite: true, create: false, strict: true });
+  } catch (error) {
+    throw new AppError(`cannot open ${path}: ${errorMessage(error)}`, "check that the file and its folder are readable and writable by you");
+  }
+  try {
+    applyPragmas(sqlite, path);
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+  // SQLite has now created -wal and -shm (copying the main file's mode); check them too.
+  for (const file of databaseFiles(path)) note(tightened, tighten(file, FILE_MODE));
+  return { sqlite, path, tightened };
+}
+
+function applyPragmas(sqlite: Database, path: string): void {
+  try {
+    // First, so that every later statement waits for a concurrent writer instead of failing.
+    sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const mode = sqlite.query<{ journal_mode: string }, []>("PRAGMA journal_mode = WAL").get()?.journal_mode;
+    if (mode?.toLowerCase() !== "wal") {
+      throw new AppError(
+        `${path}: SQLite answered journal_mode=${mode} when asked for WAL`,
+        "WAL needs a local filesystem with shared-memory support (not NFS/SMB); put the database on a local disk with --db-path",
+      );
+    }
+    sqlite.run("PRAGMA synchronous = NORMAL");
+    sqlite.run("PRAGMA foreign_keys = ON");
+    sqlite.run(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    const code = (error as { code?: string }).code;
+    if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
+      throw new AppError(`${path} is not a usable SQLite database (${errorMessage(error)})`, notDatabaseHint(path));
+    }
+    throw new AppError(`cannot prepare ${path}: ${errorMessage(error)}`, "check the file, its folder and free disk space");
+  }
+}
+
+function ensureFolder(folder: string, create: boolean): boolean {
+  if (existsSync(folder)) {
+    if (!lstatSync(folder).isDirectory() && !lstatSync(folder).isSymbolicLink()) {
+      throw new AppError(`${folder} is not a folder`, "choose another --db-path");
+    }
+    return false;
+  }
+  if (!create) return false;
+  mkdirSync(folder, { recursive: true, mode: FOLDER_MODE });
+  return true;
+}
+
+function refuseLink(file: string): void {
+  let isLink = false;
+  try {
+    isLink = lstatSync(file).isSymbolicLink();
+  } catch {
+    return;
+  }
+  if (isLink) {
+    throw new AppError(
+      `${file} is a symbolic link; copilot-api refuses to open a database through one`,
+      "a link can point the key store at a file someone else controls; pass the real path with --db-path instead",
+    );
+  }
+}
+
+/** Born 0600 regardless of the umask; -wal and -shm copy this mode when SQLite creates them. */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, "wx", FILE_MODE));
+  } catch (error) {
+    // Another process booting at the same moment created it first: fine.
+    if ((error as { code?: string }).code !== "EEXIST") throw error;
+  }
+}
+
+function assertSqliteFile(path: string): void {
+  const stat = lstatSync(path);
+  if (!stat.isFile()) throw new AppError(`${path} is not a regular file`, "choose another --db-path");
+  if (stat.size === 0) return; // an empty file is an empty database to SQLite
+  const header = Buffer.alloc(SQLITE_HEADER.length);
+  const fd = openSync(path, "r");
+  try {
+    readSync(fd, header, 0, header.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (header.toString("latin1") !== SQLITE_HEADER) {
+    throw new AppError(`${path} is not a SQLite database; it was left untouched`, notDatabaseHint(path));
+  }
+}
+
+const notDatabaseHint = (path: string) =>
+  `move ${path} aside if it is yours, or pass another file with --db-path (or COPILOT_API_DB_PATH)`;
+
+function note(list: ModeReport[], report: ModeReport | undefined): void {
+  if (!report?.tightenedFrom) return;
+  list.push(report);
+  log.warn(
+    `SECURITY: ${report.path} had mode ${report.tightenedFrom}, readable or writable by other users; tightened to ${report.mode}`,
+  );
+}

@@ -1,0 +1,119 @@
+/**
+ * Splits a migration file into single statements, so that each one runs on its
+ * own (bun:sqlite's prepared statements run only the first of several) and a
+ * failure can name the exact statement and line.
+ *
+ * It knows SQLite's quoting ('str', "id", `id`, [id]), both comment styles, and
+ * that a CREATE TRIGGER body holds semicolons up to its closing END.
+ */
+export interface SqlStatement {
+  /** The statement text, trimmed, without its closing semicolon. */
+  sql: string;
+  /** 1-based line in the file where the statement starts. */
+  line: number;
+  /** First keyword, upper-cased (comments skipped): CREATE, PRAGMA, BEGIN, ... */
+  keyword: string;
+}
+
+export function splitSql(text: string): SqlStatement[] {
+  const pieces: { sql: string; start: number }[] = [];
+  let start = 0;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const ch = text[i]!;
+    if (ch === "-" && text[i + 1] === "-") {
+      const end = text.indexOf("\n", i);
+      i = end === -1 ? n : end + 1;
+    } else if (ch === "/" && text[i + 1] === "*") {
+      const end = text.indexOf("*/", i + 2);
+      i = end === -1 ? n : end + 2;
+    } else if (ch === "'" || ch === '"' || ch === "`" || ch === "[") {
+      const close = ch === "[" ? "]" : ch;
+      let j = i + 1;
+      for (;;) {
+        const end = text.indexOf(close, j);
+        if (end === -1) {
+          j = n;
+          break;
+        }
+        // A doubled quote is an escaped quote inside the literal.
+        if (close !== "]" && text[end + 1] === close) {
+          j = end + 2;
+          continue;
+        }
+        j = end + 1;
+        break;
+      }
+      i = j;
+    } else if (ch === ";") {
+      pieces.push({ sql: text.slice(start, i), start });
+      i += 1;
+      start = i;
+    } else {
+      i += 1;
+    }
+  }
+  pieces.push({ sql: text.slice(start), start });
+
+  const statements: SqlStatement[] = [];
+  let pending: { sql: string; start: number } | undefined;
+  for (const piece of pieces) {
+    if (pending) {
+      pending.sql += `;${piece.sql}`;
+      if (words(piece.sql).join(" ") === "END") {
+        statements.push(toStatement(text, pending));
+        pending = undefined;
+      }
+      continue;
+    }
+    const w = words(piece.sql);
+    if (w.length === 0) continue;
+    const isTrigger = w[0] === "CREATE" && (w[1] === "TRIGGER" || w[2] === "TRIGGER");
+    if (isTrigger) pending = { ...piece };
+    else statements.push(toStatement(text, piece));
+  }
+  if (pending) statements.push(toStatement(text, pending));
+  return statements;
+}
+
+function toStatement(text: string, piece: { sql: string; start: number }): SqlStatement {
+  const line = lineAt(text, piece.start + firstCodeOffset(piece.sql));
+  return { sql: piece.sql.trim(), line, keyword: words(piece.sql)[0] ?? "" };
+}
+
+/** Offset of the first character that is neither blank nor inside a comment. */
+function firstCodeOffset(sql: string): number {
+  let i = 0;
+  while (i < sql.length) {
+    if (/\s/.test(sql[i]!)) i += 1;
+    else if (sql.startsWith("--", i)) {
+      const end = sql.indexOf("\n", i);
+      i = end === -1 ? sql.length : end + 1;
+    } else if (sql.startsWith("/*", i)) {
+      const end = sql.indexOf("*/", i + 2);
+      i = end === -1 ? sql.length : end + 2;
+    } else break;
+  }
+  return i;
+}
+
+function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text[i] === "\n") line += 1;
+  return line;
+}
+
+function stripComments(sql: string): string {
+  return sql.replace(/--[^\n]*/g, " ").replace(/\/\*[\s\S]*?\*\//g, " ");
+}
+
+/** The first few bare words of a piece, upper-cased, ignoring comments. */
+function words(sql: string): string[] {
+  return stripComments(sql)
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 4)
+    .map((w) => w.toUpperCase());
+}

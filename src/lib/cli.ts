@@ -1,0 +1,40 @@
+import { AppError } from "./errors";
+import { log } from "./log";
+
+/** Prints an error the way a user can act on it, and exits non-zero. */
+export function exitWithError(error: unknown): never {
+  if (error instanceof AppError) {
+    log.error(error.message);
+    if (error.hint) log.info(`what to do: ${error.hint}`);
+  } else {
+    log.error(error);
+  }
+  process.exit(1);
+}
+
+/** Wraps a command's run so every failure goes through exitWithError. */
+export function guarded<A>(run: (ctx: A) => unknown): (ctx: A) => Promise<void> {
+  return async (ctx) => {
+    try {
+      await run(ctx);
+    } catch (error) {
+      exitWithError(error);
+    }
+  };
+}
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new AppError(`--port ${value} is not a port number`, "pass a whole number from 0 to 65535 (0 picks a free port)");
+  }
+  return port;
+}
+
+export const dbPathArg = {
+  "db-path": {
+    type: "string",
+    description: "database file (default: $COPILOT_API_DB_PATH, else ~/.local/share/copilot-api/copilot-api.db)",
+    valueHint: "FILE",
+  },
+} as const;

@@ -1,0 +1,8 @@
+import { createConsola } from "consola";
+
+// Everything goes to stderr so that `--json` output on stdout stays machine-readable.
+export const log = createConsola({
+  stdout: process.stderr,
+  stderr: process.stderr,
+  formatOptions: { date: false },
+});

@@ -1,0 +1,7 @@
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** The error body OpenAI clients know how to show: { error: { message, type, code, param } }. */
+export function openAIError(c: Context, status: ContentfulStatusCode, message: string, type: string, code: string | null = null) {
+  return c.json({ error: { message, type, code, param: null } }, status);
+}
