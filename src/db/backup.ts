@@ -1,4 +1,5 @@
 import { Database } from "bun:sqlite";
+import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { AppError, errorMessage } from "~/lib/errors";
@@ -62,14 +63,15 @@ const KEEP_AUTOMATIC_BACKUPS = 5;
  */
 export function backupBeforeMigrating(sqlite: Database, dbPath: string, dbVersion: number): BackupResult {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(".", "");
-  const result = backupDatabase(sqlite, `${dbPath}.${stamp}-v${dbVersion}-p${process.pid}.bak`);
+  const unique = randomBytes(3).toString("hex");
+  const result = backupDatabase(sqlite, `${dbPath}.${stamp}-v${dbVersion}-${unique}.bak`);
   pruneAutomaticBackups(dbPath);
   return result;
 }
 
 export function automaticBackups(dbPath: string): string[] {
   const prefix = `${basename(dbPath)}.`;
-  const pattern = /^\d{8}T\d{9}Z-v\d+-p\d+\.bak$/;
+  const pattern = /^\d{8}T\d{9}Z-v\d+-[0-9a-f]{6}\.bak$/;
   return readdirSync(dirname(dbPath))
     .filter((f) => f.startsWith(prefix) && pattern.test(f.slice(prefix.length)))
     .sort()

@@ -1,0 +1,57 @@
+/**
+ * The drift gate (`bun run db:check`): fails when schema.ts holds a change no
+ * migration carries, or when drizzle-kit's own snapshot check fails.
+ *
+ * drizzle-kit has no dry run, so generate runs against a throw-away copy of the
+ * migrations folder and any file it writes there is the drift.
+ * DB_CHECK_SCHEMA / DB_CHECK_OUT point it at another schema and folder (tests).
+ */
+import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const root = join(import.meta.dir, "..");
+const schema = process.env.DB_CHECK_SCHEMA ?? "src/db/schema.ts";
+const out = process.env.DB_CHECK_OUT ?? "drizzle";
+// drizzle-kit 0.31 mangles absolute --out paths, so the copy lives under the project.
+const scratch = join(root, ".tmp", `db-check-${process.pid}`);
+
+function drizzleKit(args: string[]): { code: number; output: string } {
+  const result = Bun.spawnSync([process.execPath, "x", "drizzle-kit", ...args], {
+    cwd: root,
+    stdin: "ignore",
+    env: { ...process.env, FORCE_COLOR: "0" },
+  });
+  return { code: result.exitCode ?? 1, output: `${result.stdout}${result.stderr}` };
+}
+
+let failed = false;
+try {
+  mkdirSync(join(root, ".tmp"), { recursive: true });
+  cpSync(join(root, out), scratch, { recursive: true });
+  const copy = relative(root, scratch);
+
+  const check = drizzleKit(["check", "--dialect", "sqlite", "--out", copy]);
+  if (check.code !== 0) {
+    failed = true;
+    console.error(`drizzle-kit check failed:\n${check.output}`);
+  }
+
+  const before = new Set(readdirSync(scratch));
+  const generate = drizzleKit(["generate", "--dialect", "sqlite", "--schema", schema, "--out", copy]);
+  const written = readdirSync(scratch).filter((f) => !before.has(f));
+  if (generate.code !== 0) {
+    failed = true;
+    console.error(`drizzle-kit generate failed:\n${generate.output}`);
+  } else if (written.length > 0) {
+    failed = true;
+    console.error(
+      `${schema} has changes that no migration in ${out}/ carries (drizzle-kit would write ${written.join(", ")}).\n` +
+        "Run `bun run db:generate`, review the SQL, and commit it with the schema change.",
+    );
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+if (failed) process.exit(1);
+console.log(`db:check ok: ${schema} matches the migrations in ${out}/, and the snapshots are consistent`);

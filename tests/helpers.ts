@@ -1,0 +1,111 @@
+import { afterAll } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const ROOT = join(import.meta.dir, "..");
+export const MAIN = join(ROOT, "src", "main.ts");
+
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh folder under the system temp dir, removed after the test file. */
+export function tempDir(prefix = "copilot-api-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** An environment whose home and XDG data folder are a temp folder: tests never touch the real home. */
+export function isolatedEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith("COPILOT_API_")) env[k] = v;
+  }
+  return { ...env, HOME: home, XDG_DATA_HOME: join(home, "data"), NO_COLOR: "1", ...extra };
+}
+
+export const appDirOf = (home: string) => join(home, "data", "copilot-api");
+export const dbFileOf = (home: string) => join(appDirOf(home), "copilot-api.db");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in a real child process. */
+export async function cli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<CliResult> {
+  const proc = Bun.spawn([process.execPath, MAIN, ...args], { cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+export interface Fixture {
+  tag: string;
+  sql: string;
+}
+
+/** A migrations folder in drizzle-kit's layout (journal + files), for COPILOT_API_MIGRATIONS_DIR. */
+export function writeMigrations(dir: string, fixtures: Fixture[]): string {
+  mkdirSync(join(dir, "meta"), { recursive: true });
+  const entries = fixtures.map((f, idx) => ({ idx, version: "6", when: 1_700_000_000_000 + idx, tag: f.tag, breakpoints: true }));
+  writeFileSync(join(dir, "meta", "_journal.json"), JSON.stringify({ version: "7", dialect: "sqlite", entries }, null, 2));
+  for (const f of fixtures) writeFileSync(join(dir, `${f.tag}.sql`), f.sql);
+  return dir;
+}
+
+export interface RunningServer {
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  url: string;
+  /** Everything the server wrote to stderr so far. */
+  log: () => string;
+  stop: () => Promise<number>;
+}
+
+/**
+ * Starts `copilot-api start` in a child process and resolves once it says it is
+ * listening; rejects with its log if it exits first.
+ */
+export async function startServer(args: string[], env: Record<string, string>, cmd: string[] = [process.execPath, MAIN]): Promise<RunningServer> {
+  const proc = Bun.spawn([...cmd, "start", "--port", "0", ...args], { cwd: ROOT, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  let text = "";
+  const decoder = new TextDecoder();
+  const pump = (async () => {
+    for await (const chunk of proc.stderr) text += decoder.decode(chunk);
+  })();
+  void new Response(proc.stdout).text();
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const match = text.match(/listening on (http:\/\/\S+)/);
+    if (match) {
+      return {
+        proc,
+        url: match[1]!,
+        log: () => text,
+        stop: async () => {
+          proc.kill("SIGTERM");
+          const code = await proc.exited;
+          await pump;
+          return code;
+        },
+      };
+    }
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      await pump;
+      proc.kill();
+      throw new Error(`server did not start (exit ${proc.exitCode}):\n${text}`);
+    }
+    await Bun.sleep(20);
+  }
+}
+
+/** The sqlite3 CLI, when the machine has it. */
+export function sqlite3(file: string, command: string): string | undefined {
+  const which = Bun.which("sqlite3");
+  if (!which) return undefined;
+  const result = Bun.spawnSync([which, file, command]);
+  return result.stdout.toString();
+}
