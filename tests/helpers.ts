@@ -109,3 +109,22 @@ export function sqlite3(file: string, command: string): string | undefined {
   const result = Bun.spawnSync([which, file, command]);
   return result.stdout.toString();
 }
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export async function canConnect(port: number): Promise<boolean> {
+  try {
+    const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+    socket.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A port that was free a moment ago (bound and released on port 0). */
+export function freePort(): number {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = server.port;
+  server.stop(true);
+  return port;
+}

@@ -39,6 +39,7 @@ export function openStore(options: OpenStoreOptions): Store {
         const backup = backupBeforeMigrating(sqlite, options.path, plan.dbVersion);
         log.info(`backed up schema ${plan.dbVersion} to ${backup.path} before migrating`);
       },
+      onApplying: (m) => log.info(`applying ${m.file}…`),
       onApplied: (m, ms) => log.info(`applied ${m.file} (schema ${m.version}) in ${ms.toFixed(1)} ms`),
     });
     if (applied.length > 0) log.success(`database at schema ${applied.at(-1)!.version}`);

@@ -72,6 +72,7 @@ export function assertMigratable(plan: MigrationPlan): void {
 export interface ApplyHooks {
   /** Runs once before the first pending migration of a database that already has a schema. */
   beforeApply?: (plan: MigrationPlan) => void;
+  onApplying?: (migration: Migration) => void;
   onApplied?: (migration: Migration, ms: number) => void;
 }
 
@@ -95,6 +96,7 @@ export function applyMigrations(sqlite: Database, migrations: Migration[], hooks
   sqlite.run("PRAGMA foreign_keys = OFF");
   try {
     for (const migration of plan.pending) {
+      hooks.onApplying?.(migration);
       const started = performance.now();
       if (applyOne(sqlite, migration)) {
         applied.push(migration);

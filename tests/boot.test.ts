@@ -1,0 +1,138 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import {
+  appDirOf,
+  canConnect,
+  dbFileOf,
+  freePort,
+  isolatedEnv,
+  MAIN,
+  ROOT,
+  sqlite3,
+  startServer,
+  tempDir,
+  writeMigrations,
+  type Fixture,
+} from "./helpers";
+
+const PLACEHOLDER: Fixture = { tag: "0000_placeholder", sql: "-- placeholder" };
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+describe("boot", () => {
+  test("start on an empty data folder creates a WAL database, files 0600, folder 0700, and serves /healthz", async () => {
+    const home = tempDir();
+    const server = await startServer([], isolatedEnv(home));
+    const db = dbFileOf(home);
+    expect(mode(appDirOf(home))).toBe(0o700);
+    for (const file of [db, `${db}-wal`, `${db}-shm`]) expect(mode(file)).toBe(0o600);
+
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: "ok" });
+    const missing = await fetch(`${server.url}/nope`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
+
+    expect(await server.stop()).toBe(0);
+    expect(server.log()).toContain("stopped cleanly");
+    // The WAL was checkpointed and truncated on the way out.
+    expect(!existsSync(`${db}-wal`) || statSync(`${db}-wal`).size === 0).toBe(true);
+
+    const check = new Database(db, { readonly: true });
+    expect(check.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
+    expect(check.query("PRAGMA user_version").get()).toEqual({ user_version: 1 });
+    check.close();
+    // Header bytes 18 and 19 (write and read format) are 2 for a WAL database.
+    const header = readFileSync(db).subarray(18, 20);
+    expect([...header]).toEqual([2, 2]);
+    // And the sqlite3 command-line tool, where the machine has it, agrees.
+    const cliAnswer = sqlite3(db, "PRAGMA journal_mode;");
+    if (cliAnswer !== undefined) expect(cliAnswer.trim()).toBe("wal");
+  });
+
+  test("no port is bound while a migration runs; it is bound once migrations finish", async () => {
+    const home = tempDir();
+    const slow: Fixture = {
+      tag: "0001_slow",
+      sql: "CREATE TABLE slow AS SELECT count(*) AS n FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 15000000) SELECT x FROM c);",
+    };
+    const migrations = writeMigrations(join(home, "migrations"), [PLACEHOLDER, slow]);
+    const port = freePort();
+    const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: migrations });
+    const proc = Bun.spawn([process.execPath, MAIN, "start", "--port", String(port)], { cwd: ROOT, env, stderr: "pipe", stdout: "ignore" });
+    let log = "";
+    const pump = (async () => {
+      for await (const chunk of proc.stderr) log += new TextDecoder().decode(chunk);
+    })();
+    while (!log.includes(`applying ${migrations}/0001_slow.sql`)) {
+      expect(proc.exitCode).toBeNull();
+      await Bun.sleep(5);
+    }
+    let probes = 0;
+    while (!log.includes("0001_slow.sql (schema 2)")) {
+      expect(await canConnect(port)).toBe(false);
+      probes += 1;
+      await Bun.sleep(20);
+    }
+    expect(probes).toBeGreaterThan(3); // the probes really ran during the migration
+    while (!log.includes("listening on")) await Bun.sleep(10);
+    expect(await canConnect(port)).toBe(true);
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    await pump;
+  });
+
+  test("a failing migration exits non-zero, names the file, never binds the port, and leaves the schema as it was", async () => {
+    const home = tempDir();
+    const good: Fixture = { tag: "0001_good", sql: "CREATE TABLE good (id integer);" };
+    const bad: Fixture = { tag: "0002_bad", sql: "CREATE TABLE half (id integer);\n--> statement-breakpoint\nINSERT INTO missing VALUES (1);" };
+    const port = freePort();
+    const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: writeMigrations(join(home, "migrations"), [PLACEHOLDER, good, bad]) });
+    const proc = Bun.spawn([process.execPath, MAIN, "start", "--port", String(port)], { cwd: ROOT, env, stderr: "pipe", stdout: "ignore" });
+    const stderr = new Response(proc.stderr).text();
+    let bound = false;
+    while (proc.exitCode === null) {
+      bound ||= await canConnect(port);
+      await Bun.sleep(5);
+    }
+    expect(await proc.exited).not.toBe(0);
+    expect(bound).toBe(false);
+    const text = await stderr;
+    expect(text).toContain("0002_bad.sql failed at statement 2 (line 3): no such table: missing");
+    expect(text).not.toContain("listening on");
+
+    const db = new Database(dbFileOf(home), { readonly: true });
+    expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: 2 });
+    expect(db.query("SELECT name FROM sqlite_schema WHERE name = 'half'").all()).toEqual([]);
+    expect(db.query("SELECT version FROM _migrations ORDER BY version").all()).toEqual([{ version: 1 }, { version: 2 }]);
+    db.close();
+  });
+
+  test("8 processes booting at once on one empty folder all succeed, and each migration is applied once", async () => {
+    const home = tempDir();
+    const fixtures: Fixture[] = [
+      PLACEHOLDER,
+      { tag: "0001_boots", sql: "CREATE TABLE boots (id integer PRIMARY KEY, pid integer);" },
+      { tag: "0002_count", sql: "INSERT INTO boots (pid) VALUES (1);" },
+      { tag: "0003_more", sql: "ALTER TABLE boots ADD COLUMN note text;\n--> statement-breakpoint\nINSERT INTO boots (pid, note) VALUES (2, 'once');" },
+    ];
+    const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: writeMigrations(join(home, "migrations"), fixtures) });
+    const servers = await Promise.all(Array.from({ length: 8 }, () => startServer([], env)));
+    const codes = await Promise.all(servers.map((s) => s.stop()));
+    expect(codes).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    // Every migration was applied by exactly one of them.
+    const applied = servers.flatMap((s) => [...s.log().matchAll(/applied \S+\/(\d{4}_\w+)\.sql/g)].map((m) => m[1]));
+    expect(applied.sort()).toEqual(fixtures.map((f) => f.tag));
+
+    const db = new Database(dbFileOf(home), { readonly: true });
+    expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: 4 });
+    expect(db.query("SELECT count(*) AS n FROM _migrations").get()).toEqual({ n: 4 });
+    expect(db.query("SELECT pid, note FROM boots ORDER BY id").all()).toEqual([
+      { pid: 1, note: null },
+      { pid: 2, note: "once" },
+    ]);
+    db.close();
+  }, 60_000);
+});
