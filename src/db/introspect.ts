@@ -12,8 +12,25 @@ interface TableShape {
   foreignKeys: string[];
 }
 
+// A single-column primary key is never null in practice (drizzle-kit writes NOT NULL, hand-written SQL often does not).
 const column = (type: string, notNull: boolean, primary: boolean, dflt: string | null) =>
-  `${type.toLowerCase()}${primary ? " primary key" : ""}${notNull ? " not null" : ""}${dflt === null ? "" : ` default ${dflt}`}`;
+  `${type.toLowerCase()}${primary ? " primary key" : notNull ? " not null" : ""}${dflt === null ? "" : ` default ${unwrap(dflt)}`}`;
+
+/** SQLite reports `DEFAULT (unixepoch())` as `unixepoch()`: compare expressions without their outer parentheses. */
+function unwrap(expr: string): string {
+  let s = expr.trim();
+  while (s.startsWith("(") && s.endsWith(")") && closingParen(s) === s.length - 1) s = s.slice(1, -1).trim();
+  return s;
+}
+
+function closingParen(s: string): number {
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === "(") depth += 1;
+    else if (s[i] === ")" && --depth === 0) return i;
+  }
+  return -1;
+}
 const index = (columns: string[], unique: boolean) => `${unique ? "unique " : ""}(${columns.join(", ")})`;
 const foreignKey = (from: string[], table: string, to: string[], onDelete: string, onUpdate: string) =>
   `(${from.join(", ")}) -> ${table}(${to.join(", ")}) on delete ${onDelete.toLowerCase()} on update ${onUpdate.toLowerCase()}`;
@@ -62,7 +79,7 @@ const dialect = new SQLiteSyncDialect();
 function declaredDefault(col: SQLiteColumn): string | null {
   const value: unknown = col.default;
   if (value === undefined || value === null) return null;
-  if (is(value, SQL)) return `(${dialect.sqlToQuery(value).sql})`;
+  if (is(value, SQL)) return dialect.sqlToQuery(value).sql;
   if (typeof value === "string") return `'${value.replace(/'/g, "''")}'`;
   if (typeof value === "boolean") return value ? "true" : "false";
   if (typeof value === "object") return `'${JSON.stringify(value).replace(/'/g, "''")}'`;

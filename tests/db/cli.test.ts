@@ -1,0 +1,123 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import type { DbStatus } from "~/db/inspect";
+import { cli, dbFileOf, isolatedEnv, ROOT, tempDir, writeMigrations, type Fixture } from "../helpers";
+
+const PLACEHOLDER: Fixture = { tag: "0000_placeholder", sql: "-- placeholder" };
+const TICKS: Fixture = { tag: "0001_ticks", sql: "CREATE TABLE ticks (id integer PRIMARY KEY, at integer NOT NULL, payload text);" };
+
+describe("db commands", () => {
+  test("status --json reports versions, applied and pending migrations, and file modes", async () => {
+    const home = tempDir();
+    const dir = join(home, "migrations");
+    writeMigrations(dir, [PLACEHOLDER]);
+    const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: dir });
+    expect((await cli(["db", "migrate"], env)).code).toBe(0);
+    writeMigrations(dir, [PLACEHOLDER, TICKS]);
+
+    const result = await cli(["db", "status", "--json"], env);
+    expect(result.code).toBe(0);
+    const status = JSON.parse(result.stdout) as DbStatus;
+    expect(status.path).toBe(dbFileOf(home));
+    expect(status.journalMode).toBe("wal");
+    expect(status.sqliteVersion).toMatch(/^3\.\d+\.\d+$/);
+    expect([status.schemaVersion, status.buildVersion]).toEqual([1, 2]);
+    expect(status.applied.map((m) => m.tag)).toEqual(["0000_placeholder"]);
+    expect(status.pending).toEqual([{ version: 2, tag: "0001_ticks", statements: 1 }]);
+    expect(status.modified).toEqual([]);
+    expect(status.files.find((f) => f.path === dbFileOf(home))?.mode).toBe("0600");
+
+    const dry = await cli(["db", "migrate", "--dry-run"], env);
+    expect(dry.stdout).toContain(`would apply ${dir}/0001_ticks.sql (schema 2, 1 statements)`);
+    const after = JSON.parse((await cli(["db", "status", "--json"], env)).stdout) as DbStatus;
+    expect(after.schemaVersion).toBe(1); // the dry run wrote nothing
+  });
+
+  test("status names a modified migration; migrate and start refuse it with exit 1", async () => {
+    const home = tempDir();
+    const dir = join(home, "migrations");
+    writeMigrations(dir, [PLACEHOLDER, TICKS]);
+    const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: dir });
+    expect((await cli(["db", "migrate"], env)).code).toBe(0);
+    writeMigrations(dir, [PLACEHOLDER, { ...TICKS, sql: `${TICKS.sql}\nCREATE INDEX ticks_at ON ticks (at);` }]);
+
+    const status = JSON.parse((await cli(["db", "status", "--json"], env)).stdout) as DbStatus;
+    expect(status.modified.map((m) => m.tag)).toEqual(["0001_ticks"]);
+    for (const args of [["db", "migrate"], ["start", "--port", "0"], ["db", "verify"]]) {
+      const result = await cli(args, env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`${dir}/0001_ticks.sql`);
+    }
+  });
+
+  test("a database newer than the build is refused by start, untouched", async () => {
+    const home = tempDir();
+    const dir = join(home, "migrations");
+    writeMigrations(dir, [PLACEHOLDER, TICKS]);
+    const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: dir });
+    expect((await cli(["db", "migrate"], env)).code).toBe(0);
+    const before = Bun.spawnSync(["sqlite3", dbFileOf(home), ".dump"]).stdout.toString();
+    const olderBuild = { ...env, COPILOT_API_MIGRATIONS_DIR: writeMigrations(join(home, "older"), [PLACEHOLDER]) };
+    const result = await cli(["start", "--port", "0"], olderBuild);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("database schema 2 is newer than this build (1)");
+    expect(result.stderr).not.toContain("listening on");
+    expect(Bun.spawnSync(["sqlite3", dbFileOf(home), ".dump"]).stdout.toString()).toBe(before);
+  });
+
+  test("backup while another process writes: integrity ok, 0600, every row committed before it", async () => {
+    const home = tempDir();
+    const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: writeMigrations(join(home, "migrations"), [PLACEHOLDER, TICKS]) });
+    expect((await cli(["db", "migrate"], env)).code).toBe(0);
+    const db = dbFileOf(home);
+    const writer = Bun.spawn([process.execPath, join(ROOT, "tests", "fixtures", "writer.ts"), db], { stdout: "pipe", stderr: "inherit" });
+    const reader = writer.stdout.getReader();
+    await reader.read(); // "writing": it has committed rows and keeps going
+    try {
+      const live = new Database(db, { readonly: true });
+      const committed = live.query<{ n: number }, []>("SELECT max(id) AS n FROM ticks").get()!.n;
+      live.close();
+      const out = join(home, "snap.db");
+      const result = await cli(["db", "backup", "--out", out], env);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain(`backup written to ${out}`);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
+
+      const copy = new Database(out, { readonly: true });
+      expect(copy.query("PRAGMA integrity_check").all()).toEqual([{ integrity_check: "ok" }]);
+      const { n, top } = copy.query<{ n: number; top: number }, []>("SELECT count(*) AS n, max(id) AS top FROM ticks").get()!;
+      copy.close();
+      expect(top).toBeGreaterThanOrEqual(committed);
+      expect(n).toBe(top); // ids 1..top with no gap: nothing committed before the snapshot is missing
+      const again = await cli(["db", "backup", "--out", out], env);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain("backups never overwrite");
+    } finally {
+      writer.kill();
+      await writer.exited;
+    }
+    // The writer was still committing after the backup: the snapshot raced real writes.
+    const live = new Database(db, { readonly: true });
+    expect(live.query<{ n: number }, []>("SELECT count(*) AS n FROM ticks").get()!.n).toBeGreaterThan(0);
+    live.close();
+  });
+
+  test("verify passes on a healthy database and fails, naming the problem, on a broken one", async () => {
+    const home = tempDir();
+    const env = isolatedEnv(home);
+    expect((await cli(["db", "migrate"], env)).code).toBe(0);
+    const ok = await cli(["db", "verify"], env);
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toContain("database verified");
+
+    // A table no migration created: the schema has drifted from schema.ts.
+    const raw = new Database(dbFileOf(home));
+    raw.run("CREATE TABLE stray (x)");
+    raw.close();
+    const drift = await cli(["db", "verify"], env);
+    expect(drift.code).toBe(1);
+    expect(drift.stderr).toContain("schema drift: table stray is in the database but not declared in schema.ts");
+  });
+});

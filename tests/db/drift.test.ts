@@ -1,0 +1,100 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { join, relative } from "node:path";
+import { diffShapes, shapeOfDatabase, shapeOfSchema } from "~/db/introspect";
+import { applyMigrations } from "~/db/migrate";
+import { fromSources, loadMigrations } from "~/db/migrations";
+import { readMigrationFolder } from "~/db/migration-files";
+import * as schema from "~/db/schema";
+import { ROOT, tempDir } from "../helpers";
+import * as rich from "../fixtures/rich-schema";
+
+function replay(migrations: ReturnType<typeof loadMigrations>): Database {
+  const sqlite = new Database(join(tempDir(), "replay.db"), { strict: true });
+  applyMigrations(sqlite, migrations);
+  return sqlite;
+}
+
+/** drizzle-kit refuses absolute --out paths, so scratch folders live under the project. */
+function scratch(): string {
+  const dir = join(ROOT, ".tmp", `test-${process.pid}-${Math.random().toString(16).slice(2)}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function drizzleKitGenerate(schemaFile: string, out: string) {
+  return Bun.spawnSync([process.execPath, "x", "drizzle-kit", "generate", "--dialect", "sqlite", "--schema", relative(ROOT, schemaFile), "--out", relative(ROOT, out)], {
+    cwd: ROOT,
+    stdin: "ignore",
+  });
+}
+
+describe("schema drift", () => {
+  test("replaying every migration in drizzle/ gives exactly what schema.ts declares", () => {
+    const sqlite = replay(loadMigrations({}));
+    expect(diffShapes(shapeOfSchema(schema), shapeOfDatabase(sqlite))).toEqual([]);
+    sqlite.close();
+  });
+
+  test("the comparison agrees with drizzle-kit's own SQL for a rich schema, and catches each kind of drift", () => {
+    const dir = scratch();
+    try {
+      const schemaFile = join(dir, "schema.ts");
+      cpSync(join(ROOT, "tests", "fixtures", "rich-schema.ts"), schemaFile);
+      const out = join(dir, "drizzle");
+      const generated = drizzleKitGenerate(schemaFile, out);
+      expect(generated.exitCode).toBe(0);
+      const sqlite = replay(fromSources(readMigrationFolder(out), out));
+      const declared = shapeOfSchema(rich);
+      expect(Object.keys(declared).sort()).toEqual(["owners", "pets"]);
+      expect(diffShapes(declared, shapeOfDatabase(sqlite))).toEqual([]);
+
+      // Now drift the database in every way the comparison claims to see.
+      sqlite.run("DROP INDEX pets_owner_idx");
+      sqlite.run("ALTER TABLE owners ADD COLUMN extra text");
+      sqlite.run("CREATE TABLE stray (x)");
+      const drift = diffShapes(declared, shapeOfDatabase(sqlite));
+      expect(drift).toEqual([
+        "owners: column extra is declared as (absent) but the database has text",
+        "pets: index pets_owner_idx is declared as (owner_id) but the database has (absent)",
+        "table stray is in the database but not declared in schema.ts",
+      ]);
+      sqlite.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("types, NOT NULL, defaults and foreign key actions are compared", () => {
+    const sqlite = new Database(":memory:");
+    sqlite.run("CREATE TABLE owners (id integer PRIMARY KEY AUTOINCREMENT, email text NOT NULL, name text DEFAULT 'somebody', active integer NOT NULL DEFAULT true, score real DEFAULT 1.5, created_at integer NOT NULL DEFAULT (unixepoch()))");
+    sqlite.run("CREATE UNIQUE INDEX owners_email_unique ON owners (email)");
+    sqlite.run("CREATE TABLE pets (id integer PRIMARY KEY, owner_id integer NOT NULL REFERENCES owners(id) ON DELETE SET NULL, name text NOT NULL, tags blob DEFAULT '[]', kind text NOT NULL DEFAULT 'cat')");
+    sqlite.run("CREATE INDEX pets_owner_idx ON pets (owner_id)");
+    sqlite.run("CREATE UNIQUE INDEX pets_owner_name_unique ON pets (owner_id, name)");
+    expect(diffShapes(shapeOfSchema(rich), shapeOfDatabase(sqlite))).toEqual([
+      "owners: column name is declared as text not null default 'nobody' but the database has text default 'somebody'",
+      "pets: column tags is declared as text default '[]' but the database has blob default '[]'",
+      "pets: foreign keys are declared as [(owner_id) -> owners(id) on delete cascade on update no action] but the database has [(owner_id) -> owners(id) on delete set null on update no action]",
+    ]);
+  });
+
+  test("db:check passes on this tree and fails on a schema change that no migration carries", () => {
+    const ok = Bun.spawnSync([process.execPath, "run", "scripts/db-check.ts"], { cwd: ROOT, stdin: "ignore" });
+    expect(ok.exitCode).toBe(0);
+    const dir = scratch();
+    try {
+      cpSync(join(ROOT, "tests", "fixtures", "rich-schema.ts"), join(dir, "schema.ts"));
+      const drifted = Bun.spawnSync([process.execPath, "run", "scripts/db-check.ts"], {
+        cwd: ROOT,
+        stdin: "ignore",
+        env: { ...process.env, DB_CHECK_SCHEMA: relative(ROOT, join(dir, "schema.ts")) },
+      });
+      expect(drifted.exitCode).toBe(1);
+      expect(drifted.stderr.toString()).toContain("has changes that no migration in drizzle/ carries");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
