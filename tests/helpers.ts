@@ -69,8 +69,12 @@ export interface RunningServer {
  * Starts `copilot-api start` in a child process and resolves once it says it is
  * listening; rejects with its log if it exits first.
  */
-export async function startServer(args: string[], env: Record<string, string>, cmd: string[] = [process.execPath, MAIN]): Promise<RunningServer> {
-  const proc = Bun.spawn([...cmd, "start", "--port", "0", ...args], { cwd: ROOT, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+export async function startServer(
+  args: string[],
+  env: Record<string, string>,
+  { cmd = [process.execPath, MAIN], cwd = ROOT }: { cmd?: string[]; cwd?: string } = {},
+): Promise<RunningServer> {
+  const proc = Bun.spawn([...cmd, "start", "--port", "0", ...args], { cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   let text = "";
   const decoder = new TextDecoder();
   const pump = (async () => {

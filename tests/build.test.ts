@@ -1,0 +1,40 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { DbStatus } from "~/db/inspect";
+import { loadMigrations } from "~/db/migrations";
+import { isolatedEnv, ROOT, startServer, tempDir } from "./helpers";
+
+/** Runs a built artifact from a folder that has no drizzle/ next to it. */
+async function run(cmd: string[], env: Record<string, string>, cwd: string) {
+  const proc = Bun.spawn([...cmd], { cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
+}
+
+const builds: [string, string, string[]][] = [
+  ["the bundled build", "build", [process.execPath, join(ROOT, "dist", "copilot-api.js")]],
+  ["the compiled binary", "compile", [join(ROOT, "dist", "copilot-api")]],
+];
+
+describe.each(builds)("%s", (_name, script, cmd) => {
+  test("started from another working folder, migrates a fresh database with every migration of drizzle/", async () => {
+    const built = Bun.spawnSync([process.execPath, "run", script], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    expect(built.exitCode).toBe(0);
+
+    const home = tempDir();
+    const elsewhere = tempDir("copilot-api-cwd-");
+    const env = isolatedEnv(home);
+    const server = await startServer([], env, { cmd, cwd: elsewhere });
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect(await server.stop()).toBe(0);
+
+    const status = await run([...cmd, "db", "status", "--json"], env, elsewhere);
+    expect(status.code).toBe(0);
+    const parsed = JSON.parse(status.stdout) as DbStatus;
+    const carried = loadMigrations({});
+    expect(parsed.buildVersion).toBe(carried.length);
+    expect(parsed.schemaVersion).toBe(carried.length);
+    expect(parsed.applied.map((m) => m.tag)).toEqual(carried.map((m) => m.tag));
+    expect(parsed.pending).toEqual([]);
+  });
+});
