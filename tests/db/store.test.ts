@@ -1,0 +1,71 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { eq, sql } from "drizzle-orm";
+import { openStore, preparedFor } from "~/db";
+import { migrationLedger } from "~/db/ledger";
+import { readMigrationFolder } from "~/db/migration-files";
+import { AppError } from "~/lib/errors";
+import { tempDir, writeMigrations } from "../helpers";
+
+const ledgerRow = preparedFor((db) =>
+  db.select().from(migrationLedger).where(eq(migrationLedger.version, sql.placeholder("version"))).prepare(),
+);
+
+describe("store", () => {
+  test("preparedFor builds a statement once per connection and reuses it", () => {
+    const a = openStore({ path: join(tempDir(), "a.db") });
+    const b = openStore({ path: join(tempDir(), "b.db") });
+    expect(ledgerRow(a.db)).toBe(ledgerRow(a.db));
+    expect(ledgerRow(a.db)).not.toBe(ledgerRow(b.db));
+    expect(ledgerRow(a.db).get({ version: 1 })?.tag).toBe("0000_placeholder");
+    expect(ledgerRow(a.db).get({ version: 99 })).toBeUndefined();
+    a.close();
+    b.close();
+  });
+
+  test("transaction() takes the write lock at BEGIN, so another writer waits instead of racing", () => {
+    const path = join(tempDir(), "tx.db");
+    const store = openStore({ path });
+    const other = new Database(path);
+    other.run("PRAGMA busy_timeout = 0");
+    let otherError = "";
+    store.transaction(() => {
+      // Nothing written yet: a deferred transaction would hold no lock here.
+      try {
+        other.run("BEGIN IMMEDIATE");
+        other.run("ROLLBACK");
+      } catch (error) {
+        otherError = (error as { code?: string }).code ?? "";
+      }
+    });
+    expect(otherError).toBe("SQLITE_BUSY");
+    other.close();
+    store.close();
+  });
+
+  test("close() checkpoints and truncates the WAL", () => {
+    const path = join(tempDir(), "c.db");
+    const store = openStore({ path });
+    store.sqlite.run("CREATE TABLE t (x)");
+    store.sqlite.run("INSERT INTO t VALUES (1)");
+    store.close();
+    expect(Bun.file(`${path}-wal`).size).toBe(0);
+  });
+});
+
+describe("migration folder", () => {
+  test("a .sql file the journal does not list is refused, naming it", () => {
+    const dir = writeMigrations(join(tempDir(), "m"), [{ tag: "0000_a", sql: "CREATE TABLE a (x);" }]);
+    writeFileSync(join(dir, "0001_from_other_branch.sql"), "CREATE TABLE b (x);");
+    expect(() => readMigrationFolder(dir)).toThrow(`${dir}/0001_from_other_branch.sql is not listed in ${dir}/meta/_journal.json`);
+  });
+
+  test("a journal entry whose file is missing is refused, naming it", () => {
+    const dir = writeMigrations(join(tempDir(), "m"), [{ tag: "0000_a", sql: "CREATE TABLE a (x);" }]);
+    rmSync(join(dir, "0000_a.sql"));
+    expect(() => readMigrationFolder(dir)).toThrow(AppError);
+    expect(() => readMigrationFolder(dir)).toThrow(`${dir}/0000_a.sql is listed in`);
+  });
+});
