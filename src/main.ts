@@ -1,22 +1,55 @@
 #!/usr/bin/env bun
 import { defineCommand, runMain } from "citty";
 import { dbCommand } from "~/db/cli";
-import { dbPathArg, guarded, parsePort } from "~/lib/cli";
+import { dbPathArg, guarded, parseChoice, parsePort, parsePositive } from "~/lib/cli";
+import { log } from "~/lib/log";
 import { start } from "~/start";
+import { ACCOUNT_TYPES, upstreamUrls } from "~/upstream/config";
+import { pollForToken, requestDeviceCode } from "~/upstream/device-flow";
+import { saveGithubToken } from "~/upstream/github-token";
+
+const accountTypeArg = {
+  "account-type": { type: "string", description: `Copilot plan: ${ACCOUNT_TYPES.join(", ")}`, default: "individual", valueHint: "TYPE" },
+} as const;
 
 const startCommand = defineCommand({
-  meta: { name: "start", description: "Open and migrate the database, then serve the API" },
+  meta: { name: "start", description: "Open and migrate the database, then serve the OpenAI-compatible API" },
   args: {
     port: { type: "string", description: "port to listen on (0 picks a free one)", default: "4141", alias: "p" },
     host: { type: "string", description: "address to listen on", default: "127.0.0.1" },
     ...dbPathArg,
+    ...accountTypeArg,
+    "github-token": { type: "string", description: "GitHub token to use (default: $GH_TOKEN, else the one `auth` saved)", valueHint: "TOKEN" },
+    "body-limit-mb": { type: "string", description: "largest request body accepted, in MiB", default: "32" },
   },
-  run: guarded(({ args }) => start({ port: parsePort(args.port), host: args.host, dbPath: args["db-path"] })),
+  run: guarded(({ args }) =>
+    start({
+      port: parsePort(args.port),
+      host: args.host,
+      dbPath: args["db-path"],
+      accountType: parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES),
+      githubToken: args["github-token"],
+      bodyLimitBytes: Math.round(parsePositive("--body-limit-mb", args["body-limit-mb"]) * 1024 * 1024),
+    }),
+  ),
+});
+
+const authCommand = defineCommand({
+  meta: { name: "auth", description: "Sign in to GitHub (device flow) and save the token for `start`" },
+  args: { ...accountTypeArg },
+  run: guarded(async ({ args }) => {
+    const urls = upstreamUrls(parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES));
+    const code = await requestDeviceCode(urls);
+    log.box(`Open ${code.verification_uri} and enter the code ${code.user_code}`);
+    const token = await pollForToken(urls, code);
+    const path = saveGithubToken(token);
+    log.success(`GitHub token saved to ${path} (mode 0600)`);
+  }),
 });
 
 const main = defineCommand({
   meta: { name: "copilot-api", version: "0.1.0", description: "A local OpenAI-compatible gateway in front of GitHub Copilot" },
-  subCommands: { start: startCommand, db: dbCommand },
+  subCommands: { start: startCommand, auth: authCommand, db: dbCommand },
 });
 
 await runMain(main);

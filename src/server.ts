@@ -1,17 +1,23 @@
 import { Hono } from "hono";
 import type { Store } from "~/db";
+import { proxyRoutes, type ProxyDeps } from "~/features/proxy/routes";
 import { log } from "~/lib/log";
 import { openAIError } from "~/lib/openai-error";
 
 export interface AppDeps {
   store: Store;
+  proxy: ProxyDeps;
 }
 
 /** The app in one place: middleware order and routes are read top to bottom here. */
-export function createApp(_deps: AppDeps) {
+export function createApp(deps: AppDeps) {
   const app = new Hono();
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  const proxy = proxyRoutes(deps.proxy);
+  app.route("/", proxy);
+  app.route("/v1", proxy);
 
   app.notFound((c) => openAIError(c, 404, `no route for ${c.req.method} ${c.req.path}`, "invalid_request_error", "not_found"));
   app.onError((error, c) => {

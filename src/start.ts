@@ -3,27 +3,51 @@ import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { createApp } from "~/server";
+import { upstreamUrls, type AccountType } from "~/upstream/config";
+import { CopilotClient } from "~/upstream/copilot-client";
+import { CopilotToken } from "~/upstream/copilot-token";
+import { resolveGithubToken } from "~/upstream/github-token";
 
 export interface StartOptions {
   port: number;
   host: string;
   dbPath?: string;
+  accountType: AccountType;
+  githubToken?: string;
+  bodyLimitBytes: number;
 }
 
 /**
- * The one place that orders the boot: paths, open, migrate, app, and only then
- * listen. Anything that throws before `Bun.serve` means no port is ever bound.
+ * The one place that orders the boot: paths, open, migrate, upstream, app, and
+ * only then listen. Anything that throws before `Bun.serve` means no port is
+ * ever bound.
  */
 export async function start(options: StartOptions): Promise<void> {
   const path = dbPath(options.dbPath);
   log.info(`database ${path}`);
   const store = openStore({ path });
-  const app = createApp({ store });
+
+  const github = resolveGithubToken(options.githubToken);
+  const urls = upstreamUrls(options.accountType);
+  const token = github ? new CopilotToken(urls, github.token) : undefined;
+  if (github && token) {
+    log.info(`GitHub token from ${github.source}; Copilot account type ${options.accountType}`);
+    // Exchange now so the first request does not wait; a failure is reported, not fatal.
+    token.get().catch((error) => log.warn(`Copilot token: ${errorMessage(error)}${error instanceof AppError && error.hint ? ` (${error.hint})` : ""}`));
+  } else {
+    log.warn("no GitHub token: /healthz works, proxy routes answer 503 until you run `copilot-api auth` (or pass --github-token / GH_TOKEN)");
+  }
+
+  const app = createApp({
+    store,
+    proxy: { copilot: token && new CopilotClient(urls, token), bodyLimitBytes: options.bodyLimitBytes },
+  });
 
   let server: ReturnType<typeof Bun.serve>;
   try {
-    server = Bun.serve({ port: options.port, hostname: options.host, fetch: app.fetch });
+    server = Bun.serve({ port: options.port, hostname: options.host, fetch: app.fetch, idleTimeout: 255 });
   } catch (error) {
+    token?.stop();
     store.close();
     throw new AppError(`cannot listen on ${options.host}:${options.port}: ${errorMessage(error)}`, "pick another --port or --host");
   }
@@ -36,6 +60,7 @@ export async function start(options: StartOptions): Promise<void> {
     log.info(`${signal}: stopping`);
     // Let in-flight requests finish, but never hang shutdown on an idle keep-alive client.
     await Promise.race([server.stop(), Bun.sleep(5000).then(() => server.stop(true))]);
+    token?.stop();
     store.close();
     log.info("stopped cleanly");
     process.exit(0);

@@ -22,7 +22,7 @@ export function tempDir(prefix = "copilot-api-test-"): string {
 export function isolatedEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("COPILOT_API_")) env[k] = v;
+    if (v !== undefined && !k.startsWith("COPILOT_API_") && k !== "GH_TOKEN") env[k] = v;
   }
   return { ...env, HOME: home, XDG_DATA_HOME: join(home, "data"), NO_COLOR: "1", ...extra };
 }

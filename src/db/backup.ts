@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { AppError, errorMessage } from "~/lib/errors";
-import { databaseFiles, FILE_MODE } from "./file-modes";
+import { databaseFiles, FILE_MODE } from "~/lib/file-modes";
 
 export interface BackupResult {
   path: string;

@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { automaticBackups } from "./backup";
-import { databaseFiles, modeOf, octal } from "./file-modes";
+import { databaseFiles, modeOf, octal } from "~/lib/file-modes";
 import { diffShapes, shapeOfDatabase, shapeOfSchema } from "./introspect";
 import { planMigrations, readLedger, type MigrationPlan } from "./migrate";
 import type { Migration } from "./migrations";

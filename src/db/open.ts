@@ -2,9 +2,8 @@ import { Database } from "bun:sqlite";
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { AppError, errorMessage } from "~/lib/errors";
-import { log } from "~/lib/log";
 import { appDir } from "~/lib/paths";
-import { databaseFiles, FILE_MODE, FOLDER_MODE, tighten, type ModeReport } from "./file-modes";
+import { databaseFiles, FILE_MODE, FOLDER_MODE, tightenLoudly, type ModeReport } from "~/lib/file-modes";
 
 export interface OpenOptions {
   /** Create the file when missing (start, migrate); status and verify only inspect. */
@@ -34,7 +33,7 @@ export function openDatabase(path: string, options: OpenOptions): OpenedDatabase
   const createdFolder = ensureFolder(folder, options.create);
   // Tighten only a folder that is ours: never chmod /tmp or a project folder
   // the user pointed --db-path into.
-  if (createdFolder || resolve(folder) === resolve(appDir())) note(tightened, tighten(folder, FOLDER_MODE));
+  if (createdFolder || resolve(folder) === resolve(appDir())) note(tightened, tightenLoudly(folder, FOLDER_MODE));
 
   for (const file of databaseFiles(path)) refuseLink(file);
   const exists = existsSync(path);
@@ -44,7 +43,7 @@ export function openDatabase(path: string, options: OpenOptions): OpenedDatabase
   } else createPrivateFile(path);
 
   // Left-over -wal/-shm keep whatever mode they had: tighten before SQLite uses them.
-  for (const file of databaseFiles(path)) note(tightened, tighten(file, FILE_MODE));
+  for (const file of databaseFiles(path)) note(tightened, tightenLoudly(file, FILE_MODE));
 
   let sqlite: Database;
   try {
@@ -59,7 +58,7 @@ export function openDatabase(path: string, options: OpenOptions): OpenedDatabase
     throw error;
   }
   // SQLite has now created -wal and -shm (copying the main file's mode); check them too.
-  for (const file of databaseFiles(path)) note(tightened, tighten(file, FILE_MODE));
+  for (const file of databaseFiles(path)) note(tightened, tightenLoudly(file, FILE_MODE));
   return { sqlite, path, tightened };
 }
 
@@ -144,9 +143,5 @@ const notDatabaseHint = (path: string) =>
   `move ${path} aside if it is yours, or pass another file with --db-path (or COPILOT_API_DB_PATH)`;
 
 function note(list: ModeReport[], report: ModeReport | undefined): void {
-  if (!report?.tightenedFrom) return;
-  list.push(report);
-  log.warn(
-    `SECURITY: ${report.path} had mode ${report.tightenedFrom}, readable or writable by other users; tightened to ${report.mode}`,
-  );
+  if (report) list.push(report);
 }

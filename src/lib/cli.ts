@@ -31,6 +31,17 @@ export function parsePort(value: string): number {
   return port;
 }
 
+export function parseChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new AppError(`${flag} ${value} is not one of ${choices.join(", ")}`, `pass ${flag} ${choices[0]}`);
+}
+
+export function parsePositive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new AppError(`${flag} ${value} is not a positive number`, `pass a number such as ${flag} 32`);
+  return n;
+}
+
 export const dbPathArg = {
   "db-path": {
     type: "string",

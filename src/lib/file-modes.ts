@@ -1,4 +1,5 @@
 import { chmodSync, lstatSync } from "node:fs";
+import { log } from "./log";
 
 export interface ModeReport {
   path: string;
@@ -32,4 +33,12 @@ export function tighten(path: string, wanted: number): ModeReport | undefined {
   if ((mode & ~wanted) === 0) return { path, mode: octal(mode) };
   chmodSync(path, wanted);
   return { path, mode: octal(wanted), tightenedFrom: octal(mode) };
+}
+
+/** tighten(), saying so loudly: a secret readable by others is worth a warning, not a silent fix. Returns the report when it acted. */
+export function tightenLoudly(path: string, wanted: number): ModeReport | undefined {
+  const report = tighten(path, wanted);
+  if (!report?.tightenedFrom) return undefined;
+  log.warn(`SECURITY: ${report.path} had mode ${report.tightenedFrom}, readable or writable by other users; tightened to ${report.mode}`);
+  return report;
 }

@@ -1,0 +1,97 @@
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { AppError, errorMessage } from "~/lib/errors";
+import { log } from "~/lib/log";
+import { openAIError } from "~/lib/openai-error";
+import type { CopilotClient, ForwardOptions } from "~/upstream/copilot-client";
+
+export interface ProxyDeps {
+  /** Absent when no GitHub token is configured: the routes then answer 503. */
+  copilot?: CopilotClient;
+  bodyLimitBytes: number;
+}
+
+type Json = Record<string, unknown>;
+
+/** The OpenAI-compatible routes, mounted at / and /v1 by server.ts. */
+export function proxyRoutes(deps: ProxyDeps) {
+  const routes = new Hono();
+  const limit = bodyLimit({
+    maxSize: deps.bodyLimitBytes,
+    onError: (c) => openAIError(c, 413, `request body is larger than ${deps.bodyLimitBytes} bytes`, "invalid_request_error", "body_too_large"),
+  });
+
+  routes.post("/chat/completions", limit, async (c) => {
+    const body = await readJsonObject(c);
+    if (body instanceof Response) return body;
+    const messages = Array.isArray(body.json.messages) ? (body.json.messages as Json[]) : [];
+    return forward(c, deps, {
+      method: "POST",
+      path: "/chat/completions",
+      body: body.text,
+      vision: messages.some((m) => Array.isArray(m.content) && (m.content as Json[]).some((part) => part?.type === "image_url")),
+      initiator: messages.some((m) => m.role === "assistant" || m.role === "tool") ? "agent" : "user",
+    });
+  });
+
+  routes.post("/embeddings", limit, async (c) => {
+    const body = await readJsonObject(c);
+    if (body instanceof Response) return body;
+    return forward(c, deps, { method: "POST", path: "/embeddings", body: body.text });
+  });
+
+  routes.get("/models", (c) => forward(c, deps, { method: "GET", path: "/models" }));
+  return routes;
+}
+
+/** The request body as text (forwarded unchanged) and as a parsed JSON object, or a 400 saying what is wrong. */
+async function readJsonObject(c: Context): Promise<{ text: string; json: Json } | Response> {
+  const text = await c.req.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return openAIError(c, 400, `request body is not valid JSON: ${errorMessage(error)}`, "invalid_request_error", "invalid_json");
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return openAIError(c, 400, "request body must be a JSON object", "invalid_request_error", "invalid_json");
+  }
+  return { text, json: json as Json };
+}
+
+async function forward(c: Context, deps: ProxyDeps, options: Omit<ForwardOptions, "signal">): Promise<Response> {
+  if (!deps.copilot) {
+    return openAIError(
+      c,
+      503,
+      "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token or GH_TOKEN",
+      "server_error",
+      "not_authenticated",
+    );
+  }
+  try {
+    return relay(await deps.copilot.forward({ ...options, signal: c.req.raw.signal }));
+  } catch (error) {
+    if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
+    log.error(`upstream ${options.path}: ${errorMessage(error)}`);
+    const message = error instanceof AppError && error.hint ? `${error.message}; ${error.hint}` : errorMessage(error);
+    return openAIError(c, 502, message, "upstream_error", "upstream_unavailable");
+  }
+}
+
+const RELAYED_HEADERS = ["content-type", "retry-after", "x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset"];
+
+/**
+ * Copilot's status and body go back unchanged (errors included). Headers are
+ * chosen, not copied: fetch has already decoded the body, so content-encoding
+ * and content-length from upstream would be wrong.
+ */
+function relay(upstream: Response): Response {
+  const headers = new Headers();
+  for (const name of RELAYED_HEADERS) {
+    const value = upstream.headers.get(name);
+    if (value) headers.set(name, value);
+  }
+  if (headers.get("content-type")?.startsWith("text/event-stream")) headers.set("cache-control", "no-cache");
+  return new Response(upstream.body, { status: upstream.status, headers });
+}
