@@ -42,11 +42,14 @@ try {
   if (generate.code !== 0) {
     failed = true;
     console.error(`drizzle-kit generate failed:\n${generate.output}`);
-  } else if (written.length > 0) {
+  } else if (written.length > 0 || !generate.output.includes("No schema changes")) {
+    // drizzle-kit exits 0 even when it gives up on a rename question it cannot ask
+    // without a terminal, so only its explicit "No schema changes" counts as clean.
     failed = true;
+    const what = written.length > 0 ? `drizzle-kit would write ${written.join(", ")}` : `drizzle-kit could not decide without asking:\n${generate.output.trim().split("\n")[0]}`;
     console.error(
-      `${schema} has changes that no migration in ${out}/ carries (drizzle-kit would write ${written.join(", ")}).\n` +
-        "Run `bun run db:generate`, review the SQL, and commit it with the schema change.",
+      `${schema} has changes that no migration in ${out}/ carries (${what}).\n` +
+        "Run `bun run db:generate` in a terminal, review the SQL, and commit it with the schema change.",
     );
   }
 } finally {
