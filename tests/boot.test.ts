@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { loadMigrations } from "~/db/migrations";
 import {
   appDirOf,
   canConnect,
@@ -42,7 +43,7 @@ describe("boot", () => {
 
     const check = new Database(db, { readonly: true });
     expect(check.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-    expect(check.query("PRAGMA user_version").get()).toEqual({ user_version: 1 });
+    expect(check.query("PRAGMA user_version").get()).toEqual({ user_version: loadMigrations({}).length });
     check.close();
     // Header bytes 18 and 19 (write and read format) are 2 for a WAL database.
     const header = readFileSync(db).subarray(18, 20);
