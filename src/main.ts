@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { defineCommand, runMain } from "citty";
 import { dbCommand } from "~/db/cli";
+import { keysCommand } from "~/features/keys/cli";
 import { dbPathArg, guarded, parseChoice, parsePort, parsePositive } from "~/lib/cli";
 import { log } from "~/lib/log";
 import { start } from "~/start";
@@ -21,6 +22,8 @@ const startCommand = defineCommand({
     ...accountTypeArg,
     "github-token": { type: "string", description: "GitHub token to use (default: $GH_TOKEN, else the one `auth` saved)", valueHint: "TOKEN" },
     "body-limit-mb": { type: "string", description: "largest request body accepted, in MiB", default: "32" },
+    // citty reads --no-auth as auth=false.
+    auth: { type: "boolean", description: "check API keys; --no-auth turns that off (trusted networks only)", default: true, negativeDescription: "do not check API keys (trusted networks only)" },
   },
   run: guarded(({ args }) =>
     start({
@@ -30,6 +33,7 @@ const startCommand = defineCommand({
       accountType: parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES),
       githubToken: args["github-token"],
       bodyLimitBytes: Math.round(parsePositive("--body-limit-mb", args["body-limit-mb"]) * 1024 * 1024),
+      noAuth: !args.auth,
     }),
   ),
 });
@@ -49,7 +53,7 @@ const authCommand = defineCommand({
 
 const main = defineCommand({
   meta: { name: "copilot-api", version: "0.1.0", description: "A local OpenAI-compatible gateway in front of GitHub Copilot" },
-  subCommands: { start: startCommand, auth: authCommand, db: dbCommand },
+  subCommands: { start: startCommand, auth: authCommand, keys: keysCommand, db: dbCommand },
 });
 
 await runMain(main);

@@ -1,5 +1,7 @@
 import { Hono } from "hono";
+import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
+import { requireKey, type KeyDeps } from "~/features/keys/middleware";
 import { proxyRoutes, type ProxyDeps } from "~/features/proxy/routes";
 import { log } from "~/lib/log";
 import { openAIError } from "~/lib/openai-error";
@@ -7,17 +9,20 @@ import { openAIError } from "~/lib/openai-error";
 export interface AppDeps {
   store: Store;
   proxy: ProxyDeps;
+  keys: KeyDeps;
 }
 
 /** The app in one place: middleware order and routes are read top to bottom here. */
 export function createApp(deps: AppDeps) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
+  // Public: liveness only, no key needed.
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
-  const proxy = proxyRoutes(deps.proxy);
-  app.route("/", proxy);
-  app.route("/v1", proxy);
+  // Everything else needs a key: resolution first, then the routes.
+  const api = new Hono<AppEnv>().use(requireKey(deps.keys)).route("/", proxyRoutes(deps.proxy));
+  app.route("/", api);
+  app.route("/v1", api);
 
   app.notFound((c) => openAIError(c, 404, `no route for ${c.req.method} ${c.req.path}`, "invalid_request_error", "not_found"));
   app.onError((error, c) => {

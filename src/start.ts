@@ -3,6 +3,10 @@ import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { createApp } from "~/server";
+import { LastUsedTracker } from "~/features/keys/last-used";
+import { RateLimiter } from "~/features/keys/rate-limit";
+import { KeyResolver } from "~/features/keys/resolver";
+import { isLoopback } from "~/lib/net";
 import { upstreamUrls, type AccountType } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
@@ -15,6 +19,8 @@ export interface StartOptions {
   accountType: AccountType;
   githubToken?: string;
   bodyLimitBytes: number;
+  /** Authentication off: every request passes as __noauth__. */
+  noAuth: boolean;
 }
 
 /**
@@ -38,9 +44,20 @@ export async function start(options: StartOptions): Promise<void> {
     log.warn("no GitHub token: /healthz works, proxy routes answer 503 until you run `copilot-api auth` (or pass --github-token / GH_TOKEN)");
   }
 
+  const resolver = new KeyResolver(store, { authDisabled: options.noAuth, openWhenNoKeys: isLoopback(options.host) });
+  try {
+    checkAuthPolicy(options, resolver.activeKeyCount());
+  } catch (error) {
+    token?.stop();
+    store.close();
+    throw error;
+  }
+  const lastUsed = new LastUsedTracker(store);
+
   const app = createApp({
     store,
     proxy: { copilot: token && new CopilotClient(urls, token), bodyLimitBytes: options.bodyLimitBytes },
+    keys: { resolver, limiter: new RateLimiter(), lastUsed },
   });
 
   let server: ReturnType<typeof Bun.serve>;
@@ -48,6 +65,7 @@ export async function start(options: StartOptions): Promise<void> {
     server = Bun.serve({ port: options.port, hostname: options.host, fetch: app.fetch, idleTimeout: 255 });
   } catch (error) {
     token?.stop();
+    lastUsed.stop();
     store.close();
     throw new AppError(`cannot listen on ${options.host}:${options.port}: ${errorMessage(error)}`, "pick another --port or --host");
   }
@@ -61,10 +79,31 @@ export async function start(options: StartOptions): Promise<void> {
     // Let in-flight requests finish, but never hang shutdown on an idle keep-alive client.
     await Promise.race([server.stop(), Bun.sleep(5000).then(() => server.stop(true))]);
     token?.stop();
+    lastUsed.stop();
     store.close();
     log.info("stopped cleanly");
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** Who may call the API: refuse to expose an open proxy to the network. */
+function checkAuthPolicy(options: StartOptions, activeKeys: number): void {
+  if (options.noAuth) {
+    log.warn("SECURITY: --no-auth: API keys are not checked; anyone who can reach this port can use your Copilot quota");
+    return;
+  }
+  if (activeKeys > 0) {
+    log.info(`${activeKeys} active API key(s): every request needs one`);
+    return;
+  }
+  if (isLoopback(options.host)) {
+    log.warn("no active API key: requests from this machine pass without one (as __noauth__); create one with `copilot-api keys create`");
+    return;
+  }
+  throw new AppError(
+    `refusing to listen on ${options.host} with no active API key: anyone on the network could use your Copilot quota`,
+    "create a key with `copilot-api keys create`, listen on 127.0.0.1, or pass --no-auth if this network is trusted",
+  );
 }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { loadMigrations } from "~/db/migrations";
 import {
   appDirOf,
+  appMigrations,
   canConnect,
   dbFileOf,
   freePort,
@@ -18,7 +19,8 @@ import {
   type Fixture,
 } from "./helpers";
 
-const PLACEHOLDER: Fixture = { tag: "0000_placeholder", sql: "-- placeholder" };
+// Servers really start on these folders, so they begin with the app's own migrations.
+const APP = appMigrations();
 const mode = (path: string) => statSync(path).mode & 0o777;
 
 describe("boot", () => {
@@ -56,10 +58,10 @@ describe("boot", () => {
   test("no port is bound while a migration runs; it is bound once migrations finish", async () => {
     const home = tempDir();
     const slow: Fixture = {
-      tag: "0001_slow",
+      tag: "0100_slow",
       sql: "CREATE TABLE slow AS SELECT count(*) AS n FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 15000000) SELECT x FROM c);",
     };
-    const migrations = writeMigrations(join(home, "migrations"), [PLACEHOLDER, slow]);
+    const migrations = writeMigrations(join(home, "migrations"), [...APP, slow]);
     const port = freePort();
     const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: migrations });
     const proc = Bun.spawn([process.execPath, MAIN, "start", "--port", String(port)], { cwd: ROOT, env, stderr: "pipe", stdout: "ignore" });
@@ -67,12 +69,12 @@ describe("boot", () => {
     const pump = (async () => {
       for await (const chunk of proc.stderr) log += new TextDecoder().decode(chunk);
     })();
-    while (!log.includes(`applying ${migrations}/0001_slow.sql`)) {
+    while (!log.includes(`applying ${migrations}/0100_slow.sql`)) {
       expect(proc.exitCode).toBeNull();
       await Bun.sleep(5);
     }
     let probes = 0;
-    while (!log.includes("0001_slow.sql (schema 2)")) {
+    while (!log.includes(`0100_slow.sql (schema ${APP.length + 1})`)) {
       expect(await canConnect(port)).toBe(false);
       probes += 1;
       await Bun.sleep(20);
@@ -87,10 +89,10 @@ describe("boot", () => {
 
   test("a failing migration exits non-zero, names the file, never binds the port, and leaves the schema as it was", async () => {
     const home = tempDir();
-    const good: Fixture = { tag: "0001_good", sql: "CREATE TABLE good (id integer);" };
-    const bad: Fixture = { tag: "0002_bad", sql: "CREATE TABLE half (id integer);\n--> statement-breakpoint\nINSERT INTO missing VALUES (1);" };
+    const good: Fixture = { tag: "0100_good", sql: "CREATE TABLE good (id integer);" };
+    const bad: Fixture = { tag: "0101_bad", sql: "CREATE TABLE half (id integer);\n--> statement-breakpoint\nINSERT INTO missing VALUES (1);" };
     const port = freePort();
-    const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: writeMigrations(join(home, "migrations"), [PLACEHOLDER, good, bad]) });
+    const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: writeMigrations(join(home, "migrations"), [...APP, good, bad]) });
     const proc = Bun.spawn([process.execPath, MAIN, "start", "--port", String(port)], { cwd: ROOT, env, stderr: "pipe", stdout: "ignore" });
     const stderr = new Response(proc.stderr).text();
     let bound = false;
@@ -101,23 +103,23 @@ describe("boot", () => {
     expect(await proc.exited).not.toBe(0);
     expect(bound).toBe(false);
     const text = await stderr;
-    expect(text).toContain("0002_bad.sql failed at statement 2 (line 3): no such table: missing");
+    expect(text).toContain("0101_bad.sql failed at statement 2 (line 3): no such table: missing");
     expect(text).not.toContain("listening on");
 
     const db = new Database(dbFileOf(home), { readonly: true });
-    expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: 2 });
+    expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: APP.length + 1 });
     expect(db.query("SELECT name FROM sqlite_schema WHERE name = 'half'").all()).toEqual([]);
-    expect(db.query("SELECT version FROM _migrations ORDER BY version").all()).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(db.query("SELECT max(version) AS v, count(*) AS n FROM _migrations").get()).toEqual({ v: APP.length + 1, n: APP.length + 1 });
     db.close();
   });
 
   test("8 processes booting at once on one empty folder all succeed, and each migration is applied once", async () => {
     const home = tempDir();
     const fixtures: Fixture[] = [
-      PLACEHOLDER,
-      { tag: "0001_boots", sql: "CREATE TABLE boots (id integer PRIMARY KEY, pid integer);" },
-      { tag: "0002_count", sql: "INSERT INTO boots (pid) VALUES (1);" },
-      { tag: "0003_more", sql: "ALTER TABLE boots ADD COLUMN note text;\n--> statement-breakpoint\nINSERT INTO boots (pid, note) VALUES (2, 'once');" },
+      ...APP,
+      { tag: "0100_boots", sql: "CREATE TABLE boots (id integer PRIMARY KEY, pid integer);" },
+      { tag: "0101_count", sql: "INSERT INTO boots (pid) VALUES (1);" },
+      { tag: "0102_more", sql: "ALTER TABLE boots ADD COLUMN note text;\n--> statement-breakpoint\nINSERT INTO boots (pid, note) VALUES (2, 'once');" },
     ];
     const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: writeMigrations(join(home, "migrations"), fixtures) });
     const servers = await Promise.all(Array.from({ length: 8 }, () => startServer([], env)));
@@ -128,8 +130,8 @@ describe("boot", () => {
     expect(applied.sort()).toEqual(fixtures.map((f) => f.tag));
 
     const db = new Database(dbFileOf(home), { readonly: true });
-    expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: 4 });
-    expect(db.query("SELECT count(*) AS n FROM _migrations").get()).toEqual({ n: 4 });
+    expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: fixtures.length });
+    expect(db.query("SELECT count(*) AS n FROM _migrations").get()).toEqual({ n: fixtures.length });
     expect(db.query("SELECT pid, note FROM boots ORDER BY id").all()).toEqual([
       { pid: 1, note: null },
       { pid: 2, note: "once" },

@@ -2,6 +2,7 @@ import { afterAll } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readMigrationFolder } from "~/db/migration-files";
 
 export const ROOT = join(import.meta.dir, "..");
 export const MAIN = join(ROOT, "src", "main.ts");
@@ -131,4 +132,9 @@ export function freePort(): number {
   const port = server.port;
   server.stop(true);
   return port;
+}
+
+/** The app's own migrations as fixtures, for fixture folders that a real `start` must boot on. */
+export function appMigrations(): Fixture[] {
+  return readMigrationFolder(join(ROOT, "drizzle"));
 }

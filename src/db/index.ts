@@ -19,6 +19,12 @@ export interface Store {
   sqlite: Database;
   /** A BEGIN IMMEDIATE transaction: it takes the write lock up front, so it never fails midway with SQLITE_BUSY_SNAPSHOT. */
   transaction<T>(fn: (tx: Parameters<Parameters<AppDatabase["transaction"]>[0]>[0]) => T): T;
+  /**
+   * PRAGMA data_version: changes whenever another connection (another process,
+   * e.g. the CLI) commits. Caches use it to prove the database has not changed.
+   * This connection's own commits do not change it.
+   */
+  dataVersion(): number;
   close(): void;
 }
 
@@ -53,15 +59,18 @@ export function openStore(options: OpenStoreOptions): Store {
 /** A store over an already-open, already-migrated connection (CLI inspection, benchmarks). */
 export function wrap(sqlite: Database, path: string): Store {
   const db = drizzle({ client: sqlite, schema });
+  const dataVersion = sqlite.query<{ data_version: number }, []>("PRAGMA data_version");
   let closed = false;
   return {
     path,
     db,
     sqlite,
     transaction: (fn) => db.transaction(fn, { behavior: "immediate" }),
+    dataVersion: () => dataVersion.get()!.data_version,
     close() {
       if (closed) return;
       closed = true;
+      dataVersion.finalize();
       // Fold the WAL back into the main file so a stopped server leaves one file behind.
       sqlite.run("PRAGMA optimize");
       sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -90,4 +99,14 @@ export function preparedFor<T>(build: (db: AppDatabase) => T): (db: AppDatabase)
     }
     return prepared;
   };
+}
+
+/** Opens (and migrates) the store for one CLI command, and always closes it. */
+export async function withStore<T>(path: string, fn: (store: Store) => T | Promise<T>): Promise<T> {
+  const store = openStore({ path });
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
 }

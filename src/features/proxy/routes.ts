@@ -1,4 +1,5 @@
 import { Hono, type Context } from "hono";
+import type { AppEnv } from "~/app-env";
 import { bodyLimit } from "hono/body-limit";
 import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -15,7 +16,7 @@ type Json = Record<string, unknown>;
 
 /** The OpenAI-compatible routes, mounted at / and /v1 by server.ts. */
 export function proxyRoutes(deps: ProxyDeps) {
-  const routes = new Hono();
+  const routes = new Hono<AppEnv>();
   const limit = bodyLimit({
     maxSize: deps.bodyLimitBytes,
     onError: (c) => openAIError(c, 413, `request body is larger than ${deps.bodyLimitBytes} bytes`, "invalid_request_error", "body_too_large"),
@@ -24,6 +25,8 @@ export function proxyRoutes(deps: ProxyDeps) {
   routes.post("/chat/completions", limit, async (c) => {
     const body = await readJsonObject(c);
     if (body instanceof Response) return body;
+    const denied = modelDenied(c, body.json.model);
+    if (denied) return denied;
     const messages = Array.isArray(body.json.messages) ? (body.json.messages as Json[]) : [];
     return forward(c, deps, {
       method: "POST",
@@ -37,11 +40,33 @@ export function proxyRoutes(deps: ProxyDeps) {
   routes.post("/embeddings", limit, async (c) => {
     const body = await readJsonObject(c);
     if (body instanceof Response) return body;
+    const denied = modelDenied(c, body.json.model);
+    if (denied) return denied;
     return forward(c, deps, { method: "POST", path: "/embeddings", body: body.text });
   });
 
-  routes.get("/models", (c) => forward(c, deps, { method: "GET", path: "/models" }));
+  routes.get("/models", async (c) => {
+    const response = await forward(c, deps, { method: "GET", path: "/models" });
+    const key = c.var.apiKey;
+    if (!response.ok || key.allowedModels.includes("*")) return response;
+    // A key limited to some models sees only those.
+    const list = (await response.json()) as { data?: { id: string }[] };
+    return c.json({ ...list, data: (list.data ?? []).filter((m) => key.allows(m.id)) });
+  });
   return routes;
+}
+
+/** 403 when the key may not use the requested model. */
+function modelDenied(c: Context<AppEnv>, model: unknown): Response | undefined {
+  const key = c.var.apiKey;
+  if (key.allows(typeof model === "string" ? model : "")) return undefined;
+  return openAIError(
+    c,
+    403,
+    `model ${JSON.stringify(model ?? null)} is not allowed for key ${key.id} (allowed: ${key.allowedModels.join(", ")})`,
+    "invalid_request_error",
+    "model_not_allowed",
+  );
 }
 
 /** The request body as text (forwarded unchanged) and as a parsed JSON object, or a 400 saying what is wrong. */
@@ -59,7 +84,7 @@ async function readJsonObject(c: Context): Promise<{ text: string; json: Json } 
   return { text, json: json as Json };
 }
 
-async function forward(c: Context, deps: ProxyDeps, options: Omit<ForwardOptions, "signal">): Promise<Response> {
+async function forward(c: Context<AppEnv>, deps: ProxyDeps, options: Omit<ForwardOptions, "signal">): Promise<Response> {
   if (!deps.copilot) {
     return openAIError(
       c,

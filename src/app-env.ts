@@ -1,0 +1,9 @@
+import type { ResolvedKey } from "~/features/keys/resolver";
+
+/** The typed request context (c.var) that middleware fills and routes read. */
+export interface AppEnv {
+  Variables: {
+    /** The key this request came with (or the __noauth__ sentinel). */
+    apiKey: ResolvedKey;
+  };
+}

@@ -1,0 +1,54 @@
+import { and, count, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { preparedFor, type AppDatabase, type Store } from "~/db";
+import { keys, type KeyTier } from "~/db/schema";
+
+/** Every query on the keys table lives here; routes, middleware and the CLI call these by name. */
+export type KeyRow = typeof keys.$inferSelect;
+
+export interface NewKey {
+  id: string;
+  hash: string;
+  tier: KeyTier;
+  label: string;
+  allowedModels: string[];
+  rateLimit: number | null;
+}
+
+export function insertKey(db: AppDatabase, key: NewKey, now = Date.now()): KeyRow {
+  return db.insert(keys).values({ ...key, createdAt: now }).returning().get();
+}
+
+export function listKeys(db: AppDatabase, options: { includeRevoked: boolean }): KeyRow[] {
+  const query = db.select().from(keys).orderBy(desc(keys.createdAt));
+  return options.includeRevoked ? query.all() : query.where(isNull(keys.revokedAt)).all();
+}
+
+export function keyById(db: AppDatabase, id: string): KeyRow | undefined {
+  return db.select().from(keys).where(eq(keys.id, id)).get();
+}
+
+/** Returns false when the key was already revoked (or does not exist); the row is kept either way. */
+export function revokeKey(db: AppDatabase, id: string, now = Date.now()): boolean {
+  const revoked = db.update(keys).set({ revokedAt: now }).where(and(eq(keys.id, id), isNull(keys.revokedAt))).returning({ id: keys.id }).all();
+  return revoked.length === 1;
+}
+
+// Hot path: prepared once per connection (see preparedFor in src/db/index.ts).
+const byHash = preparedFor((db) => db.select().from(keys).where(eq(keys.hash, sql.placeholder("hash"))).prepare());
+const activeCount = preparedFor((db) => db.select({ n: count() }).from(keys).where(isNull(keys.revokedAt)).prepare());
+
+export const keyByHash = (db: AppDatabase, hash: string): KeyRow | undefined => byHash(db).get({ hash });
+export const countActiveKeys = (db: AppDatabase): number => activeCount(db).get()?.n ?? 0;
+
+/** One transaction for a whole batch of last-used times; never moves a time backwards. */
+export function recordLastUsed(store: Store, used: Map<string, number>): void {
+  if (used.size === 0) return;
+  store.transaction((tx) => {
+    for (const [id, at] of used) {
+      tx.update(keys)
+        .set({ lastUsedAt: at })
+        .where(and(eq(keys.id, id), or(isNull(keys.lastUsedAt), lt(keys.lastUsedAt, at))))
+        .run();
+    }
+  });
+}
