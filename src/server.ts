@@ -19,10 +19,12 @@ export function createApp(deps: AppDeps) {
   // Public: liveness only, no key needed.
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
-  // Everything else needs a key: resolution first, then the routes.
-  const api = new Hono<AppEnv>().use(requireKey(deps.keys)).route("/", proxyRoutes(deps.proxy));
-  app.route("/", api);
-  app.route("/v1", api);
+  // Everything registered below needs a key: resolution runs once, before any route.
+  app.use(requireKey(deps.keys));
+
+  const proxy = proxyRoutes(deps.proxy);
+  app.route("/", proxy);
+  app.route("/v1", proxy);
 
   app.notFound((c) => openAIError(c, 404, `no route for ${c.req.method} ${c.req.path}`, "invalid_request_error", "not_found"));
   app.onError((error, c) => {
