@@ -1,8 +1,10 @@
 // `bun run bench`: every benchmark, each printed as a markdown table with ratios
 // against a baseline measured in the same run. Numbers go in the README.
 import { benchBoot } from "./boot";
+import { benchKeys } from "./keys";
 import { benchLookup } from "./lookup";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
 benchLookup();
+benchKeys();
 await benchBoot();

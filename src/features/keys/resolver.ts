@@ -53,11 +53,12 @@ export class KeyResolver {
     this.revalidate();
     if (this.activeKeys === 0) return this.policy.openWhenNoKeys ? { key: NO_AUTH_KEY } : { reason: "no_keys" };
     if (!secret) return { reason: "missing" };
-    if (!isWellFormed(secret)) return { reason: "malformed" };
 
     const hash = hashSecret(secret);
     let entry = this.cache.get(hash);
     if (entry === undefined) {
+      // Only a miss pays for the checksum; a typo or a foreign token never reaches the database.
+      if (!isWellFormed(secret)) return { reason: "malformed" };
       entry = toEntry(keyByHash(this.store.db, hash));
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(hash, entry);
