@@ -3,8 +3,10 @@
 import { benchBoot } from "./boot";
 import { benchKeys } from "./keys";
 import { benchLookup } from "./lookup";
+import { benchProxy } from "./proxy";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
 benchLookup();
 benchKeys();
 await benchBoot();
+await benchProxy();
