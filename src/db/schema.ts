@@ -1,7 +1,7 @@
 // The single source of the schema. Change a table here, run
 // `bun run db:generate`, and commit the file it writes under drizzle/.
 import { sql } from "drizzle-orm";
-import { check, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const KEY_TIERS = ["admin", "client"] as const;
 export type KeyTier = (typeof KEY_TIERS)[number];
@@ -29,4 +29,71 @@ export const keys = sqliteTable(
     check("keys_allowed_models_json", sql`json_valid(${t.allowedModels}) AND json_type(${t.allowedModels}) = 'array'`),
     check("keys_rate_limit_positive", sql`${t.rateLimit} IS NULL OR ${t.rateLimit} > 0`),
   ],
+);
+
+/** The short, fixed vocabulary of what went wrong with a request; never a body. */
+export const EVENT_ERRORS = [
+  "bad_request",
+  "unauthorized",
+  "forbidden",
+  "payload_too_large",
+  "rate_limited",
+  "not_authenticated",
+  "upstream_error",
+  "client_aborted",
+  "internal_error",
+] as const;
+export type EventError = (typeof EVENT_ERRORS)[number];
+
+/** One row per proxied request. key_id has no foreign key so sentinels like __noauth__ fit. */
+export const events = sqliteTable(
+  "events",
+  {
+    id: integer("id").primaryKey(),
+    /** Unix milliseconds when the request arrived. */
+    ts: integer("ts").notNull(),
+    keyId: text("key_id").notNull(),
+    route: text("route").notNull(),
+    /** The model the client asked for. */
+    model: text("model"),
+    /** The model Copilot says answered. */
+    upstreamModel: text("upstream_model"),
+    stream: integer("stream", { mode: "boolean" }).notNull().default(false),
+    promptTokens: integer("prompt_tokens"),
+    completionTokens: integer("completion_tokens"),
+    /** The response carried no usage block (errors, cut streams). */
+    usageUnknown: integer("usage_unknown", { mode: "boolean" }).notNull().default(false),
+    status: integer("status").notNull(),
+    latencyMs: integer("latency_ms").notNull(),
+    error: text("error", { enum: EVENT_ERRORS }),
+  },
+  (t) => [
+    // Retention deletes by age, and reports read the newest partial hour by time.
+    index("events_ts_idx").on(t.ts),
+    check("events_error_known", sql`${t.error} IS NULL OR ${t.error} IN (${sql.raw(EVENT_ERRORS.map((e) => `'${e}'`).join(", "))})`),
+  ],
+);
+
+/**
+ * Hourly totals per key and model, kept in the same transaction as the events
+ * they count, so usage reports over months read a few thousand rows instead of
+ * scanning millions of events.
+ */
+export const usageHourly = sqliteTable(
+  "usage_hourly",
+  {
+    /** Unix milliseconds of the start of the UTC hour. */
+    hour: integer("hour").notNull(),
+    keyId: text("key_id").notNull(),
+    /** The requested model; '' when the request named none. */
+    model: text("model").notNull(),
+    requests: integer("requests").notNull().default(0),
+    errors: integer("errors").notNull().default(0),
+    promptTokens: integer("prompt_tokens").notNull().default(0),
+    completionTokens: integer("completion_tokens").notNull().default(0),
+    usageUnknown: integer("usage_unknown").notNull().default(0),
+    latencyMsSum: integer("latency_ms_sum").notNull().default(0),
+    latencyMsMax: integer("latency_ms_max").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.hour, t.keyId, t.model] })],
 );

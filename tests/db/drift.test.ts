@@ -87,8 +87,8 @@ describe("schema drift", () => {
   });
 
   test.each([
-    ["a new table added to schema.ts", `export * from "../../src/db/schema";\nimport { integer, sqliteTable } from "drizzle-orm/sqlite-core";\nexport const extra = sqliteTable("extra", { id: integer("id").primaryKey() });\n`, "drizzle-kit would write 0002_"],
-    ["a change drizzle-kit can only resolve by asking (a table rename or drop)", readFileSync(join(ROOT, "tests", "fixtures", "rich-schema.ts"), "utf8"), "drizzle-kit could not decide without asking"],
+    ["a new table added to schema.ts", `export * from "../../src/db/schema";\nimport { integer, sqliteTable } from "drizzle-orm/sqlite-core";\nexport const extra = sqliteTable("extra", { id: integer("id").primaryKey() });\n`, /drizzle-kit would write \d{4}_\w+\.sql/],
+    ["a change drizzle-kit can only resolve by asking (a table rename or drop)", readFileSync(join(ROOT, "tests", "fixtures", "rich-schema.ts"), "utf8"), /drizzle-kit could not decide without asking/],
   ])("db:check fails on %s that no migration carries", (_what, source, message) => {
     const dir = scratch();
     try {
@@ -100,7 +100,7 @@ describe("schema drift", () => {
       });
       expect(drifted.exitCode).toBe(1);
       expect(drifted.stderr.toString()).toContain("has changes that no migration in drizzle/ carries");
-      expect(drifted.stderr.toString()).toContain(message);
+      expect(drifted.stderr.toString()).toMatch(message);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
