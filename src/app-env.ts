@@ -1,3 +1,4 @@
+import type { EventDraft } from "~/features/events/draft";
 import type { ResolvedKey } from "~/features/keys/resolver";
 
 /** The typed request context (c.var) that middleware fills and routes read. */
@@ -5,5 +6,7 @@ export interface AppEnv {
   Variables: {
     /** The key this request came with (or the __noauth__ sentinel). */
     apiKey: ResolvedKey;
+    /** What telemetry records for this request; handlers fill it in. */
+    event: EventDraft;
   };
 }

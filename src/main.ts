@@ -2,7 +2,8 @@
 import { defineCommand, runMain } from "citty";
 import { dbCommand } from "~/db/cli";
 import { keysCommand } from "~/features/keys/cli";
-import { dbPathArg, guarded, parseChoice, parsePort, parsePositive } from "~/lib/cli";
+import { usageCommand } from "~/features/usage/cli";
+import { dbPathArg, guarded, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
 import { log } from "~/lib/log";
 import { start } from "~/start";
 import { ACCOUNT_TYPES, upstreamUrls } from "~/upstream/config";
@@ -22,6 +23,7 @@ const startCommand = defineCommand({
     ...accountTypeArg,
     "github-token": { type: "string", description: "GitHub token to use (default: $GH_TOKEN, else the one `auth` saved)", valueHint: "TOKEN" },
     "body-limit-mb": { type: "string", description: "largest request body accepted, in MiB", default: "32" },
+    "events-retention-days": { type: "string", description: "delete request events older than this many days (0 keeps everything)", default: "90" },
     // citty reads --no-auth as auth=false.
     auth: { type: "boolean", description: "check API keys; --no-auth turns that off (trusted networks only)", default: true, negativeDescription: "do not check API keys (trusted networks only)" },
   },
@@ -34,6 +36,7 @@ const startCommand = defineCommand({
       githubToken: args["github-token"],
       bodyLimitBytes: Math.round(parsePositive("--body-limit-mb", args["body-limit-mb"]) * 1024 * 1024),
       noAuth: !args.auth,
+      eventsRetentionDays: parseDays(args["events-retention-days"]),
     }),
   ),
 });
@@ -53,7 +56,7 @@ const authCommand = defineCommand({
 
 const main = defineCommand({
   meta: { name: "copilot-api", version: "0.1.0", description: "A local OpenAI-compatible gateway in front of GitHub Copilot" },
-  subCommands: { start: startCommand, auth: authCommand, keys: keysCommand, db: dbCommand },
+  subCommands: { start: startCommand, auth: authCommand, keys: keysCommand, usage: usageCommand, db: dbCommand },
 });
 
 await runMain(main);

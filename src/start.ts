@@ -3,6 +3,8 @@ import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { createApp } from "~/server";
+import { EventRecorder } from "~/features/events/recorder";
+import { RetentionJob } from "~/features/events/retention";
 import { LastUsedTracker } from "~/features/keys/last-used";
 import { RateLimiter } from "~/features/keys/rate-limit";
 import { KeyResolver } from "~/features/keys/resolver";
@@ -21,6 +23,8 @@ export interface StartOptions {
   bodyLimitBytes: number;
   /** Authentication off: every request passes as __noauth__. */
   noAuth: boolean;
+  /** Delete events older than this many days; 0 keeps everything. */
+  eventsRetentionDays: number;
 }
 
 /**
@@ -45,31 +49,36 @@ export async function start(options: StartOptions): Promise<void> {
   }
 
   const resolver = new KeyResolver(store, { authDisabled: options.noAuth, openWhenNoKeys: isLoopback(options.host) });
-  try {
-    checkAuthPolicy(options, resolver.activeKeyCount());
-  } catch (error) {
-    token?.stop();
-    store.close();
-    throw error;
-  }
   const lastUsed = new LastUsedTracker(store);
+  const recorder = new EventRecorder(store);
+  const retention = new RetentionJob(store, { days: options.eventsRetentionDays });
 
   const app = createApp({
     store,
     proxy: { copilot: token && new CopilotClient(urls, token), bodyLimitBytes: options.bodyLimitBytes },
     keys: { resolver, limiter: new RateLimiter(), lastUsed },
+    recorder,
   });
+  /** Everything that holds the store, in the order it must let go of it. */
+  const release = async () => {
+    token?.stop();
+    await retention.stop();
+    lastUsed.stop();
+    recorder.stop();
+    store.close();
+  };
 
   let server: ReturnType<typeof Bun.serve>;
   try {
+    checkAuthPolicy(options, resolver.activeKeyCount());
     server = Bun.serve({ port: options.port, hostname: options.host, fetch: app.fetch, idleTimeout: 255 });
   } catch (error) {
-    token?.stop();
-    lastUsed.stop();
-    store.close();
+    await release();
+    if (error instanceof AppError) throw error;
     throw new AppError(`cannot listen on ${options.host}:${options.port}: ${errorMessage(error)}`, "pick another --port or --host");
   }
   log.success(`listening on http://${options.host}:${server.port}`);
+  retention.start();
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -78,9 +87,8 @@ export async function start(options: StartOptions): Promise<void> {
     log.info(`${signal}: stopping`);
     // Let in-flight requests finish, but never hang shutdown on an idle keep-alive client.
     await Promise.race([server.stop(), Bun.sleep(5000).then(() => server.stop(true))]);
-    token?.stop();
-    lastUsed.stop();
-    store.close();
+    // In-flight requests have finished, so every event is in the recorder: flush it, then close.
+    await release();
     log.info("stopped cleanly");
     process.exit(0);
   };

@@ -4,7 +4,7 @@ import { log } from "~/lib/log";
 import { backupBeforeMigrating } from "./backup";
 import { applyMigrations } from "./migrate";
 import { loadMigrations, type Migration } from "./migrations";
-import { openDatabase, type OpenOptions } from "./open";
+import { BUSY_TIMEOUT_MS, openDatabase } from "./open";
 import * as schema from "./schema";
 
 export type AppDatabase = BunSQLiteDatabase<typeof schema>;
@@ -25,6 +25,11 @@ export interface Store {
    * This connection's own commits do not change it.
    */
   dataVersion(): number;
+  /**
+   * Runs fn with another busy timeout, for writers that must never stall the
+   * event loop waiting for a lock (they retry later instead).
+   */
+  withBusyTimeout<T>(ms: number, fn: () => T): T;
   close(): void;
 }
 
@@ -67,6 +72,14 @@ export function wrap(sqlite: Database, path: string): Store {
     sqlite,
     transaction: (fn) => db.transaction(fn, { behavior: "immediate" }),
     dataVersion: () => dataVersion.get()!.data_version,
+    withBusyTimeout(ms, fn) {
+      sqlite.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+      try {
+        return fn();
+      } finally {
+        sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      }
+    },
     close() {
       if (closed) return;
       closed = true;
@@ -109,4 +122,12 @@ export async function withStore<T>(path: string, fn: (store: Store) => T | Promi
   } finally {
     store.close();
   }
+}
+
+/**
+ * Rows changed by a Drizzle `.run()`. drizzle-orm's bun-sqlite driver types the
+ * result as void, but it is bun:sqlite's `{ changes, lastInsertRowid }`.
+ */
+export function rowsChanged(result: unknown): number {
+  return (result as { changes: number }).changes;
 }

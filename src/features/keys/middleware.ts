@@ -34,10 +34,12 @@ export function requireKey(deps: KeyDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const resolution = deps.resolver.resolve(presentedSecret(c.req.header("authorization"), c.req.header("x-api-key")));
     if (!("key" in resolution)) {
+      if (resolution.keyId) c.var.event.keyId = resolution.keyId; // who still uses a revoked key is worth knowing
       const message = resolution.keyId ? `${REASONS[resolution.reason]} (${resolution.keyId})` : REASONS[resolution.reason];
       return openAIError(c, 401, message, "invalid_request_error", "invalid_api_key");
     }
     const key = resolution.key;
+    c.var.event.keyId = key.id;
     if (key.rateLimit !== null) {
       const wait = deps.limiter.take(key.id, key.rateLimit);
       if (wait > 0) {

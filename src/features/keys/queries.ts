@@ -1,5 +1,5 @@
 import { and, count, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
-import { preparedFor, type AppDatabase, type Store } from "~/db";
+import { preparedFor, rowsChanged, type AppDatabase, type Store } from "~/db";
 import { keys, type KeyTier } from "~/db/schema";
 
 /** Every query on the keys table lives here; routes, middleware and the CLI call these by name. */
@@ -29,8 +29,7 @@ export function keyById(db: AppDatabase, id: string): KeyRow | undefined {
 
 /** Returns false when the key was already revoked (or does not exist); the row is kept either way. */
 export function revokeKey(db: AppDatabase, id: string, now = Date.now()): boolean {
-  const revoked = db.update(keys).set({ revokedAt: now }).where(and(eq(keys.id, id), isNull(keys.revokedAt))).returning({ id: keys.id }).all();
-  return revoked.length === 1;
+  return rowsChanged(db.update(keys).set({ revokedAt: now }).where(and(eq(keys.id, id), isNull(keys.revokedAt))).run()) === 1;
 }
 
 // Hot path: prepared once per connection (see preparedFor in src/db/index.ts).

@@ -1,5 +1,6 @@
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "~/app-env";
+import { noteUsage, observeStream, type EventDraft } from "~/features/events/draft";
 import { bodyLimit } from "hono/body-limit";
 import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -25,6 +26,7 @@ export function proxyRoutes(deps: ProxyDeps) {
   routes.post("/chat/completions", limit, async (c) => {
     const body = await readJsonObject(c);
     if (body instanceof Response) return body;
+    noteRequest(c, body.json);
     const denied = modelDenied(c, body.json.model);
     if (denied) return denied;
     const messages = Array.isArray(body.json.messages) ? (body.json.messages as Json[]) : [];
@@ -40,6 +42,7 @@ export function proxyRoutes(deps: ProxyDeps) {
   routes.post("/embeddings", limit, async (c) => {
     const body = await readJsonObject(c);
     if (body instanceof Response) return body;
+    noteRequest(c, body.json);
     const denied = modelDenied(c, body.json.model);
     if (denied) return denied;
     return forward(c, deps, { method: "POST", path: "/embeddings", body: body.text });
@@ -54,6 +57,13 @@ export function proxyRoutes(deps: ProxyDeps) {
     return c.json({ ...list, data: (list.data ?? []).filter((m) => key.allows(m.id)) });
   });
   return routes;
+}
+
+/** What telemetry records about the request itself. */
+function noteRequest(c: Context<AppEnv>, json: Json): void {
+  const draft = c.var.event;
+  if (typeof json.model === "string") draft.model = json.model;
+  draft.stream = json.stream === true;
 }
 
 /** 403 when the key may not use the requested model. */
@@ -95,9 +105,12 @@ async function forward(c: Context<AppEnv>, deps: ProxyDeps, options: Omit<Forwar
     );
   }
   try {
-    return relay(await deps.copilot.forward({ ...options, signal: c.req.raw.signal }));
+    return await relay(await deps.copilot.forward({ ...options, signal: c.req.raw.signal }), c.var.event);
   } catch (error) {
-    if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
+    if (c.req.raw.signal.aborted) {
+      c.var.event.error = "client_aborted";
+      return new Response(null, { status: 499 });
+    }
     log.error(`upstream ${options.path}: ${errorMessage(error)}`);
     const message = error instanceof AppError && error.hint ? `${error.message}; ${error.hint}` : errorMessage(error);
     return openAIError(c, 502, message, "upstream_error", "upstream_unavailable");
@@ -109,14 +122,29 @@ const RELAYED_HEADERS = ["content-type", "retry-after", "x-request-id", "x-ratel
 /**
  * Copilot's status and body go back unchanged (errors included). Headers are
  * chosen, not copied: fetch has already decoded the body, so content-encoding
- * and content-length from upstream would be wrong.
+ * and content-length from upstream would be wrong. On the way, the usage block
+ * is read for telemetry: from the JSON answer, or from the tail of a stream.
  */
-function relay(upstream: Response): Response {
+async function relay(upstream: Response, draft: EventDraft): Promise<Response> {
+  draft.reachedUpstream = true;
   const headers = new Headers();
   for (const name of RELAYED_HEADERS) {
     const value = upstream.headers.get(name);
     if (value) headers.set(name, value);
   }
-  if (headers.get("content-type")?.startsWith("text/event-stream")) headers.set("cache-control", "no-cache");
+  const type = headers.get("content-type") ?? "";
+  if (type.startsWith("text/event-stream") && upstream.body) {
+    headers.set("cache-control", "no-cache");
+    return new Response(observeStream(upstream.body, draft), { status: upstream.status, headers });
+  }
+  if (upstream.ok && type.includes("json")) {
+    const text = await upstream.text();
+    try {
+      noteUsage(draft, JSON.parse(text));
+    } catch {
+      // not JSON after all: relayed as it came, usage unknown
+    }
+    return new Response(text, { status: upstream.status, headers });
+  }
   return new Response(upstream.body, { status: upstream.status, headers });
 }

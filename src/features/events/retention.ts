@@ -1,0 +1,67 @@
+import type { Store } from "~/db";
+import { errorMessage } from "~/lib/errors";
+import { log } from "~/lib/log";
+import { deleteOldEvents, deleteOldHours } from "./queries";
+
+const DAY_MS = 86_400_000;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export interface RetentionOptions {
+  /** Keep this many days of events; 0 keeps everything. */
+  days: number;
+  /** Rows per DELETE: small enough that one batch never stalls requests. */
+  batchSize?: number;
+  everyMs?: number;
+}
+
+/**
+ * Deletes events older than the retention window, every hour, in small
+ * batches with the event loop free between them, so purging millions of rows
+ * never stalls requests.
+ */
+export class RetentionJob {
+  private timer?: ReturnType<typeof setInterval>;
+  private running?: Promise<number>;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: RetentionOptions,
+  ) {}
+
+  start(): void {
+    if (this.options.days <= 0) return;
+    const run = () => void this.purge().catch((error) => log.warn(`event retention failed: ${errorMessage(error)}`));
+    setTimeout(run, 1000).unref?.();
+    this.timer = setInterval(run, this.options.everyMs ?? 3_600_000);
+    this.timer.unref?.();
+  }
+
+  /** One pass; returns how many events it deleted. */
+  purge(now = Date.now()): Promise<number> {
+    this.running ??= this.purgePass(now).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async purgePass(now: number): Promise<number> {
+    if (this.options.days <= 0) return 0;
+    const cutoff = now - this.options.days * DAY_MS;
+    const batchSize = this.options.batchSize ?? 2_000;
+    let total = 0;
+    while (!this.stopped) {
+      const deleted = deleteOldEvents(this.store, cutoff, batchSize);
+      total += deleted;
+      if (deleted < batchSize) break;
+      await yieldToEventLoop();
+    }
+    deleteOldHours(this.store, cutoff);
+    if (total > 0) log.info(`retention: deleted ${total} events older than ${this.options.days} days`);
+    return total;
+  }
+}

@@ -1,0 +1,62 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "~/app-env";
+import type { EventError } from "~/db/schema";
+import { newDraft, type EventDraft } from "./draft";
+import type { EventRecorder } from "./recorder";
+
+/** The proxied routes, as recorded (without the optional /v1 prefix). */
+const PROXIED = new Set(["/chat/completions", "/embeddings", "/models"]);
+const USAGE_ROUTES = new Set(["/chat/completions", "/embeddings"]);
+
+const OWN_ERRORS: Record<number, EventError> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  413: "payload_too_large",
+  429: "rate_limited",
+  499: "client_aborted",
+  502: "upstream_error",
+  503: "not_authenticated",
+};
+
+function errorTag(status: number, draft: EventDraft): EventError | null {
+  if (draft.error) return draft.error;
+  if (status < 400) return null;
+  if (draft.reachedUpstream) return "upstream_error";
+  return OWN_ERRORS[status] ?? (status >= 500 ? "internal_error" : "bad_request");
+}
+
+/**
+ * One event per proxied request, whatever its outcome: starts the clock,
+ * gives the handlers a draft to fill (c.var.event), and hands the finished
+ * event to the recorder (after the last byte, for streams).
+ */
+export function telemetry(recorder: EventRecorder): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const ts = Date.now();
+    const started = performance.now();
+    const draft = newDraft();
+    c.set("event", draft);
+    await next();
+    const route = c.req.path.replace(/^\/v1(?=\/)/, "");
+    if (!PROXIED.has(route)) return;
+    const status = c.res.status;
+    const record = () =>
+      recorder.record({
+        ts,
+        keyId: draft.keyId,
+        route,
+        model: draft.model,
+        upstreamModel: draft.upstreamModel,
+        stream: draft.stream,
+        promptTokens: draft.promptTokens,
+        completionTokens: draft.completionTokens,
+        usageUnknown: USAGE_ROUTES.has(route) && draft.reachedUpstream && !draft.usageSeen,
+        status,
+        latencyMs: Math.round(performance.now() - started),
+        error: errorTag(status, draft),
+      });
+    if (draft.streamEnded) void draft.streamEnded.then(record);
+    else record();
+  };
+}

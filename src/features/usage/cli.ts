@@ -1,0 +1,22 @@
+import { defineCommand } from "citty";
+import { withStore } from "~/db";
+import { dbPathArg, guarded } from "~/lib/cli";
+import { dbPath } from "~/lib/paths";
+import { buildReport, formatReport, parseGroup, parseWindow } from "./report";
+
+export const usageCommand = defineCommand({
+  meta: { name: "usage", description: "Who used how much, of which model, when" },
+  args: {
+    ...dbPathArg,
+    since: { type: "string", description: "window reaching back from now: 24h, 7d, 30d, …", default: "24h" },
+    key: { type: "string", description: "only this key id", valueHint: "ID" },
+    by: { type: "string", description: "group by key, model or day (UTC)", default: "key" },
+    json: { type: "boolean", description: "print JSON", default: false },
+  },
+  run: guarded(async ({ args }) => {
+    parseWindow(args.since);
+    parseGroup(args.by);
+    const report = await withStore(dbPath(args["db-path"]), (store) => buildReport(store.db, args));
+    console.log(args.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  }),
+});
