@@ -1,0 +1,201 @@
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startFakeUpstream, USAGE, type FakeUpstream } from "../fake-upstream";
+import { cli, dbFileOf, isolatedEnv, startServer, tempDir, type RunningServer } from "../helpers";
+
+interface EventRow {
+  key_id: string;
+  route: string;
+  model: string | null;
+  upstream_model: string | null;
+  stream: number;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  usage_unknown: number;
+  status: number;
+  latency_ms: number;
+  error: string | null;
+}
+
+/** Waits until the server has written at least n events (it batches every 200 ms), then returns them all. */
+async function eventsAfter(home: string, n: number): Promise<EventRow[]> {
+  const db = new Database(dbFileOf(home), { readonly: true });
+  try {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const rows = db.query<EventRow, []>("SELECT * FROM events ORDER BY id").all();
+      if (rows.length >= n || Date.now() > deadline) return rows;
+      await Bun.sleep(50);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+async function createKey(env: Record<string, string>, ...args: string[]) {
+  const out = await cli(["keys", "create", "--json", ...args], env);
+  return JSON.parse(out.stdout) as { id: string; secret: string };
+}
+
+describe("events for proxied requests", () => {
+  let fake: FakeUpstream;
+  let server: RunningServer;
+  let home: string;
+  let key: { id: string; secret: string };
+  let admin: { id: string; secret: string };
+  let seen = 0;
+  const auth = () => ({ authorization: `Bearer ${key.secret}`, "content-type": "application/json" });
+
+  /** Sends one request and returns the event it left. */
+  async function oneEvent(send: () => Promise<Response>): Promise<EventRow> {
+    const response = await send();
+    await response.text().catch(() => "");
+    seen += 1;
+    const rows = await eventsAfter(home, seen);
+    expect(rows).toHaveLength(seen);
+    return rows.at(-1)!;
+  }
+
+  beforeAll(async () => {
+    fake = startFakeUpstream();
+    home = tempDir();
+    const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+    key = await createKey(env, "--models", "gpt-4o,endless,error-*", "--rate-limit", "1000");
+    admin = await createKey(env, "--tier", "admin");
+    server = await startServer([], env);
+  });
+  afterAll(async () => {
+    await server.stop();
+    fake.stop();
+  });
+
+  const chat = (body: object, init: RequestInit = {}) =>
+    fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: auth(), body: JSON.stringify(body), ...init });
+
+  test("a successful completion records key, model, tokens and status", async () => {
+    const row = await oneEvent(() => chat({ model: "gpt-4o", messages: [] }));
+    expect(row).toMatchObject({
+      key_id: key.id,
+      route: "/chat/completions",
+      model: "gpt-4o",
+      upstream_model: "gpt-4o",
+      stream: 0,
+      prompt_tokens: USAGE.prompt_tokens,
+      completion_tokens: USAGE.completion_tokens,
+      usage_unknown: 0,
+      status: 200,
+      error: null,
+    });
+    expect(row.latency_ms).toBeGreaterThanOrEqual(0);
+  });
+
+  test("a completed stream records the usage block from its last chunk", async () => {
+    const row = await oneEvent(() => chat({ model: "gpt-4o", stream: true, messages: [] }));
+    expect(row).toMatchObject({ stream: 1, prompt_tokens: 11, completion_tokens: 7, usage_unknown: 0, status: 200, error: null });
+  });
+
+  test("a stream the client abandons halfway is recorded as client_aborted", async () => {
+    const row = await oneEvent(async () => {
+      const abort = new AbortController();
+      const response = await chat({ model: "endless", stream: true, messages: [] }, { signal: abort.signal });
+      await response.body!.getReader().read();
+      abort.abort();
+      return new Response("");
+    });
+    expect(row).toMatchObject({ model: "endless", stream: 1, status: 200, error: "client_aborted", usage_unknown: 1, prompt_tokens: null });
+  });
+
+  test("an upstream error keeps its status and is tagged upstream_error", async () => {
+    const row = await oneEvent(() => chat({ model: "error-429", messages: [] }));
+    expect(row).toMatchObject({ status: 429, error: "upstream_error", usage_unknown: 1 });
+  });
+
+  test.each([
+    ["no key", () => ({ "content-type": "application/json" }), { model: "gpt-4o" }, 401, "unauthorized", "__unauthenticated__"],
+    ["a model outside the key", () => ({ authorization: `Bearer ${key.secret}` }), { model: "claude-sonnet-4" }, 403, "forbidden", "key"],
+    ["invalid JSON", () => ({ authorization: `Bearer ${key.secret}` }), "{oops", 400, "bad_request", "key"],
+  ])("our own refusal (%s) is recorded too", async (_what, headers, body, status, error, who) => {
+    const row = await oneEvent(() =>
+      fetch(`${server.url}/chat/completions`, { method: "POST", headers: headers(), body: typeof body === "string" ? body : JSON.stringify({ ...body, messages: [] }) }),
+    );
+    expect(row).toMatchObject({ status, error, key_id: who === "key" ? key.id : who, usage_unknown: 0 });
+  });
+
+  test("/models and /embeddings are recorded; /healthz and unknown routes are not", async () => {
+    await fetch(`${server.url}/healthz`);
+    await fetch(`${server.url}/v1/nothing`, { headers: auth() });
+    const models = await oneEvent(() => fetch(`${server.url}/v1/models`, { headers: auth() }));
+    expect(models).toMatchObject({ route: "/models", status: 200, usage_unknown: 0 });
+    const embeddings = await oneEvent(() => fetch(`${server.url}/embeddings`, { method: "POST", headers: auth(), body: JSON.stringify({ model: "gpt-4o", input: "x" }) }));
+    expect(embeddings).toMatchObject({ route: "/embeddings", prompt_tokens: 3, completion_tokens: null, usage_unknown: 0 });
+  });
+
+  test("GET /admin/usage answers admin keys only, with the same report as the CLI", async () => {
+    const client = await fetch(`${server.url}/admin/usage`, { headers: auth() });
+    expect(client.status).toBe(403);
+    const response = await fetch(`${server.url}/admin/usage?since=1h&by=key`, { headers: { authorization: `Bearer ${admin.secret}` } });
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as { by: string; rows: { group: string; requests: number }[]; totals: { requests: number } };
+    expect(report.by).toBe("key");
+    expect(report.rows.find((r) => r.group === key.id)?.requests).toBeGreaterThanOrEqual(8);
+    const bad = await fetch(`${server.url}/admin/usage?since=forever`, { headers: { authorization: `Bearer ${admin.secret}` } });
+    expect(bad.status).toBe(400);
+
+    // The CLI, in another process while the server runs, reads the same numbers.
+    const env = isolatedEnv(home);
+    const viaCli = JSON.parse((await cli(["usage", "--since", "1h", "--by", "key", "--json"], env)).stdout) as typeof report;
+    expect(viaCli.rows).toEqual(report.rows);
+    const table = await cli(["usage", "--since", "1h", "--by", "model"], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^MODEL\s+REQUESTS\s+ERRORS/m);
+    expect(table.stdout).toMatch(/^gpt-4o\s+\d+/m);
+    expect(table.stdout).toMatch(/^TOTAL\s+\d+/m);
+    for (const [args, message] of [[["--since", "soon"], "--since soon is not a window"], [["--by", "color"], "--by color is not one of key, model, day"]] as const) {
+      const refused = await cli(["usage", ...args], env);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(message);
+    }
+  });
+});
+
+describe("recording never costs a request", () => {
+  test("no event is lost on SIGTERM", async () => {
+    const fake = startFakeUpstream();
+    const home = tempDir();
+    const server = await startServer([], isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken }));
+    const body = JSON.stringify({ model: "gpt-4o", messages: [] });
+    for (let i = 0; i < 60; i++) {
+      const response = await fetch(`${server.url}/chat/completions`, { method: "POST", body, headers: { "content-type": "application/json" } });
+      expect(response.status).toBe(200);
+    }
+    expect(await server.stop()).toBe(0); // straight away: the last batch is still in memory
+    fake.stop();
+    const db = new Database(dbFileOf(home), { readonly: true });
+    expect(db.query("SELECT count(*) AS n, sum(prompt_tokens) AS p FROM events").get()).toEqual({ n: 60, p: 60 * USAGE.prompt_tokens });
+    expect(db.query("SELECT sum(requests) AS n FROM usage_hourly").get()).toEqual({ n: 60 });
+    db.close();
+  });
+
+  test("when the database cannot be written, events are dropped and counted, and requests still succeed", async () => {
+    const fake = startFakeUpstream();
+    const home = tempDir();
+    const server = await startServer([], isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken }));
+    const writer = new Database(dbFileOf(home));
+    writer.run("CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+    writer.close();
+    for (let i = 0; i < 5; i++) {
+      expect((await fetch(`${server.url}/v1/models`)).status).toBe(200);
+    }
+    let dropped = 0;
+    const deadline = Date.now() + 5000;
+    while (dropped < 5 && Date.now() < deadline) {
+      dropped = ((await (await fetch(`${server.url}/healthz`)).json()) as { eventsDropped: number }).eventsDropped;
+      await Bun.sleep(50);
+    }
+    expect(dropped).toBe(5);
+    expect(server.log()).toContain("dropped events: 5 so far");
+    expect(server.log()).toContain("disk says no");
+    expect(await server.stop()).toBe(0);
+    fake.stop();
+  });
+});

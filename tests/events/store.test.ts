@@ -1,0 +1,170 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { openStore, type Store } from "~/db";
+import { HOUR_MS, writeEvents, type NewEvent } from "~/features/events/queries";
+import { EventRecorder } from "~/features/events/recorder";
+import { RetentionJob } from "~/features/events/retention";
+import { usageReport } from "~/features/usage/queries";
+import { tempDir } from "../helpers";
+
+const DAY = 86_400_000;
+// 2026-03-10 12:00:00 UTC: a fixed "now" so the fixtures below are hand-computable.
+const NOW = Date.UTC(2026, 2, 10, 12, 0, 0);
+
+function store(): Store {
+  return openStore({ path: join(tempDir(), "events.db") });
+}
+
+const event = (ts: number, over: Partial<NewEvent> = {}): NewEvent => ({
+  ts,
+  keyId: "key_a",
+  route: "/chat/completions",
+  model: "gpt-4o",
+  upstreamModel: "gpt-4o-2024",
+  stream: false,
+  promptTokens: 10,
+  completionTokens: 5,
+  usageUnknown: false,
+  status: 200,
+  latencyMs: 100,
+  error: null,
+  ...over,
+});
+
+const count = (s: Store, table: string) => (s.sqlite.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+
+describe("usage report", () => {
+  // Hand-made fixture. Window 24h back from NOW starts at 2026-03-09 12:00 exactly (an hour boundary);
+  // the 90m window starts at 10:30, in the middle of an hour.
+  const fixture: NewEvent[] = [
+    event(NOW - 30 * 60_000), //                                   11:30 key_a gpt-4o  10/5   100ms
+    event(NOW - 45 * 60_000, { latencyMs: 300 }), //               11:15 key_a gpt-4o  10/5   300ms
+    event(NOW - 80 * 60_000, { keyId: "key_b", model: "claude-sonnet-4", promptTokens: 7, completionTokens: 3, latencyMs: 50 }), // 10:40
+    event(NOW - 100 * 60_000, { keyId: "key_b", status: 429, error: "rate_limited", promptTokens: null, completionTokens: null, latencyMs: 2 }), // 10:20, outside 90m
+    event(NOW - 20 * 3_600_000, { usageUnknown: true, promptTokens: null, completionTokens: null, status: 500, error: "upstream_error", latencyMs: 900 }), // 2026-03-09 16:00
+    event(NOW - 30 * 3_600_000, { model: null, route: "/models", promptTokens: null, completionTokens: null }), // 2026-03-09 06:00, outside 24h
+    event(NOW - 3 * DAY, { keyId: "key_c" }), //                   2026-03-07, only in the 7d window
+  ];
+
+  test.each([
+    ["24h", "key", [
+      { group: "key_a", requests: 3, errors: 1, promptTokens: 20, completionTokens: 10, usageUnknown: 1, avgLatencyMs: 433, maxLatencyMs: 900 },
+      { group: "key_b", requests: 2, errors: 1, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 26, maxLatencyMs: 50 },
+    ]],
+    ["24h", "model", [
+      { group: "gpt-4o", requests: 4, errors: 2, promptTokens: 20, completionTokens: 10, usageUnknown: 1, avgLatencyMs: 326, maxLatencyMs: 900 },
+      { group: "claude-sonnet-4", requests: 1, errors: 0, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 50, maxLatencyMs: 50 },
+    ]],
+    ["7d", "day", [
+      { group: "2026-03-07", requests: 1, errors: 0, promptTokens: 10, completionTokens: 5, usageUnknown: 0, avgLatencyMs: 100, maxLatencyMs: 100 },
+      { group: "2026-03-09", requests: 2, errors: 1, promptTokens: 0, completionTokens: 0, usageUnknown: 1, avgLatencyMs: 500, maxLatencyMs: 900 },
+      { group: "2026-03-10", requests: 4, errors: 1, promptTokens: 27, completionTokens: 13, usageUnknown: 0, avgLatencyMs: 113, maxLatencyMs: 300 },
+    ]],
+    ["90m", "key", [
+      { group: "key_a", requests: 2, errors: 0, promptTokens: 20, completionTokens: 10, usageUnknown: 0, avgLatencyMs: 200, maxLatencyMs: 300 },
+      { group: "key_b", requests: 1, errors: 0, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 50, maxLatencyMs: 50 },
+    ]],
+  ] as const)("over %s by %s matches the hand-computed totals", (window, by, expected) => {
+    const s = store();
+    writeEvents(s, fixture);
+    const since = NOW - { "24h": DAY, "7d": 7 * DAY, "90m": 90 * 60_000 }[window];
+    expect(usageReport(s.db, { since, by })).toEqual(expected as never);
+    s.close();
+  });
+
+  test("a key filter keeps only that key, across the partial hour and whole hours", () => {
+    const s = store();
+    writeEvents(s, fixture);
+    const rows = usageReport(s.db, { since: NOW - 105 * 60_000, by: "model", keyId: "key_b" });
+    expect(rows.map((r) => [r.group, r.requests])).toEqual([
+      ["claude-sonnet-4", 1],
+      ["gpt-4o", 1],
+    ]);
+    s.close();
+  });
+
+  test("hourly totals agree with the raw events they summarise", () => {
+    const s = store();
+    const many = Array.from({ length: 5000 }, (_, i) =>
+      event(NOW - i * 61_000, { keyId: `key_${i % 7}`, model: ["a", "b", "c"][i % 3]!, promptTokens: i % 13, completionTokens: i % 5, latencyMs: i % 997 }),
+    );
+    for (let i = 0; i < many.length; i += 700) writeEvents(s, many.slice(i, i + 700));
+    const fromEvents = s.sqlite
+      .query<{ g: string; n: number; p: number; c: number; l: number }, []>(
+        "SELECT key_id AS g, count(*) AS n, sum(prompt_tokens) AS p, sum(completion_tokens) AS c, max(latency_ms) AS l FROM events GROUP BY key_id ORDER BY key_id",
+      )
+      .all();
+    const report = usageReport(s.db, { since: 0, by: "key" }).sort((a, b) => a.group.localeCompare(b.group));
+    expect(report.map((r) => ({ g: r.group, n: r.requests, p: r.promptTokens, c: r.completionTokens, l: r.maxLatencyMs }))).toEqual(fromEvents);
+    s.close();
+  });
+});
+
+describe("event recorder", () => {
+  test("writes batches in one transaction each and counts nothing as dropped", () => {
+    const s = store();
+    const recorder = new EventRecorder(s, { batchSize: 100 });
+    for (let i = 0; i < 250; i++) recorder.record(event(NOW + i));
+    recorder.stop();
+    expect(count(s, "events")).toBe(250);
+    expect([recorder.written, recorder.dropped]).toEqual([250, 0]);
+    s.close();
+  });
+
+  test("a locked database is retried later, without waiting and without losing events", () => {
+    const s = store();
+    const other = new Database(s.path);
+    other.run("BEGIN IMMEDIATE"); // another process holds the write lock
+    const recorder = new EventRecorder(s, { flushIntervalMs: 60_000 });
+    recorder.record(event(NOW));
+    const started = performance.now();
+    recorder.flush();
+    expect(performance.now() - started).toBeLessThan(1000); // busy_timeout (5 s) was not waited for
+    expect([recorder.written, recorder.dropped]).toEqual([0, 0]);
+    other.run("ROLLBACK");
+    other.close();
+    recorder.flush();
+    expect(recorder.written).toBe(1);
+    recorder.stop();
+    s.close();
+  });
+
+  test("a full buffer or an unwritable table drops events, counted", () => {
+    const s = store();
+    const recorder = new EventRecorder(s, { maxBuffered: 10, flushIntervalMs: 60_000, batchSize: 1000 });
+    for (let i = 0; i < 15; i++) recorder.record(event(NOW + i));
+    expect(recorder.dropped).toBe(5);
+    s.sqlite.run("CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+    recorder.flush();
+    expect(recorder.dropped).toBe(15);
+    expect(count(s, "events")).toBe(0);
+    expect(count(s, "usage_hourly")).toBe(0); // rolled back together
+    recorder.stop();
+    s.close();
+  });
+});
+
+describe("retention", () => {
+  test("deletes events older than N days in batches, keeps the rest, and drops old hourly totals", async () => {
+    const s = store();
+    const cutoff = NOW - 90 * DAY;
+    const old = Array.from({ length: 25 }, (_, i) => event(cutoff - 1 - i * 1000));
+    writeEvents(s, [...old, event(cutoff), event(cutoff + 1), event(NOW)]);
+    const job = new RetentionJob(s, { days: 90, batchSize: 10 });
+    expect(await job.purge(NOW)).toBe(25);
+    expect(s.sqlite.query("SELECT ts FROM events ORDER BY ts").all()).toEqual([{ ts: cutoff }, { ts: cutoff + 1 }, { ts: NOW }]);
+    const hours = s.sqlite.query<{ hour: number }, []>("SELECT hour FROM usage_hourly ORDER BY hour").all().map((r) => r.hour);
+    expect(hours.every((h) => h >= cutoff - (cutoff % HOUR_MS))).toBe(true);
+    expect(hours).toHaveLength(2);
+    s.close();
+  });
+
+  test("0 days keeps everything", async () => {
+    const s = store();
+    writeEvents(s, [event(0), event(NOW - 1000 * DAY)]);
+    expect(await new RetentionJob(s, { days: 0 }).purge(NOW)).toBe(0);
+    expect(count(s, "events")).toBe(2);
+    s.close();
+  });
+});
