@@ -1,6 +1,7 @@
 // `bun run bench`: every benchmark, each printed as a markdown table with ratios
 // against a baseline measured in the same run. Numbers go in the README.
 import { benchBoot } from "./boot";
+import { benchEvents } from "./events";
 import { benchKeys } from "./keys";
 import { benchLookup } from "./lookup";
 import { benchProxy } from "./proxy";
@@ -8,5 +9,6 @@ import { benchProxy } from "./proxy";
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
 benchLookup();
 benchKeys();
+await benchEvents();
 await benchBoot();
 await benchProxy();

@@ -1,5 +1,5 @@
 // Proxy overhead: one non-streaming chat completion through copilot-api (a real
-// child process, with key checks on) against the same fake upstream called
+// child process, with key checks and event recording on) against the same fake upstream called
 // directly, in the same run.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -52,7 +52,7 @@ export async function benchProxy(): Promise<void> {
       fetch(`${url}/v1/chat/completions`, { method: "POST", body, headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" } }),
     );
     const baseline = summarize("fake upstream called directly", direct);
-    const through = summarize("through copilot-api (key check on)", proxied);
+    const through = summarize("through copilot-api (key check and event recording on)", proxied);
     printTable(`Non-streaming chat completion, ${REQUESTS} sequential requests`, "ms", baseline, [through]);
     console.log(`\nadded by the proxy at the median: ${((through.median - baseline.median) * 1000).toFixed(0)} µs`);
   } finally {

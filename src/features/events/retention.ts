@@ -9,8 +9,10 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 export interface RetentionOptions {
   /** Keep this many days of events; 0 keeps everything. */
   days: number;
-  /** Rows per DELETE: small enough that one batch never stalls requests. */
+  /** Rows in the first DELETE; later batches are sized to take about `batchMs`. */
   batchSize?: number;
+  /** Time one batch may hold the event loop. */
+  batchMs?: number;
   everyMs?: number;
 }
 
@@ -52,12 +54,17 @@ export class RetentionJob {
   private async purgePass(now: number): Promise<number> {
     if (this.options.days <= 0) return 0;
     const cutoff = now - this.options.days * DAY_MS;
-    const batchSize = this.options.batchSize ?? 2_000;
+    const budgetMs = this.options.batchMs ?? 4;
+    let batchSize = this.options.batchSize ?? 500;
     let total = 0;
     while (!this.stopped) {
+      const started = performance.now();
       const deleted = deleteOldEvents(this.store, cutoff, batchSize);
       total += deleted;
       if (deleted < batchSize) break;
+      // Disks and row sizes differ: aim each batch at the time budget, not at a fixed count.
+      const took = Math.max(performance.now() - started, 0.1);
+      batchSize = Math.round(Math.min(Math.max((batchSize * budgetMs) / took, 50), 20_000));
       await yieldToEventLoop();
     }
     deleteOldHours(this.store, cutoff);
