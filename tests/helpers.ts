@@ -138,3 +138,17 @@ export function freePort(): number {
 export function appMigrations(): Fixture[] {
   return readMigrationFolder(join(ROOT, "drizzle"));
 }
+
+export interface CreatedKey {
+  id: string;
+  secret: string;
+  tier: string;
+  allowedModels: string[];
+}
+
+/** `keys create --json` in a child process; fails the test if it does not succeed. */
+export async function createKey(env: Record<string, string>, ...args: string[]): Promise<CreatedKey> {
+  const result = await cli(["keys", "create", "--json", ...args], env);
+  if (result.code !== 0) throw new Error(`keys create failed:\n${result.stderr}`);
+  return JSON.parse(result.stdout) as CreatedKey;
+}

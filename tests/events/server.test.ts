@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startFakeUpstream, USAGE, type FakeUpstream } from "../fake-upstream";
-import { cli, dbFileOf, isolatedEnv, startServer, tempDir, type RunningServer } from "../helpers";
+import { cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type RunningServer } from "../helpers";
 
 interface EventRow {
   key_id: string;
@@ -32,10 +32,6 @@ async function eventsAfter(home: string, n: number): Promise<EventRow[]> {
   }
 }
 
-async function createKey(env: Record<string, string>, ...args: string[]) {
-  const out = await cli(["keys", "create", "--json", ...args], env);
-  return JSON.parse(out.stdout) as { id: string; secret: string };
-}
 
 describe("events for proxied requests", () => {
   let fake: FakeUpstream;

@@ -1,20 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { startFakeUpstream, type FakeUpstream } from "../fake-upstream";
-import { cli, dbFileOf, isolatedEnv, startServer, tempDir, type RunningServer } from "../helpers";
+import { cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type CreatedKey, type RunningServer } from "../helpers";
 
-interface CreatedKey {
-  id: string;
-  secret: string;
-  tier: string;
-  allowedModels: string[];
-}
-
-async function createKey(env: Record<string, string>, ...args: string[]): Promise<CreatedKey> {
-  const result = await cli(["keys", "create", "--json", ...args], env);
-  expect(result.code).toBe(0);
-  return JSON.parse(result.stdout) as CreatedKey;
-}
 
 const chat = (url: string, headers: Record<string, string>, model = "gpt-4o") =>
   fetch(`${url}/v1/chat/completions`, {

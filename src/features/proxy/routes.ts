@@ -24,11 +24,8 @@ export function proxyRoutes(deps: ProxyDeps) {
   });
 
   routes.post("/chat/completions", limit, async (c) => {
-    const body = await readJsonObject(c);
+    const body = await acceptModelRequest(c);
     if (body instanceof Response) return body;
-    noteRequest(c, body.json);
-    const denied = modelDenied(c, body.json.model);
-    if (denied) return denied;
     const messages = Array.isArray(body.json.messages) ? (body.json.messages as Json[]) : [];
     return forward(c, deps, {
       method: "POST",
@@ -40,11 +37,8 @@ export function proxyRoutes(deps: ProxyDeps) {
   });
 
   routes.post("/embeddings", limit, async (c) => {
-    const body = await readJsonObject(c);
+    const body = await acceptModelRequest(c);
     if (body instanceof Response) return body;
-    noteRequest(c, body.json);
-    const denied = modelDenied(c, body.json.model);
-    if (denied) return denied;
     return forward(c, deps, { method: "POST", path: "/embeddings", body: body.text });
   });
 
@@ -57,6 +51,17 @@ export function proxyRoutes(deps: ProxyDeps) {
     return c.json({ ...list, data: (list.data ?? []).filter((m) => key.allows(m.id)) });
   });
   return routes;
+}
+
+/**
+ * The checks every request that names a model goes through: a JSON object body
+ * (400), noted for telemetry, and a model the key may use (403).
+ */
+async function acceptModelRequest(c: Context<AppEnv>): Promise<{ text: string; json: Json } | Response> {
+  const body = await readJsonObject(c);
+  if (body instanceof Response) return body;
+  noteRequest(c, body.json);
+  return modelDenied(c, body.json.model) ?? body;
 }
 
 /** What telemetry records about the request itself. */

@@ -25,16 +25,8 @@ export interface UsageQuery {
   by: UsageGroup;
 }
 
-interface Partial {
-  group: string;
-  requests: number;
-  errors: number;
-  promptTokens: number;
-  completionTokens: number;
-  usageUnknown: number;
-  latencySum: number;
-  latencyMax: number;
-}
+/** A group's sums before the averages are taken. */
+type Partial = Omit<UsageRow, "avgLatencyMs" | "maxLatencyMs"> & { latencySum: number; latencyMax: number };
 
 const utcDay = (ms: SQL | unknown) => sql<string>`strftime('%Y-%m-%d', ${ms} / 1000, 'unixepoch')`;
 
