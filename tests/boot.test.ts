@@ -138,4 +138,17 @@ describe("boot", () => {
     ]);
     db.close();
   }, 60_000);
+
+  test("a port already in use is a clear error, and the database is closed cleanly", async () => {
+    const home = tempDir();
+    const first = await startServer([], isolatedEnv(home));
+    const port = new URL(first.url).port;
+    const second = Bun.spawn([process.execPath, MAIN, "start", "--port", port], { cwd: ROOT, env: isolatedEnv(home), stderr: "pipe", stdout: "ignore" });
+    const text = await new Response(second.stderr).text();
+    expect(await second.exited).toBe(1);
+    expect(text).toContain(`cannot listen on 127.0.0.1:${port}`);
+    expect(text).toContain("pick another --port or --host");
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+    expect(await first.stop()).toBe(0);
+  });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, statSync } from "node:fs";
+import { chmodSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { startFakeUpstream, streamChunks, USAGE, type FakeUpstream } from "./fake-upstream";
 import { appDirOf, cli, isolatedEnv, startServer, tempDir, type RunningServer } from "./helpers";
@@ -174,7 +174,10 @@ describe("copilot-api auth", () => {
       expect(statSync(file).mode & 0o777).toBe(0o600);
       expect(upstream.requests.filter((r) => r.path === "/login/oauth/access_token")).toHaveLength(3);
 
+      chmodSync(file, 0o644); // someone loosened it: the next start says so and tightens it
       const running = await startServer([], env);
+      expect(running.log()).toContain(`SECURITY: ${file} had mode 0644`);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
       expect(running.log()).toContain("GitHub token from file");
       expect((await fetch(`${running.url}/v1/models`)).status).toBe(200);
       await running.stop();
