@@ -9,6 +9,7 @@ import * as schema from "./schema";
 
 export type AppDatabase = BunSQLiteDatabase<typeof schema>;
 export type { Migration } from "./migrations";
+export { isBusy } from "./busy";
 
 /** The store's lifecycle in one object: opened, migrated, then closed once. */
 export interface Store {

@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { AppError, errorMessage } from "~/lib/errors";
+import { isBusy } from "./busy";
 import { CREATE_LEDGER_SQL, LEDGER_TABLE } from "./ledger";
 import { assertApplicable, isForeignKeysPragma, type Migration } from "./migrations";
 
@@ -171,8 +172,7 @@ function beginImmediate(sqlite: Database): void {
       sqlite.run("BEGIN IMMEDIATE");
       return;
     } catch (error) {
-      const busy = (error as { code?: string }).code?.startsWith("SQLITE_BUSY");
-      if (!busy || Date.now() > deadline) {
+      if (!isBusy(error) || Date.now() > deadline) {
         throw new AppError(
           `could not take the write lock to migrate: ${errorMessage(error)}`,
           "another process holds the database; stop it, or wait for its migration to finish",

@@ -1,4 +1,4 @@
-import type { Store } from "~/db";
+import { isBusy, type Store } from "~/db";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { writeEvents, type NewEvent } from "./queries";
@@ -60,8 +60,7 @@ export class EventRecorder {
         if (waitForLock) writeEvents(this.store, batch);
         else this.store.withBusyTimeout(0, () => writeEvents(this.store, batch));
       } catch (error) {
-        const code = (error as { code?: string }).code ?? "";
-        if (!waitForLock && code.startsWith("SQLITE_BUSY")) return; // another writer holds the lock: next tick
+        if (!waitForLock && isBusy(error)) return; // another writer holds the lock: next tick
         this.buffer.splice(0, batch.length);
         this.drop(batch.length, errorMessage(error));
         continue;

@@ -1,4 +1,4 @@
-import type { Store } from "~/db";
+import { isBusy, type Store } from "~/db";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { deleteOldEvents, deleteOldHours } from "./queries";
@@ -59,7 +59,14 @@ export class RetentionJob {
     let total = 0;
     while (!this.stopped) {
       const started = performance.now();
-      const deleted = deleteOldEvents(this.store, cutoff, batchSize);
+      let deleted: number;
+      try {
+        deleted = this.store.withBusyTimeout(0, () => deleteOldEvents(this.store, cutoff, batchSize));
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        await Bun.sleep(50); // another writer has the lock: never wait for it on the event loop
+        continue;
+      }
       total += deleted;
       if (deleted < batchSize) break;
       // Disks and row sizes differ: aim each batch at the time budget, not at a fixed count.

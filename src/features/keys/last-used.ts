@@ -1,4 +1,4 @@
-import type { Store } from "~/db";
+import { isBusy, type Store } from "~/db";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { recordLastUsed } from "./queries";
@@ -24,21 +24,23 @@ export class LastUsedTracker {
     if (keyId !== NO_AUTH_KEY_ID) this.pending.set(keyId, now);
   }
 
-  flush(): void {
+  /** `waitForLock` is for shutdown only: otherwise a locked database is simply retried next time. */
+  flush(waitForLock = false): void {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
     try {
-      recordLastUsed(this.store, batch);
+      if (waitForLock) recordLastUsed(this.store, batch);
+      else this.store.withBusyTimeout(0, () => recordLastUsed(this.store, batch));
     } catch (error) {
       // A busy or read-only database must not fail requests; the next flush retries.
       for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
-      log.warn(`could not record key last-used times: ${errorMessage(error)}`);
+      if (!isBusy(error)) log.warn(`could not record key last-used times: ${errorMessage(error)}`);
     }
   }
 
   stop(): void {
     clearInterval(this.timer);
-    this.flush();
+    this.flush(true);
   }
 }
