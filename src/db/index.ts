@@ -36,9 +36,8 @@ export interface Store {
 
 export interface OpenStoreOptions {
   path: string;
+  /** Defaults to the migrations this build carries. */
   migrations?: Migration[];
-  /** Back up before migrating a database that already has a schema (default true). */
-  backup?: boolean;
 }
 
 /** Opens the database, applies pending migrations, and hands back the typed handle. */
@@ -46,8 +45,8 @@ export function openStore(options: OpenStoreOptions): Store {
   const { sqlite } = openDatabase(options.path, { create: true });
   try {
     const applied = applyMigrations(sqlite, options.migrations ?? loadMigrations(), {
+      // A database that already has a schema is backed up before anything touches it.
       beforeApply: (plan) => {
-        if (options.backup === false) return;
         const backup = backupBeforeMigrating(sqlite, options.path, plan.dbVersion);
         log.info(`backed up schema ${plan.dbVersion} to ${backup.path} before migrating`);
       },
@@ -59,11 +58,10 @@ export function openStore(options: OpenStoreOptions): Store {
     sqlite.close();
     throw error;
   }
-  return wrap(sqlite, options.path);
+  return storeOver(sqlite, options.path);
 }
 
-/** A store over an already-open, already-migrated connection (CLI inspection, benchmarks). */
-export function wrap(sqlite: Database, path: string): Store {
+function storeOver(sqlite: Database, path: string): Store {
   const db = drizzle({ client: sqlite, schema });
   const dataVersion = sqlite.query<{ data_version: number }, []>("PRAGMA data_version");
   let closed = false;
