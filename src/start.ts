@@ -68,7 +68,24 @@ export async function start(options: StartOptions): Promise<void> {
     store.close();
   };
 
-  let server: ReturnType<typeof Bun.serve>;
+  // Handlers go in before the port opens: a signal's default action would kill
+  // the process outright, skipping the final event flush and WAL checkpoint.
+  let server: ReturnType<typeof Bun.serve> | undefined;
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: stopping`);
+    // Let in-flight requests finish, but never hang shutdown on an idle keep-alive client.
+    if (server) await Promise.race([server.stop(), Bun.sleep(5000).then(() => server?.stop(true))]);
+    // In-flight requests have finished, so every event is in the recorder: flush it, then close.
+    await release();
+    log.info("stopped cleanly");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+
   try {
     checkAuthPolicy(options, resolver.activeKeyCount());
     server = Bun.serve({ port: options.port, hostname: options.host, fetch: app.fetch, idleTimeout: 255 });
@@ -79,21 +96,6 @@ export async function start(options: StartOptions): Promise<void> {
   }
   log.success(`listening on http://${options.host}:${server.port}`);
   retention.start();
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal}: stopping`);
-    // Let in-flight requests finish, but never hang shutdown on an idle keep-alive client.
-    await Promise.race([server.stop(), Bun.sleep(5000).then(() => server.stop(true))]);
-    // In-flight requests have finished, so every event is in the recorder: flush it, then close.
-    await release();
-    log.info("stopped cleanly");
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
 }
 
 /** Who may call the API: refuse to expose an open proxy to the network. */
