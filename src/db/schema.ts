@@ -94,6 +94,16 @@ export const usageHourly = sqliteTable(
     usageUnknown: integer("usage_unknown").notNull().default(0),
     latencyMsSum: integer("latency_ms_sum").notNull().default(0),
     latencyMsMax: integer("latency_ms_max").notNull().default(0),
+    // Requests by latency bucket (upper bound in ms): percentiles without scanning events.
+    latencyLe100: integer("latency_le_100").notNull().default(0),
+    latencyLe250: integer("latency_le_250").notNull().default(0),
+    latencyLe500: integer("latency_le_500").notNull().default(0),
+    latencyLe1000: integer("latency_le_1000").notNull().default(0),
+    latencyLe2500: integer("latency_le_2500").notNull().default(0),
+    latencyLe5000: integer("latency_le_5000").notNull().default(0),
+    latencyLe10000: integer("latency_le_10000").notNull().default(0),
+    latencyLe30000: integer("latency_le_30000").notNull().default(0),
+    latencyOver30000: integer("latency_over_30000").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.hour, t.keyId, t.model] })],
 );

@@ -2,10 +2,11 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openStore, type Store } from "~/db";
-import { HOUR_MS, writeEvents, type NewEvent } from "~/features/events/queries";
+import { loadMigrations } from "~/db/migrations";
+import { bucketIndex, HOUR_MS, LATENCY_BUCKETS, writeEvents, type NewEvent } from "~/features/events/queries";
 import { EventRecorder } from "~/features/events/recorder";
 import { RetentionJob } from "~/features/events/retention";
-import { usageReport } from "~/features/usage/queries";
+import { percentile, usageReport } from "~/features/usage/queries";
 import { tempDir } from "../helpers";
 
 const DAY = 86_400_000;
@@ -49,34 +50,34 @@ describe("usage report", () => {
 
   test.each([
     ["24h", "key", [
-      { group: "key_a", requests: 3, errors: 1, promptTokens: 20, completionTokens: 10, usageUnknown: 1, avgLatencyMs: 433, maxLatencyMs: 900 },
-      { group: "key_b", requests: 2, errors: 1, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 26, maxLatencyMs: 50 },
+      { group: "key_a", requests: 3, errors: 1, promptTokens: 20, completionTokens: 10, usageUnknown: 1, avgLatencyMs: 433, maxLatencyMs: 900, p50LatencyMs: 500, p95LatencyMs: 900 },
+      { group: "key_b", requests: 2, errors: 1, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 26, maxLatencyMs: 50, p50LatencyMs: 50, p95LatencyMs: 50 },
     ]],
     ["24h", "model", [
-      { group: "gpt-4o", requests: 4, errors: 2, promptTokens: 20, completionTokens: 10, usageUnknown: 1, avgLatencyMs: 326, maxLatencyMs: 900 },
-      { group: "claude-sonnet-4", requests: 1, errors: 0, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 50, maxLatencyMs: 50 },
+      { group: "gpt-4o", requests: 4, errors: 2, promptTokens: 20, completionTokens: 10, usageUnknown: 1, avgLatencyMs: 326, maxLatencyMs: 900, p50LatencyMs: 100, p95LatencyMs: 900 },
+      { group: "claude-sonnet-4", requests: 1, errors: 0, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 50, maxLatencyMs: 50, p50LatencyMs: 50, p95LatencyMs: 50 },
     ]],
     ["7d", "day", [
-      { group: "2026-03-07", requests: 1, errors: 0, promptTokens: 10, completionTokens: 5, usageUnknown: 0, avgLatencyMs: 100, maxLatencyMs: 100 },
-      { group: "2026-03-09", requests: 2, errors: 1, promptTokens: 0, completionTokens: 0, usageUnknown: 1, avgLatencyMs: 500, maxLatencyMs: 900 },
-      { group: "2026-03-10", requests: 4, errors: 1, promptTokens: 27, completionTokens: 13, usageUnknown: 0, avgLatencyMs: 113, maxLatencyMs: 300 },
+      { group: "2026-03-07", requests: 1, errors: 0, promptTokens: 10, completionTokens: 5, usageUnknown: 0, avgLatencyMs: 100, maxLatencyMs: 100, p50LatencyMs: 100, p95LatencyMs: 100 },
+      { group: "2026-03-09", requests: 2, errors: 1, promptTokens: 0, completionTokens: 0, usageUnknown: 1, avgLatencyMs: 500, maxLatencyMs: 900, p50LatencyMs: 100, p95LatencyMs: 900 },
+      { group: "2026-03-10", requests: 4, errors: 1, promptTokens: 27, completionTokens: 13, usageUnknown: 0, avgLatencyMs: 113, maxLatencyMs: 300, p50LatencyMs: 100, p95LatencyMs: 300 },
     ]],
     ["90m", "key", [
-      { group: "key_a", requests: 2, errors: 0, promptTokens: 20, completionTokens: 10, usageUnknown: 0, avgLatencyMs: 200, maxLatencyMs: 300 },
-      { group: "key_b", requests: 1, errors: 0, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 50, maxLatencyMs: 50 },
+      { group: "key_a", requests: 2, errors: 0, promptTokens: 20, completionTokens: 10, usageUnknown: 0, avgLatencyMs: 200, maxLatencyMs: 300, p50LatencyMs: 100, p95LatencyMs: 300 },
+      { group: "key_b", requests: 1, errors: 0, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 50, maxLatencyMs: 50, p50LatencyMs: 50, p95LatencyMs: 50 },
     ]],
   ] as const)("over %s by %s matches the hand-computed totals", (window, by, expected) => {
     const s = store();
     writeEvents(s, fixture);
     const since = NOW - { "24h": DAY, "7d": 7 * DAY, "90m": 90 * 60_000 }[window];
-    expect(usageReport(s.db, { since, by })).toEqual(expected as never);
+    expect(usageReport(s.db, { since, by }).rows).toEqual(expected as never);
     s.close();
   });
 
   test("a key filter keeps only that key, across the partial hour and whole hours", () => {
     const s = store();
     writeEvents(s, fixture);
-    const rows = usageReport(s.db, { since: NOW - 105 * 60_000, by: "model", keyId: "key_b" });
+    const { rows } = usageReport(s.db, { since: NOW - 105 * 60_000, by: "model", keyId: "key_b" });
     expect(rows.map((r) => [r.group, r.requests])).toEqual([
       ["claude-sonnet-4", 1],
       ["gpt-4o", 1],
@@ -95,8 +96,16 @@ describe("usage report", () => {
         "SELECT key_id AS g, count(*) AS n, sum(prompt_tokens) AS p, sum(completion_tokens) AS c, max(latency_ms) AS l FROM events GROUP BY key_id ORDER BY key_id",
       )
       .all();
-    const report = usageReport(s.db, { since: 0, by: "key" }).sort((a, b) => a.group.localeCompare(b.group));
+    const report = usageReport(s.db, { since: 0, by: "key" }).rows.sort((a, b) => a.group.localeCompare(b.group));
     expect(report.map((r) => ({ g: r.group, n: r.requests, p: r.promptTokens, c: r.completionTokens, l: r.maxLatencyMs }))).toEqual(fromEvents);
+    // Percentiles from the hourly histograms equal those of the same histogram built from the raw events.
+    for (const row of report) {
+      const mine = many.filter((e) => e.keyId === row.group);
+      const buckets = LATENCY_BUCKETS.map(() => 0);
+      for (const e of mine) buckets[bucketIndex(e.latencyMs)]! += 1;
+      const max = Math.max(...mine.map((e) => e.latencyMs));
+      expect([row.p50LatencyMs, row.p95LatencyMs]).toEqual([percentile(buckets, 0.5, max), percentile(buckets, 0.95, max)]);
+    }
     s.close();
   });
 });
@@ -165,6 +174,46 @@ describe("retention", () => {
     writeEvents(s, [event(0), event(NOW - 1000 * DAY)]);
     expect(await new RetentionJob(s, { days: 0 }).purge(NOW)).toBe(0);
     expect(count(s, "events")).toBe(2);
+    s.close();
+  });
+});
+
+describe("latency percentiles", () => {
+  test("come from the bucket holding the rank, capped by the max", () => {
+    // buckets: <=100, <=250, <=500, ... ; 10 requests: 6 fast, 3 at most 500 ms, 1 slow
+    const buckets = [6, 0, 3, 0, 0, 0, 0, 0, 1];
+    expect(percentile(buckets, 0.5, 40_000)).toBe(100);
+    expect(percentile(buckets, 0.9, 40_000)).toBe(500);
+    expect(percentile(buckets, 0.95, 40_000)).toBe(40_000); // the overflow bucket reports the max
+    expect(percentile([1, 0, 0, 0, 0, 0, 0, 0, 0], 0.5, 42)).toBe(42);
+    expect(percentile(LATENCY_BUCKETS.map(() => 0), 0.5, 0)).toBeNull();
+  });
+
+  test("migration 0003 fills the histogram of hours recorded before it from their events", () => {
+    const path = join(tempDir(), "upgrade.db");
+    const app = loadMigrations({});
+    const before = app.findIndex((m) => m.tag === "0003_latency_histogram");
+    openStore({ path, migrations: app.slice(0, before) }).close();
+    // What the recorder of that schema wrote: events and hourly totals without a histogram.
+    const old = new Database(path);
+    const hour = Date.UTC(2026, 2, 10, 9);
+    const latencies = [20, 90, 240, 800, 45_000];
+    latencies.forEach((ms, i) =>
+      old.run("INSERT INTO events (ts, key_id, route, model, status, latency_ms) VALUES (?, 'key_a', '/chat/completions', 'gpt-4o', 200, ?)", [hour + i, ms]),
+    );
+    old.run("INSERT INTO usage_hourly (hour, key_id, model, requests, latency_ms_sum, latency_ms_max) VALUES (?, 'key_a', 'gpt-4o', 5, 46150, 45000)", [hour]);
+    old.close();
+
+    const s = openStore({ path, migrations: app });
+    expect(s.sqlite.query("SELECT latency_le_100, latency_le_250, latency_le_500, latency_le_1000, latency_over_30000 FROM usage_hourly").get()).toEqual({
+      latency_le_100: 2,
+      latency_le_250: 1,
+      latency_le_500: 0,
+      latency_le_1000: 1,
+      latency_over_30000: 1,
+    });
+    const { rows } = usageReport(s.db, { since: hour, by: "key" });
+    expect([rows[0]!.p50LatencyMs, rows[0]!.p95LatencyMs]).toEqual([250, 45_000]);
     s.close();
   });
 });

@@ -8,6 +8,26 @@ export type NewEvent = typeof events.$inferInsert;
 export const HOUR_MS = 3_600_000;
 export const hourOf = (ts: number) => ts - (ts % HOUR_MS);
 
+type HourColumn = keyof typeof usageHourly.$inferSelect;
+
+/** usage_hourly's latency histogram: each bucket's upper bound in ms (inclusive) and its column. */
+export const LATENCY_BUCKETS = [
+  { le: 100, column: "latencyLe100" },
+  { le: 250, column: "latencyLe250" },
+  { le: 500, column: "latencyLe500" },
+  { le: 1000, column: "latencyLe1000" },
+  { le: 2500, column: "latencyLe2500" },
+  { le: 5000, column: "latencyLe5000" },
+  { le: 10_000, column: "latencyLe10000" },
+  { le: 30_000, column: "latencyLe30000" },
+  { le: Number.POSITIVE_INFINITY, column: "latencyOver30000" },
+] as const satisfies readonly { le: number; column: HourColumn }[];
+type BucketColumn = (typeof LATENCY_BUCKETS)[number]["column"];
+
+export const bucketIndex = (latencyMs: number) => LATENCY_BUCKETS.findIndex((b) => latencyMs <= b.le);
+
+const SUMMED = ["requests", "errors", "promptTokens", "completionTokens", "usageUnknown", "latencyMsSum", ...LATENCY_BUCKETS.map((b) => b.column)] as const;
+
 const insertEvent = preparedFor((db) =>
   db
     .insert(events)
@@ -28,6 +48,7 @@ const insertEvent = preparedFor((db) =>
     .prepare(),
 );
 
+// Every counter column is added to on conflict; only the max is a max.
 const addToHour = preparedFor((db) =>
   db
     .insert(usageHourly)
@@ -35,30 +56,26 @@ const addToHour = preparedFor((db) =>
       hour: sql.placeholder("hour"),
       keyId: sql.placeholder("keyId"),
       model: sql.placeholder("model"),
-      requests: sql.placeholder("requests"),
-      errors: sql.placeholder("errors"),
-      promptTokens: sql.placeholder("promptTokens"),
-      completionTokens: sql.placeholder("completionTokens"),
-      usageUnknown: sql.placeholder("usageUnknown"),
-      latencyMsSum: sql.placeholder("latencyMsSum"),
       latencyMsMax: sql.placeholder("latencyMsMax"),
+      ...Object.fromEntries(SUMMED.map((column) => [column, sql.placeholder(column)])),
     })
     .onConflictDoUpdate({
       target: [usageHourly.hour, usageHourly.keyId, usageHourly.model],
       set: {
-        requests: sql`${usageHourly.requests} + excluded.requests`,
-        errors: sql`${usageHourly.errors} + excluded.errors`,
-        promptTokens: sql`${usageHourly.promptTokens} + excluded.prompt_tokens`,
-        completionTokens: sql`${usageHourly.completionTokens} + excluded.completion_tokens`,
-        usageUnknown: sql`${usageHourly.usageUnknown} + excluded.usage_unknown`,
-        latencyMsSum: sql`${usageHourly.latencyMsSum} + excluded.latency_ms_sum`,
-        latencyMsMax: sql`max(${usageHourly.latencyMsMax}, excluded.latency_ms_max)`,
+        latencyMsMax: sql`max(${usageHourly.latencyMsMax}, excluded.${sql.identifier(usageHourly.latencyMsMax.name)})`,
+        ...Object.fromEntries(SUMMED.map((column) => [column, sql`${usageHourly[column]} + excluded.${sql.identifier(usageHourly[column].name)}`])),
       },
     })
     .prepare(),
 );
 
-type HourTotals = typeof usageHourly.$inferInsert & { requests: number; errors: number; promptTokens: number; completionTokens: number; usageUnknown: number; latencyMsSum: number; latencyMsMax: number };
+type HourTotals = { hour: number; keyId: string; model: string; latencyMsMax: number } & Record<(typeof SUMMED)[number], number>;
+
+function emptyHour(hour: number, keyId: string, model: string): HourTotals {
+  const totals = { hour, keyId, model, latencyMsMax: 0 } as HourTotals;
+  for (const column of SUMMED) totals[column] = 0;
+  return totals;
+}
 
 /** A batch of events and the hourly totals they add, in one transaction: the two never disagree. */
 export function writeEvents(store: Store, batch: NewEvent[]): void {
@@ -69,7 +86,7 @@ export function writeEvents(store: Store, batch: NewEvent[]): void {
     const id = `${hour}\u0000${e.keyId}\u0000${model}`;
     let t = hours.get(id);
     if (!t) {
-      t = { hour, keyId: e.keyId, model, requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, usageUnknown: 0, latencyMsSum: 0, latencyMsMax: 0 };
+      t = emptyHour(hour, e.keyId, model);
       hours.set(id, t);
     }
     t.requests += 1;
@@ -79,6 +96,7 @@ export function writeEvents(store: Store, batch: NewEvent[]): void {
     t.usageUnknown += e.usageUnknown ? 1 : 0;
     t.latencyMsSum += e.latencyMs;
     t.latencyMsMax = Math.max(t.latencyMsMax, e.latencyMs);
+    t[LATENCY_BUCKETS[bucketIndex(e.latencyMs)]!.column as BucketColumn] += 1;
   }
   store.transaction(() => {
     const insert = insertEvent(store.db);

@@ -1,7 +1,7 @@
 import { and, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { AppDatabase } from "~/db";
 import { events, usageHourly } from "~/db/schema";
-import { HOUR_MS } from "~/features/events/queries";
+import { HOUR_MS, LATENCY_BUCKETS } from "~/features/events/queries";
 
 export const USAGE_GROUPS = ["key", "model", "day"] as const;
 export type UsageGroup = (typeof USAGE_GROUPS)[number];
@@ -16,6 +16,13 @@ export interface UsageRow {
   usageUnknown: number;
   avgLatencyMs: number;
   maxLatencyMs: number;
+  /**
+   * Latency percentiles from the hourly histogram: the upper bound of the bucket
+   * the percentile falls in (the true value is at most this), capped by the max.
+   * Null when no request in the window has a latency bucket.
+   */
+  p50LatencyMs: number | null;
+  p95LatencyMs: number | null;
 }
 
 export interface UsageQuery {
@@ -25,17 +32,43 @@ export interface UsageQuery {
   by: UsageGroup;
 }
 
-/** A group's sums before the averages are taken. */
-type Partial = Omit<UsageRow, "avgLatencyMs" | "maxLatencyMs"> & { latencySum: number; latencyMax: number };
+export interface UsageResult {
+  rows: UsageRow[];
+  totals: Omit<UsageRow, "group">;
+}
+
+/** A group's sums before averages and percentiles are taken. */
+interface Sums {
+  group: string;
+  requests: number;
+  errors: number;
+  promptTokens: number;
+  completionTokens: number;
+  usageUnknown: number;
+  latencySum: number;
+  latencyMax: number;
+  buckets: number[];
+}
 
 const utcDay = (ms: SQL | unknown) => sql<string>`strftime('%Y-%m-%d', ${ms} / 1000, 'unixepoch')`;
+const bucketKey = (i: number) => `b${i}`;
+
+/** Each histogram bucket as a SUM over raw events: (previous bound, this bound]. */
+const eventBucketSums = Object.fromEntries(
+  LATENCY_BUCKETS.map((bucket, i) => {
+    const above = i === 0 ? sql`1` : sql`${events.latencyMs} > ${LATENCY_BUCKETS[i - 1]!.le}`;
+    const within = Number.isFinite(bucket.le) ? sql`${events.latencyMs} <= ${bucket.le}` : sql`1`;
+    return [bucketKey(i), sql<number>`sum(${above} AND ${within})`];
+  }),
+);
+const hourBucketSums = Object.fromEntries(LATENCY_BUCKETS.map((bucket, i) => [bucketKey(i), sql<number>`sum(${usageHourly[bucket.column]})`]));
 
 /**
  * Totals over a window, exact to the millisecond: whole hours come from
  * usage_hourly (a few rows per key, model and hour), and only the part of the
  * first hour before it starts is summed from raw events.
  */
-export function usageReport(db: AppDatabase, query: UsageQuery): UsageRow[] {
+export function usageReport(db: AppDatabase, query: UsageQuery): UsageResult {
   const firstFullHour = Math.ceil(query.since / HOUR_MS) * HOUR_MS;
 
   const hourGroup = { key: usageHourly.keyId, model: usageHourly.model, day: utcDay(usageHourly.hour) }[query.by];
@@ -49,6 +82,7 @@ export function usageReport(db: AppDatabase, query: UsageQuery): UsageRow[] {
       usageUnknown: sql<number>`sum(${usageHourly.usageUnknown})`,
       latencySum: sql<number>`sum(${usageHourly.latencyMsSum})`,
       latencyMax: sql<number>`max(${usageHourly.latencyMsMax})`,
+      ...hourBucketSums,
     })
     .from(usageHourly)
     .where(and(gte(usageHourly.hour, firstFullHour), query.keyId ? eq(usageHourly.keyId, query.keyId) : undefined))
@@ -68,6 +102,7 @@ export function usageReport(db: AppDatabase, query: UsageQuery): UsageRow[] {
             usageUnknown: sql<number>`sum(${events.usageUnknown})`,
             latencySum: sql<number>`sum(${events.latencyMs})`,
             latencyMax: sql<number>`max(${events.latencyMs})`,
+            ...eventBucketSums,
           })
           .from(events)
           .where(and(gte(events.ts, query.since), lt(events.ts, firstFullHour), query.keyId ? eq(events.keyId, query.keyId) : undefined))
@@ -75,39 +110,61 @@ export function usageReport(db: AppDatabase, query: UsageQuery): UsageRow[] {
           .all()
       : [];
 
-  const merged = new Map<string, Partial>();
+  const groups = new Map<string, Sums>();
+  const all = emptySums("");
   for (const part of [...fromHours, ...fromEvents]) {
-    const into = merged.get(part.group);
-    if (!into) {
-      merged.set(part.group, { ...part });
-      continue;
-    }
-    into.requests += part.requests;
-    into.errors += part.errors;
-    into.promptTokens += part.promptTokens;
-    into.completionTokens += part.completionTokens;
-    into.usageUnknown += part.usageUnknown;
-    into.latencySum += part.latencySum;
-    into.latencyMax = Math.max(into.latencyMax, part.latencyMax);
+    const sums: Sums = { ...part, buckets: LATENCY_BUCKETS.map((_, i) => Number((part as Record<string, unknown>)[bucketKey(i)] ?? 0)) };
+    let into = groups.get(part.group);
+    if (!into) groups.set(part.group, (into = emptySums(part.group)));
+    add(into, sums);
+    add(all, sums);
   }
-  return [...merged.values()]
-    .map(({ latencySum, latencyMax, ...totals }) => ({
-      ...totals,
-      avgLatencyMs: totals.requests ? Math.round(latencySum / totals.requests) : 0,
-      maxLatencyMs: latencyMax,
-    }))
+  const rows = [...groups.values()]
+    .map(finish)
     .sort((a, b) => (query.by === "day" ? a.group.localeCompare(b.group) : b.requests - a.requests || a.group.localeCompare(b.group)));
+  const { group: _all, ...totals } = finish(all);
+  return { rows, totals };
 }
 
-export function totalsOf(rows: UsageRow[]): Omit<UsageRow, "group"> {
-  const requests = rows.reduce((n, r) => n + r.requests, 0);
+function emptySums(group: string): Sums {
+  return { group, requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, usageUnknown: 0, latencySum: 0, latencyMax: 0, buckets: LATENCY_BUCKETS.map(() => 0) };
+}
+
+function add(into: Sums, part: Sums): void {
+  into.requests += part.requests;
+  into.errors += part.errors;
+  into.promptTokens += part.promptTokens;
+  into.completionTokens += part.completionTokens;
+  into.usageUnknown += part.usageUnknown;
+  into.latencySum += part.latencySum;
+  into.latencyMax = Math.max(into.latencyMax, part.latencyMax);
+  part.buckets.forEach((n, i) => (into.buckets[i]! += n));
+}
+
+function finish(sums: Sums): UsageRow {
   return {
-    requests,
-    errors: rows.reduce((n, r) => n + r.errors, 0),
-    promptTokens: rows.reduce((n, r) => n + r.promptTokens, 0),
-    completionTokens: rows.reduce((n, r) => n + r.completionTokens, 0),
-    usageUnknown: rows.reduce((n, r) => n + r.usageUnknown, 0),
-    avgLatencyMs: requests ? Math.round(rows.reduce((n, r) => n + r.avgLatencyMs * r.requests, 0) / requests) : 0,
-    maxLatencyMs: rows.reduce((n, r) => Math.max(n, r.maxLatencyMs), 0),
+    group: sums.group,
+    requests: sums.requests,
+    errors: sums.errors,
+    promptTokens: sums.promptTokens,
+    completionTokens: sums.completionTokens,
+    usageUnknown: sums.usageUnknown,
+    avgLatencyMs: sums.requests ? Math.round(sums.latencySum / sums.requests) : 0,
+    maxLatencyMs: sums.latencyMax,
+    p50LatencyMs: percentile(sums.buckets, 0.5, sums.latencyMax),
+    p95LatencyMs: percentile(sums.buckets, 0.95, sums.latencyMax),
   };
+}
+
+/** The upper bound of the bucket holding the q-th request, never above the observed max. */
+export function percentile(buckets: number[], q: number, max: number): number | null {
+  const total = buckets.reduce((n, c) => n + c, 0);
+  if (total === 0) return null;
+  const rank = Math.ceil(q * total);
+  let seen = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    seen += buckets[i]!;
+    if (seen >= rank) return Math.min(LATENCY_BUCKETS[i]!.le, max);
+  }
+  return max;
 }

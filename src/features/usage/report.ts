@@ -1,6 +1,6 @@
 import type { AppDatabase } from "~/db";
 import { AppError } from "~/lib/errors";
-import { totalsOf, usageReport, USAGE_GROUPS, type UsageGroup, type UsageRow } from "./queries";
+import { usageReport, USAGE_GROUPS, type UsageGroup, type UsageRow } from "./queries";
 
 /** "24h", "7d", "30d", "90m": a window reaching back from now. */
 export function parseWindow(value: string): number {
@@ -28,14 +28,14 @@ export interface UsageReport {
 export function buildReport(db: AppDatabase, options: { since: string; by: string; key?: string }, now = Date.now()): UsageReport {
   const since = now - parseWindow(options.since);
   const by = parseGroup(options.by);
-  const rows = usageReport(db, { since, by, keyId: options.key });
-  return { since: new Date(since).toISOString(), until: new Date(now).toISOString(), by, key: options.key ?? null, rows, totals: totalsOf(rows) };
+  const { rows, totals } = usageReport(db, { since, by, keyId: options.key });
+  return { since: new Date(since).toISOString(), until: new Date(now).toISOString(), by, key: options.key ?? null, rows, totals };
 }
 
 export function formatReport(report: UsageReport): string {
-  const header = [report.by.toUpperCase(), "REQUESTS", "ERRORS", "PROMPT TOK", "COMPLETION TOK", "NO USAGE", "AVG MS", "MAX MS"];
+  const header = [report.by.toUpperCase(), "REQUESTS", "ERRORS", "PROMPT TOK", "COMPLETION TOK", "NO USAGE", "AVG MS", "P50 MS≤", "P95 MS≤", "MAX MS"];
   const line = (group: string, r: Omit<UsageRow, "group">) =>
-    [group || "(none)", r.requests, r.errors, r.promptTokens, r.completionTokens, r.usageUnknown, r.avgLatencyMs, r.maxLatencyMs].map(String);
+    [group || "(none)", r.requests, r.errors, r.promptTokens, r.completionTokens, r.usageUnknown, r.avgLatencyMs, r.p50LatencyMs ?? "-", r.p95LatencyMs ?? "-", r.maxLatencyMs].map(String);
   const body = [...report.rows.map((r) => line(r.group, r)), line("TOTAL", report.totals)];
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const fmt = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
