@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import type { DbStatus } from "~/db/inspect";
+import type { DbStatus } from "~/db/status";
 import { loadMigrations } from "~/db/migrations";
 import { isolatedEnv, ROOT, startServer, tempDir } from "./helpers";
 

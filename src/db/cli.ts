@@ -6,7 +6,7 @@ import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { openStore } from ".";
 import { backupDatabase } from "./backup";
-import { describe, verify, type DbStatus } from "./inspect";
+import { statusOf, verify, type DbStatus } from "./status";
 import { assertMigratable } from "./migrate";
 import { loadMigrations } from "./migrations";
 import { openDatabase } from "./open";
@@ -44,7 +44,7 @@ const status = defineCommand({
   meta: { name: "status", description: "Show the database's schema version, migrations and file modes" },
   args: { ...dbPathArg, json: { type: "boolean", description: "print JSON", default: false } },
   run: guarded(({ args }) => {
-    const s = inspect(dbPath(args["db-path"]), ({ sqlite, path }) => describe(sqlite, path, loadMigrations()).status);
+    const s = inspect(dbPath(args["db-path"]), ({ sqlite, path }) => statusOf(sqlite, path, loadMigrations()).status);
     if (args.json) console.log(JSON.stringify(s, null, 2));
     else printStatus(s);
   }),
@@ -59,7 +59,7 @@ const migrate = defineCommand({
     if (args["dry-run"]) {
       const pending = existsSync(path)
         ? inspect(path, ({ sqlite }) => {
-            const { plan } = describe(sqlite, path, migrations);
+            const { plan } = statusOf(sqlite, path, migrations);
             assertMigratable(plan);
             return plan.pending;
           })
@@ -91,7 +91,7 @@ const verifyCommand = defineCommand({
   run: guarded(({ args }) => {
     const problems = inspect(dbPath(args["db-path"]), ({ sqlite, path, tightened }) => [
       ...tightened.map((t) => `${t.path} had mode ${t.tightenedFrom} (now ${t.mode})`),
-      ...verify(sqlite, describe(sqlite, path, loadMigrations()).plan),
+      ...verify(sqlite, statusOf(sqlite, path, loadMigrations()).plan),
     ]);
     if (problems.length === 0) {
       log.success("database verified: integrity, foreign keys, migration hashes, file modes and schema all ok");

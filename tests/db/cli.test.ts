@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import type { DbStatus } from "~/db/inspect";
+import type { DbStatus } from "~/db/status";
 import { cli, dbFileOf, isolatedEnv, ROOT, tempDir, writeMigrations, type Fixture } from "../helpers";
 
 const PLACEHOLDER: Fixture = { tag: "0000_placeholder", sql: "-- placeholder" };

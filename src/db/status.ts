@@ -21,7 +21,7 @@ export interface DbStatus {
   backups: string[];
 }
 
-export function describe(sqlite: Database, path: string, migrations: Migration[]): { status: DbStatus; plan: MigrationPlan } {
+export function statusOf(sqlite: Database, path: string, migrations: Migration[]): { status: DbStatus; plan: MigrationPlan } {
   const plan = planMigrations(sqlite, migrations);
   const ledger = new Map(readLedger(sqlite).map((r) => [r.version, r]));
   const files = [dirname(path), ...databaseFiles(path)]
