@@ -38,17 +38,11 @@ export interface UsageResult {
 }
 
 /** A group's sums before averages and percentiles are taken. */
-interface Sums {
-  group: string;
-  requests: number;
-  errors: number;
-  promptTokens: number;
-  completionTokens: number;
-  usageUnknown: number;
+type Sums = Pick<UsageRow, "group" | "requests" | "errors" | "promptTokens" | "completionTokens" | "usageUnknown"> & {
   latencySum: number;
   latencyMax: number;
   buckets: number[];
-}
+};
 
 const utcDay = (ms: SQL | unknown) => sql<string>`strftime('%Y-%m-%d', ${ms} / 1000, 'unixepoch')`;
 const bucketKey = (i: number) => `b${i}`;
