@@ -171,6 +171,19 @@ describe("startup policy", () => {
     await server.stop();
   });
 
+  test("a keyless loopback server refuses requests addressed to another host name (DNS rebinding)", async () => {
+    const server = await startServer([], isolatedEnv(tempDir()));
+    const port = new URL(server.url).port;
+    // A web page that rebinds evil.example to 127.0.0.1 sends its own name as Host.
+    const rebound = await fetch(`${server.url}/v1/models`, { headers: { host: `evil.example:${port}` } });
+    expect(rebound.status).toBe(403);
+    expect(((await rebound.json()) as { error: { code: string } }).error.code).toBe("host_not_allowed");
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, "localhost"]) {
+      expect((await fetch(`${server.url}/v1/models`, { headers: { host } })).status).toBe(503); // let through; no GitHub token
+    }
+    await server.stop();
+  });
+
   test("a key created while a keyless loopback server runs closes it from the next request", async () => {
     const env = isolatedEnv(tempDir());
     const server = await startServer([], env);

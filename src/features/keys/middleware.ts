@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
+import { isLoopback } from "~/lib/net";
 import { openAIError } from "~/lib/openai-error";
 import type { LastUsedTracker } from "./last-used";
 import type { RateLimiter } from "./rate-limit";
@@ -18,6 +19,13 @@ const REASONS: Record<Exclude<Resolution, { key: unknown }>["reason"], string> =
   revoked: "this API key was revoked: ask the owner for a new one",
   no_keys: "this server has no active API key: create one with `copilot-api keys create`",
 };
+
+/** The host name of a Host header: `localhost:4141` → `localhost`, `[::1]:4141` → `::1`. */
+function hostnameOf(host: string | undefined): string {
+  if (!host) return "";
+  const bracketed = host.match(/^\[([^\]]+)\]/);
+  return bracketed ? bracketed[1]! : host.replace(/:\d+$/, "");
+}
 
 /** Reads the key from either header both OpenAI- and Anthropic-style clients use. */
 function presentedSecret(authorization: string | undefined, apiKey: string | undefined): string | undefined {
@@ -40,6 +48,17 @@ export function requireKey(deps: KeyDeps): MiddlewareHandler<AppEnv> {
     }
     const key = resolution.key;
     c.var.event.keyId = key.id;
+    // A keyless loopback server must not be reachable from a web page through DNS
+    // rebinding: such requests name the attacker's host, not this machine.
+    if (resolution.open && !isLoopback(hostnameOf(c.req.header("host")))) {
+      return openAIError(
+        c,
+        403,
+        "this server has no API key, so it only answers requests addressed to localhost, 127.0.0.1 or [::1]; create a key with `copilot-api keys create` to use another name",
+        "invalid_request_error",
+        "host_not_allowed",
+      );
+    }
     if (key.rateLimit !== null) {
       const wait = deps.limiter.take(key.id, key.rateLimit);
       if (wait > 0) {

@@ -17,7 +17,10 @@ export const NO_AUTH_KEY_ID = "__noauth__";
 /** What requests carry when authentication is off, or on loopback with no key yet: the owner. */
 export const NO_AUTH_KEY: ResolvedKey = { id: NO_AUTH_KEY_ID, tier: "admin", allowedModels: ["*"], rateLimit: null, allows: () => true };
 
-export type Resolution = { key: ResolvedKey } | { reason: "missing" | "malformed" | "unknown" | "revoked" | "no_keys"; keyId?: string };
+export type Resolution =
+  /** `open`: let through only because a loopback server has no key yet. */
+  | { key: ResolvedKey; open?: boolean }
+  | { reason: "missing" | "malformed" | "unknown" | "revoked" | "no_keys"; keyId?: string };
 
 /** Bound on cached lookups, so a flood of well-formed but unknown secrets cannot grow memory. */
 const CACHE_LIMIT = 10_000;
@@ -51,7 +54,7 @@ export class KeyResolver {
   resolve(secret: string | undefined): Resolution {
     if (this.policy.authDisabled) return { key: NO_AUTH_KEY };
     this.revalidate();
-    if (this.activeKeys === 0) return this.policy.openWhenNoKeys ? { key: NO_AUTH_KEY } : { reason: "no_keys" };
+    if (this.activeKeys === 0) return this.policy.openWhenNoKeys ? { key: NO_AUTH_KEY, open: true } : { reason: "no_keys" };
     if (!secret) return { reason: "missing" };
 
     const hash = hashSecret(secret);
