@@ -10,6 +10,8 @@ interface TableShape {
   columns: Record<string, string>;
   indexes: Record<string, string>;
   foreignKeys: string[];
+  /** Names of CHECK constraints (their expressions are not compared). */
+  checks: string[];
 }
 
 // A single-column primary key is never null in practice (drizzle-kit writes NOT NULL, hand-written SQL often does not).
@@ -38,16 +40,16 @@ const foreignKey = (from: string[], table: string, to: string[], onDelete: strin
 /** What a live database holds, ignoring SQLite's own tables and the migration ledger. */
 export function shapeOfDatabase(sqlite: Database): SchemaShape {
   const tables = sqlite
-    .query<{ name: string }, []>(
-      `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '${LEDGER_TABLE}' ORDER BY name`,
+    .query<{ name: string; sql: string }, []>(
+      `SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '${LEDGER_TABLE}' ORDER BY name`,
     )
     .all();
   const shape: SchemaShape = {};
-  for (const { name } of tables) {
+  for (const { name, sql: ddl } of tables) {
     const q = (pragma: string) => `SELECT * FROM pragma_${pragma}('${name.replace(/'/g, "''")}')`;
     const columns = sqlite.query<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number; hidden: number }, []>(q("table_xinfo")).all();
     const pkCount = columns.filter((c) => c.pk > 0).length;
-    const table: TableShape = { columns: {}, indexes: {}, foreignKeys: [] };
+    const table: TableShape = { columns: {}, indexes: {}, foreignKeys: [], checks: namedChecks(ddl) };
     for (const c of columns) {
       if (c.hidden !== 0) continue;
       table.columns[c.name] = column(c.type, c.notnull === 1, c.pk > 0 && pkCount === 1, c.dflt_value);
@@ -73,6 +75,11 @@ export function shapeOfDatabase(sqlite: Database): SchemaShape {
   return shape;
 }
 
+/** CONSTRAINT "name" CHECK (...) clauses of a CREATE TABLE statement. */
+function namedChecks(ddl: string): string[] {
+  return [...ddl.matchAll(/CONSTRAINT\s+["`[]?(\w+)["`\]]?\s+CHECK/gi)].map((m) => m[1]!).sort();
+}
+
 const dialect = new SQLiteSyncDialect();
 
 /** The SQL text SQLite reports as a column's default, from Drizzle's declared default. */
@@ -93,7 +100,7 @@ export function shapeOfSchema(schemaModule: Record<string, unknown>): SchemaShap
     if (!is(value, SQLiteTable)) continue;
     const config = getTableConfig(value);
     const compositePk = config.primaryKeys.length > 0;
-    const table: TableShape = { columns: {}, indexes: {}, foreignKeys: [] };
+    const table: TableShape = { columns: {}, indexes: {}, foreignKeys: [], checks: config.checks.map((c) => c.name).sort() };
     for (const col of config.columns) {
       table.columns[col.name] = column(col.getSQLType(), col.notNull, col.primary && !compositePk, declaredDefault(col));
       if (col.isUnique) table.indexes[col.uniqueName ?? `${config.name}_${col.name}_unique`] = index([col.name], true);
@@ -144,6 +151,9 @@ export function diffShapes(declared: SchemaShape, actual: SchemaShape): string[]
         if (w !== h) out.push(`${t}: ${kind.slice(0, -1).replace("indexe", "index")} ${n} is declared as ${w ?? "(absent)"} but the database has ${h ?? "(absent)"}`);
       }
     }
+    const wc = want.checks.join(", ");
+    const hc = have.checks.join(", ");
+    if (wc !== hc) out.push(`${t}: CHECK constraints are declared as [${wc}] but the database has [${hc}]`);
     const wf = want.foreignKeys.join("; ");
     const hf = have.foreignKeys.join("; ");
     if (wf !== hf) out.push(`${t}: foreign keys are declared as [${wf}] but the database has [${hf}]`);

@@ -66,7 +66,7 @@ describe("schema drift", () => {
     }
   });
 
-  test("types, NOT NULL, defaults and foreign key actions are compared", () => {
+  test("types, NOT NULL, defaults, CHECK constraints and foreign key actions are compared", () => {
     const sqlite = new Database(":memory:");
     sqlite.run("CREATE TABLE owners (id integer PRIMARY KEY AUTOINCREMENT, email text NOT NULL, name text DEFAULT 'somebody', active integer NOT NULL DEFAULT true, score real DEFAULT 1.5, created_at integer NOT NULL DEFAULT (unixepoch()))");
     sqlite.run("CREATE UNIQUE INDEX owners_email_unique ON owners (email)");
@@ -76,6 +76,7 @@ describe("schema drift", () => {
     expect(diffShapes(shapeOfSchema(rich), shapeOfDatabase(sqlite))).toEqual([
       "owners: column name is declared as text not null default 'nobody' but the database has text default 'somebody'",
       "pets: column tags is declared as text default '[]' but the database has blob default '[]'",
+      "pets: CHECK constraints are declared as [pets_name_not_empty] but the database has []",
       "pets: foreign keys are declared as [(owner_id) -> owners(id) on delete cascade on update no action] but the database has [(owner_id) -> owners(id) on delete set null on update no action]",
     ]);
   });
