@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "~/app-env";
 import { noteUsage, observeStream, type EventDraft } from "~/features/events/draft";
-import { bodyLimit } from "hono/body-limit";
 import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { openAIError } from "~/lib/openai-error";
