@@ -57,12 +57,15 @@ function fsyncFile(path: string): void {
 
 const KEEP_AUTOMATIC_BACKUPS = 5;
 
+/** A UTC timestamp that sorts as text and is safe in a file name: 20261126T034212239Z. */
+export const fileStamp = (at = new Date()) => at.toISOString().replace(/[-:]/g, "").replace(".", "");
+
 /**
  * The backup taken before migrating a database that already has a schema:
  * beside it, named by time and schema version, the newest five kept.
  */
 export function backupBeforeMigrating(sqlite: Database, dbPath: string, dbVersion: number): BackupResult {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(".", "");
+  const stamp = fileStamp();
   const unique = randomBytes(3).toString("hex");
   const result = backupDatabase(sqlite, `${dbPath}.${stamp}-v${dbVersion}-${unique}.bak`);
   pruneAutomaticBackups(dbPath);

@@ -5,7 +5,7 @@ import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { openStore } from ".";
-import { backupDatabase } from "./backup";
+import { backupDatabase, fileStamp } from "./backup";
 import { statusOf, verify, type DbStatus } from "./status";
 import { assertMigratable } from "./migrate";
 import { loadMigrations } from "./migrations";
@@ -78,8 +78,7 @@ const backup = defineCommand({
   args: { ...dbPathArg, out: { type: "string", description: "backup file (default: beside the database, named by time)", valueHint: "FILE" } },
   run: guarded(({ args }) => {
     const path = dbPath(args["db-path"]);
-    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(".", "");
-    const out = args.out ? args.out : `${path}.${stamp}.manual.bak`;
+    const out = args.out ? args.out : `${path}.${fileStamp()}.manual.bak`;
     const result = inspect(path, ({ sqlite }) => backupDatabase(sqlite, out));
     log.success(`backup written to ${result.path} (${result.bytes} bytes, integrity_check ok, mode 0600)`);
   }),
