@@ -1,6 +1,8 @@
 /**
  * The drift gate (`bun run db:check`): fails when schema.ts holds a change no
- * migration carries, or when drizzle-kit's own snapshot check fails.
+ * migration carries, when drizzle-kit's own snapshot check fails, or when a
+ * migration would read a double-quoted name as text (src/db/migration-guard.ts:
+ * every file is replayed on an in-memory database, hand-written ones included).
  *
  * drizzle-kit has no dry run, so generate runs against a throw-away copy of the
  * migrations folder and any file it writes there is the drift.
@@ -8,6 +10,9 @@
  */
 import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
+import { checkMigrations, describeFinding, findingHint } from "../src/db/migration-guard";
+import { readMigrationFolder } from "../src/db/migration-files";
+import { fromSources } from "../src/db/migrations";
 
 const root = join(import.meta.dir, "..");
 const schema = process.env.DB_CHECK_SCHEMA ?? "src/db/schema.ts";
@@ -26,6 +31,19 @@ function drizzleKit(args: string[]): { code: number; output: string } {
 
 let failed = false;
 try {
+  const { findings, failure } = checkMigrations(fromSources(readMigrationFolder(join(root, out)), out));
+  for (const f of findings) {
+    failed = true;
+    console.error(`${describeFinding(f)}\n  fix: ${findingHint(f)}`);
+  }
+  if (failure) {
+    failed = true;
+    console.error(
+      `${failure.migration.file} statement ${failure.index + 1} (line ${failure.statement.line}) fails on a fresh database: ${failure.message}\n` +
+        "  fix: every migration must apply on an empty database after the ones before it; correct the file (or, if applied nowhere yet, regenerate it)",
+    );
+  }
+
   mkdirSync(join(root, ".tmp"), { recursive: true });
   cpSync(join(root, out), scratch, { recursive: true });
   const copy = relative(root, scratch);
@@ -57,4 +75,4 @@ try {
 }
 
 if (failed) process.exit(1);
-console.log(`db:check ok: ${schema} matches the migrations in ${out}/, and the snapshots are consistent`);
+console.log(`db:check ok: ${schema} matches the migrations in ${out}/, the snapshots are consistent, and no migration reads a double-quoted name as text`);

@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { AppError, errorMessage } from "~/lib/errors";
 import { isBusy } from "./busy";
 import { CREATE_LEDGER_SQL, LEDGER_TABLE } from "./ledger";
+import { assertNoTextReads, assertStatementReadsNoText } from "./migration-guard";
 import { assertApplicable, isForeignKeysPragma, type Migration } from "./migrations";
 
 export interface LedgerRow {
@@ -89,6 +90,8 @@ export function applyMigrations(sqlite: Database, migrations: Migration[], hooks
   const plan = planMigrations(sqlite, migrations);
   assertMigratable(plan);
   if (plan.pending.length === 0) return [];
+  // A rebuild that would write a column's name into every row is refused before the backup or any transaction.
+  assertNoTextReads(migrations, plan.pending[0]!.version);
   if (plan.dbVersion > 0) hooks.beforeApply?.(plan);
 
   const applied: Migration[] = [];
@@ -128,6 +131,8 @@ function applyOne(sqlite: Database, migration: Migration): boolean {
     sqlite.run(CREATE_LEDGER_SQL);
     migration.statements.forEach((statement, i) => {
       if (isForeignKeysPragma(statement)) return;
+      // Again on the live schema, in case it is not the one the migrations build.
+      assertStatementReadsNoText(sqlite, migration, i);
       try {
         sqlite.run(statement.sql);
       } catch (error) {

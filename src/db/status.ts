@@ -5,6 +5,7 @@ import { automaticBackups } from "./backup";
 import { databaseFiles, modeOf, octal } from "~/lib/file-modes";
 import { diffShapes, shapeOfDatabase, shapeOfSchema } from "./introspect";
 import { planMigrations, readLedger, type MigrationPlan } from "./migrate";
+import { checkMigrations, describeAppliedFinding, describeFinding, findingHint } from "./migration-guard";
 import type { Migration } from "./migrations";
 import * as schema from "./schema";
 
@@ -56,6 +57,12 @@ export function verify(sqlite: Database, plan: MigrationPlan): string[] {
   for (const v of fk.slice(0, 20)) problems.push(`foreign key violation: ${v.table} row ${v.rowid} → ${v.parent}`);
   if (plan.dbVersion > plan.buildVersion) problems.push(`database schema ${plan.dbVersion} is newer than this build (${plan.buildVersion})`);
   for (const m of plan.modified) problems.push(`${m.migration.file} changed after it was applied: ${m.reason}`);
+  // Every migration file of this build, replayed on :memory:: applied ones may have written a column's name into rows.
+  for (const f of checkMigrations([...plan.applied, ...plan.pending]).findings) {
+    problems.push(
+      f.migration.version <= plan.dbVersion ? describeAppliedFinding(f) : `${describeFinding(f)}\n    the runner refuses it; fix: ${findingHint(f)}`,
+    );
+  }
   if (plan.pending.length > 0) {
     problems.push(`${plan.pending.length} migration(s) pending, from ${plan.pending[0]!.file}: run \`copilot-api db migrate\``);
   } else if (plan.dbVersion === plan.buildVersion) {
