@@ -4,6 +4,7 @@ import { benchBoot } from "./boot";
 import { benchEvents } from "./events";
 import { benchKeys } from "./keys";
 import { benchLookup } from "./lookup";
+import { benchMigrationGuard } from "./migration-guard";
 import { benchProxy } from "./proxy";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
@@ -11,4 +12,5 @@ benchLookup();
 benchKeys();
 await benchEvents();
 await benchBoot();
+benchMigrationGuard();
 await benchProxy();
