@@ -11,12 +11,14 @@ let fake: FakeUpstream;
 let server: RunningServer;
 let home: string;
 let key: CreatedKey;
+let admin: CreatedKey;
 
 beforeAll(async () => {
   fake = startFakeUpstream();
   home = tempDir();
   const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
   key = await createKey(env, "--models", "gpt-4o,text-embedding-*");
+  admin = await createKey(env, "--tier", "admin");
   server = await startServer([], env);
 });
 afterAll(async () => {
@@ -189,6 +191,14 @@ describe("client strings are bounded before they are stored or echoed (point 6)"
     expect(error.message).toStartWith(`no route for GET /v1/ppp`);
     expect(error.message).toContain("(6004 characters)");
     expect(error.message.length).toBeLessThan(400);
+  });
+
+  test("query values echoed by /admin/usage are cut short", async () => {
+    for (const query of [`since=${"9".repeat(5000)}x`, `by=${"k".repeat(5000)}`]) {
+      const response = await fetch(`${server.url}/admin/usage?${query}`, { headers: { authorization: `Bearer ${admin.secret}` } });
+      expect(response.status).toBe(400);
+      expect((await errorOf(response)).message.length).toBeLessThan(500);
+    }
   });
 
   test("the parser's complaint about invalid JSON is cut short", async () => {
