@@ -6,10 +6,12 @@ import { benchKeys } from "./keys";
 import { benchLookup } from "./lookup";
 import { benchMigrationGuard } from "./migration-guard";
 import { benchProxy } from "./proxy";
+import { benchRequestChecks } from "./request-checks";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
 benchLookup();
 benchKeys();
+benchRequestChecks();
 await benchEvents();
 await benchBoot();
 benchMigrationGuard();

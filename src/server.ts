@@ -6,6 +6,7 @@ import { telemetry } from "~/features/events/telemetry";
 import { requireKey, type KeyDeps } from "~/features/keys/middleware";
 import { proxyRoutes, type ProxyDeps } from "~/features/proxy/routes";
 import { usageRoutes } from "~/features/usage/routes";
+import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
 import { openAIError } from "~/lib/openai-error";
 
@@ -33,7 +34,8 @@ export function createApp(deps: AppDeps) {
   app.route("/v1", proxy);
   app.route("/admin", usageRoutes(deps.store));
 
-  app.notFound((c) => openAIError(c, 404, `no route for ${c.req.method} ${c.req.path}`, "invalid_request_error", "not_found"));
+  // Method and path are the client's: bounded before they are echoed.
+  app.notFound((c) => openAIError(c, 404, `no route for ${clip(c.req.method, 20)} ${clip(c.req.path)}`, "invalid_request_error", "not_found"));
   app.onError((error, c) => {
     log.error(error);
     return openAIError(c, 500, "internal error in copilot-api; see its log", "server_error");

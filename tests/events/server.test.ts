@@ -108,8 +108,8 @@ describe("events for proxied requests", () => {
 
   test.each([
     ["no key", () => ({ "content-type": "application/json" }), { model: "gpt-4o" }, 401, "unauthorized", "__unauthenticated__"],
-    ["a model outside the key", () => ({ authorization: `Bearer ${key.secret}` }), { model: "claude-sonnet-4" }, 403, "forbidden", "key"],
-    ["invalid JSON", () => ({ authorization: `Bearer ${key.secret}` }), "{oops", 400, "bad_request", "key"],
+    ["a model outside the key", auth, { model: "claude-sonnet-4" }, 403, "forbidden", "key"],
+    ["invalid JSON", auth, "{oops", 400, "bad_request", "key"],
   ])("our own refusal (%s) is recorded too", async (_what, headers, body, status, error, who) => {
     const row = await oneEvent(() =>
       fetch(`${server.url}/chat/completions`, { method: "POST", headers: headers(), body: typeof body === "string" ? body : JSON.stringify({ ...body, messages: [] }) }),

@@ -13,6 +13,7 @@ const OWN_ERRORS: Record<number, EventError> = {
   401: "unauthorized",
   403: "forbidden",
   413: "payload_too_large",
+  415: "bad_request", // a body that is not JSON; the status column tells it apart
   429: "rate_limited",
   499: "client_aborted",
   502: "upstream_error",

@@ -1,11 +1,15 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { z } from "zod";
 import type { AppEnv } from "~/app-env";
 import { noteUsage, observeStream, type EventDraft } from "~/features/events/draft";
 import { AppError, errorMessage } from "~/lib/errors";
+import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
 import { openAIError } from "~/lib/openai-error";
 import type { CopilotClient, ForwardOptions } from "~/upstream/copilot-client";
+import { repeatedKey, requireJsonBody } from "./request-checks";
+import { chatCompletionRequest, checkBody, embeddingsRequest, MODEL_NAME_MAX } from "./request-schemas";
 
 export interface ProxyDeps {
   /** Absent when no GitHub token is configured: the routes then answer 503. */
@@ -23,8 +27,8 @@ export function proxyRoutes(deps: ProxyDeps) {
     onError: (c) => openAIError(c, 413, `request body is larger than ${deps.bodyLimitBytes} bytes`, "invalid_request_error", "body_too_large"),
   });
 
-  routes.post("/chat/completions", limit, async (c) => {
-    const body = await acceptModelRequest(c);
+  routes.post("/chat/completions", requireJsonBody, limit, async (c) => {
+    const body = await acceptModelRequest(c, chatCompletionRequest);
     if (body instanceof Response) return body;
     const messages = Array.isArray(body.json.messages) ? (body.json.messages as Json[]) : [];
     return forward(c, deps, {
@@ -36,8 +40,8 @@ export function proxyRoutes(deps: ProxyDeps) {
     });
   });
 
-  routes.post("/embeddings", limit, async (c) => {
-    const body = await acceptModelRequest(c);
+  routes.post("/embeddings", requireJsonBody, limit, async (c) => {
+    const body = await acceptModelRequest(c, embeddingsRequest);
     if (body instanceof Response) return body;
     return forward(c, deps, { method: "POST", path: "/embeddings", body: body.text });
   });
@@ -54,33 +58,52 @@ export function proxyRoutes(deps: ProxyDeps) {
 }
 
 /**
- * The checks every request that names a model goes through: a JSON object body
- * (400), noted for telemetry, and a model the key may use (403).
+ * The checks every request that names a model goes through, in order: a JSON
+ * object body (400), each top-level key once (400), noted for telemetry, the
+ * shape of the fields the gateway reads (400, naming the field), and a model
+ * the key may use (403). The body forwarded is the client's text, unchanged:
+ * with no repeated key, the model Copilot reads is the one checked here.
  */
-async function acceptModelRequest(c: Context<AppEnv>): Promise<{ text: string; json: Json } | Response> {
+async function acceptModelRequest(c: Context<AppEnv>, schema: z.ZodType): Promise<{ text: string; json: Json } | Response> {
   const body = await readJsonObject(c);
   if (body instanceof Response) return body;
+  const repeated = repeatedKey(body.text);
+  if (repeated !== undefined) {
+    return openAIError(
+      c,
+      400,
+      `request body has the top-level key ${JSON.stringify(clip(repeated))} more than once (keys are compared ignoring case); send each field once`,
+      "invalid_request_error",
+      "duplicate_key",
+    );
+  }
   noteRequest(c, body.json);
-  return modelDenied(c, body.json.model) ?? body;
+  const problem = checkBody(schema, body.json);
+  if (problem) return openAIError(c, 400, problem.message, "invalid_request_error", problem.code, problem.param);
+  return modelDenied(c, body.json.model as string) ?? body;
 }
 
-/** What telemetry records about the request itself. */
+/**
+ * What telemetry records about the request itself; a model name only within
+ * its bound, so a refused 30 MB "model" is never stored.
+ */
 function noteRequest(c: Context<AppEnv>, json: Json): void {
   const draft = c.var.event;
-  if (typeof json.model === "string") draft.model = json.model;
+  if (typeof json.model === "string" && json.model.length <= MODEL_NAME_MAX) draft.model = json.model;
   draft.stream = json.stream === true;
 }
 
-/** 403 when the key may not use the requested model. */
-function modelDenied(c: Context<AppEnv>, model: unknown): Response | undefined {
+/** 403 when the key may not use the requested model (already bounded by the schema). */
+function modelDenied(c: Context<AppEnv>, model: string): Response | undefined {
   const key = c.var.apiKey;
-  if (key.allows(typeof model === "string" ? model : "")) return undefined;
+  if (key.allows(model)) return undefined;
   return openAIError(
     c,
     403,
-    `model ${JSON.stringify(model ?? null)} is not allowed for key ${key.id} (allowed: ${key.allowedModels.join(", ")})`,
+    `model ${JSON.stringify(model)} is not allowed for key ${key.id} (allowed: ${key.allowedModels.join(", ")})`,
     "invalid_request_error",
     "model_not_allowed",
+    "model",
   );
 }
 
@@ -91,7 +114,7 @@ async function readJsonObject(c: Context): Promise<{ text: string; json: Json } 
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return openAIError(c, 400, `request body is not valid JSON: ${errorMessage(error)}`, "invalid_request_error", "invalid_json");
+    return openAIError(c, 400, `request body is not valid JSON: ${clip(errorMessage(error))}`, "invalid_request_error", "invalid_json");
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return openAIError(c, 400, "request body must be a JSON object", "invalid_request_error", "invalid_json");

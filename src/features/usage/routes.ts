@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { requireAdmin } from "~/features/keys/middleware";
+import { clip } from "~/lib/clip";
 import { AppError } from "~/lib/errors";
 import { openAIError } from "~/lib/openai-error";
 import { buildReport } from "./report";
@@ -10,7 +11,12 @@ import { buildReport } from "./report";
 export function usageRoutes(store: Store) {
   return new Hono<AppEnv>().get("/usage", requireAdmin, (c) => {
     try {
-      return c.json(buildReport(store.db, { since: c.req.query("since") ?? "24h", by: c.req.query("by") ?? "key", key: c.req.query("key") }));
+      // Query values are the client's: bounded, since a refusal echoes them.
+      const query = (name: string) => {
+        const value = c.req.query(name);
+        return value === undefined ? undefined : clip(value);
+      };
+      return c.json(buildReport(store.db, { since: query("since") ?? "24h", by: query("by") ?? "key", key: query("key") }));
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       return openAIError(c, 400, `${error.message.replace(/^--/, "")}; ${error.hint ?? ""}`.trim(), "invalid_request_error", "invalid_query");
