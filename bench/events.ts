@@ -34,7 +34,7 @@ function sampleEvent(i: number, now: number, total = 1): NewEvent {
 }
 
 function benchRecordCost(store: Store): void {
-  const recorder = new EventRecorder(store, { flushIntervalMs: 3_600_000, batchSize: 1_000_000, maxBuffered: 2_000_000 });
+  const recorder = new EventRecorder(store, { batchSize: 1_000_000, maxBuffered: 2_000_000 });
   const now = Date.now();
   const plain: NewEvent[] = [];
   const recordNs: number[] = [];
