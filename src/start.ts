@@ -1,4 +1,6 @@
+import { dirname } from "node:path";
 import { openStore } from "~/db";
+import { removeStaleBackupTemps } from "~/db/backup";
 import { StoreFileWatch } from "~/db/watch";
 import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -37,6 +39,8 @@ export async function start(options: StartOptions): Promise<void> {
   const path = dbPath(options.dbPath);
   log.info(`database ${path}`);
   const store = openStore({ path });
+  // A backup killed halfway leaves its temporary file beside the database.
+  removeStaleBackupTemps(dirname(path));
 
   const github = resolveGithubToken(options.githubToken);
   const urls = upstreamUrls(options.accountType);
