@@ -21,8 +21,15 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
 
-  // Public: liveness only, no key needed.
-  app.get("/healthz", (c) => c.json({ status: "ok", eventsDropped: deps.recorder.dropped }));
+  // Public, no key needed. 503 "degraded" with the reasons when the server runs
+  // but does not do its job: events dropped in the last minute, the store not
+  // writable, or the database file deleted/replaced under it (restart it).
+  app.get("/healthz", (c) => {
+    const fileProblem = deps.store.fileProblem();
+    const reasons = [...(fileProblem ? [`${fileProblem}: restart copilot-api`] : []), ...deps.recorder.problems()];
+    const body = { status: reasons.length ? "degraded" : "ok", eventsDropped: deps.recorder.dropped, eventsNotStored: deps.recorder.notStored, reasons };
+    return c.json(body, reasons.length ? 503 : 200);
+  });
 
   // Outermost: the clock starts here, so our own 401/403/429 are recorded too.
   app.use(telemetry(deps.recorder));

@@ -1,4 +1,7 @@
+import { dirname } from "node:path";
 import { openStore } from "~/db";
+import { removeStaleBackupTemps } from "~/db/backup";
+import { StoreFileWatch } from "~/db/watch";
 import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
@@ -36,6 +39,8 @@ export async function start(options: StartOptions): Promise<void> {
   const path = dbPath(options.dbPath);
   log.info(`database ${path}`);
   const store = openStore({ path });
+  // A backup killed halfway leaves its temporary file beside the database.
+  removeStaleBackupTemps(dirname(path));
 
   const github = resolveGithubToken(options.githubToken);
   const urls = upstreamUrls(options.accountType);
@@ -52,6 +57,7 @@ export async function start(options: StartOptions): Promise<void> {
   const lastUsed = new LastUsedTracker(store);
   const recorder = new EventRecorder(store);
   const retention = new RetentionJob(store, { days: options.eventsRetentionDays });
+  const fileWatch = new StoreFileWatch(store);
 
   const app = createApp({
     store,
@@ -62,9 +68,12 @@ export async function start(options: StartOptions): Promise<void> {
   /** Everything that holds the store, in the order it must let go of it. */
   const release = async () => {
     token?.stop();
+    fileWatch.stop();
     await retention.stop();
     lastUsed.stop();
     recorder.stop();
+    // Said once more at the end: a replaced file means the last events went nowhere.
+    fileWatch.check();
     store.close();
   };
 
@@ -96,6 +105,7 @@ export async function start(options: StartOptions): Promise<void> {
   }
   log.success(`listening on http://${options.host}:${server.port}`);
   retention.start();
+  fileWatch.start();
 }
 
 /** Who may call the API: refuse to expose an open proxy to the network. */

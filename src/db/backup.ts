@@ -1,9 +1,10 @@
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { AppError, errorMessage } from "~/lib/errors";
 import { databaseFiles, FILE_MODE } from "~/lib/file-modes";
+import { log } from "~/lib/log";
 
 export interface BackupResult {
   path: string;
@@ -12,26 +13,109 @@ export interface BackupResult {
 
 /**
  * A consistent snapshot of a live database: VACUUM INTO a private temporary
- * file, fsync, integrity_check, then an atomic rename. A reader never sees a
- * half-written backup under the final name, and a copy is never wider than 0600.
+ * file, fsync, integrity_check, then link it to the final name, which fails if
+ * that name exists: of concurrent backups to one file exactly one succeeds,
+ * and a backup never overwrites anything. A reader never sees a half-written
+ * backup under the final name, and a copy is never wider than 0600.
  */
 export function backupDatabase(sqlite: Database, dest: string): BackupResult {
-  if (existsSync(dest)) throw new AppError(`${dest} already exists`, "choose another --out file; backups never overwrite");
-  const tmp = `${dest}.tmp-${process.pid}-${Date.now()}`;
+  if (existsSync(dest)) throw alreadyExists(dest);
+  removeStaleBackupTemps(dirname(dest));
+  const tmp = backupTempName(dest);
   try {
     // VACUUM INTO accepts an existing empty file and keeps its mode.
     closeSync(openSync(tmp, "wx", FILE_MODE));
     sqlite.query("VACUUM INTO ?").run(tmp);
     fsyncFile(tmp);
     assertIntact(tmp);
-    renameSync(tmp, dest);
+    linkExclusively(tmp, dest);
     fsyncFile(dirname(dest));
   } catch (error) {
-    for (const file of databaseFiles(tmp)) rmSync(file, { force: true });
     if (error instanceof AppError) throw error;
     throw new AppError(`backup to ${dest} failed: ${errorMessage(error)}`, "check free disk space and that the folder is writable");
+  } finally {
+    for (const file of tempFiles(tmp)) rmSync(file, { force: true });
   }
   return { path: dest, bytes: statSync(dest).size };
+}
+
+const alreadyExists = (dest: string) => new AppError(`${dest} already exists`, "choose another --out file; backups never overwrite");
+
+/** link(2) creates the name only if it does not exist (EEXIST otherwise), atomically: unlike rename, it never replaces a file. */
+function linkExclusively(tmp: string, dest: string): void {
+  try {
+    linkSync(tmp, dest);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "EEXIST") throw alreadyExists(dest);
+    if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
+      throw new AppError(`cannot create ${dest}: its filesystem does not support hard links (${code}), which backups use to never overwrite a file`, "write the backup to a folder on a local disk with --out");
+    }
+    throw error;
+  }
+}
+
+// A backup in progress writes `<dest>.tmp-<pid>-<unix ms>`; SQLite may add -journal, -wal or -shm to it.
+const TEMP_NAME = /\.tmp-(\d+)-(\d{13})(?:-journal|-wal|-shm)?$/;
+/** After this long a temporary file is stale even if its pid is alive again (pids are reused). */
+const STALE_TEMP_MS = 6 * 3_600_000;
+
+/** Where a backup to `dest` is written before it gets its name. */
+export const backupTempName = (dest: string, pid = process.pid, at = Date.now()) => `${dest}.tmp-${pid}-${at}`;
+
+const tempFiles = (tmp: string) => [...databaseFiles(tmp), `${tmp}-journal`];
+
+export interface BackupTemp {
+  path: string;
+  pid: number;
+  /** Left by a backup that is no longer running (killed, or the machine stopped): safe to remove. */
+  stale: boolean;
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM"; // alive, someone else's
+  }
+}
+
+/** Backup temporary files in a folder: those of running backups, and stale ones a killed backup left behind. */
+export function backupTemps(folder: string, now = Date.now()): BackupTemp[] {
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return [];
+  }
+  const found: BackupTemp[] = [];
+  for (const name of names.sort()) {
+    const match = TEMP_NAME.exec(name);
+    if (!match) continue;
+    const path = join(folder, name);
+    try {
+      if (!lstatSync(path).isFile()) continue;
+    } catch {
+      continue;
+    }
+    const pid = Number(match[1]);
+    found.push({ path, pid, stale: !pidAlive(pid) || now - Number(match[2]) > STALE_TEMP_MS });
+  }
+  return found;
+}
+
+/** Removes the stale backup temporary files in a folder (never a running backup's); returns what it removed. */
+export function removeStaleBackupTemps(folder: string): string[] {
+  const removed: string[] = [];
+  for (const temp of backupTemps(folder)) {
+    if (!temp.stale) continue;
+    rmSync(temp.path, { force: true });
+    removed.push(temp.path);
+    log.info(`removed ${temp.path}, left behind by a backup that did not finish (pid ${temp.pid})`);
+  }
+  return removed;
 }
 
 function assertIntact(file: string): void {

@@ -36,6 +36,10 @@ function printStatus(s: DbStatus): void {
     ...s.files.map((f) => `  ${f.mode}  ${f.path}`),
     `backups       ${s.backups.length}`,
     ...s.backups.map((b) => `  ${b}`),
+    `backup temps  ${s.backupTemps.length}`,
+    ...s.backupTemps.map((t) =>
+      t.stale ? `  ${t.path}  (stale: left by a backup that did not finish; the next backup or start removes it)` : `  ${t.path}  (backup in progress, pid ${t.pid})`,
+    ),
   ];
   console.log(lines.join("\n"));
 }

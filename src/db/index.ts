@@ -1,7 +1,9 @@
 import type { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { backupBeforeMigrating } from "./backup";
+import { describeFileChange, walStillOurs, type OpenedFiles } from "./identity";
 import { applyMigrations } from "./migrate";
 import { loadMigrations, type Migration } from "./migrations";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./open";
@@ -31,8 +33,18 @@ export interface Store {
    * event loop waiting for a lock (they retry later instead).
    */
   withBusyTimeout<T>(ms: number, fn: () => T): T;
+  /**
+   * Undefined while the path still names the files this connection opened;
+   * otherwise a sentence saying the database was deleted or replaced under the
+   * server. Once set it stays set: from then on every transaction refuses to
+   * start (the writes would go to a file nobody reads) and only a restart helps.
+   */
+  fileProblem(): string | undefined;
   close(): void;
 }
+
+/** What a server whose database was deleted or replaced should do about it. */
+export const RESTART_HINT = "restart copilot-api so it opens the database now at that path (a supervisor restarts it when /healthz answers 503)";
 
 export interface OpenStoreOptions {
   path: string;
@@ -42,7 +54,7 @@ export interface OpenStoreOptions {
 
 /** Opens the database, applies pending migrations, and hands back the typed handle. */
 export function openStore(options: OpenStoreOptions): Store {
-  const { sqlite } = openDatabase(options.path, { create: true });
+  const { sqlite, files } = openDatabase(options.path, { create: true });
   try {
     const applied = applyMigrations(sqlite, options.migrations ?? loadMigrations(), {
       // A database that already has a schema is backed up before anything touches it.
@@ -58,18 +70,28 @@ export function openStore(options: OpenStoreOptions): Store {
     sqlite.close();
     throw error;
   }
-  return storeOver(sqlite, options.path);
+  return storeOver(sqlite, options.path, files);
 }
 
-function storeOver(sqlite: Database, path: string): Store {
+function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefined): Store {
   const db = drizzle({ client: sqlite, schema });
   const dataVersion = sqlite.query<{ data_version: number }, []>("PRAGMA data_version");
   let closed = false;
+  let problem: string | undefined;
+  const fileProblem = () => {
+    if (problem === undefined && files) problem = describeFileChange(path, files);
+    return problem;
+  };
   return {
     path,
     db,
     sqlite,
-    transaction: (fn) => db.transaction(fn, { behavior: "immediate" }),
+    transaction: (fn) => {
+      // Two stat calls (about 2 µs) per transaction: writes never go to a file nobody will read.
+      const moved = fileProblem();
+      if (moved) throw new AppError(moved, RESTART_HINT);
+      return db.transaction(fn, { behavior: "immediate" });
+    },
     dataVersion: () => dataVersion.get()!.data_version,
     withBusyTimeout(ms, fn) {
       sqlite.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(ms))}`);
@@ -79,10 +101,22 @@ function storeOver(sqlite: Database, path: string): Store {
         sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       }
     },
+    fileProblem,
     close() {
       if (closed) return;
       closed = true;
       dataVersion.finalize();
+      if (fileProblem()) {
+        // The path names other files now: write nothing more (no optimize), except
+        // to empty our own -wal when it is still the one at the path (only the main
+        // file was moved away), since its frames would otherwise be read as part of
+        // whatever database now sits there. Closing is safe: SQLite does not delete
+        // a moved database's -wal by name (checked: a live -wal of a new database
+        // at the path survives it).
+        if (files && walStillOurs(path, files)) sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+        sqlite.close();
+        return;
+      }
       // Fold the WAL back into the main file so a stopped server leaves one file behind.
       sqlite.run("PRAGMA optimize");
       sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");

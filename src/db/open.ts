@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path";
 import { AppError, errorMessage } from "~/lib/errors";
 import { appDir } from "~/lib/paths";
 import { databaseFiles, FILE_MODE, FOLDER_MODE, tightenLoudly, type ModeReport } from "~/lib/file-modes";
+import { openedFiles, type OpenedFiles } from "./identity";
 
 export interface OpenOptions {
   /** Create the file when missing (start, migrate); status and verify only inspect. */
@@ -15,6 +16,8 @@ export interface OpenedDatabase {
   path: string;
   /** Files whose modes were wider than allowed and were tightened during this open. */
   tightened: ModeReport[];
+  /** The files this connection opened, to notice when the path later names other ones. */
+  files?: OpenedFiles;
 }
 
 const SQLITE_HEADER = "SQLite format 3\0";
@@ -59,7 +62,7 @@ export function openDatabase(path: string, options: OpenOptions): OpenedDatabase
   }
   // SQLite has now created -wal and -shm (copying the main file's mode); check them too.
   for (const file of databaseFiles(path)) note(tightened, tightenLoudly(file, FILE_MODE));
-  return { sqlite, path, tightened };
+  return { sqlite, path, tightened, files: openedFiles(path) };
 }
 
 function applyPragmas(sqlite: Database, path: string): void {

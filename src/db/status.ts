@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
-import { automaticBackups } from "./backup";
+import { automaticBackups, backupTemps, type BackupTemp } from "./backup";
 import { databaseFiles, modeOf, octal } from "~/lib/file-modes";
 import { diffShapes, shapeOfDatabase, shapeOfSchema } from "./introspect";
 import { planMigrations, readLedger, type MigrationPlan } from "./migrate";
@@ -20,6 +20,8 @@ export interface DbStatus {
   modified: { version: number; tag: string; reason: string }[];
   files: { path: string; mode: string }[];
   backups: string[];
+  /** Temporary files of backups beside the database: running ones, and stale ones a killed backup left (removed by the next backup or start). */
+  backupTemps: BackupTemp[];
 }
 
 export function statusOf(sqlite: Database, path: string, migrations: Migration[]): { status: DbStatus; plan: MigrationPlan } {
@@ -42,6 +44,7 @@ export function statusOf(sqlite: Database, path: string, migrations: Migration[]
     modified: plan.modified.map((m) => ({ version: m.migration.version, tag: m.migration.tag, reason: m.reason })),
     files,
     backups: automaticBackups(path),
+    backupTemps: backupTemps(dirname(path)),
   };
   return { status, plan };
 }

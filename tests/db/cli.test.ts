@@ -1,9 +1,10 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { statSync } from "node:fs";
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { backupTempName } from "~/db/backup";
 import type { DbStatus } from "~/db/status";
-import { cli, dbFileOf, isolatedEnv, ROOT, tempDir, writeMigrations, type Fixture } from "../helpers";
+import { appDirOf, cli, dbFileOf, isolatedEnv, ROOT, startServer, tempDir, writeMigrations, type Fixture } from "../helpers";
 
 const PLACEHOLDER: Fixture = { tag: "0000_placeholder", sql: "-- placeholder" };
 const TICKS: Fixture = { tag: "0001_ticks", sql: "CREATE TABLE ticks (id integer PRIMARY KEY, at integer NOT NULL, payload text);" };
@@ -102,6 +103,68 @@ describe("db commands", () => {
     const live = new Database(db, { readonly: true });
     expect(live.query<{ n: number }, []>("SELECT count(*) AS n FROM ticks").get()!.n).toBeGreaterThan(0);
     live.close();
+  });
+
+  test("concurrent backups to one --out: exactly one succeeds, the others fail saying the file exists", async () => {
+    const home = tempDir();
+    const env = isolatedEnv(home);
+    expect((await cli(["db", "migrate"], env)).code).toBe(0);
+    // 30 MB, so that each backup takes long enough for the others to race it.
+    const raw = new Database(dbFileOf(home));
+    raw.run("CREATE TABLE filler (b blob)");
+    raw.run("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) INSERT INTO filler SELECT randomblob(10000) FROM n");
+    raw.close();
+    const out = join(home, "same.db");
+    const results = await Promise.all(Array.from({ length: 6 }, () => cli(["db", "backup", "--out", out], env)));
+    expect(results.filter((r) => r.code === 0)).toHaveLength(1);
+    for (const loser of results.filter((r) => r.code !== 0)) {
+      expect(loser.code).toBe(1);
+      expect(loser.stderr).toContain(`${out} already exists`);
+      expect(loser.stderr).toContain("backups never overwrite");
+    }
+    const copy = new Database(out, { readonly: true });
+    expect(copy.query("PRAGMA integrity_check").all()).toEqual([{ integrity_check: "ok" }]);
+    copy.close();
+    expect(readdirSync(home).filter((f) => f.includes(".tmp-"))).toEqual([]); // every loser cleaned up its temporary file
+  });
+
+  test("a backup killed halfway leaves its temp file: db status lists it, the next backup and start remove it, a running one is kept", async () => {
+    const home = tempDir();
+    const env = isolatedEnv(home);
+    expect((await cli(["db", "migrate"], env)).code).toBe(0);
+    const folder = appDirOf(home);
+    const gone = Bun.spawn(["true"]);
+    await gone.exited; // a pid whose process has ended, like a killed backup's
+    const leftover = () => {
+      const tmp = backupTempName(join(folder, `killed-${Math.random().toString(36).slice(2)}.bak`), gone.pid, Date.now() - 5000);
+      writeFileSync(tmp, "SQLite format 3\0half a copy");
+      writeFileSync(`${tmp}-journal`, "");
+      return tmp;
+    };
+    const stale = leftover();
+    const running = backupTempName(join(folder, "running.bak"), process.pid); // this test process is alive
+    writeFileSync(running, "");
+
+    const status = JSON.parse((await cli(["db", "status", "--json"], env)).stdout) as DbStatus;
+    expect(status.backupTemps).toEqual([
+      { path: stale, pid: gone.pid, stale: true },
+      { path: `${stale}-journal`, pid: gone.pid, stale: true },
+      { path: running, pid: process.pid, stale: false },
+    ]);
+    const text = await cli(["db", "status"], env);
+    expect(text.stdout).toContain(`${stale}  (stale: left by a backup that did not finish; the next backup or start removes it)`);
+    expect(text.stdout).toContain(`${running}  (backup in progress, pid ${process.pid})`);
+
+    const backup = await cli(["db", "backup"], env);
+    expect(backup.code).toBe(0);
+    expect(backup.stderr).toContain(`removed ${stale}, left behind by a backup that did not finish (pid ${gone.pid})`);
+    expect([existsSync(stale), existsSync(`${stale}-journal`), existsSync(running)]).toEqual([false, false, true]);
+
+    const again = leftover();
+    const server = await startServer([], env);
+    expect(await server.stop()).toBe(0);
+    expect(server.log()).toContain(`removed ${again}`);
+    expect([existsSync(again), existsSync(running)]).toEqual([false, true]);
   });
 
   test("verify passes on a healthy database and fails, naming the problem, on a broken one", async () => {

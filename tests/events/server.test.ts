@@ -172,26 +172,60 @@ describe("recording never costs a request", () => {
     db.close();
   });
 
-  test("when the database cannot be written, events are dropped and counted, and requests still succeed", async () => {
+  test("when the database cannot be written, events are dropped and counted, requests still succeed, and /healthz says degraded (503)", async () => {
     const fake = startFakeUpstream();
     const home = tempDir();
     const server = await startServer([], isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken }));
+    const healthy = await fetch(`${server.url}/healthz`);
+    expect(healthy.status).toBe(200);
+    expect(await healthy.json()).toEqual({ status: "ok", eventsDropped: 0, eventsNotStored: 0, reasons: [] });
     const writer = new Database(dbFileOf(home));
     writer.run("CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
     writer.close();
     for (let i = 0; i < 5; i++) {
       expect((await fetch(`${server.url}/v1/models`)).status).toBe(200);
     }
-    let dropped = 0;
-    const deadline = Date.now() + 5000;
-    while (dropped < 5 && Date.now() < deadline) {
-      dropped = ((await (await fetch(`${server.url}/healthz`)).json()) as { eventsDropped: number }).eventsDropped;
-      await Bun.sleep(50);
-    }
-    expect(dropped).toBe(5);
-    expect(server.log()).toContain("dropped events: 5 so far");
-    expect(server.log()).toContain("disk says no");
+    // Every event is committed before its answer leaves: the five are already counted.
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(503);
+    const body = (await health.json()) as { status: string; eventsDropped: number; reasons: string[] };
+    expect(body.status).toBe("degraded");
+    expect(body.eventsDropped).toBe(5);
+    expect(body.reasons.join("\n")).toContain("the last event write failed: disk says no");
+    expect(body.reasons.join("\n")).toMatch(/events were dropped \d+ s ago \(disk says no\); 5 dropped since start/);
+    expect(server.log()).toMatch(/dropped events: \d+ so far \(disk says no\); requests are unaffected/);
     expect(await server.stop()).toBe(0);
     fake.stop();
+  });
+});
+
+describe("failed authentication cannot fill the disk", () => {
+  test("past 60 a minute, 401s are counted in usage_hourly and /healthz but not stored as event rows", async () => {
+    const fake = startFakeUpstream();
+    const home = tempDir();
+    const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+    await createKey(env);
+    const server = await startServer([], env);
+    const total = 200;
+    let next = 0;
+    const worker = async () => {
+      while (next < total) {
+        next += 1;
+        const response = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+        await response.text();
+        expect(response.status).toBe(401);
+      }
+    };
+    await Promise.all(Array.from({ length: 10 }, worker));
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: "ok", eventsNotStored: total - 60 });
+    expect(server.log()).toContain("failed authentication: more than 60 a minute; the rest are counted in usage_hourly but not stored as event rows");
+    expect(await server.stop()).toBe(0);
+    fake.stop();
+    const db = new Database(dbFileOf(home), { readonly: true });
+    expect(db.query("SELECT count(*) AS n FROM events WHERE error = 'unauthorized'").get()).toEqual({ n: 60 });
+    expect(db.query("SELECT sum(requests) AS n FROM usage_hourly WHERE key_id = '__unauthenticated__'").get()).toEqual({ n: total });
+    db.close();
   });
 });

@@ -125,7 +125,7 @@ describe("event recorder", () => {
     const s = store();
     const other = new Database(s.path);
     other.run("BEGIN IMMEDIATE"); // another process holds the write lock
-    const recorder = new EventRecorder(s, { flushIntervalMs: 60_000 });
+    const recorder = new EventRecorder(s);
     recorder.record(event(NOW));
     const started = performance.now();
     recorder.flush();
@@ -141,7 +141,7 @@ describe("event recorder", () => {
 
   test("a full buffer or an unwritable table drops events, counted", () => {
     const s = store();
-    const recorder = new EventRecorder(s, { maxBuffered: 10, flushIntervalMs: 60_000, batchSize: 1000 });
+    const recorder = new EventRecorder(s, { maxBuffered: 10, batchSize: 1000 });
     for (let i = 0; i < 15; i++) recorder.record(event(NOW + i));
     expect(recorder.dropped).toBe(5);
     s.sqlite.run("CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
@@ -149,6 +149,41 @@ describe("event recorder", () => {
     expect(recorder.dropped).toBe(15);
     expect(count(s, "events")).toBe(0);
     expect(count(s, "usage_hourly")).toBe(0); // rolled back together
+    recorder.stop();
+    s.close();
+  });
+});
+
+describe("failed authentication and health", () => {
+  test("past the per-minute cap, failed authentication is counted in usage_hourly but gets no event row", () => {
+    const s = store();
+    const recorder = new EventRecorder(s, { unauthorizedRowsPerMinute: 3 });
+    const refused = { keyId: "__unauthenticated__", status: 401, error: "unauthorized" as const, model: null, upstreamModel: null, promptTokens: null, completionTokens: null };
+    for (let i = 0; i < 10; i++) recorder.record(event(NOW + i, refused));
+    recorder.record(event(NOW + 20)); // an answered request is never capped
+    recorder.flush();
+    expect(count(s, "events")).toBe(4);
+    expect(s.sqlite.query("SELECT count(*) AS n FROM events WHERE error = 'unauthorized'").get()).toEqual({ n: 3 });
+    expect(s.sqlite.query("SELECT sum(requests) AS n, sum(errors) AS e FROM usage_hourly WHERE key_id = '__unauthenticated__'").get()).toEqual({ n: 10, e: 10 });
+    expect(recorder.notStored).toBe(7);
+    expect(recorder.problems()).toEqual([]); // not storing them is the policy, not a failure
+    recorder.stop();
+    s.close();
+  });
+
+  test("problems() names a failing store, and clears once writes succeed and the window has passed", () => {
+    const s = store();
+    const recorder = new EventRecorder(s, { degradedForMs: 50 });
+    s.sqlite.run("CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+    recorder.record(event(NOW));
+    recorder.flush();
+    const now = performance.now();
+    expect(recorder.problems(now)).toEqual(["the last event write failed: disk says no", expect.stringContaining("events were dropped 0 s ago (disk says no); 1 dropped since start")]);
+    s.sqlite.run("DROP TRIGGER no_events");
+    recorder.record(event(NOW));
+    recorder.flush();
+    expect(recorder.problems(now)).toEqual([expect.stringContaining("events were dropped")]); // writable again, dropped recently
+    expect(recorder.problems(now + 60)).toEqual([]);
     recorder.stop();
     s.close();
   });

@@ -17,6 +17,8 @@ export interface EventDraft {
   error: EventError | null;
   /** For streamed answers: settles when the stream ends or the client goes away. */
   streamEnded?: Promise<void>;
+  /** For streamed answers: settles once the event is committed; the stream's end waits for it. */
+  recorded?: Promise<void>;
 }
 
 /** Before key resolution knows better: a request that presented no usable key. */
@@ -86,8 +88,10 @@ export function observeStream(body: ReadableStream<Uint8Array>, draft: EventDraf
           const { done, value } = await reader.read();
           if (done) {
             tail += decoder.decode();
-            controller.close();
             finish(null);
+            // The client sees the answer complete only once its event is on disk.
+            await draft.recorded;
+            controller.close();
             return;
           }
           tail = (tail + decoder.decode(value, { stream: true })).slice(-TAIL_CHARS);

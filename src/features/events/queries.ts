@@ -4,6 +4,8 @@ import { events, usageHourly } from "~/db/schema";
 
 /** Every query on events and usage_hourly that writes lives here. */
 export type NewEvent = typeof events.$inferInsert;
+/** An event as the recorder holds it: `rowless` ones add to usage_hourly but get no events row. */
+export type RecordedEvent = NewEvent & { rowless?: boolean };
 
 export const HOUR_MS = 3_600_000;
 export const hourOf = (ts: number) => ts - (ts % HOUR_MS);
@@ -77,8 +79,12 @@ function emptyHour(hour: number, keyId: string, model: string): HourTotals {
   return totals;
 }
 
-/** A batch of events and the hourly totals they add, in one transaction: the two never disagree. */
-export function writeEvents(store: Store, batch: NewEvent[]): void {
+/**
+ * A batch of events and the hourly totals they add, in one transaction: the
+ * two never disagree, except that rowless events (failed authentication past
+ * the recorder's per-minute cap) are counted in the totals without a row.
+ */
+export function writeEvents(store: Store, batch: RecordedEvent[]): void {
   const hours = new Map<string, HourTotals>();
   for (const e of batch) {
     const hour = hourOf(e.ts);
@@ -101,6 +107,7 @@ export function writeEvents(store: Store, batch: NewEvent[]): void {
   store.transaction(() => {
     const insert = insertEvent(store.db);
     for (const e of batch) {
+      if (e.rowless) continue;
       insert.run({
         ts: e.ts,
         keyId: e.keyId,

@@ -30,7 +30,10 @@ function errorTag(status: number, draft: EventDraft): EventError | null {
 /**
  * One event per proxied request, whatever its outcome: starts the clock,
  * gives the handlers a draft to fill (c.var.event), and hands the finished
- * event to the recorder (after the last byte, for streams).
+ * event to the recorder before the answer leaves: the response is handed back
+ * only once the event is committed (end of this event-loop turn), and a
+ * stream's last bytes only once its event is, so a crash never loses the
+ * event of a request the client saw answered.
  */
 export function telemetry(recorder: EventRecorder): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -57,7 +60,14 @@ export function telemetry(recorder: EventRecorder): MiddlewareHandler<AppEnv> {
         latencyMs: Math.round(performance.now() - started),
         error: errorTag(status, draft),
       });
-    if (draft.streamEnded) void draft.streamEnded.then(record);
-    else record();
+    if (draft.streamEnded) {
+      draft.recorded = draft.streamEnded.then(() => {
+        record();
+        return recorder.committed();
+      });
+      return;
+    }
+    record();
+    await recorder.committed();
   };
 }

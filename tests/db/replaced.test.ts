@@ -1,0 +1,82 @@
+import { Database } from "bun:sqlite";
+import { expect, test } from "bun:test";
+import { renameSync, rmSync } from "node:fs";
+import { startFakeUpstream } from "../fake-upstream";
+import { cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type RunningServer } from "../helpers";
+
+const chat = (server: RunningServer) =>
+  fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }) });
+
+async function health(server: RunningServer): Promise<{ code: number; body: { status: string; reasons: string[] } }> {
+  const response = await fetch(`${server.url}/healthz`);
+  return { code: response.status, body: (await response.json()) as { status: string; reasons: string[] } };
+}
+
+async function logShows(server: RunningServer, text: string): Promise<boolean> {
+  const deadline = Date.now() + 8000;
+  while (!server.log().includes(text) && Date.now() < deadline) await Bun.sleep(50);
+  return server.log().includes(text);
+}
+
+test("a deleted database: the server says so loudly, /healthz answers 503, and shutdown leaves the new database a CLI created intact", async () => {
+  const fake = startFakeUpstream();
+  const home = tempDir();
+  const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+  const server = await startServer([], env);
+  expect((await chat(server)).status).toBe(200);
+  expect((await health(server)).code).toBe(200);
+
+  const path = dbFileOf(home);
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) rmSync(file, { force: true });
+  const after = await health(server);
+  expect(after.code).toBe(503);
+  expect(after.body.status).toBe("degraded");
+  expect(after.body.reasons.join("\n")).toContain(`the database file ${path} was deleted while the server had it open: restart copilot-api`);
+  expect(await logShows(server, "This server no longer writes to it")).toBe(true);
+  expect(server.log()).toContain("restart copilot-api so it opens the database now at that path");
+
+  // A CLI run creates a new database at the path; the server writes nothing into it.
+  const key = await createKey(env);
+  expect((await chat(server)).status).toBe(200); // requests are unaffected; their events are dropped, counted
+  expect((await health(server)).code).toBe(503);
+  expect(await server.stop()).toBe(0);
+  expect(server.log()).not.toContain("SQLITE_CORRUPT");
+  fake.stop();
+
+  const verify = await cli(["db", "verify"], env);
+  expect(verify.stderr).toContain("database verified");
+  const db = new Database(path, { readonly: true });
+  expect(db.query("SELECT id FROM keys").all()).toEqual([{ id: key.id }]);
+  expect(db.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 0 });
+  db.close();
+});
+
+test("a database replaced by another file (mv over it): 503, and the server's own log is not left to shadow the new file", async () => {
+  const fake = startFakeUpstream();
+  const home = tempDir();
+  const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+  const server = await startServer([], env);
+  for (let i = 0; i < 20; i++) expect((await chat(server)).status).toBe(200); // frames in the server's -wal
+
+  // Another database, closed cleanly (a single file), moved over the live one: a restore gone wrong.
+  const otherHome = tempDir();
+  const otherEnv = isolatedEnv(otherHome);
+  const key = await createKey(otherEnv);
+  const path = dbFileOf(home);
+  renameSync(dbFileOf(otherHome), path);
+
+  const after = await health(server);
+  expect(after.code).toBe(503);
+  expect(after.body.reasons.join("\n")).toContain(`the database file ${path} was replaced by another file while the server had it open`);
+  expect((await chat(server)).status).toBe(200);
+  expect(await server.stop()).toBe(0);
+  expect(server.log()).toContain("was replaced by another file");
+  fake.stop();
+
+  // What sits at the path now is the moved database, whole: none of the server's frames were applied to it.
+  const db = new Database(path, { readonly: true });
+  expect(db.query("PRAGMA integrity_check").all()).toEqual([{ integrity_check: "ok" }]);
+  expect(db.query("SELECT id FROM keys").all()).toEqual([{ id: key.id }]);
+  expect(db.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 0 });
+  db.close();
+});
