@@ -21,6 +21,8 @@ export interface StartOptions {
   dbPath?: string;
   accountType: AccountType;
   githubToken?: string;
+  /** --github-token-file: read the token from this file. */
+  githubTokenFile?: string;
   bodyLimitBytes: number;
   /** Authentication off: every request passes as __noauth__. */
   noAuth: boolean;
@@ -38,7 +40,13 @@ export async function start(options: StartOptions): Promise<void> {
   log.info(`database ${path}`);
   const store = openStore({ path });
 
-  const github = resolveGithubToken(options.githubToken);
+  let github: ReturnType<typeof resolveGithubToken>;
+  try {
+    github = resolveGithubToken({ token: options.githubToken, file: options.githubTokenFile });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const urls = upstreamUrls(options.accountType);
   const token = github ? new CopilotToken(urls, github.token) : undefined;
   if (github && token) {
@@ -46,7 +54,7 @@ export async function start(options: StartOptions): Promise<void> {
     // Exchange now so the first request does not wait; a failure is reported, not fatal.
     token.get().catch((error) => log.warn(`Copilot token: ${errorMessage(error)}${error instanceof AppError && error.hint ? ` (${error.hint})` : ""}`));
   } else {
-    log.warn("no GitHub token: /healthz works, proxy routes answer 503 until you run `copilot-api auth` (or pass --github-token / GH_TOKEN)");
+    log.warn("no GitHub token: /healthz works, proxy routes answer 503 until you run `copilot-api auth` (or pass --github-token-file / GH_TOKEN)");
   }
 
   const loopbackListener = isLoopback(options.host);
