@@ -2,7 +2,9 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { startFakeUpstream, type FakeUpstream } from "../fake-upstream";
-import { cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type CreatedKey, type RunningServer } from "../helpers";
+import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type CreatedKey, type RunningServer } from "../helpers";
+
+cleanUpAfterFile();
 
 
 const chat = (url: string, headers: Record<string, string>, model = "gpt-4o") =>

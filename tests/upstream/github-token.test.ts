@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startFakeUpstream, type FakeUpstream } from "../fake-upstream";
-import { cli, isolatedEnv, startServer, tempDir } from "../helpers";
+import { cleanUpAfterFile, cli, isolatedEnv, startServer, tempDir } from "../helpers";
+
+cleanUpAfterFile();
 
 describe("the GitHub token without `ps` seeing it", () => {
   let fake: FakeUpstream;
