@@ -21,7 +21,8 @@ const startCommand = defineCommand({
     host: { type: "string", description: "address to listen on", default: "127.0.0.1" },
     ...dbPathArg,
     ...accountTypeArg,
-    "github-token": { type: "string", description: "GitHub token to use (default: $GH_TOKEN, else the one `auth` saved)", valueHint: "TOKEN" },
+    "github-token-file": { type: "string", description: "read the GitHub token from this file (default: $GH_TOKEN, else the one `auth` saved)", valueHint: "PATH" },
+    "github-token": { type: "string", description: "GitHub token on the command line: visible to every local user in `ps`; prefer --github-token-file or $GH_TOKEN", valueHint: "TOKEN" },
     "body-limit-mb": { type: "string", description: "largest request body accepted, in MiB", default: "32" },
     "events-retention-days": { type: "string", description: "delete request events older than this many days (0 keeps everything)", default: "90" },
     // citty reads --no-auth as auth=false.
@@ -34,6 +35,7 @@ const startCommand = defineCommand({
       dbPath: args["db-path"],
       accountType: parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES),
       githubToken: args["github-token"],
+      githubTokenFile: args["github-token-file"],
       bodyLimitBytes: Math.round(parsePositive("--body-limit-mb", args["body-limit-mb"]) * 1024 * 1024),
       noAuth: !args.auth,
       eventsRetentionDays: parseDays(args["events-retention-days"]),

@@ -3,6 +3,7 @@ import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import type { EventRecorder } from "~/features/events/recorder";
 import { telemetry } from "~/features/events/telemetry";
+import { crossSiteGuard, hostGuard, type GuardOptions } from "~/features/keys/guards";
 import { requireKey, type KeyDeps } from "~/features/keys/middleware";
 import { proxyRoutes, type ProxyDeps } from "~/features/proxy/routes";
 import { usageRoutes } from "~/features/usage/routes";
@@ -14,6 +15,7 @@ export interface AppDeps {
   store: Store;
   proxy: ProxyDeps;
   keys: KeyDeps;
+  guards: GuardOptions;
   recorder: EventRecorder;
 }
 
@@ -35,6 +37,10 @@ export function createApp(deps: AppDeps) {
   app.use(telemetry(deps.recorder));
   // Everything registered below needs a key: resolution runs once, before any route.
   app.use(requireKey(deps.keys));
+  // Requests that passed without a key must name this machine in Host (DNS rebinding).
+  app.use(hostGuard(deps.guards));
+  // …and must not come from another site's web page (Origin, Sec-Fetch-Site).
+  app.use(crossSiteGuard(deps.guards));
 
   const proxy = proxyRoutes(deps.proxy);
   app.route("/", proxy);

@@ -10,6 +10,7 @@ import { EventRecorder } from "~/features/events/recorder";
 import { RetentionJob } from "~/features/events/retention";
 import { LastUsedTracker } from "~/features/keys/last-used";
 import { RateLimiter } from "~/features/keys/rate-limit";
+import type { KeyCounts } from "~/features/keys/queries";
 import { KeyResolver } from "~/features/keys/resolver";
 import { isLoopback } from "~/lib/net";
 import { upstreamUrls, type AccountType } from "~/upstream/config";
@@ -23,6 +24,8 @@ export interface StartOptions {
   dbPath?: string;
   accountType: AccountType;
   githubToken?: string;
+  /** --github-token-file: read the token from this file. */
+  githubTokenFile?: string;
   bodyLimitBytes: number;
   /** Authentication off: every request passes as __noauth__. */
   noAuth: boolean;
@@ -42,7 +45,13 @@ export async function start(options: StartOptions): Promise<void> {
   // A backup killed halfway leaves its temporary file beside the database.
   removeStaleBackupTemps(dirname(path));
 
-  const github = resolveGithubToken(options.githubToken);
+  let github: ReturnType<typeof resolveGithubToken>;
+  try {
+    github = resolveGithubToken({ token: options.githubToken, file: options.githubTokenFile });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const urls = upstreamUrls(options.accountType);
   const token = github ? new CopilotToken(urls, github.token) : undefined;
   if (github && token) {
@@ -50,10 +59,11 @@ export async function start(options: StartOptions): Promise<void> {
     // Exchange now so the first request does not wait; a failure is reported, not fatal.
     token.get().catch((error) => log.warn(`Copilot token: ${errorMessage(error)}${error instanceof AppError && error.hint ? ` (${error.hint})` : ""}`));
   } else {
-    log.warn("no GitHub token: /healthz works, proxy routes answer 503 until you run `copilot-api auth` (or pass --github-token / GH_TOKEN)");
+    log.warn("no GitHub token: /healthz works, proxy routes answer 503 until you run `copilot-api auth` (or pass --github-token-file / GH_TOKEN)");
   }
 
-  const resolver = new KeyResolver(store, { authDisabled: options.noAuth, openWhenNoKeys: isLoopback(options.host) });
+  const loopbackListener = isLoopback(options.host);
+  const resolver = new KeyResolver(store, { authDisabled: options.noAuth, openWhenNoKeys: loopbackListener });
   const lastUsed = new LastUsedTracker(store);
   const recorder = new EventRecorder(store);
   const retention = new RetentionJob(store, { days: options.eventsRetentionDays });
@@ -63,6 +73,7 @@ export async function start(options: StartOptions): Promise<void> {
     store,
     proxy: { copilot: token && new CopilotClient(urls, token), bodyLimitBytes: options.bodyLimitBytes },
     keys: { resolver, limiter: new RateLimiter(), lastUsed },
+    guards: { loopbackListener, authDisabled: options.noAuth },
     recorder,
   });
   /** Everything that holds the store, in the order it must let go of it. */
@@ -96,7 +107,7 @@ export async function start(options: StartOptions): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
   try {
-    checkAuthPolicy(options, resolver.activeKeyCount());
+    checkAuthPolicy(options, resolver.keyCounts());
     server = Bun.serve({ port: options.port, hostname: options.host, fetch: app.fetch, idleTimeout: 255 });
   } catch (error) {
     await release();
@@ -108,22 +119,35 @@ export async function start(options: StartOptions): Promise<void> {
   fileWatch.start();
 }
 
-/** Who may call the API: refuse to expose an open proxy to the network. */
-function checkAuthPolicy(options: StartOptions, activeKeys: number): void {
+/**
+ * Who may call the API, said at startup the way the resolver will apply it;
+ * refuses to expose a server without an active key to the network.
+ */
+function checkAuthPolicy(options: StartOptions, keys: KeyCounts): void {
+  const loopback = isLoopback(options.host);
   if (options.noAuth) {
-    log.warn("SECURITY: --no-auth: API keys are not checked; anyone who can reach this port can use your Copilot quota");
+    log.warn(
+      `SECURITY: --no-auth: API keys are not checked (a key sent is ignored; requests are recorded as __noauth__); anyone who can reach this port can use your Copilot quota${
+        loopback ? ". Requests must name localhost, 127.0.0.1 or [::1] in Host, and cross-site web pages are refused" : ". Web pages from other sites are refused"
+      }`,
+    );
     return;
   }
-  if (activeKeys > 0) {
-    log.info(`${activeKeys} active API key(s): every request needs one`);
+  if (keys.active > 0) {
+    log.info(`${keys.active} active API key(s): every request needs one`);
     return;
   }
-  if (isLoopback(options.host)) {
-    log.warn("no active API key: requests from this machine pass without one (as __noauth__); create one with `copilot-api keys create`");
+  if (!loopback) {
+    throw new AppError(
+      `refusing to listen on ${options.host} with no active API key${keys.total > 0 ? ` (all ${keys.total} revoked)` : ""}: anyone on the network could use your Copilot quota`,
+      "create a key with `copilot-api keys create`, listen on 127.0.0.1, or pass --no-auth if this network is trusted",
+    );
+  }
+  if (keys.total > 0) {
+    log.warn(`no active API key (all ${keys.total} revoked): every request is refused with 401 until you create one with \`copilot-api keys create\``);
     return;
   }
-  throw new AppError(
-    `refusing to listen on ${options.host} with no active API key: anyone on the network could use your Copilot quota`,
-    "create a key with `copilot-api keys create`, listen on 127.0.0.1, or pass --no-auth if this network is trusted",
+  log.warn(
+    "no API key yet: requests from this machine pass without one (as __noauth__), if addressed to localhost and not from another site's web page; once you create a key with `copilot-api keys create`, every request needs one",
   );
 }

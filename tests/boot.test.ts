@@ -7,6 +7,7 @@ import {
   appDirOf,
   appMigrations,
   canConnect,
+  cleanUpAfterFile,
   dbFileOf,
   freePort,
   isolatedEnv,
@@ -18,6 +19,8 @@ import {
   writeMigrations,
   type Fixture,
 } from "./helpers";
+
+cleanUpAfterFile();
 
 // Servers really start on these folders, so they begin with the app's own migrations.
 const APP = appMigrations();

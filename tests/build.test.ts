@@ -2,7 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { DbStatus } from "~/db/status";
 import { loadMigrations } from "~/db/migrations";
-import { isolatedEnv, ROOT, startServer, tempDir } from "./helpers";
+import { cleanUpAfterFile, isolatedEnv, ROOT, startServer, tempDir } from "./helpers";
+
+cleanUpAfterFile();
 
 /** Runs a built artifact from a folder that has no drizzle/ next to it. */
 async function run(cmd: string[], env: Record<string, string>, cwd: string) {

@@ -7,13 +7,50 @@ import { readMigrationFolder } from "~/db/migration-files";
 export const ROOT = join(import.meta.dir, "..");
 export const MAIN = join(ROOT, "src", "main.ts");
 
+/*
+ * Per-file cleanup. bun:test evaluates this module once for every test file of
+ * a run, so an afterAll registered here at load time would belong to the first
+ * file only. Each test file registers its own by calling cleanUpAfterFile() at
+ * its top; files run one after another, so what is tracked when a file's
+ * afterAll runs is that file's.
+ */
 const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+const children = new Set<Bun.Subprocess>();
+let fileRegistered = false;
 
-/** A fresh folder under the system temp dir, removed after the test file. */
+/**
+ * Call once at the top of every test file that uses tempDir() or startServer():
+ * after the file's last test, servers it left running (a failed test skips its
+ * stop) are killed and its temp folders removed.
+ */
+export function cleanUpAfterFile(): void {
+  fileRegistered = true;
+  afterAll(async () => {
+    fileRegistered = false;
+    const left = [...children];
+    children.clear();
+    for (const proc of left) proc.kill("SIGKILL");
+    await Promise.all(left.map((proc) => proc.exited));
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+function requireCleanup(what: string): void {
+  if (!fileRegistered) {
+    throw new Error(`${what} in a test file that does not clean up: call cleanUpAfterFile() (from tests/helpers.ts) at the top of the file`);
+  }
+}
+
+/** Tracks a child process until it exits, so the file's cleanup can kill it if a test left it running. */
+function track<T extends Bun.Subprocess>(proc: T): T {
+  children.add(proc);
+  void proc.exited.then(() => children.delete(proc));
+  return proc;
+}
+
+/** A fresh folder under the system temp dir, removed after the test file (see cleanUpAfterFile). */
 export function tempDir(prefix = "copilot-api-test-"): string {
+  requireCleanup("tempDir()");
   const dir = mkdtempSync(join(tmpdir(), prefix));
   made.push(dir);
   return dir;
@@ -39,7 +76,7 @@ export interface CliResult {
 
 /** Runs the CLI in a real child process. */
 export async function cli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<CliResult> {
-  const proc = Bun.spawn([process.execPath, MAIN, ...args], { cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const proc = track(Bun.spawn([process.execPath, MAIN, ...args], { cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" }));
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
 }
@@ -75,7 +112,8 @@ export async function startServer(
   env: Record<string, string>,
   { cmd = [process.execPath, MAIN], cwd = ROOT }: { cmd?: string[]; cwd?: string } = {},
 ): Promise<RunningServer> {
-  const proc = Bun.spawn([...cmd, "start", "--port", "0", ...args], { cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  requireCleanup("startServer()");
+  const proc = track(Bun.spawn([...cmd, "start", "--port", "0", ...args], { cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" }));
   let text = "";
   const decoder = new TextDecoder();
   const pump = (async () => {
@@ -107,11 +145,12 @@ export async function startServer(
   }
 }
 
-/** The sqlite3 CLI, when the machine has it. */
+/** The sqlite3 CLI, when the machine has it (undefined otherwise: callers need a fallback). */
 export function sqlite3(file: string, command: string): string | undefined {
   const which = Bun.which("sqlite3");
   if (!which) return undefined;
   const result = Bun.spawnSync([which, file, command]);
+  if (result.exitCode !== 0) throw new Error(`sqlite3 ${file} ${JSON.stringify(command)} failed (exit ${result.exitCode}): ${result.stderr.toString()}`);
   return result.stdout.toString();
 }
 

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { startFakeUpstream, streamChunks, USAGE, type FakeUpstream } from "./fake-upstream";
-import { appDirOf, cli, isolatedEnv, startServer, tempDir, type RunningServer } from "./helpers";
+import { appDirOf, cleanUpAfterFile, cli, isolatedEnv, startServer, tempDir, type RunningServer } from "./helpers";
+
+cleanUpAfterFile();
 
 let fake: FakeUpstream;
 let server: RunningServer;

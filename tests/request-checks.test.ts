@@ -2,7 +2,9 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { notJson, repeatedKey, topLevelKeys } from "~/features/proxy/request-checks";
 import { startFakeUpstream, type FakeUpstream } from "./fake-upstream";
-import { createKey, dbFileOf, isolatedEnv, startServer, tempDir, type CreatedKey, type RunningServer } from "./helpers";
+import { cleanUpAfterFile, type CreatedKey, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "./helpers";
+
+cleanUpAfterFile();
 
 // Issue 8, points 3 (415), 4 (repeated keys), 6 (bounded strings) and 8 (shapes at the edge),
 // against a real server in a child process, a real SQLite file and the fake Copilot.

@@ -1,21 +1,71 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { FILE_MODE, tightenLoudly } from "~/lib/file-modes";
+import { AppError, errorMessage } from "~/lib/errors";
+import { FILE_MODE, octal, tightenLoudly } from "~/lib/file-modes";
+import { log } from "~/lib/log";
 import { appDir } from "~/lib/paths";
 
 export const githubTokenPath = () => join(appDir(), "github_token");
 
-export type TokenSource = "--github-token" | "GH_TOKEN" | "file";
+export type TokenSource = "--github-token" | "--github-token-file" | "GH_TOKEN" | "file";
 
-/** --github-token, else GH_TOKEN, else the file `copilot-api auth` wrote. */
-export function resolveGithubToken(flag: string | undefined, env = process.env): { token: string; source: TokenSource } | undefined {
-  if (flag) return { token: flag.trim(), source: "--github-token" };
+export interface GithubTokenFlags {
+  /** --github-token: on the command line, so visible to every local user in `ps`. */
+  token?: string;
+  /** --github-token-file PATH. */
+  file?: string;
+}
+
+/** A GitHub token is about 40–100 characters; anything much larger is the wrong file. */
+const TOKEN_FILE_LIMIT = 64 * 1024;
+
+const TOKEN_FILE_HINT = "write only the token to it (e.g. `gh auth token > FILE && chmod 600 FILE`), or use GH_TOKEN or `copilot-api auth`";
+
+/** --github-token, else --github-token-file, else GH_TOKEN, else the file `copilot-api auth` wrote. */
+export function resolveGithubToken(flags: GithubTokenFlags, env = process.env): { token: string; source: TokenSource } | undefined {
+  if (flags.token !== undefined && flags.file !== undefined) {
+    throw new AppError("both --github-token and --github-token-file were given", "pass only --github-token-file (the flag form shows the token in `ps`)");
+  }
+  if (flags.token) {
+    log.warn("SECURITY: --github-token puts the token on the command line, where every local user can read it (`ps`, /proc/PID/cmdline); use --github-token-file PATH or the GH_TOKEN environment variable instead");
+    return { token: flags.token.trim(), source: "--github-token" };
+  }
+  if (flags.file !== undefined) return { token: readTokenFile(flags.file), source: "--github-token-file" };
   if (env.GH_TOKEN) return { token: env.GH_TOKEN.trim(), source: "GH_TOKEN" };
   const path = githubTokenPath();
   if (!existsSync(path)) return undefined;
   tightenLoudly(path, FILE_MODE);
   const token = readFileSync(path, "utf8").trim();
   return token ? { token, source: "file" } : undefined;
+}
+
+/**
+ * Reads --github-token-file: a regular file or a pipe (`<(pass show gh)`), trimmed.
+ * A file other users can read is reported, not changed: it is the user's file.
+ */
+function readTokenFile(path: string): string {
+  if (!path) throw new AppError("--github-token-file was given an empty path", TOKEN_FILE_HINT);
+  let stat: ReturnType<typeof statSync>;
+  let text: string;
+  try {
+    stat = statSync(path);
+    if (stat.isDirectory()) throw new AppError(`--github-token-file ${path} is a folder, not a file`, TOKEN_FILE_HINT);
+    if (stat.isFile() && stat.size > TOKEN_FILE_LIMIT) throw new AppError(`--github-token-file ${path} is ${stat.size} bytes, too large to be a token`, TOKEN_FILE_HINT);
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new AppError(`--github-token-file ${path} does not exist`, TOKEN_FILE_HINT);
+    if (code === "EACCES") throw new AppError(`--github-token-file ${path} cannot be read by this user (permission denied)`, "fix its owner or mode (chmod 600), or use GH_TOKEN");
+    throw new AppError(`--github-token-file ${path} cannot be read: ${errorMessage(error)}`, TOKEN_FILE_HINT);
+  }
+  if (stat.isFile() && (stat.mode & 0o077) !== 0) {
+    log.warn(`SECURITY: --github-token-file ${path} has mode ${octal(stat.mode)}: other users can read or change your GitHub token; run \`chmod 600 ${path}\``);
+  }
+  const token = text.trim();
+  if (!token) throw new AppError(`--github-token-file ${path} is empty`, TOKEN_FILE_HINT);
+  if (/\s/.test(token)) throw new AppError(`--github-token-file ${path} holds more than one word; it must hold only the token`, TOKEN_FILE_HINT);
+  return token;
 }
 
 /** Written to a private temporary file and renamed, so the token is never readable by others, even briefly. */

@@ -4,7 +4,25 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { backupTempName } from "~/db/backup";
 import type { DbStatus } from "~/db/status";
-import { appDirOf, cli, dbFileOf, isolatedEnv, ROOT, startServer, tempDir, writeMigrations, type Fixture } from "../helpers";
+import { appDirOf, cleanUpAfterFile, cli, dbFileOf, isolatedEnv, ROOT, sqlite3, startServer, tempDir, writeMigrations, type Fixture } from "../helpers";
+
+cleanUpAfterFile();
+
+/** Everything the database holds, as text: the sqlite3 CLI's .dump where the machine has it, else the same read through bun:sqlite. */
+function dump(file: string): string {
+  const fromCli = sqlite3(file, ".dump");
+  if (fromCli !== undefined) return fromCli;
+  const db = new Database(file, { readonly: true });
+  try {
+    const parts = [`user_version ${db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version}`];
+    for (const table of db.query<{ name: string; sql: string }, []>("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").all()) {
+      parts.push(table.sql, JSON.stringify(db.query(`SELECT * FROM "${table.name}"`).all()));
+    }
+    return parts.join("\n");
+  } finally {
+    db.close();
+  }
+}
 
 const PLACEHOLDER: Fixture = { tag: "0000_placeholder", sql: "-- placeholder" };
 const TICKS: Fixture = { tag: "0001_ticks", sql: "CREATE TABLE ticks (id integer PRIMARY KEY, at integer NOT NULL, payload text);" };
@@ -59,13 +77,13 @@ describe("db commands", () => {
     writeMigrations(dir, [PLACEHOLDER, TICKS]);
     const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: dir });
     expect((await cli(["db", "migrate"], env)).code).toBe(0);
-    const before = Bun.spawnSync(["sqlite3", dbFileOf(home), ".dump"]).stdout.toString();
+    const before = dump(dbFileOf(home));
     const olderBuild = { ...env, COPILOT_API_MIGRATIONS_DIR: writeMigrations(join(home, "older"), [PLACEHOLDER]) };
     const result = await cli(["start", "--port", "0"], olderBuild);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("database schema 2 is newer than this build (1)");
     expect(result.stderr).not.toContain("listening on");
-    expect(Bun.spawnSync(["sqlite3", dbFileOf(home), ".dump"]).stdout.toString()).toBe(before);
+    expect(dump(dbFileOf(home))).toBe(before);
   });
 
   test("backup while another process writes: integrity ok, 0600, every row committed before it", async () => {

@@ -7,8 +7,10 @@ import { applyMigrations } from "~/db/migrate";
 import { fromSources, loadMigrations } from "~/db/migrations";
 import { readMigrationFolder } from "~/db/migration-files";
 import * as schema from "~/db/schema";
-import { ROOT, tempDir } from "../helpers";
+import { cleanUpAfterFile, ROOT, tempDir } from "../helpers";
 import * as rich from "../fixtures/rich-schema";
+
+cleanUpAfterFile();
 
 function replay(migrations: ReturnType<typeof loadMigrations>): Database {
   const sqlite = new Database(join(tempDir(), "replay.db"), { strict: true });

@@ -8,7 +8,9 @@ import { applyMigrations, readLedger, userVersion } from "~/db/migrate";
 import { fromSources, type Migration } from "~/db/migrations";
 import { openDatabase } from "~/db/open";
 import { AppError } from "~/lib/errors";
-import { tempDir, type Fixture } from "../helpers";
+import { cleanUpAfterFile, tempDir, type Fixture } from "../helpers";
+
+cleanUpAfterFile();
 
 const PLACEHOLDER: Fixture = { tag: "0000_placeholder", sql: "-- Custom SQL migration file, put your code below! --" };
 const FAMILY: Fixture = {

@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { appDirOf, cli, dbFileOf, isolatedEnv, MAIN, ROOT, tempDir } from "../helpers";
+import { appDirOf, cleanUpAfterFile, cli, dbFileOf, isolatedEnv, MAIN, ROOT, tempDir } from "../helpers";
+
+cleanUpAfterFile();
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 

@@ -10,7 +10,9 @@ import { fromSources, isForeignKeysPragma, type Migration } from "~/db/migration
 import { openDatabase } from "~/db/open";
 import { repairRebuilds } from "~/db/rebuild-repair";
 import { AppError } from "~/lib/errors";
-import { cli, dbFileOf, isolatedEnv, ROOT, tempDir, writeMigrations, type Fixture } from "../helpers";
+import { cleanUpAfterFile, cli, dbFileOf, type Fixture, isolatedEnv, ROOT, tempDir, writeMigrations } from "../helpers";
+
+cleanUpAfterFile();
 
 /**
  * drizzle-kit 0.31's table rebuild, end to end: the exact change of issue 15

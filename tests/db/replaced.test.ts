@@ -2,7 +2,9 @@ import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { renameSync, rmSync } from "node:fs";
 import { startFakeUpstream } from "../fake-upstream";
-import { cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type RunningServer } from "../helpers";
+import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
+
+cleanUpAfterFile();
 
 const chat = (server: RunningServer) =>
   fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }) });

@@ -7,7 +7,9 @@ import { openStore, preparedFor } from "~/db";
 import { migrationLedger } from "~/db/ledger";
 import { readMigrationFolder } from "~/db/migration-files";
 import { AppError } from "~/lib/errors";
-import { tempDir, writeMigrations } from "../helpers";
+import { cleanUpAfterFile, tempDir, writeMigrations } from "../helpers";
+
+cleanUpAfterFile();
 
 const ledgerRow = preparedFor((db) =>
   db.select().from(migrationLedger).where(eq(migrationLedger.version, sql.placeholder("version"))).prepare(),

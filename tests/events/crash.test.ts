@@ -1,7 +1,9 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { startFakeUpstream } from "../fake-upstream";
-import { dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
+import { cleanUpAfterFile, dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
+
+cleanUpAfterFile();
 
 // Bounds of the load: loopback only, at most this many requests and this long.
 const WORKERS = 48;

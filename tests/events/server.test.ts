@@ -1,7 +1,9 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startFakeUpstream, USAGE, type FakeUpstream } from "../fake-upstream";
-import { cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type RunningServer } from "../helpers";
+import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type RunningServer } from "../helpers";
+
+cleanUpAfterFile();
 
 interface EventRow {
   key_id: string;

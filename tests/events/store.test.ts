@@ -7,7 +7,9 @@ import { bucketIndex, HOUR_MS, LATENCY_BUCKETS, writeEvents, type NewEvent } fro
 import { EventRecorder } from "~/features/events/recorder";
 import { RetentionJob } from "~/features/events/retention";
 import { percentile, usageReport } from "~/features/usage/queries";
-import { tempDir } from "../helpers";
+import { cleanUpAfterFile, tempDir } from "../helpers";
+
+cleanUpAfterFile();
 
 const DAY = 86_400_000;
 // 2026-03-10 12:00:00 UTC: a fixed "now" so the fixtures below are hand-computable.

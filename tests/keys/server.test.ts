@@ -1,7 +1,10 @@
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { startFakeUpstream, type FakeUpstream } from "../fake-upstream";
-import { cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type CreatedKey, type RunningServer } from "../helpers";
+import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type CreatedKey, type RunningServer } from "../helpers";
+
+cleanUpAfterFile();
 
 
 const chat = (url: string, headers: Record<string, string>, model = "gpt-4o") =>
@@ -166,7 +169,7 @@ describe("keys CLI refuses bad input and writes nothing", () => {
 describe("startup policy", () => {
   test("on loopback with no key, requests pass as __noauth__ and a warning is logged", async () => {
     const server = await startServer([], isolatedEnv(tempDir()));
-    expect(server.log()).toContain("no active API key: requests from this machine pass without one");
+    expect(server.log()).toContain("no API key yet: requests from this machine pass without one");
     expect((await fetch(`${server.url}/v1/models`)).status).toBe(503); // passed auth; no GitHub token
     await server.stop();
   });
@@ -210,5 +213,182 @@ describe("startup policy", () => {
     const keyed = await startServer(["--host", "0.0.0.0"], env);
     expect((await fetch(`http://127.0.0.1:${new URL(keyed.url).port}/v1/models`)).status).toBe(401);
     await keyed.stop();
+  });
+});
+
+/** The events a stopped server left (its final flush included), oldest first. */
+function eventsOf(home: string): { key_id: string; status: number; error: string | null }[] {
+  const db = new Database(dbFileOf(home), { readonly: true });
+  try {
+    return db.query<{ key_id: string; status: number; error: string | null }, []>("SELECT key_id, status, error FROM events ORDER BY id").all();
+  } finally {
+    db.close();
+  }
+}
+
+describe("revoking every key never opens a server", () => {
+  test("after the last key is revoked, the revoked key, a garbage key and no key all get 401; the revoked one is recorded under its id", async () => {
+    const fake = startFakeUpstream();
+    const home = tempDir();
+    const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+    const only = await createKey(env, "--tier", "admin");
+    const server = await startServer([], env);
+    const auth = { authorization: `Bearer ${only.secret}` };
+    expect((await chat(server.url, auth)).status).toBe(200);
+    expect((await cli(["keys", "revoke", only.id], env)).code).toBe(0);
+
+    const revoked = await chat(server.url, auth);
+    expect(revoked.status).toBe(401);
+    expect((await errorOf(revoked)).message).toContain(`this API key was revoked: ask the owner for a new one (${only.id})`);
+    const garbage = await chat(server.url, { authorization: "Bearer sk-garbage" });
+    expect(garbage.status).toBe(401);
+    expect((await errorOf(garbage)).message).toContain("malformed API key");
+    const stranger = await createKey(isolatedEnv(tempDir()));
+    expect((await chat(server.url, { "x-api-key": stranger.secret })).status).toBe(401);
+    const none = await chat(server.url, {});
+    expect(none.status).toBe(401);
+    expect(await errorOf(none)).toMatchObject({ code: "invalid_api_key" });
+    expect((await errorOf(await chat(server.url, {}))).message).toContain("no active API key, so every request is refused");
+    expect((await errorOf(await chat(server.url, {}))).message).toContain("copilot-api keys create");
+    for (const headers of [auth, {}]) {
+      expect((await fetch(`${server.url}/admin/usage`, { headers })).status).toBe(401);
+      expect((await fetch(`${server.url}/v1/models`, { headers })).status).toBe(401);
+    }
+    const forwarded = fake.requests.filter((r) => r.path.endsWith("/chat/completions")).length;
+    expect(forwarded).toBe(1); // only the request made before the revocation
+
+    expect(await server.stop()).toBe(0);
+    fake.stop();
+    const events = eventsOf(home);
+    expect(events.filter((e) => e.key_id === only.id).map((e) => e.status)).toEqual([200, 401, 401]); // chat; then chat and /v1/models with the revoked key (/admin is not an event route)
+    expect(events.some((e) => e.key_id === "__noauth__" && e.status < 400)).toBe(false);
+  });
+
+  test("a loopback server started with every key revoked says so and refuses requests without a key", async () => {
+    const env = isolatedEnv(tempDir());
+    const key = await createKey(env);
+    expect((await cli(["keys", "revoke", key.id], env)).code).toBe(0);
+    const server = await startServer([], env);
+    expect(server.log()).toContain("no active API key (all 1 revoked): every request is refused with 401");
+    expect(server.log()).not.toContain("pass without one");
+    expect((await fetch(`${server.url}/v1/models`)).status).toBe(401);
+    expect((await fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${key.secret}` } })).status).toBe(401);
+    // A new key works at once, and only it does.
+    const fresh = await createKey(env);
+    expect((await fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${fresh.secret}` } })).status).toBe(503); // passed; no GitHub token
+    expect((await fetch(`${server.url}/v1/models`)).status).toBe(401);
+    await server.stop();
+  });
+
+  test("a non-loopback listener with every key revoked refuses to start, like one with none", async () => {
+    const env = isolatedEnv(tempDir());
+    const key = await createKey(env);
+    expect((await cli(["keys", "revoke", key.id], env)).code).toBe(0);
+    const refused = await cli(["start", "--host", "0.0.0.0", "--port", "0"], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("refusing to listen on 0.0.0.0 with no active API key (all 1 revoked)");
+    expect(refused.stderr).not.toContain("listening on");
+  });
+
+  test("a keyless loopback server still checks a key that is presented", async () => {
+    const server = await startServer([], isolatedEnv(tempDir()));
+    expect((await fetch(`${server.url}/v1/models`)).status).toBe(503); // no key: passes (no GitHub token)
+    const garbage = await fetch(`${server.url}/v1/models`, { headers: { authorization: "Bearer dummy" } });
+    expect(garbage.status).toBe(401);
+    const message = (await errorOf(garbage)).message;
+    expect(message).toContain("malformed API key");
+    expect(message).toContain("this server has no key yet, so from this machine a request without any key passes");
+    const stranger = await createKey(isolatedEnv(tempDir()));
+    expect((await fetch(`${server.url}/v1/models`, { headers: { "x-api-key": stranger.secret } })).status).toBe(401);
+    await server.stop();
+  });
+
+  test("--no-auth checks nothing, a revoked key included (documented)", async () => {
+    const env = isolatedEnv(tempDir());
+    const key = await createKey(env);
+    expect((await cli(["keys", "revoke", key.id], env)).code).toBe(0);
+    const server = await startServer(["--no-auth"], env);
+    expect(server.log()).toContain("a key sent is ignored");
+    expect((await fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${key.secret}` } })).status).toBe(503);
+    await server.stop();
+  });
+});
+
+describe("requests that pass without a key: host and cross-site guards", () => {
+  const post = (url: string, headers: Record<string, string>) =>
+    fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      // What a page can send without a preflight: a "simple" text/plain POST.
+      headers: { "content-type": "text/plain", ...headers },
+      body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }),
+    });
+
+  let fake: FakeUpstream;
+  beforeAll(() => {
+    fake = startFakeUpstream();
+  });
+  afterAll(() => fake.stop());
+  const forwardedSince = (before: number) => fake.requests.slice(before).filter((r) => r.path.endsWith("/chat/completions")).length;
+
+  test("--no-auth on loopback refuses a Host that is not this machine (DNS rebinding)", async () => {
+    const server = await startServer(["--no-auth"], isolatedEnv(tempDir()));
+    const port = new URL(server.url).port;
+    for (const path of ["/v1/models", "/admin/usage"]) {
+      const rebound = await fetch(`${server.url}${path}`, { headers: { host: `evil.example:${port}` } });
+      expect(rebound.status).toBe(403);
+      const error = await errorOf(rebound);
+      expect(error.code).toBe("host_not_allowed");
+      expect(error.message).toContain("--no-auth");
+    }
+    expect((await fetch(`${server.url}/admin/usage`, { headers: { host: `localhost:${port}` } })).status).toBe(200);
+    await server.stop();
+  });
+
+  test("--no-auth on a non-loopback listener serves any Host name (the operator chose it)", async () => {
+    const server = await startServer(["--no-auth", "--host", "0.0.0.0"], isolatedEnv(tempDir()));
+    const port = new URL(server.url).port;
+    expect((await fetch(`http://127.0.0.1:${port}/admin/usage`, { headers: { host: `gateway.lan:${port}` } })).status).toBe(200);
+    await server.stop();
+  });
+
+  test.each([
+    ["keyless (no key yet)", [] as string[]],
+    ["--no-auth", ["--no-auth"]],
+  ])("%s: a cross-site page's request is refused with 403 and never forwarded", async (_mode, args) => {
+    const server = await startServer(args, isolatedEnv(tempDir(), { ...fake.env(), GH_TOKEN: fake.githubToken }));
+    const before = fake.requests.length;
+    const crossSite: Record<string, string>[] = [
+      { origin: "https://evil.example" },
+      { origin: "null" }, // sandboxed frames and file:// pages
+      { origin: "http://localhost.evil.example" },
+      { "sec-fetch-site": "cross-site" },
+      { origin: "http://localhost:3000", "sec-fetch-site": "cross-site" },
+    ];
+    for (const headers of crossSite) {
+      const response = await post(server.url, headers);
+      expect(response.status).toBe(403);
+      const error = await errorOf(response);
+      expect(error).toMatchObject({ type: "invalid_request_error", code: "cross_site_request" });
+      expect(error.message).toContain("copilot-api keys create");
+    }
+    expect((await fetch(`${server.url}/admin/usage`, { headers: { origin: "https://evil.example" } })).status).toBe(403);
+    expect(forwardedSince(before)).toBe(0);
+
+    // Programs and loopback pages still pass.
+    const local: Record<string, string>[] = [{}, { origin: "http://localhost:3000" }, { origin: "http://127.0.0.1:8080", "sec-fetch-site": "same-site" }, { origin: "http://[::1]:5173" }];
+    for (const headers of local) {
+      expect((await chat(server.url, headers)).status).toBe(200);
+    }
+    expect(forwardedSince(before)).toBe(4);
+    await server.stop();
+  });
+
+  test("requests with a key are not affected by Origin", async () => {
+    const env = isolatedEnv(tempDir(), { ...fake.env(), GH_TOKEN: fake.githubToken });
+    const key = await createKey(env);
+    const server = await startServer([], env);
+    expect((await chat(server.url, { authorization: `Bearer ${key.secret}`, origin: "https://app.example", "sec-fetch-site": "cross-site" })).status).toBe(200);
+    expect((await chat(server.url, { origin: "https://app.example" })).status).toBe(401);
+    await server.stop();
   });
 });

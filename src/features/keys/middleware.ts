@@ -1,6 +1,5 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
-import { isLoopback } from "~/lib/net";
 import { openAIError } from "~/lib/openai-error";
 import type { LastUsedTracker } from "./last-used";
 import type { RateLimiter } from "./rate-limit";
@@ -17,15 +16,11 @@ const REASONS: Record<Exclude<Resolution, { key: unknown }>["reason"], string> =
   malformed: "malformed API key: it is not a copilot-api key (wrong prefix, length or checksum); check for a copy-paste error",
   unknown: "unknown API key: create one with `copilot-api keys create`",
   revoked: "this API key was revoked: ask the owner for a new one",
-  no_keys: "this server has no active API key: create one with `copilot-api keys create`",
+  no_keys: "this server has no active API key, so every request is refused (revoking the last key does not open a server): create one with `copilot-api keys create`",
 };
 
-/** The host name of a Host header: `localhost:4141` → `localhost`, `[::1]:4141` → `::1`. */
-function hostnameOf(host: string | undefined): string {
-  if (!host) return "";
-  const bracketed = host.match(/^\[([^\]]+)\]/);
-  return bracketed ? bracketed[1]! : host.replace(/:\d+$/, "");
-}
+/** Said when a key was presented to a store that never held one, where sending none would pass. */
+const KEYLESS_HINT = "; this server has no key yet, so from this machine a request without any key passes (or create one with `copilot-api keys create`)";
 
 /** Reads the key from either header both OpenAI- and Anthropic-style clients use. */
 function presentedSecret(authorization: string | undefined, apiKey: string | undefined): string | undefined {
@@ -35,6 +30,8 @@ function presentedSecret(authorization: string | undefined, apiKey: string | und
 
 /**
  * Resolves the request's key into c.var.apiKey, or answers 401 / 429.
+ * Requests that pass without a key (as __noauth__) are screened next by the
+ * host and cross-site guards (./guards.ts).
  * The client's Authorization and x-api-key headers never reach Copilot: the
  * upstream client builds its headers from a fixed set and copies none.
  */
@@ -43,22 +40,13 @@ export function requireKey(deps: KeyDeps): MiddlewareHandler<AppEnv> {
     const resolution = deps.resolver.resolve(presentedSecret(c.req.header("authorization"), c.req.header("x-api-key")));
     if (!("key" in resolution)) {
       if (resolution.keyId) c.var.event.keyId = resolution.keyId; // who still uses a revoked key is worth knowing
-      const message = resolution.keyId ? `${REASONS[resolution.reason]} (${resolution.keyId})` : REASONS[resolution.reason];
+      let message = REASONS[resolution.reason];
+      if (resolution.keyId) message += ` (${resolution.keyId})`;
+      if (resolution.keyless) message += KEYLESS_HINT;
       return openAIError(c, 401, message, "invalid_request_error", "invalid_api_key");
     }
     const key = resolution.key;
     c.var.event.keyId = key.id;
-    // A keyless loopback server must not be reachable from a web page through DNS
-    // rebinding: such requests name the attacker's host, not this machine.
-    if (resolution.open && !isLoopback(hostnameOf(c.req.header("host")))) {
-      return openAIError(
-        c,
-        403,
-        "this server has no API key, so it only answers requests addressed to localhost, 127.0.0.1 or [::1]; create a key with `copilot-api keys create` to use another name",
-        "invalid_request_error",
-        "host_not_allowed",
-      );
-    }
     if (key.rateLimit !== null) {
       const wait = deps.limiter.take(key.id, key.rateLimit);
       if (wait > 0) {

@@ -34,10 +34,23 @@ export function revokeKey(db: AppDatabase, id: string, now = Date.now()): boolea
 
 // Hot path: prepared once per connection (see preparedFor in src/db/index.ts).
 const byHash = preparedFor((db) => db.select().from(keys).where(eq(keys.hash, sql.placeholder("hash"))).prepare());
-const activeCount = preparedFor((db) => db.select({ n: count() }).from(keys).where(isNull(keys.revokedAt)).prepare());
+// count(revoked_at) counts only the non-null ones: the revoked keys.
+const counts = preparedFor((db) => db.select({ total: count(), revoked: count(keys.revokedAt) }).from(keys).prepare());
 
 export const keyByHash = (db: AppDatabase, hash: string): KeyRow | undefined => byHash(db).get({ hash });
-export const countActiveKeys = (db: AppDatabase): number => activeCount(db).get()?.n ?? 0;
+
+export interface KeyCounts {
+  /** Every row the keys table holds, revoked ones included (rows are never deleted). */
+  total: number;
+  /** The keys not revoked. */
+  active: number;
+}
+
+export function keyCounts(db: AppDatabase): KeyCounts {
+  const row = counts(db).get();
+  const total = row?.total ?? 0;
+  return { total, active: total - (row?.revoked ?? 0) };
+}
 
 /** One transaction for a whole batch of last-used times; never moves a time backwards. */
 export function recordLastUsed(store: Store, used: Map<string, number>): void {

@@ -1,15 +1,24 @@
+/** Milliseconds from an arbitrary start, never going backwards. */
+export type MonotonicClock = () => number;
+
 /**
  * Per-key token buckets: a key with a limit of N requests per minute may burst
  * N, then gets one more every 60/N seconds. In memory, per server process.
+ * Time comes from a monotonic clock, so a wall-clock step (NTP, a suspended
+ * laptop, a manual change) neither empties a bucket nor refills it.
  */
 export class RateLimiter {
   private buckets = new Map<string, { tokens: number; at: number }>();
 
+  constructor(private readonly clock: MonotonicClock = () => performance.now()) {}
+
   /** Returns 0 when the request may pass, else the seconds to wait (for Retry-After). */
-  take(keyId: string, perMinute: number, now = Date.now()): number {
+  take(keyId: string, perMinute: number): number {
+    const now = this.clock();
     const refillPerMs = perMinute / 60_000;
     const bucket = this.buckets.get(keyId) ?? { tokens: perMinute, at: now };
-    bucket.tokens = Math.min(perMinute, bucket.tokens + (now - bucket.at) * refillPerMs);
+    // Time never runs backwards here, even if an injected clock did.
+    bucket.tokens = Math.min(perMinute, bucket.tokens + Math.max(0, now - bucket.at) * refillPerMs);
     bucket.at = now;
     this.buckets.set(keyId, bucket);
     if (bucket.tokens >= 1) {

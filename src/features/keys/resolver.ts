@@ -1,7 +1,7 @@
 import type { Store } from "~/db";
 import type { KeyTier } from "~/db/schema";
 import { modelMatcher } from "./models";
-import { countActiveKeys, keyByHash, type KeyRow } from "./queries";
+import { keyByHash, keyCounts, type KeyCounts, type KeyRow } from "./queries";
 import { hashSecret, isWellFormed } from "./secret";
 
 export interface ResolvedKey {
@@ -14,13 +14,32 @@ export interface ResolvedKey {
 
 export const NO_AUTH_KEY_ID = "__noauth__";
 
-/** What requests carry when authentication is off, or on loopback with no key yet: the owner. */
+/**
+ * What requests carry when they pass without a key: with --no-auth, or on a
+ * loopback server whose store has never held a key. The owner, so the host and
+ * cross-site guards (./guards.ts) recognise such requests by this id.
+ */
 export const NO_AUTH_KEY: ResolvedKey = { id: NO_AUTH_KEY_ID, tier: "admin", allowedModels: ["*"], rateLimit: null, allows: () => true };
 
 export type Resolution =
-  /** `open`: let through only because a loopback server has no key yet. */
-  | { key: ResolvedKey; open?: boolean }
-  | { reason: "missing" | "malformed" | "unknown" | "revoked" | "no_keys"; keyId?: string };
+  | { key: ResolvedKey }
+  | {
+      reason: "missing" | "malformed" | "unknown" | "revoked" | "no_keys";
+      keyId?: string;
+      /** The store has never held a key: the same request without a key would have passed. */
+      keyless?: boolean;
+    };
+
+export interface KeyPolicy {
+  /** --no-auth: nothing is checked; every request passes as __noauth__, even one that presents a key. */
+  authDisabled: boolean;
+  /**
+   * Loopback listener: while the keys table has never held a row (revoked ones
+   * count), requests without a key pass as __noauth__. Once a key was ever
+   * created, revoking every key closes the server instead of opening it.
+   */
+  openWhenNoKeys: boolean;
+}
 
 /** Bound on cached lookups, so a flood of well-formed but unknown secrets cannot grow memory. */
 const CACHE_LIMIT = 10_000;
@@ -29,44 +48,43 @@ const CACHE_LIMIT = 10_000;
  * Turns a presented secret into a key. Lookups are cached by hash, and the
  * cache is only trusted while PRAGMA data_version proves no other process has
  * committed since: a key revoked from the CLI is refused on the very next request.
+ * A presented secret is always checked (unless --no-auth), whatever the mode.
  */
 export class KeyResolver {
   private cache = new Map<string, ResolvedKey | { revokedId: string } | null>();
   private version = Number.NaN;
-  private activeKeys = 0;
+  private counts: KeyCounts = { total: 0, active: 0 };
 
   constructor(
     private readonly store: Store,
-    private readonly policy: {
-      /** --no-auth: every request passes as __noauth__. */
-      authDisabled: boolean;
-      /** Loopback listener: with no active key at all, requests pass as __noauth__. */
-      openWhenNoKeys: boolean;
-    },
+    private readonly policy: KeyPolicy,
   ) {}
 
-  /** How many active keys the database holds (as of this request). */
-  activeKeyCount(): number {
+  /** How many keys the database holds, all and active (as of this call). */
+  keyCounts(): KeyCounts {
     this.revalidate();
-    return this.activeKeys;
+    return this.counts;
   }
 
   resolve(secret: string | undefined): Resolution {
     if (this.policy.authDisabled) return { key: NO_AUTH_KEY };
     this.revalidate();
-    if (this.activeKeys === 0) return this.policy.openWhenNoKeys ? { key: NO_AUTH_KEY, open: true } : { reason: "no_keys" };
-    if (!secret) return { reason: "missing" };
+    const keyless = this.policy.openWhenNoKeys && this.counts.total === 0;
+    if (!secret) {
+      if (keyless) return { key: NO_AUTH_KEY };
+      return { reason: this.counts.active === 0 ? "no_keys" : "missing" };
+    }
 
     const hash = hashSecret(secret);
     let entry = this.cache.get(hash);
     if (entry === undefined) {
       // Only a miss pays for the checksum; a typo or a foreign token never reaches the database.
-      if (!isWellFormed(secret)) return { reason: "malformed" };
+      if (!isWellFormed(secret)) return { reason: "malformed", keyless };
       entry = toEntry(keyByHash(this.store.db, hash));
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(hash, entry);
     }
-    if (entry === null) return { reason: "unknown" };
+    if (entry === null) return { reason: "unknown", keyless };
     if ("revokedId" in entry) return { reason: "revoked", keyId: entry.revokedId };
     return { key: entry };
   }
@@ -80,7 +98,7 @@ export class KeyResolver {
     const version = this.store.dataVersion();
     if (version === this.version) return;
     this.cache.clear();
-    this.activeKeys = countActiveKeys(this.store.db);
+    this.counts = keyCounts(this.store.db);
     this.version = version;
   }
 }
