@@ -5,6 +5,8 @@ import type { EventRecorder } from "~/features/events/recorder";
 import { telemetry } from "~/features/events/telemetry";
 import { requireKey, type KeyDeps } from "~/features/keys/middleware";
 import { proxyRoutes, type ProxyDeps } from "~/features/proxy/routes";
+import { quotaRoutes } from "~/features/quota/routes";
+import type { QuotaSource } from "~/features/quota/quota";
 import { usageRoutes } from "~/features/usage/routes";
 import { log } from "~/lib/log";
 import { openAIError } from "~/lib/openai-error";
@@ -14,6 +16,8 @@ export interface AppDeps {
   proxy: ProxyDeps;
   keys: KeyDeps;
   recorder: EventRecorder;
+  /** Copilot's own counters (GET /admin/quota); absent without a GitHub token. */
+  quota?: QuotaSource;
 }
 
 /** The app in one place: middleware order and routes are read top to bottom here. */
@@ -32,6 +36,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", proxy);
   app.route("/v1", proxy);
   app.route("/admin", usageRoutes(deps.store));
+  app.route("/admin", quotaRoutes(deps.quota));
 
   app.notFound((c) => openAIError(c, 404, `no route for ${c.req.method} ${c.req.path}`, "invalid_request_error", "not_found"));
   app.onError((error, c) => {

@@ -12,6 +12,7 @@ import { isLoopback } from "~/lib/net";
 import { upstreamUrls, type AccountType } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
+import { QuotaSource } from "~/features/quota/quota";
 import { resolveGithubToken } from "~/upstream/github-token";
 
 export interface StartOptions {
@@ -20,6 +21,8 @@ export interface StartOptions {
   dbPath?: string;
   accountType: AccountType;
   githubToken?: string;
+  /** --enterprise-url: a GHE.com tenant host. */
+  enterpriseUrl?: string;
   bodyLimitBytes: number;
   /** Authentication off: every request passes as __noauth__. */
   noAuth: boolean;
@@ -38,7 +41,7 @@ export async function start(options: StartOptions): Promise<void> {
   const store = openStore({ path });
 
   const github = resolveGithubToken(options.githubToken);
-  const urls = upstreamUrls(options.accountType);
+  const urls = upstreamUrls(options.accountType, { enterpriseUrl: options.enterpriseUrl });
   const token = github ? new CopilotToken(urls, github.token) : undefined;
   if (github && token) {
     log.info(`GitHub token from ${github.source}; Copilot account type ${options.accountType}`);
@@ -58,6 +61,7 @@ export async function start(options: StartOptions): Promise<void> {
     proxy: { copilot: token && new CopilotClient(urls, token), bodyLimitBytes: options.bodyLimitBytes },
     keys: { resolver, limiter: new RateLimiter(), lastUsed },
     recorder,
+    quota: github && new QuotaSource(urls, github.token),
   });
   /** Everything that holds the store, in the order it must let go of it. */
   const release = async () => {
