@@ -1,11 +1,14 @@
 #!/usr/bin/env bun
 import { defineCommand, runMain } from "citty";
 import { dbCommand } from "~/db/cli";
+import { doctorCommand } from "~/features/doctor/cli";
 import { keysCommand } from "~/features/keys/cli";
+import { quotaCommand } from "~/features/quota/cli";
 import { usageCommand } from "~/features/usage/cli";
 import { dbPathArg, guarded, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
 import { log } from "~/lib/log";
 import { start } from "~/start";
+import { enterpriseUrlArg, githubTokenArgs } from "~/upstream/cli-args";
 import { ACCOUNT_TYPES, upstreamUrls } from "~/upstream/config";
 import { pollForToken, requestDeviceCode } from "~/upstream/device-flow";
 import { saveGithubToken } from "~/upstream/github-token";
@@ -21,8 +24,8 @@ const startCommand = defineCommand({
     host: { type: "string", description: "address to listen on", default: "127.0.0.1" },
     ...dbPathArg,
     ...accountTypeArg,
-    "github-token-file": { type: "string", description: "read the GitHub token from this file (default: $GH_TOKEN, else the one `auth` saved)", valueHint: "PATH" },
-    "github-token": { type: "string", description: "GitHub token on the command line: visible to every local user in `ps`; prefer --github-token-file or $GH_TOKEN", valueHint: "TOKEN" },
+    ...enterpriseUrlArg,
+    ...githubTokenArgs,
     "body-limit-mb": { type: "string", description: "largest request body accepted, in MiB", default: "32" },
     "events-retention-days": { type: "string", description: "delete request events older than this many days (0 keeps everything)", default: "90" },
     // citty reads --no-auth as auth=false.
@@ -36,6 +39,7 @@ const startCommand = defineCommand({
       accountType: parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES),
       githubToken: args["github-token"],
       githubTokenFile: args["github-token-file"],
+      enterpriseUrl: args["enterprise-url"],
       bodyLimitBytes: Math.round(parsePositive("--body-limit-mb", args["body-limit-mb"]) * 1024 * 1024),
       noAuth: !args.auth,
       eventsRetentionDays: parseDays(args["events-retention-days"]),
@@ -45,9 +49,9 @@ const startCommand = defineCommand({
 
 const authCommand = defineCommand({
   meta: { name: "auth", description: "Sign in to GitHub (device flow) and save the token for `start`" },
-  args: { ...accountTypeArg },
+  args: { ...accountTypeArg, ...enterpriseUrlArg },
   run: guarded(async ({ args }) => {
-    const urls = upstreamUrls(parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES));
+    const urls = upstreamUrls(parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES), { enterpriseUrl: args["enterprise-url"] });
     const code = await requestDeviceCode(urls);
     log.box(`Open ${code.verification_uri} and enter the code ${code.user_code}`);
     const token = await pollForToken(urls, code);
@@ -58,7 +62,7 @@ const authCommand = defineCommand({
 
 const main = defineCommand({
   meta: { name: "copilot-api", version: "0.1.0", description: "A local OpenAI-compatible gateway in front of GitHub Copilot" },
-  subCommands: { start: startCommand, auth: authCommand, keys: keysCommand, usage: usageCommand, db: dbCommand },
+  subCommands: { start: startCommand, auth: authCommand, keys: keysCommand, usage: usageCommand, db: dbCommand, doctor: doctorCommand, quota: quotaCommand },
 });
 
 await runMain(main);

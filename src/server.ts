@@ -6,6 +6,8 @@ import { telemetry } from "~/features/events/telemetry";
 import { crossSiteGuard, hostGuard, type GuardOptions } from "~/features/keys/guards";
 import { requireKey, type KeyDeps } from "~/features/keys/middleware";
 import { proxyRoutes, type ProxyDeps } from "~/features/proxy/routes";
+import { quotaRoutes } from "~/features/quota/routes";
+import type { QuotaSource } from "~/features/quota/quota";
 import { usageRoutes } from "~/features/usage/routes";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
@@ -17,6 +19,8 @@ export interface AppDeps {
   keys: KeyDeps;
   guards: GuardOptions;
   recorder: EventRecorder;
+  /** Copilot's own counters (GET /admin/quota); absent without a GitHub token. */
+  quota?: QuotaSource;
 }
 
 /** The app in one place: middleware order and routes are read top to bottom here. */
@@ -46,6 +50,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", proxy);
   app.route("/v1", proxy);
   app.route("/admin", usageRoutes(deps.store));
+  app.route("/admin", quotaRoutes(deps.quota));
 
   // Method and path are the client's: bounded before they are echoed.
   app.notFound((c) => openAIError(c, 404, `no route for ${clip(c.req.method, 20)} ${clip(c.req.path)}`, "invalid_request_error", "not_found"));

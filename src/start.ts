@@ -16,6 +16,7 @@ import { isLoopback } from "~/lib/net";
 import { upstreamUrls, type AccountType } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
+import { QuotaSource } from "~/features/quota/quota";
 import { resolveGithubToken } from "~/upstream/github-token";
 
 export interface StartOptions {
@@ -26,6 +27,8 @@ export interface StartOptions {
   githubToken?: string;
   /** --github-token-file: read the token from this file. */
   githubTokenFile?: string;
+  /** --enterprise-url: a GHE.com tenant host. */
+  enterpriseUrl?: string;
   bodyLimitBytes: number;
   /** Authentication off: every request passes as __noauth__. */
   noAuth: boolean;
@@ -52,7 +55,7 @@ export async function start(options: StartOptions): Promise<void> {
     store.close();
     throw error;
   }
-  const urls = upstreamUrls(options.accountType);
+  const urls = upstreamUrls(options.accountType, { enterpriseUrl: options.enterpriseUrl });
   const token = github ? new CopilotToken(urls, github.token) : undefined;
   if (github && token) {
     log.info(`GitHub token from ${github.source}; Copilot account type ${options.accountType}`);
@@ -75,6 +78,7 @@ export async function start(options: StartOptions): Promise<void> {
     keys: { resolver, limiter: new RateLimiter(), lastUsed },
     guards: { loopbackListener, authDisabled: options.noAuth },
     recorder,
+    quota: github && new QuotaSource(urls, github.token),
   });
   /** Everything that holds the store, in the order it must let go of it. */
   const release = async () => {

@@ -20,6 +20,18 @@ export interface FakeUpstream {
   tokenTtlSeconds: number;
   refreshInSeconds: number;
   exchanges: number;
+  /** endpoints.api in the token exchange's answer (default: the fake itself); null leaves endpoints out. */
+  endpointsApi: string | null;
+  /** How far the fake's clock (expires_at, Date header) is from the real one: -1800 plays a local clock 30 minutes fast. */
+  serverClockOffsetSeconds: number;
+  /** The next this-many token exchanges answer 500 (a refresh that fails). */
+  exchangeFailures: number;
+  /** GitHub refuses the GitHub token (401) on the token exchange and copilot_internal/user. */
+  refuseGithubToken: boolean;
+  /** How long the "pause" and "pause-mid-event" models go silent mid-stream. */
+  pauseMs: number;
+  /** Copilot answers 466 to every request, as it did to stale clients in February 2026. */
+  rejectClientVersion: boolean;
   /** Copilot tokens that Copilot still accepts; clear it to make Copilot answer 401. */
   validTokens: Set<string>;
   /** Resolves when a streamed response was cancelled by the reader (the proxy). */
@@ -56,6 +68,63 @@ export function streamChunks(model: string): unknown[] {
   ];
 }
 
+/** GET copilot_internal/user as GitHub answers it for a Pro+ plan part-way through the month. */
+export const COPILOT_USER = {
+  login: "octocat",
+  access_type_sku: "plus_monthly_subscriber_quota",
+  analytics_tracking_id: "0123456789abcdef0123456789abcdef",
+  assigned_date: "2026-01-30T10:00:46-05:00",
+  can_signup_for_limited: false,
+  chat_enabled: true,
+  codex_agent_enabled: true,
+  copilot_plan: "individual_pro",
+  organization_login_list: [],
+  organization_list: [],
+  endpoints: {
+    api: "https://api.individual.githubcopilot.com",
+    "origin-tracker": "https://origin-tracker.individual.githubcopilot.com",
+    proxy: "https://proxy.individual.githubcopilot.com",
+    telemetry: "https://telemetry.individual.githubcopilot.com",
+  },
+  quota_reset_date: "2026-12-01",
+  quota_reset_date_utc: "2026-12-01T00:00:00.000Z",
+  quota_snapshots: {
+    chat: {
+      entitlement: 0,
+      overage_count: 0,
+      overage_permitted: false,
+      percent_remaining: 100,
+      quota_id: "chat",
+      quota_remaining: 0,
+      remaining: 0,
+      unlimited: true,
+      timestamp_utc: "2026-11-20T13:40:44.935Z",
+    },
+    completions: {
+      entitlement: 0,
+      overage_count: 0,
+      overage_permitted: false,
+      percent_remaining: 100,
+      quota_id: "completions",
+      quota_remaining: 0,
+      remaining: 0,
+      unlimited: true,
+      timestamp_utc: "2026-11-20T13:40:44.935Z",
+    },
+    premium_interactions: {
+      entitlement: 1500,
+      overage_count: 0,
+      overage_permitted: true,
+      percent_remaining: 70.28,
+      quota_id: "premium_interactions",
+      quota_remaining: 1054.25,
+      remaining: 1054,
+      unlimited: false,
+      timestamp_utc: "2026-11-20T13:40:44.935Z",
+    },
+  },
+};
+
 export function startFakeUpstream(): FakeUpstream {
   let cancelled!: () => void;
   const fake: FakeUpstream = {
@@ -66,6 +135,12 @@ export function startFakeUpstream(): FakeUpstream {
     tokenTtlSeconds: 1800,
     refreshInSeconds: 1500,
     exchanges: 0,
+    endpointsApi: "",
+    serverClockOffsetSeconds: 0,
+    exchangeFailures: 0,
+    refuseGithubToken: false,
+    pauseMs: 1000,
+    rejectClientVersion: false,
     validTokens: new Set(),
     streamCancelled: new Promise<void>((resolve) => (cancelled = resolve)),
     env: () => ({ COPILOT_API_GITHUB_URL: fake.url, COPILOT_API_GITHUB_API_URL: fake.url, COPILOT_API_COPILOT_URL: fake.url }),
@@ -92,17 +167,40 @@ export function startFakeUpstream(): FakeUpstream {
         }
         return json({ access_token: fake.githubToken, token_type: "bearer", scope: "read:user" });
       }
+      const githubAuthorized = !fake.refuseGithubToken && req.headers.get("authorization") === `token ${fake.githubToken}`;
       if (route === "GET /copilot_internal/v2/token") {
-        if (req.headers.get("authorization") !== `token ${fake.githubToken}`) return json({ message: "Bad credentials" }, 401);
+        if (!githubAuthorized) return json({ message: "Bad credentials", documentation_url: "https://docs.github.com/rest" }, 401);
+        if (fake.exchangeFailures > 0) {
+          fake.exchangeFailures -= 1;
+          return json({ message: "Service unavailable" }, 500);
+        }
         fake.exchanges += 1;
         const token = `tid=fake-copilot-${fake.exchanges}`;
         fake.validTokens.add(token);
-        return json({ token, expires_at: Math.floor(Date.now() / 1000) + fake.tokenTtlSeconds, refresh_in: fake.refreshInSeconds });
+        // GitHub's own clock: expires_at and the Date header agree with each other, whatever the local clock says.
+        const serverNow = Date.now() + fake.serverClockOffsetSeconds * 1000;
+        const answer = {
+          token,
+          expires_at: Math.floor(serverNow / 1000) + fake.tokenTtlSeconds,
+          refresh_in: fake.refreshInSeconds,
+          ...(fake.endpointsApi === null ? {} : { endpoints: { api: fake.endpointsApi || fake.url, proxy: fake.url, telemetry: fake.url } }),
+          chat_enabled: true,
+          sku: "plus_monthly_subscriber_quota",
+        };
+        return new Response(JSON.stringify(answer), { headers: { "content-type": "application/json", date: new Date(serverNow).toUTCString() } });
+      }
+      if (route === "GET /copilot_internal/user") {
+        if (!githubAuthorized) return json({ message: "Bad credentials", documentation_url: "https://docs.github.com/rest" }, 401);
+        return json(COPILOT_USER);
       }
 
       // Everything below is the Copilot API: it wants a token it issued.
       const bearer = req.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
       if (!fake.validTokens.has(bearer)) return json({ error: { message: "unauthorized: token expired" } }, 401);
+      if (fake.rejectClientVersion) {
+        const message = "bad request: the specified API version is no longer supported. You may need to update your client to a newer version.\n";
+        return json({ error: { message, type: "error" } }, 466);
+      }
 
       if (route === "GET /models") {
         return json({ object: "list", data: [{ id: "gpt-4o", object: "model" }, { id: "claude-sonnet-4", object: "model" }] });
@@ -115,6 +213,22 @@ export function startFakeUpstream(): FakeUpstream {
         if (payload.model === "error-429") return json({ error: { message: "rate limited upstream", type: "rate_limit" } }, 429);
         if (payload.model === "error-500") return new Response("upstream exploded", { status: 500, headers: { "content-type": "text/plain" } });
         if (payload.model === "slow") await Bun.sleep(300);
+        if ((payload.model === "pause" || payload.model === "pause-mid-event") && payload.stream) {
+          // A model that thinks for a long time mid-answer: an event, silence, then the rest.
+          const [first, ...rest] = streamChunks(payload.model).map((c) => `data: ${JSON.stringify(c)}\n\n`);
+          const tail = `${rest.join("")}data: [DONE]\n\n`;
+          const cut = payload.model === "pause-mid-event" ? first!.length - 20 : first!.length;
+          const encode = (text: string) => new TextEncoder().encode(text);
+          const stream = new ReadableStream<Uint8Array>({
+            async start(controller) {
+              controller.enqueue(encode(first!.slice(0, cut)));
+              await Bun.sleep(fake.pauseMs);
+              controller.enqueue(encode(first!.slice(cut) + tail));
+              controller.close();
+            },
+          });
+          return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+        }
         if (payload.model === "endless" && payload.stream) {
           const chunk = streamChunks(payload.model)[0];
           let timer: ReturnType<typeof setInterval>;

@@ -1,6 +1,6 @@
 import { AppError } from "~/lib/errors";
-import { copilotHeaders, type UpstreamUrls } from "./config";
-import type { CopilotToken } from "./copilot-token";
+import { clientIdentity, copilotBaseUrl, copilotHeaders, type ClientIdentity, type UpstreamUrls } from "./config";
+import type { CopilotSession, CopilotToken } from "./copilot-token";
 
 export interface ForwardOptions {
   method: "GET" | "POST";
@@ -14,33 +14,48 @@ export interface ForwardOptions {
   initiator?: "user" | "agent";
 }
 
-/** Forwards requests to Copilot with a fresh token, retrying once when Copilot says the token is no longer good. */
+/**
+ * Forwards requests to Copilot with a fresh token, at the base URL that token was
+ * issued for, retrying once when Copilot says the token is no longer good.
+ */
 export class CopilotClient {
+  readonly identity: ClientIdentity;
+
   constructor(
     private readonly urls: UpstreamUrls,
     private readonly token: CopilotToken,
-  ) {}
+    identity?: ClientIdentity,
+  ) {
+    // Read once, at construction: an unusable override fails the boot, not a request.
+    this.identity = identity ?? clientIdentity();
+  }
 
   async forward(options: ForwardOptions): Promise<Response> {
-    const first = await this.token.get();
+    const first = await this.token.session();
     const response = await this.send(options, first);
     if (response.status !== 401) return response;
     await response.body?.cancel();
-    this.token.invalidate(first);
-    return this.send(options, await this.token.get());
+    this.token.invalidate(first.token);
+    return this.send(options, await this.token.session());
   }
 
-  private async send(options: ForwardOptions, token: string): Promise<Response> {
+  /** The Copilot API base URL requests go to now (the current token's, unless overridden). */
+  async baseUrl(): Promise<string> {
+    return copilotBaseUrl(this.urls, (await this.token.session()).apiUrl);
+  }
+
+  private async send(options: ForwardOptions, session: CopilotSession): Promise<Response> {
+    const base = copilotBaseUrl(this.urls, session.apiUrl);
     try {
-      return await fetch(`${this.urls.copilot}${options.path}`, {
+      return await fetch(`${base}${options.path}`, {
         method: options.method,
-        headers: copilotHeaders(token, { vision: options.vision, initiator: options.initiator }),
+        headers: copilotHeaders(session.token, { vision: options.vision, initiator: options.initiator }, this.identity),
         body: options.body,
         signal: options.signal,
       });
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      throw new AppError(`cannot reach Copilot at ${this.urls.copilot}: ${(error as Error).message}`, "check your network connection");
+      throw new AppError(`cannot reach Copilot at ${base}: ${(error as Error).message}`, "check your network connection");
     }
   }
 }

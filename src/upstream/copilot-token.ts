@@ -1,88 +1,194 @@
-import { AppError } from "~/lib/errors";
+import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
-import { githubHeaders, type UpstreamUrls } from "./config";
+import { systemClock, type Clock } from "./clock";
+import { clientIdentity, githubHeaders, parseEndpointsApi, type ClientIdentity, type UpstreamUrls } from "./config";
 
 interface TokenResponse {
-  token: string;
-  /** Unix seconds. */
-  expires_at: number;
+  token?: unknown;
+  /** Unix seconds, by GitHub's clock. */
+  expires_at?: unknown;
   /** Seconds until GitHub wants it refreshed. */
-  refresh_in: number;
+  refresh_in?: unknown;
+  endpoints?: { api?: unknown };
 }
 
-/** Refresh this long before GitHub's refresh_in, so no request ever carries an expiring token. */
-const REFRESH_MARGIN_MS = 60_000;
+/** A Copilot token and the API base URL it was issued for (endpoints.api), when GitHub named one. */
+export interface CopilotSession {
+  token: string;
+  apiUrl?: string;
+}
+
+/** Never refresh more often than this, whatever refresh_in says. */
+export const REFRESH_FLOOR_MS = 60_000;
+/** Failed refreshes are retried after 1, 2, 4, 8 then every 16 minutes. */
+export const REFRESH_BACKOFF_CAP_MS = 16 * 60_000;
+/** A GitHub token that GitHub refused is answered at once for this long, without asking GitHub again. */
+export const REJECTION_MEMORY_MS = 60_000;
+/** No token is trusted for longer than this, whatever the answer implies. */
+const MAX_LIFETIME_MS = 24 * 3_600_000;
+
+interface Held extends CopilotSession {
+  /** Monotonic times (Clock.now). */
+  refreshAt: number;
+  expiresAt: number;
+}
+
+export interface CopilotTokenOptions {
+  clock?: Clock;
+  identity?: ClientIdentity;
+}
 
 /**
- * Holds the short-lived Copilot token exchanged from the GitHub token:
- * fetched once per expiry (concurrent callers share one exchange), refreshed
- * ahead of time by a timer, and dropped on demand after an upstream 401.
- * The token itself is never logged.
+ * Holds the short-lived Copilot token exchanged from the GitHub token.
+ *
+ * Timing never reads the local wall clock (a clock 30 minutes fast used to mean
+ * one exchange per second): the refresh is scheduled `refresh_in` seconds after
+ * the exchange was sent (at least a minute), on a monotonic clock. The token's
+ * lifetime is GitHub's `expires_at` minus GitHub's own `Date` header, both
+ * server-side, so local skew cancels out; when that cannot be read, the lifetime
+ * is taken as `refresh_in` (GitHub always asks for a refresh before expiry, so
+ * this errs on the short side). Both are counted from when the exchange was sent.
+ *
+ * A failed refresh is retried with exponential backoff while requests keep using
+ * the current token until that lifetime is over; only then does a request wait
+ * for an exchange of its own. Concurrent callers share one exchange. A GitHub
+ * token that GitHub refuses (401) is remembered for a minute and answered at once.
+ * The tokens are never logged.
  */
 export class CopilotToken {
-  private current?: { token: string; refreshAt: number };
-  private inflight?: Promise<string>;
-  private timer?: ReturnType<typeof setTimeout>;
-  /** How many exchanges were made (tests and diagnostics). */
+  private held?: Held;
+  private inflight?: Promise<CopilotSession>;
+  private timer?: unknown;
+  private failures = 0;
+  private rejected?: { error: GithubTokenRejected; until: number };
+  private stopped = false;
+  private readonly clock: Clock;
+  private readonly identity: ClientIdentity;
+  /** How many exchanges were sent to GitHub (tests and diagnostics). */
   exchanges = 0;
 
   constructor(
     private readonly urls: UpstreamUrls,
     private readonly githubToken: string,
-  ) {}
+    options: CopilotTokenOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.identity = options.identity ?? clientIdentity();
+  }
 
   async get(): Promise<string> {
-    if (this.current && Date.now() < this.current.refreshAt) return this.current.token;
+    return (await this.session()).token;
+  }
+
+  /** The current token while it lives; otherwise one exchange, shared by every caller waiting for it. */
+  session(): Promise<CopilotSession> {
+    const held = this.held;
+    if (held && this.clock.now() < held.expiresAt) return Promise.resolve({ token: held.token, apiUrl: held.apiUrl });
+    return this.exchangeOnce();
+  }
+
+  /** The upstream rejected the token: forget it so the next session() exchanges a new one. */
+  invalidate(rejected: string): void {
+    if (this.held?.token === rejected) this.held = undefined;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private exchangeOnce(): Promise<CopilotSession> {
+    const rejected = this.rejected;
+    if (rejected && this.clock.now() < rejected.until) return Promise.reject(rejected.error);
     this.inflight ??= this.exchange().finally(() => {
       this.inflight = undefined;
     });
     return this.inflight;
   }
 
-  /** The upstream rejected the token: forget it so the next get() exchanges a new one. */
-  invalidate(rejected: string): void {
-    if (this.current?.token === rejected) this.current = undefined;
-  }
-
-  stop(): void {
-    clearTimeout(this.timer);
-  }
-
-  private async exchange(): Promise<string> {
+  private async exchange(): Promise<CopilotSession> {
     this.exchanges += 1;
+    const sentAt = this.clock.now();
     let response: Response;
     try {
-      response = await fetch(`${this.urls.githubApi}/copilot_internal/v2/token`, { headers: githubHeaders(this.githubToken) });
+      response = await fetch(`${this.urls.githubApi}/copilot_internal/v2/token`, { headers: githubHeaders(this.githubToken, this.identity) });
     } catch (error) {
-      throw new AppError(`cannot reach ${this.urls.githubApi} for a Copilot token: ${(error as Error).message}`, "check your network connection");
+      throw new AppError(`cannot reach ${this.urls.githubApi} for a Copilot token: ${errorMessage(error)}`, "check your network connection");
+    }
+    if (response.status === 401) {
+      await response.body?.cancel();
+      const error = new GithubTokenRejected(this.urls.githubApi);
+      this.rejected = { error, until: this.clock.now() + REJECTION_MEMORY_MS };
+      throw error;
     }
     if (!response.ok) {
+      await response.body?.cancel();
       const hint =
-        response.status === 401
-          ? "the GitHub token is invalid or revoked: run `copilot-api auth` again"
-          : response.status === 403 || response.status === 404
-            ? "this GitHub account has no Copilot access, or the token lacks it: check your Copilot subscription"
-            : "GitHub may be having trouble; try again shortly";
+        response.status === 403 || response.status === 404
+          ? "this GitHub account has no Copilot access, or the token lacks it: check your Copilot subscription"
+          : "GitHub may be having trouble; try again shortly";
       throw new UpstreamAuthError(`GitHub refused the Copilot token exchange (HTTP ${response.status})`, hint, response.status);
     }
-    const body = (await response.json()) as TokenResponse;
-    const now = Date.now();
-    const refreshIn = Math.max(body.refresh_in * 1000 - REFRESH_MARGIN_MS, 1000);
-    const expiresIn = body.expires_at * 1000 - now - REFRESH_MARGIN_MS;
-    const refreshAt = now + Math.max(Math.min(refreshIn, expiresIn), 1000);
-    this.current = { token: body.token, refreshAt };
-    this.schedule(refreshAt - now);
-    return body.token;
+    let body: TokenResponse;
+    try {
+      body = (await response.json()) as TokenResponse;
+    } catch {
+      throw new AppError("GitHub's Copilot token answer is not JSON", "GitHub may be having trouble; try again shortly");
+    }
+    if (typeof body?.token !== "string" || !body.token || typeof body.refresh_in !== "number" || !(body.refresh_in > 0)) {
+      throw new AppError("GitHub's Copilot token answer lacks token or refresh_in", "GitHub may have changed the token exchange; run `copilot-api doctor`");
+    }
+    const refreshMs = Math.max(body.refresh_in * 1000, REFRESH_FLOOR_MS);
+    const held: Held = {
+      token: body.token,
+      apiUrl: parseEndpointsApi(body.endpoints?.api),
+      refreshAt: sentAt + refreshMs,
+      expiresAt: sentAt + tokenLifetimeMs(body, response.headers.get("date")),
+    };
+    this.held = held;
+    this.rejected = undefined;
+    this.failures = 0;
+    this.schedule(held.refreshAt - this.clock.now());
+    return { token: held.token, apiUrl: held.apiUrl };
   }
 
   private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.get().catch((error) => log.warn(`Copilot token refresh failed: ${(error as Error).message}`));
-    }, ms);
-    // A pending refresh must never keep the process alive on shutdown.
-    this.timer.unref?.();
+    if (this.stopped) return;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(() => this.refresh(), Math.max(ms, 0));
   }
+
+  private async refresh(): Promise<void> {
+    this.timer = undefined;
+    try {
+      await this.exchangeOnce();
+    } catch (error) {
+      this.failures += 1;
+      const delay = Math.min(REFRESH_FLOOR_MS * 2 ** (this.failures - 1), REFRESH_BACKOFF_CAP_MS);
+      const left = this.held ? Math.max(0, Math.round((this.held.expiresAt - this.clock.now()) / 1000)) : 0;
+      const hint = error instanceof AppError && error.hint ? ` (${error.hint})` : "";
+      log.warn(
+        `Copilot token refresh failed: ${errorMessage(error)}${hint}; retrying in ${delay / 1000}s` +
+          (left > 0 ? `; requests keep using the current token for up to ${left}s` : ""),
+      );
+      this.schedule(delay);
+    }
+  }
+}
+
+/**
+ * How long the token lives, without the local wall clock: GitHub's expires_at
+ * minus GitHub's Date header; refresh_in when that is missing or implausible.
+ */
+export function tokenLifetimeMs(body: { expires_at?: unknown; refresh_in?: unknown }, date: string | null): number {
+  const refreshMs = typeof body.refresh_in === "number" ? body.refresh_in * 1000 : 0;
+  const serverNow = date ? Date.parse(date) : Number.NaN;
+  if (typeof body.expires_at === "number" && Number.isFinite(serverNow)) {
+    const lifetime = body.expires_at * 1000 - serverNow;
+    if (lifetime > 0 && lifetime <= MAX_LIFETIME_MS) return lifetime;
+  }
+  return Math.min(refreshMs, MAX_LIFETIME_MS);
 }
 
 export class UpstreamAuthError extends AppError {
@@ -92,5 +198,19 @@ export class UpstreamAuthError extends AppError {
     readonly status: number,
   ) {
     super(message, hint);
+  }
+}
+
+/**
+ * GitHub answered 401 to the GitHub token: it is invalid, expired or revoked.
+ * Retrying cannot help, so the proxy answers 503 with `x-should-retry: false`.
+ */
+export class GithubTokenRejected extends UpstreamAuthError {
+  constructor(githubApi: string) {
+    super(
+      `GitHub (${githubApi}) refused the GitHub token: it is invalid, expired or revoked`,
+      "run `copilot-api auth` again (or pass a valid --github-token / GH_TOKEN), then restart copilot-api",
+      401,
+    );
   }
 }

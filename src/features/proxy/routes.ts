@@ -10,6 +10,8 @@ import { openAIError } from "~/lib/openai-error";
 import type { CopilotClient, ForwardOptions } from "~/upstream/copilot-client";
 import { repeatedKey, requireJsonBody } from "./request-checks";
 import { chatCompletionRequest, checkBody, embeddingsRequest, MODEL_NAME_MAX } from "./request-schemas";
+import { GithubTokenRejected } from "~/upstream/copilot-token";
+import { withKeepAlive } from "~/upstream/keepalive";
 
 export interface ProxyDeps {
   /** Absent when no GitHub token is configured: the routes then answer 503. */
@@ -139,6 +141,11 @@ async function forward(c: Context<AppEnv>, deps: ProxyDeps, options: Omit<Forwar
       c.var.event.error = "client_aborted";
       return new Response(null, { status: 499 });
     }
+    if (error instanceof GithubTokenRejected) {
+      // Retrying cannot help until someone signs in again: tell SDKs not to.
+      c.header("x-should-retry", "false");
+      return openAIError(c, 503, `${error.message}; ${error.hint}`, "server_error", "github_token_rejected");
+    }
     log.error(`upstream ${options.path}: ${errorMessage(error)}`);
     const message = error instanceof AppError && error.hint ? `${error.message}; ${error.hint}` : errorMessage(error);
     return openAIError(c, 502, message, "upstream_error", "upstream_unavailable");
@@ -163,7 +170,7 @@ async function relay(upstream: Response, draft: EventDraft): Promise<Response> {
   const type = headers.get("content-type") ?? "";
   if (type.startsWith("text/event-stream") && upstream.body) {
     headers.set("cache-control", "no-cache");
-    return new Response(observeStream(upstream.body, draft), { status: upstream.status, headers });
+    return new Response(withKeepAlive(observeStream(upstream.body, draft)), { status: upstream.status, headers });
   }
   if (upstream.ok && type.includes("json")) {
     const text = await upstream.text();
