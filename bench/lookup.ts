@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore, preparedFor } from "~/db";
-import { migrationLedger } from "~/db/ledger";
+import { migrationLedger } from "~/db/migrations";
 import { perCallNs, printTable, summarize } from "./lib";
 
 const byVersion = preparedFor((db) =>

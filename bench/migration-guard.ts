@@ -2,8 +2,7 @@
 // every migration this build carries on :memory:, checking each statement,
 // against opening and closing an empty in-memory database.
 import { Database } from "bun:sqlite";
-import { checkMigrations } from "~/db/migration-guard";
-import { loadMigrations } from "~/db/migrations";
+import { checkMigrations, loadMigrations } from "~/db/migrations";
 import { printTable, summarize } from "./lib";
 
 const RUNS = 200;

@@ -1,7 +1,7 @@
 /**
  * The drift gate (`bun run db:check`): fails when schema.ts holds a change no
  * migration carries, when drizzle-kit's own snapshot check fails, or when a
- * migration would read a double-quoted name as text (src/db/migration-guard.ts:
+ * migration would read a double-quoted name as text (src/db/migrations/guard.ts:
  * every file is replayed on an in-memory database, hand-written ones included).
  *
  * drizzle-kit has no dry run, so generate runs against a throw-away copy of the
@@ -10,9 +10,7 @@
  */
 import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
-import { checkMigrations, describeFinding, findingHint } from "../src/db/migration-guard";
-import { readMigrationFolder } from "../src/db/migration-files";
-import { fromSources } from "../src/db/migrations";
+import { checkMigrations, describeFinding, findingHint, fromSources, readMigrationFolder } from "../src/db/migrations";
 
 const root = join(import.meta.dir, "..");
 const schema = process.env.DB_CHECK_SCHEMA ?? "src/db/schema.ts";

@@ -1,7 +1,7 @@
 /**
  * `bun run db:generate [drizzle-kit generate flags]`: runs drizzle-kit generate
  * (--name, --custom and the rest pass through), then repairs the file it just
- * wrote (see src/db/rebuild-repair.ts) and prints what it changed, then runs the
+ * wrote (see src/db/migrations/rebuild-repair.ts) and prints what it changed, then runs the
  * migration guard over the whole folder.
  *
  * `bun run db:generate --repair drizzle/NNNN_x.sql` repairs an existing file
@@ -9,10 +9,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { checkMigrations, describeFinding, findingHint } from "../src/db/migration-guard";
-import { readMigrationFolder } from "../src/db/migration-files";
-import { fromSources } from "../src/db/migrations";
-import { describeRepair, repairRebuilds } from "../src/db/rebuild-repair";
+import { checkMigrations, describeFinding, describeRepair, findingHint, fromSources, readMigrationFolder, repairRebuilds } from "../src/db/migrations";
 import { AppError, errorMessage } from "../src/lib/errors";
 
 const root = join(import.meta.dir, "..");

@@ -2,7 +2,7 @@ import { afterAll } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readMigrationFolder } from "~/db/migration-files";
+import { readMigrationFolder } from "~/db/migrations";
 
 export const ROOT = join(import.meta.dir, "..");
 export const MAIN = join(ROOT, "src", "main.ts");

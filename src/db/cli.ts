@@ -7,8 +7,7 @@ import { dbPath } from "~/lib/paths";
 import { openStore } from ".";
 import { backupDatabase, fileStamp } from "./backup";
 import { statusOf, verify, type DbStatus } from "./status";
-import { assertMigratable } from "./migrate";
-import { loadMigrations } from "./migrations";
+import { assertMigratable, loadMigrations } from "./migrations";
 import { openDatabase } from "./open";
 
 /** Opens an existing database for inspection, runs fn, and always closes it. */

@@ -4,8 +4,7 @@ import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { backupBeforeMigrating } from "./backup";
 import { describeFileChange, walStillOurs, type OpenedFiles } from "./identity";
-import { applyMigrations } from "./migrate";
-import { loadMigrations, type Migration } from "./migrations";
+import { applyMigrations, loadMigrations, type Migration } from "./migrations";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./open";
 import * as schema from "./schema";
 

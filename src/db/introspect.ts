@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { is, SQL } from "drizzle-orm";
 import { getTableConfig, SQLiteSyncDialect, SQLiteTable, type SQLiteColumn } from "drizzle-orm/sqlite-core";
-import { LEDGER_TABLE } from "./ledger";
+import { LEDGER_TABLE } from "./migrations";
 
 /** Tables, columns, indexes and foreign keys in one comparable shape. */
 export type SchemaShape = Record<string, TableShape>;

@@ -4,9 +4,7 @@ import { dirname } from "node:path";
 import { automaticBackups, backupTemps, type BackupTemp } from "./backup";
 import { databaseFiles, modeOf, octal } from "~/lib/file-modes";
 import { diffShapes, shapeOfDatabase, shapeOfSchema } from "./introspect";
-import { planMigrations, readLedger, type MigrationPlan } from "./migrate";
-import { checkMigrations, describeAppliedFinding, describeFinding, findingHint } from "./migration-guard";
-import type { Migration } from "./migrations";
+import { checkMigrations, describeAppliedFinding, describeFinding, findingHint, planMigrations, readLedger, type Migration, type MigrationPlan } from "./migrations";
 import * as schema from "./schema";
 
 export interface DbStatus {

@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { doubleQuotedTokens, namesReadAsText } from "~/db/quoted-names";
+import { doubleQuotedTokens, namesReadAsText } from "~/db/migrations/quoted-names";
 
 function db(): Database {
   const sqlite = new Database(":memory:");

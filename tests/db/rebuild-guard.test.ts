@@ -3,12 +3,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { diffShapes, shapeOfDatabase, shapeOfSchema } from "~/db/introspect";
-import { checkMigrations } from "~/db/migration-guard";
-import { readMigrationFolder } from "~/db/migration-files";
-import { applyMigrations, userVersion } from "~/db/migrate";
-import { fromSources, isForeignKeysPragma, type Migration } from "~/db/migrations";
+import { applyMigrations, checkMigrations, fromSources, isForeignKeysPragma, readMigrationFolder, repairRebuilds, userVersion, type Migration } from "~/db/migrations";
 import { openDatabase } from "~/db/open";
-import { repairRebuilds } from "~/db/rebuild-repair";
 import { AppError } from "~/lib/errors";
 import { cleanUpAfterFile, cli, dbFileOf, type Fixture, isolatedEnv, ROOT, tempDir, writeMigrations } from "../helpers";
 

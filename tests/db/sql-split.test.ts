@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { splitSql } from "~/db/sql-split";
+import { splitSql } from "~/db/migrations/split";
 
 describe("splitSql", () => {
   test("splits drizzle-kit output at semicolons, skipping breakpoint comments", () => {

@@ -4,8 +4,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq, sql } from "drizzle-orm";
 import { openStore, preparedFor } from "~/db";
-import { migrationLedger } from "~/db/ledger";
-import { readMigrationFolder } from "~/db/migration-files";
+import { migrationLedger, readMigrationFolder } from "~/db/migrations";
 import { AppError } from "~/lib/errors";
 import { cleanUpAfterFile, tempDir, writeMigrations } from "../helpers";
 

@@ -1,8 +1,8 @@
 import { Database } from "bun:sqlite";
 import { AppError, errorMessage } from "~/lib/errors";
-import { isForeignKeysPragma, type Migration } from "./migrations";
+import { isForeignKeysPragma, type Migration } from "./load";
 import { namesReadAsText } from "./quoted-names";
-import type { SqlStatement } from "./sql-split";
+import type { SqlStatement } from "./split";
 
 /**
  * The guard shared by the runner, `db verify` and `bun run db:check`: replay

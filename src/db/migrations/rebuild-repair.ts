@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { AppError, errorMessage } from "~/lib/errors";
-import { isForeignKeysPragma, type Migration } from "./migrations";
-import { splitSql } from "./sql-split";
+import { isForeignKeysPragma, type Migration } from "./load";
+import { splitSql } from "./split";
 
 /**
  * Repairs what drizzle-kit 0.31 gets wrong in a table rebuild (drizzle-orm
@@ -84,7 +84,7 @@ export function repairRebuilds(earlier: Migration[], file: string, text: string)
     let cursor = 0;
     for (const [i, statement] of splitSql(text).entries()) {
       const at = text.indexOf(statement.sql, cursor);
-      if (at < 0) throw new AppError(`${file}: cannot locate statement ${i + 1} (line ${statement.line}) in the file`, "report this as a bug in src/db/rebuild-repair.ts");
+      if (at < 0) throw new AppError(`${file}: cannot locate statement ${i + 1} (line ${statement.line}) in the file`, "report this as a bug in src/db/migrations/rebuild-repair.ts");
       cursor = at + statement.sql.length;
       if (isForeignKeysPragma(statement)) continue;
       let sql = statement.sql;

@@ -1,9 +1,9 @@
 import type { Database } from "bun:sqlite";
 import { AppError, errorMessage } from "~/lib/errors";
-import { isBusy } from "./busy";
+import { isBusy } from "../busy";
 import { CREATE_LEDGER_SQL, LEDGER_TABLE } from "./ledger";
-import { assertNoTextReads, assertStatementReadsNoText } from "./migration-guard";
-import { assertApplicable, isForeignKeysPragma, type Migration } from "./migrations";
+import { assertNoTextReads, assertStatementReadsNoText } from "./guard";
+import { assertApplicable, isForeignKeysPragma, type Migration } from "./load";
 
 export interface LedgerRow {
   version: number;

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { AppError } from "~/lib/errors";
-import { readMigrationFolder, type MigrationSource } from "./migration-files";
-import { embeddedMigrations } from "./migrations.embed" with { type: "macro" };
-import { splitSql, type SqlStatement } from "./sql-split";
+import { readMigrationFolder, type MigrationSource } from "./folder";
+import { embeddedMigrations } from "./embedded" with { type: "macro" };
+import { splitSql, type SqlStatement } from "./split";
 
 export interface Migration {
   /** 1-based position in the journal; applying it sets user_version to this. */

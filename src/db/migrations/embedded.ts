@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { readMigrationFolder, type MigrationSource } from "./migration-files";
+import { readMigrationFolder, type MigrationSource } from "./folder";
 
 /**
  * Imported as a Bun macro: it runs when the code is transpiled or bundled and
@@ -8,5 +8,5 @@ import { readMigrationFolder, type MigrationSource } from "./migration-files";
  * at run time.
  */
 export function embeddedMigrations(): MigrationSource[] {
-  return readMigrationFolder(join(import.meta.dir, "..", "..", "drizzle"));
+  return readMigrationFolder(join(import.meta.dir, "..", "..", "..", "drizzle"));
 }
