@@ -1,8 +1,8 @@
 import { Database } from "bun:sqlite";
 import { AppError, errorMessage } from "~/lib/errors";
-import { isForeignKeysPragma, type Migration } from "./load";
+import type { Migration } from "./load";
 import { namesReadAsText } from "./quoted-names";
-import type { SqlStatement } from "./split";
+import { isForeignKeysPragma, preview, type SqlStatement } from "./split";
 
 /**
  * The guard shared by the runner, `db verify` and `bun run db:check`: replay
@@ -67,14 +67,6 @@ export function checkMigrations(migrations: Migration[], checkFrom = 1): GuardRe
 const quoted = (names: string[]) => names.map((n) => `"${n}"`).join(", ");
 const where = (f: { migration: Migration; index: number; statement: SqlStatement }) =>
   `${f.migration.file} statement ${f.index + 1} (line ${f.statement.line})`;
-
-export function preview(sql: string): string {
-  const flat = sql
-    .replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, "")
-    .replace(/\s+/g, " ")
-    .trim();
-  return flat.length > 240 ? `${flat.slice(0, 240)}…` : flat;
-}
 
 /** What happened, for a migration that has not been applied yet. */
 export function describeFinding(f: TextReadFinding): string {

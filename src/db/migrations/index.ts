@@ -5,7 +5,7 @@
  *   load.ts            the migrations this build carries (embedded, or COPILOT_API_MIGRATIONS_DIR)
  *   folder.ts          reads a drizzle-kit folder: journal order, every file listed
  *   embedded.ts        the Bun macro that inlines drizzle/ at build time
- *   split.ts           splits a file into statements (with their line numbers)
+ *   split.ts           splits a file into statements (with their line numbers), previews one for messages
  *   runner.ts          plan, refuse or apply: one BEGIN IMMEDIATE transaction per migration
  *   ledger.ts          the runner's own table (_migrations), declared once
  *   guard.ts           refuses a migration that reads a "double-quoted" name as text
@@ -15,6 +15,7 @@
 export { readMigrationFolder, type MigrationSource } from "./folder";
 export { checkMigrations, describeAppliedFinding, describeFinding, findingHint, type GuardReport, type ReplayFailure, type TextReadFinding } from "./guard";
 export { LEDGER_TABLE, migrationLedger } from "./ledger";
-export { fromSources, isForeignKeysPragma, loadMigrations, type Migration } from "./load";
+export { fromSources, loadMigrations, type Migration } from "./load";
 export { describeRepair, repairRebuilds, type RebuildRepair } from "./rebuild-repair";
+export { isForeignKeysPragma } from "./split";
 export { applyMigrations, assertMigratable, planMigrations, readLedger, userVersion, type ApplyHooks, type LedgerRow, type MigrationPlan } from "./runner";

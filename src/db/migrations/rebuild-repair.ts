@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { AppError, errorMessage } from "~/lib/errors";
-import { isForeignKeysPragma, type Migration } from "./load";
-import { splitSql } from "./split";
+import type { Migration } from "./load";
+import { isForeignKeysPragma, splitSql } from "./split";
 
 /**
  * Repairs what drizzle-kit 0.31 gets wrong in a table rebuild (drizzle-orm

@@ -3,7 +3,8 @@ import { AppError, errorMessage } from "~/lib/errors";
 import { isBusy } from "../busy";
 import { CREATE_LEDGER_SQL, LEDGER_TABLE } from "./ledger";
 import { assertNoTextReads, assertStatementReadsNoText } from "./guard";
-import { assertApplicable, isForeignKeysPragma, type Migration } from "./load";
+import type { Migration } from "./load";
+import { isForeignKeysPragma, preview } from "./split";
 
 export interface LedgerRow {
   version: number;
@@ -69,6 +70,36 @@ export function assertMigratable(plan: MigrationPlan): void {
     );
   }
   for (const migration of plan.pending) assertApplicable(migration);
+}
+
+const TRANSACTION_KEYWORDS = new Set(["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"]);
+
+/**
+ * Refuses statements that would break the one-transaction-per-migration
+ * guarantee, before anything is applied.
+ */
+function assertApplicable(migration: Migration): void {
+  migration.statements.forEach((statement, i) => {
+    const where = `${migration.file} statement ${i + 1} (line ${statement.line})`;
+    if (TRANSACTION_KEYWORDS.has(statement.keyword)) {
+      throw new AppError(
+        `${where}: ${statement.keyword} is not allowed in a migration`,
+        "the runner wraps each migration file in its own transaction; remove the transaction statements from the file",
+      );
+    }
+    if (statement.keyword === "PRAGMA" && !isForeignKeysPragma(statement)) {
+      throw new AppError(
+        `${where}: \`${statement.sql}\` is not allowed in a migration`,
+        "a PRAGMA in a migration does not roll back with it; connection settings belong in src/db/open.ts",
+      );
+    }
+    if (["VACUUM", "ATTACH", "DETACH"].includes(statement.keyword)) {
+      throw new AppError(
+        `${where}: ${statement.keyword} is not allowed in a migration`,
+        "it cannot run inside the migration's transaction; remove it from the file",
+      );
+    }
+  });
 }
 
 export interface ApplyHooks {
@@ -186,9 +217,4 @@ function beginImmediate(sqlite: Database): void {
       // busy_timeout already waited; the other process is running a long migration.
     }
   }
-}
-
-function preview(sql: string): string {
-  const flat = sql.replace(/\s+/g, " ");
-  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }

@@ -5,6 +5,9 @@
  *
  * It knows SQLite's quoting ('str', "id", `id`, [id]), both comment styles, and
  * that a CREATE TRIGGER body holds semicolons up to its closing END.
+ *
+ * Below it, what the runner and the guard ask of one statement: is it one of
+ * drizzle-kit's foreign_keys toggles, and how to show it in a message.
  */
 export interface SqlStatement {
   /** The statement text, trimmed, without its closing semicolon. */
@@ -116,4 +119,18 @@ function words(sql: string): string[] {
     .filter(Boolean)
     .slice(0, 4)
     .map((w) => w.toUpperCase());
+}
+
+/** drizzle-kit's table rebuilds toggle foreign keys; the runner does that itself, outside the transaction. */
+export function isForeignKeysPragma(statement: SqlStatement): boolean {
+  return /^PRAGMA\s+foreign_keys\s*=\s*(ON|OFF|0|1|TRUE|FALSE)$/i.test(statement.sql.replace(/--[^\n]*/g, "").trim());
+}
+
+/** One line of a statement for messages: leading comments dropped, blanks folded, at most 240 characters. */
+export function preview(sql: string): string {
+  const flat = sql
+    .replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, "")
+    .replace(/\s+/g, " ")
+    .trim();
+  return flat.length > 240 ? `${flat.slice(0, 240)}…` : flat;
 }
