@@ -16,12 +16,13 @@ export function benchLookup(): void {
   const home = mkdtempSync(join(tmpdir(), "copilot-api-bench-"));
   const store = openStore({ path: join(home, "bench.db") });
   try {
-    // Enough rows that the lookup is a real B-tree probe.
-    const insert = store.sqlite.query("INSERT INTO _migrations (version, tag, sha256, applied_at) VALUES (?, ?, ?, ?)");
+    // Enough rows that the lookup is a real B-tree probe. The raw statements run
+    // the SQL Drizzle writes from the ledger's one declaration.
+    const insert = store.sqlite.query(store.db.insert(migrationLedger).values({ version: 0, tag: "", sha256: "", appliedAt: 0 }).toSQL().sql);
     store.sqlite.transaction(() => {
       for (let v = 1000; v < 101_000; v++) insert.run(v, `tag_${v}`, "0".repeat(64), v);
     })();
-    const raw = store.sqlite.query("SELECT version, tag, sha256, applied_at FROM _migrations WHERE version = ?");
+    const raw = store.sqlite.query(store.db.select().from(migrationLedger).where(eq(migrationLedger.version, 0)).toSQL().sql);
     let k = 0;
     const next = () => 1000 + ((k += 7919) % 100_000);
     const check = byVersion(store.db).get({ version: 5000 });

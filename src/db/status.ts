@@ -35,7 +35,7 @@ export function statusOf(sqlite: Database, path: string, migrations: Migration[]
     schemaVersion: plan.dbVersion,
     buildVersion: plan.buildVersion,
     applied: plan.applied.map((m) => {
-      const at = ledger.get(m.version)?.applied_at;
+      const at = ledger.get(m.version)?.appliedAt;
       return { version: m.version, tag: m.tag, appliedAt: at ? new Date(at).toISOString() : null };
     }),
     pending: plan.pending.map((m) => ({ version: m.version, tag: m.tag, statements: m.statements.length })),

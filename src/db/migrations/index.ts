@@ -14,8 +14,8 @@
  */
 export { readMigrationFolder, type MigrationSource } from "./folder";
 export { checkMigrations, describeAppliedFinding, describeFinding, findingHint, type GuardReport, type ReplayFailure, type TextReadFinding } from "./guard";
-export { LEDGER_TABLE, migrationLedger } from "./ledger";
+export { LEDGER_TABLE, migrationLedger, readLedger, type LedgerRow } from "./ledger";
 export { fromSources, loadMigrations, type Migration } from "./load";
 export { describeRepair, repairRebuilds, type RebuildRepair } from "./rebuild-repair";
 export { isForeignKeysPragma } from "./split";
-export { applyMigrations, assertMigratable, planMigrations, readLedger, userVersion, type ApplyHooks, type LedgerRow, type MigrationPlan } from "./runner";
+export { applyMigrations, assertMigratable, planMigrations, userVersion, type ApplyHooks, type MigrationPlan } from "./runner";

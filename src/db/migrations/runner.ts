@@ -1,17 +1,10 @@
 import type { Database } from "bun:sqlite";
 import { AppError, errorMessage } from "~/lib/errors";
 import { isBusy } from "../busy";
-import { CREATE_LEDGER_SQL, LEDGER_TABLE } from "./ledger";
+import { createLedger, readLedger, recordApplied, type LedgerRow } from "./ledger";
 import { assertNoTextReads, assertStatementReadsNoText } from "./guard";
 import type { Migration } from "./load";
 import { isForeignKeysPragma, preview } from "./split";
-
-export interface LedgerRow {
-  version: number;
-  tag: string;
-  sha256: string;
-  applied_at: number;
-}
 
 export interface MigrationPlan {
   /** PRAGMA user_version: how many migrations this database has applied. */
@@ -26,12 +19,6 @@ export interface MigrationPlan {
 
 export function userVersion(sqlite: Database): number {
   return sqlite.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
-}
-
-export function readLedger(sqlite: Database): LedgerRow[] {
-  const exists = sqlite.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(LEDGER_TABLE);
-  if (!exists) return [];
-  return sqlite.query<LedgerRow, []>(`SELECT version, tag, sha256, applied_at FROM ${LEDGER_TABLE} ORDER BY version`).all();
 }
 
 /** Read-only: what the database has, what this build carries, and what differs. */
@@ -159,7 +146,7 @@ function applyOne(sqlite: Database, migration: Migration): boolean {
     if (current !== migration.version - 1) {
       throw new AppError(`${migration.file}: the database moved to schema ${current} while migrating`, "run it again");
     }
-    sqlite.run(CREATE_LEDGER_SQL);
+    createLedger(sqlite);
     migration.statements.forEach((statement, i) => {
       if (isForeignKeysPragma(statement)) return;
       // Again on the live schema, in case it is not the one the migrations build.
@@ -174,9 +161,7 @@ function applyOne(sqlite: Database, migration: Migration): boolean {
       }
     });
     assertForeignKeys(sqlite, migration);
-    sqlite
-      .query(`INSERT INTO ${LEDGER_TABLE} (version, tag, sha256, applied_at) VALUES (?, ?, ?, ?)`)
-      .run(migration.version, migration.tag, migration.hash, Date.now());
+    recordApplied(sqlite, { version: migration.version, tag: migration.tag, sha256: migration.hash, appliedAt: Date.now() });
     sqlite.run(`PRAGMA user_version = ${migration.version}`);
     sqlite.run("COMMIT");
     return true;
