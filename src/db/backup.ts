@@ -3,8 +3,9 @@ import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { AppError, errorMessage } from "~/lib/errors";
-import { databaseFiles, FILE_MODE } from "~/lib/file-modes";
+import { FILE_MODE } from "~/lib/file-modes";
 import { log } from "~/lib/log";
+import { allDatabaseFiles, SIDE_FILE_SUFFIXES } from "./files";
 
 export interface BackupResult {
   path: string;
@@ -34,7 +35,7 @@ export function backupDatabase(sqlite: Database, dest: string): BackupResult {
     if (error instanceof AppError) throw error;
     throw new AppError(`backup to ${dest} failed: ${errorMessage(error)}`, "check free disk space and that the folder is writable");
   } finally {
-    for (const file of tempFiles(tmp)) rmSync(file, { force: true });
+    for (const file of allDatabaseFiles(tmp)) rmSync(file, { force: true });
   }
   return { path: dest, bytes: statSync(dest).size };
 }
@@ -55,15 +56,13 @@ function linkExclusively(tmp: string, dest: string): void {
   }
 }
 
-// A backup in progress writes `<dest>.tmp-<pid>-<unix ms>`; SQLite may add -journal, -wal or -shm to it.
-const TEMP_NAME = /\.tmp-(\d+)-(\d{13})(?:-journal|-wal|-shm)?$/;
+// A backup in progress writes `<dest>.tmp-<pid>-<unix ms>`; SQLite may add its side files' suffixes to it.
+const TEMP_NAME = new RegExp(String.raw`\.tmp-(\d+)-(\d{13})(?:${SIDE_FILE_SUFFIXES.join("|")})?$`);
 /** After this long a temporary file is stale even if its pid is alive again (pids are reused). */
 const STALE_TEMP_MS = 6 * 3_600_000;
 
 /** Where a backup to `dest` is written before it gets its name. */
 export const backupTempName = (dest: string, pid = process.pid, at = Date.now()) => `${dest}.tmp-${pid}-${at}`;
-
-const tempFiles = (tmp: string) => [...databaseFiles(tmp), `${tmp}-journal`];
 
 export interface BackupTemp {
   path: string;

@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { walFile } from "./files";
 
 /**
  * Which file a path named when the database was opened (device and inode).
@@ -31,7 +32,7 @@ const same = (a: FileIdentity | undefined, b: FileIdentity | undefined) => a !==
 
 export function openedFiles(path: string): OpenedFiles | undefined {
   const main = identityOf(path);
-  return main ? { main, wal: identityOf(`${path}-wal`) } : undefined;
+  return main ? { main, wal: identityOf(walFile(path)) } : undefined;
 }
 
 /** A sentence saying how the files at `path` differ from the ones this connection opened, or undefined when they are the same. */
@@ -39,11 +40,11 @@ export function describeFileChange(path: string, opened: OpenedFiles): string | 
   const main = identityOf(path);
   if (!main) return `the database file ${path} was deleted while the server had it open`;
   if (!same(main, opened.main)) return `the database file ${path} was replaced by another file while the server had it open`;
-  if (opened.wal && !same(identityOf(`${path}-wal`), opened.wal)) return `the database's write-ahead log ${path}-wal was deleted or replaced while the server had it open`;
+  if (opened.wal && !same(identityOf(walFile(path)), opened.wal)) return `the database's write-ahead log ${walFile(path)} was deleted or replaced while the server had it open`;
   return undefined;
 }
 
 /** True while the -wal at the path is still the one this connection writes (only the main file was moved away). */
 export function walStillOurs(path: string, opened: OpenedFiles): boolean {
-  return opened.wal !== undefined && same(identityOf(`${path}-wal`), opened.wal);
+  return opened.wal !== undefined && same(identityOf(walFile(path)), opened.wal);
 }

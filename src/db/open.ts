@@ -3,7 +3,8 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readSync } from 
 import { dirname, resolve } from "node:path";
 import { AppError, errorMessage } from "~/lib/errors";
 import { appDir } from "~/lib/paths";
-import { databaseFiles, FILE_MODE, FOLDER_MODE, tightenLoudly, type ModeReport } from "~/lib/file-modes";
+import { FILE_MODE, FOLDER_MODE, tightenLoudly, type ModeReport } from "~/lib/file-modes";
+import { databaseFiles } from "./files";
 import { openedFiles, type OpenedFiles } from "./identity";
 
 export interface OpenOptions {

@@ -13,11 +13,6 @@ export const FOLDER_MODE = 0o700;
 
 export const octal = (mode: number) => `0${(mode & 0o777).toString(8)}`;
 
-/** The database file and the two files SQLite keeps beside it in WAL mode. */
-export function databaseFiles(path: string): string[] {
-  return [path, `${path}-wal`, `${path}-shm`];
-}
-
 export function modeOf(path: string): number | undefined {
   try {
     return lstatSync(path).mode & 0o777;

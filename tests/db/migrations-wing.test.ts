@@ -96,6 +96,18 @@ describe("the store's layout", () => {
     }
   });
 
+  test("SQLite's file names (-wal, -shm, -journal) are spelled only in src/db/files.ts; lib/file-modes.ts knows modes only", async () => {
+    const spelled = ["src", "scripts", "bench"]
+      .flatMap(sources)
+      .filter(([path, text]) => path !== "src/db/files.ts" && /["'`]-(wal|shm|journal)\b|\}-(wal|shm|journal)\b|\|-(wal|shm)\b/.test(code(text)));
+    expect(spelled.map(([path]) => path)).toEqual([]);
+    expect(Object.keys(await import("~/lib/file-modes")).sort()).toEqual(["FILE_MODE", "FOLDER_MODE", "modeOf", "octal", "tighten", "tightenLoudly"]);
+    const { databaseFiles, walFile, allDatabaseFiles } = await import("~/db/files");
+    expect(databaseFiles("/d/x.db")).toEqual(["/d/x.db", "/d/x.db-wal", "/d/x.db-shm"]);
+    expect(walFile("/d/x.db")).toBe("/d/x.db-wal");
+    expect(allDatabaseFiles("/d/x.db").sort()).toEqual(["/d/x.db", "/d/x.db-journal", "/d/x.db-shm", "/d/x.db-wal"]);
+  });
+
   test("only the ledger's declaration spells its table name in code (src, scripts, bench)", () => {
     const spelled = ["src", "scripts", "bench"].flatMap(sources).filter(([path, text]) => path !== "src/db/migrations/ledger.ts" && code(text).includes(LEDGER_TABLE));
     expect(spelled.map(([path]) => path)).toEqual([]);
