@@ -108,6 +108,11 @@ describe("the store's layout", () => {
     expect(allDatabaseFiles("/d/x.db").sort()).toEqual(["/d/x.db", "/d/x.db-journal", "/d/x.db-shm", "/d/x.db-wal"]);
   });
 
+  test("src/db words an error's message with errorMessage() only", () => {
+    const casts = sources("src/db").filter(([, text]) => /as Error\)\.message|instanceof Error \? \w+\.message/.test(code(text)));
+    expect(casts.map(([path]) => path)).toEqual([]);
+  });
+
   test("only the ledger's declaration spells its table name in code (src, scripts, bench)", () => {
     const spelled = ["src", "scripts", "bench"].flatMap(sources).filter(([path, text]) => path !== "src/db/migrations/ledger.ts" && code(text).includes(LEDGER_TABLE));
     expect(spelled.map(([path]) => path)).toEqual([]);

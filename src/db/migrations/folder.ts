@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { AppError } from "~/lib/errors";
+import { AppError, errorMessage } from "~/lib/errors";
 
 /** One migration file as drizzle-kit wrote it, in journal order. */
 export interface MigrationSource {
@@ -29,7 +29,7 @@ export function readMigrationFolder(dir: string): MigrationSource[] {
   try {
     journal = JSON.parse(readFileSync(journalPath, "utf8")) as Journal;
   } catch (error) {
-    throw new AppError(`${journalPath} is not valid JSON: ${(error as Error).message}`, "restore it from git");
+    throw new AppError(`${journalPath} is not valid JSON: ${errorMessage(error)}`, "restore it from git");
   }
   const entries = journal.entries ?? [];
   entries.forEach((entry, position) => {

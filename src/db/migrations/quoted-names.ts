@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { errorMessage } from "~/lib/errors";
 
 /**
  * SQLite's "double-quoted string literal" fallback: a "name" that matches no
@@ -79,7 +80,7 @@ function compileError(sqlite: Database, sql: string): string | undefined {
     sqlite.prepare(sql).finalize();
     return undefined;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return errorMessage(error);
   }
 }
 
