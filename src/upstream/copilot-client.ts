@@ -2,6 +2,9 @@ import { AppError } from "~/lib/errors";
 import { clientIdentity, copilotBaseUrl, copilotHeaders, type ClientIdentity, type UpstreamUrls } from "./config";
 import type { CopilotSession, CopilotToken } from "./copilot-token";
 
+/** Who started a request: the person, or the agent continuing its own work (X-Initiator). */
+export type Initiator = "user" | "agent";
+
 export interface ForwardOptions {
   method: "GET" | "POST";
   /** Path on the Copilot API, e.g. /chat/completions. */
@@ -11,7 +14,7 @@ export interface ForwardOptions {
   /** Aborts the upstream request (the client went away). */
   signal?: AbortSignal;
   vision?: boolean;
-  initiator?: "user" | "agent";
+  initiator?: Initiator;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
-import { requireAdmin } from "~/features/keys/middleware";
+import { requireAdmin } from "~/features/keys";
 import { clip } from "~/lib/clip";
 import { AppError } from "~/lib/errors";
-import { openAIError } from "~/lib/openai-error";
+import { apiError } from "~/lib/api-error";
 import { buildReport } from "./report";
 
 /** GET /admin/usage?since=7d&by=model&key=ID: the `usage` report as JSON, for admin keys. */
@@ -19,7 +19,7 @@ export function usageRoutes(store: Store) {
       return c.json(buildReport(store.db, { since: query("since") ?? "24h", by: query("by") ?? "key", key: query("key") }));
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      return openAIError(c, 400, `${error.message.replace(/^--/, "")}; ${error.hint ?? ""}`.trim(), "invalid_request_error", "invalid_query");
+      return apiError(c, 400, { message: `${error.message.replace(/^--/, "")}; ${error.hint ?? ""}`.trim(), type: "invalid_request_error", code: "invalid_query" });
     }
   });
 }
