@@ -1,4 +1,4 @@
-import { AppError } from "~/lib/errors";
+import { AppError, errorMessage } from "~/lib/errors";
 import { clientIdentity, copilotBaseUrl, copilotHeaders, type ClientIdentity, type UpstreamUrls } from "./config";
 import type { CopilotSession, CopilotToken } from "./copilot-token";
 
@@ -58,7 +58,7 @@ export class CopilotClient {
       });
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      throw new AppError(`cannot reach Copilot at ${base}: ${(error as Error).message}`, "check your network connection");
+      throw new AppError(`cannot reach Copilot at ${base}: ${errorMessage(error)}`, "check your network connection");
     }
   }
 }

@@ -3,9 +3,9 @@ import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { requireAdmin } from "~/features/keys";
 import { clip } from "~/lib/clip";
-import { AppError } from "~/lib/errors";
+import { AppError, describeError } from "~/lib/errors";
 import { apiError } from "~/lib/api-error";
-import { buildReport } from "./report";
+import { buildReport, parseGroup, parseWindow } from "./report";
 
 /** GET /admin/usage?since=7d&by=model&key=ID: the `usage` report as JSON, for admin keys. */
 export function usageRoutes(store: Store) {
@@ -16,10 +16,11 @@ export function usageRoutes(store: Store) {
         const value = c.req.query(name);
         return value === undefined ? undefined : clip(value);
       };
-      return c.json(buildReport(store.db, { since: query("since") ?? "24h", by: query("by") ?? "key", key: query("key") }));
+      const options = { windowMs: parseWindow("since", query("since") ?? "24h"), by: parseGroup("by", query("by") ?? "key"), key: query("key") };
+      return c.json(buildReport(store.db, options));
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      return apiError(c, 400, { message: `${error.message.replace(/^--/, "")}; ${error.hint ?? ""}`.trim(), type: "invalid_request_error", code: "invalid_query" });
+      return apiError(c, 400, { message: describeError(error), type: "invalid_request_error", code: "invalid_query" });
     }
   });
 }
