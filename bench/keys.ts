@@ -27,14 +27,14 @@ export function benchKeys(): void {
     const baseline = summarize("raw bun:sqlite prepared lookup by hash (hash precomputed)", perCallNs(() => raw.get(hashes[nextIndex()]!)));
     const hashed = summarize("SHA-256 of the secret + the same raw lookup", perCallNs(() => raw.get(hashSecret(secrets[nextIndex()]!))));
 
-    const resolver = new KeyResolver(store, { authDisabled: false, openWhenNoKeys: false });
+    const resolver = new KeyResolver(store, { authDisabled: false, loopbackListener: false });
     for (let k = 0; k < 1000; k++) resolver.resolve(secrets[k]); // warm the cache for the first 1000
     const cached = summarize("resolver, cached (data_version check + hash + map)", perCallNs(() => resolver.resolve(secrets[nextIndex()]!)));
 
     // Uncached: every secret resolved for the first time by a fresh resolver.
     const samples: number[] = [];
     for (let round = 0; round < 10; round++) {
-      const cold = new KeyResolver(store, { authDisabled: false, openWhenNoKeys: false });
+      const cold = new KeyResolver(store, { authDisabled: false, loopbackListener: false });
       cold.resolve(undefined); // let it read data_version and count keys once, outside the timing
       const start = Bun.nanoseconds();
       for (let k = 1000 + round * 1900; k < 1000 + (round + 1) * 1900; k++) cold.resolve(secrets[k]);

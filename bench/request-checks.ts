@@ -3,8 +3,9 @@
 // forwarded body name the checked model, refusing repeated top-level keys (a
 // scan of the raw text) or forwarding the re-serialised object (JSON.stringify),
 // and against the zod shape check every request now goes through.
-import { repeatedKey } from "~/features/proxy/request-checks";
-import { chatCompletionRequest, checkBody } from "~/features/proxy/request-schemas";
+import { repeatedKey } from "~/protocols/json-body";
+import { chatCompletionRequest } from "~/protocols/openai/request-schemas";
+import { checkBody } from "~/protocols/request-checks";
 import { perCallNs, printTable, summarize } from "./lib";
 
 const MB = 1024 * 1024;

@@ -1,5 +1,6 @@
+import type { ErrorShape } from "~/lib/api-error";
 import type { EventDraft } from "~/features/events/draft";
-import type { ResolvedKey } from "~/features/keys/resolver";
+import type { ResolvedKey } from "~/features/keys";
 
 /** The typed request context (c.var) that middleware fills and routes read. */
 export interface AppEnv {
@@ -8,5 +9,7 @@ export interface AppEnv {
     apiKey: ResolvedKey;
     /** What telemetry records for this request; handlers fill it in. */
     event: EventDraft;
+    /** How errors are worded for this request: its protocol's shape (set first, in server.ts). */
+    errorShape: ErrorShape;
   };
 }

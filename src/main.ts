@@ -1,21 +1,15 @@
 #!/usr/bin/env bun
 import { defineCommand, runMain } from "citty";
 import { dbCommand } from "~/db/cli";
+import { authCommand } from "~/features/auth/cli";
 import { doctorCommand } from "~/features/doctor/cli";
 import { keysCommand } from "~/features/keys/cli";
 import { quotaCommand } from "~/features/quota/cli";
 import { usageCommand } from "~/features/usage/cli";
 import { dbPathArg, guarded, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
-import { log } from "~/lib/log";
 import { start } from "~/start";
-import { enterpriseUrlArg, githubTokenArgs } from "~/upstream/cli-args";
-import { ACCOUNT_TYPES, upstreamUrls } from "~/upstream/config";
-import { pollForToken, requestDeviceCode } from "~/upstream/device-flow";
-import { saveGithubToken } from "~/upstream/github-token";
-
-const accountTypeArg = {
-  "account-type": { type: "string", description: `Copilot plan: ${ACCOUNT_TYPES.join(", ")}`, default: "individual", valueHint: "TYPE" },
-} as const;
+import { accountTypeArg, enterpriseUrlArg, githubTokenArgs } from "~/upstream/cli-args";
+import { ACCOUNT_TYPES } from "~/upstream/config";
 
 const startCommand = defineCommand({
   meta: { name: "start", description: "Open and migrate the database, then serve the OpenAI-compatible API" },
@@ -45,19 +39,6 @@ const startCommand = defineCommand({
       eventsRetentionDays: parseDays(args["events-retention-days"]),
     }),
   ),
-});
-
-const authCommand = defineCommand({
-  meta: { name: "auth", description: "Sign in to GitHub (device flow) and save the token for `start`" },
-  args: { ...accountTypeArg, ...enterpriseUrlArg },
-  run: guarded(async ({ args }) => {
-    const urls = upstreamUrls(parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES), { enterpriseUrl: args["enterprise-url"] });
-    const code = await requestDeviceCode(urls);
-    log.box(`Open ${code.verification_uri} and enter the code ${code.user_code}`);
-    const token = await pollForToken(urls, code);
-    const path = saveGithubToken(token);
-    log.success(`GitHub token saved to ${path} (mode 0600)`);
-  }),
 });
 
 const main = defineCommand({

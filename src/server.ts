@@ -1,31 +1,48 @@
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
-import type { EventRecorder } from "~/features/events/recorder";
-import { telemetry } from "~/features/events/telemetry";
-import { crossSiteGuard, hostGuard, type GuardOptions } from "~/features/keys/guards";
-import { requireKey, type KeyDeps } from "~/features/keys/middleware";
-import { proxyRoutes, type ProxyDeps } from "~/features/proxy/routes";
-import { quotaRoutes } from "~/features/quota/routes";
+import { type EventRecorder, telemetry } from "~/features/events";
+import {
+  crossSiteGuard,
+  hostGuard,
+  type KeyPolicy,
+  type KeyResolver,
+  type LastUsedTracker,
+  noteLastUsed,
+  type RateLimiter,
+  rateLimit,
+  resolveKey,
+} from "~/features/keys";
 import type { QuotaSource } from "~/features/quota/quota";
+import { quotaRoutes } from "~/features/quota/routes";
 import { usageRoutes } from "~/features/usage/routes";
+import { apiError, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
-import { openAIError } from "~/lib/openai-error";
+import { anthropicShape, speaksAnthropic } from "~/protocols/anthropic";
+import { OPENAI_ROUTES, type OpenAIDeps, openAIRoutes } from "~/protocols/openai";
 
 export interface AppDeps {
   store: Store;
-  proxy: ProxyDeps;
-  keys: KeyDeps;
-  guards: GuardOptions;
   recorder: EventRecorder;
-  /** Copilot's own counters (GET /admin/quota); absent without a GitHub token. */
+  keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker };
+  upstream: OpenAIDeps;
+  /** Absent without a GitHub token: /admin/quota then answers 503. */
   quota?: QuotaSource;
 }
 
-/** The app in one place: middleware order and routes are read top to bottom here. */
+/**
+ * The app in one place: the request pipeline (who may call, in what order,
+ * what is recorded) and the routes, read top to bottom.
+ */
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
+
+  // First: errors are worded in the protocol the client speaks (Anthropic's on its routes).
+  app.use(async function errorShape(c, next) {
+    c.set("errorShape", speaksAnthropic(c.req.path, c.req) ? anthropicShape : openAIShape);
+    await next();
+  });
 
   // Public, no key needed. 503 "degraded" with the reasons when the server runs
   // but does not do its job: events dropped in the last minute, the store not
@@ -37,26 +54,34 @@ export function createApp(deps: AppDeps) {
     return c.json(body, reasons.length ? 503 : 200);
   });
 
-  // Outermost: the clock starts here, so our own 401/403/429 are recorded too.
-  app.use(telemetry(deps.recorder));
-  // Everything registered below needs a key: resolution runs once, before any route.
-  app.use(requireKey(deps.keys));
-  // Requests that passed without a key must name this machine in Host (DNS rebinding).
-  app.use(hostGuard(deps.guards));
+  // The clock starts here, so every refusal below is recorded too (for the protocol routes).
+  app.use(telemetry(deps.recorder, OPENAI_ROUTES));
+  // Who is calling: the presented key, always checked (401); once per request.
+  app.use(resolveKey(deps.keys.resolver));
+  // Requests that passed without a key must name this machine in Host (DNS rebinding)…
+  app.use(hostGuard(deps.keys.policy));
   // …and must not come from another site's web page (Origin, Sec-Fetch-Site).
-  app.use(crossSiteGuard(deps.guards));
+  app.use(crossSiteGuard(deps.keys.policy));
+  // The key's --rate-limit (429 with Retry-After).
+  app.use(rateLimit(deps.keys.limiter));
+  // The key was used: keys.last_used_at, written in batches.
+  app.use(noteLastUsed(deps.keys.lastUsed));
 
-  const proxy = proxyRoutes(deps.proxy);
-  app.route("/", proxy);
-  app.route("/v1", proxy);
+  // The protocols, each at / and /v1.
+  const openai = openAIRoutes(deps.upstream);
+  app.route("/", openai);
+  app.route("/v1", openai);
+  // Admin keys only.
   app.route("/admin", usageRoutes(deps.store));
   app.route("/admin", quotaRoutes(deps.quota));
 
   // Method and path are the client's: bounded before they are echoed.
-  app.notFound((c) => openAIError(c, 404, `no route for ${clip(c.req.method, 20)} ${clip(c.req.path)}`, "invalid_request_error", "not_found"));
+  app.notFound((c) =>
+    apiError(c, 404, { message: `no route for ${clip(c.req.method, 20)} ${clip(c.req.path)}`, type: "invalid_request_error", code: "not_found" }),
+  );
   app.onError((error, c) => {
     log.error(error);
-    return openAIError(c, 500, "internal error in copilot-api; see its log", "server_error");
+    return apiError(c, 500, { message: "internal error in copilot-api; see its log", type: "server_error" });
   });
   return app;
 }

@@ -41,15 +41,27 @@ describe("proxy to Copilot", () => {
     expect(sent.headers["x-initiator"]).toBe("user");
   });
 
-  test("marks vision and agent requests the way Copilot expects", async () => {
+  test("marks vision and agent requests the way Copilot expects: the last message decides the initiator", async () => {
     const messages = [
       { role: "user", content: [{ type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } }] },
       { role: "assistant", content: "ok" },
       { role: "user", content: "and?" },
     ];
     expect((await post("/v1/chat/completions", { model: "gpt-4o", messages })).status).toBe(200);
-    const sent = lastUpstream("/chat/completions");
+    let sent = lastUpstream("/chat/completions");
     expect(sent.headers["copilot-vision-request"]).toBe("true");
+    // The person typed the last message: a user turn, even deep in a conversation.
+    expect(sent.headers["x-initiator"]).toBe("user");
+
+    const toolTurn = [
+      { role: "user", content: "weather?" },
+      { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "weather", arguments: "{}" } }] },
+      { role: "tool", tool_call_id: "c1", content: "sunny" },
+    ];
+    expect((await post("/v1/chat/completions", { model: "gpt-4o", messages: toolTurn })).status).toBe(200);
+    sent = lastUpstream("/chat/completions");
+    expect(sent.headers["copilot-vision-request"]).toBeUndefined();
+    // A tool result continues the agent's own work.
     expect(sent.headers["x-initiator"]).toBe("agent");
   });
 

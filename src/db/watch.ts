@@ -1,5 +1,6 @@
 import { log } from "~/lib/log";
 import { RESTART_HINT, type Store } from ".";
+import type { Worker } from "~/lib/worker";
 
 /**
  * Notices, within a few seconds even when nothing is written, that the
@@ -7,7 +8,7 @@ import { RESTART_HINT, type Store } from ".";
  * loudly once. /healthz reads the same state (store.fileProblem()) and answers
  * 503, so a supervisor restarts the server onto the file now at the path.
  */
-export class StoreFileWatch {
+export class StoreFileWatch implements Worker {
   private timer?: ReturnType<typeof setInterval>;
   private reported = false;
 

@@ -1,14 +1,11 @@
-import { AppError } from "./errors";
+import { AppError, describeError } from "./errors";
 import { log } from "./log";
 
 /** Prints an error the way a user can act on it, and exits non-zero. */
-export function exitWithError(error: unknown): never {
-  if (error instanceof AppError) {
-    log.error(error.message);
-    if (error.hint) log.info(`what to do: ${error.hint}`);
-  } else {
-    log.error(error);
-  }
+function exitWithError(error: unknown): never {
+  // An AppError is said in words with its remedy; anything else is a bug, shown with its stack.
+  if (error instanceof AppError) log.error(describeError(error, "\n  what to do: "));
+  else log.error(error);
   process.exit(1);
 }
 

@@ -15,3 +15,12 @@ export class AppError extends Error {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * An error in words, with what to do when it says: `message; hint`. The one
+ * wording used by the CLI, the boot log and every route's error body.
+ */
+export function describeError(error: unknown, joiner = "; "): string {
+  const message = errorMessage(error);
+  return error instanceof AppError && error.hint ? `${message}${joiner}${error.hint}` : message;
+}

@@ -17,8 +17,12 @@ export const githubTokenArgs = {
   "github-token": { type: "string", description: "GitHub token on the command line: visible to every local user in `ps`; prefer --github-token-file or $GH_TOKEN", valueHint: "TOKEN" },
 } as const;
 
-export const upstreamArgs = {
+export const accountTypeArg = {
   "account-type": { type: "string", description: `Copilot plan: ${ACCOUNT_TYPES.join(", ")}`, default: "individual", valueHint: "TYPE" },
+} as const;
+
+export const upstreamArgs = {
+  ...accountTypeArg,
   ...enterpriseUrlArg,
   ...githubTokenArgs,
 } as const;

@@ -1,6 +1,9 @@
-import { AppError } from "~/lib/errors";
+import { AppError, errorMessage } from "~/lib/errors";
 import { clientIdentity, copilotBaseUrl, copilotHeaders, type ClientIdentity, type UpstreamUrls } from "./config";
 import type { CopilotSession, CopilotToken } from "./copilot-token";
+
+/** Who started a request: the person, or the agent continuing its own work (X-Initiator). */
+export type Initiator = "user" | "agent";
 
 export interface ForwardOptions {
   method: "GET" | "POST";
@@ -11,7 +14,7 @@ export interface ForwardOptions {
   /** Aborts the upstream request (the client went away). */
   signal?: AbortSignal;
   vision?: boolean;
-  initiator?: "user" | "agent";
+  initiator?: Initiator;
 }
 
 /**
@@ -55,7 +58,7 @@ export class CopilotClient {
       });
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      throw new AppError(`cannot reach Copilot at ${base}: ${(error as Error).message}`, "check your network connection");
+      throw new AppError(`cannot reach Copilot at ${base}: ${errorMessage(error)}`, "check your network connection");
     }
   }
 }

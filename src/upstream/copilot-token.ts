@@ -1,7 +1,8 @@
-import { AppError, errorMessage } from "~/lib/errors";
+import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { systemClock, type Clock } from "./clock";
 import { clientIdentity, githubHeaders, parseEndpointsApi, type ClientIdentity, type UpstreamUrls } from "./config";
+import type { Worker } from "~/lib/worker";
 
 interface TokenResponse {
   token?: unknown;
@@ -55,7 +56,7 @@ export interface CopilotTokenOptions {
  * token that GitHub refuses (401) is remembered for a minute and answered at once.
  * The tokens are never logged.
  */
-export class CopilotToken {
+export class CopilotToken implements Worker {
   private held?: Held;
   private inflight?: Promise<CopilotSession>;
   private timer?: unknown;
@@ -90,6 +91,11 @@ export class CopilotToken {
   /** The upstream rejected the token: forget it so the next session() exchanges a new one. */
   invalidate(rejected: string): void {
     if (this.held?.token === rejected) this.held = undefined;
+  }
+
+  /** Exchanges now, so the first request does not wait; a failure is reported, not fatal (requests retry it). */
+  start(): void {
+    this.session().catch((error) => log.warn(`Copilot token: ${describeError(error)}`));
   }
 
   stop(): void {
@@ -167,9 +173,8 @@ export class CopilotToken {
       this.failures += 1;
       const delay = Math.min(REFRESH_FLOOR_MS * 2 ** (this.failures - 1), REFRESH_BACKOFF_CAP_MS);
       const left = this.held ? Math.max(0, Math.round((this.held.expiresAt - this.clock.now()) / 1000)) : 0;
-      const hint = error instanceof AppError && error.hint ? ` (${error.hint})` : "";
       log.warn(
-        `Copilot token refresh failed: ${errorMessage(error)}${hint}; retrying in ${delay / 1000}s` +
+        `Copilot token refresh failed: ${describeError(error)}; retrying in ${delay / 1000}s` +
           (left > 0 ? `; requests keep using the current token for up to ${left}s` : ""),
       );
       this.schedule(delay);

@@ -1,6 +1,7 @@
 import { isBusy, type Store } from "~/db";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
+import type { Worker } from "~/lib/worker";
 import { writeEvents, type RecordedEvent } from "./queries";
 
 export interface RecorderOptions {
@@ -35,7 +36,7 @@ const RESOLVED = Promise.resolve();
  * for the lock, and neither does a response), and one that cannot be written
  * costs the events, counted, logged and shown by /healthz, never a request.
  */
-export class EventRecorder {
+export class EventRecorder implements Worker {
   private buffer: RecordedEvent[] = [];
   /** A write is scheduled: an immediate for this turn, or a retry timer after SQLITE_BUSY. */
   private scheduled = false;
@@ -69,6 +70,9 @@ export class EventRecorder {
     this.unauthorizedRowsPerMinute = options.unauthorizedRowsPerMinute ?? 60;
     this.degradedForMs = options.degradedForMs ?? MINUTE_MS;
   }
+
+  /** Nothing to begin: the recorder has no timer of its own; each record() schedules its turn's write. */
+  start(): void {}
 
   record(event: RecordedEvent): void {
     if (this.stopped) {

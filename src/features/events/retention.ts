@@ -2,6 +2,7 @@ import { isBusy, type Store } from "~/db";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { deleteOldEvents, deleteOldHours } from "./queries";
+import type { Worker } from "~/lib/worker";
 
 const DAY_MS = 86_400_000;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -21,7 +22,7 @@ export interface RetentionOptions {
  * batches with the event loop free between them, so purging millions of rows
  * never stalls requests.
  */
-export class RetentionJob {
+export class RetentionJob implements Worker {
   private timer?: ReturnType<typeof setInterval>;
   private running?: Promise<number>;
   private stopped = false;

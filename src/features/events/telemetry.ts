@@ -4,9 +4,12 @@ import type { EventError } from "~/db/schema";
 import { newDraft, type EventDraft } from "./draft";
 import type { EventRecorder } from "./recorder";
 
-/** The proxied routes, as recorded (without the optional /v1 prefix). */
-const PROXIED = new Set(["/chat/completions", "/embeddings", "/models"]);
-const USAGE_ROUTES = new Set(["/chat/completions", "/embeddings"]);
+/** The routes that leave an event, as recorded (without the optional /v1 prefix); given by server.ts. */
+export interface RecordedRoutes {
+  /** Routes whose answer carries usage: one without it is flagged usage_unknown. */
+  usage: readonly string[];
+  other: readonly string[];
+}
 
 const OWN_ERRORS: Record<number, EventError> = {
   400: "bad_request",
@@ -35,15 +38,17 @@ function errorTag(status: number, draft: EventDraft): EventError | null {
  * stream's last bytes only once its event is, so a crash never loses the
  * event of a request the client saw answered.
  */
-export function telemetry(recorder: EventRecorder): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+export function telemetry(recorder: EventRecorder, routes: RecordedRoutes): MiddlewareHandler<AppEnv> {
+  const recorded = new Set([...routes.usage, ...routes.other]);
+  const withUsage = new Set(routes.usage);
+  return async function telemetry(c, next) {
     const ts = Date.now();
     const started = performance.now();
     const draft = newDraft();
     c.set("event", draft);
     await next();
     const route = c.req.path.replace(/^\/v1(?=\/)/, "");
-    if (!PROXIED.has(route)) return;
+    if (!recorded.has(route)) return;
     const status = c.res.status;
     const record = () =>
       recorder.record({
@@ -55,7 +60,7 @@ export function telemetry(recorder: EventRecorder): MiddlewareHandler<AppEnv> {
         stream: draft.stream,
         promptTokens: draft.promptTokens,
         completionTokens: draft.completionTokens,
-        usageUnknown: USAGE_ROUTES.has(route) && draft.reachedUpstream && !draft.usageSeen,
+        usageUnknown: withUsage.has(route) && draft.reachedUpstream && !draft.usageSeen,
         status,
         latencyMs: Math.round(performance.now() - started),
         error: errorTag(status, draft),

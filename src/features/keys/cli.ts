@@ -8,6 +8,7 @@ import { dbPath } from "~/lib/paths";
 import { parseModelList } from "./models";
 import { insertKey, keyById, listKeys, revokeKey, type KeyRow } from "./queries";
 import { generateSecret, hashSecret, newKeyId } from "./secret";
+import { textTable } from "~/lib/table";
 
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
 
@@ -28,8 +29,7 @@ function publicView(row: KeyRow) {
 function table(rows: KeyRow[]): string {
   const header = ["ID", "TIER", "LABEL", "MODELS", "RATE/MIN", "CREATED", "LAST USED", "STATUS"];
   const body = rows.map((r) => [r.id, r.tier, r.label || "-", r.allowedModels.join(","), r.rateLimit?.toString() ?? "-", time(r.createdAt), time(r.lastUsedAt), r.revokedAt ? `revoked ${time(r.revokedAt)}` : "active"]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  return [header, ...body].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return textTable(header, body);
 }
 
 function findOrFail(row: KeyRow | undefined, id: string): KeyRow {

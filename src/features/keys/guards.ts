@@ -1,7 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import { isLoopback } from "~/lib/net";
-import { openAIError } from "~/lib/openai-error";
+import { apiError } from "~/lib/api-error";
+import type { KeyPolicy } from "./policy";
 import { NO_AUTH_KEY_ID } from "./resolver";
 
 /**
@@ -12,17 +13,11 @@ import { NO_AUTH_KEY_ID } from "./resolver";
  * Keyed requests are not affected: a page cannot read a key, and sending one
  * needs a CORS preflight this server never answers.
  */
-export interface GuardOptions {
-  /** The listener is a loopback address (127.0.0.0/8, ::1, localhost). */
-  loopbackListener: boolean;
-  /** --no-auth: requests pass without a key whatever the store holds. */
-  authDisabled: boolean;
-}
 
 const passedWithoutKey = (c: Context<AppEnv>) => c.var.apiKey?.id === NO_AUTH_KEY_ID;
 
 /** Why requests may pass without a key here, for the error message. */
-const why = (options: GuardOptions) => (options.authDisabled ? "this server does not check API keys (--no-auth)" : "this server has no API key yet");
+const why = (options: KeyPolicy) => (options.authDisabled ? "this server does not check API keys (--no-auth)" : "this server has no API key yet");
 
 /** The host name of a Host header: `localhost:4141` → `localhost`, `[::1]:4141` → `::1`. */
 export function hostnameOf(host: string | undefined): string {
@@ -44,16 +39,10 @@ export function isLoopbackOrigin(origin: string): boolean {
  * listener, a request without a key must name this machine.
  * (On a non-loopback listener with --no-auth, the operator chose to serve any name.)
  */
-export function hostGuard(options: GuardOptions): MiddlewareHandler<AppEnv> {
+export function hostGuard(options: KeyPolicy): MiddlewareHandler<AppEnv> {
   return async function hostGuard(c, next) {
     if (options.loopbackListener && passedWithoutKey(c) && !isLoopback(hostnameOf(c.req.header("host")))) {
-      return openAIError(
-        c,
-        403,
-        `${why(options)}, so it only answers requests addressed to localhost, 127.0.0.1 or [::1] (DNS rebinding guard): use one of those names, or create a key with \`copilot-api keys create\` and send it`,
-        "invalid_request_error",
-        "host_not_allowed",
-      );
+      return apiError(c, 403, { message: `${why(options)}, so it only answers requests addressed to localhost, 127.0.0.1 or [::1] (DNS rebinding guard): use one of those names, or create a key with \`copilot-api keys create\` and send it`, type: "invalid_request_error", code: "host_not_allowed" });
     }
     await next();
   };
@@ -65,16 +54,10 @@ export function hostGuard(options: GuardOptions): MiddlewareHandler<AppEnv> {
  * `Origin` and `Sec-Fetch-Site`. Programs (curl, SDKs, editors) send neither
  * a foreign Origin nor `Sec-Fetch-Site: cross-site`.
  */
-export function crossSiteGuard(options: GuardOptions): MiddlewareHandler<AppEnv> {
+export function crossSiteGuard(options: KeyPolicy): MiddlewareHandler<AppEnv> {
   return async function crossSiteGuard(c, next) {
     if (passedWithoutKey(c) && isCrossSite(c.req.header("origin"), c.req.header("sec-fetch-site"))) {
-      return openAIError(
-        c,
-        403,
-        `${why(options)}, so it refuses requests a browser marks as coming from another site's web page (Origin or Sec-Fetch-Site header): call it from a program, or create a key with \`copilot-api keys create\` and send it`,
-        "invalid_request_error",
-        "cross_site_request",
-      );
+      return apiError(c, 403, { message: `${why(options)}, so it refuses requests a browser marks as coming from another site's web page (Origin or Sec-Fetch-Site header): call it from a program, or create a key with \`copilot-api keys create\` and send it`, type: "invalid_request_error", code: "cross_site_request" });
     }
     await next();
   };

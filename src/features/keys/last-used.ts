@@ -1,22 +1,28 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "~/app-env";
 import { isBusy, type Store } from "~/db";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { recordLastUsed } from "./queries";
 import { NO_AUTH_KEY_ID } from "./resolver";
+import type { Worker } from "~/lib/worker";
 
 /**
  * Keeps keys.last_used_at current without a write per request: uses are noted
  * in memory and written in one transaction every few seconds and at shutdown.
  */
-export class LastUsedTracker {
+export class LastUsedTracker implements Worker {
   private pending = new Map<string, number>();
-  private timer: ReturnType<typeof setInterval>;
+  private timer?: ReturnType<typeof setInterval>;
 
   constructor(
     private readonly store: Store,
-    intervalMs = 15_000,
-  ) {
-    this.timer = setInterval(() => this.flush(), intervalMs);
+    private readonly intervalMs = 15_000,
+  ) {}
+
+  /** Begins writing noted uses every `intervalMs`. */
+  start(): void {
+    this.timer ??= setInterval(() => this.flush(), this.intervalMs);
     this.timer.unref?.();
   }
 
@@ -39,8 +45,18 @@ export class LastUsedTracker {
     }
   }
 
+  /** Ends the timer and writes what is still noted. */
   stop(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
     this.flush(true);
   }
+}
+
+/** Notes the key's use for keys.last_used_at (written in batches by the tracker). */
+export function noteLastUsed(tracker: LastUsedTracker): MiddlewareHandler<AppEnv> {
+  return async function noteLastUsed(c, next) {
+    tracker.touch(c.var.apiKey.id);
+    await next();
+  };
 }

@@ -1,3 +1,7 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "~/app-env";
+import { apiError } from "~/lib/api-error";
+
 /** Milliseconds from an arbitrary start, never going backwards. */
 export type MonotonicClock = () => number;
 
@@ -27,4 +31,21 @@ export class RateLimiter {
     }
     return Math.max(1, Math.ceil((1 - bucket.tokens) / refillPerMs / 1000));
   }
+}
+
+/** 429 with Retry-After once a key with a --rate-limit has used its requests for the minute. */
+export function rateLimit(limiter: RateLimiter): MiddlewareHandler<AppEnv> {
+  return async function rateLimit(c, next) {
+    const key = c.var.apiKey;
+    const wait = key.rateLimit === null ? 0 : limiter.take(key.id, key.rateLimit);
+    if (wait > 0) {
+      c.header("retry-after", String(wait));
+      return apiError(c, 429, {
+        message: `rate limit of ${key.rateLimit} requests per minute reached for key ${key.id}; retry in ${wait}s`,
+        type: "rate_limit_error",
+        code: "rate_limit_exceeded",
+      });
+    }
+    await next();
+  };
 }

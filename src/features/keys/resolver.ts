@@ -2,6 +2,7 @@ import type { Store } from "~/db";
 import type { KeyTier } from "~/db/schema";
 import { modelMatcher } from "./models";
 import { keyByHash, keyCounts, type KeyCounts, type KeyRow } from "./queries";
+import { type KeyPolicy, passesWithoutKey } from "./policy";
 import { hashSecret, isWellFormed } from "./secret";
 
 export interface ResolvedKey {
@@ -29,17 +30,6 @@ export type Resolution =
       /** The store has never held a key: the same request without a key would have passed. */
       keyless?: boolean;
     };
-
-export interface KeyPolicy {
-  /** --no-auth: nothing is checked; every request passes as __noauth__, even one that presents a key. */
-  authDisabled: boolean;
-  /**
-   * Loopback listener: while the keys table has never held a row (revoked ones
-   * count), requests without a key pass as __noauth__. Once a key was ever
-   * created, revoking every key closes the server instead of opening it.
-   */
-  openWhenNoKeys: boolean;
-}
 
 /** Bound on cached lookups, so a flood of well-formed but unknown secrets cannot grow memory. */
 const CACHE_LIMIT = 10_000;
@@ -69,7 +59,7 @@ export class KeyResolver {
   resolve(secret: string | undefined): Resolution {
     if (this.policy.authDisabled) return { key: NO_AUTH_KEY };
     this.revalidate();
-    const keyless = this.policy.openWhenNoKeys && this.counts.total === 0;
+    const keyless = passesWithoutKey(this.policy, this.counts);
     if (!secret) {
       if (keyless) return { key: NO_AUTH_KEY };
       return { reason: this.counts.active === 0 ? "no_keys" : "missing" };
@@ -87,11 +77,6 @@ export class KeyResolver {
     if (entry === null) return { reason: "unknown", keyless };
     if ("revokedId" in entry) return { reason: "revoked", keyId: entry.revokedId };
     return { key: entry };
-  }
-
-  /** Drops the cache; for writes to keys made through this process's own connection. */
-  invalidate(): void {
-    this.version = Number.NaN;
   }
 
   private revalidate(): void {

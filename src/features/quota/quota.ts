@@ -3,6 +3,7 @@ import { systemClock, type Clock } from "~/upstream/clock";
 import type { ClientIdentity, UpstreamUrls } from "~/upstream/config";
 import { GithubTokenRejected, REJECTION_MEMORY_MS } from "~/upstream/copilot-token";
 import { fetchCopilotUser, type CopilotUser, type QuotaSnapshot } from "~/upstream/copilot-user";
+import { textTable } from "~/lib/table";
 
 /** One of Copilot's counters. `used` counts within the entitlement; `overage` what went past it. */
 export interface QuotaLine {
@@ -72,9 +73,7 @@ export function formatQuota(report: QuotaReport): string {
     if (q.unlimited) return [QUOTA_NAMES[name], "unlimited", "-", "-", "-", "-"];
     return [QUOTA_NAMES[name], show(q.entitlement), show(q.used), show(q.remaining), show(q.percentRemaining), `${q.overage}${q.overagePermitted ? "" : " (not permitted)"}`];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
-  return [`plan ${report.plan ?? "(unknown)"}, resets ${report.resetDate ?? "(unknown)"}`, fmt(header), ...rows.map(fmt)].join("\n");
+  return [`plan ${report.plan ?? "(unknown)"}, resets ${report.resetDate ?? "(unknown)"}`, textTable(header, rows, { numeric: true })].join("\n");
 }
 
 export const QUOTA_CACHE_MS = 60_000;

@@ -14,9 +14,8 @@ export const usageCommand = defineCommand({
     json: { type: "boolean", description: "print JSON", default: false },
   },
   run: guarded(async ({ args }) => {
-    parseWindow(args.since);
-    parseGroup(args.by);
-    const report = await withStore(dbPath(args["db-path"]), (store) => buildReport(store.db, args));
+    const options = { windowMs: parseWindow("--since", args.since), by: parseGroup("--by", args.by), key: args.key };
+    const report = await withStore(dbPath(args["db-path"]), (store) => buildReport(store.db, options));
     console.log(args.json ? JSON.stringify(report, null, 2) : formatReport(report));
   }),
 });

@@ -1,18 +1,19 @@
 import type { AppDatabase } from "~/db";
 import { AppError } from "~/lib/errors";
+import { textTable } from "~/lib/table";
 import { usageReport, USAGE_GROUPS, type UsageGroup, type UsageRow } from "./queries";
 
 /** "24h", "7d", "30d", "90m": a window reaching back from now. */
-export function parseWindow(value: string): number {
+export function parseWindow(name: string, value: string): number {
   const match = value.trim().match(/^(\d+)\s*(m|h|d)$/);
   const n = match ? Number(match[1]) : Number.NaN;
-  if (!match || n <= 0) throw new AppError(`--since ${value} is not a window`, "use a number and a unit: 90m, 24h, 7d or 30d");
+  if (!match || n <= 0) throw new AppError(`${name} ${value} is not a window`, "use a number and a unit: 90m, 24h, 7d or 30d");
   return n * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "m" | "h" | "d"];
 }
 
-export function parseGroup(value: string): UsageGroup {
+export function parseGroup(name: string, value: string): UsageGroup {
   if ((USAGE_GROUPS as readonly string[]).includes(value)) return value as UsageGroup;
-  throw new AppError(`--by ${value} is not one of ${USAGE_GROUPS.join(", ")}`, "pass --by key, --by model or --by day");
+  throw new AppError(`${name} ${value} is not one of ${USAGE_GROUPS.join(", ")}`, `pass ${USAGE_GROUPS.map((g) => `${name} ${g}`).join(", ")}`);
 }
 
 export interface UsageReport {
@@ -24,10 +25,18 @@ export interface UsageReport {
   totals: Omit<UsageRow, "group">;
 }
 
+/** What a report covers, already parsed (each caller names its own flags or query fields in errors). */
+export interface ReportOptions {
+  /** The window reaching back from now, in ms. */
+  windowMs: number;
+  by: UsageGroup;
+  key?: string;
+}
+
 /** The one report the CLI prints and GET /admin/usage answers. */
-export function buildReport(db: AppDatabase, options: { since: string; by: string; key?: string }, now = Date.now()): UsageReport {
-  const since = now - parseWindow(options.since);
-  const by = parseGroup(options.by);
+export function buildReport(db: AppDatabase, options: ReportOptions, now = Date.now()): UsageReport {
+  const since = now - options.windowMs;
+  const by = options.by;
   const { rows, totals } = usageReport(db, { since, by, keyId: options.key });
   return { since: new Date(since).toISOString(), until: new Date(now).toISOString(), by, key: options.key ?? null, rows, totals };
 }
@@ -37,12 +46,5 @@ export function formatReport(report: UsageReport): string {
   const line = (group: string, r: Omit<UsageRow, "group">) =>
     [group || "(none)", r.requests, r.errors, r.promptTokens, r.completionTokens, r.usageUnknown, r.avgLatencyMs, r.p50LatencyMs ?? "-", r.p95LatencyMs ?? "-", r.maxLatencyMs].map(String);
   const body = [...report.rows.map((r) => line(r.group, r)), line("TOTAL", report.totals)];
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const fmt = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
-  return [
-    `usage from ${report.since} to ${report.until}${report.key ? ` for key ${report.key}` : ""}`,
-    fmt(header),
-    ...body.slice(0, -1).map(fmt),
-    fmt(body.at(-1)!),
-  ].join("\n");
+  return [`usage from ${report.since} to ${report.until}${report.key ? ` for key ${report.key}` : ""}`, textTable(header, body, { numeric: true })].join("\n");
 }

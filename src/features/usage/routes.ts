@@ -1,11 +1,11 @@
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
-import { requireAdmin } from "~/features/keys/middleware";
+import { requireAdmin } from "~/features/keys";
 import { clip } from "~/lib/clip";
-import { AppError } from "~/lib/errors";
-import { openAIError } from "~/lib/openai-error";
-import { buildReport } from "./report";
+import { AppError, describeError } from "~/lib/errors";
+import { apiError } from "~/lib/api-error";
+import { buildReport, parseGroup, parseWindow } from "./report";
 
 /** GET /admin/usage?since=7d&by=model&key=ID: the `usage` report as JSON, for admin keys. */
 export function usageRoutes(store: Store) {
@@ -16,10 +16,11 @@ export function usageRoutes(store: Store) {
         const value = c.req.query(name);
         return value === undefined ? undefined : clip(value);
       };
-      return c.json(buildReport(store.db, { since: query("since") ?? "24h", by: query("by") ?? "key", key: query("key") }));
+      const options = { windowMs: parseWindow("since", query("since") ?? "24h"), by: parseGroup("by", query("by") ?? "key"), key: query("key") };
+      return c.json(buildReport(store.db, options));
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      return openAIError(c, 400, `${error.message.replace(/^--/, "")}; ${error.hint ?? ""}`.trim(), "invalid_request_error", "invalid_query");
+      return apiError(c, 400, { message: describeError(error), type: "invalid_request_error", code: "invalid_query" });
     }
   });
 }

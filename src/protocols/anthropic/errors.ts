@@ -1,3 +1,4 @@
+import type { ErrorShape } from "~/lib/api-error";
 /**
  * Anthropic's error shape, `{"type":"error","error":{"type":…,"message":…}}`, used for every
  * error on the Anthropic routes (the gateway's own and Copilot's, translated) and for the
@@ -115,3 +116,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function bound(message: string): string {
   return message.length > MAX_ERROR_MESSAGE_LENGTH ? `${message.slice(0, MAX_ERROR_MESSAGE_LENGTH)}…` : message;
 }
+
+/** The gateway's own errors (401, 403, 429, …) on the Anthropic routes, worded as Anthropic clients expect. */
+export const anthropicShape: ErrorShape = (c, status, problem) => c.json(anthropicErrorBody(status, problem.message), status);

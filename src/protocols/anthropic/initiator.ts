@@ -1,5 +1,5 @@
 /**
- * Request traits that become Copilot headers, shared by the protocols:
+ * Request traits that become Copilot headers, read from an Anthropic request:
  * `X-Initiator` (who started this request: the person, or the agent continuing its own work)
  * and `Copilot-Vision-Request` (an image is present).
  *
@@ -9,7 +9,7 @@
  */
 import type { MessagesRequest } from "./request-schema";
 
-export type Initiator = "user" | "agent";
+import type { Initiator } from "~/upstream/copilot-client";
 
 type AnthropicMessages = MessagesRequest["messages"];
 
@@ -19,17 +19,6 @@ export function anthropicInitiator(messages: AnthropicMessages): Initiator {
   if (!last || last.role !== "user") return "agent";
   if (typeof last.content === "string") return "user";
   return last.content.some((block) => block.type === "tool_result") ? "agent" : "user";
-}
-
-/** A chat message as the OpenAI routes receive it (not validated): only `role` is read. */
-export interface ChatMessageLike {
-  role?: unknown;
-  content?: unknown;
-}
-
-/** Chat Completions: `user` when the last message's role is `user`; `tool`, `assistant` (or anything else) → `agent`. */
-export function chatInitiator(messages: readonly ChatMessageLike[]): Initiator {
-  return messages.at(-1)?.role === "user" ? "user" : "agent";
 }
 
 /** Anthropic Messages: any image block, in a message or inside a tool result. */
@@ -42,13 +31,4 @@ export function anthropicHasImages(messages: AnthropicMessages): boolean {
     }
   }
   return false;
-}
-
-/** Chat Completions: any `image_url` content part. */
-export function chatHasImages(messages: readonly ChatMessageLike[]): boolean {
-  return messages.some(
-    (message) =>
-      Array.isArray(message.content) &&
-      message.content.some((part: unknown) => typeof part === "object" && part !== null && (part as { type?: unknown }).type === "image_url"),
-  );
 }

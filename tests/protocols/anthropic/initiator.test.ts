@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { anthropicHasImages, anthropicInitiator, chatHasImages, chatInitiator } from "~/protocols/anthropic/initiator";
+import { anthropicHasImages, anthropicInitiator } from "~/protocols/anthropic/initiator";
+import { chatHasImages, chatInitiator } from "~/protocols/openai/initiator";
 import type { AnthropicMessage } from "~/protocols/anthropic/request-schema";
 
 const image = { type: "image" as const, source: { type: "url" as const, url: "https://e.com/a.png" } };

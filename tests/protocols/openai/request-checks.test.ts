@@ -1,8 +1,8 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { notJson, repeatedKey, topLevelKeys } from "~/features/proxy/request-checks";
-import { startFakeUpstream, type FakeUpstream } from "./fake-upstream";
-import { cleanUpAfterFile, type CreatedKey, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "./helpers";
+import { notJson, repeatedKey, topLevelKeys } from "~/protocols/json-body";
+import { startFakeUpstream, type FakeUpstream } from "../../fake-upstream";
+import { cleanUpAfterFile, type CreatedKey, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../../helpers";
 
 cleanUpAfterFile();
 

@@ -1,10 +1,10 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import { clip } from "~/lib/clip";
-import { openAIError } from "~/lib/openai-error";
+import { apiError } from "~/lib/api-error";
 
 /**
- * Checks on a request body that come before its shape (request-schemas.ts):
+ * Checks on a request body that come before its shape (each protocol's request-schemas.ts, run by ./request-checks.ts):
  * what it claims to be (415) and whether its top level says one thing once.
  */
 
@@ -36,13 +36,7 @@ export function notJson(contentType: string | undefined): string | undefined {
 export const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const problem = notJson(c.req.header("content-type"));
   if (problem) {
-    return openAIError(
-      c,
-      415,
-      `${problem}; send the body as JSON with \`Content-Type: application/json\``,
-      "invalid_request_error",
-      "unsupported_media_type",
-    );
+    return apiError(c, 415, { message: `${problem}; send the body as JSON with \`Content-Type: application/json\``, type: "invalid_request_error", code: "unsupported_media_type" });
   }
   await next();
 };

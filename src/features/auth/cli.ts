@@ -1,0 +1,21 @@
+import { defineCommand } from "citty";
+import { guarded, parseChoice } from "~/lib/cli";
+import { log } from "~/lib/log";
+import { accountTypeArg, enterpriseUrlArg } from "~/upstream/cli-args";
+import { ACCOUNT_TYPES, upstreamUrls } from "~/upstream/config";
+import { pollForToken, requestDeviceCode } from "~/upstream/device-flow";
+import { saveGithubToken } from "~/upstream/github-token";
+
+/** `copilot-api auth`: GitHub's device flow, then the token saved (0600) for `start`, `doctor` and `quota`. */
+export const authCommand = defineCommand({
+  meta: { name: "auth", description: "Sign in to GitHub (device flow) and save the token for `start`" },
+  args: { ...accountTypeArg, ...enterpriseUrlArg },
+  run: guarded(async ({ args }) => {
+    const urls = upstreamUrls(parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES), { enterpriseUrl: args["enterprise-url"] });
+    const code = await requestDeviceCode(urls);
+    log.box(`Open ${code.verification_uri} and enter the code ${code.user_code}`);
+    const token = await pollForToken(urls, code);
+    const path = saveGithubToken(token);
+    log.success(`GitHub token saved to ${path} (mode 0600)`);
+  }),
+});

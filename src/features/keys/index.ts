@@ -1,0 +1,8 @@
+/** The keys feature's public face: what the server, the boot and other features use. */
+export { crossSiteGuard, hostGuard } from "./guards";
+export { LastUsedTracker, noteLastUsed } from "./last-used";
+export { announcePolicy, type KeyPolicy } from "./policy";
+export { RateLimiter, rateLimit } from "./rate-limit";
+export { requireAdmin } from "./require-admin";
+export { resolveKey } from "./resolve-key";
+export { KeyResolver, type ResolvedKey } from "./resolver";

@@ -1,0 +1,46 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "~/app-env";
+import { apiError } from "~/lib/api-error";
+import type { KeyResolver, Resolution } from "./resolver";
+
+const REASONS: Record<Exclude<Resolution, { key: unknown }>["reason"], string> = {
+  missing: "missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`",
+  malformed: "malformed API key: it is not a copilot-api key (wrong prefix, length or checksum); check for a copy-paste error",
+  unknown: "unknown API key: create one with `copilot-api keys create`",
+  revoked: "this API key was revoked: ask the owner for a new one",
+  no_keys:
+    "this server has no active API key, so every request is refused (revoking the last key does not open a server): create one with `copilot-api keys create`",
+};
+
+/** Said when a key was presented to a store that never held one, where sending none would pass. */
+const KEYLESS_HINT =
+  "; this server has no key yet, so from this machine a request without any key passes (or create one with `copilot-api keys create`)";
+
+/** Reads the key from either header both OpenAI- and Anthropic-style clients use. */
+function presentedSecret(authorization: string | undefined, apiKey: string | undefined): string | undefined {
+  const bearer = authorization?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
+  return bearer || apiKey?.trim() || undefined;
+}
+
+/**
+ * Who is calling: resolves the presented key into c.var.apiKey (noted on the
+ * event), or answers 401. Requests that pass without a key (as __noauth__) are
+ * screened next by the host and cross-site guards (./guards.ts).
+ * The client's Authorization and x-api-key headers never reach Copilot: the
+ * upstream client builds its headers from a fixed set and copies none.
+ */
+export function resolveKey(resolver: KeyResolver): MiddlewareHandler<AppEnv> {
+  return async function resolveKey(c, next) {
+    const resolution = resolver.resolve(presentedSecret(c.req.header("authorization"), c.req.header("x-api-key")));
+    if (!("key" in resolution)) {
+      if (resolution.keyId) c.var.event.keyId = resolution.keyId; // who still uses a revoked key is worth knowing
+      let message = REASONS[resolution.reason];
+      if (resolution.keyId) message += ` (${resolution.keyId})`;
+      if (resolution.keyless) message += KEYLESS_HINT;
+      return apiError(c, 401, { message, type: "invalid_request_error", code: "invalid_api_key" });
+    }
+    c.var.event.keyId = resolution.key.id;
+    c.set("apiKey", resolution.key);
+    await next();
+  };
+}

@@ -1,0 +1,9 @@
+/** The Anthropic Messages protocol's public face, for server.ts. */
+export { anthropicShape } from "./errors";
+
+/** Paths served in Anthropic's protocol (at / and /v1). */
+export const ANTHROPIC_PATH = /^(?:\/v1)?\/messages(?:\/|$)/;
+
+/** A request speaks Anthropic's protocol when it goes to its routes, or says so (`anthropic-version`, which Anthropic SDKs always send). */
+export const speaksAnthropic = (path: string, headers: { header(name: string): string | undefined }) =>
+  ANTHROPIC_PATH.test(path) || headers.header("anthropic-version") !== undefined;

@@ -1,0 +1,53 @@
+import { Hono } from "hono";
+import type { AppEnv } from "~/app-env";
+import { observeFor } from "~/features/events";
+import type { CopilotClient } from "~/upstream/copilot-client";
+import { forwardAndRelay } from "~/upstream/relay";
+import { requireJsonBody } from "../json-body";
+import { acceptModelRequest, jsonBodyLimit } from "../request-checks";
+import { chatInitiator, chatHasImages } from "./initiator";
+import { chatCompletionRequest, embeddingsRequest } from "./request-schemas";
+import { openAIUsage } from "./usage";
+
+export interface OpenAIDeps {
+  /** Absent when no GitHub token is configured: the routes then answer 503. */
+  copilot?: CopilotClient;
+  bodyLimitBytes: number;
+}
+
+/** The paths this protocol serves (mounted at / and /v1), as events record them. */
+export const OPENAI_ROUTES = { usage: ["/chat/completions", "/embeddings"], other: ["/models"] } as const;
+
+/** OpenAI Chat Completions, embeddings and models, mounted at / and /v1 by server.ts. */
+export function openAIRoutes(deps: OpenAIDeps) {
+  const routes = new Hono<AppEnv>();
+  const limit = jsonBodyLimit(deps.bodyLimitBytes);
+
+  routes.post("/chat/completions", requireJsonBody, limit, async (c) => {
+    const body = await acceptModelRequest(c, chatCompletionRequest);
+    if (body instanceof Response) return body;
+    const messages = body.json.messages as Parameters<typeof chatInitiator>[0];
+    return forwardAndRelay(
+      c,
+      deps.copilot,
+      { method: "POST", path: "/chat/completions", body: body.text, vision: chatHasImages(messages), initiator: chatInitiator(messages) },
+      observeFor(c.var.event, openAIUsage),
+    );
+  });
+
+  routes.post("/embeddings", requireJsonBody, limit, async (c) => {
+    const body = await acceptModelRequest(c, embeddingsRequest);
+    if (body instanceof Response) return body;
+    return forwardAndRelay(c, deps.copilot, { method: "POST", path: "/embeddings", body: body.text }, observeFor(c.var.event, openAIUsage));
+  });
+
+  routes.get("/models", async (c) => {
+    const response = await forwardAndRelay(c, deps.copilot, { method: "GET", path: "/models" }, observeFor(c.var.event, openAIUsage));
+    const key = c.var.apiKey;
+    if (!response.ok || key.allowedModels.includes("*")) return response;
+    // A key limited to some models sees only those.
+    const list = (await response.json()) as { data?: { id: string }[] };
+    return c.json({ ...list, data: (list.data ?? []).filter((m) => key.allows(m.id)) });
+  });
+  return routes;
+}

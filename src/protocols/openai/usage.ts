@@ -1,0 +1,33 @@
+import type { EventDraft, UsageReader } from "~/features/events";
+import type { StreamEnds } from "~/upstream/relay";
+
+/**
+ * Reads OpenAI's usage block ({ prompt_tokens, completion_tokens }) and the
+ * answering model from a chat or embeddings answer, or a stream chunk.
+ */
+function noteUsage(draft: EventDraft, answer: unknown): void {
+  if (typeof answer !== "object" || answer === null) return;
+  const { model, usage } = answer as { model?: unknown; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
+  if (typeof model === "string" && model) draft.upstreamModel = model;
+  if (typeof usage !== "object" || usage === null) return;
+  draft.usageSeen = true;
+  draft.promptTokens = typeof usage.prompt_tokens === "number" ? usage.prompt_tokens : null;
+  draft.completionTokens = typeof usage.completion_tokens === "number" ? usage.completion_tokens : null;
+}
+
+/** Copilot puts usage in the last chunk before `data: [DONE]`: read the tail's `data:` lines from the end. */
+function noteStreamUsage(draft: EventDraft, { tail }: StreamEnds): void {
+  for (const line of tail.split("\n").reverse()) {
+    if (!line.startsWith("data:")) continue;
+    const data = line.slice(5).trim();
+    if (data === "[DONE]") continue;
+    try {
+      noteUsage(draft, JSON.parse(data));
+      if (draft.usageSeen) return;
+    } catch {
+      // a chunk cut by the tail window or by an abort: keep looking further up
+    }
+  }
+}
+
+export const openAIUsage: UsageReader = { fromAnswer: noteUsage, fromStream: noteStreamUsage };

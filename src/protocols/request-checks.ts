@@ -1,0 +1,165 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { z } from "zod";
+import type { AppEnv } from "~/app-env";
+import { apiError } from "~/lib/api-error";
+import { clip } from "~/lib/clip";
+import { errorMessage } from "~/lib/errors";
+import { repeatedKey } from "./json-body";
+
+/**
+ * The checks every protocol's model-bearing request goes through, in its own
+ * error shape: size (413), a JSON object body (400), each top-level key once
+ * (400), the shape of the fields the gateway reads (400, naming the field),
+ * and a model the key may use (403). Each protocol brings its schema.
+ */
+
+/** Longest model name accepted: real names are under 64 characters. Longer ones are refused, never stored or echoed. */
+export const MODEL_NAME_MAX = 256;
+
+export type JsonObject = Record<string, unknown>;
+
+/** 413 past --body-limit-mb, before the body is read into memory. */
+export function jsonBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: (c) =>
+      apiError(c, 413, { message: `request body is larger than ${maxBytes} bytes; raise --body-limit-mb if this is expected`, type: "invalid_request_error", code: "body_too_large" }),
+  });
+}
+
+/**
+ * Reads and checks a request that names a model. The body forwarded is the
+ * client's text, unchanged: with no repeated key, the model Copilot reads is
+ * the one checked here. `allowed` lets a protocol also accept the catalog's
+ * name for the requested one.
+ */
+export async function acceptModelRequest(
+  c: Context<AppEnv>,
+  schema: z.ZodType,
+  allowed: (model: string) => boolean = (model) => c.var.apiKey.allows(model),
+): Promise<{ text: string; json: JsonObject } | Response> {
+  const body = await readJsonObject(c);
+  if (body instanceof Response) return body;
+  const repeated = repeatedKey(body.text);
+  if (repeated !== undefined) {
+    return apiError(c, 400, {
+      message: `request body has the top-level key ${JSON.stringify(clip(repeated))} more than once (keys are compared ignoring case); send each field once`,
+      type: "invalid_request_error",
+      code: "duplicate_key",
+    });
+  }
+  noteRequest(c, body.json);
+  const problem = checkBody(schema, body.json);
+  if (problem) return apiError(c, 400, { message: problem.message, type: "invalid_request_error", code: problem.code, param: problem.param });
+  const model = body.json.model as string;
+  if (allowed(model)) return body;
+  const key = c.var.apiKey;
+  return apiError(c, 403, {
+    message: `model ${JSON.stringify(model)} is not allowed for key ${key.id} (allowed: ${key.allowedModels.join(", ")})`,
+    type: "invalid_request_error",
+    code: "model_not_allowed",
+    param: "model",
+  });
+}
+
+/**
+ * What telemetry records about the request itself; a model name only within
+ * its bound, so a refused 30 MB "model" is never stored.
+ */
+function noteRequest(c: Context<AppEnv>, json: JsonObject): void {
+  const draft = c.var.event;
+  if (typeof json.model === "string" && json.model.length <= MODEL_NAME_MAX) draft.model = json.model;
+  draft.stream = json.stream === true;
+}
+
+/** The request body as text (forwarded unchanged) and as a parsed JSON object, or a 400 saying what is wrong. */
+async function readJsonObject(c: Context): Promise<{ text: string; json: JsonObject } | Response> {
+  const text = await c.req.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return apiError(c, 400, { message: `request body is not valid JSON: ${clip(errorMessage(error))}`, type: "invalid_request_error", code: "invalid_json" });
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return apiError(c, 400, { message: "request body must be a JSON object", type: "invalid_request_error", code: "invalid_json" });
+  }
+  return { text, json: json as JsonObject };
+}
+
+/** What a failed check says: the field path (`messages[0].role`) and what was wrong with it. */
+export interface BodyProblem {
+  param: string;
+  message: string;
+  code: string;
+}
+
+/** Validates a parsed body; undefined when it fits, else the first problem, phrased for the client. */
+export function checkBody(schema: z.ZodType, body: unknown): BodyProblem | undefined {
+  const result = schema.safeParse(body);
+  if (result.success) return undefined;
+  return describe(result.error.issues[0]!, body, []);
+}
+
+type Issue = z.core.$ZodIssue;
+
+function describe(issue: Issue, body: unknown, prefix: PropertyKey[]): BodyProblem {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === "invalid_union") {
+    // One branch got past the outer type (an array whose item is wrong): that branch says where.
+    const deeper = issue.errors.filter((branch) => branch.some((i) => i.path.length > 0));
+    if (deeper.length === 1) return describe(deeper[0]![0]!, body, path);
+  }
+  const param = pathText(path);
+  const value = valueAt(body, path);
+  const say = (code: string, what: string): BodyProblem => ({ param, code, message: `${param}: ${what}` });
+  if (value === undefined && (issue.code === "invalid_type" || issue.code === "invalid_union")) {
+    const expected = issue.code === "invalid_type" ? article(issue.expected) : issue.message.replace(/^expected /, "");
+    return say("missing_required_parameter", `is required (${expected})`);
+  }
+  switch (issue.code) {
+    case "invalid_type":
+      return say("invalid_type", `expected ${article(issue.expected)}, got ${typeName(value)}`);
+    case "too_big":
+      if (typeof value === "string") {
+        return say("string_above_max_length", `is ${value.length} characters long; the limit is ${issue.maximum} characters`);
+      }
+      return say("invalid_value", `is above the limit of ${issue.maximum}`);
+    case "too_small":
+      if (typeof value === "string") return say("empty_string", "must not be empty");
+      return say("invalid_value", `is below the minimum of ${issue.minimum}`);
+    default:
+      // Our own messages (unions) or zod's, which name types, never the client's values.
+      return say("invalid_value", issue.message);
+  }
+}
+
+/** `messages[0].content[1].type` */
+export function pathText(path: PropertyKey[]): string {
+  let text = "";
+  for (const segment of path) {
+    if (typeof segment === "number") text += `[${segment}]`;
+    else text += text ? `.${String(segment)}` : String(segment);
+  }
+  return text || "body";
+}
+
+function valueAt(body: unknown, path: PropertyKey[]): unknown {
+  let value = body;
+  for (const segment of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[segment];
+  }
+  return value;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return article(typeof value);
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}

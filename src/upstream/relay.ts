@@ -1,0 +1,188 @@
+import type { Context } from "hono";
+import { apiError } from "~/lib/api-error";
+import { describeError, errorMessage } from "~/lib/errors";
+import { log } from "~/lib/log";
+import type { CopilotClient, ForwardOptions } from "./copilot-client";
+import { GithubTokenRejected } from "./copilot-token";
+import { withKeepAlive } from "./keepalive";
+
+/** Why a relayed stream ended early: Copilot's side broke, or the client went away. */
+export type StreamFailure = "upstream_error" | "client_aborted";
+
+/** The first and last text of a relayed stream: usage sits at its start (Anthropic) or its end (OpenAI). */
+export interface StreamEnds {
+  head: string;
+  tail: string;
+}
+
+/**
+ * What the relay tells the route about Copilot's answer, so the route's
+ * protocol can read usage from it and the event can be recorded. The relay
+ * itself knows streams and headers, not any protocol's wire format.
+ */
+export interface AnswerObserver {
+  /** Copilot answered: the status is now Copilot's. */
+  reached(): void;
+  /** A successful JSON answer, parsed. */
+  answer(json: unknown): void;
+  /**
+   * A stream is being relayed. Returns its end: called once with the stream's
+   * ends and why it stopped early (null when complete); the client sees the
+   * stream close only once the returned promise settles (the event is on disk).
+   */
+  streamStarted(): (ends: StreamEnds, failure: StreamFailure | null) => Promise<void>;
+  /** The client went away before Copilot answered. */
+  aborted(): void;
+}
+
+export interface RelayOptions {
+  /** Rewrites a stream on its way to the client (a protocol's chunk fixes or translation). */
+  transform?: (body: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>;
+  /** The keep-alive text for silent streams (Anthropic's `event: ping`); an SSE comment by default. */
+  keepAliveText?: string;
+}
+
+/**
+ * Sends a request to Copilot and relays the answer, or answers the failure in
+ * the route's error shape: 503 without a GitHub token (or with one GitHub
+ * refused: `x-should-retry: false`), 502 when Copilot cannot be reached, 499
+ * when the client left first.
+ */
+export async function forwardAndRelay(
+  c: Context,
+  copilot: CopilotClient | undefined,
+  options: Omit<ForwardOptions, "signal">,
+  observer: AnswerObserver,
+  relayOptions: RelayOptions = {},
+): Promise<Response> {
+  const sent = await sendToCopilot(c, copilot, options, observer);
+  return "upstream" in sent ? relay(sent.upstream, observer, relayOptions) : sent.refusal;
+}
+
+/**
+ * Sends a request to Copilot and hands back its raw answer (for routes that
+ * translate it), or the gateway's own answer when it could not be sent.
+ */
+export async function sendToCopilot(
+  c: Context,
+  copilot: CopilotClient | undefined,
+  options: Omit<ForwardOptions, "signal">,
+  observer: Pick<AnswerObserver, "reached" | "aborted">,
+): Promise<{ upstream: Response } | { refusal: Response }> {
+  if (!copilot) {
+    return refusal(apiError(c, 503, {
+      message: "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token-file or GH_TOKEN",
+      type: "server_error",
+      code: "not_authenticated",
+    }));
+  }
+  try {
+    const upstream = await copilot.forward({ ...options, signal: c.req.raw.signal });
+    observer.reached();
+    return { upstream };
+  } catch (error) {
+    if (c.req.raw.signal.aborted) {
+      observer.aborted();
+      return refusal(new Response(null, { status: 499 }));
+    }
+    if (error instanceof GithubTokenRejected) {
+      // Retrying cannot help until someone signs in again: tell SDKs not to.
+      c.header("x-should-retry", "false");
+      return refusal(apiError(c, 503, { message: describeError(error), type: "server_error", code: "github_token_rejected" }));
+    }
+    log.error(`upstream ${options.path}: ${errorMessage(error)}`);
+    return refusal(apiError(c, 502, { message: describeError(error), type: "upstream_error", code: "upstream_unavailable" }));
+  }
+}
+
+const refusal = (response: Response) => ({ refusal: response });
+
+const RELAYED_HEADERS = ["content-type", "retry-after", "x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset"];
+
+/** The headers of Copilot's answer worth passing on, chosen rather than copied. */
+export function relayedHeaders(upstream: Response): Headers {
+  const headers = new Headers();
+  for (const name of RELAYED_HEADERS) {
+    const value = upstream.headers.get(name);
+    if (value) headers.set(name, value);
+  }
+  return headers;
+}
+
+export const isEventStream = (response: Response) => (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+
+/**
+ * Copilot's status and body go back as they came (errors included). Headers are
+ * chosen, not copied: fetch has already decoded the body, so content-encoding
+ * and content-length from upstream would be wrong. On the way, the observer is
+ * shown the JSON answer or the ends of the stream.
+ */
+export async function relay(upstream: Response, observer: AnswerObserver, options: RelayOptions = {}): Promise<Response> {
+  const headers = relayedHeaders(upstream);
+  const type = headers.get("content-type") ?? "";
+  if (isEventStream(upstream) && upstream.body) {
+    headers.set("cache-control", "no-cache");
+    const observed = observeStream(upstream.body, observer);
+    const body = options.transform ? options.transform(observed) : observed;
+    return new Response(withKeepAlive(body, { text: options.keepAliveText }), { status: upstream.status, headers });
+  }
+  if (upstream.ok && type.includes("json")) {
+    const text = await upstream.text();
+    try {
+      observer.answer(JSON.parse(text));
+    } catch {
+      // not JSON after all: relayed as it came, usage unknown
+    }
+    return new Response(text, { status: upstream.status, headers });
+  }
+  return new Response(upstream.body, { status: upstream.status, headers });
+}
+
+const HEAD_CHARS = 16_384;
+const TAIL_CHARS = 32_768;
+
+/**
+ * Passes a stream through unchanged while keeping its first and last text,
+ * where protocols put usage. Tells the observer when it finishes, fails, or
+ * the client cancels it; the stream closes only once the observer is done.
+ */
+export function observeStream(body: ReadableStream<Uint8Array>, observer: AnswerObserver): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const end = observer.streamStarted();
+  let head = "";
+  let tail = "";
+  let ended: Promise<void> | undefined;
+  const finish = (failure: StreamFailure | null) => {
+    ended ??= end({ head, tail }, failure);
+    return ended;
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            tail += decoder.decode();
+            // The client sees the answer complete only once its event is on disk.
+            await finish(null);
+            controller.close();
+            return;
+          }
+          const text = decoder.decode(value, { stream: true });
+          if (head.length < HEAD_CHARS) head += text.slice(0, HEAD_CHARS - head.length);
+          tail = (tail + text).slice(-TAIL_CHARS);
+          controller.enqueue(value);
+        } catch (error) {
+          controller.error(error);
+          void finish("upstream_error");
+        }
+      },
+      async cancel(reason) {
+        void finish("client_aborted");
+        await reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
