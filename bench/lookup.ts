@@ -23,7 +23,10 @@ export function benchLookup(): void {
     })();
     const raw = store.sqlite.query("SELECT version, tag, sha256, applied_at FROM _migrations WHERE version = ?");
     let k = 0;
-    const next = () => 1000 + ((k += 7919) % 100_000);
+    const next = () => {
+      k += 7919;
+      return 1000 + (k % 100_000);
+    };
     const check = byVersion(store.db).get({ version: 5000 });
     if (check?.tag !== "tag_5000") throw new Error("typed lookup returned the wrong row");
 
