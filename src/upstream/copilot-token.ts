@@ -64,8 +64,6 @@ export class CopilotToken {
   private stopped = false;
   private readonly clock: Clock;
   private readonly identity: ClientIdentity;
-  /** How many exchanges were sent to GitHub (tests and diagnostics). */
-  exchanges = 0;
 
   constructor(
     private readonly urls: UpstreamUrls,
@@ -108,7 +106,6 @@ export class CopilotToken {
   }
 
   private async exchange(): Promise<CopilotSession> {
-    this.exchanges += 1;
     const sentAt = this.clock.now();
     let response: Response;
     try {

@@ -89,11 +89,6 @@ export class KeyResolver {
     return { key: entry };
   }
 
-  /** Drops the cache; for writes to keys made through this process's own connection. */
-  invalidate(): void {
-    this.version = Number.NaN;
-  }
-
   private revalidate(): void {
     const version = this.store.dataVersion();
     if (version === this.version) return;
