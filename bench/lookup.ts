@@ -24,7 +24,10 @@ export function benchLookup(): void {
     })();
     const raw = store.sqlite.query(store.db.select().from(migrationLedger).where(eq(migrationLedger.version, 0)).toSQL().sql);
     let k = 0;
-    const next = () => 1000 + ((k += 7919) % 100_000);
+    const next = () => {
+      k += 7919;
+      return 1000 + (k % 100_000);
+    };
     const check = byVersion(store.db).get({ version: 5000 });
     if (check?.tag !== "tag_5000") throw new Error("typed lookup returned the wrong row");
 

@@ -65,8 +65,6 @@ export class CopilotToken implements Worker {
   private stopped = false;
   private readonly clock: Clock;
   private readonly identity: ClientIdentity;
-  /** How many exchanges were sent to GitHub (tests and diagnostics). */
-  exchanges = 0;
 
   constructor(
     private readonly urls: UpstreamUrls,
@@ -114,7 +112,6 @@ export class CopilotToken implements Worker {
   }
 
   private async exchange(): Promise<CopilotSession> {
-    this.exchanges += 1;
     const sentAt = this.clock.now();
     let response: Response;
     try {

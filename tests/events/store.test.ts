@@ -235,9 +235,9 @@ describe("latency percentiles", () => {
     const old = new Database(path);
     const hour = Date.UTC(2026, 2, 10, 9);
     const latencies = [20, 90, 240, 800, 45_000];
-    latencies.forEach((ms, i) =>
-      old.run("INSERT INTO events (ts, key_id, route, model, status, latency_ms) VALUES (?, 'key_a', '/chat/completions', 'gpt-4o', 200, ?)", [hour + i, ms]),
-    );
+    for (const [i, ms] of latencies.entries()) {
+      old.run("INSERT INTO events (ts, key_id, route, model, status, latency_ms) VALUES (?, 'key_a', '/chat/completions', 'gpt-4o', 200, ?)", [hour + i, ms]);
+    }
     old.run("INSERT INTO usage_hourly (hour, key_id, model, requests, latency_ms_sum, latency_ms_max) VALUES (?, 'key_a', 'gpt-4o', 5, 46150, 45000)", [hour]);
     old.close();
 

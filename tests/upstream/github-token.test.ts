@@ -21,6 +21,12 @@ describe("the GitHub token without `ps` seeing it", () => {
     return { env: isolatedEnv(home, fake.env()), file };
   }
 
+  /** Writes `content` to `file` (0600) and returns its path. */
+  function written(file: string, content: string): string {
+    writeFileSync(file, content, { mode: 0o600 });
+    return file;
+  }
+
   test("--github-token-file reads the token (trimmed) and start uses it; the token never reaches the log", async () => {
     const { env, file } = tokenFile(`  ${fake.githubToken}\n`);
     const server = await startServer(["--github-token-file", file], env);
@@ -61,9 +67,16 @@ describe("the GitHub token without `ps` seeing it", () => {
 
   test.each([
     ["missing", (dir: string) => join(dir, "nope"), "does not exist"],
-    ["empty", (dir: string) => (writeFileSync(join(dir, "empty"), "\n  \n", { mode: 0o600 }), join(dir, "empty")), "is empty"],
-    ["a folder", (dir: string) => (mkdirSync(join(dir, "folder")), join(dir, "folder")), "is a folder, not a file"],
-    ["two words", (dir: string) => (writeFileSync(join(dir, "env"), "GH_TOKEN= abc\n", { mode: 0o600 }), join(dir, "env")), "holds more than one word"],
+    ["empty", (dir: string) => written(join(dir, "empty"), "\n  \n"), "is empty"],
+    [
+      "a folder",
+      (dir: string) => {
+        mkdirSync(join(dir, "folder"));
+        return join(dir, "folder");
+      },
+      "is a folder, not a file",
+    ],
+    ["two words", (dir: string) => written(join(dir, "env"), "GH_TOKEN= abc\n"), "holds more than one word"],
   ])("a token file that is %s stops start before it listens, saying what to do", async (_what, make, message) => {
     const home = tempDir();
     const file = make(home);

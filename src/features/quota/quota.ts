@@ -1,4 +1,4 @@
-import { AppError } from "~/lib/errors";
+import type { AppError } from "~/lib/errors";
 import { systemClock, type Clock } from "~/upstream/clock";
 import type { ClientIdentity, UpstreamUrls } from "~/upstream/config";
 import { GithubTokenRejected, REJECTION_MEMORY_MS } from "~/upstream/copilot-token";

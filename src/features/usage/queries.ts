@@ -109,7 +109,10 @@ export function usageReport(db: AppDatabase, query: UsageQuery): UsageResult {
   for (const part of [...fromHours, ...fromEvents]) {
     const sums: Sums = { ...part, buckets: LATENCY_BUCKETS.map((_, i) => Number((part as Record<string, unknown>)[bucketKey(i)] ?? 0)) };
     let into = groups.get(part.group);
-    if (!into) groups.set(part.group, (into = emptySums(part.group)));
+    if (!into) {
+      into = emptySums(part.group);
+      groups.set(part.group, into);
+    }
     add(into, sums);
     add(all, sums);
   }
@@ -132,7 +135,9 @@ function add(into: Sums, part: Sums): void {
   into.usageUnknown += part.usageUnknown;
   into.latencySum += part.latencySum;
   into.latencyMax = Math.max(into.latencyMax, part.latencyMax);
-  part.buckets.forEach((n, i) => (into.buckets[i]! += n));
+  part.buckets.forEach((n, i) => {
+    into.buckets[i]! += n;
+  });
 }
 
 function finish(sums: Sums): UsageRow {

@@ -70,7 +70,7 @@ export function mapUsage(usage: ChatUsage | null | undefined): AnthropicUsage {
 
 /** `msg_…` id for a chat completion id (Copilot's ids are `chatcmpl-…` or bare). */
 export function messageId(chatId: string | undefined): string {
-  if (chatId && chatId.startsWith("msg_")) return chatId;
+  if (chatId?.startsWith("msg_")) return chatId;
   return `msg_${chatId && chatId !== "" ? chatId : crypto.randomUUID().replaceAll("-", "")}`;
 }
 

@@ -16,7 +16,7 @@ type AnthropicMessages = MessagesRequest["messages"];
 /** Anthropic Messages: `user` only when the last message is a user turn with no `tool_result` block. */
 export function anthropicInitiator(messages: AnthropicMessages): Initiator {
   const last = messages.at(-1);
-  if (!last || last.role !== "user") return "agent";
+  if (last?.role !== "user") return "agent";
   if (typeof last.content === "string") return "user";
   return last.content.some((block) => block.type === "tool_result") ? "agent" : "user";
 }

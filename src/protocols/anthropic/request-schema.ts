@@ -121,15 +121,10 @@ export const messagesRequestSchema = z.looseObject({
 /** POST /v1/messages/count_tokens takes the same body without `max_tokens`. */
 export const countTokensRequestSchema = messagesRequestSchema.extend({ max_tokens: z.number().int().positive().optional() });
 
-export type TextBlock = z.infer<typeof textBlockSchema>;
 export type ImageBlock = z.infer<typeof imageBlockSchema>;
-export type ToolUseBlock = z.infer<typeof toolUseBlockSchema>;
 export type ToolResultBlock = z.infer<typeof toolResultBlockSchema>;
-export type ThinkingBlock = z.infer<typeof thinkingBlockSchema>;
-export type RedactedThinkingBlock = z.infer<typeof redactedThinkingBlockSchema>;
 export type ContentBlock = z.infer<typeof contentBlockSchema>;
 export type AnthropicMessage = z.infer<typeof messageSchema>;
-export type AnthropicTool = z.infer<typeof toolSchema>;
 export type AnthropicToolChoice = z.infer<typeof toolChoiceSchema>;
 export type MessagesRequest = z.infer<typeof messagesRequestSchema>;
 export type CountTokensRequest = z.infer<typeof countTokensRequestSchema>;

@@ -323,7 +323,11 @@ describe("chat stream → Anthropic events", () => {
 
   test("events leave as soon as their chunk arrives, before the upstream ends (no buffering)", async () => {
     let upstream!: ReadableStreamDefaultController<Uint8Array>;
-    const source = new ReadableStream<Uint8Array>({ start: (c) => void (upstream = c) });
+    const source = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        upstream = c;
+      },
+    });
     const { stream, done } = translateChatStream(source, OPTIONS);
     const reader = stream.getReader();
     const decoder = new TextDecoder();
@@ -349,8 +353,12 @@ describe("chat stream → Anthropic events", () => {
     let cancelled: unknown = "not cancelled";
     let upstream!: ReadableStreamDefaultController<Uint8Array>;
     const source = new ReadableStream<Uint8Array>({
-      start: (c) => void (upstream = c),
-      cancel: (reason) => void (cancelled = reason),
+      start: (c) => {
+        upstream = c;
+      },
+      cancel: (reason) => {
+        cancelled = reason;
+      },
     });
     const { stream, done } = translateChatStream(source, OPTIONS);
     const reader = stream.getReader();

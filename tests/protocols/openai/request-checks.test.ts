@@ -285,7 +285,10 @@ describe("the top-level key scanner", () => {
   test("agrees with JSON.parse on the keys of many generated bodies", () => {
     const pieces = ["a", "model", "\"", "\\", "{", "}", "[", "]", ",", ":", "é", "😀", "\u0000", " "];
     let seed = 7;
-    const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
     const text = () => Array.from({ length: next(6) }, () => pieces[next(pieces.length)]).join("");
     const value = (depth: number): unknown => {
       const kind = next(depth > 2 ? 4 : 6);
