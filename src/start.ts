@@ -1,7 +1,5 @@
 import { dirname } from "node:path";
-import { openStore } from "~/db";
-import { removeStaleBackupTemps } from "~/db/backup";
-import { StoreFileWatch } from "~/db/watch";
+import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, RateLimiter } from "~/features/keys";
 import { QuotaSource } from "~/features/quota/quota";

@@ -48,3 +48,6 @@ export function describeFileChange(path: string, opened: OpenedFiles): string | 
 export function walStillOurs(path: string, opened: OpenedFiles): boolean {
   return opened.wal !== undefined && same(identityOf(walFile(path)), opened.wal);
 }
+
+/** What to do once the file at the path is not the one this server opened. */
+export const RESTART_HINT = "restart copilot-api so it opens the database now at that path (a supervisor restarts it when /healthz answers 503)";

@@ -3,14 +3,16 @@ import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { backupBeforeMigrating } from "./backup";
-import { describeFileChange, walStillOurs, type OpenedFiles } from "./identity";
+import { describeFileChange, type OpenedFiles, RESTART_HINT, walStillOurs } from "./identity";
 import { applyMigrations, loadMigrations, type Migration } from "./migrations";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./open";
 import * as schema from "./schema";
 
 export type AppDatabase = BunSQLiteDatabase<typeof schema>;
 export type { Migration } from "./migrations";
+export { removeStaleBackupTemps } from "./backup";
 export { isBusy } from "./busy";
+export { StoreFileWatch } from "./watch";
 
 /** The store's lifecycle in one object: opened, migrated, then closed once. */
 export interface Store {
@@ -43,7 +45,6 @@ export interface Store {
 }
 
 /** What a server whose database was deleted or replaced should do about it. */
-export const RESTART_HINT = "restart copilot-api so it opens the database now at that path (a supervisor restarts it when /healthz answers 503)";
 
 export interface OpenStoreOptions {
   path: string;

@@ -1,5 +1,5 @@
 import { log } from "~/lib/log";
-import { RESTART_HINT, type Store } from ".";
+import { RESTART_HINT } from "./identity";
 import type { Worker } from "~/lib/worker";
 
 /**
@@ -13,7 +13,8 @@ export class StoreFileWatch implements Worker {
   private reported = false;
 
   constructor(
-    private readonly store: Store,
+    /** The store's own check (Store.fileProblem): the file it opened is no longer the one at its path. */
+    private readonly store: { fileProblem(): string | undefined },
     private readonly everyMs = 2000,
   ) {}
 

@@ -12,10 +12,10 @@
  *   quoted-names.ts    asks SQLite which double-quoted names it would read as text
  *   rebuild-repair.ts  repairs drizzle-kit 0.31's table rebuilds (`bun run db:generate`)
  */
-export { readMigrationFolder, type MigrationSource } from "./folder";
-export { checkMigrations, describeAppliedFinding, describeFinding, findingHint, type GuardReport, type ReplayFailure, type TextReadFinding } from "./guard";
-export { LEDGER_TABLE, migrationLedger, readLedger, type LedgerRow } from "./ledger";
+export { readMigrationFolder } from "./folder";
+export { checkMigrations, describeAppliedFinding, describeFinding, findingHint } from "./guard";
+export { LEDGER_TABLE, migrationLedger, readLedger } from "./ledger";
 export { fromSources, loadMigrations, type Migration } from "./load";
-export { describeRepair, repairRebuilds, type RebuildRepair } from "./rebuild-repair";
+export { describeRepair, repairRebuilds } from "./rebuild-repair";
 export { isForeignKeysPragma } from "./split";
-export { applyMigrations, assertMigratable, planMigrations, userVersion, type ApplyHooks, type MigrationPlan } from "./runner";
+export { applyMigrations, assertMigratable, planMigrations, userVersion, type MigrationPlan } from "./runner";

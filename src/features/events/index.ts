@@ -1,5 +1,6 @@
-/** The events feature's public face: what the server, the boot and the protocols use. */
+/** The events feature's public face: what the server, the boot, the protocols and the usage report use. */
 export { type EventDraft, observeFor, type UsageReader } from "./draft";
+export { HOUR_MS, LATENCY_BUCKETS } from "./queries";
 export { EventRecorder } from "./recorder";
 export { RetentionJob } from "./retention";
-export { type RecordedRoutes, telemetry } from "./telemetry";
+export { telemetry } from "./telemetry";

@@ -5,4 +5,4 @@ export { announcePolicy, type KeyPolicy } from "./policy";
 export { RateLimiter, rateLimit } from "./rate-limit";
 export { requireAdmin } from "./require-admin";
 export { resolveKey } from "./resolve-key";
-export { KeyResolver, type ResolvedKey } from "./resolver";
+export { KeyResolver } from "./resolver";

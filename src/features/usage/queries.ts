@@ -1,7 +1,7 @@
 import { and, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { AppDatabase } from "~/db";
 import { events, usageHourly } from "~/db/schema";
-import { HOUR_MS, LATENCY_BUCKETS } from "~/features/events/queries";
+import { HOUR_MS, LATENCY_BUCKETS } from "~/features/events";
 
 export const USAGE_GROUPS = ["key", "model", "day"] as const;
 export type UsageGroup = (typeof USAGE_GROUPS)[number];
