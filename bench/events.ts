@@ -1,12 +1,13 @@
 // Events: the request-path cost of recording, sustained write rate, usage
 // reports over a million events, and event-loop lag while purging them.
-import { sql } from "drizzle-orm";
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import { openStore, type Store } from "~/db";
 import { events } from "~/db/schema";
-import { writeEvents, type NewEvent } from "~/features/events/queries";
+import { type NewEvent, writeEvents } from "~/features/events/queries";
 import { EventRecorder } from "~/features/events/recorder";
 import { RetentionJob } from "~/features/events/retention";
 import { usageReport } from "~/features/usage/queries";
@@ -65,7 +66,20 @@ async function benchWriteRate(store: Store): Promise<void> {
     const start = Bun.nanoseconds();
     for (let i = 0; i < 1000; i++) {
       const e = sampleEvent(i, now);
-      single.run(e.ts, e.keyId, e.route, e.model!, e.upstreamModel!, e.stream ? 1 : 0, e.promptTokens!, e.completionTokens!, 0, e.status, e.latencyMs, e.error ?? null);
+      single.run(
+        e.ts,
+        e.keyId,
+        e.route,
+        e.model!,
+        e.upstreamModel!,
+        e.stream ? 1 : 0,
+        e.promptTokens!,
+        e.completionTokens!,
+        0,
+        e.status,
+        e.latencyMs,
+        e.error ?? null,
+      );
     }
     autocommit.push(1000 / ((Bun.nanoseconds() - start) / 1e9));
   }
@@ -105,7 +119,11 @@ async function benchWriteRate(store: Store): Promise<void> {
 async function benchReportsAndPurge(store: Store): Promise<void> {
   const now = Date.now();
   const total = 1_000_000;
-  for (let i = 0; i < total; i += 5000) writeEvents(store, Array.from({ length: 5000 }, (_, k) => sampleEvent(i + k, now, total)));
+  for (let i = 0; i < total; i += 5000)
+    writeEvents(
+      store,
+      Array.from({ length: 5000 }, (_, k) => sampleEvent(i + k, now, total)),
+    );
   const count = store.db.select({ n: sql<number>`count(*)` }).from(events).get()!.n;
 
   const timeMs = (fn: () => unknown) => {
@@ -117,14 +135,36 @@ async function benchReportsAndPurge(store: Store): Promise<void> {
     }
     return samples;
   };
-  const naive = store.sqlite.query("SELECT model, count(*), sum(prompt_tokens), sum(completion_tokens), sum(error IS NOT NULL), avg(latency_ms), max(latency_ms) FROM events WHERE ts >= ? GROUP BY model");
+  const naive = store.sqlite.query(
+    "SELECT model, count(*), sum(prompt_tokens), sum(completion_tokens), sum(error IS NOT NULL), avg(latency_ms), max(latency_ms) FROM events WHERE ts >= ? GROUP BY model",
+  );
   const since30 = now - 30 * DAY;
-  printTable(`Usage report over ${count.toLocaleString("en")} events (30 days, 20 keys, 4 models)`, "ms", summarize("GROUP BY over the raw events table", timeMs(() => naive.all(since30))), [
-    summarize("usage --since 30d --by model", timeMs(() => usageReport(store.db, { since: since30 + 1234, by: "model" }))),
-    summarize("usage --since 30d --by key", timeMs(() => usageReport(store.db, { since: since30 + 1234, by: "key" }))),
-    summarize("usage --since 30d --by day", timeMs(() => usageReport(store.db, { since: since30 + 1234, by: "day" }))),
-    summarize("usage --since 24h --by key --key key_3", timeMs(() => usageReport(store.db, { since: now - DAY + 1234, by: "key", keyId: "key_3" }))),
-  ]);
+  printTable(
+    `Usage report over ${count.toLocaleString("en")} events (30 days, 20 keys, 4 models)`,
+    "ms",
+    summarize(
+      "GROUP BY over the raw events table",
+      timeMs(() => naive.all(since30)),
+    ),
+    [
+      summarize(
+        "usage --since 30d --by model",
+        timeMs(() => usageReport(store.db, { since: since30 + 1234, by: "model" })),
+      ),
+      summarize(
+        "usage --since 30d --by key",
+        timeMs(() => usageReport(store.db, { since: since30 + 1234, by: "key" })),
+      ),
+      summarize(
+        "usage --since 30d --by day",
+        timeMs(() => usageReport(store.db, { since: since30 + 1234, by: "day" })),
+      ),
+      summarize(
+        "usage --since 24h --by key --key key_3",
+        timeMs(() => usageReport(store.db, { since: now - DAY + 1234, by: "key", keyId: "key_3" })),
+      ),
+    ],
+  );
 
   // Event-loop lag: a timer that should fire every 1 ms, watched while idle and while purging everything.
   const watchLag = async (work: () => Promise<unknown>) => {

@@ -17,19 +17,29 @@ export function benchKeys(): void {
   try {
     const secrets = Array.from({ length: KEYS }, generateSecret);
     store.transaction((tx) => {
-      for (const secret of secrets) insertKey(tx as never, { id: newKeyId(), hash: hashSecret(secret), tier: "client", label: "", allowedModels: ["*"], rateLimit: null });
+      for (const secret of secrets)
+        insertKey(tx as never, { id: newKeyId(), hash: hashSecret(secret), tier: "client", label: "", allowedModels: ["*"], rateLimit: null });
     });
     const hashes = secrets.map(hashSecret);
     const raw = store.sqlite.query("SELECT * FROM keys WHERE hash = ?");
     let i = 0;
     const nextIndex = () => (i = (i + 7919) % 1000);
 
-    const baseline = summarize("raw bun:sqlite prepared lookup by hash (hash precomputed)", perCallNs(() => raw.get(hashes[nextIndex()]!)));
-    const hashed = summarize("SHA-256 of the secret + the same raw lookup", perCallNs(() => raw.get(hashSecret(secrets[nextIndex()]!))));
+    const baseline = summarize(
+      "raw bun:sqlite prepared lookup by hash (hash precomputed)",
+      perCallNs(() => raw.get(hashes[nextIndex()]!)),
+    );
+    const hashed = summarize(
+      "SHA-256 of the secret + the same raw lookup",
+      perCallNs(() => raw.get(hashSecret(secrets[nextIndex()]!))),
+    );
 
     const resolver = new KeyResolver(store, { authDisabled: false, loopbackListener: false });
     for (let k = 0; k < 1000; k++) resolver.resolve(secrets[k]); // warm the cache for the first 1000
-    const cached = summarize("resolver, cached (data_version check + hash + map)", perCallNs(() => resolver.resolve(secrets[nextIndex()]!)));
+    const cached = summarize(
+      "resolver, cached (data_version check + hash + map)",
+      perCallNs(() => resolver.resolve(secrets[nextIndex()]!)),
+    );
 
     // Uncached: every secret resolved for the first time by a fresh resolver.
     const samples: number[] = [];

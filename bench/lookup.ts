@@ -1,15 +1,20 @@
 // The hot-path pattern: a Drizzle query prepared once per connection with
 // placeholders, against the same lookup as a raw bun:sqlite prepared statement.
-import { eq, sql } from "drizzle-orm";
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { eq, sql } from "drizzle-orm";
 import { openStore, preparedFor } from "~/db";
 import { migrationLedger } from "~/db/migrations";
 import { perCallNs, printTable, summarize } from "./lib";
 
 const byVersion = preparedFor((db) =>
-  db.select().from(migrationLedger).where(eq(migrationLedger.version, sql.placeholder("version"))).prepare(),
+  db
+    .select()
+    .from(migrationLedger)
+    .where(eq(migrationLedger.version, sql.placeholder("version")))
+    .prepare(),
 );
 
 export function benchLookup(): void {
@@ -31,8 +36,14 @@ export function benchLookup(): void {
     const check = byVersion(store.db).get({ version: 5000 });
     if (check?.tag !== "tag_5000") throw new Error("typed lookup returned the wrong row");
 
-    const baseline = summarize("raw bun:sqlite prepared statement", perCallNs(() => raw.get(next())));
-    const typed = summarize("Drizzle, prepared once per connection", perCallNs(() => byVersion(store.db).get({ version: next() })));
+    const baseline = summarize(
+      "raw bun:sqlite prepared statement",
+      perCallNs(() => raw.get(next())),
+    );
+    const typed = summarize(
+      "Drizzle, prepared once per connection",
+      perCallNs(() => byVersion(store.db).get({ version: next() })),
+    );
     const unprepared = summarize(
       "Drizzle, built on every call (what not to do)",
       perCallNs(() => store.db.select().from(migrationLedger).where(eq(migrationLedger.version, next())).get(), { perBatch: 2_000 }),

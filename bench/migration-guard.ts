@@ -25,7 +25,10 @@ export function benchMigrationGuard(): void {
   const guard = msPerRun(() => {
     if (checkMigrations(migrations).findings.length > 0) throw new Error("the build's migrations fail the guard");
   });
-  printTable(`Migration guard (${RUNS} runs; ${migrations.length} migrations, ${statements} statements)`, "ms", summarize("open and close :memory:", baseline), [
-    summarize("replay and check every migration on :memory:", guard),
-  ]);
+  printTable(
+    `Migration guard (${RUNS} runs; ${migrations.length} migrations, ${statements} statements)`,
+    "ms",
+    summarize("open and close :memory:", baseline),
+    [summarize("replay and check every migration on :memory:", guard)],
+  );
 }

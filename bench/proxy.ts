@@ -43,10 +43,16 @@ export async function benchProxy(): Promise<void> {
     }
     const url = text.match(/listening on (\S+)/)![1]!;
     const body = JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hello" }] });
-    const exchange = (await (await fetch(`${fake.url}/copilot_internal/v2/token`, { headers: { authorization: `token ${fake.githubToken}` } })).json()) as { token: string };
+    const exchange = (await (await fetch(`${fake.url}/copilot_internal/v2/token`, { headers: { authorization: `token ${fake.githubToken}` } })).json()) as {
+      token: string;
+    };
 
     const direct = await timeRequests(() =>
-      fetch(`${fake.url}/chat/completions`, { method: "POST", body, headers: { authorization: `Bearer ${exchange.token}`, "content-type": "application/json" } }),
+      fetch(`${fake.url}/chat/completions`, {
+        method: "POST",
+        body,
+        headers: { authorization: `Bearer ${exchange.token}`, "content-type": "application/json" },
+      }),
     );
     const proxied = await timeRequests(() =>
       fetch(`${url}/v1/chat/completions`, { method: "POST", body, headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" } }),

@@ -62,7 +62,10 @@ try {
     // drizzle-kit exits 0 even when it gives up on a rename question it cannot ask
     // without a terminal, so only its explicit "No schema changes" counts as clean.
     failed = true;
-    const what = written.length > 0 ? `drizzle-kit would write ${written.join(", ")}` : `drizzle-kit could not decide without asking:\n${generate.output.trim().split("\n")[0]}`;
+    const what =
+      written.length > 0
+        ? `drizzle-kit would write ${written.join(", ")}`
+        : `drizzle-kit could not decide without asking:\n${generate.output.trim().split("\n")[0]}`;
     console.error(
       `${schema} has changes that no migration in ${out}/ carries (${what}).\n` +
         "Run `bun run db:generate` in a terminal, review the SQL, and commit it with the schema change.",

@@ -39,7 +39,8 @@ function journalTags(folder: string): string[] {
 function repair(folder: string, tag: string): number {
   const sources = readMigrationFolder(folder);
   const index = sources.findIndex((s) => s.tag === tag);
-  if (index === -1) throw new AppError(`${tag} is not listed in ${folder}/meta/_journal.json`, "pass a migration file that drizzle-kit generated into that folder");
+  if (index === -1)
+    throw new AppError(`${tag} is not listed in ${folder}/meta/_journal.json`, "pass a migration file that drizzle-kit generated into that folder");
   const display = relative(root, folder) || ".";
   const file = join(folder, `${tag}.sql`);
   const name = `${display}/${tag}.sql`;
@@ -55,7 +56,8 @@ function guard(folder: string): boolean {
   const display = relative(root, folder) || ".";
   const { findings, failure } = checkMigrations(fromSources(readMigrationFolder(folder), display));
   for (const f of findings) console.error(`${describeFinding(f)}\n  fix: ${findingHint(f)}`);
-  if (failure) console.error(`${failure.migration.file} statement ${failure.index + 1} (line ${failure.statement.line}) fails on a fresh database: ${failure.message}`);
+  if (failure)
+    console.error(`${failure.migration.file} statement ${failure.index + 1} (line ${failure.statement.line}) fails on a fresh database: ${failure.message}`);
   return findings.length === 0 && !failure;
 }
 

@@ -1,6 +1,6 @@
-import type { ErrorShape } from "~/lib/api-error";
 import type { EventDraft } from "~/features/events/draft";
 import type { ResolvedKey } from "~/features/keys/resolver";
+import type { ErrorShape } from "~/lib/api-error";
 
 /** The typed request context (c.var) that middleware fills and routes read. */
 export interface AppEnv {

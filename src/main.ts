@@ -23,7 +23,12 @@ const startCommand = defineCommand({
     "body-limit-mb": { type: "string", description: "largest request body accepted, in MiB", default: "32" },
     "events-retention-days": { type: "string", description: "delete request events older than this many days (0 keeps everything)", default: "90" },
     // citty reads --no-auth as auth=false.
-    auth: { type: "boolean", description: "check API keys; --no-auth turns that off (trusted networks only)", default: true, negativeDescription: "do not check API keys (trusted networks only)" },
+    auth: {
+      type: "boolean",
+      description: "check API keys; --no-auth turns that off (trusted networks only)",
+      default: true,
+      negativeDescription: "do not check API keys (trusted networks only)",
+    },
   },
   run: guarded(({ args }) =>
     start({

@@ -9,6 +9,7 @@ import {
   canConnect,
   cleanUpAfterFile,
   dbFileOf,
+  type Fixture,
   freePort,
   isolatedEnv,
   MAIN,
@@ -17,7 +18,6 @@ import {
   startServer,
   tempDir,
   writeMigrations,
-  type Fixture,
 } from "./helpers";
 
 cleanUpAfterFile();

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import type { DbStatus } from "~/db/status";
 import { loadMigrations } from "~/db/migrations";
+import type { DbStatus } from "~/db/status";
 import { cleanUpAfterFile, isolatedEnv, ROOT, startServer, tempDir } from "./helpers";
 
 cleanUpAfterFile();

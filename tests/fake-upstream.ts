@@ -203,10 +203,21 @@ export function startFakeUpstream(): FakeUpstream {
       }
 
       if (route === "GET /models") {
-        return json({ object: "list", data: [{ id: "gpt-4o", object: "model" }, { id: "claude-sonnet-4", object: "model" }] });
+        return json({
+          object: "list",
+          data: [
+            { id: "gpt-4o", object: "model" },
+            { id: "claude-sonnet-4", object: "model" },
+          ],
+        });
       }
       if (route === "POST /embeddings") {
-        return json({ object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], model: "text-embedding-3-small", usage: { prompt_tokens: 3, total_tokens: 3 } });
+        return json({
+          object: "list",
+          data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }],
+          model: "text-embedding-3-small",
+          usage: { prompt_tokens: 3, total_tokens: 3 },
+        });
       }
       if (route === "POST /chat/completions") {
         const payload = JSON.parse(body) as { model: string; stream?: boolean };

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { startFakeUpstream, streamChunks, USAGE, type FakeUpstream } from "./fake-upstream";
-import { appDirOf, cleanUpAfterFile, cli, isolatedEnv, startServer, tempDir, type RunningServer } from "./helpers";
+import { type FakeUpstream, startFakeUpstream, streamChunks, USAGE } from "./fake-upstream";
+import { appDirOf, cleanUpAfterFile, cli, isolatedEnv, type RunningServer, startServer, tempDir } from "./helpers";
 
 cleanUpAfterFile();
 
@@ -20,7 +20,12 @@ afterAll(async () => {
 });
 
 const post = (path: string, body: unknown, init: RequestInit = {}) =>
-  fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body), ...init });
+  fetch(`${server.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    ...init,
+  });
 
 const lastUpstream = (path: string) => fake.requests.filter((r) => r.path === path).at(-1)!;
 
@@ -70,7 +75,10 @@ describe("proxy to Copilot", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toStartWith("text/event-stream");
     const text = await response.text();
-    const events = text.split("\n\n").filter(Boolean).map((e) => e.replace(/^data: /, ""));
+    const events = text
+      .split("\n\n")
+      .filter(Boolean)
+      .map((e) => e.replace(/^data: /, ""));
     expect(events.at(-1)).toBe("[DONE]");
     expect(events.slice(0, -1).map((e) => JSON.parse(e))).toEqual(streamChunks("gpt-4o"));
   });

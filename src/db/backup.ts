@@ -50,7 +50,10 @@ function linkExclusively(tmp: string, dest: string): void {
     const code = (error as { code?: string }).code;
     if (code === "EEXIST") throw alreadyExists(dest);
     if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
-      throw new AppError(`cannot create ${dest}: its filesystem does not support hard links (${code}), which backups use to never overwrite a file`, "write the backup to a folder on a local disk with --out");
+      throw new AppError(
+        `cannot create ${dest}: its filesystem does not support hard links (${code}), which backups use to never overwrite a file`,
+        "write the backup to a folder on a local disk with --out",
+      );
     }
     throw error;
   }
@@ -122,7 +125,10 @@ function assertIntact(file: string): void {
   try {
     const result = copy.query<{ integrity_check: string }, []>("PRAGMA integrity_check").all();
     if (result.length !== 1 || result[0]?.integrity_check !== "ok") {
-      throw new AppError(`the backup failed integrity_check: ${result.map((r) => r.integrity_check).join("; ")}`, "the source may be damaged: run `copilot-api db verify`");
+      throw new AppError(
+        `the backup failed integrity_check: ${result.map((r) => r.integrity_check).join("; ")}`,
+        "the source may be damaged: run `copilot-api db verify`",
+      );
     }
   } finally {
     copy.close();

@@ -1,14 +1,14 @@
-import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
+import { defineCommand } from "citty";
 import { dbPathArg, guarded } from "~/lib/cli";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { openStore } from ".";
 import { backupDatabase, fileStamp } from "./backup";
-import { statusOf, verify, type DbStatus } from "./status";
 import { assertMigratable, loadMigrations } from "./migrations";
 import { openDatabase } from "./open";
+import { type DbStatus, statusOf, verify } from "./status";
 
 /** Opens an existing database for inspection, runs fn, and always closes it. */
 function inspect<T>(path: string, fn: (opened: ReturnType<typeof openDatabase>) => T): T {
@@ -37,7 +37,9 @@ function printStatus(s: DbStatus): void {
     ...s.backups.map((b) => `  ${b}`),
     `backup temps  ${s.backupTemps.length}`,
     ...s.backupTemps.map((t) =>
-      t.stale ? `  ${t.path}  (stale: left by a backup that did not finish; the next backup or start removes it)` : `  ${t.path}  (backup in progress, pid ${t.pid})`,
+      t.stale
+        ? `  ${t.path}  (stale: left by a backup that did not finish; the next backup or start removes it)`
+        : `  ${t.path}  (backup in progress, pid ${t.pid})`,
     ),
   ];
   console.log(lines.join("\n"));
@@ -99,7 +101,10 @@ const verifyCommand = defineCommand({
       log.success("database verified: integrity, foreign keys, migration hashes, file modes and schema all ok");
       return;
     }
-    throw new AppError(`${problems.length} problem(s) found:\n  - ${problems.join("\n  - ")}`, "see each line; restore from a backup (`db backup` files, *.bak beside the database) if the file is damaged");
+    throw new AppError(
+      `${problems.length} problem(s) found:\n  - ${problems.join("\n  - ")}`,
+      "see each line; restore from a backup (`db backup` files, *.bak beside the database) if the file is damaged",
+    );
   }),
 });
 

@@ -40,7 +40,8 @@ export function describeFileChange(path: string, opened: OpenedFiles): string | 
   const main = identityOf(path);
   if (!main) return `the database file ${path} was deleted while the server had it open`;
   if (!same(main, opened.main)) return `the database file ${path} was replaced by another file while the server had it open`;
-  if (opened.wal && !same(identityOf(walFile(path)), opened.wal)) return `the database's write-ahead log ${walFile(path)} was deleted or replaced while the server had it open`;
+  if (opened.wal && !same(identityOf(walFile(path)), opened.wal))
+    return `the database's write-ahead log ${walFile(path)} was deleted or replaced while the server had it open`;
   return undefined;
 }
 

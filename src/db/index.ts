@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { backupBeforeMigrating } from "./backup";
@@ -9,9 +9,9 @@ import { BUSY_TIMEOUT_MS, openDatabase } from "./open";
 import * as schema from "./schema";
 
 export type AppDatabase = BunSQLiteDatabase<typeof schema>;
-export type { Migration } from "./migrations";
 export { removeStaleBackupTemps } from "./backup";
 export { isBusy } from "./busy";
+export type { Migration } from "./migrations";
 export { StoreFileWatch } from "./watch";
 
 /** The store's lifecycle in one object: opened, migrated, then closed once. */

@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { is, SQL } from "drizzle-orm";
-import { getTableConfig, SQLiteSyncDialect, SQLiteTable, type SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { getTableConfig, type SQLiteColumn, SQLiteSyncDialect, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { LEDGER_TABLE } from "./migrations";
 
 /** Tables, columns, indexes and foreign keys in one comparable shape. */
@@ -47,7 +47,9 @@ export function shapeOfDatabase(sqlite: Database): SchemaShape {
   const shape: SchemaShape = {};
   for (const { name, sql: ddl } of tables) {
     const q = (pragma: string) => `SELECT * FROM pragma_${pragma}('${name.replace(/'/g, "''")}')`;
-    const columns = sqlite.query<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number; hidden: number }, []>(q("table_xinfo")).all();
+    const columns = sqlite
+      .query<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number; hidden: number }, []>(q("table_xinfo"))
+      .all();
     const pkCount = columns.filter((c) => c.pk > 0).length;
     const table: TableShape = { columns: {}, indexes: {}, foreignKeys: [], checks: namedChecks(ddl) };
     for (const c of columns) {
@@ -63,7 +65,9 @@ export function shapeOfDatabase(sqlite: Database): SchemaShape {
       table.indexes[idx.name] = index(cols, idx.unique === 1);
     }
     const fks = new Map<number, { from: string[]; to: string[]; table: string; onDelete: string; onUpdate: string }>();
-    for (const fk of sqlite.query<{ id: number; table: string; from: string; to: string; on_delete: string; on_update: string }, []>(q("foreign_key_list")).all()) {
+    for (const fk of sqlite
+      .query<{ id: number; table: string; from: string; to: string; on_delete: string; on_update: string }, []>(q("foreign_key_list"))
+      .all()) {
       const entry = fks.get(fk.id) ?? { from: [], to: [], table: fk.table, onDelete: fk.on_delete, onUpdate: fk.on_update };
       entry.from.push(fk.from);
       entry.to.push(fk.to);
@@ -110,7 +114,10 @@ export function shapeOfSchema(schemaModule: Record<string, unknown>): SchemaShap
       table.indexes[idx.config.name] = index(cols, idx.config.unique);
     }
     for (const u of config.uniqueConstraints) {
-      table.indexes[u.getName() ?? `${config.name}_${u.columns.map((c) => c.name).join("_")}_unique`] = index(u.columns.map((c) => c.name), true);
+      table.indexes[u.getName() ?? `${config.name}_${u.columns.map((c) => c.name).join("_")}_unique`] = index(
+        u.columns.map((c) => c.name),
+        true,
+      );
     }
     table.foreignKeys = config.foreignKeys
       .map((fk) => {
@@ -148,7 +155,8 @@ export function diffShapes(declared: SchemaShape, actual: SchemaShape): string[]
       for (const n of names(want[kind], have[kind])) {
         const w = want[kind][n];
         const h = have[kind][n];
-        if (w !== h) out.push(`${t}: ${kind.slice(0, -1).replace("indexe", "index")} ${n} is declared as ${w ?? "(absent)"} but the database has ${h ?? "(absent)"}`);
+        if (w !== h)
+          out.push(`${t}: ${kind.slice(0, -1).replace("indexe", "index")} ${n} is declared as ${w ?? "(absent)"} but the database has ${h ?? "(absent)"}`);
       }
     }
     const wc = want.checks.join(", ");

@@ -2,10 +2,10 @@ import { Database } from "bun:sqlite";
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { AppError, errorMessage } from "~/lib/errors";
+import { FILE_MODE, FOLDER_MODE, type ModeReport, tightenLoudly } from "~/lib/file-modes";
 import { appDir } from "~/lib/paths";
-import { FILE_MODE, FOLDER_MODE, tightenLoudly, type ModeReport } from "~/lib/file-modes";
 import { databaseFiles } from "./files";
-import { openedFiles, type OpenedFiles } from "./identity";
+import { type OpenedFiles, openedFiles } from "./identity";
 
 export interface OpenOptions {
   /** Create the file when missing (start, migrate); status and verify only inspect. */
@@ -143,8 +143,7 @@ function assertSqliteFile(path: string): void {
   }
 }
 
-const notDatabaseHint = (path: string) =>
-  `move ${path} aside if it is yours, or pass another file with --db-path (or COPILOT_API_DB_PATH)`;
+const notDatabaseHint = (path: string) => `move ${path} aside if it is yours, or pass another file with --db-path (or COPILOT_API_DB_PATH)`;
 
 function note(list: ModeReport[], report: ModeReport | undefined): void {
   if (report) list.push(report);

@@ -1,11 +1,20 @@
 import type { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
-import { automaticBackups, backupTemps, type BackupTemp } from "./backup";
 import { modeOf, octal } from "~/lib/file-modes";
+import { automaticBackups, type BackupTemp, backupTemps } from "./backup";
 import { databaseFiles } from "./files";
 import { diffShapes, shapeOfDatabase, shapeOfSchema } from "./introspect";
-import { checkMigrations, describeAppliedFinding, describeFinding, findingHint, planMigrations, readLedger, type Migration, type MigrationPlan } from "./migrations";
+import {
+  checkMigrations,
+  describeAppliedFinding,
+  describeFinding,
+  findingHint,
+  type Migration,
+  type MigrationPlan,
+  planMigrations,
+  readLedger,
+} from "./migrations";
 import * as schema from "./schema";
 
 export interface DbStatus {
@@ -26,9 +35,7 @@ export interface DbStatus {
 export function statusOf(sqlite: Database, path: string, migrations: Migration[]): { status: DbStatus; plan: MigrationPlan } {
   const plan = planMigrations(sqlite, migrations);
   const ledger = new Map(readLedger(sqlite).map((r) => [r.version, r]));
-  const files = [dirname(path), ...databaseFiles(path)]
-    .filter((f) => existsSync(f))
-    .map((f) => ({ path: f, mode: octal(modeOf(f) ?? 0) }));
+  const files = [dirname(path), ...databaseFiles(path)].filter((f) => existsSync(f)).map((f) => ({ path: f, mode: octal(modeOf(f) ?? 0) }));
   const status: DbStatus = {
     path,
     sqliteVersion: sqlite.query<{ v: string }, []>("SELECT sqlite_version() AS v").get()!.v,

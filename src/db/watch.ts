@@ -1,6 +1,6 @@
 import { log } from "~/lib/log";
-import { RESTART_HINT } from "./identity";
 import type { Worker } from "~/lib/worker";
+import { RESTART_HINT } from "./identity";
 
 /**
  * Notices, within a few seconds even when nothing is written, that the

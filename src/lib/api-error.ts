@@ -19,8 +19,7 @@ export interface ApiProblem {
 export type ErrorShape = (c: Context, status: ContentfulStatusCode, problem: ApiProblem) => Response;
 
 /** `{ error: { message, type, code, param } }`, what OpenAI clients show. */
-export const openAIShape: ErrorShape = (c, status, { message, type, code = null, param = null }) =>
-  c.json({ error: { message, type, code, param } }, status);
+export const openAIShape: ErrorShape = (c, status, { message, type, code = null, param = null }) => c.json({ error: { message, type, code, param } }, status);
 
 /** Answers an error in the shape of the protocol this request speaks (c.var.errorShape, set in server.ts). */
 export function apiError(c: Context, status: ContentfulStatusCode, problem: ApiProblem): Response {

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
-import { clip } from "~/lib/clip";
 import { apiError } from "~/lib/api-error";
+import { clip } from "~/lib/clip";
 
 /**
  * Checks on a request body that come before its shape (each protocol's request-schemas.ts, run by ./request-checks.ts):
@@ -36,7 +36,11 @@ export function notJson(contentType: string | undefined): string | undefined {
 export const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const problem = notJson(c.req.header("content-type"));
   if (problem) {
-    return apiError(c, 415, { message: `${problem}; send the body as JSON with \`Content-Type: application/json\``, type: "invalid_request_error", code: "unsupported_media_type" });
+    return apiError(c, 415, {
+      message: `${problem}; send the body as JSON with \`Content-Type: application/json\``,
+      type: "invalid_request_error",
+      code: "unsupported_media_type",
+    });
   }
   await next();
 };

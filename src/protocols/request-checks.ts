@@ -24,7 +24,11 @@ export function jsonBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
   return bodyLimit({
     maxSize: maxBytes,
     onError: (c) =>
-      apiError(c, 413, { message: `request body is larger than ${maxBytes} bytes; raise --body-limit-mb if this is expected`, type: "invalid_request_error", code: "body_too_large" }),
+      apiError(c, 413, {
+        message: `request body is larger than ${maxBytes} bytes; raise --body-limit-mb if this is expected`,
+        type: "invalid_request_error",
+        code: "body_too_large",
+      }),
   });
 }
 

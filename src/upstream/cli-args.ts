@@ -13,8 +13,16 @@ export const enterpriseUrlArg = {
 
 /** Where the GitHub token comes from: start, doctor and quota take the same two flags. */
 export const githubTokenArgs = {
-  "github-token-file": { type: "string", description: "read the GitHub token from this file (default: $GH_TOKEN, else the one `auth` saved)", valueHint: "PATH" },
-  "github-token": { type: "string", description: "GitHub token on the command line: visible to every local user in `ps`; prefer --github-token-file or $GH_TOKEN", valueHint: "TOKEN" },
+  "github-token-file": {
+    type: "string",
+    description: "read the GitHub token from this file (default: $GH_TOKEN, else the one `auth` saved)",
+    valueHint: "PATH",
+  },
+  "github-token": {
+    type: "string",
+    description: "GitHub token on the command line: visible to every local user in `ps`; prefer --github-token-file or $GH_TOKEN",
+    valueHint: "TOKEN",
+  },
 } as const;
 
 export const accountTypeArg = {

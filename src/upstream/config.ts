@@ -118,9 +118,7 @@ export function upstreamUrls(accountType: AccountType, options: UrlOptions = {})
   return {
     github: trim(env.COPILOT_API_GITHUB_URL || at("") || "https://github.com"),
     githubApi: trim(env.COPILOT_API_GITHUB_API_URL || at("api.") || "https://api.github.com"),
-    copilot: trim(
-      at("copilot-api.") ?? (accountType === "individual" ? "https://api.githubcopilot.com" : `https://api.${accountType}.githubcopilot.com`),
-    ),
+    copilot: trim(at("copilot-api.") ?? (accountType === "individual" ? "https://api.githubcopilot.com" : `https://api.${accountType}.githubcopilot.com`)),
     ...(override ? { copilotOverride: trim(override) } : {}),
     ...(tenant ? { enterprise: tenant.host } : {}),
   };

@@ -1,5 +1,5 @@
 import { AppError, errorMessage } from "~/lib/errors";
-import { clientIdentity, copilotBaseUrl, copilotHeaders, type ClientIdentity, type UpstreamUrls } from "./config";
+import { type ClientIdentity, clientIdentity, copilotBaseUrl, copilotHeaders, type UpstreamUrls } from "./config";
 import type { CopilotSession, CopilotToken } from "./copilot-token";
 
 /** Who started a request: the person, or the agent continuing its own work (X-Initiator). */

@@ -1,8 +1,8 @@
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
-import { systemClock, type Clock } from "./clock";
-import { clientIdentity, githubHeaders, parseEndpointsApi, type ClientIdentity, type UpstreamUrls } from "./config";
 import type { Worker } from "~/lib/worker";
+import { type Clock, systemClock } from "./clock";
+import { type ClientIdentity, clientIdentity, githubHeaders, parseEndpointsApi, type UpstreamUrls } from "./config";
 
 interface TokenResponse {
   token?: unknown;

@@ -1,5 +1,5 @@
 import { AppError, errorMessage } from "~/lib/errors";
-import { clientIdentity, githubHeaders, type ClientIdentity, type UpstreamUrls } from "./config";
+import { type ClientIdentity, clientIdentity, githubHeaders, type UpstreamUrls } from "./config";
 import { GithubTokenRejected, UpstreamAuthError } from "./copilot-token";
 
 /** One counter of GET copilot_internal/user's quota_snapshots, as GitHub sends it. */

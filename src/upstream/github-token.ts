@@ -27,7 +27,9 @@ export function resolveGithubToken(flags: GithubTokenFlags, env = process.env): 
     throw new AppError("both --github-token and --github-token-file were given", "pass only --github-token-file (the flag form shows the token in `ps`)");
   }
   if (flags.token) {
-    log.warn("SECURITY: --github-token puts the token on the command line, where every local user can read it (`ps`, /proc/PID/cmdline); use --github-token-file PATH or the GH_TOKEN environment variable instead");
+    log.warn(
+      "SECURITY: --github-token puts the token on the command line, where every local user can read it (`ps`, /proc/PID/cmdline); use --github-token-file PATH or the GH_TOKEN environment variable instead",
+    );
     return { token: flags.token.trim(), source: "--github-token" };
   }
   if (flags.file !== undefined) return { token: readTokenFile(flags.file), source: "--github-token-file" };
@@ -50,13 +52,15 @@ function readTokenFile(path: string): string {
   try {
     stat = statSync(path);
     if (stat.isDirectory()) throw new AppError(`--github-token-file ${path} is a folder, not a file`, TOKEN_FILE_HINT);
-    if (stat.isFile() && stat.size > TOKEN_FILE_LIMIT) throw new AppError(`--github-token-file ${path} is ${stat.size} bytes, too large to be a token`, TOKEN_FILE_HINT);
+    if (stat.isFile() && stat.size > TOKEN_FILE_LIMIT)
+      throw new AppError(`--github-token-file ${path} is ${stat.size} bytes, too large to be a token`, TOKEN_FILE_HINT);
     text = readFileSync(path, "utf8");
   } catch (error) {
     if (error instanceof AppError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new AppError(`--github-token-file ${path} does not exist`, TOKEN_FILE_HINT);
-    if (code === "EACCES") throw new AppError(`--github-token-file ${path} cannot be read by this user (permission denied)`, "fix its owner or mode (chmod 600), or use GH_TOKEN");
+    if (code === "EACCES")
+      throw new AppError(`--github-token-file ${path} cannot be read by this user (permission denied)`, "fix its owner or mode (chmod 600), or use GH_TOKEN");
     throw new AppError(`--github-token-file ${path} cannot be read: ${errorMessage(error)}`, TOKEN_FILE_HINT);
   }
   if (stat.isFile() && (stat.mode & 0o077) !== 0) {

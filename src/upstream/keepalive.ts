@@ -1,5 +1,5 @@
 import { log } from "~/lib/log";
-import { systemClock, type Clock } from "./clock";
+import { type Clock, systemClock } from "./clock";
 
 /** An SSE comment line: every client ignores it, every proxy sees bytes. */
 export const SSE_COMMENT = ": keep-alive\n\n";

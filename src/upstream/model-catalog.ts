@@ -82,7 +82,10 @@ export const DEFAULT_MIN_ON_DEMAND_INTERVAL_MS = 30_000;
 export function parseModelsResponse(json: unknown): CatalogEntry[] {
   const data = typeof json === "object" && json !== null ? (json as { data?: unknown }).data : undefined;
   if (!Array.isArray(data)) throw new Error("Copilot's model list has no data array");
-  return data.filter((entry): entry is CatalogEntry => typeof entry === "object" && entry !== null && typeof (entry as { id?: unknown }).id === "string" && (entry as { id: string }).id !== "");
+  return data.filter(
+    (entry): entry is CatalogEntry =>
+      typeof entry === "object" && entry !== null && typeof (entry as { id?: unknown }).id === "string" && (entry as { id: string }).id !== "",
+  );
 }
 
 export class ModelCatalog {
@@ -147,10 +150,11 @@ export class ModelCatalog {
    * `minOnDemandIntervalMs` ago. Resolves true when a load ran and succeeded; never rejects.
    */
   async refreshOnce(): Promise<boolean> {
-    if (this.inFlight) return this.inFlight.then(
-      () => true,
-      () => false,
-    );
+    if (this.inFlight)
+      return this.inFlight.then(
+        () => true,
+        () => false,
+      );
     const now = this.now();
     if (now - this.lastOnDemand < this.minOnDemandIntervalMs) return false;
     this.lastOnDemand = now;
@@ -256,7 +260,12 @@ export function supports(entry: CatalogEntry, endpoint: CopilotEndpoint | string
 export function hasReasoning(entry: CatalogEntry): boolean {
   const s = entry.capabilities?.supports;
   if (!s) return false;
-  return s.thinking === true || s.adaptive_thinking === true || typeof s.max_thinking_budget === "number" || (Array.isArray(s.reasoning_effort) && s.reasoning_effort.length > 0);
+  return (
+    s.thinking === true ||
+    s.adaptive_thinking === true ||
+    typeof s.max_thinking_budget === "number" ||
+    (Array.isArray(s.reasoning_effort) && s.reasoning_effort.length > 0)
+  );
 }
 
 /** A Claude chat model: vendor Anthropic or a `claude-` id, and not an embeddings model. */

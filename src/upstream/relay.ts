@@ -70,11 +70,13 @@ export async function sendToCopilot(
   observer: Pick<AnswerObserver, "reached" | "aborted">,
 ): Promise<{ upstream: Response } | { refusal: Response }> {
   if (!copilot) {
-    return refusal(apiError(c, 503, {
-      message: "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token-file or GH_TOKEN",
-      type: "server_error",
-      code: "not_authenticated",
-    }));
+    return refusal(
+      apiError(c, 503, {
+        message: "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token-file or GH_TOKEN",
+        type: "server_error",
+        code: "not_authenticated",
+      }),
+    );
   }
   try {
     const upstream = await copilot.forward({ ...options, signal: c.req.raw.signal });

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { backupTempName } from "~/db/backup";
 import type { DbStatus } from "~/db/status";
-import { appDirOf, cleanUpAfterFile, cli, dbFileOf, isolatedEnv, ROOT, sqlite3, startServer, tempDir, writeMigrations, type Fixture } from "../helpers";
+import { appDirOf, cleanUpAfterFile, cli, dbFileOf, type Fixture, isolatedEnv, ROOT, sqlite3, startServer, tempDir, writeMigrations } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -64,7 +64,11 @@ describe("db commands", () => {
 
     const status = JSON.parse((await cli(["db", "status", "--json"], env)).stdout) as DbStatus;
     expect(status.modified.map((m) => m.tag)).toEqual(["0001_ticks"]);
-    for (const args of [["db", "migrate"], ["start", "--port", "0"], ["db", "verify"]]) {
+    for (const args of [
+      ["db", "migrate"],
+      ["start", "--port", "0"],
+      ["db", "verify"],
+    ]) {
       const result = await cli(args, env);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${dir}/0001_ticks.sql`);

@@ -5,8 +5,8 @@ import { join, relative } from "node:path";
 import { diffShapes, shapeOfDatabase, shapeOfSchema } from "~/db/introspect";
 import { applyMigrations, fromSources, loadMigrations, readMigrationFolder } from "~/db/migrations";
 import * as schema from "~/db/schema";
-import { cleanUpAfterFile, ROOT, tempDir } from "../helpers";
 import * as rich from "../fixtures/rich-schema";
+import { cleanUpAfterFile, ROOT, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -24,10 +24,13 @@ function scratch(): string {
 }
 
 function drizzleKitGenerate(schemaFile: string, out: string) {
-  return Bun.spawnSync([process.execPath, "x", "drizzle-kit", "generate", "--dialect", "sqlite", "--schema", relative(ROOT, schemaFile), "--out", relative(ROOT, out)], {
-    cwd: ROOT,
-    stdin: "ignore",
-  });
+  return Bun.spawnSync(
+    [process.execPath, "x", "drizzle-kit", "generate", "--dialect", "sqlite", "--schema", relative(ROOT, schemaFile), "--out", relative(ROOT, out)],
+    {
+      cwd: ROOT,
+      stdin: "ignore",
+    },
+  );
 }
 
 describe("schema drift", () => {
@@ -68,9 +71,13 @@ describe("schema drift", () => {
 
   test("types, NOT NULL, defaults, CHECK constraints and foreign key actions are compared", () => {
     const sqlite = new Database(":memory:");
-    sqlite.run("CREATE TABLE owners (id integer PRIMARY KEY AUTOINCREMENT, email text NOT NULL, name text DEFAULT 'somebody', active integer NOT NULL DEFAULT true, score real DEFAULT 1.5, created_at integer NOT NULL DEFAULT (unixepoch()))");
+    sqlite.run(
+      "CREATE TABLE owners (id integer PRIMARY KEY AUTOINCREMENT, email text NOT NULL, name text DEFAULT 'somebody', active integer NOT NULL DEFAULT true, score real DEFAULT 1.5, created_at integer NOT NULL DEFAULT (unixepoch()))",
+    );
     sqlite.run("CREATE UNIQUE INDEX owners_email_unique ON owners (email)");
-    sqlite.run("CREATE TABLE pets (id integer PRIMARY KEY, owner_id integer NOT NULL REFERENCES owners(id) ON DELETE SET NULL, name text NOT NULL, tags blob DEFAULT '[]', kind text NOT NULL DEFAULT 'cat')");
+    sqlite.run(
+      "CREATE TABLE pets (id integer PRIMARY KEY, owner_id integer NOT NULL REFERENCES owners(id) ON DELETE SET NULL, name text NOT NULL, tags blob DEFAULT '[]', kind text NOT NULL DEFAULT 'cat')",
+    );
     sqlite.run("CREATE INDEX pets_owner_idx ON pets (owner_id)");
     sqlite.run("CREATE UNIQUE INDEX pets_owner_name_unique ON pets (owner_id, name)");
     expect(diffShapes(shapeOfSchema(rich), shapeOfDatabase(sqlite))).toEqual([
@@ -88,8 +95,16 @@ describe("schema drift", () => {
   });
 
   test.each([
-    ["a new table added to schema.ts", `export * from "../../src/db/schema";\nimport { integer, sqliteTable } from "drizzle-orm/sqlite-core";\nexport const extra = sqliteTable("extra", { id: integer("id").primaryKey() });\n`, /drizzle-kit would write \d{4}_\w+\.sql/],
-    ["a change drizzle-kit can only resolve by asking (a table rename or drop)", readFileSync(join(ROOT, "tests", "fixtures", "rich-schema.ts"), "utf8"), /drizzle-kit could not decide without asking/],
+    [
+      "a new table added to schema.ts",
+      `export * from "../../src/db/schema";\nimport { integer, sqliteTable } from "drizzle-orm/sqlite-core";\nexport const extra = sqliteTable("extra", { id: integer("id").primaryKey() });\n`,
+      /drizzle-kit would write \d{4}_\w+\.sql/,
+    ],
+    [
+      "a change drizzle-kit can only resolve by asking (a table rename or drop)",
+      readFileSync(join(ROOT, "tests", "fixtures", "rich-schema.ts"), "utf8"),
+      /drizzle-kit could not decide without asking/,
+    ],
   ])("db:check fails on %s that no migration carries", (_what, source, message) => {
     const dir = scratch();
     try {

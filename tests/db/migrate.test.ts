@@ -2,12 +2,12 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { automaticBackups } from "~/db/backup";
 import { openStore } from "~/db";
-import { applyMigrations, fromSources, readLedger, userVersion, type Migration } from "~/db/migrations";
+import { automaticBackups } from "~/db/backup";
+import { applyMigrations, fromSources, type Migration, readLedger, userVersion } from "~/db/migrations";
 import { openDatabase } from "~/db/open";
 import { AppError } from "~/lib/errors";
-import { cleanUpAfterFile, tempDir, type Fixture } from "../helpers";
+import { cleanUpAfterFile, type Fixture, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 

@@ -1,9 +1,9 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { getTableColumns } from "drizzle-orm";
-import { getTableConfig } from "drizzle-orm/sqlite-core";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { getTableColumns } from "drizzle-orm";
+import { getTableConfig } from "drizzle-orm/sqlite-core";
 import { applyMigrations, checkMigrations, describeFinding, fromSources, LEDGER_TABLE, migrationLedger, readLedger } from "~/db/migrations";
 import { AppError } from "~/lib/errors";
 import { cleanUpAfterFile, ROOT, tempDir } from "../helpers";
@@ -89,9 +89,30 @@ const code = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^
 
 describe("the store's layout", () => {
   test("the migration runner's files live in src/db/migrations/, none of the old look-alike names remain", () => {
-    const old = ["migrate.ts", "migrations.ts", "migration-files.ts", "migrations.embed.ts", "sql-split.ts", "ledger.ts", "migration-guard.ts", "quoted-names.ts", "rebuild-repair.ts"];
+    const old = [
+      "migrate.ts",
+      "migrations.ts",
+      "migration-files.ts",
+      "migrations.embed.ts",
+      "sql-split.ts",
+      "ledger.ts",
+      "migration-guard.ts",
+      "quoted-names.ts",
+      "rebuild-repair.ts",
+    ];
     expect(old.filter((f) => existsSync(join(ROOT, "src", "db", f)))).toEqual([]);
-    for (const f of ["index.ts", "runner.ts", "load.ts", "folder.ts", "embedded.ts", "split.ts", "ledger.ts", "guard.ts", "quoted-names.ts", "rebuild-repair.ts"]) {
+    for (const f of [
+      "index.ts",
+      "runner.ts",
+      "load.ts",
+      "folder.ts",
+      "embedded.ts",
+      "split.ts",
+      "ledger.ts",
+      "guard.ts",
+      "quoted-names.ts",
+      "rebuild-repair.ts",
+    ]) {
       expect(existsSync(join(ROOT, "src", "db", "migrations", f))).toBe(true);
     }
   });
@@ -114,7 +135,9 @@ describe("the store's layout", () => {
   });
 
   test("only the ledger's declaration spells its table name in code (src, scripts, bench)", () => {
-    const spelled = ["src", "scripts", "bench"].flatMap(sources).filter(([path, text]) => path !== "src/db/migrations/ledger.ts" && code(text).includes(LEDGER_TABLE));
+    const spelled = ["src", "scripts", "bench"]
+      .flatMap(sources)
+      .filter(([path, text]) => path !== "src/db/migrations/ledger.ts" && code(text).includes(LEDGER_TABLE));
     expect(spelled.map(([path]) => path)).toEqual([]);
   });
 });

@@ -66,7 +66,12 @@ describe("open step", () => {
     const file = join(home, "notes.db");
     const content = "these are my notes, not a database\n".repeat(200);
     writeFileSync(file, content, { mode: 0o640 });
-    for (const args of [["start", "--port", "0"], ["db", "migrate"], ["db", "status"], ["db", "verify"]]) {
+    for (const args of [
+      ["start", "--port", "0"],
+      ["db", "migrate"],
+      ["db", "status"],
+      ["db", "verify"],
+    ]) {
       const result = await cli([...args, "--db-path", file], isolatedEnv(home));
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${file} is not a SQLite database; it was left untouched`);
@@ -77,7 +82,11 @@ describe("open step", () => {
 
   test("status and verify on a missing database say how to create it, and create nothing", async () => {
     const home = tempDir();
-    for (const args of [["db", "status"], ["db", "verify"], ["db", "backup"]]) {
+    for (const args of [
+      ["db", "status"],
+      ["db", "verify"],
+      ["db", "backup"],
+    ]) {
       const result = await cli(args, isolatedEnv(home));
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`no database at ${dbFileOf(home)}`);

@@ -15,7 +15,10 @@ describe("double-quoted names read as text", () => {
     expect(sqlite.query(`SELECT "nonexistent" AS x`).get()).toEqual({ x: "nonexistent" });
     sqlite.run("INSERT INTO keys (id) VALUES ('a')");
     expect(sqlite.query(`SELECT "owner" AS x FROM keys`).get()).toEqual({ x: "owner" });
-    const options = sqlite.query<{ compile_options: string }, []>("PRAGMA compile_options").all().map((r) => r.compile_options);
+    const options = sqlite
+      .query<{ compile_options: string }, []>("PRAGMA compile_options")
+      .all()
+      .map((r) => r.compile_options);
     expect(options.some((o) => o.startsWith("DQS="))).toBe(false);
   });
 

@@ -1,9 +1,18 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { diffShapes, shapeOfDatabase, shapeOfSchema } from "~/db/introspect";
-import { applyMigrations, checkMigrations, fromSources, isForeignKeysPragma, readMigrationFolder, repairRebuilds, userVersion, type Migration } from "~/db/migrations";
+import {
+  applyMigrations,
+  checkMigrations,
+  fromSources,
+  isForeignKeysPragma,
+  type Migration,
+  readMigrationFolder,
+  repairRebuilds,
+  userVersion,
+} from "~/db/migrations";
 import { openDatabase } from "~/db/open";
 import { AppError } from "~/lib/errors";
 import { cleanUpAfterFile, cli, dbFileOf, type Fixture, isolatedEnv, ROOT, tempDir, writeMigrations } from "../helpers";
@@ -96,7 +105,9 @@ describe("drizzle-kit table rebuilds", () => {
     expect(generated.stdout).toContain(`repaired ${file} line 18: the rebuild of keys no longer copies "owner"`);
     const sql = readFileSync(join(copy.out, "0004_keys_owner.sql"), "utf8");
     expect(sql).toContain("CREATE TABLE `__new_keys`");
-    expect(sql).toContain('INSERT INTO `__new_keys`("id", "hash", "tier", "label", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at") SELECT "id", "hash", "tier", "label", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at" FROM `keys`');
+    expect(sql).toContain(
+      'INSERT INTO `__new_keys`("id", "hash", "tier", "label", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at") SELECT "id", "hash", "tier", "label", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at" FROM `keys`',
+    );
 
     const { sqlite } = databaseWithKeys();
     expect(applyMigrations(sqlite, migrationsOf(copy.out)).map((m) => m.tag)).toEqual(["0004_keys_owner"]);
@@ -119,7 +130,9 @@ describe("drizzle-kit table rebuilds", () => {
     const check = run(["run", "scripts/db-check.ts"], { ...process.env, DB_CHECK_SCHEMA: relative(ROOT, copy.schema), DB_CHECK_OUT: relative(ROOT, copy.out) });
     expect(check.code).toBe(1);
     expect(check.stderr).toContain(`${file} statement 3 (line 18) reads "owner", which is not a column of the table it reads at that point`);
-    expect(check.stderr).toContain(`fix: this is drizzle-kit 0.31's table rebuild copying a column the old table does not have yet: run \`bun run db:generate --repair ${file}\``);
+    expect(check.stderr).toContain(
+      `fix: this is drizzle-kit 0.31's table rebuild copying a column the old table does not have yet: run \`bun run db:generate --repair ${file}\``,
+    );
 
     // A real database at schema 4 with keys, then a build that carries the broken file.
     const home = tempDir();
@@ -131,7 +144,10 @@ describe("drizzle-kit table rebuilds", () => {
     const dump = () => Bun.spawnSync(["sqlite3", dbFileOf(home), ".dump"]).stdout.toString();
     const before = dump();
     const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: copy.out });
-    for (const args of [["db", "migrate"], ["start", "--port", "0"]]) {
+    for (const args of [
+      ["db", "migrate"],
+      ["start", "--port", "0"],
+    ]) {
       const result = await cli(args, env);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${copy.out}/0004_keys_owner.sql statement 3 (line 18) reads "owner"`);

@@ -7,7 +7,11 @@ import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningSe
 cleanUpAfterFile();
 
 const chat = (server: RunningServer) =>
-  fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }) });
+  fetch(`${server.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }),
+  });
 
 async function health(server: RunningServer): Promise<{ code: number; body: { status: string; reasons: string[] } }> {
   const response = await fetch(`${server.url}/healthz`);

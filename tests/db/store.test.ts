@@ -11,7 +11,11 @@ import { cleanUpAfterFile, tempDir, writeMigrations } from "../helpers";
 cleanUpAfterFile();
 
 const ledgerRow = preparedFor((db) =>
-  db.select().from(migrationLedger).where(eq(migrationLedger.version, sql.placeholder("version"))).prepare(),
+  db
+    .select()
+    .from(migrationLedger)
+    .where(eq(migrationLedger.version, sql.placeholder("version")))
+    .prepare(),
 );
 
 describe("store", () => {

@@ -47,7 +47,12 @@ test("kill -9 under load: every request the client saw answered has its event ro
   fake.stop();
 
   const db = new Database(dbFileOf(home));
-  const stored = new Set(db.query<{ model: string }, []>("SELECT model FROM events").all().map((r) => r.model));
+  const stored = new Set(
+    db
+      .query<{ model: string }, []>("SELECT model FROM events")
+      .all()
+      .map((r) => r.model),
+  );
   db.close();
   const missing = acknowledged.filter((m) => !stored.has(m));
   console.log(`kill -9 after ${acknowledged.length} answered requests (${sent} sent): ${missing.length} answered without an event row`);

@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startFakeUpstream, USAGE, type FakeUpstream } from "../fake-upstream";
-import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type RunningServer } from "../helpers";
+import { type FakeUpstream, startFakeUpstream, USAGE } from "../fake-upstream";
+import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -33,7 +33,6 @@ async function eventsAfter(home: string, n: number): Promise<EventRow[]> {
     db.close();
   }
 }
-
 
 describe("events for proxied requests", () => {
   let fake: FakeUpstream;
@@ -114,7 +113,11 @@ describe("events for proxied requests", () => {
     ["invalid JSON", auth, "{oops", 400, "bad_request", "key"],
   ])("our own refusal (%s) is recorded too", async (_what, headers, body, status, error, who) => {
     const row = await oneEvent(() =>
-      fetch(`${server.url}/chat/completions`, { method: "POST", headers: headers(), body: typeof body === "string" ? body : JSON.stringify({ ...body, messages: [] }) }),
+      fetch(`${server.url}/chat/completions`, {
+        method: "POST",
+        headers: headers(),
+        body: typeof body === "string" ? body : JSON.stringify({ ...body, messages: [] }),
+      }),
     );
     expect(row).toMatchObject({ status, error, key_id: who === "key" ? key.id : who, usage_unknown: 0 });
   });
@@ -124,7 +127,9 @@ describe("events for proxied requests", () => {
     await fetch(`${server.url}/v1/nothing`, { headers: auth() });
     const models = await oneEvent(() => fetch(`${server.url}/v1/models`, { headers: auth() }));
     expect(models).toMatchObject({ route: "/models", status: 200, usage_unknown: 0 });
-    const embeddings = await oneEvent(() => fetch(`${server.url}/embeddings`, { method: "POST", headers: auth(), body: JSON.stringify({ model: "gpt-4o", input: "x" }) }));
+    const embeddings = await oneEvent(() =>
+      fetch(`${server.url}/embeddings`, { method: "POST", headers: auth(), body: JSON.stringify({ model: "gpt-4o", input: "x" }) }),
+    );
     expect(embeddings).toMatchObject({ route: "/embeddings", prompt_tokens: 3, completion_tokens: null, usage_unknown: 0 });
   });
 
@@ -148,7 +153,10 @@ describe("events for proxied requests", () => {
     expect(table.stdout).toMatch(/^MODEL\s+REQUESTS\s+ERRORS/m);
     expect(table.stdout).toMatch(/^gpt-4o\s+\d+/m);
     expect(table.stdout).toMatch(/^TOTAL\s+\d+/m);
-    for (const [args, message] of [[["--since", "soon"], "--since soon is not a window"], [["--by", "color"], "--by color is not one of key, model, day"]] as const) {
+    for (const [args, message] of [
+      [["--since", "soon"], "--since soon is not a window"],
+      [["--by", "color"], "--by color is not one of key, model, day"],
+    ] as const) {
       const refused = await cli(["usage", ...args], env);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain(message);

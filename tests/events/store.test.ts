@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openStore, type Store } from "~/db";
 import { loadMigrations } from "~/db/migrations";
-import { bucketIndex, HOUR_MS, LATENCY_BUCKETS, writeEvents, type NewEvent } from "~/features/events/queries";
+import { bucketIndex, HOUR_MS, LATENCY_BUCKETS, type NewEvent, writeEvents } from "~/features/events/queries";
 import { EventRecorder } from "~/features/events/recorder";
 import { RetentionJob } from "~/features/events/retention";
 import { percentile, usageReport } from "~/features/usage/queries";
@@ -51,23 +51,138 @@ describe("usage report", () => {
   ];
 
   test.each([
-    ["24h", "key", [
-      { group: "key_a", requests: 3, errors: 1, promptTokens: 20, completionTokens: 10, usageUnknown: 1, avgLatencyMs: 433, maxLatencyMs: 900, p50LatencyMs: 500, p95LatencyMs: 900 },
-      { group: "key_b", requests: 2, errors: 1, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 26, maxLatencyMs: 50, p50LatencyMs: 50, p95LatencyMs: 50 },
-    ]],
-    ["24h", "model", [
-      { group: "gpt-4o", requests: 4, errors: 2, promptTokens: 20, completionTokens: 10, usageUnknown: 1, avgLatencyMs: 326, maxLatencyMs: 900, p50LatencyMs: 100, p95LatencyMs: 900 },
-      { group: "claude-sonnet-4", requests: 1, errors: 0, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 50, maxLatencyMs: 50, p50LatencyMs: 50, p95LatencyMs: 50 },
-    ]],
-    ["7d", "day", [
-      { group: "2026-03-07", requests: 1, errors: 0, promptTokens: 10, completionTokens: 5, usageUnknown: 0, avgLatencyMs: 100, maxLatencyMs: 100, p50LatencyMs: 100, p95LatencyMs: 100 },
-      { group: "2026-03-09", requests: 2, errors: 1, promptTokens: 0, completionTokens: 0, usageUnknown: 1, avgLatencyMs: 500, maxLatencyMs: 900, p50LatencyMs: 100, p95LatencyMs: 900 },
-      { group: "2026-03-10", requests: 4, errors: 1, promptTokens: 27, completionTokens: 13, usageUnknown: 0, avgLatencyMs: 113, maxLatencyMs: 300, p50LatencyMs: 100, p95LatencyMs: 300 },
-    ]],
-    ["90m", "key", [
-      { group: "key_a", requests: 2, errors: 0, promptTokens: 20, completionTokens: 10, usageUnknown: 0, avgLatencyMs: 200, maxLatencyMs: 300, p50LatencyMs: 100, p95LatencyMs: 300 },
-      { group: "key_b", requests: 1, errors: 0, promptTokens: 7, completionTokens: 3, usageUnknown: 0, avgLatencyMs: 50, maxLatencyMs: 50, p50LatencyMs: 50, p95LatencyMs: 50 },
-    ]],
+    [
+      "24h",
+      "key",
+      [
+        {
+          group: "key_a",
+          requests: 3,
+          errors: 1,
+          promptTokens: 20,
+          completionTokens: 10,
+          usageUnknown: 1,
+          avgLatencyMs: 433,
+          maxLatencyMs: 900,
+          p50LatencyMs: 500,
+          p95LatencyMs: 900,
+        },
+        {
+          group: "key_b",
+          requests: 2,
+          errors: 1,
+          promptTokens: 7,
+          completionTokens: 3,
+          usageUnknown: 0,
+          avgLatencyMs: 26,
+          maxLatencyMs: 50,
+          p50LatencyMs: 50,
+          p95LatencyMs: 50,
+        },
+      ],
+    ],
+    [
+      "24h",
+      "model",
+      [
+        {
+          group: "gpt-4o",
+          requests: 4,
+          errors: 2,
+          promptTokens: 20,
+          completionTokens: 10,
+          usageUnknown: 1,
+          avgLatencyMs: 326,
+          maxLatencyMs: 900,
+          p50LatencyMs: 100,
+          p95LatencyMs: 900,
+        },
+        {
+          group: "claude-sonnet-4",
+          requests: 1,
+          errors: 0,
+          promptTokens: 7,
+          completionTokens: 3,
+          usageUnknown: 0,
+          avgLatencyMs: 50,
+          maxLatencyMs: 50,
+          p50LatencyMs: 50,
+          p95LatencyMs: 50,
+        },
+      ],
+    ],
+    [
+      "7d",
+      "day",
+      [
+        {
+          group: "2026-03-07",
+          requests: 1,
+          errors: 0,
+          promptTokens: 10,
+          completionTokens: 5,
+          usageUnknown: 0,
+          avgLatencyMs: 100,
+          maxLatencyMs: 100,
+          p50LatencyMs: 100,
+          p95LatencyMs: 100,
+        },
+        {
+          group: "2026-03-09",
+          requests: 2,
+          errors: 1,
+          promptTokens: 0,
+          completionTokens: 0,
+          usageUnknown: 1,
+          avgLatencyMs: 500,
+          maxLatencyMs: 900,
+          p50LatencyMs: 100,
+          p95LatencyMs: 900,
+        },
+        {
+          group: "2026-03-10",
+          requests: 4,
+          errors: 1,
+          promptTokens: 27,
+          completionTokens: 13,
+          usageUnknown: 0,
+          avgLatencyMs: 113,
+          maxLatencyMs: 300,
+          p50LatencyMs: 100,
+          p95LatencyMs: 300,
+        },
+      ],
+    ],
+    [
+      "90m",
+      "key",
+      [
+        {
+          group: "key_a",
+          requests: 2,
+          errors: 0,
+          promptTokens: 20,
+          completionTokens: 10,
+          usageUnknown: 0,
+          avgLatencyMs: 200,
+          maxLatencyMs: 300,
+          p50LatencyMs: 100,
+          p95LatencyMs: 300,
+        },
+        {
+          group: "key_b",
+          requests: 1,
+          errors: 0,
+          promptTokens: 7,
+          completionTokens: 3,
+          usageUnknown: 0,
+          avgLatencyMs: 50,
+          maxLatencyMs: 50,
+          p50LatencyMs: 50,
+          p95LatencyMs: 50,
+        },
+      ],
+    ],
   ] as const)("over %s by %s matches the hand-computed totals", (window, by, expected) => {
     const s = store();
     writeEvents(s, fixture);
@@ -160,13 +275,24 @@ describe("failed authentication and health", () => {
   test("past the per-minute cap, failed authentication is counted in usage_hourly but gets no event row", () => {
     const s = store();
     const recorder = new EventRecorder(s, { unauthorizedRowsPerMinute: 3 });
-    const refused = { keyId: "__unauthenticated__", status: 401, error: "unauthorized" as const, model: null, upstreamModel: null, promptTokens: null, completionTokens: null };
+    const refused = {
+      keyId: "__unauthenticated__",
+      status: 401,
+      error: "unauthorized" as const,
+      model: null,
+      upstreamModel: null,
+      promptTokens: null,
+      completionTokens: null,
+    };
     for (let i = 0; i < 10; i++) recorder.record(event(NOW + i, refused));
     recorder.record(event(NOW + 20)); // an answered request is never capped
     recorder.flush();
     expect(count(s, "events")).toBe(4);
     expect(s.sqlite.query("SELECT count(*) AS n FROM events WHERE error = 'unauthorized'").get()).toEqual({ n: 3 });
-    expect(s.sqlite.query("SELECT sum(requests) AS n, sum(errors) AS e FROM usage_hourly WHERE key_id = '__unauthenticated__'").get()).toEqual({ n: 10, e: 10 });
+    expect(s.sqlite.query("SELECT sum(requests) AS n, sum(errors) AS e FROM usage_hourly WHERE key_id = '__unauthenticated__'").get()).toEqual({
+      n: 10,
+      e: 10,
+    });
     expect(recorder.notStored).toBe(7);
     expect(recorder.problems()).toEqual([]); // not storing them is the policy, not a failure
     recorder.stop();
@@ -180,7 +306,10 @@ describe("failed authentication and health", () => {
     recorder.record(event(NOW));
     recorder.flush();
     const now = performance.now();
-    expect(recorder.problems(now)).toEqual(["the last event write failed: disk says no", expect.stringContaining("events were dropped 0 s ago (disk says no); 1 dropped since start")]);
+    expect(recorder.problems(now)).toEqual([
+      "the last event write failed: disk says no",
+      expect.stringContaining("events were dropped 0 s ago (disk says no); 1 dropped since start"),
+    ]);
     s.sqlite.run("DROP TRIGGER no_events");
     recorder.record(event(NOW));
     recorder.flush();
@@ -200,7 +329,10 @@ describe("retention", () => {
     const job = new RetentionJob(s, { days: 90, batchSize: 10 });
     expect(await job.purge(NOW)).toBe(25);
     expect(s.sqlite.query("SELECT ts FROM events ORDER BY ts").all()).toEqual([{ ts: cutoff }, { ts: cutoff + 1 }, { ts: NOW }]);
-    const hours = s.sqlite.query<{ hour: number }, []>("SELECT hour FROM usage_hourly ORDER BY hour").all().map((r) => r.hour);
+    const hours = s.sqlite
+      .query<{ hour: number }, []>("SELECT hour FROM usage_hourly ORDER BY hour")
+      .all()
+      .map((r) => r.hour);
     expect(hours.every((h) => h >= cutoff - (cutoff % HOUR_MS))).toBe(true);
     expect(hours).toHaveLength(2);
     s.close();
@@ -223,7 +355,13 @@ describe("latency percentiles", () => {
     expect(percentile(buckets, 0.9, 40_000)).toBe(500);
     expect(percentile(buckets, 0.95, 40_000)).toBe(40_000); // the overflow bucket reports the max
     expect(percentile([1, 0, 0, 0, 0, 0, 0, 0, 0], 0.5, 42)).toBe(42);
-    expect(percentile(LATENCY_BUCKETS.map(() => 0), 0.5, 0)).toBeNull();
+    expect(
+      percentile(
+        LATENCY_BUCKETS.map(() => 0),
+        0.5,
+        0,
+      ),
+    ).toBeNull();
   });
 
   test("migration 0003 fills the histogram of hours recorded before it from their events", () => {

@@ -1,11 +1,10 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream";
-import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, type CreatedKey, type RunningServer } from "../helpers";
+import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
+import { type CreatedKey, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
-
 
 const chat = (url: string, headers: Record<string, string>, model = "gpt-4o") =>
   fetch(`${url}/v1/chat/completions`, {
@@ -375,7 +374,12 @@ describe("requests that pass without a key: host and cross-site guards", () => {
     expect(forwardedSince(before)).toBe(0);
 
     // Programs and loopback pages still pass.
-    const local: Record<string, string>[] = [{}, { origin: "http://localhost:3000" }, { origin: "http://127.0.0.1:8080", "sec-fetch-site": "same-site" }, { origin: "http://[::1]:5173" }];
+    const local: Record<string, string>[] = [
+      {},
+      { origin: "http://localhost:3000" },
+      { origin: "http://127.0.0.1:8080", "sec-fetch-site": "same-site" },
+      { origin: "http://[::1]:5173" },
+    ];
     for (const headers of local) {
       expect((await chat(server.url, headers)).status).toBe(200);
     }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { COPILOT_USER, startFakeUpstream, type FakeUpstream } from "../fake-upstream";
+import { COPILOT_USER, type FakeUpstream, startFakeUpstream } from "../fake-upstream";
 import { cleanUpAfterFile, cli, isolatedEnv, tempDir } from "../helpers";
 
 cleanUpAfterFile();

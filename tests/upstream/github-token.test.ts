@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream";
+import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
 import { cleanUpAfterFile, cli, isolatedEnv, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
@@ -44,7 +44,9 @@ describe("the GitHub token without `ps` seeing it", () => {
     const { env, file } = tokenFile(fake.githubToken, 0o644);
     const server = await startServer(["--github-token-file", file], env);
     await server.stop();
-    expect(server.log()).toContain(`SECURITY: --github-token-file ${file} has mode 0644: other users can read or change your GitHub token; run \`chmod 600 ${file}\``);
+    expect(server.log()).toContain(
+      `SECURITY: --github-token-file ${file} has mode 0644: other users can read or change your GitHub token; run \`chmod 600 ${file}\``,
+    );
     expect(statSync(file).mode & 0o777).toBe(0o644);
   });
 

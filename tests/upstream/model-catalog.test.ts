@@ -78,7 +78,19 @@ describe("resolving a requested name", () => {
 
   test("never guesses across families or versions", async () => {
     const catalog = await started();
-    for (const name of ["claude-opus-4-20250514", "claude-sonnet-4-6", "claude-sonnet-3-5", "claude-haiku-4", "claude-3-5-sonnet-20241022", "claude", "claude-sonnet", "gpt-4", "gpt-4-1", "sonnet", ""]) {
+    for (const name of [
+      "claude-opus-4-20250514",
+      "claude-sonnet-4-6",
+      "claude-sonnet-3-5",
+      "claude-haiku-4",
+      "claude-3-5-sonnet-20241022",
+      "claude",
+      "claude-sonnet",
+      "gpt-4",
+      "gpt-4-1",
+      "sonnet",
+      "",
+    ]) {
       expect(`${name} → ${catalog.resolve(name)?.id}`).toBe(`${name} → undefined`);
     }
   });
@@ -230,7 +242,10 @@ describe("lifecycle", () => {
     try {
       const script = join(dir, "run.ts");
       const module = resolve(import.meta.dir, "../../src/upstream/model-catalog.ts");
-      writeFileSync(script, `import { ModelCatalog } from ${JSON.stringify(module)};\nconst c = new ModelCatalog(async () => [{ id: "m" }], { refreshIntervalMs: 60_000 });\nawait c.start();\nconsole.log("loaded", c.all().length);\n`);
+      writeFileSync(
+        script,
+        `import { ModelCatalog } from ${JSON.stringify(module)};\nconst c = new ModelCatalog(async () => [{ id: "m" }], { refreshIntervalMs: 60_000 });\nawait c.start();\nconsole.log("loaded", c.all().length);\n`,
+      );
       const child = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "pipe" });
       expect(await child.exited).toBe(0);
       expect(await new Response(child.stdout).text()).toBe("loaded 1\n");

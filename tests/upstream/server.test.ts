@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startFakeUpstream, streamChunks, type FakeUpstream } from "../fake-upstream";
-import { cleanUpAfterFile, cli, type CreatedKey, createKey, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
+import { type FakeUpstream, startFakeUpstream, streamChunks } from "../fake-upstream";
+import { type CreatedKey, cleanUpAfterFile, cli, createKey, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -33,18 +33,22 @@ const withFake = (fake: FakeUpstream) => ({ ...fake.env(), GH_TOKEN: fake.github
 
 describe("what copilot-api says it is to Copilot", () => {
   test("current editor and API versions by default, on Copilot and on the token exchange", async () => {
-    await withServer(() => {}, withFake, async (server, fake) => {
-      expect((await chat(server.url, { model: "gpt-4o" })).status).toBe(200);
-      const sent = fake.requests.filter((r) => r.path === "/chat/completions").at(-1)!.headers;
-      expect(sent["editor-version"]).toBe("vscode/1.130.0");
-      expect(sent["editor-plugin-version"]).toBe("copilot-chat/0.58.0");
-      expect(sent["user-agent"]).toBe("GitHubCopilotChat/0.58.0");
-      expect(sent["x-github-api-version"]).toBe("2026-06-01");
-      expect(sent["copilot-integration-id"]).toBe("vscode-chat");
-      const exchange = fake.requests.find((r) => r.path === "/copilot_internal/v2/token")!.headers;
-      expect(exchange["editor-version"]).toBe("vscode/1.130.0");
-      expect(exchange["x-github-api-version"]).toBe("2025-04-01");
-    });
+    await withServer(
+      () => {},
+      withFake,
+      async (server, fake) => {
+        expect((await chat(server.url, { model: "gpt-4o" })).status).toBe(200);
+        const sent = fake.requests.filter((r) => r.path === "/chat/completions").at(-1)!.headers;
+        expect(sent["editor-version"]).toBe("vscode/1.130.0");
+        expect(sent["editor-plugin-version"]).toBe("copilot-chat/0.58.0");
+        expect(sent["user-agent"]).toBe("GitHubCopilotChat/0.58.0");
+        expect(sent["x-github-api-version"]).toBe("2026-06-01");
+        expect(sent["copilot-integration-id"]).toBe("vscode-chat");
+        const exchange = fake.requests.find((r) => r.path === "/copilot_internal/v2/token")!.headers;
+        expect(exchange["editor-version"]).toBe("vscode/1.130.0");
+        expect(exchange["x-github-api-version"]).toBe("2025-04-01");
+      },
+    );
   });
 
   test("each version can be overridden by an environment variable", async () => {
@@ -55,20 +59,28 @@ describe("what copilot-api says it is to Copilot", () => {
       COPILOT_API_GITHUB_API_VERSION: "2026-03-10",
       COPILOT_API_INTEGRATION_ID: "vscode-chat-next",
     };
-    await withServer(() => {}, (fake) => ({ ...withFake(fake), ...overrides }), async (server, fake) => {
-      expect((await chat(server.url, { model: "gpt-4o" })).status).toBe(200);
-      const sent = fake.requests.filter((r) => r.path === "/chat/completions").at(-1)!.headers;
-      expect(sent["editor-version"]).toBe("vscode/1.140.2");
-      expect(sent["editor-plugin-version"]).toBe("copilot-chat/0.70.1");
-      expect(sent["user-agent"]).toBe("GitHubCopilotChat/0.70.1"); // follows the plugin version
-      expect(sent["x-github-api-version"]).toBe("2027-01-01");
-      expect(sent["copilot-integration-id"]).toBe("vscode-chat-next");
-      expect(fake.requests.find((r) => r.path === "/copilot_internal/v2/token")!.headers["x-github-api-version"]).toBe("2026-03-10");
-    });
-    await withServer(() => {}, (fake) => ({ ...withFake(fake), COPILOT_API_USER_AGENT: "MyAgent/1.0" }), async (server, fake) => {
-      expect((await chat(server.url, { model: "gpt-4o" })).status).toBe(200);
-      expect(fake.requests.filter((r) => r.path === "/chat/completions").at(-1)!.headers["user-agent"]).toBe("MyAgent/1.0");
-    });
+    await withServer(
+      () => {},
+      (fake) => ({ ...withFake(fake), ...overrides }),
+      async (server, fake) => {
+        expect((await chat(server.url, { model: "gpt-4o" })).status).toBe(200);
+        const sent = fake.requests.filter((r) => r.path === "/chat/completions").at(-1)!.headers;
+        expect(sent["editor-version"]).toBe("vscode/1.140.2");
+        expect(sent["editor-plugin-version"]).toBe("copilot-chat/0.70.1");
+        expect(sent["user-agent"]).toBe("GitHubCopilotChat/0.70.1"); // follows the plugin version
+        expect(sent["x-github-api-version"]).toBe("2027-01-01");
+        expect(sent["copilot-integration-id"]).toBe("vscode-chat-next");
+        expect(fake.requests.find((r) => r.path === "/copilot_internal/v2/token")!.headers["x-github-api-version"]).toBe("2026-03-10");
+      },
+    );
+    await withServer(
+      () => {},
+      (fake) => ({ ...withFake(fake), COPILOT_API_USER_AGENT: "MyAgent/1.0" }),
+      async (server, fake) => {
+        expect((await chat(server.url, { model: "gpt-4o" })).status).toBe(200);
+        expect(fake.requests.filter((r) => r.path === "/chat/completions").at(-1)!.headers["user-agent"]).toBe("MyAgent/1.0");
+      },
+    );
   });
 
   test("an override that is not a header value stops the boot, naming the variable", async () => {
@@ -86,19 +98,23 @@ describe("what copilot-api says it is to Copilot", () => {
 
 describe("a GitHub token that GitHub refuses", () => {
   test("is answered at once with 503, x-should-retry: false and what to do, without asking GitHub again", async () => {
-    await withServer(() => {}, (fake) => ({ ...fake.env(), GH_TOKEN: "gho_revoked_or_mistyped" }), async (server, fake) => {
-      for (let i = 0; i < 3; i++) {
-        const response = await chat(server.url, { model: "gpt-4o" });
-        expect(response.status).toBe(503);
-        expect(response.headers.get("x-should-retry")).toBe("false");
-        const error = ((await response.json()) as { error: { message: string; code: string } }).error;
-        expect(error.code).toBe("github_token_rejected");
-        expect(error.message).toContain("run `copilot-api auth` again");
-      }
-      // The boot's exchange was refused; the three requests were answered from memory.
-      expect(fake.requests.filter((r) => r.path === "/copilot_internal/v2/token")).toHaveLength(1);
-      expect(server.log()).not.toContain("gho_revoked_or_mistyped");
-    });
+    await withServer(
+      () => {},
+      (fake) => ({ ...fake.env(), GH_TOKEN: "gho_revoked_or_mistyped" }),
+      async (server, fake) => {
+        for (let i = 0; i < 3; i++) {
+          const response = await chat(server.url, { model: "gpt-4o" });
+          expect(response.status).toBe(503);
+          expect(response.headers.get("x-should-retry")).toBe("false");
+          const error = ((await response.json()) as { error: { message: string; code: string } }).error;
+          expect(error.code).toBe("github_token_rejected");
+          expect(error.message).toContain("run `copilot-api auth` again");
+        }
+        // The boot's exchange was refused; the three requests were answered from memory.
+        expect(fake.requests.filter((r) => r.path === "/copilot_internal/v2/token")).toHaveLength(1);
+        expect(server.log()).not.toContain("gho_revoked_or_mistyped");
+      },
+    );
   });
 });
 
@@ -106,24 +122,32 @@ describe("keep-alive on long silent streams", () => {
   const keepAlive = (fake: FakeUpstream) => ({ ...withFake(fake), COPILOT_API_SSE_KEEPALIVE_SECONDS: "0.2" });
 
   test("an SSE comment is sent while upstream is silent, and the events arrive unchanged", async () => {
-    await withServer((fake) => (fake.pauseMs = 1500), keepAlive, async (server) => {
-      const response = await chat(server.url, { model: "pause", stream: true });
-      expect(response.status).toBe(200);
-      const text = await response.text();
-      expect(text).toContain("\n\n: keep-alive\n\n");
-      const events = text.split("\n\n").filter((e) => e && !e.startsWith(":"));
-      expect(events.at(-1)).toBe("data: [DONE]");
-      expect(events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, "")))).toEqual(streamChunks("pause"));
-    });
+    await withServer(
+      (fake) => (fake.pauseMs = 1500),
+      keepAlive,
+      async (server) => {
+        const response = await chat(server.url, { model: "pause", stream: true });
+        expect(response.status).toBe(200);
+        const text = await response.text();
+        expect(text).toContain("\n\n: keep-alive\n\n");
+        const events = text.split("\n\n").filter((e) => e && !e.startsWith(":"));
+        expect(events.at(-1)).toBe("data: [DONE]");
+        expect(events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, "")))).toEqual(streamChunks("pause"));
+      },
+    );
   });
 
   test("is never put inside an event that upstream left half-written", async () => {
-    await withServer((fake) => (fake.pauseMs = 1500), keepAlive, async (server) => {
-      const text = await (await chat(server.url, { model: "pause-mid-event", stream: true })).text();
-      expect(text).not.toContain(": keep-alive");
-      const events = text.split("\n\n").filter(Boolean);
-      expect(events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, "")))).toEqual(streamChunks("pause-mid-event"));
-    });
+    await withServer(
+      (fake) => (fake.pauseMs = 1500),
+      keepAlive,
+      async (server) => {
+        const text = await (await chat(server.url, { model: "pause-mid-event", stream: true })).text();
+        expect(text).not.toContain(": keep-alive");
+        const events = text.split("\n\n").filter(Boolean);
+        expect(events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, "")))).toEqual(streamChunks("pause-mid-event"));
+      },
+    );
   });
 });
 
@@ -134,7 +158,9 @@ describe("the Copilot base URL", () => {
       (fake) => ({ COPILOT_API_GITHUB_URL: fake.url, COPILOT_API_GITHUB_API_URL: fake.url, GH_TOKEN: fake.githubToken }),
       async (server, fake) => {
         expect((await chat(server.url, { model: "gpt-4o" })).status).toBe(200);
-        expect(fake.requests.filter((r) => r.path === "/chat/completions").at(-1)!.headers.host).toBe(`copilot-api.tenant-a.localhost:${new URL(fake.url).port}`);
+        expect(fake.requests.filter((r) => r.path === "/chat/completions").at(-1)!.headers.host).toBe(
+          `copilot-api.tenant-a.localhost:${new URL(fake.url).port}`,
+        );
       },
     );
   });
@@ -210,7 +236,15 @@ describe("GET /admin/quota", () => {
     expect(body).toMatchObject({
       plan: "individual_pro",
       resetDate: "2026-12-01",
-      premiumInteractions: { unlimited: false, entitlement: 1500, used: 445.75, remaining: 1054.25, percentRemaining: 70.28, overage: 0, overagePermitted: true },
+      premiumInteractions: {
+        unlimited: false,
+        entitlement: 1500,
+        used: 445.75,
+        remaining: 1054.25,
+        percentRemaining: 70.28,
+        overage: 0,
+        overagePermitted: true,
+      },
       chat: { unlimited: true, entitlement: null },
       completions: { unlimited: true },
     });

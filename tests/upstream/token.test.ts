@@ -1,15 +1,8 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
-import {
-  CopilotToken,
-  GithubTokenRejected,
-  REFRESH_FLOOR_MS,
-  REJECTION_MEMORY_MS,
-  tokenLifetimeMs,
-  UpstreamAuthError,
-} from "~/upstream/copilot-token";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream";
+import { CopilotToken, GithubTokenRejected, REFRESH_FLOOR_MS, REJECTION_MEMORY_MS, tokenLifetimeMs, UpstreamAuthError } from "~/upstream/copilot-token";
+import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
 import { ManualClock } from "./manual-clock";
 
 const MIN = 60_000;

@@ -23,12 +23,21 @@ describe("upstream URLs", () => {
   });
 
   test("account-type fallbacks, and the env overrides win over everything", () => {
-    expect(upstreamUrls("individual", { env: {} })).toEqual({ github: "https://github.com", githubApi: "https://api.github.com", copilot: "https://api.githubcopilot.com" });
+    expect(upstreamUrls("individual", { env: {} })).toEqual({
+      github: "https://github.com",
+      githubApi: "https://api.github.com",
+      copilot: "https://api.githubcopilot.com",
+    });
     expect(upstreamUrls("enterprise", { env: {} }).copilot).toBe("https://api.enterprise.githubcopilot.com");
-    const urls = upstreamUrls("individual", { enterpriseUrl: "octocorp.ghe.com", env: { COPILOT_API_COPILOT_URL: "http://127.0.0.1:9/", COPILOT_API_GITHUB_API_URL: "http://127.0.0.1:8" } });
+    const urls = upstreamUrls("individual", {
+      enterpriseUrl: "octocorp.ghe.com",
+      env: { COPILOT_API_COPILOT_URL: "http://127.0.0.1:9/", COPILOT_API_GITHUB_API_URL: "http://127.0.0.1:8" },
+    });
     expect(urls.githubApi).toBe("http://127.0.0.1:8");
     expect(copilotBaseUrl(urls, "https://api.individual.githubcopilot.com")).toBe("http://127.0.0.1:9");
-    expect(copilotBaseUrl(upstreamUrls("individual", { env: {} }), "https://api.individual.githubcopilot.com")).toBe("https://api.individual.githubcopilot.com");
+    expect(copilotBaseUrl(upstreamUrls("individual", { env: {} }), "https://api.individual.githubcopilot.com")).toBe(
+      "https://api.individual.githubcopilot.com",
+    );
   });
 
   test.each([
@@ -132,8 +141,20 @@ describe("quota", () => {
 
   test("used is the entitlement minus what remains; overage apart; missing counters are null", () => {
     const report = summarize(COPILOT_USER);
-    expect(report.premiumInteractions).toEqual({ unlimited: false, entitlement: 1500, used: 445.75, remaining: 1054.25, percentRemaining: 70.28, overage: 0, overagePermitted: true });
-    const over = summarize({ quota_snapshots: { premium_interactions: { entitlement: 300, remaining: 0, quota_remaining: 0, overage_count: 12, overage_permitted: true, unlimited: false } } });
+    expect(report.premiumInteractions).toEqual({
+      unlimited: false,
+      entitlement: 1500,
+      used: 445.75,
+      remaining: 1054.25,
+      percentRemaining: 70.28,
+      overage: 0,
+      overagePermitted: true,
+    });
+    const over = summarize({
+      quota_snapshots: {
+        premium_interactions: { entitlement: 300, remaining: 0, quota_remaining: 0, overage_count: 12, overage_permitted: true, unlimited: false },
+      },
+    });
     expect(over.premiumInteractions).toMatchObject({ used: 300, remaining: 0, overage: 12 });
     expect(over.chat).toBeNull();
     expect(over.plan).toBeNull();

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { readMigrationFolder, type MigrationSource } from "./folder";
+import { type MigrationSource, readMigrationFolder } from "./folder";
 
 /**
  * Imported as a Bun macro: it runs when the code is transpiled or bundled and

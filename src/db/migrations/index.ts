@@ -17,5 +17,5 @@ export { checkMigrations, describeAppliedFinding, describeFinding, findingHint }
 export { LEDGER_TABLE, migrationLedger, readLedger } from "./ledger";
 export { fromSources, loadMigrations, type Migration } from "./load";
 export { describeRepair, repairRebuilds } from "./rebuild-repair";
+export { applyMigrations, assertMigratable, type MigrationPlan, planMigrations, userVersion } from "./runner";
 export { isForeignKeysPragma } from "./split";
-export { applyMigrations, assertMigratable, planMigrations, userVersion, type MigrationPlan } from "./runner";

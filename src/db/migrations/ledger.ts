@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { asc } from "drizzle-orm";
-import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { getTableConfig, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /**
@@ -28,7 +28,8 @@ export type LedgerRow = typeof migrationLedger.$inferSelect;
  */
 function createLedgerSql(): string {
   const columns = getTableConfig(migrationLedger).columns.map((c) => {
-    if (c.default !== undefined || c.defaultFn || c.isUnique || c.generated) throw new Error(`${LEDGER_TABLE}.${c.name}: the ledger's DDL supports only type, primary key and NOT NULL`);
+    if (c.default !== undefined || c.defaultFn || c.isUnique || c.generated)
+      throw new Error(`${LEDGER_TABLE}.${c.name}: the ledger's DDL supports only type, primary key and NOT NULL`);
     return `  ${c.name} ${c.getSQLType().toUpperCase()}${c.primary ? " PRIMARY KEY" : ""}${c.notNull ? " NOT NULL" : ""}`;
   });
   return `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (\n${columns.join(",\n")}\n)`;

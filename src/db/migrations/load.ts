@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { readMigrationFolder, type MigrationSource } from "./folder";
 import { embeddedMigrations } from "./embedded" with { type: "macro" };
-import { splitSql, type SqlStatement } from "./split";
+import { type MigrationSource, readMigrationFolder } from "./folder";
+import { type SqlStatement, splitSql } from "./split";
 
 export interface Migration {
   /** 1-based position in the journal; applying it sets user_version to this. */

@@ -48,7 +48,9 @@ function columnList(list: string): string[] | undefined {
 
 function tableColumns(sqlite: Database, table: string) {
   return sqlite
-    .query<{ name: string; notnull: number; dflt_value: string | null; pk: number }, [string]>("SELECT name, `notnull`, dflt_value, pk FROM pragma_table_info(?)")
+    .query<{ name: string; notnull: number; dflt_value: string | null; pk: number }, [string]>(
+      "SELECT name, `notnull`, dflt_value, pk FROM pragma_table_info(?)",
+    )
     .all(table);
 }
 
@@ -84,7 +86,11 @@ export function repairRebuilds(earlier: Migration[], file: string, text: string)
     let cursor = 0;
     for (const [i, statement] of splitSql(text).entries()) {
       const at = text.indexOf(statement.sql, cursor);
-      if (at < 0) throw new AppError(`${file}: cannot locate statement ${i + 1} (line ${statement.line}) in the file`, "report this as a bug in src/db/migrations/rebuild-repair.ts");
+      if (at < 0)
+        throw new AppError(
+          `${file}: cannot locate statement ${i + 1} (line ${statement.line}) in the file`,
+          "report this as a bug in src/db/migrations/rebuild-repair.ts",
+        );
       cursor = at + statement.sql.length;
       if (isForeignKeysPragma(statement)) continue;
       let sql = statement.sql;

@@ -1,8 +1,8 @@
 import type { Database } from "bun:sqlite";
 import { AppError, errorMessage } from "~/lib/errors";
 import { isBusy } from "../busy";
-import { createLedger, readLedger, recordApplied, type LedgerRow } from "./ledger";
 import { assertNoTextReads, assertStatementReadsNoText } from "./guard";
+import { createLedger, type LedgerRow, readLedger, recordApplied } from "./ledger";
 import type { Migration } from "./load";
 import { isForeignKeysPragma, preview } from "./split";
 
@@ -51,8 +51,7 @@ export function assertMigratable(plan: MigrationPlan): void {
   const first = plan.modified[0];
   if (first) {
     throw new AppError(
-      `${first.migration.file} was changed after it was applied: ${first.reason}` +
-        (plan.modified.length > 1 ? ` (and ${plan.modified.length - 1} more)` : ""),
+      `${first.migration.file} was changed after it was applied: ${first.reason}` + (plan.modified.length > 1 ? ` (and ${plan.modified.length - 1} more)` : ""),
       "applied migrations are immutable: restore the file from git and put the change in a new migration (`bun run db:generate`); nothing was written",
     );
   }
@@ -139,7 +138,11 @@ function applyOne(sqlite: Database, migration: Migration): boolean {
     if (current >= migration.version) {
       const row = readLedger(sqlite).find((r) => r.version === migration.version);
       const reason = ledgerMismatch(migration, row);
-      if (reason) throw new AppError(`${migration.file} was applied by another process as a different file: ${reason}`, "make every copilot-api sharing this database the same build");
+      if (reason)
+        throw new AppError(
+          `${migration.file} was applied by another process as a different file: ${reason}`,
+          "make every copilot-api sharing this database the same build",
+        );
       sqlite.run("COMMIT");
       return false;
     }
@@ -172,9 +175,7 @@ function applyOne(sqlite: Database, migration: Migration): boolean {
 }
 
 function assertForeignKeys(sqlite: Database, migration: Migration): void {
-  const violations = sqlite
-    .query<{ table: string; rowid: number | null; parent: string; fkid: number }, []>("PRAGMA foreign_key_check")
-    .all();
+  const violations = sqlite.query<{ table: string; rowid: number | null; parent: string; fkid: number }, []>("PRAGMA foreign_key_check").all();
   if (violations.length === 0) return;
   const shown = violations
     .slice(0, 5)

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { guarded, parseChoice } from "~/lib/cli";
 import { AppError, errorMessage } from "~/lib/errors";
 import { githubTokenFlags, upstreamArgs } from "~/upstream/cli-args";
-import { ACCOUNT_TYPES, clientIdentity, copilotBaseUrl, IDENTITY_ENV, upstreamUrls, type ClientIdentity } from "~/upstream/config";
+import { ACCOUNT_TYPES, type ClientIdentity, clientIdentity, copilotBaseUrl, IDENTITY_ENV, upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
 import { githubTokenPath, resolveGithubToken } from "~/upstream/github-token";
@@ -66,7 +66,10 @@ export const doctorCommand = defineCommand({
       ["enterprise", urls.enterprise ?? "(none: github.com)"],
       ["GitHub", urls.github],
       ["GitHub API", urls.githubApi],
-      ["Copilot API", urls.copilotOverride ? `${urls.copilotOverride} (from COPILOT_API_COPILOT_URL)` : `${urls.copilot} unless the token names another (endpoints.api)`],
+      [
+        "Copilot API",
+        urls.copilotOverride ? `${urls.copilotOverride} (from COPILOT_API_COPILOT_URL)` : `${urls.copilot} unless the token names another (endpoints.api)`,
+      ],
       // Where the token comes from, never the token.
       ["GitHub token", github ? (github.source === "file" ? `from ${githubTokenPath()}` : `from ${github.source}`) : "(none)"],
     ]);
@@ -116,6 +119,10 @@ async function catalogCheck(client: CopilotClient): Promise<Check> {
     if (!Array.isArray(list.data)) throw new Error("no data array");
     return { ok: true, text: `catalog: GET /models answered ${list.data.length} models` };
   } catch (error) {
-    return { ok: false, text: `catalog: GET /models answered something that is not a model list (${errorMessage(error)})`, hint: "Copilot may have changed its API; update copilot-api" };
+    return {
+      ok: false,
+      text: `catalog: GET /models answered something that is not a model list (${errorMessage(error)})`,
+      hint: "Copilot may have changed its API; update copilot-api",
+    };
   }
 }

@@ -136,5 +136,8 @@ export function deleteOldEvents(store: Store, cutoff: number, limit: number): nu
 
 /** Hourly totals for hours that ended before the cutoff. */
 export function deleteOldHours(store: Store, cutoff: number): void {
-  store.db.delete(usageHourly).where(lt(usageHourly.hour, hourOf(cutoff))).run();
+  store.db
+    .delete(usageHourly)
+    .where(lt(usageHourly.hour, hourOf(cutoff)))
+    .run();
 }

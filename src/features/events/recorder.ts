@@ -2,7 +2,7 @@ import { isBusy, type Store } from "~/db";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import type { Worker } from "~/lib/worker";
-import { writeEvents, type RecordedEvent } from "./queries";
+import { type RecordedEvent, writeEvents } from "./queries";
 
 export interface RecorderOptions {
   /** Events held in memory at most; past that, new ones are dropped and counted. */

@@ -1,8 +1,8 @@
 import { isBusy, type Store } from "~/db";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
-import { deleteOldEvents, deleteOldHours } from "./queries";
 import type { Worker } from "~/lib/worker";
+import { deleteOldEvents, deleteOldHours } from "./queries";
 
 const DAY_MS = 86_400_000;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { EventError } from "~/db/schema";
-import { newDraft, type EventDraft } from "./draft";
+import { type EventDraft, newDraft } from "./draft";
 import type { EventRecorder } from "./recorder";
 
 /** The routes that leave an event, as recorded (without the optional /v1 prefix); given by server.ts. */

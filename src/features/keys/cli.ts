@@ -5,10 +5,10 @@ import { dbPathArg, guarded, parseChoice, parsePositive } from "~/lib/cli";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
-import { parseModelList } from "./models";
-import { insertKey, keyById, listKeys, revokeKey, type KeyRow } from "./queries";
-import { generateSecret, hashSecret, newKeyId } from "./secret";
 import { textTable } from "~/lib/table";
+import { parseModelList } from "./models";
+import { insertKey, type KeyRow, keyById, listKeys, revokeKey } from "./queries";
+import { generateSecret, hashSecret, newKeyId } from "./secret";
 
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
 
@@ -28,7 +28,16 @@ function publicView(row: KeyRow) {
 
 function table(rows: KeyRow[]): string {
   const header = ["ID", "TIER", "LABEL", "MODELS", "RATE/MIN", "CREATED", "LAST USED", "STATUS"];
-  const body = rows.map((r) => [r.id, r.tier, r.label || "-", r.allowedModels.join(","), r.rateLimit?.toString() ?? "-", time(r.createdAt), time(r.lastUsedAt), r.revokedAt ? `revoked ${time(r.revokedAt)}` : "active"]);
+  const body = rows.map((r) => [
+    r.id,
+    r.tier,
+    r.label || "-",
+    r.allowedModels.join(","),
+    r.rateLimit?.toString() ?? "-",
+    time(r.createdAt),
+    time(r.lastUsedAt),
+    r.revokedAt ? `revoked ${time(r.revokedAt)}` : "active",
+  ]);
   return textTable(header, body);
 }
 
@@ -67,7 +76,11 @@ const create = defineCommand({
 
 const list = defineCommand({
   meta: { name: "list", description: "List API keys (never their secrets)" },
-  args: { ...dbPathArg, all: { type: "boolean", description: "include revoked keys", default: false }, json: { type: "boolean", description: "print JSON", default: false } },
+  args: {
+    ...dbPathArg,
+    all: { type: "boolean", description: "include revoked keys", default: false },
+    json: { type: "boolean", description: "print JSON", default: false },
+  },
   run: guarded(async ({ args }) => {
     const rows = await withStore(dbPath(args["db-path"]), (store) => listKeys(store.db, { includeRevoked: args.all }));
     if (args.json) console.log(JSON.stringify(rows.map(publicView), null, 2));
@@ -77,7 +90,11 @@ const list = defineCommand({
 
 const show = defineCommand({
   meta: { name: "show", description: "Show one API key" },
-  args: { ...dbPathArg, id: { type: "positional", description: "key id (key_…)", required: true }, json: { type: "boolean", description: "print JSON", default: false } },
+  args: {
+    ...dbPathArg,
+    id: { type: "positional", description: "key id (key_…)", required: true },
+    json: { type: "boolean", description: "print JSON", default: false },
+  },
   run: guarded(async ({ args }) => {
     const row = findOrFail(await withStore(dbPath(args["db-path"]), (store) => keyById(store.db, args.id)), args.id);
     if (args.json) console.log(JSON.stringify(publicView(row), null, 2));

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
-import { isLoopback } from "~/lib/net";
 import { apiError } from "~/lib/api-error";
+import { isLoopback } from "~/lib/net";
 import type { KeyPolicy } from "./policy";
 import { NO_AUTH_KEY_ID } from "./resolver";
 
@@ -42,7 +42,11 @@ export function isLoopbackOrigin(origin: string): boolean {
 export function hostGuard(options: KeyPolicy): MiddlewareHandler<AppEnv> {
   return async function hostGuard(c, next) {
     if (options.loopbackListener && passedWithoutKey(c) && !isLoopback(hostnameOf(c.req.header("host")))) {
-      return apiError(c, 403, { message: `${why(options)}, so it only answers requests addressed to localhost, 127.0.0.1 or [::1] (DNS rebinding guard): use one of those names, or create a key with \`copilot-api keys create\` and send it`, type: "invalid_request_error", code: "host_not_allowed" });
+      return apiError(c, 403, {
+        message: `${why(options)}, so it only answers requests addressed to localhost, 127.0.0.1 or [::1] (DNS rebinding guard): use one of those names, or create a key with \`copilot-api keys create\` and send it`,
+        type: "invalid_request_error",
+        code: "host_not_allowed",
+      });
     }
     await next();
   };
@@ -57,7 +61,11 @@ export function hostGuard(options: KeyPolicy): MiddlewareHandler<AppEnv> {
 export function crossSiteGuard(options: KeyPolicy): MiddlewareHandler<AppEnv> {
   return async function crossSiteGuard(c, next) {
     if (passedWithoutKey(c) && isCrossSite(c.req.header("origin"), c.req.header("sec-fetch-site"))) {
-      return apiError(c, 403, { message: `${why(options)}, so it refuses requests a browser marks as coming from another site's web page (Origin or Sec-Fetch-Site header): call it from a program, or create a key with \`copilot-api keys create\` and send it`, type: "invalid_request_error", code: "cross_site_request" });
+      return apiError(c, 403, {
+        message: `${why(options)}, so it refuses requests a browser marks as coming from another site's web page (Origin or Sec-Fetch-Site header): call it from a program, or create a key with \`copilot-api keys create\` and send it`,
+        type: "invalid_request_error",
+        code: "cross_site_request",
+      });
     }
     await next();
   };

@@ -3,9 +3,9 @@ import type { AppEnv } from "~/app-env";
 import { isBusy, type Store } from "~/db";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
+import type { Worker } from "~/lib/worker";
 import { recordLastUsed } from "./queries";
 import { NO_AUTH_KEY_ID } from "./resolver";
-import type { Worker } from "~/lib/worker";
 
 /**
  * Keeps keys.last_used_at current without a write per request: uses are noted

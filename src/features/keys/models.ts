@@ -23,6 +23,14 @@ export function modelMatcher(patterns: string[]): (model: string) => boolean {
   const exact = new Set(patterns.filter((p) => !/[*?]/.test(p)));
   const globs = patterns
     .filter((p) => /[*?]/.test(p))
-    .map((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\/]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`));
+    .map(
+      (p) =>
+        new RegExp(
+          `^${p
+            .replace(/[.+^${}()|[\]\\/]/g, "\\$&")
+            .replace(/\*/g, ".*")
+            .replace(/\?/g, ".")}$`,
+        ),
+    );
   return (model) => exact.has(model) || globs.some((g) => g.test(model));
 }

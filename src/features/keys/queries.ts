@@ -1,6 +1,6 @@
 import { and, count, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
-import { preparedFor, rowsChanged, type AppDatabase, type Store } from "~/db";
-import { keys, type KeyTier } from "~/db/schema";
+import { type AppDatabase, preparedFor, rowsChanged, type Store } from "~/db";
+import { type KeyTier, keys } from "~/db/schema";
 
 /** Every query on the keys table lives here; routes, middleware and the CLI call these by name. */
 export type KeyRow = typeof keys.$inferSelect;
@@ -15,7 +15,11 @@ export interface NewKey {
 }
 
 export function insertKey(db: AppDatabase, key: NewKey, now = Date.now()): KeyRow {
-  return db.insert(keys).values({ ...key, createdAt: now }).returning().get();
+  return db
+    .insert(keys)
+    .values({ ...key, createdAt: now })
+    .returning()
+    .get();
 }
 
 export function listKeys(db: AppDatabase, options: { includeRevoked: boolean }): KeyRow[] {
@@ -29,13 +33,32 @@ export function keyById(db: AppDatabase, id: string): KeyRow | undefined {
 
 /** Returns false when the key was already revoked (or does not exist); the row is kept either way. */
 export function revokeKey(db: AppDatabase, id: string, now = Date.now()): boolean {
-  return rowsChanged(db.update(keys).set({ revokedAt: now }).where(and(eq(keys.id, id), isNull(keys.revokedAt))).run()) === 1;
+  return (
+    rowsChanged(
+      db
+        .update(keys)
+        .set({ revokedAt: now })
+        .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
+        .run(),
+    ) === 1
+  );
 }
 
 // Hot path: prepared once per connection (see preparedFor in src/db/index.ts).
-const byHash = preparedFor((db) => db.select().from(keys).where(eq(keys.hash, sql.placeholder("hash"))).prepare());
+const byHash = preparedFor((db) =>
+  db
+    .select()
+    .from(keys)
+    .where(eq(keys.hash, sql.placeholder("hash")))
+    .prepare(),
+);
 // count(revoked_at) counts only the non-null ones: the revoked keys.
-const counts = preparedFor((db) => db.select({ total: count(), revoked: count(keys.revokedAt) }).from(keys).prepare());
+const counts = preparedFor((db) =>
+  db
+    .select({ total: count(), revoked: count(keys.revokedAt) })
+    .from(keys)
+    .prepare(),
+);
 
 export const keyByHash = (db: AppDatabase, hash: string): KeyRow | undefined => byHash(db).get({ hash });
 

@@ -13,8 +13,7 @@ const REASONS: Record<Exclude<Resolution, { key: unknown }>["reason"], string> =
 };
 
 /** Said when a key was presented to a store that never held one, where sending none would pass. */
-const KEYLESS_HINT =
-  "; this server has no key yet, so from this machine a request without any key passes (or create one with `copilot-api keys create`)";
+const KEYLESS_HINT = "; this server has no key yet, so from this machine a request without any key passes (or create one with `copilot-api keys create`)";
 
 /** Reads the key from either header both OpenAI- and Anthropic-style clients use. */
 function presentedSecret(authorization: string | undefined, apiKey: string | undefined): string | undefined {

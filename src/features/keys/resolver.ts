@@ -1,8 +1,8 @@
 import type { Store } from "~/db";
 import type { KeyTier } from "~/db/schema";
 import { modelMatcher } from "./models";
-import { keyByHash, keyCounts, type KeyCounts, type KeyRow } from "./queries";
 import { type KeyPolicy, passesWithoutKey } from "./policy";
+import { type KeyCounts, type KeyRow, keyByHash, keyCounts } from "./queries";
 import { hashSecret, isWellFormed } from "./secret";
 
 export interface ResolvedKey {

@@ -1,9 +1,9 @@
 import type { AppError } from "~/lib/errors";
-import { systemClock, type Clock } from "~/upstream/clock";
+import { textTable } from "~/lib/table";
+import { type Clock, systemClock } from "~/upstream/clock";
 import type { ClientIdentity, UpstreamUrls } from "~/upstream/config";
 import { GithubTokenRejected, REJECTION_MEMORY_MS } from "~/upstream/copilot-token";
-import { fetchCopilotUser, type CopilotUser, type QuotaSnapshot } from "~/upstream/copilot-user";
-import { textTable } from "~/lib/table";
+import { type CopilotUser, fetchCopilotUser, type QuotaSnapshot } from "~/upstream/copilot-user";
 
 /** One of Copilot's counters. `used` counts within the entitlement; `overage` what went past it. */
 export interface QuotaLine {
@@ -71,7 +71,14 @@ export function formatQuota(report: QuotaReport): string {
     const q = report[name];
     if (!q) return [QUOTA_NAMES[name], "-", "-", "-", "-", "-"];
     if (q.unlimited) return [QUOTA_NAMES[name], "unlimited", "-", "-", "-", "-"];
-    return [QUOTA_NAMES[name], show(q.entitlement), show(q.used), show(q.remaining), show(q.percentRemaining), `${q.overage}${q.overagePermitted ? "" : " (not permitted)"}`];
+    return [
+      QUOTA_NAMES[name],
+      show(q.entitlement),
+      show(q.used),
+      show(q.remaining),
+      show(q.percentRemaining),
+      `${q.overage}${q.overagePermitted ? "" : " (not permitted)"}`,
+    ];
   });
   return [`plan ${report.plan ?? "(unknown)"}, resets ${report.resetDate ?? "(unknown)"}`, textTable(header, rows, { numeric: true })].join("\n");
 }

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import { requireAdmin } from "~/features/keys";
+import { apiError } from "~/lib/api-error";
 import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
-import { apiError } from "~/lib/api-error";
 import { GithubTokenRejected } from "~/upstream/copilot-token";
 import type { QuotaSource } from "./quota";
 
@@ -11,7 +11,11 @@ import type { QuotaSource } from "./quota";
 export function quotaRoutes(source: QuotaSource | undefined) {
   return new Hono<AppEnv>().get("/quota", requireAdmin, async (c) => {
     if (!source) {
-      return apiError(c, 503, { message: "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token or GH_TOKEN", type: "server_error", code: "not_authenticated" });
+      return apiError(c, 503, {
+        message: "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token or GH_TOKEN",
+        type: "server_error",
+        code: "not_authenticated",
+      });
     }
     try {
       return c.json(await source.get());
@@ -22,7 +26,11 @@ export function quotaRoutes(source: QuotaSource | undefined) {
       }
       if (!(error instanceof AppError)) throw error;
       log.warn(`quota: ${errorMessage(error)}`);
-      return apiError(c, 502, { message: error.hint ? `${error.message}; ${error.hint}` : error.message, type: "upstream_error", code: "upstream_unavailable" });
+      return apiError(c, 502, {
+        message: error.hint ? `${error.message}; ${error.hint}` : error.message,
+        type: "upstream_error",
+        code: "upstream_unavailable",
+      });
     }
   });
 }

@@ -1,4 +1,4 @@
-import { and, eq, gte, lt, sql, type SQL } from "drizzle-orm";
+import { and, eq, gte, lt, type SQL, sql } from "drizzle-orm";
 import type { AppDatabase } from "~/db";
 import { events, usageHourly } from "~/db/schema";
 import { HOUR_MS, LATENCY_BUCKETS } from "~/features/events";
@@ -124,7 +124,17 @@ export function usageReport(db: AppDatabase, query: UsageQuery): UsageResult {
 }
 
 function emptySums(group: string): Sums {
-  return { group, requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, usageUnknown: 0, latencySum: 0, latencyMax: 0, buckets: LATENCY_BUCKETS.map(() => 0) };
+  return {
+    group,
+    requests: 0,
+    errors: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    usageUnknown: 0,
+    latencySum: 0,
+    latencyMax: 0,
+    buckets: LATENCY_BUCKETS.map(() => 0),
+  };
 }
 
 function add(into: Sums, part: Sums): void {

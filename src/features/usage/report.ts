@@ -1,7 +1,7 @@
 import type { AppDatabase } from "~/db";
 import { AppError } from "~/lib/errors";
 import { textTable } from "~/lib/table";
-import { usageReport, USAGE_GROUPS, type UsageGroup, type UsageRow } from "./queries";
+import { USAGE_GROUPS, type UsageGroup, type UsageRow, usageReport } from "./queries";
 
 /** "24h", "7d", "30d", "90m": a window reaching back from now. */
 export function parseWindow(name: string, value: string): number {
@@ -44,7 +44,18 @@ export function buildReport(db: AppDatabase, options: ReportOptions, now = Date.
 export function formatReport(report: UsageReport): string {
   const header = [report.by.toUpperCase(), "REQUESTS", "ERRORS", "PROMPT TOK", "COMPLETION TOK", "NO USAGE", "AVG MS", "P50 MS≤", "P95 MS≤", "MAX MS"];
   const line = (group: string, r: Omit<UsageRow, "group">) =>
-    [group || "(none)", r.requests, r.errors, r.promptTokens, r.completionTokens, r.usageUnknown, r.avgLatencyMs, r.p50LatencyMs ?? "-", r.p95LatencyMs ?? "-", r.maxLatencyMs].map(String);
+    [
+      group || "(none)",
+      r.requests,
+      r.errors,
+      r.promptTokens,
+      r.completionTokens,
+      r.usageUnknown,
+      r.avgLatencyMs,
+      r.p50LatencyMs ?? "-",
+      r.p95LatencyMs ?? "-",
+      r.maxLatencyMs,
+    ].map(String);
   const body = [...report.rows.map((r) => line(r.group, r)), line("TOTAL", report.totals)];
   return [`usage from ${report.since} to ${report.until}${report.key ? ` for key ${report.key}` : ""}`, textTable(header, body, { numeric: true })].join("\n");
 }

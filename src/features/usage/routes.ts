@@ -2,9 +2,9 @@ import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { requireAdmin } from "~/features/keys";
+import { apiError } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { AppError, describeError } from "~/lib/errors";
-import { apiError } from "~/lib/api-error";
 import { buildReport, parseGroup, parseWindow } from "./report";
 
 /** GET /admin/usage?since=7d&by=model&key=ID: the `usage` report as JSON, for admin keys. */

@@ -7,9 +7,9 @@
  * last message is something the person typed. A tool result or an assistant continuation is
  * the agent's.
  */
-import type { MessagesRequest } from "./request-schema";
 
 import type { Initiator } from "~/upstream/copilot-client";
+import type { MessagesRequest } from "./request-schema";
 
 type AnthropicMessages = MessagesRequest["messages"];
 

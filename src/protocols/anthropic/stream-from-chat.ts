@@ -268,7 +268,11 @@ export class ChatStreamTranslator {
     }
     if (typeof delta.reasoning_opaque === "string" && delta.reasoning_opaque !== "") {
       if (this.open?.kind === "thinking") {
-        this.emit("content_block_delta", { type: "content_block_delta", index: this.open.index, delta: { type: "signature_delta", signature: delta.reasoning_opaque } });
+        this.emit("content_block_delta", {
+          type: "content_block_delta",
+          index: this.open.index,
+          delta: { type: "signature_delta", signature: delta.reasoning_opaque },
+        });
       } else {
         // A signature with no visible reasoning: Anthropic's encrypted-thinking block.
         this.closeBlock();
@@ -293,7 +297,11 @@ export class ChatStreamTranslator {
         this.toolUsed = true;
         this.open = { kind: "tool", index };
         const id = call.id && call.id !== "" ? call.id : `toolu_${crypto.randomUUID().replaceAll("-", "")}`;
-        this.emit("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id, name: call.function?.name ?? "", input: {} } });
+        this.emit("content_block_start", {
+          type: "content_block_start",
+          index,
+          content_block: { type: "tool_use", id, name: call.function?.name ?? "", input: {} },
+        });
       }
       const args = call.function?.arguments;
       // A late delta for an earlier tool call still goes to that call's block (clients accumulate by index).

@@ -38,4 +38,3 @@ export const embeddingsRequest = z.object({
     error: "expected a string, an array of strings, an array of numbers (tokens) or an array of arrays of numbers",
   }),
 });
-

@@ -5,7 +5,7 @@ import type { CopilotClient } from "~/upstream/copilot-client";
 import { forwardAndRelay } from "~/upstream/relay";
 import { requireJsonBody } from "../json-body";
 import { acceptModelRequest, jsonBodyLimit } from "../request-checks";
-import { chatInitiator, chatHasImages } from "./initiator";
+import { chatHasImages, chatInitiator } from "./initiator";
 import { chatCompletionRequest, embeddingsRequest } from "./request-schemas";
 import { openAIUsage } from "./usage";
 

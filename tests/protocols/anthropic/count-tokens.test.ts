@@ -17,7 +17,11 @@ function req(body: Record<string, unknown>): CountTokensRequest {
 }
 
 const image = { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=".repeat(100) } };
-const tool = { name: "Read", description: "Reads a file from the local filesystem.", input_schema: { type: "object", properties: { file_path: { type: "string" } }, required: ["file_path"] } };
+const tool = {
+  name: "Read",
+  description: "Reads a file from the local filesystem.",
+  input_schema: { type: "object", properties: { file_path: { type: "string" } }, required: ["file_path"] },
+};
 
 describe("count_tokens (o200k_base)", () => {
   test("a short message counts its text plus the message framing", async () => {
@@ -29,8 +33,17 @@ describe("count_tokens (o200k_base)", () => {
   test("monotone: more text, more messages, a system prompt each add tokens", async () => {
     const one = await countInputTokens(req({ messages: [{ role: "user", content: "Explain the event recorder." }] }));
     const longer = await countInputTokens(req({ messages: [{ role: "user", content: "Explain the event recorder, and its flush interval." }] }));
-    const two = await countInputTokens(req({ messages: [{ role: "user", content: "Explain the event recorder." }, { role: "assistant", content: "It batches events." }] }));
-    const withSystem = await countInputTokens(req({ system: [{ type: "text", text: "You are terse." }], messages: [{ role: "user", content: "Explain the event recorder." }] }));
+    const two = await countInputTokens(
+      req({
+        messages: [
+          { role: "user", content: "Explain the event recorder." },
+          { role: "assistant", content: "It batches events." },
+        ],
+      }),
+    );
+    const withSystem = await countInputTokens(
+      req({ system: [{ type: "text", text: "You are terse." }], messages: [{ role: "user", content: "Explain the event recorder." }] }),
+    );
     expect(longer).toBeGreaterThan(one);
     expect(two).toBeGreaterThan(one);
     expect(withSystem).toBeGreaterThan(one);
@@ -51,12 +64,31 @@ describe("count_tokens (o200k_base)", () => {
     const call = { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "Bash", input: { command: "ls -la /repo/src" } }] };
     const withoutResult = await countInputTokens(req({ messages: [{ role: "user", content: "go" }, call] }));
     const withResult = await countInputTokens(
-      req({ messages: [{ role: "user", content: "go" }, call, { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "main.ts\nserver.ts\nstart.ts" }] }] }),
+      req({
+        messages: [
+          { role: "user", content: "go" },
+          call,
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "main.ts\nserver.ts\nstart.ts" }] },
+        ],
+      }),
     );
     const withArrayResult = await countInputTokens(
-      req({ messages: [{ role: "user", content: "go" }, call, { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "main.ts\nserver.ts\nstart.ts" }] }] }] }),
+      req({
+        messages: [
+          { role: "user", content: "go" },
+          call,
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "main.ts\nserver.ts\nstart.ts" }] }] },
+        ],
+      }),
     );
-    const noCall = await countInputTokens(req({ messages: [{ role: "user", content: "go" }, { role: "assistant", content: [] }] }));
+    const noCall = await countInputTokens(
+      req({
+        messages: [
+          { role: "user", content: "go" },
+          { role: "assistant", content: [] },
+        ],
+      }),
+    );
     expect(withoutResult).toBeGreaterThan(noCall + 5);
     expect(withResult).toBeGreaterThan(withoutResult + MESSAGE_OVERHEAD_TOKENS);
     expect(withArrayResult).toBe(withResult);
@@ -75,7 +107,17 @@ describe("count_tokens (o200k_base)", () => {
   test("thinking blocks are not counted; special-token text is counted as text, not refused", async () => {
     const plain = await countInputTokens(req({ messages: [{ role: "assistant", content: [{ type: "text", text: "done" }] }] }));
     const withThinking = await countInputTokens(
-      req({ messages: [{ role: "assistant", content: [{ type: "thinking", thinking: "a long chain of thought ".repeat(50), signature: "s" }, { type: "text", text: "done" }] }] }),
+      req({
+        messages: [
+          {
+            role: "assistant",
+            content: [
+              { type: "thinking", thinking: "a long chain of thought ".repeat(50), signature: "s" },
+              { type: "text", text: "done" },
+            ],
+          },
+        ],
+      }),
     );
     expect(withThinking).toBe(plain);
     expect(await countInputTokens(req({ messages: [{ role: "user", content: "ends with <|endoftext|> here" }] }))).toBeGreaterThan(MESSAGE_OVERHEAD_TOKENS + 3);
@@ -98,7 +140,13 @@ describe("count_tokens (o200k_base)", () => {
         system: "SYS",
         messages: [
           { role: "user", content: "U1" },
-          { role: "assistant", content: [{ type: "text", text: "A1" }, { type: "tool_use", id: "t", name: "Tool1", input: { k: "V1" } }] },
+          {
+            role: "assistant",
+            content: [
+              { type: "text", text: "A1" },
+              { type: "tool_use", id: "t", name: "Tool1", input: { k: "V1" } },
+            ],
+          },
           { role: "user", content: [{ type: "tool_result", tool_use_id: "t", content: "R1" }] },
         ],
         tools: [tool],

@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { anthropicErrorBody, anthropicErrorEvent, anthropicErrorFromUpstream, anthropicErrorType, MAX_ERROR_MESSAGE_LENGTH } from "~/protocols/anthropic/errors";
+import {
+  anthropicErrorBody,
+  anthropicErrorEvent,
+  anthropicErrorFromUpstream,
+  anthropicErrorType,
+  MAX_ERROR_MESSAGE_LENGTH,
+} from "~/protocols/anthropic/errors";
 
 describe("Anthropic errors", () => {
   test("status → type", () => {
@@ -28,12 +34,20 @@ describe("Anthropic errors", () => {
   test("Copilot's OpenAI-shaped error keeps its message, typed by status", () => {
     const body = JSON.stringify({ error: { message: "rate limited upstream", type: "rate_limit", code: "rate_limited" } });
     expect(anthropicErrorFromUpstream(429, body)).toEqual({ type: "error", error: { type: "rate_limit_error", message: "rate limited upstream" } });
-    expect(anthropicErrorFromUpstream(400, JSON.stringify({ error: { message: "", code: "unsupported_api_for_model" } })).error.message).toBe("unsupported_api_for_model");
+    expect(anthropicErrorFromUpstream(400, JSON.stringify({ error: { message: "", code: "unsupported_api_for_model" } })).error.message).toBe(
+      "unsupported_api_for_model",
+    );
   });
 
   test("GitHub's {message}, an {error: string}, plain text and empty bodies", () => {
-    expect(anthropicErrorFromUpstream(401, JSON.stringify({ message: "Bad credentials" })).error).toEqual({ type: "authentication_error", message: "Bad credentials" });
-    expect(anthropicErrorFromUpstream(403, JSON.stringify({ error: "forbidden by policy" })).error).toEqual({ type: "permission_error", message: "forbidden by policy" });
+    expect(anthropicErrorFromUpstream(401, JSON.stringify({ message: "Bad credentials" })).error).toEqual({
+      type: "authentication_error",
+      message: "Bad credentials",
+    });
+    expect(anthropicErrorFromUpstream(403, JSON.stringify({ error: "forbidden by policy" })).error).toEqual({
+      type: "permission_error",
+      message: "forbidden by policy",
+    });
     expect(anthropicErrorFromUpstream(500, "upstream exploded").error).toEqual({ type: "api_error", message: "upstream exploded" });
     expect(anthropicErrorFromUpstream(502, "").error.message).toBe("Copilot answered HTTP 502 without a message");
     expect(anthropicErrorFromUpstream(500, "{ not json").error.message).toBe("Copilot answered HTTP 500 without a message");
@@ -52,6 +66,8 @@ describe("Anthropic errors", () => {
   });
 
   test("the SSE error event", () => {
-    expect(anthropicErrorEvent("overloaded_error", "try later")).toBe('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"try later"}}\n\n');
+    expect(anthropicErrorEvent("overloaded_error", "try later")).toBe(
+      'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"try later"}}\n\n',
+    );
   });
 });

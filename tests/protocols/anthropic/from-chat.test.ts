@@ -73,7 +73,15 @@ describe("Chat completion → Anthropic message", () => {
       {
         choices: [
           { index: 0, message: { role: "assistant", content: "Let me check." }, finish_reason: "stop" },
-          { index: 1, message: { role: "assistant", content: null, tool_calls: [{ id: "t", type: "function", function: { name: "Bash", arguments: '{"command":"ls"}' } }] }, finish_reason: "stop" },
+          {
+            index: 1,
+            message: {
+              role: "assistant",
+              content: null,
+              tool_calls: [{ id: "t", type: "function", function: { name: "Bash", arguments: '{"command":"ls"}' } }],
+            },
+            finish_reason: "stop",
+          },
         ],
       },
       opts,
@@ -93,7 +101,12 @@ describe("Chat completion → Anthropic message", () => {
   });
 
   test("usage: cached tokens move to cache_read_input_tokens; missing usage is zeros", () => {
-    expect(mapUsage({ prompt_tokens: 50, completion_tokens: 5 })).toEqual({ input_tokens: 50, output_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
+    expect(mapUsage({ prompt_tokens: 50, completion_tokens: 5 })).toEqual({
+      input_tokens: 50,
+      output_tokens: 5,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    });
     expect(mapUsage({ prompt_tokens: 50, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 80 } }).input_tokens).toBe(0);
     expect(mapUsage(undefined)).toEqual({ input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
     expect(mapUsage({ prompt_tokens: 10, prompt_tokens_details: null }).input_tokens).toBe(10);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { anthropicHasImages, anthropicInitiator } from "~/protocols/anthropic/initiator";
-import { chatHasImages, chatInitiator } from "~/protocols/openai/initiator";
 import type { AnthropicMessage } from "~/protocols/anthropic/request-schema";
+import { chatHasImages, chatInitiator } from "~/protocols/openai/initiator";
 
 const image = { type: "image" as const, source: { type: "url" as const, url: "https://e.com/a.png" } };
 
@@ -11,7 +11,13 @@ describe("X-Initiator", () => {
     const userBlocks: AnthropicMessage = { role: "user", content: [{ type: "text", text: "hi" }, image] };
     const assistant: AnthropicMessage = { role: "assistant", content: [{ type: "tool_use", id: "t", name: "Read", input: {} }] };
     const toolResult: AnthropicMessage = { role: "user", content: [{ type: "tool_result", tool_use_id: "t", content: "x" }] };
-    const toolResultAndText: AnthropicMessage = { role: "user", content: [{ type: "tool_result", tool_use_id: "t", content: "x" }, { type: "text", text: "also" }] };
+    const toolResultAndText: AnthropicMessage = {
+      role: "user",
+      content: [
+        { type: "tool_result", tool_use_id: "t", content: "x" },
+        { type: "text", text: "also" },
+      ],
+    };
     expect(anthropicInitiator([user])).toBe("user");
     expect(anthropicInitiator([user, assistant, toolResult, assistant, userBlocks])).toBe("user");
     expect(anthropicInitiator([user, assistant, toolResult])).toBe("agent");
@@ -21,9 +27,25 @@ describe("X-Initiator", () => {
   });
 
   test("Chat: last message from the user → user; tool result or assistant → agent", () => {
-    expect(chatInitiator([{ role: "system", content: "s" }, { role: "user", content: "hi" }])).toBe("user");
-    expect(chatInitiator([{ role: "user", content: "hi" }, { role: "assistant", content: null }, { role: "tool", content: "r" }])).toBe("agent");
-    expect(chatInitiator([{ role: "user", content: "hi" }, { role: "assistant", content: "pre" }])).toBe("agent");
+    expect(
+      chatInitiator([
+        { role: "system", content: "s" },
+        { role: "user", content: "hi" },
+      ]),
+    ).toBe("user");
+    expect(
+      chatInitiator([
+        { role: "user", content: "hi" },
+        { role: "assistant", content: null },
+        { role: "tool", content: "r" },
+      ]),
+    ).toBe("agent");
+    expect(
+      chatInitiator([
+        { role: "user", content: "hi" },
+        { role: "assistant", content: "pre" },
+      ]),
+    ).toBe("agent");
     expect(chatInitiator([{ role: "system", content: "s" }])).toBe("agent");
     expect(chatInitiator([])).toBe("agent");
   });

@@ -50,7 +50,15 @@ describe("messages request schema", () => {
         {
           role: "user",
           content: [
-            { type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "x" }, { type: "image", source: { type: "url", url: "https://e.com/a.png" } }], is_error: false },
+            {
+              type: "tool_result",
+              tool_use_id: "t1",
+              content: [
+                { type: "text", text: "x" },
+                { type: "image", source: { type: "url", url: "https://e.com/a.png" } },
+              ],
+              is_error: false,
+            },
             { type: "tool_result", tool_use_id: "t2" },
           ],
         },
@@ -79,7 +87,18 @@ describe("messages request schema", () => {
   });
 
   test("a bad block type names its path", () => {
-    const message = failure({ ...minimal, messages: [{ role: "user", content: [{ type: "text", text: "a" }, { type: "video", url: "x" }] }] });
+    const message = failure({
+      ...minimal,
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "a" },
+            { type: "video", url: "x" },
+          ],
+        },
+      ],
+    });
     expect(message).toStartWith("messages[0].content[1].type: ");
   });
 

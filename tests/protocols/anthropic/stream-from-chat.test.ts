@@ -82,9 +82,16 @@ describe("chat stream → Anthropic events", () => {
   test("text: the exact event sequence, message fields and usage (finish_reason before the usage chunk)", async () => {
     const { text, events, outcome } = await translate(piecewise(encoder.encode(toSse(TEXT_CHUNKS)), []));
     expect(shape(events)).toEqual(TEXT_SHAPE);
-    expect(text).toStartWith('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_vrtx_01Xq7kGfTn3u8Wc2","type":"message","role":"assistant","model":"claude-sonnet-4-20250514","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0,');
+    expect(text).toStartWith(
+      'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_vrtx_01Xq7kGfTn3u8Wc2","type":"message","role":"assistant","model":"claude-sonnet-4-20250514","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0,',
+    );
     expect(events[1]!.data.content_block).toEqual({ type: "text", text: "" });
-    expect(events.slice(2, 5).map((e) => (e.data.delta as { text: string }).text).join("")).toBe("Hello — wörld 🌍!");
+    expect(
+      events
+        .slice(2, 5)
+        .map((e) => (e.data.delta as { text: string }).text)
+        .join(""),
+    ).toBe("Hello — wörld 🌍!");
     expect(events[6]!.data).toEqual({
       type: "message_delta",
       delta: { stop_reason: "end_turn", stop_sequence: null },
@@ -105,7 +112,14 @@ describe("chat stream → Anthropic events", () => {
     const whole = (await translate(piecewise(bytes, []))).text;
     const emoji = bytes.indexOf(0xf0); // first byte of 🌍
     const umlaut = bytes.indexOf(0xc3); // first byte of ö
-    for (const cuts of [everyN(bytes, 1), everyN(bytes, 7), everyN(bytes, 64), [emoji + 1, emoji + 2, emoji + 3], [umlaut + 1], [5, 6, bytes.length - 3, bytes.length - 1]]) {
+    for (const cuts of [
+      everyN(bytes, 1),
+      everyN(bytes, 7),
+      everyN(bytes, 64),
+      [emoji + 1, emoji + 2, emoji + 3],
+      [umlaut + 1],
+      [5, 6, bytes.length - 3, bytes.length - 1],
+    ]) {
       expect((await translate(piecewise(bytes, cuts))).text).toBe(whole);
     }
   });
@@ -200,7 +214,11 @@ describe("chat stream → Anthropic events", () => {
   });
 
   test("Copilot's reasoning signature arriving with the first tool call delta closes the thinking block first", async () => {
-    const meta = { id: "c2", model: "gemini-2.5-pro", usage: { completion_tokens: 0, prompt_tokens: 0, prompt_tokens_details: { cached_tokens: 0 }, total_tokens: 0 } };
+    const meta = {
+      id: "c2",
+      model: "gemini-2.5-pro",
+      usage: { completion_tokens: 0, prompt_tokens: 0, prompt_tokens_details: { cached_tokens: 0 }, total_tokens: 0 },
+    };
     const chunks = [
       { ...meta, choices: [{ index: 0, delta: { content: null, role: "assistant", reasoning_text: "**Reading**" } }] },
       {
@@ -254,7 +272,10 @@ describe("chat stream → Anthropic events", () => {
 
   test("a tool call without an id gets a generated toolu_ id", async () => {
     const chunks = [
-      { id: "n", choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { name: "Read", arguments: '{"a":1}' } }] }, finish_reason: "tool_calls" }] },
+      {
+        id: "n",
+        choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { name: "Read", arguments: '{"a":1}' } }] }, finish_reason: "tool_calls" }],
+      },
     ];
     const { events } = await translate(piecewise(encoder.encode(toSse(chunks)), []));
     expect((events[1]!.data.content_block as { id: string }).id).toMatch(/^toolu_[0-9a-f]{32}$/);
@@ -280,8 +301,17 @@ describe("chat stream → Anthropic events", () => {
       },
     });
     const { events, outcome } = await translate(upstream);
-    expect(shape(events)).toEqual(["message_start", "content_block_start:0:text", "content_block_delta:0:text_delta", "content_block_delta:0:text_delta", "error"]);
-    expect(events.at(-1)!.data).toEqual({ type: "error", error: { type: "overloaded_error", message: "the connection to Copilot failed mid-stream: socket hang up" } });
+    expect(shape(events)).toEqual([
+      "message_start",
+      "content_block_start:0:text",
+      "content_block_delta:0:text_delta",
+      "content_block_delta:0:text_delta",
+      "error",
+    ]);
+    expect(events.at(-1)!.data).toEqual({
+      type: "error",
+      error: { type: "overloaded_error", message: "the connection to Copilot failed mid-stream: socket hang up" },
+    });
     expect(outcome.error?.type).toBe("overloaded_error");
     expect(outcome.completed).toBe(false);
   });
@@ -301,7 +331,14 @@ describe("chat stream → Anthropic events", () => {
   test("[DONE] with no finish_reason ends the turn; the last line needs no trailing newline", async () => {
     const sse = `${toSse([PROMPT_FILTER_CHUNK, { id: "x", choices: [{ index: 0, delta: { content: "hi" } }] }], { done: false })}data: [DONE]`;
     const { events, outcome } = await translate(piecewise(encoder.encode(sse), []));
-    expect(shape(events)).toEqual(["message_start", "content_block_start:0:text", "content_block_delta:0:text_delta", "content_block_stop:0", "message_delta:end_turn", "message_stop"]);
+    expect(shape(events)).toEqual([
+      "message_start",
+      "content_block_start:0:text",
+      "content_block_delta:0:text_delta",
+      "content_block_stop:0",
+      "message_delta:end_turn",
+      "message_stop",
+    ]);
     expect(outcome.usage).toBeUndefined();
     expect(events.at(-2)!.data.usage).toEqual({ input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
   });
@@ -314,7 +351,11 @@ describe("chat stream → Anthropic events", () => {
   });
 
   test("options: message id and the announced input tokens", async () => {
-    const { events } = await translate(piecewise(encoder.encode(toSse(TEXT_CHUNKS)), []), { model: "claude-x", messageId: "msg_fixed", inputTokensEstimate: 1234 });
+    const { events } = await translate(piecewise(encoder.encode(toSse(TEXT_CHUNKS)), []), {
+      model: "claude-x",
+      messageId: "msg_fixed",
+      inputTokensEstimate: 1234,
+    });
     const message = events[0]!.data.message as { id: string; model: string; usage: { input_tokens: number } };
     expect(message.id).toBe("msg_fixed");
     expect(message.model).toBe("claude-x");

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { anthropicToChat, convertToolChoice, TOOL_ERROR_PREFIX } from "~/protocols/anthropic/to-chat";
 import { type MessagesRequest, parseMessagesRequest } from "~/protocols/anthropic/request-schema";
+import { anthropicToChat, convertToolChoice, TOOL_ERROR_PREFIX } from "~/protocols/anthropic/to-chat";
 import { CLAUDE_CODE_REQUEST } from "../../fixtures/copilot-chat-chunks";
 
 function req(body: Record<string, unknown>): MessagesRequest {
@@ -19,9 +19,18 @@ describe("Anthropic → Chat Completions", () => {
   });
 
   test("system as a string and as blocks becomes one system message first", () => {
-    expect(anthropicToChat(req({ system: "be brief", messages: [{ role: "user", content: "hi" }] }), plain).messages[0]).toEqual({ role: "system", content: "be brief" });
+    expect(anthropicToChat(req({ system: "be brief", messages: [{ role: "user", content: "hi" }] }), plain).messages[0]).toEqual({
+      role: "system",
+      content: "be brief",
+    });
     const blocks = anthropicToChat(
-      req({ system: [{ type: "text", text: "A", cache_control: { type: "ephemeral" } }, { type: "text", text: "B" }], messages: [{ role: "user", content: "hi" }] }),
+      req({
+        system: [
+          { type: "text", text: "A", cache_control: { type: "ephemeral" } },
+          { type: "text", text: "B" },
+        ],
+        messages: [{ role: "user", content: "hi" }],
+      }),
       plain,
     );
     expect(blocks.messages[0]).toEqual({ role: "system", content: "A\n\nB" });
@@ -29,7 +38,20 @@ describe("Anthropic → Chat Completions", () => {
   });
 
   test("user text blocks join into a string; images make content parts with data: and plain URLs", () => {
-    const text = anthropicToChat(req({ messages: [{ role: "user", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }] }] }), plain);
+    const text = anthropicToChat(
+      req({
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "a" },
+              { type: "text", text: "b" },
+            ],
+          },
+        ],
+      }),
+      plain,
+    );
     expect(text.messages).toEqual([{ role: "user", content: "a\n\nb" }]);
 
     const images = anthropicToChat(
@@ -85,7 +107,14 @@ describe("Anthropic → Chat Completions", () => {
             content: [
               { type: "text", text: "and also this" },
               { type: "tool_result", tool_use_id: "t1", content: "file body" },
-              { type: "tool_result", tool_use_id: "t2", content: [{ type: "text", text: "line 1" }, { type: "text", text: "line 2" }] },
+              {
+                type: "tool_result",
+                tool_use_id: "t2",
+                content: [
+                  { type: "text", text: "line 1" },
+                  { type: "text", text: "line 2" },
+                ],
+              },
             ],
           },
         ],
@@ -169,9 +198,24 @@ describe("Anthropic → Chat Completions", () => {
         { role: "user", content: "more" },
       ],
     });
-    expect(anthropicToChat(body, reasoning).messages[1]).toEqual({ role: "assistant", content: "answer", reasoning_text: "let me think", reasoning_opaque: "sig-1" });
+    expect(anthropicToChat(body, reasoning).messages[1]).toEqual({
+      role: "assistant",
+      content: "answer",
+      reasoning_text: "let me think",
+      reasoning_opaque: "sig-1",
+    });
     expect(anthropicToChat(body, plain).messages[1]).toEqual({ role: "assistant", content: "answer" });
-    const redacted = req({ messages: [{ role: "assistant", content: [{ type: "redacted_thinking", data: "opaque" }, { type: "text", text: "x" }] }] });
+    const redacted = req({
+      messages: [
+        {
+          role: "assistant",
+          content: [
+            { type: "redacted_thinking", data: "opaque" },
+            { type: "text", text: "x" },
+          ],
+        },
+      ],
+    });
     expect(anthropicToChat(redacted, reasoning).messages[0]).toEqual({ role: "assistant", content: "x", reasoning_opaque: "opaque" });
     expect(anthropicToChat(redacted, plain).messages[0]).toEqual({ role: "assistant", content: "x" });
   });
@@ -193,7 +237,9 @@ describe("Anthropic → Chat Completions", () => {
       }),
       plain,
     );
-    expect(chat.tools).toEqual([{ type: "function", function: { name: "Read", description: "reads", parameters: { type: "object", properties: { p: { type: "string" } } } } }]);
+    expect(chat.tools).toEqual([
+      { type: "function", function: { name: "Read", description: "reads", parameters: { type: "object", properties: { p: { type: "string" } } } } },
+    ]);
   });
 
   test("tool_choice: auto, any, tool, none", () => {
@@ -211,7 +257,15 @@ describe("Anthropic → Chat Completions", () => {
 
   test("stop_sequences, temperature, top_p, metadata.user_id, stream", () => {
     const chat = anthropicToChat(
-      req({ messages: [{ role: "user", content: "q" }], stop_sequences: ["END", "STOP"], temperature: 0.3, top_p: 0.8, top_k: 5, metadata: { user_id: "u-1" }, stream: true }),
+      req({
+        messages: [{ role: "user", content: "q" }],
+        stop_sequences: ["END", "STOP"],
+        temperature: 0.3,
+        top_p: 0.8,
+        top_k: 5,
+        metadata: { user_id: "u-1" },
+        stream: true,
+      }),
       plain,
     );
     expect(chat.stop).toEqual(["END", "STOP"]);

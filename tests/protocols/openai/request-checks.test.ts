@@ -1,8 +1,8 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { notJson, repeatedKey, topLevelKeys } from "~/protocols/json-body";
-import { startFakeUpstream, type FakeUpstream } from "../../fake-upstream";
-import { cleanUpAfterFile, type CreatedKey, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../../helpers";
+import { type FakeUpstream, startFakeUpstream } from "../../fake-upstream";
+import { type CreatedKey, cleanUpAfterFile, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../../helpers";
 
 cleanUpAfterFile();
 
@@ -92,7 +92,7 @@ describe("a body that is not JSON gets 415 (point 3)", () => {
 
   test.each([
     ["application/json; charset=utf-8", 200],
-    ["Application/JSON;charset=\"UTF-8\"", 200],
+    ['Application/JSON;charset="UTF-8"', 200],
     ["application/vnd.openai+json", 200],
     ["application/json; charset=iso-8859-1", 415],
     ["application/jsonx", 415],
@@ -135,7 +135,8 @@ describe("the model Copilot reads is the model that was checked (point 4)", () =
   });
 
   test("repeated keys elsewhere in the body are Copilot's business; strings that look like keys are just strings", async () => {
-    const body = '{"model":"gpt-4o","messages":[{"role":"user","content":"say \\"model\\": \\"claude-sonnet-4\\", {\\"model\\":1}","role":"user"}],"metadata":{"k":1,"k":2}}';
+    const body =
+      '{"model":"gpt-4o","messages":[{"role":"user","content":"say \\"model\\": \\"claude-sonnet-4\\", {\\"model\\":1}","role":"user"}],"metadata":{"k":1,"k":2}}';
     const response = await send("/chat/completions", body);
     expect(response.status).toBe(200);
     const sent = fake.requests.filter((r) => r.path === "/chat/completions").at(-1)!;
@@ -214,11 +215,36 @@ describe("request shapes are checked at the edge (point 8)", () => {
   test.each([
     ["/v1/chat/completions", { model: "gpt-4o", messages: [null] }, "messages[0]", "messages[0]: expected an object, got null"],
     ["/v1/chat/completions", { model: "gpt-4o", messages: ["hi"] }, "messages[0]", "messages[0]: expected an object, got a string"],
-    ["/v1/chat/completions", { model: "gpt-4o", messages: [{ role: "user", content: "a" }, { content: "b" }] }, "messages[1].role", "messages[1].role: is required"],
-    ["/v1/chat/completions", { model: "gpt-4o", messages: [{ role: 7, content: "a" }] }, "messages[0].role", "messages[0].role: expected a string, got a number"],
-    ["/v1/chat/completions", { model: "gpt-4o", messages: [{ role: "user", content: [null] }] }, "messages[0].content[0]", "messages[0].content[0]: expected an object, got null"],
-    ["/v1/chat/completions", { model: "gpt-4o", messages: [{ role: "user", content: [{ text: "x" }] }] }, "messages[0].content[0].type", "messages[0].content[0].type: is required"],
-    ["/v1/chat/completions", { model: "gpt-4o", messages: [{ role: "user", content: 5 }] }, "messages[0].content", "messages[0].content: expected a string, an array of content parts, or null"],
+    [
+      "/v1/chat/completions",
+      { model: "gpt-4o", messages: [{ role: "user", content: "a" }, { content: "b" }] },
+      "messages[1].role",
+      "messages[1].role: is required",
+    ],
+    [
+      "/v1/chat/completions",
+      { model: "gpt-4o", messages: [{ role: 7, content: "a" }] },
+      "messages[0].role",
+      "messages[0].role: expected a string, got a number",
+    ],
+    [
+      "/v1/chat/completions",
+      { model: "gpt-4o", messages: [{ role: "user", content: [null] }] },
+      "messages[0].content[0]",
+      "messages[0].content[0]: expected an object, got null",
+    ],
+    [
+      "/v1/chat/completions",
+      { model: "gpt-4o", messages: [{ role: "user", content: [{ text: "x" }] }] },
+      "messages[0].content[0].type",
+      "messages[0].content[0].type: is required",
+    ],
+    [
+      "/v1/chat/completions",
+      { model: "gpt-4o", messages: [{ role: "user", content: 5 }] },
+      "messages[0].content",
+      "messages[0].content: expected a string, an array of content parts, or null",
+    ],
     ["/v1/chat/completions", { model: "gpt-4o", messages: null }, "messages", "messages: expected an array, got null"],
     ["/v1/chat/completions", { model: "gpt-4o" }, "messages", "messages: is required"],
     ["/v1/chat/completions", { model: "gpt-4o", messages: [], stream: "yes" }, "stream", "stream: expected a boolean, got a string"],
@@ -247,7 +273,13 @@ describe("request shapes are checked at the edge (point 8)", () => {
       something_new: { nested: [1, "two", null] },
       messages: [
         { role: "system", content: "be brief", name: "sys" },
-        { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "data:image/png;base64,AA" } }] },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "look" },
+            { type: "image_url", image_url: { url: "data:image/png;base64,AA" } },
+          ],
+        },
         { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] },
         { role: "assistant", tool_calls: [] },
         { role: "tool", tool_call_id: "c1", content: "42" },
@@ -275,7 +307,7 @@ describe("request shapes are checked at the edge (point 8)", () => {
 
 describe("the top-level key scanner", () => {
   test("reads keys through escapes, nested values and strings full of brackets and quotes", () => {
-    expect(topLevelKeys('{}')).toEqual([]);
+    expect(topLevelKeys("{}")).toEqual([]);
     expect(topLevelKeys(' \n{ "a" : 1 , "b":[{"c":2}], "d\\\\":"}\\"{[", "e":{"a":{"a":1}} ,"\\u0066":null}')).toEqual(["a", "b", "d\\", "e", "f"]);
     expect(repeatedKey('{"a":"\\\\","a":1}')).toBe("a");
     expect(repeatedKey('{"k":"\\"k\\":1"}')).toBeUndefined();
@@ -283,7 +315,7 @@ describe("the top-level key scanner", () => {
   });
 
   test("agrees with JSON.parse on the keys of many generated bodies", () => {
-    const pieces = ["a", "model", "\"", "\\", "{", "}", "[", "]", ",", ":", "é", "😀", "\u0000", " "];
+    const pieces = ["a", "model", '"', "\\", "{", "}", "[", "]", ",", ":", "é", "😀", "\u0000", " "];
     let seed = 7;
     const next = (n: number) => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
