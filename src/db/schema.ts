@@ -1,7 +1,7 @@
 // The single source of the schema. Change a table here, run
 // `bun run db:generate`, and commit the file it writes under drizzle/.
 import { sql } from "drizzle-orm";
-import { check, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const KEY_TIERS = ["admin", "client"] as const;
 export type KeyTier = (typeof KEY_TIERS)[number];
@@ -23,11 +23,16 @@ export const keys = sqliteTable(
     createdAt: integer("created_at").notNull(),
     lastUsedAt: integer("last_used_at"),
     revokedAt: integer("revoked_at"),
+    /** Premium requests per calendar month (UTC); null means no quota. */
+    premiumQuota: integer("premium_quota"),
+    /** Unix milliseconds after which the key stops working; null means never. */
+    expiresAt: integer("expires_at"),
   },
   (t) => [
     check("keys_tier_valid", sql`${t.tier} IN ('admin', 'client')`),
     check("keys_allowed_models_json", sql`json_valid(${t.allowedModels}) AND json_type(${t.allowedModels}) = 'array'`),
     check("keys_rate_limit_positive", sql`${t.rateLimit} IS NULL OR ${t.rateLimit} > 0`),
+    check("keys_premium_quota_positive", sql`${t.premiumQuota} IS NULL OR ${t.premiumQuota} > 0`),
   ],
 );
 
@@ -38,12 +43,16 @@ export const EVENT_ERRORS = [
   "forbidden",
   "payload_too_large",
   "rate_limited",
+  "quota_exceeded",
   "not_authenticated",
+  "upstream_rate_limited",
   "upstream_error",
   "client_aborted",
   "internal_error",
 ] as const;
 export type EventError = (typeof EVENT_ERRORS)[number];
+
+export const INITIATORS = ["user", "agent"] as const;
 
 /** One row per proxied request. key_id has no foreign key so sentinels like __noauth__ fit. */
 export const events = sqliteTable(
@@ -61,6 +70,18 @@ export const events = sqliteTable(
     stream: integer("stream", { mode: "boolean" }).notNull().default(false),
     promptTokens: integer("prompt_tokens"),
     completionTokens: integer("completion_tokens"),
+    /** Prompt tokens Copilot served from its cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens). */
+    cacheReadTokens: integer("cache_read_tokens"),
+    /** Prompt tokens written to the cache (Anthropic cache_creation_input_tokens). */
+    cacheCreationTokens: integer("cache_creation_tokens"),
+    /** Completion tokens spent thinking (reasoning_tokens). */
+    reasoningTokens: integer("reasoning_tokens"),
+    /** The X-Initiator the gateway sent: only `user` requests are billed as premium. */
+    initiator: text("initiator", { enum: INITIATORS }),
+    /** The model's premium multiplier in the catalog at the time; null when unknown or not premium. */
+    premiumMultiplier: real("premium_multiplier"),
+    /** Premium requests this request cost: the multiplier for a user-initiated request to a premium model, else 0. */
+    premiumRequests: real("premium_requests").notNull().default(0),
     /** The response carried no usage block (errors, cut streams). */
     usageUnknown: integer("usage_unknown", { mode: "boolean" }).notNull().default(false),
     status: integer("status").notNull(),
@@ -91,6 +112,10 @@ export const usageHourly = sqliteTable(
     errors: integer("errors").notNull().default(0),
     promptTokens: integer("prompt_tokens").notNull().default(0),
     completionTokens: integer("completion_tokens").notNull().default(0),
+    cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
+    cacheCreationTokens: integer("cache_creation_tokens").notNull().default(0),
+    reasoningTokens: integer("reasoning_tokens").notNull().default(0),
+    premiumRequests: real("premium_requests").notNull().default(0),
     usageUnknown: integer("usage_unknown").notNull().default(0),
     latencyMsSum: integer("latency_ms_sum").notNull().default(0),
     latencyMsMax: integer("latency_ms_max").notNull().default(0),

@@ -21,8 +21,8 @@ export interface StreamEnds {
  * itself knows streams and headers, not any protocol's wire format.
  */
 export interface AnswerObserver {
-  /** Copilot answered: the status is now Copilot's. */
-  reached(): void;
+  /** Copilot answered: the status is now Copilot's; `sent` is what the request told Copilot. */
+  reached(sent: Pick<ForwardOptions, "initiator">): void;
   /** A successful JSON answer, parsed. */
   answer(json: unknown): void;
   /**
@@ -80,7 +80,7 @@ export async function sendToCopilot(
   }
   try {
     const upstream = await copilot.forward({ ...options, signal: c.req.raw.signal });
-    observer.reached();
+    observer.reached(options);
     return { upstream };
   } catch (error) {
     if (c.req.raw.signal.aborted) {

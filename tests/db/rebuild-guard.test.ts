@@ -63,14 +63,50 @@ const rawDrizzleKit = ["x", "drizzle-kit", "generate"];
 const migrationsOf = (out: string): Migration[] => fromSources(readMigrationFolder(out), relative(ROOT, out));
 
 const KEY_ROWS = [
-  { id: "k1", hash: "h1", tier: "admin", label: "first", allowed_models: '["*"]', rate_limit: null, created_at: 1, last_used_at: 5, revoked_at: null },
-  { id: "k2", hash: "h2", tier: "client", label: "", allowed_models: '["gpt-*","claude-*"]', rate_limit: 60, created_at: 2, last_used_at: null, revoked_at: 9 },
-  { id: "k3", hash: "h3", tier: "client", label: "third", allowed_models: "[]", rate_limit: 1, created_at: 3, last_used_at: null, revoked_at: null },
+  {
+    id: "k1",
+    hash: "h1",
+    tier: "admin",
+    label: "first",
+    allowed_models: '["*"]',
+    rate_limit: null,
+    created_at: 1,
+    last_used_at: 5,
+    revoked_at: null,
+    premium_quota: 300,
+    expires_at: null,
+  },
+  {
+    id: "k2",
+    hash: "h2",
+    tier: "client",
+    label: "",
+    allowed_models: '["gpt-*","claude-*"]',
+    rate_limit: 60,
+    created_at: 2,
+    last_used_at: null,
+    revoked_at: 9,
+    premium_quota: null,
+    expires_at: 7,
+  },
+  {
+    id: "k3",
+    hash: "h3",
+    tier: "client",
+    label: "third",
+    allowed_models: "[]",
+    rate_limit: 1,
+    created_at: 3,
+    last_used_at: null,
+    revoked_at: null,
+    premium_quota: null,
+    expires_at: null,
+  },
 ];
 
 function insertKeys(sqlite: Database): void {
   const insert = sqlite.query(
-    "INSERT INTO keys (id, hash, tier, label, allowed_models, rate_limit, created_at, last_used_at, revoked_at) VALUES ($id, $hash, $tier, $label, $allowed_models, $rate_limit, $created_at, $last_used_at, $revoked_at)",
+    "INSERT INTO keys (id, hash, tier, label, allowed_models, rate_limit, created_at, last_used_at, revoked_at, premium_quota, expires_at) VALUES ($id, $hash, $tier, $label, $allowed_models, $rate_limit, $created_at, $last_used_at, $revoked_at, $premium_quota, $expires_at)",
   );
   for (const row of KEY_ROWS) insert.run(row);
 }
@@ -96,21 +132,37 @@ function errorOf(fn: () => unknown): AppError {
   throw new Error("expected an AppError, nothing was thrown");
 }
 
+/** The migrations this build carries, and the tag prefix the next generated one gets. */
+const BUILT = readMigrationFolder(join(ROOT, "drizzle")).length;
+const next = (offset = 0) => String(BUILT + offset).padStart(4, "0");
+/** The 1-based line of a file's text where `needle` first appears. */
+const lineOf = (text: string, needle: string) => text.slice(0, text.indexOf(needle)).split("\n").length;
+/** The keys table's columns at this build's schema, quoted as drizzle-kit writes them. */
+function keyColumns(): string {
+  const { sqlite } = databaseWithKeys();
+  const names = sqlite
+    .query<{ name: string }, []>("SELECT name FROM pragma_table_info('keys')")
+    .all()
+    .map((c) => `"${c.name}"`);
+  sqlite.close();
+  return names.join(", ");
+}
+
 describe("drizzle-kit table rebuilds", () => {
   test("the issue's change through the real db:generate: repaired, and on a database with rows every key keeps its data and gets the default", async () => {
     const copy = scratchCopy(ADD_OWNER);
     const generated = generate(copy, "keys_owner");
     expect(generated.code).toBe(0);
-    const file = `${relative(ROOT, copy.out)}/0004_keys_owner.sql`;
-    expect(generated.stdout).toContain(`repaired ${file} line 18: the rebuild of keys no longer copies "owner"`);
-    const sql = readFileSync(join(copy.out, "0004_keys_owner.sql"), "utf8");
+    const file = `${relative(ROOT, copy.out)}/${next()}_keys_owner.sql`;
+    const sql = readFileSync(join(copy.out, `${next()}_keys_owner.sql`), "utf8");
+    const insertLine = lineOf(sql, "INSERT INTO `__new_keys`");
+    expect(generated.stdout).toContain(`repaired ${file} line ${insertLine}: the rebuild of keys no longer copies "owner"`);
     expect(sql).toContain("CREATE TABLE `__new_keys`");
-    expect(sql).toContain(
-      'INSERT INTO `__new_keys`("id", "hash", "tier", "label", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at") SELECT "id", "hash", "tier", "label", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at" FROM `keys`',
-    );
+    const columns = keyColumns();
+    expect(sql).toContain(`INSERT INTO \`__new_keys\`(${columns}) SELECT ${columns} FROM \`keys\``);
 
     const { sqlite } = databaseWithKeys();
-    expect(applyMigrations(sqlite, migrationsOf(copy.out)).map((m) => m.tag)).toEqual(["0004_keys_owner"]);
+    expect(applyMigrations(sqlite, migrationsOf(copy.out)).map((m) => m.tag)).toEqual([`${next()}_keys_owner`]);
     expect(keysOf(sqlite)).toEqual(KEY_ROWS.map((row) => ({ ...row, owner: "nobody" })));
     // The result is exactly what the edited schema declares, and db:check agrees the folder carries it.
     const edited = (await import(copy.schema)) as Record<string, unknown>;
@@ -124,12 +176,14 @@ describe("drizzle-kit table rebuilds", () => {
   test("the same file committed without the repair is refused by db:check, db migrate, start and db verify, naming the column; nothing is written", async () => {
     const copy = scratchCopy(ADD_OWNER);
     expect(generate(copy, "keys_owner", rawDrizzleKit).code).toBe(0);
-    const file = `${relative(ROOT, copy.out)}/0004_keys_owner.sql`;
-    expect(readFileSync(join(copy.out, "0004_keys_owner.sql"), "utf8")).toContain('SELECT "id", "hash", "tier", "label", "owner"');
+    const file = `${relative(ROOT, copy.out)}/${next()}_keys_owner.sql`;
+    const unrepaired = readFileSync(join(copy.out, `${next()}_keys_owner.sql`), "utf8");
+    expect(unrepaired).toContain('SELECT "id", "hash", "tier", "label", "owner"');
+    const insertLine = lineOf(unrepaired, "INSERT INTO `__new_keys`");
 
     const check = run(["run", "scripts/db-check.ts"], { ...process.env, DB_CHECK_SCHEMA: relative(ROOT, copy.schema), DB_CHECK_OUT: relative(ROOT, copy.out) });
     expect(check.code).toBe(1);
-    expect(check.stderr).toContain(`${file} statement 3 (line 18) reads "owner", which is not a column of the table it reads at that point`);
+    expect(check.stderr).toContain(`${file} statement 3 (line ${insertLine}) reads "owner", which is not a column of the table it reads at that point`);
     expect(check.stderr).toContain(
       `fix: this is drizzle-kit 0.31's table rebuild copying a column the old table does not have yet: run \`bun run db:generate --repair ${file}\``,
     );
@@ -150,7 +204,7 @@ describe("drizzle-kit table rebuilds", () => {
     ]) {
       const result = await cli(args, env);
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain(`${copy.out}/0004_keys_owner.sql statement 3 (line 18) reads "owner"`);
+      expect(result.stderr).toContain(`${copy.out}/${next()}_keys_owner.sql statement 3 (line ${insertLine}) reads "owner"`);
       expect(result.stderr).toContain("--repair");
       expect(result.stderr).toContain("nothing was written");
       expect(result.stderr).not.toContain("listening on");
@@ -165,7 +219,7 @@ describe("drizzle-kit table rebuilds", () => {
     // The remedy the messages give works: repair the file, and the same database migrates with every row intact.
     const repaired = run(["run", "scripts/db-generate.ts", "--repair", file]);
     expect(repaired.code).toBe(0);
-    expect(repaired.stdout).toContain(`repaired ${file} line 18: the rebuild of keys no longer copies "owner"`);
+    expect(repaired.stdout).toContain(`repaired ${file} line ${insertLine}: the rebuild of keys no longer copies "owner"`);
     expect((await cli(["db", "migrate"], env)).code).toBe(0);
     const after = new Database(dbFileOf(home), { readonly: true });
     expect(keysOf(after)).toEqual(KEY_ROWS.map((row) => ({ ...row, owner: "nobody" })));
@@ -188,7 +242,7 @@ describe("drizzle-kit table rebuilds", () => {
     const generated = generate(copy, "drop_rate_limit");
     expect(generated.code).toBe(0);
     expect(generated.stdout).toContain("nothing to repair");
-    const sql = readFileSync(join(copy.out, "0004_drop_rate_limit.sql"), "utf8");
+    const sql = readFileSync(join(copy.out, `${next()}_drop_rate_limit.sql`), "utf8");
     expect(sql).toContain("INSERT INTO `__new_keys`");
     expect(sql).not.toContain('"rate_limit"');
 
@@ -211,17 +265,19 @@ CREATE TABLE \`__new_keys\` (
 	\`rate_limit\` integer,
 	\`created_at\` integer NOT NULL,
 	\`last_used_at\` integer,
-	\`revoked_at\` integer
+	\`revoked_at\` integer,
+	\`premium_quota\` integer,
+	\`expires_at\` integer
 );
 --> statement-breakpoint
-INSERT INTO \`__new_keys\`("id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at") SELECT "id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at" FROM \`keys\`;--> statement-breakpoint
+INSERT INTO \`__new_keys\`("id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at", "premium_quota", "expires_at") SELECT "id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at", "premium_quota", "expires_at" FROM \`keys\`;--> statement-breakpoint
 DROP TABLE \`keys\`;--> statement-breakpoint
 ALTER TABLE \`__new_keys\` RENAME TO \`keys\`;--> statement-breakpoint
 PRAGMA foreign_keys=ON;--> statement-breakpoint
 CREATE UNIQUE INDEX \`keys_hash_unique\` ON \`keys\` (\`hash\`);`;
     const earlier = fromSources(current, "drizzle");
-    expect(repairRebuilds(earlier, "drizzle/0004_rename.sql", renameAndRebuild)).toEqual({ sql: renameAndRebuild, repairs: [] });
-    const migrations = fromSources([...current, { tag: "0004_rename", sql: renameAndRebuild }], "drizzle");
+    expect(repairRebuilds(earlier, `drizzle/${next()}_rename.sql`, renameAndRebuild)).toEqual({ sql: renameAndRebuild, repairs: [] });
+    const migrations = fromSources([...current, { tag: `${next()}_rename`, sql: renameAndRebuild }], "drizzle");
     expect(checkMigrations(migrations)).toEqual({ findings: [] });
 
     const { sqlite } = databaseWithKeys();
@@ -232,19 +288,19 @@ CREATE UNIQUE INDEX \`keys_hash_unique\` ON \`keys\` (\`hash\`);`;
 
   test("a hand-written backfill reading another column in double quotes is applied; one naming no column is refused", () => {
     const current = readMigrationFolder(join(ROOT, "drizzle"));
-    const backfill: Fixture = { tag: "0004_backfill", sql: `UPDATE keys SET label = "id" WHERE label = '';` };
+    const backfill: Fixture = { tag: `${next()}_backfill`, sql: `UPDATE keys SET label = "id" WHERE label = '';` };
     const { sqlite } = databaseWithKeys();
     const good = fromSources([...current, backfill], "drizzle");
     expect(checkMigrations(good).findings).toEqual([]);
     applyMigrations(sqlite, good);
     expect(keysOf(sqlite).map((k) => k.label)).toEqual(["first", "k2", "third"]);
 
-    const typo: Fixture = { tag: "0005_typo", sql: `UPDATE keys SET label = "nobody" WHERE revoked_at IS NOT NULL;` };
+    const typo: Fixture = { tag: `${next(1)}_typo`, sql: `UPDATE keys SET label = "nobody" WHERE revoked_at IS NOT NULL;` };
     const error = errorOf(() => applyMigrations(sqlite, fromSources([...current, backfill, typo], "drizzle")));
-    expect(error.message).toContain(`drizzle/0005_typo.sql statement 1 (line 1) reads "nobody", which is not a column`);
+    expect(error.message).toContain(`drizzle/${next(1)}_typo.sql statement 1 (line 1) reads "nobody", which is not a column`);
     expect(error.hint).toContain(`write it in single quotes ('nobody')`);
     expect(error.hint).toContain("nothing was written");
-    expect(userVersion(sqlite)).toBe(5);
+    expect(userVersion(sqlite)).toBe(BUILT + 1);
     sqlite.close();
   });
 

@@ -102,9 +102,11 @@ describe("events for proxied requests", () => {
     expect(row).toMatchObject({ model: "endless", stream: 1, status: 200, error: "client_aborted", usage_unknown: 1, prompt_tokens: null });
   });
 
-  test("an upstream error keeps its status and is tagged upstream_error", async () => {
-    const row = await oneEvent(() => chat({ model: "error-429", messages: [] }));
-    expect(row).toMatchObject({ status: 429, error: "upstream_error", usage_unknown: 1 });
+  test("an upstream error keeps its status and is tagged upstream_error; Copilot's own 429 is upstream_rate_limited", async () => {
+    const failed = await oneEvent(() => chat({ model: "error-500", messages: [] }));
+    expect(failed).toMatchObject({ status: 500, error: "upstream_error", usage_unknown: 1 });
+    const limited = await oneEvent(() => chat({ model: "error-429", messages: [] }));
+    expect(limited).toMatchObject({ status: 429, error: "upstream_rate_limited", usage_unknown: 1 });
   });
 
   test.each([

@@ -41,13 +41,25 @@ describe("usage report", () => {
   // Hand-made fixture. Window 24h back from NOW starts at 2026-03-09 12:00 exactly (an hour boundary);
   // the 90m window starts at 10:30, in the middle of an hour.
   const fixture: NewEvent[] = [
-    event(NOW - 30 * 60_000), //                                   11:30 key_a gpt-4o  10/5   100ms
+    event(NOW - 30 * 60_000, { cacheReadTokens: 4, initiator: "user", premiumMultiplier: 1, premiumRequests: 1 }), // 11:30 key_a gpt-4o 10/5 100ms, 4 cached, 1 premium
     event(NOW - 45 * 60_000, { latencyMs: 300 }), //               11:15 key_a gpt-4o  10/5   300ms
-    event(NOW - 80 * 60_000, { keyId: "key_b", model: "claude-sonnet-4", promptTokens: 7, completionTokens: 3, latencyMs: 50 }), // 10:40
+    event(NOW - 80 * 60_000, {
+      keyId: "key_b",
+      model: "claude-sonnet-4",
+      promptTokens: 7,
+      completionTokens: 3,
+      cacheReadTokens: 2,
+      cacheCreationTokens: 1,
+      reasoningTokens: 3,
+      initiator: "user",
+      premiumMultiplier: 0.33,
+      premiumRequests: 0.33,
+      latencyMs: 50,
+    }), // 10:40, 2 cached, 1 written to the cache, 3 thinking, 0.33 premium
     event(NOW - 100 * 60_000, { keyId: "key_b", status: 429, error: "rate_limited", promptTokens: null, completionTokens: null, latencyMs: 2 }), // 10:20, outside 90m
     event(NOW - 20 * 3_600_000, { usageUnknown: true, promptTokens: null, completionTokens: null, status: 500, error: "upstream_error", latencyMs: 900 }), // 2026-03-09 16:00
     event(NOW - 30 * 3_600_000, { model: null, route: "/models", promptTokens: null, completionTokens: null }), // 2026-03-09 06:00, outside 24h
-    event(NOW - 3 * DAY, { keyId: "key_c" }), //                   2026-03-07, only in the 7d window
+    event(NOW - 3 * DAY, { keyId: "key_c", initiator: "user", premiumMultiplier: 10, premiumRequests: 10 }), // 2026-03-07, only in the 7d window, 10 premium
   ];
 
   test.each([
@@ -61,6 +73,10 @@ describe("usage report", () => {
           errors: 1,
           promptTokens: 20,
           completionTokens: 10,
+          cacheReadTokens: 4,
+          cacheCreationTokens: 0,
+          reasoningTokens: 0,
+          premiumRequests: 1,
           usageUnknown: 1,
           avgLatencyMs: 433,
           maxLatencyMs: 900,
@@ -73,6 +89,10 @@ describe("usage report", () => {
           errors: 1,
           promptTokens: 7,
           completionTokens: 3,
+          cacheReadTokens: 2,
+          cacheCreationTokens: 1,
+          reasoningTokens: 3,
+          premiumRequests: 0.33,
           usageUnknown: 0,
           avgLatencyMs: 26,
           maxLatencyMs: 50,
@@ -91,6 +111,10 @@ describe("usage report", () => {
           errors: 2,
           promptTokens: 20,
           completionTokens: 10,
+          cacheReadTokens: 4,
+          cacheCreationTokens: 0,
+          reasoningTokens: 0,
+          premiumRequests: 1,
           usageUnknown: 1,
           avgLatencyMs: 326,
           maxLatencyMs: 900,
@@ -103,6 +127,10 @@ describe("usage report", () => {
           errors: 0,
           promptTokens: 7,
           completionTokens: 3,
+          cacheReadTokens: 2,
+          cacheCreationTokens: 1,
+          reasoningTokens: 3,
+          premiumRequests: 0.33,
           usageUnknown: 0,
           avgLatencyMs: 50,
           maxLatencyMs: 50,
@@ -121,6 +149,10 @@ describe("usage report", () => {
           errors: 0,
           promptTokens: 10,
           completionTokens: 5,
+          cacheReadTokens: 0,
+          cacheCreationTokens: 0,
+          reasoningTokens: 0,
+          premiumRequests: 10,
           usageUnknown: 0,
           avgLatencyMs: 100,
           maxLatencyMs: 100,
@@ -133,6 +165,10 @@ describe("usage report", () => {
           errors: 1,
           promptTokens: 0,
           completionTokens: 0,
+          cacheReadTokens: 0,
+          cacheCreationTokens: 0,
+          reasoningTokens: 0,
+          premiumRequests: 0,
           usageUnknown: 1,
           avgLatencyMs: 500,
           maxLatencyMs: 900,
@@ -145,6 +181,10 @@ describe("usage report", () => {
           errors: 1,
           promptTokens: 27,
           completionTokens: 13,
+          cacheReadTokens: 6,
+          cacheCreationTokens: 1,
+          reasoningTokens: 3,
+          premiumRequests: 1.33,
           usageUnknown: 0,
           avgLatencyMs: 113,
           maxLatencyMs: 300,
@@ -163,6 +203,10 @@ describe("usage report", () => {
           errors: 0,
           promptTokens: 20,
           completionTokens: 10,
+          cacheReadTokens: 4,
+          cacheCreationTokens: 0,
+          reasoningTokens: 0,
+          premiumRequests: 1,
           usageUnknown: 0,
           avgLatencyMs: 200,
           maxLatencyMs: 300,
@@ -175,6 +219,10 @@ describe("usage report", () => {
           errors: 0,
           promptTokens: 7,
           completionTokens: 3,
+          cacheReadTokens: 2,
+          cacheCreationTokens: 1,
+          reasoningTokens: 3,
+          premiumRequests: 0.33,
           usageUnknown: 0,
           avgLatencyMs: 50,
           maxLatencyMs: 50,

@@ -1,4 +1,5 @@
 import type { EventError } from "~/db/schema";
+import type { Initiator } from "~/upstream/copilot-client";
 import type { AnswerObserver, StreamEnds } from "~/upstream/relay";
 
 /** What a request's handlers learn about it, filled in as it goes and recorded once at its end. */
@@ -10,6 +11,13 @@ export interface EventDraft {
   upstreamModel: string | null;
   promptTokens: number | null;
   completionTokens: number | null;
+  cacheReadTokens: number | null;
+  cacheCreationTokens: number | null;
+  reasoningTokens: number | null;
+  /** The X-Initiator sent to Copilot, when the request went there. */
+  initiator: Initiator | null;
+  /** The model's premium multiplier in the catalog when the request was made (null: unknown or not premium). */
+  premiumMultiplier: number | null;
   /** The request reached Copilot (its status is Copilot's). */
   reachedUpstream: boolean;
   /** A usage block was found in Copilot's answer. */
@@ -33,6 +41,11 @@ export function newDraft(): EventDraft {
     upstreamModel: null,
     promptTokens: null,
     completionTokens: null,
+    cacheReadTokens: null,
+    cacheCreationTokens: null,
+    reasoningTokens: null,
+    initiator: null,
+    premiumMultiplier: null,
     reachedUpstream: false,
     usageSeen: false,
     error: null,
@@ -52,8 +65,9 @@ export interface UsageReader {
  */
 export function observeFor(draft: EventDraft, usage: UsageReader): AnswerObserver {
   return {
-    reached: () => {
+    reached: (sent) => {
       draft.reachedUpstream = true;
+      draft.initiator = sent.initiator ?? null;
     },
     answer: (json) => usage.fromAnswer(draft, json),
     aborted: () => {

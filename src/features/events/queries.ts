@@ -28,7 +28,10 @@ type BucketColumn = (typeof LATENCY_BUCKETS)[number]["column"];
 
 export const bucketIndex = (latencyMs: number) => LATENCY_BUCKETS.findIndex((b) => latencyMs <= b.le);
 
-const SUMMED = ["requests", "errors", "promptTokens", "completionTokens", "usageUnknown", "latencyMsSum", ...LATENCY_BUCKETS.map((b) => b.column)] as const;
+/** Event columns whose hourly sums usage_hourly keeps under the same name. */
+const TOKEN_SUMS = ["promptTokens", "completionTokens", "cacheReadTokens", "cacheCreationTokens", "reasoningTokens", "premiumRequests"] as const;
+
+const SUMMED = ["requests", "errors", ...TOKEN_SUMS, "usageUnknown", "latencyMsSum", ...LATENCY_BUCKETS.map((b) => b.column)] as const;
 
 const insertEvent = preparedFor((db) =>
   db
@@ -42,6 +45,12 @@ const insertEvent = preparedFor((db) =>
       stream: sql.placeholder("stream"),
       promptTokens: sql.placeholder("promptTokens"),
       completionTokens: sql.placeholder("completionTokens"),
+      cacheReadTokens: sql.placeholder("cacheReadTokens"),
+      cacheCreationTokens: sql.placeholder("cacheCreationTokens"),
+      reasoningTokens: sql.placeholder("reasoningTokens"),
+      initiator: sql.placeholder("initiator"),
+      premiumMultiplier: sql.placeholder("premiumMultiplier"),
+      premiumRequests: sql.placeholder("premiumRequests"),
       usageUnknown: sql.placeholder("usageUnknown"),
       status: sql.placeholder("status"),
       latencyMs: sql.placeholder("latencyMs"),
@@ -97,8 +106,7 @@ export function writeEvents(store: Store, batch: RecordedEvent[]): void {
     }
     t.requests += 1;
     t.errors += e.error ? 1 : 0;
-    t.promptTokens += e.promptTokens ?? 0;
-    t.completionTokens += e.completionTokens ?? 0;
+    for (const column of TOKEN_SUMS) t[column] += e[column] ?? 0;
     t.usageUnknown += e.usageUnknown ? 1 : 0;
     t.latencyMsSum += e.latencyMs;
     t.latencyMsMax = Math.max(t.latencyMsMax, e.latencyMs);
@@ -117,6 +125,12 @@ export function writeEvents(store: Store, batch: RecordedEvent[]): void {
         stream: e.stream ? 1 : 0,
         promptTokens: e.promptTokens ?? null,
         completionTokens: e.completionTokens ?? null,
+        cacheReadTokens: e.cacheReadTokens ?? null,
+        cacheCreationTokens: e.cacheCreationTokens ?? null,
+        reasoningTokens: e.reasoningTokens ?? null,
+        initiator: e.initiator ?? null,
+        premiumMultiplier: e.premiumMultiplier ?? null,
+        premiumRequests: e.premiumRequests ?? 0,
         usageUnknown: e.usageUnknown ? 1 : 0,
         status: e.status,
         latencyMs: e.latencyMs,

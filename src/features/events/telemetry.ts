@@ -17,16 +17,27 @@ const OWN_ERRORS: Record<number, EventError> = {
   403: "forbidden",
   413: "payload_too_large",
   415: "bad_request", // a body that is not JSON; the status column tells it apart
-  429: "rate_limited",
+  429: "rate_limited", // a key's --rate-limit or --premium-quota (the quota sets its own tag)
   499: "client_aborted",
   502: "upstream_error",
   503: "not_authenticated",
 };
 
+/**
+ * What Copilot bills: a request the person started (X-Initiator: user) to a
+ * premium model costs its multiplier in premium requests; agent turns and
+ * requests Copilot refused cost nothing.
+ */
+function premiumRequests(draft: EventDraft, status: number): number {
+  if (draft.initiator !== "user" || !draft.premiumMultiplier || !draft.reachedUpstream || status >= 400) return 0;
+  return draft.premiumMultiplier;
+}
+
 function errorTag(status: number, draft: EventDraft): EventError | null {
   if (draft.error) return draft.error;
   if (status < 400) return null;
-  if (draft.reachedUpstream) return "upstream_error";
+  // Copilot's own 429 is told apart from ours: the plan's limits, not a key's.
+  if (draft.reachedUpstream) return status === 429 ? "upstream_rate_limited" : "upstream_error";
   return OWN_ERRORS[status] ?? (status >= 500 ? "internal_error" : "bad_request");
 }
 
@@ -60,6 +71,12 @@ export function telemetry(recorder: EventRecorder, routes: RecordedRoutes): Midd
         stream: draft.stream,
         promptTokens: draft.promptTokens,
         completionTokens: draft.completionTokens,
+        cacheReadTokens: draft.cacheReadTokens,
+        cacheCreationTokens: draft.cacheCreationTokens,
+        reasoningTokens: draft.reasoningTokens,
+        initiator: draft.initiator,
+        premiumMultiplier: draft.premiumMultiplier,
+        premiumRequests: premiumRequests(draft, status),
         usageUnknown: withUsage.has(route) && draft.reachedUpstream && !draft.usageSeen,
         status,
         latencyMs: Math.round(performance.now() - started),

@@ -6,12 +6,14 @@ import { HOUR_MS, LATENCY_BUCKETS } from "~/features/events";
 export const USAGE_GROUPS = ["key", "model", "day"] as const;
 export type UsageGroup = (typeof USAGE_GROUPS)[number];
 
-export interface UsageRow {
+/** The counters summed per group, from usage_hourly and events alike (same names in both). */
+const COUNTED = ["promptTokens", "completionTokens", "cacheReadTokens", "cacheCreationTokens", "reasoningTokens", "premiumRequests"] as const;
+type Counted = (typeof COUNTED)[number];
+
+export interface UsageRow extends Record<Counted, number> {
   group: string;
   requests: number;
   errors: number;
-  promptTokens: number;
-  completionTokens: number;
   /** Requests whose answer carried no usage block: their tokens are not in the sums. */
   usageUnknown: number;
   avgLatencyMs: number;
@@ -38,7 +40,7 @@ export interface UsageResult {
 }
 
 /** A group's sums before averages and percentiles are taken. */
-type Sums = Pick<UsageRow, "group" | "requests" | "errors" | "promptTokens" | "completionTokens" | "usageUnknown"> & {
+type Sums = Pick<UsageRow, "group" | "requests" | "errors" | Counted | "usageUnknown"> & {
   latencySum: number;
   latencyMax: number;
   buckets: number[];
@@ -71,8 +73,7 @@ export function usageReport(db: AppDatabase, query: UsageQuery): UsageResult {
       group: sql<string>`${hourGroup}`,
       requests: sql<number>`sum(${usageHourly.requests})`,
       errors: sql<number>`sum(${usageHourly.errors})`,
-      promptTokens: sql<number>`sum(${usageHourly.promptTokens})`,
-      completionTokens: sql<number>`sum(${usageHourly.completionTokens})`,
+      ...(Object.fromEntries(COUNTED.map((column) => [column, sql<number>`sum(${usageHourly[column]})`])) as Record<Counted, SQL<number>>),
       usageUnknown: sql<number>`sum(${usageHourly.usageUnknown})`,
       latencySum: sql<number>`sum(${usageHourly.latencyMsSum})`,
       latencyMax: sql<number>`max(${usageHourly.latencyMsMax})`,
@@ -91,8 +92,7 @@ export function usageReport(db: AppDatabase, query: UsageQuery): UsageResult {
             group: sql<string>`${eventGroup}`,
             requests: sql<number>`count(*)`,
             errors: sql<number>`count(${events.error})`,
-            promptTokens: sql<number>`coalesce(sum(${events.promptTokens}), 0)`,
-            completionTokens: sql<number>`coalesce(sum(${events.completionTokens}), 0)`,
+            ...(Object.fromEntries(COUNTED.map((column) => [column, sql<number>`coalesce(sum(${events[column]}), 0)`])) as Record<Counted, SQL<number>>),
             usageUnknown: sql<number>`sum(${events.usageUnknown})`,
             latencySum: sql<number>`sum(${events.latencyMs})`,
             latencyMax: sql<number>`max(${events.latencyMs})`,
@@ -128,8 +128,7 @@ function emptySums(group: string): Sums {
     group,
     requests: 0,
     errors: 0,
-    promptTokens: 0,
-    completionTokens: 0,
+    ...(Object.fromEntries(COUNTED.map((column) => [column, 0])) as Record<Counted, number>),
     usageUnknown: 0,
     latencySum: 0,
     latencyMax: 0,
@@ -140,8 +139,7 @@ function emptySums(group: string): Sums {
 function add(into: Sums, part: Sums): void {
   into.requests += part.requests;
   into.errors += part.errors;
-  into.promptTokens += part.promptTokens;
-  into.completionTokens += part.completionTokens;
+  for (const column of COUNTED) into[column] += part[column];
   into.usageUnknown += part.usageUnknown;
   into.latencySum += part.latencySum;
   into.latencyMax = Math.max(into.latencyMax, part.latencyMax);
@@ -155,8 +153,10 @@ function finish(sums: Sums): UsageRow {
     group: sums.group,
     requests: sums.requests,
     errors: sums.errors,
-    promptTokens: sums.promptTokens,
-    completionTokens: sums.completionTokens,
+    ...(Object.fromEntries(COUNTED.map((column) => [column, column === "premiumRequests" ? roundPremium(sums[column]) : sums[column]])) as Record<
+      Counted,
+      number
+    >),
     usageUnknown: sums.usageUnknown,
     avgLatencyMs: sums.requests ? Math.round(sums.latencySum / sums.requests) : 0,
     maxLatencyMs: sums.latencyMax,
@@ -164,6 +164,9 @@ function finish(sums: Sums): UsageRow {
     p95LatencyMs: percentile(sums.buckets, 0.95, sums.latencyMax),
   };
 }
+
+/** Multipliers such as 0.33 add up to float noise: premium requests are shown to two decimals. */
+const roundPremium = (n: number) => Math.round(n * 100) / 100;
 
 /** The upper bound of the bucket holding the q-th request, never above the observed max. */
 export function percentile(buckets: number[], q: number, max: number): number | null {
