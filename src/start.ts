@@ -3,7 +3,7 @@ import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, RateLimiter } from "~/features/keys";
 import { QuotaSource } from "~/features/quota/quota";
-import { AppError, errorMessage } from "~/lib/errors";
+import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { dbPath } from "~/lib/paths";
@@ -13,6 +13,7 @@ import { type AccountType, upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
 import { resolveGithubToken } from "~/upstream/github-token";
+import { ModelCatalog } from "~/upstream/model-catalog";
 
 export interface StartOptions {
   port: number;
@@ -60,11 +61,14 @@ export async function start(options: StartOptions): Promise<void> {
   const lastUsed = new LastUsedTracker(store);
   const recorder = new EventRecorder(store);
   const fileWatch = new StoreFileWatch(store);
+  const copilot = token && new CopilotClient(urls, token);
+  // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
+  const catalog = copilot && new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });
   const app = createApp({
     store,
     recorder,
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed },
-    upstream: { copilot: token && new CopilotClient(urls, token), bodyLimitBytes: options.bodyLimitBytes },
+    upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
     quota: github && new QuotaSource(urls, github.token),
   });
   // Started in this order once the port is open, stopped in reverse: the recorder

@@ -1,6 +1,7 @@
 import { AppError, errorMessage } from "~/lib/errors";
 import { type ClientIdentity, clientIdentity, copilotBaseUrl, copilotHeaders, type UpstreamUrls } from "./config";
 import type { CopilotSession, CopilotToken } from "./copilot-token";
+import { type CatalogEntry, parseModelsResponse } from "./model-catalog";
 
 /** Who started a request: the person, or the agent continuing its own work (X-Initiator). */
 export type Initiator = "user" | "agent";
@@ -40,6 +41,16 @@ export class CopilotClient {
     await response.body?.cancel();
     this.token.invalidate(first.token);
     return this.send(options, await this.token.session());
+  }
+
+  /** Copilot's model catalog (GET /models), for ModelCatalog. */
+  async models(): Promise<CatalogEntry[]> {
+    const response = await this.forward({ method: "GET", path: "/models" });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new AppError(`Copilot answered GET /models with HTTP ${response.status}`, "run `copilot-api doctor` to see what is sent upstream");
+    }
+    return parseModelsResponse(await response.json());
   }
 
   /** The Copilot API base URL requests go to now (the current token's, unless overridden). */

@@ -1,3 +1,4 @@
+import type { Worker } from "~/lib/worker";
 /**
  * The model catalog: Copilot's `GET /models`, kept in memory and shared by every route.
  * It answers which models the plan has, what each supports, which of Copilot's endpoints
@@ -88,12 +89,13 @@ export function parseModelsResponse(json: unknown): CatalogEntry[] {
   );
 }
 
-export class ModelCatalog {
+export class ModelCatalog implements Worker {
   private entries: CatalogEntry[] = [];
   private byId = new Map<string, CatalogEntry>();
   private byLowerId = new Map<string, CatalogEntry>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private inFlight: Promise<void> | undefined;
+  private firstLoad: Promise<void> | undefined;
   private lastOnDemand = Number.NEGATIVE_INFINITY;
   private loadedAt: number | undefined;
   private readonly refreshIntervalMs: number;
@@ -110,17 +112,24 @@ export class ModelCatalog {
   }
 
   /**
-   * Loads the catalog and arms the background refresh. Rejects if this first load fails
-   * (the refresh stays armed either way, so call `stop()` on shutdown).
+   * Loads the catalog and arms the background refresh. A failed first load is
+   * told to `onError` (the refresh stays armed; a request naming an unknown
+   * model also retries); `loaded()` settles with that first load.
    */
-  async start(): Promise<void> {
+  start(): void {
     if (!this.timer) {
       this.timer = setInterval(() => {
         this.reload().catch((error) => this.options.onError?.(error));
       }, this.refreshIntervalMs);
       this.timer.unref?.();
     }
-    await this.reload();
+    this.firstLoad ??= this.reload();
+    this.firstLoad.catch((error) => this.options.onError?.(error));
+  }
+
+  /** The first load started by start(): resolves when it is in, rejects if it failed. */
+  loaded(): Promise<void> {
+    return this.firstLoad ?? Promise.reject(new Error("the model catalog was not started"));
   }
 
   /** Disarms the background refresh. A load already under way finishes but arms nothing. */

@@ -30,7 +30,8 @@ function loader(initial: CatalogEntry[] = COPILOT_MODELS) {
 async function started(entries: CatalogEntry[] = COPILOT_MODELS) {
   const { load } = loader(entries);
   const catalog = new ModelCatalog(load);
-  await catalog.start();
+  catalog.start();
+  await catalog.loaded();
   catalog.stop();
   return catalog;
 }
@@ -155,7 +156,8 @@ describe("lifecycle", () => {
     expect(state.calls).toBe(0);
     expect(catalog.all()).toEqual([]);
     expect(catalog.lastLoadedAt).toBeUndefined();
-    await catalog.start();
+    catalog.start();
+    await catalog.loaded();
     catalog.stop();
     expect(state.calls).toBe(1);
     expect(catalog.all()).toHaveLength(COPILOT_MODELS.length);
@@ -164,11 +166,14 @@ describe("lifecycle", () => {
     expect(catalog.lastLoadedAt).toBeNumber();
   });
 
-  test("start() rejects when the first load fails", async () => {
+  test("a failed first load is told to onError, and loaded() rejects with it", async () => {
     const { state, load } = loader();
     state.fail = true;
-    const catalog = new ModelCatalog(load);
-    await expect(catalog.start()).rejects.toThrow("502");
+    const errors: unknown[] = [];
+    const catalog = new ModelCatalog(load, { onError: (error) => errors.push(error) });
+    catalog.start();
+    await expect(catalog.loaded()).rejects.toThrow("502");
+    expect(errors.map(String)).toEqual([expect.stringContaining("502")]);
     catalog.stop();
   });
 
@@ -176,7 +181,8 @@ describe("lifecycle", () => {
     const { state, load } = loader();
     const errors: unknown[] = [];
     const catalog = new ModelCatalog(load, { refreshIntervalMs: 5, onError: (e) => errors.push(e) });
-    await catalog.start();
+    catalog.start();
+    await catalog.loaded();
     state.entries = [...COPILOT_MODELS, { id: "claude-sonnet-5", vendor: "Anthropic" }];
     for (let i = 0; i < 200 && !catalog.get("claude-sonnet-5"); i++) await Bun.sleep(5);
     expect(catalog.get("claude-sonnet-5")?.id).toBe("claude-sonnet-5");
@@ -198,7 +204,8 @@ describe("lifecycle", () => {
     let clock = 1_000_000;
     const { state, load } = loader();
     const catalog = new ModelCatalog(load, { now: () => clock, minOnDemandIntervalMs: 30_000 });
-    await catalog.start();
+    catalog.start();
+    await catalog.loaded();
     catalog.stop();
     expect(state.calls).toBe(1);
 
@@ -229,7 +236,8 @@ describe("lifecycle", () => {
     const { state, load } = loader();
     const errors: unknown[] = [];
     const catalog = new ModelCatalog(load, { onError: (e) => errors.push(e) });
-    await catalog.start();
+    catalog.start();
+    await catalog.loaded();
     catalog.stop();
     state.fail = true;
     expect(await catalog.refreshOnce()).toBe(false);
@@ -244,7 +252,7 @@ describe("lifecycle", () => {
       const module = resolve(import.meta.dir, "../../src/upstream/model-catalog.ts");
       writeFileSync(
         script,
-        `import { ModelCatalog } from ${JSON.stringify(module)};\nconst c = new ModelCatalog(async () => [{ id: "m" }], { refreshIntervalMs: 60_000 });\nawait c.start();\nconsole.log("loaded", c.all().length);\n`,
+        `import { ModelCatalog } from ${JSON.stringify(module)};\nconst c = new ModelCatalog(async () => [{ id: "m" }], { refreshIntervalMs: 60_000 });\nc.start();\nawait c.loaded();\nconsole.log("loaded", c.all().length);\n`,
       );
       const child = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "pipe" });
       expect(await child.exited).toBe(0);

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import { observeFor } from "~/features/events";
 import type { CopilotClient } from "~/upstream/copilot-client";
+import type { ModelCatalog } from "~/upstream/model-catalog";
 import { forwardAndRelay } from "~/upstream/relay";
 import { requireJsonBody } from "../json-body";
 import { acceptModelRequest, jsonBodyLimit } from "../request-checks";
@@ -12,6 +13,8 @@ import { openAIUsage } from "./usage";
 export interface OpenAIDeps {
   /** Absent when no GitHub token is configured: the routes then answer 503. */
   copilot?: CopilotClient;
+  /** Copilot's models (absent with no GitHub token), refreshed in the background. */
+  catalog?: ModelCatalog;
   bodyLimitBytes: number;
 }
 
