@@ -119,19 +119,10 @@ export class CopilotToken implements Worker {
     } catch (error) {
       throw new AppError(`cannot reach ${this.urls.githubApi} for a Copilot token: ${errorMessage(error)}`, "check your network connection");
     }
-    if (response.status === 401) {
-      await response.body?.cancel();
-      const error = new GithubTokenRejected(this.urls.githubApi);
-      this.rejected = { error, until: this.clock.now() + REJECTION_MEMORY_MS };
-      throw error;
-    }
     if (!response.ok) {
-      await response.body?.cancel();
-      const hint =
-        response.status === 403 || response.status === 404
-          ? "this GitHub account has no Copilot access, or the token lacks it: check your Copilot subscription"
-          : "GitHub may be having trouble; try again shortly";
-      throw new UpstreamAuthError(`GitHub refused the Copilot token exchange (HTTP ${response.status})`, hint, response.status);
+      const error = await githubRefusal(response, this.urls.githubApi, "the Copilot token exchange");
+      if (error instanceof GithubTokenRejected) this.rejected = { error, until: this.clock.now() + REJECTION_MEMORY_MS };
+      throw error;
     }
     let body: TokenResponse;
     try {
@@ -215,4 +206,19 @@ export class GithubTokenRejected extends UpstreamAuthError {
       401,
     );
   }
+}
+
+/**
+ * GitHub's API refused a request made with the GitHub token (`what`, e.g. "the
+ * Copilot quota request"): 401 means the token itself is bad; 403/404 that the
+ * account has no Copilot; anything else is GitHub's trouble. The body is discarded.
+ */
+export async function githubRefusal(response: Response, githubApi: string, what: string): Promise<UpstreamAuthError> {
+  await response.body?.cancel();
+  if (response.status === 401) return new GithubTokenRejected(githubApi);
+  const hint =
+    response.status === 403 || response.status === 404
+      ? "this GitHub account has no Copilot access, or the token lacks it: check your Copilot subscription"
+      : "GitHub may be having trouble; try again shortly";
+  return new UpstreamAuthError(`GitHub refused ${what} (HTTP ${response.status})`, hint, response.status);
 }

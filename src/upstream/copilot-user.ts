@@ -1,6 +1,6 @@
 import { AppError, errorMessage } from "~/lib/errors";
 import { type ClientIdentity, clientIdentity, githubHeaders, type UpstreamUrls } from "./config";
-import { GithubTokenRejected, UpstreamAuthError } from "./copilot-token";
+import { githubRefusal } from "./copilot-token";
 
 /** One counter of GET copilot_internal/user's quota_snapshots, as GitHub sends it. */
 export interface QuotaSnapshot {
@@ -39,18 +39,7 @@ export async function fetchCopilotUser(urls: UpstreamUrls, githubToken: string, 
   } catch (error) {
     throw new AppError(`cannot reach ${urls.githubApi} for the Copilot quota: ${errorMessage(error)}`, "check your network connection");
   }
-  if (response.status === 401) {
-    await response.body?.cancel();
-    throw new GithubTokenRejected(urls.githubApi);
-  }
-  if (!response.ok) {
-    await response.body?.cancel();
-    const hint =
-      response.status === 403 || response.status === 404
-        ? "this GitHub account has no Copilot access, or the token lacks it: check your Copilot subscription"
-        : "GitHub may be having trouble; try again shortly";
-    throw new UpstreamAuthError(`GitHub refused the Copilot quota request (HTTP ${response.status})`, hint, response.status);
-  }
+  if (!response.ok) throw await githubRefusal(response, urls.githubApi, "the Copilot quota request");
   try {
     const body = (await response.json()) as unknown;
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw new Error("not an object");
