@@ -76,7 +76,12 @@ describe("key resolution on a serving proxy", () => {
     expect(await errorOf(denied)).toMatchObject({ code: "model_not_allowed", type: "invalid_request_error" });
     expect((await chat(server.url, { authorization: `Bearer ${limited.secret}` }, "claude-sonnet-4")).status).toBe(200);
     const models = await fetch(`${server.url}/models`, { headers: { authorization: `Bearer ${limited.secret}` } });
-    expect(((await models.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual(["claude-sonnet-4"]);
+    expect(((await models.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual([
+      "claude-sonnet-4.5",
+      "claude-opus-4.1",
+      "claude-haiku-4.5",
+      "claude-sonnet-4",
+    ]);
   });
 
   test("a key over its rate limit gets 429 with Retry-After", async () => {
