@@ -35,8 +35,12 @@ export const ANTHROPIC_ROUTES = { usage: ["/messages"], other: ["/messages/count
 /** What Anthropic's API sends on a quiet stream, so clients and proxies keep it open. */
 export const ANTHROPIC_PING = 'event: ping\ndata: {"type": "ping"}\n\n';
 
-/** The `anthropic-version` sent to Copilot's native endpoint when the client sent none (or not a date). */
-const DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
+/**
+ * The `anthropic-version` sent to Copilot's native endpoint, whatever the client sent: the one
+ * Copilot's own clients (and the forks that use this endpoint) send. Newer SDKs send later
+ * dates (@anthropic-ai/sdk 1.x: 2026-10-21) that Copilot is not known to accept.
+ */
+const COPILOT_ANTHROPIC_VERSION = "2023-06-01";
 
 type Traits = Pick<ForwardOptions, "vision" | "initiator">;
 
@@ -108,8 +112,7 @@ async function upstreamError(upstream: Response): Promise<Response> {
  */
 async function native(c: Context<AppEnv>, copilot: CopilotClient | undefined, body: { text: string; json: JsonObject }, entry: CatalogEntry, traits: Traits) {
   const text = body.json.model === entry.id ? body.text : JSON.stringify({ ...body.json, model: entry.id });
-  const version = c.req.header("anthropic-version");
-  const headers: Record<string, string> = { "anthropic-version": version && /^\d{4}-\d{2}-\d{2}$/.test(version) ? version : DEFAULT_ANTHROPIC_VERSION };
+  const headers: Record<string, string> = { "anthropic-version": COPILOT_ANTHROPIC_VERSION };
   const beta = copilotBetas(c.req.header("anthropic-beta"));
   if (beta) headers["anthropic-beta"] = beta;
   const observer = observeFor(c.var.event, anthropicUsage);
