@@ -1,5 +1,6 @@
 // `bun run bench`: every benchmark, each printed as a markdown table with ratios
 // against a baseline measured in the same run. Numbers go in the README.
+import { benchAnthropic } from "./anthropic";
 import { benchBoot } from "./boot";
 import { benchEvents } from "./events";
 import { benchKeys } from "./keys";
@@ -16,3 +17,4 @@ await benchEvents();
 await benchBoot();
 benchMigrationGuard();
 await benchProxy();
+await benchAnthropic();

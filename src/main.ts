@@ -2,6 +2,7 @@
 import { defineCommand, runMain } from "citty";
 import { dbCommand } from "~/db/cli";
 import { authCommand } from "~/features/auth/cli";
+import { claudeCodeCommand } from "~/features/claude-code/cli";
 import { doctorCommand } from "~/features/doctor/cli";
 import { keysCommand } from "~/features/keys/cli";
 import { quotaCommand } from "~/features/quota/cli";
@@ -48,7 +49,16 @@ const startCommand = defineCommand({
 
 const main = defineCommand({
   meta: { name: "copilot-api", version: "0.1.0", description: "A local OpenAI-compatible gateway in front of GitHub Copilot" },
-  subCommands: { start: startCommand, auth: authCommand, keys: keysCommand, usage: usageCommand, db: dbCommand, doctor: doctorCommand, quota: quotaCommand },
+  subCommands: {
+    start: startCommand,
+    auth: authCommand,
+    keys: keysCommand,
+    usage: usageCommand,
+    db: dbCommand,
+    doctor: doctorCommand,
+    quota: quotaCommand,
+    "claude-code": claudeCodeCommand,
+  },
 });
 
 await runMain(main);

@@ -19,7 +19,7 @@ import { usageRoutes } from "~/features/usage/routes";
 import { apiError, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
-import { anthropicShape, speaksAnthropic } from "~/protocols/anthropic";
+import { ANTHROPIC_ROUTES, anthropicRoutes, anthropicShape, speaksAnthropic } from "~/protocols/anthropic";
 import { OPENAI_ROUTES, type OpenAIDeps, openAIRoutes } from "~/protocols/openai";
 
 export interface AppDeps {
@@ -55,7 +55,7 @@ export function createApp(deps: AppDeps) {
   });
 
   // The clock starts here, so every refusal below is recorded too (for the protocol routes).
-  app.use(telemetry(deps.recorder, OPENAI_ROUTES));
+  app.use(telemetry(deps.recorder, OPENAI_ROUTES, ANTHROPIC_ROUTES));
   // Who is calling: the presented key, always checked (401); once per request.
   app.use(resolveKey(deps.keys.resolver));
   // Requests that passed without a key must name this machine in Host (DNS rebinding)…
@@ -71,6 +71,9 @@ export function createApp(deps: AppDeps) {
   const openai = openAIRoutes(deps.upstream);
   app.route("/", openai);
   app.route("/v1", openai);
+  const anthropic = anthropicRoutes(deps.upstream);
+  app.route("/", anthropic);
+  app.route("/v1", anthropic);
   // Admin keys only.
   app.route("/admin", usageRoutes(deps.store));
   app.route("/admin", quotaRoutes(deps.quota));

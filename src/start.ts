@@ -73,7 +73,14 @@ export async function start(options: StartOptions): Promise<void> {
   });
   // Started in this order once the port is open, stopped in reverse: the recorder
   // is the last to let go, after everything that could still produce an event.
-  const workers: Worker[] = [recorder, lastUsed, new RetentionJob(store, { days: options.eventsRetentionDays }), fileWatch, ...(token ? [token] : [])];
+  const workers: Worker[] = [
+    recorder,
+    lastUsed,
+    new RetentionJob(store, { days: options.eventsRetentionDays }),
+    fileWatch,
+    ...(token ? [token] : []),
+    ...(catalog ? [catalog] : []),
+  ];
   /** Everything that holds the store, in the order it must let go of it. */
   const release = async () => {
     for (const worker of workers.toReversed()) await worker.stop();

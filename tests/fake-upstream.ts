@@ -1,3 +1,6 @@
+import { anthropicEvents, anthropicMessage, chatChunks, chatCompletion, scriptedAnswer, scriptedFailure, viewAnthropic, viewChat } from "./fake-answers";
+import { COPILOT_MODELS, COPILOT_MODELS_RESPONSE } from "./fixtures/copilot-models";
+
 /**
  * A fake GitHub + Copilot on loopback: a real HTTP server on port 0 that plays
  * the device flow, the token exchange and the Copilot API, and records every
@@ -34,6 +37,8 @@ export interface FakeUpstream {
   rejectClientVersion: boolean;
   /** Copilot tokens that Copilot still accepts; clear it to make Copilot answer 401. */
   validTokens: Set<string>;
+  /** How many text deltas the scripted answers of catalog models stream (tests/fake-answers.ts). */
+  textDeltas: number;
   /** Resolves when a streamed response was cancelled by the reader (the proxy). */
   streamCancelled: Promise<void>;
   env(): Record<string, string>;
@@ -41,6 +46,8 @@ export interface FakeUpstream {
 }
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+
+const CATALOG_IDS = new Set(COPILOT_MODELS.map((m) => m.id));
 
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
 
@@ -142,6 +149,7 @@ export function startFakeUpstream(): FakeUpstream {
     pauseMs: 1000,
     rejectClientVersion: false,
     validTokens: new Set(),
+    textDeltas: 3,
     streamCancelled: new Promise<void>((resolve) => (cancelled = resolve)),
     env: () => ({ COPILOT_API_GITHUB_URL: fake.url, COPILOT_API_GITHUB_API_URL: fake.url, COPILOT_API_COPILOT_URL: fake.url }),
     stop: () => server.stop(true),
@@ -202,14 +210,20 @@ export function startFakeUpstream(): FakeUpstream {
         return json({ error: { message, type: "error" } }, 466);
       }
 
-      if (route === "GET /models") {
-        return json({
-          object: "list",
-          data: [
-            { id: "gpt-4o", object: "model" },
-            { id: "claude-sonnet-4", object: "model" },
-          ],
-        });
+      if (route === "GET /models") return json(COPILOT_MODELS_RESPONSE);
+      if (route === "POST /v1/messages") {
+        // Copilot's native Anthropic endpoint, for the catalog models that list it.
+        const payload = JSON.parse(body) as Record<string, unknown> & { model: string; stream?: boolean };
+        const entry = COPILOT_MODELS.find((m) => m.id === payload.model);
+        if (!entry?.supported_endpoints?.includes("/v1/messages")) {
+          return json({ type: "error", error: { type: "invalid_request_error", message: `model ${payload.model} is not supported via /v1/messages` } }, 400);
+        }
+        const view = viewAnthropic(payload);
+        const failure = scriptedFailure(view, true);
+        if (failure) return failure;
+        const answer = scriptedAnswer(view);
+        if (payload.stream) return new Response(anthropicEvents(payload.model, answer, fake.textDeltas), { headers: { "content-type": "text/event-stream" } });
+        return json(anthropicMessage(payload.model, answer));
       }
       if (route === "POST /embeddings") {
         return json({
@@ -221,6 +235,15 @@ export function startFakeUpstream(): FakeUpstream {
       }
       if (route === "POST /chat/completions") {
         const payload = JSON.parse(body) as { model: string; stream?: boolean };
+        if (CATALOG_IDS.has(payload.model)) {
+          // The realistic catalog's models answer as real Copilot does (tests/fake-answers.ts).
+          const view = viewChat(payload as unknown as Record<string, unknown>);
+          const failure = scriptedFailure(view, false);
+          if (failure) return failure;
+          const answer = scriptedAnswer(view);
+          if (payload.stream) return new Response(chatChunks(payload.model, answer, fake.textDeltas), { headers: { "content-type": "text/event-stream" } });
+          return json(chatCompletion(payload.model, answer));
+        }
         if (payload.model === "error-429") return json({ error: { message: "rate limited upstream", type: "rate_limit" } }, 429);
         if (payload.model === "error-500") return new Response("upstream exploded", { status: 500, headers: { "content-type": "text/plain" } });
         if (payload.model === "slow") await Bun.sleep(300);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type FakeUpstream, startFakeUpstream, streamChunks, USAGE } from "./fake-upstream";
+import { COPILOT_MODELS } from "./fixtures/copilot-models";
 import { appDirOf, cleanUpAfterFile, cli, isolatedEnv, type RunningServer, startServer, tempDir } from "./helpers";
 
 cleanUpAfterFile();
@@ -83,10 +84,10 @@ describe("proxy to Copilot", () => {
     expect(events.slice(0, -1).map((e) => JSON.parse(e))).toEqual(streamChunks("gpt-4o"));
   });
 
-  test.each(["/models", "/v1/models"])("GET %s", async (path) => {
+  test.each(["/models", "/v1/models"])("GET %s answers Copilot's catalog", async (path) => {
     const response = await fetch(`${server.url}${path}`);
     expect(response.status).toBe(200);
-    expect(((await response.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual(["gpt-4o", "claude-sonnet-4"]);
+    expect(((await response.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual(COPILOT_MODELS.map((m) => m.id));
   });
 
   test.each(["/embeddings", "/v1/embeddings"])("POST %s", async (path) => {

@@ -16,6 +16,8 @@ export interface ForwardOptions {
   signal?: AbortSignal;
   vision?: boolean;
   initiator?: Initiator;
+  /** Headers a protocol adds for this endpoint (Anthropic's `anthropic-version`, `anthropic-beta`); set after the fixed ones. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -63,7 +65,7 @@ export class CopilotClient {
     try {
       return await fetch(`${base}${options.path}`, {
         method: options.method,
-        headers: copilotHeaders(session.token, { vision: options.vision, initiator: options.initiator }, this.identity),
+        headers: { ...copilotHeaders(session.token, { vision: options.vision, initiator: options.initiator }, this.identity), ...options.headers },
         body: options.body,
         signal: options.signal,
       });

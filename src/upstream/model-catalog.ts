@@ -277,6 +277,12 @@ export function hasReasoning(entry: CatalogEntry): boolean {
   );
 }
 
+/** The premium multiplier of a request to this model (billing.is_premium and a multiplier), or null: not premium, or unknown. */
+export function premiumMultiplier(entry: CatalogEntry | undefined): number | null {
+  const billing = entry?.billing;
+  return billing?.is_premium === true && typeof billing.multiplier === "number" && billing.multiplier > 0 ? billing.multiplier : null;
+}
+
 /** A Claude chat model: vendor Anthropic or a `claude-` id, and not an embeddings model. */
 export function isClaude(entry: CatalogEntry): boolean {
   const vendor = entry.vendor?.toLowerCase();

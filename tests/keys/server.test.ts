@@ -42,7 +42,8 @@ describe("key resolution on a serving proxy", () => {
     const before = fake.requests.length;
     expect((await chat(server.url, { authorization: `Bearer ${full.secret}` })).status).toBe(200);
     expect((await chat(server.url, { "x-api-key": full.secret })).status).toBe(200);
-    const forwarded = fake.requests.slice(before);
+    // Only the chat requests: the model catalog's own GET /models may land in between.
+    const forwarded = fake.requests.slice(before).filter((r) => r.path === "/chat/completions");
     expect(forwarded).toHaveLength(2);
     for (const request of forwarded) {
       expect(request.headers["x-api-key"]).toBeUndefined();
@@ -76,7 +77,12 @@ describe("key resolution on a serving proxy", () => {
     expect(await errorOf(denied)).toMatchObject({ code: "model_not_allowed", type: "invalid_request_error" });
     expect((await chat(server.url, { authorization: `Bearer ${limited.secret}` }, "claude-sonnet-4")).status).toBe(200);
     const models = await fetch(`${server.url}/models`, { headers: { authorization: `Bearer ${limited.secret}` } });
-    expect(((await models.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual(["claude-sonnet-4"]);
+    expect(((await models.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual([
+      "claude-sonnet-4.5",
+      "claude-opus-4.1",
+      "claude-haiku-4.5",
+      "claude-sonnet-4",
+    ]);
   });
 
   test("a key over its rate limit gets 429 with Retry-After", async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { COPILOT_USER, type FakeUpstream, startFakeUpstream } from "../fake-upstream";
+import { COPILOT_MODELS } from "../fixtures/copilot-models";
 import { cleanUpAfterFile, cli, isolatedEnv, tempDir } from "../helpers";
 
 cleanUpAfterFile();
@@ -27,7 +28,7 @@ describe("copilot-api doctor", () => {
       "GitHub token            from GH_TOKEN",
       "ok    GitHub token:",
       `ok    Copilot API: ${fake.url} (from COPILOT_API_COPILOT_URL)`,
-      "ok    catalog: GET /models answered 2 models",
+      `ok    catalog: GET /models answered ${COPILOT_MODELS.length} models`,
       "all checks passed",
     ]) {
       expect(result.stdout).toContain(text);

@@ -4,7 +4,7 @@ import type { EventError } from "~/db/schema";
 import { type EventDraft, newDraft } from "./draft";
 import type { EventRecorder } from "./recorder";
 
-/** The routes that leave an event, as recorded (without the optional /v1 prefix); given by server.ts. */
+/** The routes that leave an event, as recorded (without the optional /v1 prefix); each protocol's list, given by server.ts. */
 export interface RecordedRoutes {
   /** Routes whose answer carries usage: one without it is flagged usage_unknown. */
   usage: readonly string[];
@@ -49,9 +49,9 @@ function errorTag(status: number, draft: EventDraft): EventError | null {
  * stream's last bytes only once its event is, so a crash never loses the
  * event of a request the client saw answered.
  */
-export function telemetry(recorder: EventRecorder, routes: RecordedRoutes): MiddlewareHandler<AppEnv> {
-  const recorded = new Set([...routes.usage, ...routes.other]);
-  const withUsage = new Set(routes.usage);
+export function telemetry(recorder: EventRecorder, ...protocols: RecordedRoutes[]): MiddlewareHandler<AppEnv> {
+  const recorded = new Set(protocols.flatMap((routes) => [...routes.usage, ...routes.other]));
+  const withUsage = new Set(protocols.flatMap((routes) => routes.usage));
   return async function telemetry(c, next) {
     const ts = Date.now();
     const started = performance.now();

@@ -1,5 +1,6 @@
 /** The keys feature's public face: what the server, the boot and other features use. */
 export { crossSiteGuard, hostGuard } from "./guards";
+export { issueKey } from "./issue";
 export { LastUsedTracker, noteLastUsed } from "./last-used";
 export { announcePolicy, type KeyPolicy } from "./policy";
 export { RateLimiter, rateLimit } from "./rate-limit";

@@ -1,5 +1,6 @@
 /** The Anthropic Messages protocol's public face, for server.ts. */
 export { anthropicShape } from "./errors";
+export { ANTHROPIC_ROUTES, anthropicRoutes } from "./routes";
 
 /** Paths served in Anthropic's protocol (at / and /v1). */
 export const ANTHROPIC_PATH = /^(?:\/v1)?\/messages(?:\/|$)/;

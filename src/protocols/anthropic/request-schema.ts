@@ -3,12 +3,12 @@
  * (unknown fields pass through untouched), so a body that validates here can still be
  * forwarded byte for byte to Copilot's native `/v1/messages`.
  *
- * Validated with zod 4 (`z.looseObject` is zod 4's passthrough object).
+ * Validated with zod 4 (`z.looseObject` is zod 4's passthrough object). A failure is worded by
+ * the checks every protocol shares (../request-checks.ts checkBody): the first problem, naming
+ * its field (`messages[0].content[1].type: …`).
  */
 import { z } from "zod";
-
-/** The longest model name we accept; a longer one is not a model, and we may echo it in errors. */
-export const MAX_MODEL_NAME_LENGTH = 256;
+import { checkBody, MODEL_NAME_MAX } from "../request-checks";
 
 const cacheControl = z.looseObject({ type: z.string() }).nullish();
 
@@ -46,7 +46,11 @@ export const toolUseBlockSchema = z.looseObject({
 export const toolResultBlockSchema = z.looseObject({
   type: z.literal("tool_result"),
   tool_use_id: z.string(),
-  content: z.union([z.string(), z.array(z.discriminatedUnion("type", [textBlockSchema, imageBlockSchema]))]).optional(),
+  content: z
+    .union([z.string(), z.array(z.discriminatedUnion("type", [textBlockSchema, imageBlockSchema]))], {
+      error: "expected a string or an array of text and image blocks",
+    })
+    .optional(),
   is_error: z.boolean().optional(),
   cache_control: cacheControl,
 });
@@ -73,7 +77,7 @@ export const contentBlockSchema = z.discriminatedUnion("type", [
 
 export const messageSchema = z.looseObject({
   role: z.enum(["user", "assistant"]),
-  content: z.union([z.string(), z.array(contentBlockSchema)]),
+  content: z.union([z.string(), z.array(contentBlockSchema)], { error: "expected a string or an array of content blocks" }),
 });
 
 /**
@@ -103,9 +107,9 @@ export const thinkingConfigSchema = z.looseObject({
 });
 
 export const messagesRequestSchema = z.looseObject({
-  model: z.string().min(1).max(MAX_MODEL_NAME_LENGTH),
+  model: z.string().min(1).max(MODEL_NAME_MAX),
   max_tokens: z.number().int().positive(),
-  system: z.union([z.string(), z.array(textBlockSchema)]).optional(),
+  system: z.union([z.string(), z.array(textBlockSchema)], { error: "expected a string or an array of text blocks" }).optional(),
   messages: z.array(messageSchema),
   tools: z.array(toolSchema).optional(),
   tool_choice: toolChoiceSchema.optional(),
@@ -131,55 +135,18 @@ export type CountTokensRequest = z.infer<typeof countTokensRequestSchema>;
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: string };
 
-/** Validates a parsed JSON body as a Messages request; on failure the message names the field path. */
+/**
+ * Validates a parsed JSON body as a Messages request; on failure the message names the field
+ * path. The schemas transform nothing, so a body that passes is the value itself (the routes
+ * use the checked body as it is).
+ */
 export function parseMessagesRequest(body: unknown): ParseResult<MessagesRequest> {
-  const result = messagesRequestSchema.safeParse(body);
-  return result.success ? { ok: true, value: result.data } : { ok: false, message: formatZodError(result.error) };
+  const problem = checkBody(messagesRequestSchema, body);
+  return problem ? { ok: false, message: problem.message } : { ok: true, value: body as MessagesRequest };
 }
 
 /** Validates a parsed JSON body as a count_tokens request. */
 export function parseCountTokensRequest(body: unknown): ParseResult<CountTokensRequest> {
-  const result = countTokensRequestSchema.safeParse(body);
-  return result.success ? { ok: true, value: result.data } : { ok: false, message: formatZodError(result.error) };
-}
-
-/** At most this many problems are listed in one message; the rest are counted. */
-const MAX_LISTED_ISSUES = 3;
-
-type Issue = z.core.$ZodIssue;
-type PathKey = PropertyKey;
-
-/** `["messages", 0, "content", 1, "type"]` → `messages[0].content[1].type`. */
-export function formatPath(path: readonly PathKey[]): string {
-  let out = "";
-  for (const key of path) {
-    if (typeof key === "number") out += `[${key}]`;
-    else out += out === "" ? String(key) : `.${String(key)}`;
-  }
-  return out === "" ? "(body)" : out;
-}
-
-/**
- * A zod union (`content: string | block[]`) reports every branch. Keep the branch that got
- * furthest: the one whose problems are not simply "this is the wrong kind of value".
- */
-function flatten(issue: Issue, prefix: readonly PathKey[]): { path: PathKey[]; message: string }[] {
-  const path = [...prefix, ...issue.path];
-  if (issue.code === "invalid_union" && issue.errors.length > 0) {
-    const branches = issue.errors.filter((branch) => !(branch.length === 1 && branch[0]?.code === "invalid_type" && branch[0].path.length === 0));
-    if (branches.length === 1) return branches[0]!.flatMap((inner) => flatten(inner, path));
-    if (branches.length === 0) {
-      const expected = issue.errors.map((branch) => (branch[0] as { expected?: string } | undefined)?.expected).filter(Boolean);
-      return [{ path, message: `Invalid input: expected ${expected.join(" or ")}` }];
-    }
-  }
-  return [{ path, message: issue.message }];
-}
-
-/** Turns a zod error into one line naming each bad field, e.g. `messages[0].content[1].type: Invalid input: …`. */
-export function formatZodError(error: z.ZodError): string {
-  const problems = error.issues.flatMap((issue) => flatten(issue, []));
-  const listed = problems.slice(0, MAX_LISTED_ISSUES).map((p) => `${formatPath(p.path)}: ${p.message}`);
-  const more = problems.length - listed.length;
-  return more > 0 ? `${listed.join("; ")} (and ${more} more)` : listed.join("; ");
+  const problem = checkBody(countTokensRequestSchema, body);
+  return problem ? { ok: false, message: problem.message } : { ok: true, value: body as CountTokensRequest };
 }

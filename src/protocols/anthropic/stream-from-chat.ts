@@ -140,14 +140,16 @@ export class ChatStreamTranslator {
   /** Feeds raw upstream bytes; returns the Anthropic SSE text they complete (maybe empty). */
   push(bytes: Uint8Array): string {
     if (this.finished) return "";
-    this.pending += this.decoder.decode(bytes, { stream: true });
-    let newline = this.pending.indexOf("\n");
+    const text = this.pending + this.decoder.decode(bytes, { stream: true });
+    // Lines are cut out by index: one pass over the read, the unfinished last line kept for the next.
+    let start = 0;
+    let newline = text.indexOf("\n");
     while (newline !== -1 && !this.finished) {
-      const line = this.pending.slice(0, newline);
-      this.pending = this.pending.slice(newline + 1);
-      this.line(line);
-      newline = this.pending.indexOf("\n");
+      this.line(text.slice(start, newline));
+      start = newline + 1;
+      newline = text.indexOf("\n", start);
     }
+    this.pending = this.finished ? "" : text.slice(start);
     return this.flush();
   }
 

@@ -2,9 +2,10 @@ import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import { observeFor } from "~/features/events";
 import type { CopilotClient } from "~/upstream/copilot-client";
-import type { ModelCatalog } from "~/upstream/model-catalog";
+import { type ModelCatalog, premiumMultiplier } from "~/upstream/model-catalog";
 import { forwardAndRelay } from "~/upstream/relay";
 import { requireJsonBody } from "../json-body";
+import { getModel, listModels } from "../models";
 import { acceptModelRequest, jsonBodyLimit } from "../request-checks";
 import { chatHasImages, chatInitiator } from "./initiator";
 import { chatCompletionRequest, embeddingsRequest } from "./request-schemas";
@@ -30,6 +31,8 @@ export function openAIRoutes(deps: OpenAIDeps) {
     const body = await acceptModelRequest(c, chatCompletionRequest);
     if (body instanceof Response) return body;
     const messages = body.json.messages as Parameters<typeof chatInitiator>[0];
+    // What a person's request to this model costs in premium requests, as the catalog says now.
+    c.var.event.premiumMultiplier = premiumMultiplier(deps.catalog?.resolve(body.json.model as string));
     return forwardAndRelay(
       c,
       deps.copilot,
@@ -44,13 +47,8 @@ export function openAIRoutes(deps: OpenAIDeps) {
     return forwardAndRelay(c, deps.copilot, { method: "POST", path: "/embeddings", body: body.text }, observeFor(c.var.event, openAIUsage));
   });
 
-  routes.get("/models", async (c) => {
-    const response = await forwardAndRelay(c, deps.copilot, { method: "GET", path: "/models" }, observeFor(c.var.event, openAIUsage));
-    const key = c.var.apiKey;
-    if (!response.ok || key.allowedModels.includes("*")) return response;
-    // A key limited to some models sees only those.
-    const list = (await response.json()) as { data?: { id: string }[] };
-    return c.json({ ...list, data: (list.data ?? []).filter((m) => key.allows(m.id)) });
-  });
+  // Answered from the model catalog (Anthropic's shape with an anthropic-version header).
+  routes.get("/models", (c) => listModels(c, deps));
+  routes.get("/models/:id", (c) => getModel(c, deps, c.req.param("id")));
   return routes;
 }

@@ -1,18 +1,31 @@
 import type { EventDraft, UsageReader } from "~/features/events";
 import type { StreamEnds } from "~/upstream/relay";
 
+interface OpenAIUsage {
+  prompt_tokens?: unknown;
+  completion_tokens?: unknown;
+  prompt_tokens_details?: { cached_tokens?: unknown } | null;
+  completion_tokens_details?: { reasoning_tokens?: unknown } | null;
+}
+
+const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : null);
+
 /**
- * Reads OpenAI's usage block ({ prompt_tokens, completion_tokens }) and the
- * answering model from a chat or embeddings answer, or a stream chunk.
+ * Reads OpenAI's usage block ({ prompt_tokens, completion_tokens }, with
+ * `prompt_tokens_details.cached_tokens`, part of the prompt tokens, and
+ * `completion_tokens_details.reasoning_tokens`) and the answering model from a
+ * chat or embeddings answer, or a stream chunk.
  */
 function noteUsage(draft: EventDraft, answer: unknown): void {
   if (typeof answer !== "object" || answer === null) return;
-  const { model, usage } = answer as { model?: unknown; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
+  const { model, usage } = answer as { model?: unknown; usage?: OpenAIUsage | null };
   if (typeof model === "string" && model) draft.upstreamModel = model;
   if (typeof usage !== "object" || usage === null) return;
   draft.usageSeen = true;
-  draft.promptTokens = typeof usage.prompt_tokens === "number" ? usage.prompt_tokens : null;
-  draft.completionTokens = typeof usage.completion_tokens === "number" ? usage.completion_tokens : null;
+  draft.promptTokens = count(usage.prompt_tokens);
+  draft.completionTokens = count(usage.completion_tokens);
+  draft.cacheReadTokens = count(usage.prompt_tokens_details?.cached_tokens);
+  draft.reasoningTokens = count(usage.completion_tokens_details?.reasoning_tokens);
 }
 
 /** Copilot puts usage in the last chunk before `data: [DONE]`: read the tail's `data:` lines from the end. */

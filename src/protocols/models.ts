@@ -1,0 +1,87 @@
+import type { Context } from "hono";
+import type { AppEnv } from "~/app-env";
+import { apiError } from "~/lib/api-error";
+import { clip } from "~/lib/clip";
+import type { CopilotClient } from "~/upstream/copilot-client";
+import type { CatalogEntry, ModelCatalog } from "~/upstream/model-catalog";
+import { sendToCopilot } from "~/upstream/relay";
+
+/**
+ * The model list every protocol answers from Copilot's catalog (never a call to
+ * Copilot per request): GET /models and GET /models/{id}, in OpenAI's shape, or
+ * in Anthropic's when the client says it speaks it (`anthropic-version`, which
+ * Anthropic SDKs always send). A key limited to some models sees only those.
+ */
+
+/** `created` / `created_at` for every model: Copilot's catalog carries no dates. */
+const NO_DATE_SECONDS = 0;
+const NO_DATE_ISO = new Date(NO_DATE_SECONDS * 1000).toISOString().replace(".000Z", "Z");
+
+/** What a route needs to read the catalog: absent without a GitHub token. */
+export interface CatalogDeps {
+  copilot?: CopilotClient;
+  catalog?: ModelCatalog;
+}
+
+/**
+ * The loaded catalog, or the answer to give instead: 503 without a GitHub token
+ * (as every upstream route), 502 when Copilot's model list could not be loaded
+ * (the first load failed and one retry on demand did too).
+ */
+export async function readyCatalog(c: Context, deps: CatalogDeps): Promise<ModelCatalog | Response> {
+  if (!deps.copilot || !deps.catalog) {
+    const sent = await sendToCopilot(c, undefined, { method: "GET", path: "/models" }, { reached() {}, aborted() {} });
+    return "refusal" in sent ? sent.refusal : apiError(c, 503, { message: "copilot-api has no GitHub token", type: "server_error" });
+  }
+  const catalog = deps.catalog;
+  if (catalog.lastLoadedAt === undefined) await catalog.refreshOnce();
+  if (catalog.lastLoadedAt !== undefined) return catalog;
+  return apiError(c, 502, {
+    message: "copilot-api could not load Copilot's model list (GET /models); its log says why: run `copilot-api doctor` to check the GitHub token and Copilot",
+    type: "upstream_error",
+    code: "catalog_unavailable",
+  });
+}
+
+const wantsAnthropic = (c: Context) => c.req.header("anthropic-version") !== undefined;
+
+/** OpenAI's model object; Copilot's own fields (capabilities, billing, supported_endpoints…) stay. */
+function openAIModel(entry: CatalogEntry) {
+  return { ...entry, id: entry.id, object: "model", created: NO_DATE_SECONDS, owned_by: entry.vendor ?? "github-copilot" };
+}
+
+/** Anthropic's model object. */
+function anthropicModel(entry: CatalogEntry) {
+  return { type: "model", id: entry.id, display_name: entry.name ?? entry.id, created_at: NO_DATE_ISO };
+}
+
+/** Anthropic clients get the chat models only: an embeddings model cannot answer /v1/messages. */
+const isChat = (entry: CatalogEntry) => (entry.capabilities?.type ?? "chat") === "chat";
+
+/** GET /models: the catalog, filtered by the key's allowed models. */
+export async function listModels(c: Context<AppEnv>, deps: CatalogDeps): Promise<Response> {
+  const catalog = await readyCatalog(c, deps);
+  if (catalog instanceof Response) return catalog;
+  const key = c.var.apiKey;
+  const visible = catalog.all().filter((entry) => key.allows(entry.id));
+  if (!wantsAnthropic(c)) return c.json({ object: "list", data: visible.map(openAIModel) });
+  const data = visible.filter(isChat).map(anthropicModel);
+  return c.json({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+}
+
+/** GET /models/{id}: one model (Anthropic's dated names resolve too), or 404 in the client's shape. */
+export async function getModel(c: Context<AppEnv>, deps: CatalogDeps, requested: string): Promise<Response> {
+  const catalog = await readyCatalog(c, deps);
+  if (catalog instanceof Response) return catalog;
+  const entry = catalog.resolve(requested);
+  const key = c.var.apiKey;
+  if (!entry || !(key.allows(entry.id) || key.allows(requested)) || (wantsAnthropic(c) && !isChat(entry))) {
+    return apiError(c, 404, {
+      message: `model ${JSON.stringify(clip(requested))} is not in this Copilot plan's model list, or this key may not use it; GET /v1/models lists the ones it may`,
+      type: "invalid_request_error",
+      code: "model_not_found",
+      param: "model",
+    });
+  }
+  return c.json(wantsAnthropic(c) ? anthropicModel(entry) : openAIModel(entry));
+}
