@@ -10,6 +10,7 @@
  */
 
 const CHUNK = "chat.completion.chunk";
+const OBJECT_CHUNK = `"object":"${CHUNK}"`;
 const ANSWER = "chat.completion";
 
 /**
@@ -28,21 +29,42 @@ export function completeFields(text: string, json: unknown, object: string, mode
   let missing = "";
   if (answer.object === undefined) missing += `"object":${JSON.stringify(object)}`;
   if (answer.model === undefined) missing += `${missing ? "," : ""}"model":${JSON.stringify(model)}`;
-  if (!missing) return text;
+  return missing ? insert(text, missing) : text;
+}
+
+/** `fields` (`"a":1,"b":2`) written first inside the JSON object `text`. */
+function insert(text: string, fields: string): string {
   const open = text.indexOf("{");
   const rest = text.slice(open + 1);
-  return `${text.slice(0, open + 1)}${missing}${/^\s*\}/.test(rest) ? "" : ","}${rest}`;
+  return `${text.slice(0, open + 1)}${fields}${/^\s*\}/.test(rest) ? "" : ","}${rest}`;
 }
 
 /** A non-streamed chat answer for strict clients: `object: "chat.completion"`, and `model` when missing. */
 export const completeAnswer = (model: string) => (text: string, json: unknown) => completeFields(text, json, ANSWER, model);
 
-/** One SSE line: a `data:` line holding a JSON object gets the missing fields; every other line passes as it is. */
-function completeLine(line: string, model: string): string {
+/** A non-empty `model` string somewhere in a payload, as Copilot writes it (no spaces). */
+const MODEL_SET = /"model":"[^"]/;
+
+/**
+ * One SSE line: a `data:` line holding a JSON object gets the missing fields;
+ * every other line passes as it is. The common case is decided without
+ * parsing: inside JSON a key's quotes are never escaped, so a payload with no
+ * `"object"` and no `"error"` anywhere has neither at its top; a chunk's only
+ * `model` key is its top-level one (the chunk schema nests none). Anything
+ * else is parsed to be sure.
+ */
+function completeLine(line: string, model: string, modelField: string): string {
   if (!line.startsWith("data:")) return line;
   const start = line.charCodeAt(5) === 32 ? 6 : 5;
   if (line.charCodeAt(start) !== 123 /* { */) return line;
-  const payload = line.slice(start);
+  // Lines may end in \r\n: the \r stays where it was.
+  const end = line.endsWith("\r") ? line.length - 1 : line.length;
+  const payload = line.slice(start, end);
+  const put = (fixed: string) => line.slice(0, start) + fixed + line.slice(end);
+  if (payload.endsWith("}") && !payload.includes('"object"') && !payload.includes('"error"')) {
+    if (!payload.includes('"model"')) return put(insert(payload, modelField));
+    if (MODEL_SET.test(payload)) return put(insert(payload, OBJECT_CHUNK));
+  }
   let json: unknown;
   try {
     json = JSON.parse(payload);
@@ -50,7 +72,7 @@ function completeLine(line: string, model: string): string {
     return line; // not JSON after all: relayed as it came
   }
   const fixed = completeFields(payload, json, CHUNK, model);
-  return fixed === payload ? line : line.slice(0, start) + fixed;
+  return fixed === payload ? line : put(fixed);
 }
 
 /**
@@ -60,34 +82,45 @@ function completeLine(line: string, model: string): string {
  * across reads is held only until its newline comes.
  */
 export function completeChunks(model: string): (body: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array> {
+  const modelField = `${OBJECT_CHUNK},"model":${JSON.stringify(model)}`;
+  const complete = (text: string) => {
+    if (!text.includes("data:")) return text;
+    const lines = text.split("\n");
+    for (let i = 0; i < lines.length; i++) lines[i] = completeLine(lines[i]!, model, modelField);
+    return lines.join("\n");
+  };
   return (body) => {
+    const reader = body.getReader();
     const decoder = new TextDecoder();
     const encoder = new TextEncoder();
     let pending = "";
-    const complete = (text: string) =>
-      text.includes("data:")
-        ? text
-            .split("\n")
-            .map((line) => completeLine(line, model))
-            .join("\n")
-        : text;
-    return body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(bytes, controller) {
-          const text = pending + decoder.decode(bytes, { stream: true });
-          const end = text.lastIndexOf("\n");
-          if (end === -1) {
-            pending = text;
+    // A pull source rather than a TransformStream: one stage less per chunk, and
+    // cancelling it cancels upstream directly.
+    return new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) {
+              const rest = pending + decoder.decode();
+              if (rest) controller.enqueue(encoder.encode(complete(rest)));
+              controller.close();
+              return;
+            }
+            const text = pending + decoder.decode(value, { stream: true });
+            const end = text.lastIndexOf("\n");
+            if (end === -1) {
+              pending = text; // no whole line yet: read on
+              continue;
+            }
+            pending = text.slice(end + 1);
+            controller.enqueue(encoder.encode(complete(text.slice(0, end + 1))));
             return;
           }
-          pending = text.slice(end + 1);
-          controller.enqueue(encoder.encode(complete(text.slice(0, end + 1))));
         },
-        flush(controller) {
-          const text = pending + decoder.decode();
-          if (text) controller.enqueue(encoder.encode(complete(text)));
-        },
-      }),
+        cancel: (reason) => reader.cancel(reason),
+      },
+      { highWaterMark: 0 },
     );
   };
 }

@@ -167,6 +167,32 @@ describe("the chunk rewriting itself", () => {
     expect(out).toHaveLength(events.length);
   });
 
+  test("in a stream too: fills only what is missing, byte for byte otherwise", async () => {
+    const lines = [
+      'data: {"choices":[],"id":"a"}',
+      'data: {"choices":[{"delta":{"content":"\\"model\\": \\"x\\""}}],"model":"gpt-x"}',
+      'data: {"object":"chat.completion.chunk","model":"gpt-x","choices":[]}',
+      'data: {"model":"","choices":[]}',
+      'data:{"model":null}',
+      'data: {"error":{"message":"overloaded","type":"server_error"}}',
+      ": a comment",
+      "data: [DONE]",
+      "data: {not json",
+    ];
+    const out = (await through([encode(lines.map((l) => `${l}\r\n\r\n`).join(""))])).join("").split("\r\n\r\n");
+    expect(out.slice(0, -1)).toEqual([
+      'data: {"object":"chat.completion.chunk","model":"gpt-4o","choices":[],"id":"a"}',
+      'data: {"object":"chat.completion.chunk","choices":[{"delta":{"content":"\\"model\\": \\"x\\""}}],"model":"gpt-x"}',
+      lines[2]!,
+      'data: {"model":"gpt-4o","choices":[],"object":"chat.completion.chunk"}',
+      'data:{"model":"gpt-4o","object":"chat.completion.chunk"}',
+      lines[5]!,
+      lines[6]!,
+      lines[7]!,
+      lines[8]!,
+    ]);
+  });
+
   test("fills only what is missing, keeps Copilot's own text, and leaves errors, comments and [DONE] alone", () => {
     const fix = (text: string) => completeFields(text, JSON.parse(text), "chat.completion.chunk", "m");
     expect(fix('{"id":"a","n":1.0e2}')).toBe('{"object":"chat.completion.chunk","model":"m","id":"a","n":1.0e2}');
