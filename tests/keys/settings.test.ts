@@ -159,17 +159,17 @@ describe("parsing settings (the code path a dashboard would share)", () => {
   });
 
   test.each([
-    [{ premiumQuota: "1.5" }, "--premium-quota 1.5 is not a positive whole number of premium requests per month"],
-    [{ premiumQuota: "lots" }, "--premium-quota lots is not a positive whole number"],
-    [{ premiumQuota: "" }, "--premium-quota  is not a positive whole number"],
-    [{ rateLimit: "0.4" }, "--rate-limit 0.4 is not a positive whole number of requests per minute"],
-    [{ rateLimit: "1e9" }, "--rate-limit 1e9 is above the largest accepted value"],
-    [{ expires: "soon" }, "--expires soon is neither a duration nor a date"],
-    [{ expires: "0d" }, "--expires 0d is no time at all"],
-    [{ expires: "2099-02-30" }, "--expires 2099-02-30 is not a calendar date"],
-    [{ expires: "2099-02-30T10:00Z" }, "--expires 2099-02-30T10:00Z is not a valid date and time"],
-    [{ label: "x".repeat(201) }, "--label is 201 characters long; the limit is 200"],
-  ])("refuses %p", (input, message) => {
+    ["premiumQuota 1.5", { premiumQuota: "1.5" }, "--premium-quota 1.5 is not a positive whole number of premium requests per month"],
+    ["premiumQuota lots", { premiumQuota: "lots" }, "--premium-quota lots is not a positive whole number"],
+    ["premiumQuota ", { premiumQuota: "" }, "--premium-quota  is not a positive whole number"],
+    ["rateLimit 0.4", { rateLimit: "0.4" }, "--rate-limit 0.4 is not a positive whole number of requests per minute"],
+    ["rateLimit 1e9", { rateLimit: "1e9" }, "--rate-limit 1e9 is above the largest accepted value"],
+    ["expires soon", { expires: "soon" }, "--expires soon is neither a duration nor a date"],
+    ["expires 0d", { expires: "0d" }, "--expires 0d is no time at all"],
+    ["expires 2099-02-30", { expires: "2099-02-30" }, "--expires 2099-02-30 is not a calendar date"],
+    ["expires 2099-02-30T10:00Z", { expires: "2099-02-30T10:00Z" }, "--expires 2099-02-30T10:00Z is not a valid date and time"],
+    ["label of 201 characters", { label: "x".repeat(201) }, "--label is 201 characters long; the limit is 200"],
+  ])("refuses %s", (_what, input, message) => {
     expect(() => parseKeySettings(input, now)).toThrow(message);
   });
 
