@@ -8,6 +8,7 @@ import { benchLookup } from "./lookup";
 import { benchMigrationGuard } from "./migration-guard";
 import { benchProxy } from "./proxy";
 import { benchRequestChecks } from "./request-checks";
+import { benchStrictChunks } from "./strict-chunks";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
 benchLookup();
@@ -18,3 +19,4 @@ await benchBoot();
 benchMigrationGuard();
 await benchProxy();
 await benchAnthropic();
+await benchStrictChunks();

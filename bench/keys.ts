@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "~/db";
+import { monthOf, PremiumUsage } from "~/features/keys/premium-quota";
 import { insertKey } from "~/features/keys/queries";
 import { KeyResolver } from "~/features/keys/resolver";
 import { generateSecret, hashSecret, newKeyId } from "~/features/keys/secret";
@@ -52,8 +53,50 @@ export function benchKeys(): void {
     }
     const uncached = summarize("resolver, uncached (checksum + hash + prepared Drizzle lookup)", samples);
     printTable(`Key resolution per request (${KEYS.toLocaleString("en")} keys)`, "ns/op", baseline, [hashed, cached, uncached]);
+
+    benchPremiumQuota(store, cached);
   } finally {
     store.close();
     rmSync(home, { recursive: true, force: true });
   }
+}
+
+const QUOTA_KEYS = 50;
+const MODELS = 4;
+
+/**
+ * The --premium-quota check per request: premium requests used this month,
+ * from usage_hourly (a whole month of hourly rows for 50 keys and 4 models),
+ * cached per key; against the cached key resolution every request already pays.
+ */
+function benchPremiumQuota(store: ReturnType<typeof openStore>, resolution: ReturnType<typeof summarize>): void {
+  const now = Date.now();
+  const month = monthOf(now);
+  const hours = Math.floor((now - month.start) / 3_600_000) + 1;
+  const insert = store.sqlite.query("INSERT INTO usage_hourly (hour, key_id, model, requests, premium_requests) VALUES (?, ?, ?, 10, 2.5)");
+  store.transaction(() => {
+    for (let h = 0; h < hours; h++)
+      for (let k = 0; k < QUOTA_KEYS; k++) for (let m = 0; m < MODELS; m++) insert.run(month.start + h * 3_600_000, `key_${k}`, `model-${m}`);
+  });
+  let k = 0;
+  const nextKey = () => {
+    k = (k + 7) % QUOTA_KEYS;
+    return `key_${k}`;
+  };
+  const usage = new PremiumUsage(store);
+  const cached = summarize(
+    "quota check, cached (the usual case)",
+    perCallNs(() => usage.used(nextKey(), now)),
+  );
+  const cold = new PremiumUsage(store, { ttlMs: 0 });
+  const uncached = summarize(
+    `quota check, uncached: SUM over the key's month (${hours * MODELS} of ${hours * MODELS * QUOTA_KEYS} rows)`,
+    perCallNs(() => cold.used(nextKey(), now), { batches: 10, perBatch: 200 }),
+  );
+  printTable(
+    `Premium quota check per request (${QUOTA_KEYS} keys x ${MODELS} models x ${hours} hours this month)`,
+    "ns/op",
+    { ...resolution, name: "resolver, cached: what every request pays already" },
+    [cached, uncached],
+  );
 }

@@ -9,6 +9,8 @@ import {
   type KeyResolver,
   type LastUsedTracker,
   noteLastUsed,
+  type PremiumUsage,
+  premiumQuota,
   type RateLimiter,
   rateLimit,
   resolveKey,
@@ -25,7 +27,7 @@ import { OPENAI_ROUTES, type OpenAIDeps, openAIRoutes } from "~/protocols/openai
 export interface AppDeps {
   store: Store;
   recorder: EventRecorder;
-  keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker };
+  keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker; premium: PremiumUsage };
   upstream: OpenAIDeps;
   /** Absent without a GitHub token: /admin/quota then answers 503. */
   quota?: QuotaSource;
@@ -64,6 +66,8 @@ export function createApp(deps: AppDeps) {
   app.use(crossSiteGuard(deps.keys.policy));
   // The key's --rate-limit (429 with Retry-After).
   app.use(rateLimit(deps.keys.limiter));
+  // The key's --premium-quota for this calendar month (429 until the 1st, UTC).
+  app.use(premiumQuota(deps.keys.premium));
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
 

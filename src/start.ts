@@ -1,7 +1,7 @@
 import { dirname } from "node:path";
 import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
 import { EventRecorder, RetentionJob } from "~/features/events";
-import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, RateLimiter } from "~/features/keys";
+import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { QuotaSource } from "~/features/quota/quota";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -59,7 +59,9 @@ export async function start(options: StartOptions): Promise<void> {
   const policy: KeyPolicy = { authDisabled: options.noAuth, loopbackListener: isLoopback(options.host) };
   const resolver = new KeyResolver(store, policy);
   const lastUsed = new LastUsedTracker(store);
-  const recorder = new EventRecorder(store);
+  const premium = new PremiumUsage(store);
+  // Each committed batch keeps the keys' premium usage this month current for --premium-quota.
+  const recorder = new EventRecorder(store, { onCommitted: (events) => premium.committed(events) });
   const fileWatch = new StoreFileWatch(store);
   const copilot = token && new CopilotClient(urls, token);
   // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
@@ -67,7 +69,7 @@ export async function start(options: StartOptions): Promise<void> {
   const app = createApp({
     store,
     recorder,
-    keys: { policy, resolver, limiter: new RateLimiter(), lastUsed },
+    keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
     quota: github && new QuotaSource(urls, github.token),
   });

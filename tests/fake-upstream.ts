@@ -1,4 +1,5 @@
 import { anthropicEvents, anthropicMessage, chatChunks, chatCompletion, scriptedAnswer, scriptedFailure, viewAnthropic, viewChat } from "./fake-answers";
+import { PROMPT_FILTER_CHUNK } from "./fixtures/copilot-chat-chunks";
 import { COPILOT_MODELS, COPILOT_MODELS_RESPONSE } from "./fixtures/copilot-models";
 
 /**
@@ -51,13 +52,14 @@ const CATALOG_IDS = new Set(COPILOT_MODELS.map((m) => m.id));
 
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
 
+/** A chat answer as Copilot sends it: no `object` field, the prompt filter's results beside the choices. */
 function completion(model: string) {
   return {
-    id: "chatcmpl-fake",
-    object: "chat.completion",
+    choices: [{ finish_reason: "stop", index: 0, message: { content: "hello from fake copilot", role: "assistant" } }],
     created: 1_700_000_000,
+    id: "chatcmpl-fake",
     model,
-    choices: [{ index: 0, message: { role: "assistant", content: "hello from fake copilot" }, finish_reason: "stop" }],
+    prompt_filter_results: PROMPT_FILTER_CHUNK.prompt_filter_results,
     usage: USAGE,
   };
 }
@@ -66,14 +68,23 @@ function sse(chunks: unknown[]): string {
   return `${chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join("")}data: [DONE]\n\n`;
 }
 
+/**
+ * Streamed chunks as Copilot sends them: no `object` field; first a
+ * prompt_filter_results chunk with empty `choices` (and no `model`); usage
+ * alone in the last chunk before `data: [DONE]`.
+ */
 export function streamChunks(model: string): unknown[] {
-  const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1_700_000_000, model };
+  const base = { created: 1_700_000_000, id: "chatcmpl-fake", model };
   return [
-    { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "hel" }, finish_reason: null }] },
+    PROMPT_FILTER_CHUNK,
+    { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "hel" } }] },
     { ...base, choices: [{ index: 0, delta: { content: "lo" }, finish_reason: "stop" }] },
     { ...base, choices: [], usage: USAGE },
   ];
 }
+
+/** What a strict client must receive for a streamed chunk: `object` and `model` filled in where Copilot left them out. */
+export const strictChunk = (chunk: unknown, model: string) => ({ object: "chat.completion.chunk", model, ...(chunk as object) });
 
 /** GET copilot_internal/user as GitHub answers it for a Pro+ plan part-way through the month. */
 export const COPILOT_USER = {
@@ -264,7 +275,7 @@ export function startFakeUpstream(): FakeUpstream {
           return new Response(stream, { headers: { "content-type": "text/event-stream" } });
         }
         if (payload.model === "endless" && payload.stream) {
-          const chunk = streamChunks(payload.model)[0];
+          const chunk = streamChunks(payload.model)[1];
           let timer: ReturnType<typeof setInterval>;
           const stream = new ReadableStream<Uint8Array>({
             start(controller) {
@@ -273,6 +284,18 @@ export function startFakeUpstream(): FakeUpstream {
             cancel() {
               clearInterval(timer);
               cancelled();
+            },
+          });
+          return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+        }
+        if (payload.model === "broken-stream" && payload.stream) {
+          // Copilot's side breaks after two chunks: the connection ends without the stream's end.
+          const [filter, first] = streamChunks(payload.model);
+          const stream = new ReadableStream<Uint8Array>({
+            async start(controller) {
+              controller.enqueue(new TextEncoder().encode(`data: ${JSON.stringify(filter)}\n\ndata: ${JSON.stringify(first)}\n\n`));
+              await Bun.sleep(50);
+              controller.error(); // no reason: Bun then cuts the connection without printing a stack trace
             },
           });
           return new Response(stream, { headers: { "content-type": "text/event-stream" } });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { type FakeUpstream, startFakeUpstream, streamChunks, USAGE } from "./fake-upstream";
+import { type FakeUpstream, startFakeUpstream, streamChunks, strictChunk, USAGE } from "./fake-upstream";
 import { COPILOT_MODELS } from "./fixtures/copilot-models";
 import { appDirOf, cleanUpAfterFile, cli, isolatedEnv, type RunningServer, startServer, tempDir } from "./helpers";
 
@@ -81,7 +81,8 @@ describe("proxy to Copilot", () => {
       .filter(Boolean)
       .map((e) => e.replace(/^data: /, ""));
     expect(events.at(-1)).toBe("[DONE]");
-    expect(events.slice(0, -1).map((e) => JSON.parse(e))).toEqual(streamChunks("gpt-4o"));
+    // As Copilot sent them, with the `object` (and `model`) strict clients need (tests/protocols/openai/strict-clients.test.ts).
+    expect(events.slice(0, -1).map((e) => JSON.parse(e))).toEqual(streamChunks("gpt-4o").map((c) => strictChunk(c, "gpt-4o")));
   });
 
   test.each(["/models", "/v1/models"])("GET %s answers Copilot's catalog", async (path) => {

@@ -130,5 +130,10 @@ export const usageHourly = sqliteTable(
     latencyLe30000: integer("latency_le_30000").notNull().default(0),
     latencyOver30000: integer("latency_over_30000").notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.hour, t.keyId, t.model] })],
+  (t) => [
+    primaryKey({ columns: [t.hour, t.keyId, t.model] }),
+    // A key's premium requests this month (--premium-quota) without scanning every key's hours:
+    // covering, so the sum never touches the table.
+    index("usage_hourly_key_premium_idx").on(t.keyId, t.hour, t.premiumRequests),
+  ],
 );

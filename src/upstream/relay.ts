@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { apiError } from "~/lib/api-error";
+import { clip } from "~/lib/clip";
 import { describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import type { CopilotClient, ForwardOptions } from "./copilot-client";
@@ -38,6 +39,12 @@ export interface AnswerObserver {
 export interface RelayOptions {
   /** Rewrites a stream on its way to the client (a protocol's chunk fixes or translation). */
   transform?: (body: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>;
+  /** Rewrites a successful JSON answer on its way to the client: gets its text and the parsed JSON, returns the text to send. */
+  rewriteAnswer?: (text: string, json: unknown) => string;
+  /** The client's route, for the log when a stream breaks (forwardAndRelay fills it in). */
+  route?: string;
+  /** The model the client asked for, for the log when a stream breaks. */
+  model?: string | null;
   /** The keep-alive text for silent streams (Anthropic's `event: ping`); an SSE comment by default. */
   keepAliveText?: string;
 }
@@ -56,7 +63,7 @@ export async function forwardAndRelay(
   relayOptions: RelayOptions = {},
 ): Promise<Response> {
   const sent = await sendToCopilot(c, copilot, options, observer);
-  return "upstream" in sent ? relay(sent.upstream, observer, relayOptions) : sent.refusal;
+  return "upstream" in sent ? relay(sent.upstream, observer, { route: c.req.path, ...relayOptions }) : sent.refusal;
 }
 
 /**
@@ -124,18 +131,21 @@ export async function relay(upstream: Response, observer: AnswerObserver, option
   const type = headers.get("content-type") ?? "";
   if (isEventStream(upstream) && upstream.body) {
     headers.set("cache-control", "no-cache");
-    const observed = observeStream(upstream.body, observer);
+    const observed = observeStream(upstream.body, observer, options);
     const body = options.transform ? options.transform(observed) : observed;
     return new Response(withKeepAlive(body, { text: options.keepAliveText }), { status: upstream.status, headers });
   }
   if (upstream.ok && type.includes("json")) {
     const text = await upstream.text();
+    let json: unknown;
     try {
-      observer.answer(JSON.parse(text));
+      json = JSON.parse(text);
     } catch {
       // not JSON after all: relayed as it came, usage unknown
+      return new Response(text, { status: upstream.status, headers });
     }
-    return new Response(text, { status: upstream.status, headers });
+    observer.answer(json);
+    return new Response(options.rewriteAnswer ? options.rewriteAnswer(text, json) : text, { status: upstream.status, headers });
   }
   return new Response(upstream.body, { status: upstream.status, headers });
 }
@@ -147,13 +157,20 @@ const TAIL_CHARS = 32_768;
  * Passes a stream through unchanged while keeping its first and last text,
  * where protocols put usage. Tells the observer when it finishes, fails, or
  * the client cancels it; the stream closes only once the observer is done.
+ * A stream Copilot breaks off is said in the log (route, model, how far it
+ * got, the reason in one line).
  */
-export function observeStream(body: ReadableStream<Uint8Array>, observer: AnswerObserver): ReadableStream<Uint8Array> {
+export function observeStream(
+  body: ReadableStream<Uint8Array>,
+  observer: AnswerObserver,
+  about: Pick<RelayOptions, "route" | "model"> = {},
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const end = observer.streamStarted();
   let head = "";
   let tail = "";
+  let bytes = 0;
   let ended: Promise<void> | undefined;
   const finish = (failure: StreamFailure | null) => {
     ended ??= end({ head, tail }, failure);
@@ -174,9 +191,15 @@ export function observeStream(body: ReadableStream<Uint8Array>, observer: Answer
           const text = decoder.decode(value, { stream: true });
           if (head.length < HEAD_CHARS) head += text.slice(0, HEAD_CHARS - head.length);
           tail = (tail + text).slice(-TAIL_CHARS);
+          bytes += value.byteLength;
           controller.enqueue(value);
         } catch (error) {
-          controller.error(error);
+          log.warn(
+            `Copilot's stream broke off after ${bytes} bytes (${clip(about.route ?? "stream")}${about.model ? `, model ${clip(about.model)}` : ""}): ${clip(errorMessage(error))}; the client's stream was cut and the event tagged upstream_error`,
+          );
+          // Cut the client's connection, as Copilot cut ours. Without a reason: the one
+          // above is in our log, and Bun would print an Error's stack trace to stderr.
+          controller.error();
           void finish("upstream_error");
         }
       },

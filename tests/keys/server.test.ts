@@ -148,7 +148,7 @@ describe("keys CLI refuses bad input and writes nothing", () => {
     [["keys", "create", "--models", ""], "--models is empty"],
     [["keys", "create", "--models", "gpt-4o,,x"], "has an empty entry"],
     [["keys", "create", "--models", "gpt 4o"], 'entry "gpt 4o" is not a model name or pattern'],
-    [["keys", "create", "--rate-limit", "-3"], "--rate-limit -3 is not a positive number"],
+    [["keys", "create", "--rate-limit", "-3"], "--rate-limit -3 is not a positive whole number"],
     [["keys", "show", "key_nope"], "no key with id key_nope"],
     [["keys", "revoke", "key_nope"], "no key with id key_nope"],
   ])("%p", async (args, message) => {

@@ -88,6 +88,19 @@ describe("keep-alive", () => {
     expect(text).not.toContain(": keep-alive");
   });
 
+  test("is never put inside an event upstream left half-written", async () => {
+    const upstream = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(encode('data: {"a":'));
+        await Bun.sleep(300);
+        controller.enqueue(encode("1}\n\n"));
+        controller.close();
+      },
+    });
+    const text = await new Response(withKeepAlive(upstream, { intervalMs: 50 })).text();
+    expect(text).toBe('data: {"a":1}\n\n');
+  });
+
   test("0 turns it off; the environment sets it in seconds", () => {
     const upstream = new ReadableStream<Uint8Array>();
     expect(withKeepAlive(upstream, { intervalMs: 0 })).toBe(upstream);

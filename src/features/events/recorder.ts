@@ -17,6 +17,8 @@ export interface RecorderOptions {
   unauthorizedRowsPerMinute?: number;
   /** How long /healthz stays degraded after events were dropped. */
   degradedForMs?: number;
+  /** Told each batch once it is committed (the keys' premium quota keeps its sums current with it). */
+  onCommitted?: (events: readonly RecordedEvent[]) => void;
 }
 
 const MINUTE_MS = 60_000;
@@ -56,6 +58,7 @@ export class EventRecorder implements Worker {
   private readonly batchSize: number;
   private readonly unauthorizedRowsPerMinute: number;
   private readonly degradedForMs: number;
+  private readonly onCommitted?: (events: readonly RecordedEvent[]) => void;
   dropped = 0;
   written = 0;
   /** Failed-authentication requests counted in usage_hourly without an event row (over the per-minute cap). */
@@ -69,6 +72,7 @@ export class EventRecorder implements Worker {
     this.batchSize = options.batchSize ?? 2_000;
     this.unauthorizedRowsPerMinute = options.unauthorizedRowsPerMinute ?? 60;
     this.degradedForMs = options.degradedForMs ?? MINUTE_MS;
+    this.onCommitted = options.onCommitted;
   }
 
   /** Nothing to begin: the recorder has no timer of its own; each record() schedules its turn's write. */
@@ -128,6 +132,7 @@ export class EventRecorder implements Worker {
         this.take(batch.length);
         this.lastWriteError = undefined;
         this.written += batch.length;
+        this.onCommitted?.(batch);
       }
     } finally {
       const waiting = this.waiting;

@@ -1,45 +1,91 @@
 import { defineCommand } from "citty";
+import type { Store } from "~/db";
 import { withStore } from "~/db";
 import { KEY_TIERS } from "~/db/schema";
-import { dbPathArg, guarded, parseChoice, parsePositive } from "~/lib/cli";
+import { dbPathArg, guarded, parseChoice } from "~/lib/cli";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
 import { issueKey } from "./issue";
-import { parseModelList } from "./models";
-import { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
+import { monthOf } from "./premium-quota";
+import { type KeyRow, keyById, listKeys, premiumUsedByKey, revokeKey } from "./queries";
+import { type KeySettingsInput, parseKeySettings, updateKey } from "./settings";
 
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
 
-/** A key as the CLI shows it: never the secret, never the hash. */
-function publicView(row: KeyRow) {
+/** Premium requests are fractional (multipliers like 0.33): shown to two decimals. */
+const premium = (n: number) => String(Math.round(n * 100) / 100);
+
+/** A key as the CLI shows it: never the secret, never the hash. `premiumUsedThisMonth` is this calendar month's (UTC). */
+function publicView(row: KeyRow, premiumUsedThisMonth = 0) {
   return {
     id: row.id,
     tier: row.tier,
     label: row.label,
     allowedModels: row.allowedModels,
     rateLimit: row.rateLimit,
+    premiumQuota: row.premiumQuota,
+    premiumUsedThisMonth: Math.round(premiumUsedThisMonth * 100) / 100,
+    expiresAt: row.expiresAt,
     createdAt: row.createdAt,
     lastUsedAt: row.lastUsedAt,
     revokedAt: row.revokedAt,
   };
 }
 
-function table(rows: KeyRow[]): string {
-  const header = ["ID", "TIER", "LABEL", "MODELS", "RATE/MIN", "CREATED", "LAST USED", "STATUS"];
+function status(row: KeyRow, now: number): string {
+  if (row.revokedAt) return `revoked ${time(row.revokedAt)}`;
+  if (row.expiresAt !== null && row.expiresAt <= now) return "expired";
+  return "active";
+}
+
+function table(rows: KeyRow[], used: Map<string, number>, now = Date.now()): string {
+  const header = ["ID", "TIER", "LABEL", "MODELS", "RATE/MIN", "PREMIUM THIS MONTH", "EXPIRES", "CREATED", "LAST USED", "STATUS"];
   const body = rows.map((r) => [
     r.id,
     r.tier,
     r.label || "-",
     r.allowedModels.join(","),
     r.rateLimit?.toString() ?? "-",
+    `${premium(used.get(r.id) ?? 0)}${r.premiumQuota === null ? "" : ` of ${r.premiumQuota}`}`,
+    time(r.expiresAt),
     time(r.createdAt),
     time(r.lastUsedAt),
-    r.revokedAt ? `revoked ${time(r.revokedAt)}` : "active",
+    status(r, now),
   ]);
   return textTable(header, body);
 }
+
+/** Each key's premium requests this calendar month (UTC), from the hourly totals. */
+function usedThisMonth(store: Store, now = Date.now()): Map<string, number> {
+  const month = monthOf(now);
+  return premiumUsedByKey(store.db, month.start, month.end);
+}
+
+/** The flags `create` and `update` share, read into the settings input both validate the same way. */
+const settingsArgs = {
+  models: { type: "string", description: "allowed models, comma-separated names or globs (default: every model)", valueHint: "gpt-4o,claude-*" },
+  "rate-limit": { type: "string", description: "requests per minute (default: unlimited; none removes it)", valueHint: "N|none" },
+  "premium-quota": {
+    type: "string",
+    description: "premium requests per calendar month, UTC (default: unlimited; none removes it); past it the key gets 429 until the 1st",
+    valueHint: "N|none",
+  },
+  expires: {
+    type: "string",
+    description: "when the key stops working: a duration from now (12h, 30d, 2w), a date (2026-12-31 = 00:00 UTC), a date-time with zone, or never",
+    valueHint: "30d|DATE|never",
+  },
+} as const;
+
+const settingsInput = (args: { label?: string; models?: string; "rate-limit"?: string; "premium-quota"?: string; expires?: string }): KeySettingsInput => ({
+  label: args.label,
+  models: args.models,
+  rateLimit: args["rate-limit"],
+  premiumQuota: args["premium-quota"],
+  expires: args.expires,
+});
 
 function findOrFail(row: KeyRow | undefined, id: string): KeyRow {
   if (!row) throw new AppError(`no key with id ${id}`, "list the keys with `copilot-api keys list --all`");
@@ -52,16 +98,23 @@ const create = defineCommand({
     ...dbPathArg,
     tier: { type: "string", description: `${KEY_TIERS.join(" or ")}: admin keys may also read /admin routes`, default: "client" },
     label: { type: "string", description: "a note for you: who or what uses it", default: "" },
-    models: { type: "string", description: "allowed models, comma-separated names or globs (default: every model)", valueHint: "gpt-4o,claude-*" },
-    "rate-limit": { type: "string", description: "requests per minute (default: unlimited)", valueHint: "N" },
+    ...settingsArgs,
     json: { type: "boolean", description: "print JSON", default: false },
   },
   run: guarded(async ({ args }) => {
     // Validate everything before opening the database: bad input writes nothing.
     const tier = parseChoice("--tier", args.tier, KEY_TIERS);
-    const allowedModels = args.models === undefined ? ["*"] : parseModelList(args.models);
-    const rateLimit = args["rate-limit"] === undefined ? null : Math.round(parsePositive("--rate-limit", args["rate-limit"]));
-    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) => issueKey(store.db, { tier, label: args.label, allowedModels, rateLimit }));
+    const settings = parseKeySettings(settingsInput(args));
+    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) =>
+      issueKey(store.db, {
+        tier,
+        label: settings.label ?? "",
+        allowedModels: settings.allowedModels ?? ["*"],
+        rateLimit: settings.rateLimit ?? null,
+        premiumQuota: settings.premiumQuota ?? null,
+        expiresAt: settings.expiresAt ?? null,
+      }),
+    );
     if (args.json) {
       console.log(JSON.stringify({ ...publicView(row), secret }, null, 2));
       return;
@@ -79,9 +132,16 @@ const list = defineCommand({
     json: { type: "boolean", description: "print JSON", default: false },
   },
   run: guarded(async ({ args }) => {
-    const rows = await withStore(dbPath(args["db-path"]), (store) => listKeys(store.db, { includeRevoked: args.all }));
-    if (args.json) console.log(JSON.stringify(rows.map(publicView), null, 2));
-    else console.log(rows.length ? table(rows) : "no keys yet: create one with `copilot-api keys create`");
+    const [rows, used] = await withStore(dbPath(args["db-path"]), (store) => [listKeys(store.db, { includeRevoked: args.all }), usedThisMonth(store)] as const);
+    if (args.json)
+      console.log(
+        JSON.stringify(
+          rows.map((r) => publicView(r, used.get(r.id))),
+          null,
+          2,
+        ),
+      );
+    else console.log(rows.length ? table(rows, used) : "no keys yet: create one with `copilot-api keys create`");
   }),
 });
 
@@ -93,9 +153,33 @@ const show = defineCommand({
     json: { type: "boolean", description: "print JSON", default: false },
   },
   run: guarded(async ({ args }) => {
-    const row = findOrFail(await withStore(dbPath(args["db-path"]), (store) => keyById(store.db, args.id)), args.id);
-    if (args.json) console.log(JSON.stringify(publicView(row), null, 2));
-    else console.log(table([row]));
+    const [found, used] = await withStore(dbPath(args["db-path"]), (store) => [keyById(store.db, args.id), usedThisMonth(store)] as const);
+    const row = findOrFail(found, args.id);
+    if (args.json) console.log(JSON.stringify(publicView(row, used.get(row.id)), null, 2));
+    else console.log(table([row], used));
+  }),
+});
+
+const update = defineCommand({
+  meta: { name: "update", description: "Change a key's label, models, rate limit, premium quota or expiry; the secret stays the same" },
+  args: {
+    ...dbPathArg,
+    id: { type: "positional", description: "key id (key_…)", required: true },
+    label: { type: "string", description: "a note for you: who or what uses it" },
+    ...settingsArgs,
+    json: { type: "boolean", description: "print the key as JSON", default: false },
+  },
+  run: guarded(async ({ args }) => {
+    const { after, used } = await withStore(dbPath(args["db-path"]), (store) => ({
+      ...updateKey(store, args.id, settingsInput(args)),
+      used: usedThisMonth(store),
+    }));
+    if (args.json) {
+      console.log(JSON.stringify(publicView(after, used.get(after.id)), null, 2));
+      return;
+    }
+    console.log(table([after], used));
+    log.success(`updated ${after.id}; a running server applies it from its next request`);
   }),
 });
 
@@ -114,6 +198,6 @@ const revoke = defineCommand({
 });
 
 export const keysCommand = defineCommand({
-  meta: { name: "keys", description: "Create, list, show and revoke API keys" },
-  subCommands: { create, list, show, revoke },
+  meta: { name: "keys", description: "Create, list, show, update and revoke API keys" },
+  subCommands: { create, list, show, update, revoke },
 });

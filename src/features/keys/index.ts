@@ -3,6 +3,7 @@ export { crossSiteGuard, hostGuard } from "./guards";
 export { issueKey } from "./issue";
 export { LastUsedTracker, noteLastUsed } from "./last-used";
 export { announcePolicy, type KeyPolicy } from "./policy";
+export { PremiumUsage, premiumQuota } from "./premium-quota";
 export { RateLimiter, rateLimit } from "./rate-limit";
 export { requireAdmin } from "./require-admin";
 export { resolveKey } from "./resolve-key";

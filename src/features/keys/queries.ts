@@ -1,6 +1,6 @@
-import { and, count, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { and, count, desc, eq, gte, isNull, lt, or, sql, sum } from "drizzle-orm";
 import { type AppDatabase, preparedFor, rowsChanged, type Store } from "~/db";
-import { type KeyTier, keys } from "~/db/schema";
+import { type KeyTier, keys, usageHourly } from "~/db/schema";
 
 /** Every query on the keys table lives here; routes, middleware and the CLI call these by name. */
 export type KeyRow = typeof keys.$inferSelect;
@@ -12,7 +12,12 @@ export interface NewKey {
   label: string;
   allowedModels: string[];
   rateLimit: number | null;
+  premiumQuota?: number | null;
+  expiresAt?: number | null;
 }
+
+/** What `keys update` (or a dashboard) may change on a key; the secret, tier and history stay. */
+export type KeySettings = Partial<Pick<KeyRow, "label" | "allowedModels" | "rateLimit" | "premiumQuota" | "expiresAt">>;
 
 export function insertKey(db: AppDatabase, key: NewKey, now = Date.now()): KeyRow {
   return db
@@ -29,6 +34,16 @@ export function listKeys(db: AppDatabase, options: { includeRevoked: boolean }):
 
 export function keyById(db: AppDatabase, id: string): KeyRow | undefined {
   return db.select().from(keys).where(eq(keys.id, id)).get();
+}
+
+/** Applies settings to a key that is not revoked; undefined when there is no such key or it was revoked. */
+export function updateKeySettings(db: AppDatabase, id: string, settings: KeySettings): KeyRow | undefined {
+  return db
+    .update(keys)
+    .set(settings)
+    .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
+    .returning()
+    .get();
 }
 
 /** Returns false when the key was already revoked (or does not exist); the row is kept either way. */
@@ -86,4 +101,26 @@ export function recordLastUsed(store: Store, used: Map<string, number>): void {
         .run();
     }
   });
+}
+
+/** Premium requests (Copilot's billing unit) a key used in [from, to): whole hours of usage_hourly. Prepared: read by the quota check. */
+const premiumOfKey = preparedFor((db) =>
+  db
+    .select({ used: sum(usageHourly.premiumRequests).mapWith(Number) })
+    .from(usageHourly)
+    .where(and(eq(usageHourly.keyId, sql.placeholder("keyId")), gte(usageHourly.hour, sql.placeholder("from")), lt(usageHourly.hour, sql.placeholder("to"))))
+    .prepare(),
+);
+
+export const premiumUsedBetween = (db: AppDatabase, keyId: string, from: number, to: number): number => premiumOfKey(db).get({ keyId, from, to })?.used ?? 0;
+
+/** Premium requests per key in [from, to), for lists; keys that used none are absent. */
+export function premiumUsedByKey(db: AppDatabase, from: number, to: number): Map<string, number> {
+  const rows = db
+    .select({ keyId: usageHourly.keyId, used: sum(usageHourly.premiumRequests).mapWith(Number) })
+    .from(usageHourly)
+    .where(and(gte(usageHourly.hour, from), lt(usageHourly.hour, to)))
+    .groupBy(usageHourly.keyId)
+    .all();
+  return new Map(rows.map((r) => [r.keyId, r.used ?? 0]));
 }

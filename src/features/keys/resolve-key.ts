@@ -2,8 +2,11 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import { apiError } from "~/lib/api-error";
 import type { KeyResolver, Resolution } from "./resolver";
+import { utcTime } from "./settings";
 
 const REASONS: Record<Exclude<Resolution, { key: unknown }>["reason"], string> = {
+  // "… at <time>" is added below.
+  expired: "this API key expired",
   missing: "missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`",
   malformed: "malformed API key: it is not a copilot-api key (wrong prefix, length or checksum); check for a copy-paste error",
   unknown: "unknown API key: create one with `copilot-api keys create`",
@@ -32,8 +35,11 @@ export function resolveKey(resolver: KeyResolver): MiddlewareHandler<AppEnv> {
   return async function resolveKey(c, next) {
     const resolution = resolver.resolve(presentedSecret(c.req.header("authorization"), c.req.header("x-api-key")));
     if (!("key" in resolution)) {
-      if (resolution.keyId) c.var.event.keyId = resolution.keyId; // who still uses a revoked key is worth knowing
+      if (resolution.keyId) c.var.event.keyId = resolution.keyId; // who still uses a revoked or expired key is worth knowing
       let message = REASONS[resolution.reason];
+      if (resolution.expiredAt !== undefined) {
+        message += ` at ${utcTime(resolution.expiredAt)}: ask the owner to extend it (\`copilot-api keys update ${resolution.keyId} --expires 30d\`) or for a new one`;
+      }
       if (resolution.keyId) message += ` (${resolution.keyId})`;
       if (resolution.keyless) message += KEYLESS_HINT;
       return apiError(c, 401, { message, type: "invalid_request_error", code: "invalid_api_key" });

@@ -10,6 +10,10 @@ export interface ResolvedKey {
   tier: KeyTier;
   allowedModels: string[];
   rateLimit: number | null;
+  /** Premium requests per calendar month (UTC); null: no quota. */
+  premiumQuota: number | null;
+  /** Unix ms from which the key is refused; null: never. */
+  expiresAt: number | null;
   allows(model: string): boolean;
 }
 
@@ -20,13 +24,23 @@ export const NO_AUTH_KEY_ID = "__noauth__";
  * loopback server whose store has never held a key. The owner, so the host and
  * cross-site guards (./guards.ts) recognise such requests by this id.
  */
-export const NO_AUTH_KEY: ResolvedKey = { id: NO_AUTH_KEY_ID, tier: "admin", allowedModels: ["*"], rateLimit: null, allows: () => true };
+export const NO_AUTH_KEY: ResolvedKey = {
+  id: NO_AUTH_KEY_ID,
+  tier: "admin",
+  allowedModels: ["*"],
+  rateLimit: null,
+  premiumQuota: null,
+  expiresAt: null,
+  allows: () => true,
+};
 
 export type Resolution =
   | { key: ResolvedKey }
   | {
-      reason: "missing" | "malformed" | "unknown" | "revoked" | "no_keys";
+      reason: "missing" | "malformed" | "unknown" | "revoked" | "expired" | "no_keys";
       keyId?: string;
+      /** For an expired key: when it expired (Unix ms). */
+      expiredAt?: number;
       /** The store has never held a key: the same request without a key would have passed. */
       keyless?: boolean;
     };
@@ -38,6 +52,8 @@ const CACHE_LIMIT = 10_000;
  * Turns a presented secret into a key. Lookups are cached by hash, and the
  * cache is only trusted while PRAGMA data_version proves no other process has
  * committed since: a key revoked from the CLI is refused on the very next request.
+ * Expiry is compared with the wall clock on every resolution, cached or not, so
+ * a key is refused from its expiry time on.
  * A presented secret is always checked (unless --no-auth), whatever the mode.
  */
 export class KeyResolver {
@@ -48,6 +64,8 @@ export class KeyResolver {
   constructor(
     private readonly store: Store,
     private readonly policy: KeyPolicy,
+    /** Wall clock (Unix ms) for expiry: an expiry is a date. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** How many keys the database holds, all and active (as of this call). */
@@ -76,6 +94,7 @@ export class KeyResolver {
     }
     if (entry === null) return { reason: "unknown", keyless };
     if ("revokedId" in entry) return { reason: "revoked", keyId: entry.revokedId };
+    if (entry.expiresAt !== null && this.now() >= entry.expiresAt) return { reason: "expired", keyId: entry.id, expiredAt: entry.expiresAt };
     return { key: entry };
   }
 
@@ -91,5 +110,13 @@ export class KeyResolver {
 function toEntry(row: KeyRow | undefined): ResolvedKey | { revokedId: string } | null {
   if (!row) return null;
   if (row.revokedAt !== null) return { revokedId: row.id };
-  return { id: row.id, tier: row.tier, allowedModels: row.allowedModels, rateLimit: row.rateLimit, allows: modelMatcher(row.allowedModels) };
+  return {
+    id: row.id,
+    tier: row.tier,
+    allowedModels: row.allowedModels,
+    rateLimit: row.rateLimit,
+    premiumQuota: row.premiumQuota,
+    expiresAt: row.expiresAt,
+    allows: modelMatcher(row.allowedModels),
+  };
 }

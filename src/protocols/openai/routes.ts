@@ -9,6 +9,7 @@ import { getModel, listModels } from "../models";
 import { acceptModelRequest, jsonBodyLimit } from "../request-checks";
 import { chatHasImages, chatInitiator } from "./initiator";
 import { chatCompletionRequest, embeddingsRequest } from "./request-schemas";
+import { completeAnswer, completeChunks } from "./strict-fields";
 import { openAIUsage } from "./usage";
 
 export interface OpenAIDeps {
@@ -31,13 +32,16 @@ export function openAIRoutes(deps: OpenAIDeps) {
     const body = await acceptModelRequest(c, chatCompletionRequest);
     if (body instanceof Response) return body;
     const messages = body.json.messages as Parameters<typeof chatInitiator>[0];
+    const model = body.json.model as string;
     // What a person's request to this model costs in premium requests, as the catalog says now.
-    c.var.event.premiumMultiplier = premiumMultiplier(deps.catalog?.resolve(body.json.model as string));
+    c.var.event.premiumMultiplier = premiumMultiplier(deps.catalog?.resolve(model));
     return forwardAndRelay(
       c,
       deps.copilot,
       { method: "POST", path: "/chat/completions", body: body.text, vision: chatHasImages(messages), initiator: chatInitiator(messages) },
       observeFor(c.var.event, openAIUsage),
+      // Strict clients (the OpenAI Python SDK) need the `object` (and `model`) Copilot leaves out.
+      { transform: completeChunks(model), rewriteAnswer: completeAnswer(model), model },
     );
   });
 

@@ -1,0 +1,1 @@
+CREATE INDEX `usage_hourly_key_premium_idx` ON `usage_hourly` (`key_id`,`hour`,`premium_requests`);

@@ -1,0 +1,102 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "~/app-env";
+import type { Store } from "~/db";
+import { apiError } from "~/lib/api-error";
+import { premiumUsedBetween } from "./queries";
+import { utcTime } from "./settings";
+
+/** The calendar month (UTC) holding `ms`: its first millisecond and the next month's. */
+export function monthOf(ms: number): { start: number; end: number } {
+  const d = new Date(ms);
+  return { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1), end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) };
+}
+
+/** What a committed event tells the quota: whose it was, when, and the premium requests it cost. */
+export interface CommittedUse {
+  keyId: string;
+  ts: number;
+  premiumRequests?: number | null;
+}
+
+export interface PremiumUsageOptions {
+  /** Wall clock (Unix ms): calendar months are dates. */
+  now?: () => number;
+  /** Monotonic clock for the cache's age. */
+  monotonic?: () => number;
+  /** How long a sum read from the database is trusted without this process's commits (another process may write). */
+  ttlMs?: number;
+}
+
+/**
+ * Premium requests each key used this calendar month (UTC), as usage_hourly
+ * counts them. A key's sum is read from the database once, then kept current
+ * by this process's own commits (`committed`, called by the event recorder),
+ * and read again after `ttlMs` in case another process recorded some, or when
+ * the month turns.
+ */
+export class PremiumUsage {
+  private cache = new Map<string, { month: number; used: number; readAt: number }>();
+  readonly now: () => number;
+  private readonly monotonic: () => number;
+  private readonly ttlMs: number;
+
+  constructor(
+    private readonly store: Store,
+    options: PremiumUsageOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.ttlMs = options.ttlMs ?? 5_000;
+  }
+
+  /** Premium requests the key used in the month holding `at`. */
+  used(keyId: string, at = this.now()): number {
+    const month = monthOf(at);
+    const cached = this.cache.get(keyId);
+    const t = this.monotonic();
+    if (cached && cached.month === month.start && t - cached.readAt < this.ttlMs) return cached.used;
+    const used = premiumUsedBetween(this.store.db, keyId, month.start, month.end);
+    this.cache.set(keyId, { month: month.start, used, readAt: t });
+    return used;
+  }
+
+  /** Events just committed to usage_hourly: their premium requests are added to the cached sums. */
+  committed(events: readonly CommittedUse[]): void {
+    for (const event of events) {
+      if (!event.premiumRequests) continue;
+      const cached = this.cache.get(event.keyId);
+      if (cached && cached.month === monthOf(event.ts).start) cached.used += event.premiumRequests;
+    }
+  }
+}
+
+/** Premium requests are fractional (multipliers like 0.33): said to two decimals. */
+const amount = (n: number) => String(Math.round(n * 100) / 100);
+
+/**
+ * 429 once a key with a --premium-quota has used that many premium requests
+ * this calendar month (UTC), until the first of next month. A request is
+ * counted when it completes, so requests already in flight when the quota is
+ * reached still pass: a key can overshoot by those.
+ */
+export function premiumQuota(usage: PremiumUsage): MiddlewareHandler<AppEnv> {
+  return async function premiumQuota(c, next) {
+    const key = c.var.apiKey;
+    if (key.premiumQuota === null) return next();
+    const now = usage.now();
+    const used = usage.used(key.id, now);
+    if (used >= key.premiumQuota) {
+      const resets = monthOf(now).end;
+      c.var.event.error = "quota_exceeded";
+      c.header("retry-after", String(Math.ceil((resets - now) / 1000)));
+      // Retrying within seconds cannot help: tell SDKs not to.
+      c.header("x-should-retry", "false");
+      return apiError(c, 429, {
+        message: `premium request quota of key ${key.id} reached: ${amount(used)} of ${key.premiumQuota} premium requests used this month (UTC); it resets at ${utcTime(resets)}. To raise it: \`copilot-api keys update ${key.id} --premium-quota N\``,
+        type: "rate_limit_error",
+        code: "premium_quota_exceeded",
+      });
+    }
+    await next();
+  };
+}
