@@ -6,9 +6,9 @@ import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
+import { createKey } from "./manage";
 import { parseModelList } from "./models";
-import { insertKey, type KeyRow, keyById, listKeys, revokeKey } from "./queries";
-import { generateSecret, hashSecret, newKeyId } from "./secret";
+import { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
 
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
 
@@ -61,10 +61,7 @@ const create = defineCommand({
     const tier = parseChoice("--tier", args.tier, KEY_TIERS);
     const allowedModels = args.models === undefined ? ["*"] : parseModelList(args.models);
     const rateLimit = args["rate-limit"] === undefined ? null : Math.round(parsePositive("--rate-limit", args["rate-limit"]));
-    const secret = generateSecret();
-    const row = await withStore(dbPath(args["db-path"]), (store) =>
-      insertKey(store.db, { id: newKeyId(), hash: hashSecret(secret), tier, label: args.label, allowedModels, rateLimit }),
-    );
+    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) => createKey(store.db, { tier, label: args.label, allowedModels, rateLimit }));
     if (args.json) {
       console.log(JSON.stringify({ ...publicView(row), secret }, null, 2));
       return;
