@@ -109,11 +109,13 @@ export const requireCsrf: MiddlewareHandler<DashboardEnv> = async function requi
 };
 
 /**
- * Sign-in attempts per client address: at most `limit` a minute. Bounded: when
- * `maxAddresses` are tracked, new addresses are refused until a minute passes.
+ * Failed sign-ins per client address: after `limit` in a minute, every attempt
+ * from that address is refused until the minute is over (the right key too).
+ * Bounded: when `maxAddresses` are tracked, unknown addresses are refused until
+ * their windows pass, rather than growing memory.
  */
 export class SignInLimiter {
-  private readonly windows = new Map<string, { start: number; count: number }>();
+  private readonly windows = new Map<string, { start: number; failures: number }>();
 
   constructor(
     private readonly limit = 10,
@@ -121,20 +123,31 @@ export class SignInLimiter {
     private readonly maxAddresses = 10_000,
   ) {}
 
-  /** Counts an attempt; returns the seconds to wait when over the limit. */
-  take(address: string, now: number): number | undefined {
-    let window = this.windows.get(address);
-    if (!window || now - window.start >= this.windowMs) {
-      if (!window && this.windows.size >= this.maxAddresses) {
-        for (const [key, w] of this.windows) if (now - w.start >= this.windowMs) this.windows.delete(key);
-        if (this.windows.size >= this.maxAddresses) return Math.ceil(this.windowMs / 1000);
-      }
-      window = { start: now, count: 0 };
-      this.windows.set(address, window);
-    }
-    window.count += 1;
-    if (window.count <= this.limit) return undefined;
+  /** Seconds to wait before this address may try again, or undefined when it may try now. */
+  blocked(address: string, now: number): number | undefined {
+    const window = this.current(address, now);
+    if (window === "full") return Math.ceil(this.windowMs / 1000);
+    if (!window || window.failures < this.limit) return undefined;
     return Math.max(1, Math.ceil((window.start + this.windowMs - now) / 1000));
+  }
+
+  failed(address: string, now: number): void {
+    const window = this.current(address, now);
+    if (window === "full") return;
+    if (window) window.failures += 1;
+    else this.windows.set(address, { start: now, failures: 1 });
+  }
+
+  private current(address: string, now: number) {
+    const window = this.windows.get(address);
+    // A window that is over (or that a clock set back puts in the future) counts nothing.
+    if (window && now - window.start < this.windowMs && now >= window.start) return window;
+    if (window) this.windows.delete(address);
+    if (this.windows.size >= this.maxAddresses) {
+      for (const [key, w] of this.windows) if (now - w.start >= this.windowMs || now < w.start) this.windows.delete(key);
+      if (this.windows.size >= this.maxAddresses) return "full" as const;
+    }
+    return undefined;
   }
 }
 

@@ -5,7 +5,7 @@ import { getCookie } from "hono/cookie";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { EVENT_ERRORS, type EventError, KEY_TIERS } from "~/db/schema";
-import { createKey, keyById, keyForSecret, listKeys, parseModelList, requireAdmin, revokeKey } from "~/features/keys";
+import { createKey, type KeyResolver, keyById, keyForSecret, listKeys, parseModelList, requireAdmin, revokeKey } from "~/features/keys";
 import type { QuotaSource } from "~/features/quota";
 import { apiError } from "~/lib/api-error";
 import { parseChoice, parsePositive } from "~/lib/cli";
@@ -50,6 +50,8 @@ import { deleteExpiredSessions, deleteSession, deleteSessionsOfKey, hashSessionI
 
 export interface DashboardDeps {
   store: Store;
+  /** Told when a key changes here: its cache cannot see this connection's own writes. */
+  resolver: Pick<KeyResolver, "invalidate">;
   /** Copilot's own counters; absent without a GitHub token. */
   quota?: QuotaSource;
   /** Wall clock, Unix ms: session expiry and windows (tests move it past a session's expiry). */
@@ -178,7 +180,8 @@ export function dashboardRoutes(deps: DashboardDeps) {
   });
 
   app.post("/login", async (c) => {
-    const wait = limiter.take(clientAddress(c), now());
+    const address = clientAddress(c);
+    const wait = limiter.blocked(address, now());
     if (wait !== undefined) {
       c.header("retry-after", String(wait));
       return refusal(c, 429, REFUSALS.rateLimited, "/dashboard/login");
@@ -188,8 +191,14 @@ export function dashboardRoutes(deps: DashboardDeps) {
     if (!token || !sameToken(token, form[CSRF_FIELD])) return refusal(c, 403, REFUSALS.csrf, "/dashboard/login");
     const at = now();
     const key = keyForSecret(store.db, text(form.key).slice(0, 200));
-    if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= at)) return refusal(c, 401, REFUSALS.wrongKey, "/dashboard/login");
-    if (key.tier !== "admin") return refusal(c, 403, REFUSALS.clientKey, "/dashboard/login");
+    if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= at)) {
+      limiter.failed(address, at);
+      return refusal(c, 401, REFUSALS.wrongKey, "/dashboard/login");
+    }
+    if (key.tier !== "admin") {
+      limiter.failed(address, at);
+      return refusal(c, 403, REFUSALS.clientKey, "/dashboard/login");
+    }
     deleteExpiredSessions(store.db, at);
     // A new id at every sign-in (no fixation); the cookie holds it, the table its SHA-256.
     const id = newSessionId();
@@ -270,6 +279,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
       const allowedModels = values.models.trim() === "" ? ["*"] : parseModelList(clip(values.models, 1000));
       const rateLimit = values.rateLimit.trim() === "" ? null : Math.round(parsePositive("rate limit", clip(values.rateLimit, 20)));
       const created = createKey(store.db, { tier, label: values.label, allowedModels, rateLimit }, now());
+      deps.resolver.invalidate();
       return keysPage(c, { created });
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
@@ -296,6 +306,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const row = keyOr404(c);
     if (!row) return noSuchKey(c);
     revokeKey(store.db, row.id, now());
+    deps.resolver.invalidate();
     deleteSessionsOfKey(store.db, row.id);
     if (row.id === c.var.session.keyId) {
       clearDashboardCookie(c, SESSION_COOKIE);
