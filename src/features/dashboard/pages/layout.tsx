@@ -107,7 +107,7 @@ export function refusal(c: Context, status: ContentfulStatusCode, refusal: Refus
   return render(
     c,
     <Layout title={refusal.title}>
-      <section class="panel refusal" data-refusal>
+      <section class="panel narrow refusal" data-refusal>
         <h1>{refusal.title}</h1>
         <p>{refusal.message}</p>
         <p class="remedy">{refusal.remedy}</p>
