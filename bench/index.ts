@@ -1,6 +1,7 @@
 // `bun run bench`: every benchmark, each printed as a markdown table with ratios
 // against a baseline measured in the same run. Numbers go in the README.
 import { benchBoot } from "./boot";
+import { benchDashboard } from "./dashboard";
 import { benchEvents } from "./events";
 import { benchKeys } from "./keys";
 import { benchLookup } from "./lookup";
@@ -16,3 +17,4 @@ await benchEvents();
 await benchBoot();
 benchMigrationGuard();
 await benchProxy();
+await benchDashboard();

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (The page.evaluate callbacks below run in the browser, on its DOM.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -12,7 +14,7 @@ cleanUpAfterFile();
  * driven by puppeteer-core, which downloads no browser. CHROMIUM_PATH names
  * another binary. Screenshots of the main pages go to .tmp/dashboard/ on every run.
  */
-const chromium = process.env.CHROMIUM_PATH || Bun.which("chromium") || Bun.which("chromium-browser") || Bun.which("google-chrome");
+const chromium = process.env.CHROMIUM_PATH || Bun.which("chromium") || Bun.which("chromium-browser") || Bun.which("google-chrome") || undefined;
 if (!chromium && process.env.CI) throw new Error("no Chromium for the browser tests: `apt-get install -y chromium` (.ci/run does), or set CHROMIUM_PATH");
 if (!chromium) console.warn("SKIPPED dashboard browser tests: no Chromium (apt-get install -y chromium, or set CHROMIUM_PATH)");
 
@@ -23,8 +25,8 @@ describe.skipIf(!chromium)("the dashboard in a real browser", () => {
   let browser: Browser;
   let s: DashboardServer;
   let page: Page;
-  /** What the page's CSP refused, and inline scripts it saw: both must stay empty. */
-  let violations: string[] = [];
+  /** CSP refusals the browser reported in its console: must stay empty. */
+  const violations: string[] = [];
 
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   const text = () => page.evaluate(() => document.body.innerText);

@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeEvents } from "~/features/events/queries";
+import { deleteOldHours, writeEvents } from "~/features/events/queries";
 import { QuotaSource } from "~/features/quota/quota";
 import { upstreamUrls } from "~/upstream/config";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
@@ -252,6 +252,25 @@ describe("dashboard keys, CSRF and data", () => {
     expect(html.indexOf(`(${order[0]})</th>`)).toBeLessThan(html.indexOf(`(${order[1]})</th>`));
     const reversed = await (await page(s.url, `/dashboard?window=24h&ks=-name`, signed.cookie)).text();
     expect(reversed.indexOf(`(${order[0]})</th>`)).toBeGreaterThan(reversed.indexOf(`(${order[1]})</th>`));
+  });
+
+  test("daily sums of settled days are kept between pages, and dropped when another process writes or retention removes hours", async () => {
+    const requests = async () => {
+      const body = (await (await page(s.url, "/dashboard/api/usage?window=7d", signed.cookie)).json()) as { series: { requests: number[] } };
+      return body.series.requests.reduce((n, v) => n + v, 0);
+    };
+    const before = await requests();
+    const day = 86_400_000;
+    const fourDaysAgo = Date.now() - (Date.now() % day) - 4 * day;
+    const other = new Database(s.dbPath);
+    try {
+      other.run("INSERT INTO usage_hourly (hour, key_id, model, requests) VALUES (?, ?, 'gpt-4o', 5)", [fourDaysAgo, s.client.id]);
+    } finally {
+      other.close();
+    }
+    expect(await requests()).toBe(before + 5);
+    deleteOldHours(s.store, fourDaysAgo + 3_600_000); // retention, in the server's own connection
+    expect(await requests()).toBe(before);
   });
 
   test("Copilot's own counters from the quota feature are on the usage page", async () => {

@@ -1,5 +1,5 @@
-import { and, desc, eq, gte, isNull, type SQL, sql } from "drizzle-orm";
-import type { AppDatabase } from "~/db";
+import { and, desc, eq, gte, isNull, lt, type SQL, sql } from "drizzle-orm";
+import type { AppDatabase, Store } from "~/db";
 import { type EventError, events, usageHourly } from "~/db/schema";
 import { HOUR_MS, LATENCY_BUCKETS } from "~/features/events";
 import { percentile } from "~/features/usage";
@@ -48,7 +48,7 @@ export interface UsageLine extends Record<Summed, number> {
   p95LatencyMs: number | null;
 }
 
-interface Acc extends Record<Summed, number> {
+export interface Acc extends Record<Summed, number> {
   latencySum: number;
   latencyMax: number;
   buckets: number[];
@@ -75,6 +75,15 @@ function addTo(acc: Acc, row: SumRow): void {
   });
 }
 
+function merge(into: Acc, part: Acc): void {
+  for (const column of SUMMED) into[column] += part[column];
+  into.latencySum += part.latencySum;
+  into.latencyMax = Math.max(into.latencyMax, part.latencyMax);
+  part.buckets.forEach((n, i) => {
+    into.buckets[i]! += n;
+  });
+}
+
 function lineOf(name: string, acc: Acc): UsageLine {
   return {
     name,
@@ -96,6 +105,87 @@ export interface UsageFilter {
   model?: string;
 }
 
+/** The sums of one key and model in one bucket (an hour or a UTC day). */
+export interface UsagePart {
+  at: number;
+  keyId: string;
+  model: string;
+  acc: Acc;
+}
+
+/** usage_hourly summed per bucket, key and model over [since, until): a few rows per key and model per bucket. */
+function readParts(db: AppDatabase, since: number, until: number | undefined, step: number): UsagePart[] {
+  const bucket = sql<number>`(${usageHourly.hour} / ${step}) * ${step}`;
+  const rows = db
+    .select({ at: bucket, keyId: usageHourly.keyId, model: usageHourly.model, ...sums })
+    .from(usageHourly)
+    .where(and(gte(usageHourly.hour, since), until !== undefined ? lt(usageHourly.hour, until) : undefined))
+    .groupBy(bucket, usageHourly.keyId, usageHourly.model)
+    .all() as (SumRow & { at: number; keyId: string; model: string })[];
+  return rows.map((row) => {
+    const acc = emptyAcc();
+    addTo(acc, row);
+    return { at: Number(row.at), keyId: row.keyId, model: row.model, acc };
+  });
+}
+
+/** Most parts the day cache holds (a few hundred bytes each); past it, days are read from the store every time. */
+const CACHE_LIMIT = 100_000;
+
+/**
+ * Usage parts by hour or UTC day. Days that ended before yesterday no longer
+ * change (an event is stamped when its request arrives and written when it
+ * ends), so their daily sums are kept here: a 90-day page reads usage_hourly
+ * for the last two days only. The kept days are dropped when another process
+ * writes to the store (PRAGMA data_version) or retention removes hours (the
+ * oldest hour moves).
+ */
+export class UsageParts {
+  private days = new Map<number, UsagePart[]>();
+  private size = 0;
+  private stamp = "";
+
+  constructor(private readonly store: Store) {}
+
+  read(since: number, step: number, now: number): UsagePart[] {
+    const db = this.store.db;
+    if (step !== DAY_MS) return readParts(db, since, undefined, step);
+    this.revalidate();
+    const settled = now - (now % DAY_MS) - DAY_MS; // the start of yesterday
+    let firstMissing: number | undefined;
+    for (let day = since; day < settled; day += DAY_MS) {
+      if (!this.days.has(day)) {
+        firstMissing = day;
+        break;
+      }
+    }
+    if (firstMissing !== undefined) {
+      const fresh = readParts(db, firstMissing, settled, DAY_MS);
+      if (this.size + fresh.length > CACHE_LIMIT)
+        return [...readParts(db, since, settled, DAY_MS), ...readParts(db, Math.max(since, settled), undefined, DAY_MS)];
+      for (let day = firstMissing; day < settled; day += DAY_MS) this.days.set(day, []);
+      for (const part of fresh) this.days.get(part.at)?.push(part);
+      this.size += fresh.length;
+    }
+    const kept: UsagePart[] = [];
+    for (let day = since; day < settled; day += DAY_MS) kept.push(...(this.days.get(day) ?? []));
+    return [...kept, ...readParts(db, Math.max(since, settled), undefined, DAY_MS)];
+  }
+
+  private revalidate(): void {
+    const oldest =
+      this.store.db
+        .select({ hour: sql<number | null>`min(${usageHourly.hour})` })
+        .from(usageHourly)
+        .get()?.hour ?? null;
+    const stamp = `${this.store.dataVersion()}:${oldest}`;
+    if (stamp === this.stamp) return;
+    this.stamp = stamp;
+    this.days.clear();
+    this.size = 0;
+  }
+}
+
 export interface UsageTables {
   totals: UsageLine;
   byKey: UsageLine[];
@@ -105,40 +195,31 @@ export interface UsageTables {
   modelsSeen: string[];
 }
 
-/**
- * The usage tables in one scan of usage_hourly grouped by key and model (a few
- * rows per key and model), then split by key and by model here, with the
- * filters applied to the split so the filter choices stay complete.
- */
-export function usageTables(db: AppDatabase, filter: UsageFilter): UsageTables {
-  const rows = db
-    .select({ keyId: usageHourly.keyId, model: usageHourly.model, ...sums })
-    .from(usageHourly)
-    .where(gte(usageHourly.hour, filter.since))
-    .groupBy(usageHourly.keyId, usageHourly.model)
-    .all() as (SumRow & { keyId: string; model: string })[];
+const matches = (part: UsagePart, filter: UsageFilter) =>
+  (filter.keyId === undefined || part.keyId === filter.keyId) && (filter.model === undefined || part.model === filter.model);
+
+/** The usage tables, split by key and by model, with the filters applied to the split so the filter choices stay complete. */
+export function usageTables(parts: UsagePart[], filter: UsageFilter): UsageTables {
   const total = emptyAcc();
   const byKey = new Map<string, Acc>();
   const byModel = new Map<string, Acc>();
   const keysSeen = new Set<string>();
   const modelsSeen = new Set<string>();
-  for (const row of rows) {
-    keysSeen.add(row.keyId);
-    modelsSeen.add(row.model);
-    if (filter.keyId !== undefined && row.keyId !== filter.keyId) continue;
-    if (filter.model !== undefined && row.model !== filter.model) continue;
-    addTo(total, row);
-    for (const [map, name] of [
-      [byKey, row.keyId],
-      [byModel, row.model],
-    ] as const) {
-      let acc = map.get(name);
-      if (!acc) {
-        acc = emptyAcc();
-        map.set(name, acc);
-      }
-      addTo(acc, row);
+  const into = (map: Map<string, Acc>, name: string, part: Acc) => {
+    let acc = map.get(name);
+    if (!acc) {
+      acc = emptyAcc();
+      map.set(name, acc);
     }
+    merge(acc, part);
+  };
+  for (const part of parts) {
+    keysSeen.add(part.keyId);
+    modelsSeen.add(part.model);
+    if (!matches(part, filter)) continue;
+    merge(total, part.acc);
+    into(byKey, part.keyId, part.acc);
+    into(byModel, part.model, part.acc);
   }
   const lines = (map: Map<string, Acc>) => [...map].map(([name, acc]) => lineOf(name, acc)).sort((a, b) => b.requests - a.requests);
   return {
@@ -165,21 +246,17 @@ export interface UsageSeries {
 }
 
 /** Usage over time, by hour or UTC day, every bucket of the window present (zero when idle). */
-export function usageSeries(db: AppDatabase, filter: UsageFilter & { step: number; until: number }): UsageSeries {
-  const bucket = sql<number>`(${usageHourly.hour} / ${filter.step}) * ${filter.step}`;
-  const rows = db
-    .select({ at: bucket, ...sums })
-    .from(usageHourly)
-    .where(
-      and(
-        gte(usageHourly.hour, filter.since),
-        filter.keyId !== undefined ? eq(usageHourly.keyId, filter.keyId) : undefined,
-        filter.model !== undefined ? eq(usageHourly.model, filter.model) : undefined,
-      ),
-    )
-    .groupBy(bucket)
-    .all() as (SumRow & { at: number })[];
-  const byAt = new Map(rows.map((row) => [Number(row.at), row]));
+export function usageSeries(parts: UsagePart[], filter: UsageFilter & { step: number; until: number }): UsageSeries {
+  const byAt = new Map<number, Acc>();
+  for (const part of parts) {
+    if (!matches(part, filter)) continue;
+    let acc = byAt.get(part.at);
+    if (!acc) {
+      acc = emptyAcc();
+      byAt.set(part.at, acc);
+    }
+    merge(acc, part.acc);
+  }
   const series: UsageSeries = {
     step: filter.step === DAY_MS ? "day" : "hour",
     t: [],
@@ -193,10 +270,7 @@ export function usageSeries(db: AppDatabase, filter: UsageFilter & { step: numbe
     p95LatencyMs: [],
   };
   for (let at = filter.since; at <= filter.until; at += filter.step) {
-    const acc = emptyAcc();
-    const row = byAt.get(at);
-    if (row) addTo(acc, row);
-    const line = lineOf("", acc);
+    const line = lineOf("", byAt.get(at) ?? emptyAcc());
     series.t.push(at / 1000);
     for (const column of SUMMED) series[column].push(line[column]);
     series.p50LatencyMs.push(line.p50LatencyMs);

@@ -40,6 +40,7 @@ import {
   recentEvents,
   STATUS_CLASSES,
   type StatusClass,
+  UsageParts,
   usageSeries,
   usageTables,
   WINDOWS,
@@ -160,6 +161,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
   const { store } = deps;
   const now = deps.now ?? Date.now;
   const limiter = new SignInLimiter();
+  const usage = new UsageParts(store);
   const page = requireSession(store, now, "page");
   const data = requireSession(store, now, "data");
   const app = new Hono<DashboardEnv>();
@@ -216,7 +218,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
 
   app.get("/", page, async (c) => {
     const input = usageInput(c, now());
-    const tables = usageTables(store.db, input);
+    const tables = usageTables(usage.read(input.since, WINDOWS[input.window].step, input.until), input);
     if (input.keyId && !tables.keysSeen.includes(input.keyId)) tables.keysSeen.push(input.keyId);
     if (input.model !== undefined && !tables.modelsSeen.includes(input.model)) tables.modelsSeen.push(input.model);
     const labels = new Map(listKeys(store.db, { includeRevoked: true }).map((k) => [k.id, k.label]));
@@ -243,7 +245,13 @@ export function dashboardRoutes(deps: DashboardDeps) {
   app.get("/api/usage", data, (c) => {
     const input = usageInput(c, now());
     const step = WINDOWS[input.window].step;
-    const series = usageSeries(store.db, { since: input.since, until: input.until, keyId: input.keyId, model: input.model, step });
+    const series = usageSeries(usage.read(input.since, step, input.until), {
+      since: input.since,
+      until: input.until,
+      keyId: input.keyId,
+      model: input.model,
+      step,
+    });
     return c.json({
       window: input.window,
       since: new Date(input.since).toISOString(),
