@@ -29,7 +29,7 @@ describe.skipIf(!chromium)("the dashboard in a real browser", () => {
   const violations: string[] = [];
 
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  const text = () => page.evaluate(() => document.body.innerText);
+  const text = () => page.evaluate(() => document.body.textContent ?? "");
 
   async function submit(selector = "form button[type=submit]") {
     await Promise.all([page.waitForNavigation(), page.click(selector)]);
