@@ -2,6 +2,7 @@
 // against a baseline measured in the same run. Numbers go in the README.
 import { benchAnthropic } from "./anthropic";
 import { benchBoot } from "./boot";
+import { benchDashboard } from "./dashboard";
 import { benchEvents } from "./events";
 import { benchKeys } from "./keys";
 import { benchLookup } from "./lookup";
@@ -20,3 +21,4 @@ benchMigrationGuard();
 await benchProxy();
 await benchAnthropic();
 await benchStrictChunks();
+await benchDashboard();

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
+import { dashboardRoutes, eventsCsvRoute } from "~/features/dashboard";
 import { type EventRecorder, telemetry } from "~/features/events";
 import {
   crossSiteGuard,
@@ -31,6 +32,8 @@ export interface AppDeps {
   upstream: OpenAIDeps;
   /** Absent without a GitHub token: /admin/quota then answers 503. */
   quota?: QuotaSource;
+  /** Wall clock (Unix ms) for dashboard sessions; tests inject one. Date.now by default. */
+  now?: () => number;
 }
 
 /**
@@ -55,6 +58,9 @@ export function createApp(deps: AppDeps) {
     const body = { status: reasons.length ? "degraded" : "ok", eventsDropped: deps.recorder.dropped, eventsNotStored: deps.recorder.notStored, reasons };
     return c.json(body, reasons.length ? 503 : 200);
   });
+
+  // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
+  app.route("/dashboard", dashboardRoutes({ store: deps.store, resolver: deps.keys.resolver, quota: deps.quota, now: deps.now }));
 
   // The clock starts here, so every refusal below is recorded too (for the protocol routes).
   app.use(telemetry(deps.recorder, OPENAI_ROUTES, ANTHROPIC_ROUTES));
@@ -81,6 +87,7 @@ export function createApp(deps: AppDeps) {
   // Admin keys only.
   app.route("/admin", usageRoutes(deps.store));
   app.route("/admin", quotaRoutes(deps.quota));
+  app.route("/admin", eventsCsvRoute(deps.store));
 
   // Method and path are the client's: bounded before they are echoed.
   app.notFound((c) =>

@@ -28,6 +28,12 @@ describe.each(builds)("%s", (_name, script, cmd) => {
     const env = isolatedEnv(home);
     const server = await startServer([], env, { cmd, cwd: elsewhere });
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    // The dashboard's assets are inlined the same way (uPlot included): nothing read from disk, no CDN.
+    const login = await (await fetch(`${server.url}/dashboard/login`)).text();
+    const asset = login.match(/src="(\/dashboard\/assets\/dashboard\.js\?v=[0-9a-f]+)"/)?.[1];
+    expect(asset).toBeDefined();
+    expect(await (await fetch(`${server.url}${asset}`)).text()).toContain("data-autosubmit");
+    expect(await (await fetch(`${server.url}/dashboard/assets/uplot.js`)).text()).toContain("uPlot");
     expect(await server.stop()).toBe(0);
 
     const status = await run([...cmd, "db", "status", "--json"], env, elsewhere);

@@ -137,3 +137,25 @@ export const usageHourly = sqliteTable(
     index("usage_hourly_key_premium_idx").on(t.keyId, t.hour, t.premiumRequests),
   ],
 );
+
+/**
+ * Dashboard sessions: one row per signed-in browser. Only the SHA-256 of the
+ * session id is stored (the cookie holds the id), so a copy of the database
+ * signs nobody in. A session ends at sign-out (the row is deleted), when its
+ * sliding expiry passes, or when its admin key is revoked or expires.
+ */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    /** SHA-256 hex of the session id the cookie carries. */
+    idHash: text("id_hash").primaryKey(),
+    /** The admin key that signed in. */
+    keyId: text("key_id")
+      .notNull()
+      .references(() => keys.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+    /** Unix milliseconds; pushed ahead on use (sliding expiry). */
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("sessions_key_id_idx").on(t.keyId), index("sessions_expires_at_idx").on(t.expiresAt)],
+);

@@ -7,7 +7,7 @@ import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
-import { issueKey } from "./issue";
+import { createKey } from "./manage";
 import { monthOf } from "./premium-quota";
 import { type KeyRow, keyById, listKeys, premiumUsedByKey, revokeKey } from "./queries";
 import { type KeySettingsInput, parseKeySettings, updateKey } from "./settings";
@@ -106,7 +106,7 @@ const create = defineCommand({
     const tier = parseChoice("--tier", args.tier, KEY_TIERS);
     const settings = parseKeySettings(settingsInput(args));
     const { row, secret } = await withStore(dbPath(args["db-path"]), (store) =>
-      issueKey(store.db, {
+      createKey(store.db, {
         tier,
         label: settings.label ?? "",
         allowedModels: settings.allowedModels ?? ["*"],

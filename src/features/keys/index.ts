@@ -1,9 +1,11 @@
 /** The keys feature's public face: what the server, the boot and other features use. */
 export { crossSiteGuard, hostGuard } from "./guards";
-export { issueKey } from "./issue";
 export { LastUsedTracker, noteLastUsed } from "./last-used";
+export { createKey, keyForSecret } from "./manage";
+export { parseModelList } from "./models";
 export { announcePolicy, type KeyPolicy } from "./policy";
 export { PremiumUsage, premiumQuota } from "./premium-quota";
+export { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
 export { RateLimiter, rateLimit } from "./rate-limit";
 export { requireAdmin } from "./require-admin";
 export { resolveKey } from "./resolve-key";

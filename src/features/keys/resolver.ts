@@ -98,6 +98,14 @@ export class KeyResolver {
     return { key: entry };
   }
 
+  /**
+   * Drops the cache: for changes to keys made through this process's own
+   * connection (the dashboard), which PRAGMA data_version does not show.
+   */
+  invalidate(): void {
+    this.version = Number.NaN;
+  }
+
   private revalidate(): void {
     const version = this.store.dataVersion();
     if (version === this.version) return;

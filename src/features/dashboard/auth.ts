@@ -1,0 +1,158 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { Context, MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { Store } from "~/db";
+import { apiError } from "~/lib/api-error";
+import type { DashboardEnv, Session } from "./env";
+import { REFUSALS, refusal } from "./pages/layout";
+import { deleteSession, deleteSessionsOfKey, extendSession, hashSessionId, SESSION_ID_SHAPE, SESSION_TTL_MS, SLIDE_STEP_MS, sessionByHash } from "./sessions";
+
+/** The session cookie: HttpOnly, SameSite=Strict, Path=/dashboard, Secure when served over TLS. */
+export const SESSION_COOKIE = "copilot_api_session";
+/** Before sign-in: a random value the sign-in form repeats (double-submit), so another site cannot sign a browser in. */
+export const SIGN_IN_COOKIE = "copilot_api_signin";
+export const COOKIE_PATH = "/dashboard";
+/** The form field every state-changing request carries. */
+export const CSRF_FIELD = "csrf";
+
+/** Over TLS: the URL says https, or a TLS-terminating proxy in front says so. Only ever adds the Secure flag. */
+const overTls = (c: Context) => new URL(c.req.url).protocol === "https:" || c.req.header("x-forwarded-proto")?.toLowerCase() === "https";
+
+export function setDashboardCookie(c: Context, name: string, value: string, maxAgeSeconds: number): void {
+  setCookie(c, name, value, { httpOnly: true, sameSite: "Strict", secure: overTls(c), path: COOKIE_PATH, maxAge: maxAgeSeconds });
+}
+
+export function clearDashboardCookie(c: Context, name: string): void {
+  deleteCookie(c, name, { httpOnly: true, sameSite: "Strict", secure: overTls(c), path: COOKIE_PATH });
+}
+
+const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+
+/**
+ * The CSRF token of a session: derived from the session id (which only the
+ * cookie holds), so it needs no storage, differs per session, and cannot be
+ * computed by a page that cannot read the HttpOnly cookie.
+ */
+export const csrfTokenFor = (sessionId: string) => sha256(`csrf\u0000${sessionId}`);
+
+export function sameToken(expected: string, given: unknown): boolean {
+  if (typeof given !== "string" || given.length !== expected.length) return false;
+  return timingSafeEqual(Buffer.from(expected), Buffer.from(given));
+}
+
+/** The pre-sign-in token, set on the sign-in page and repeated by its form. */
+export function signInToken(c: Context): string {
+  const existing = getCookie(c, SIGN_IN_COOKIE);
+  if (existing && SESSION_ID_SHAPE.test(existing)) return existing;
+  const token = randomBytes(32).toString("base64url");
+  setDashboardCookie(c, SIGN_IN_COOKIE, token, 3600);
+  return token;
+}
+
+/**
+ * The signed-in session of this request, or undefined. A session ends when its
+ * sliding expiry passes, and with its key: revoked, expired or no longer admin
+ * (then every session of that key is deleted). Use moves the expiry ahead.
+ */
+export function currentSession(c: Context, store: Store, now: number): Session | undefined {
+  const id = getCookie(c, SESSION_COOKIE);
+  if (!id || !SESSION_ID_SHAPE.test(id)) return undefined;
+  const idHash = hashSessionId(id);
+  const row = sessionByHash(store.db, idHash);
+  if (!row) return undefined;
+  if (row.expiresAt <= now) {
+    deleteSession(store.db, idHash);
+    return undefined;
+  }
+  if (row.keyRevokedAt !== null || row.keyTier !== "admin" || (row.keyExpiresAt !== null && row.keyExpiresAt <= now)) {
+    deleteSessionsOfKey(store.db, row.keyId);
+    return undefined;
+  }
+  if (row.expiresAt - now < SESSION_TTL_MS - SLIDE_STEP_MS) {
+    extendSession(store.db, idHash, now + SESSION_TTL_MS);
+    setDashboardCookie(c, SESSION_COOKIE, id, SESSION_TTL_MS / 1000);
+  }
+  return { idHash, keyId: row.keyId, keyLabel: row.keyLabel, csrf: csrfTokenFor(id) };
+}
+
+/**
+ * Dashboard routes need a session: pages send a browser without one to the
+ * sign-in page; JSON and CSV answer 401 with the remedy.
+ */
+export function requireSession(store: Store, now: () => number, answer: "page" | "data"): MiddlewareHandler<DashboardEnv> {
+  return async function requireSession(c, next) {
+    const session = currentSession(c, store, now());
+    if (!session) {
+      const hadOne = getCookie(c, SESSION_COOKIE) !== undefined;
+      if (hadOne) clearDashboardCookie(c, SESSION_COOKIE);
+      if (answer === "page") return c.redirect(`${COOKIE_PATH}/login${hadOne ? "?notice=ended" : ""}`, 303);
+      return apiError(c, 401, {
+        message: "not signed in to the dashboard (or the session expired): sign in again at /dashboard/login, or send an admin key to /admin/events.csv",
+        type: "invalid_request_error",
+        code: "not_signed_in",
+      });
+    }
+    c.set("session", session);
+    await next();
+  };
+}
+
+/**
+ * Every state-changing request carries the session's CSRF token in its form;
+ * one without it (or with another session's) is refused before anything changes.
+ */
+export const requireCsrf: MiddlewareHandler<DashboardEnv> = async function requireCsrf(c, next) {
+  const form = await c.req.parseBody();
+  if (!sameToken(c.var.session.csrf, form[CSRF_FIELD])) return refusal(c, 403, REFUSALS.csrf);
+  c.set("form", form);
+  await next();
+};
+
+/**
+ * Failed sign-ins per client address: after `limit` in a minute, every attempt
+ * from that address is refused until the minute is over (the right key too).
+ * Bounded: when `maxAddresses` are tracked, unknown addresses are refused until
+ * their windows pass, rather than growing memory.
+ */
+export class SignInLimiter {
+  private readonly windows = new Map<string, { start: number; failures: number }>();
+
+  constructor(
+    private readonly limit = 10,
+    private readonly windowMs = 60_000,
+    private readonly maxAddresses = 10_000,
+  ) {}
+
+  /** Seconds to wait before this address may try again, or undefined when it may try now. */
+  blocked(address: string, now: number): number | undefined {
+    const window = this.current(address, now);
+    if (window === "full") return Math.ceil(this.windowMs / 1000);
+    if (!window || window.failures < this.limit) return undefined;
+    return Math.max(1, Math.ceil((window.start + this.windowMs - now) / 1000));
+  }
+
+  failed(address: string, now: number): void {
+    const window = this.current(address, now);
+    if (window === "full") return;
+    if (window) window.failures += 1;
+    else this.windows.set(address, { start: now, failures: 1 });
+  }
+
+  private current(address: string, now: number) {
+    const window = this.windows.get(address);
+    // A window that is over (or that a clock set back puts in the future) counts nothing.
+    if (window && now - window.start < this.windowMs && now >= window.start) return window;
+    if (window) this.windows.delete(address);
+    if (this.windows.size >= this.maxAddresses) {
+      for (const [key, w] of this.windows) if (now - w.start >= this.windowMs || now < w.start) this.windows.delete(key);
+      if (this.windows.size >= this.maxAddresses) return "full" as const;
+    }
+    return undefined;
+  }
+}
+
+/** The client's address as Bun's server saw it (the fetch handler's second argument), for the sign-in limit. */
+export function clientAddress(c: Context): string {
+  const server = c.env as { requestIP?: (request: Request) => { address: string } | null } | undefined;
+  return server?.requestIP?.(c.req.raw)?.address ?? "unknown";
+}

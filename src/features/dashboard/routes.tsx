@@ -1,0 +1,367 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { getCookie } from "hono/cookie";
+import type { AppEnv } from "~/app-env";
+import type { Store } from "~/db";
+import { EVENT_ERRORS, type EventError, KEY_TIERS } from "~/db/schema";
+import { createKey, type KeyResolver, keyById, keyForSecret, listKeys, parseModelList, requireAdmin, revokeKey } from "~/features/keys";
+import type { QuotaSource } from "~/features/quota";
+import { apiError } from "~/lib/api-error";
+import { parseChoice, parsePositive } from "~/lib/cli";
+import { clip } from "~/lib/clip";
+import { AppError, describeError } from "~/lib/errors";
+import { assetNamed } from "./assets";
+import {
+  CSRF_FIELD,
+  clearDashboardCookie,
+  clientAddress,
+  currentSession,
+  requireCsrf,
+  requireSession,
+  SESSION_COOKIE,
+  SIGN_IN_COOKIE,
+  SignInLimiter,
+  sameToken,
+  setDashboardCookie,
+  signInToken,
+} from "./auth";
+import { eventsCsv } from "./csv";
+import type { DashboardEnv } from "./env";
+import { EventsPage } from "./pages/events";
+import { EMPTY_FORM, type KeyForm, KeysPage, RevokePage } from "./pages/keys";
+import { REFUSALS, refusal, render } from "./pages/layout";
+import { LoginPage } from "./pages/login";
+import { type QuotaState, SORTABLE, type Sort, UsagePage } from "./pages/usage";
+import {
+  DEFAULT_WINDOW,
+  type EventCursor,
+  type EventFilter,
+  recentEvents,
+  STATUS_CLASSES,
+  type StatusClass,
+  UsageParts,
+  usageSeries,
+  usageTables,
+  WINDOWS,
+  type WindowName,
+  windowStart,
+} from "./queries";
+import { deleteExpiredSessions, deleteSession, deleteSessionsOfKey, hashSessionId, insertSession, newSessionId, SESSION_TTL_MS } from "./sessions";
+
+export interface DashboardDeps {
+  store: Store;
+  /** Told when a key changes here: its cache cannot see this connection's own writes. */
+  resolver: Pick<KeyResolver, "invalidate">;
+  /** Copilot's own counters; absent without a GitHub token. */
+  quota?: QuotaSource;
+  /** Wall clock, Unix ms: session expiry and windows (tests move it past a session's expiry). */
+  now?: () => number;
+}
+
+/**
+ * Every dashboard answer: a strict Content-Security-Policy (scripts, styles and
+ * fetches from this origin only, so no inline script and no third party), no
+ * framing, no sniffing, no referrer, and nothing cached but the assets.
+ */
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async function securityHeaders(c: Context, next: () => Promise<void>) {
+  await next();
+  c.res.headers.set("content-security-policy", CSP);
+  c.res.headers.set("x-content-type-options", "nosniff");
+  c.res.headers.set("x-frame-options", "DENY");
+  c.res.headers.set("referrer-policy", "no-referrer");
+  c.res.headers.set("cross-origin-opener-policy", "same-origin");
+  if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
+}
+
+/** Query values are the client's: bounded before use. An empty value means "no filter". */
+function queryValue(c: Context, name: string, max = 256): string | undefined {
+  const value = c.req.query(name);
+  return value ? clip(value, max) : undefined;
+}
+
+const isWindow = (value: string | undefined): value is WindowName => value !== undefined && Object.hasOwn(WINDOWS, value);
+
+function sortOf(value: string | undefined): Sort {
+  const descending = value?.startsWith("-") ?? true;
+  const column = value?.replace(/^-/, "");
+  return (SORTABLE as readonly string[]).includes(column ?? "") ? { column: column as Sort["column"], descending } : { column: "requests", descending: true };
+}
+
+/** The window and filters of a usage request, from its query (unknown values fall back to the defaults). */
+function usageInput(c: Context, now: number) {
+  const window = isWindow(c.req.query("window")) ? (c.req.query("window") as WindowName) : DEFAULT_WINDOW;
+  return {
+    window,
+    since: windowStart(window, now),
+    until: now,
+    keyId: queryValue(c, "key", 64),
+    model: c.req.query("model") === undefined ? undefined : queryValue(c, "model"),
+  };
+}
+
+/** Copilot's counters, waited for at most 1.5 s so a slow GitHub never holds the page. */
+async function quotaState(source: QuotaSource | undefined): Promise<QuotaState> {
+  if (!source) return { kind: "none" };
+  try {
+    const report = await Promise.race([source.get(), Bun.sleep(1500).then(() => undefined)]);
+    if (report === undefined) return { kind: "error", message: "GitHub did not answer within 1.5 s; reload the page in a moment" };
+    return { kind: "ok", report };
+  } catch (error) {
+    return { kind: "error", message: describeError(error) };
+  }
+}
+
+/** `since=7d` (a window back from now) or `since=2026-11-01` / an ISO time. */
+function parseSince(value: string, now: number): number {
+  const match = value.trim().match(/^(\d+)\s*(m|h|d)$/);
+  if (match) return now - Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "m" | "h" | "d"];
+  const at = Date.parse(value);
+  if (Number.isNaN(at))
+    throw new AppError(`since ${value} is neither a window nor a date`, "use a window such as since=24h or since=7d, or a date such as since=2026-11-01");
+  return at;
+}
+
+/** The CSV export, for a session (/dashboard/events.csv) or an admin key (/admin/events.csv): one handler. */
+function exportCsv(c: Context, store: Store, now: number): Response {
+  let since: number;
+  try {
+    since = parseSince(queryValue(c, "since") ?? "24h", now);
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    return apiError(c, 400, { message: describeError(error), type: "invalid_request_error", code: "invalid_query", param: "since" });
+  }
+  const stamp = new Date(now).toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
+  return c.body(eventsCsv(store, { since, keyId: queryValue(c, "key", 64) }), 200, {
+    "content-type": "text/csv; charset=utf-8",
+    "content-disposition": `attachment; filename="copilot-api-events-${stamp}.csv"`,
+    "cache-control": "no-store",
+  });
+}
+
+/** GET /admin/events.csv?since=…&key=…: the export for admin keys (scripts, curl). */
+export function eventsCsvRoute(store: Store) {
+  return new Hono<AppEnv>().get("/events.csv", requireAdmin, (c) => exportCsv(c, store, Date.now()));
+}
+
+const LOGIN_NOTICES: Record<string, string> = {
+  "signed-out": "Signed out.",
+  ended: "Your session ended (it expired, or its key was revoked): sign in again.",
+  "revoked-self": "You revoked the key you signed in with, so you are signed out.",
+};
+
+const KEY_ID = /^key_[0-9A-Za-z]{10}$/;
+const text = (value: unknown) => (typeof value === "string" ? value : "");
+
+/** The dashboard under /dashboard: its own sign-in and session cookie, separate from the API key pipeline. */
+export function dashboardRoutes(deps: DashboardDeps) {
+  const { store } = deps;
+  const now = deps.now ?? Date.now;
+  const limiter = new SignInLimiter();
+  const usage = new UsageParts(store);
+  const page = requireSession(store, now, "page");
+  const data = requireSession(store, now, "data");
+  const app = new Hono<DashboardEnv>();
+
+  app.use(securityHeaders);
+  // Forms are small: nothing larger is read.
+  app.use(bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.text("form too large (64 KB at most)", 413) }));
+
+  app.get("/assets/:name", async (c) => {
+    const asset = assetNamed(c.req.param("name"));
+    if (!asset) return refusal(c, 404, REFUSALS.notFound);
+    return c.body(asset.body, 200, { "content-type": asset.type, "cache-control": "public, max-age=31536000, immutable", etag: `"${asset.hash}"` });
+  });
+
+  app.get("/login", async (c) => {
+    if (currentSession(c, store, now())) return c.redirect("/dashboard", 303);
+    return render(c, <LoginPage token={signInToken(c)} notice={LOGIN_NOTICES[c.req.query("notice") ?? ""]} />);
+  });
+
+  app.post("/login", async (c) => {
+    const address = clientAddress(c);
+    const wait = limiter.blocked(address, now());
+    if (wait !== undefined) {
+      c.header("retry-after", String(wait));
+      return refusal(c, 429, REFUSALS.rateLimited, "/dashboard/login");
+    }
+    const form = await c.req.parseBody();
+    const token = getCookie(c, SIGN_IN_COOKIE);
+    if (!token || !sameToken(token, form[CSRF_FIELD])) return refusal(c, 403, REFUSALS.csrf, "/dashboard/login");
+    const at = now();
+    const key = keyForSecret(store.db, text(form.key).slice(0, 200));
+    if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= at)) {
+      limiter.failed(address, at);
+      return refusal(c, 401, REFUSALS.wrongKey, "/dashboard/login");
+    }
+    if (key.tier !== "admin") {
+      limiter.failed(address, at);
+      return refusal(c, 403, REFUSALS.clientKey, "/dashboard/login");
+    }
+    deleteExpiredSessions(store.db, at);
+    // A new id at every sign-in (no fixation); the cookie holds it, the table its SHA-256.
+    const id = newSessionId();
+    insertSession(store.db, hashSessionId(id), key.id, at);
+    setDashboardCookie(c, SESSION_COOKIE, id, SESSION_TTL_MS / 1000);
+    clearDashboardCookie(c, SIGN_IN_COOKIE);
+    return c.redirect("/dashboard", 303);
+  });
+
+  app.post("/logout", page, requireCsrf, (c) => {
+    deleteSession(store.db, c.var.session.idHash);
+    clearDashboardCookie(c, SESSION_COOKIE);
+    return c.redirect("/dashboard/login?notice=signed-out", 303);
+  });
+
+  app.get("/", page, async (c) => {
+    const input = usageInput(c, now());
+    const tables = usageTables(usage.read(input.since, WINDOWS[input.window].step, input.until), input);
+    if (input.keyId && !tables.keysSeen.includes(input.keyId)) tables.keysSeen.push(input.keyId);
+    if (input.model !== undefined && !tables.modelsSeen.includes(input.model)) tables.modelsSeen.push(input.model);
+    const labels = new Map(listKeys(store.db, { includeRevoked: true }).map((k) => [k.id, k.label]));
+    return render(
+      c,
+      <UsagePage
+        session={c.var.session}
+        window={input.window}
+        keyId={input.keyId}
+        model={input.model}
+        since={input.since}
+        until={input.until}
+        tables={tables}
+        labels={labels}
+        keySort={sortOf(c.req.query("ks"))}
+        modelSort={sortOf(c.req.query("ms"))}
+        quota={await quotaState(deps.quota)}
+        query={new URL(c.req.url).searchParams}
+      />,
+    );
+  });
+
+  // The charts' data: the same window and filters as the page, by hour or UTC day.
+  app.get("/api/usage", data, (c) => {
+    const input = usageInput(c, now());
+    const step = WINDOWS[input.window].step;
+    const series = usageSeries(usage.read(input.since, step, input.until), {
+      since: input.since,
+      until: input.until,
+      keyId: input.keyId,
+      model: input.model,
+      step,
+    });
+    return c.json({
+      window: input.window,
+      since: new Date(input.since).toISOString(),
+      until: new Date(input.until).toISOString(),
+      key: input.keyId ?? null,
+      model: input.model ?? null,
+      series,
+    });
+  });
+
+  const keysPage = (
+    c: Context<DashboardEnv>,
+    extra: { created?: Parameters<typeof KeysPage>[0]["created"]; formError?: string; form?: KeyForm; notice?: string },
+    status: 200 | 400 = 200,
+  ) => {
+    const showAll = c.req.query("all") === "1";
+    const rows = listKeys(store.db, { includeRevoked: showAll });
+    return render(c, <KeysPage session={c.var.session} rows={rows} showAll={showAll} form={extra.form ?? EMPTY_FORM} {...extra} />, status);
+  };
+
+  app.get("/keys", page, (c) => {
+    const revoked = c.req.query("revoked");
+    return keysPage(c, { notice: revoked && KEY_ID.test(revoked) ? `Revoked ${revoked}: it is refused from its next request.` : undefined });
+  });
+
+  // The same code path as `copilot-api keys create`: the keys feature's createKey.
+  app.post("/keys", page, requireCsrf, (c) => {
+    const form = c.var.form;
+    const values: KeyForm = { tier: text(form.tier), label: text(form.label), models: text(form.models), rateLimit: text(form.rateLimit) };
+    try {
+      if (values.label.length > 200) throw new AppError(`the label is ${values.label.length} characters long`, "keep it to 200 characters");
+      const tier = parseChoice("tier", values.tier, KEY_TIERS);
+      const allowedModels = values.models.trim() === "" ? ["*"] : parseModelList(clip(values.models, 1000));
+      const rateLimit = values.rateLimit.trim() === "" ? null : Math.round(parsePositive("rate limit", clip(values.rateLimit, 20)));
+      const created = createKey(store.db, { tier, label: values.label, allowedModels, rateLimit }, now());
+      deps.resolver.invalidate();
+      return keysPage(c, { created });
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      return keysPage(c, { formError: describeError(error), form: { ...values, label: clip(values.label), models: clip(values.models, 1000) } }, 400);
+    }
+  });
+
+  const keyOr404 = (c: Context<DashboardEnv>) => {
+    const id = c.req.param("id") ?? "";
+    return KEY_ID.test(id) ? keyById(store.db, id) : undefined;
+  };
+  const noSuchKey = (c: Context<DashboardEnv>) =>
+    refusal(c, 404, { title: "No such key", message: "No key of this server has that id.", remedy: "Pick a key from the list." }, "/dashboard/keys");
+
+  app.get("/keys/:id/revoke", page, async (c) => {
+    const row = keyOr404(c);
+    if (!row) return noSuchKey(c);
+    if (row.revokedAt !== null) return c.redirect("/dashboard/keys?all=1", 303);
+    return render(c, <RevokePage session={c.var.session} row={row} />);
+  });
+
+  // The same code path as `copilot-api keys revoke`; its dashboard sessions end with it.
+  app.post("/keys/:id/revoke", page, requireCsrf, async (c) => {
+    const row = keyOr404(c);
+    if (!row) return noSuchKey(c);
+    revokeKey(store.db, row.id, now());
+    deps.resolver.invalidate();
+    deleteSessionsOfKey(store.db, row.id);
+    if (row.id === c.var.session.keyId) {
+      clearDashboardCookie(c, SESSION_COOKIE);
+      return c.redirect("/dashboard/login?notice=revoked-self", 303);
+    }
+    return c.redirect(`/dashboard/keys?revoked=${row.id}`, 303);
+  });
+
+  app.get("/events", page, (c) => {
+    const status = c.req.query("status");
+    const error = c.req.query("error");
+    const filter: EventFilter = {
+      keyId: queryValue(c, "key", 64),
+      statusClass: (STATUS_CLASSES as readonly string[]).includes(status ?? "") ? (status as StatusClass) : undefined,
+      error: error === "none" || (EVENT_ERRORS as readonly string[]).includes(error ?? "") ? (error as EventError | "none") : undefined,
+    };
+    const before = c.req.query("before")?.match(/^(\d{1,15})\.(\d{1,15})$/);
+    const cursor: EventCursor | undefined = before ? { ts: Number(before[1]), id: Number(before[2]) } : undefined;
+    const rows = recentEventsPage(store, filter, cursor);
+    const keys = listKeys(store.db, { includeRevoked: true }).map((k) => k.id);
+    if (filter.keyId && !keys.includes(filter.keyId)) keys.push(filter.keyId);
+    return render(
+      c,
+      <EventsPage
+        session={c.var.session}
+        rows={rows.page}
+        filter={filter}
+        keys={keys}
+        older={rows.older}
+        paged={cursor !== undefined}
+        query={new URL(c.req.url).searchParams}
+      />,
+    );
+  });
+
+  app.get("/events.csv", data, (c) => exportCsv(c, store, now()));
+
+  // Nothing under /dashboard falls through to the API key pipeline.
+  app.all("*", (c) => refusal(c, 404, REFUSALS.notFound));
+  return app;
+}
+
+const EVENTS_PER_PAGE = 50;
+
+function recentEventsPage(store: Store, filter: EventFilter, cursor: EventCursor | undefined) {
+  const rows = recentEvents(store.db, filter, cursor, EVENTS_PER_PAGE + 1);
+  const page = rows.slice(0, EVENTS_PER_PAGE);
+  const last = page.at(-1);
+  return { page, older: rows.length > EVENTS_PER_PAGE && last ? `${last.ts}.${last.id}` : undefined };
+}

@@ -1,0 +1,69 @@
+import { randomBytes } from "node:crypto";
+import { eq, lte, sql } from "drizzle-orm";
+import { type AppDatabase, preparedFor } from "~/db";
+import { keys, sessions } from "~/db/schema";
+
+/** Every query on the sessions table lives here. */
+
+/** Sliding expiry: a session lives 8 hours past its last use. */
+export const SESSION_TTL_MS = 8 * 3_600_000;
+/** The expiry moves at most once a minute per session, so a page's burst of requests writes once. */
+export const SLIDE_STEP_MS = 60_000;
+
+/** 256 random bits, base64url: the cookie's value. Never stored; only its SHA-256 is. */
+export const newSessionId = () => randomBytes(32).toString("base64url");
+export const SESSION_ID_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+export const hashSessionId = (id: string) => new Bun.CryptoHasher("sha256").update(id).digest("hex");
+
+/** A session with what is needed to judge it: its own expiry and its key's state. */
+export interface SessionRow {
+  idHash: string;
+  keyId: string;
+  expiresAt: number;
+  keyLabel: string;
+  keyTier: string;
+  keyRevokedAt: number | null;
+  keyExpiresAt: number | null;
+}
+
+const byHash = preparedFor((db) =>
+  db
+    .select({
+      idHash: sessions.idHash,
+      keyId: sessions.keyId,
+      expiresAt: sessions.expiresAt,
+      keyLabel: keys.label,
+      keyTier: keys.tier,
+      keyRevokedAt: keys.revokedAt,
+      keyExpiresAt: keys.expiresAt,
+    })
+    .from(sessions)
+    .innerJoin(keys, eq(keys.id, sessions.keyId))
+    .where(eq(sessions.idHash, sql.placeholder("idHash")))
+    .prepare(),
+);
+
+export const sessionByHash = (db: AppDatabase, idHash: string): SessionRow | undefined => byHash(db).get({ idHash });
+
+export function insertSession(db: AppDatabase, idHash: string, keyId: string, now: number): void {
+  db.insert(sessions)
+    .values({ idHash, keyId, createdAt: now, expiresAt: now + SESSION_TTL_MS })
+    .run();
+}
+
+export function extendSession(db: AppDatabase, idHash: string, expiresAt: number): void {
+  db.update(sessions).set({ expiresAt }).where(eq(sessions.idHash, idHash)).run();
+}
+
+export function deleteSession(db: AppDatabase, idHash: string): void {
+  db.delete(sessions).where(eq(sessions.idHash, idHash)).run();
+}
+
+/** Ends every session a key opened (it was revoked, expired, or is no longer an admin key). */
+export function deleteSessionsOfKey(db: AppDatabase, keyId: string): void {
+  db.delete(sessions).where(eq(sessions.keyId, keyId)).run();
+}
+
+export function deleteExpiredSessions(db: AppDatabase, now: number): void {
+  db.delete(sessions).where(lte(sessions.expiresAt, now)).run();
+}

@@ -1,0 +1,134 @@
+import { join } from "node:path";
+import { openStore, type Store } from "~/db";
+import { EventRecorder } from "~/features/events";
+import { writeEvents } from "~/features/events/queries";
+import { createKey, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
+import type { QuotaSource } from "~/features/quota";
+import { createApp } from "~/server";
+import { tempDir } from "../helpers";
+
+/**
+ * The whole app (server.ts, every middleware) on a real HTTP server on port 0,
+ * over a real SQLite file, in this process so the test owns the wall clock the
+ * dashboard's sessions read: `clock.offset` moves it.
+ */
+export interface DashboardServer {
+  url: string;
+  dbPath: string;
+  store: Store;
+  /** The same app, for requests without a socket in between (a body is then read only as the test reads it). */
+  request: (path: string, init?: RequestInit) => Promise<Response>;
+  clock: { offset: number };
+  admin: { id: string; secret: string };
+  client: { id: string; secret: string };
+  stop(): void;
+}
+
+export function startDashboard(options: { quota?: QuotaSource } = {}): DashboardServer {
+  const dbPath = join(tempDir(), "copilot-api.db");
+  const store = openStore({ path: dbPath });
+  const admin = createKey(store.db, { tier: "admin", label: "ops laptop", allowedModels: ["*"], rateLimit: null });
+  const client = createKey(store.db, { tier: "client", label: "ci bot", allowedModels: ["*"], rateLimit: null });
+  const clock = { offset: 0 };
+  const policy = { authDisabled: false, loopbackListener: true };
+  const recorder = new EventRecorder(store);
+  const app = createApp({
+    store,
+    recorder,
+    keys: {
+      policy,
+      resolver: new KeyResolver(store, policy),
+      limiter: new RateLimiter(),
+      lastUsed: new LastUsedTracker(store),
+      premium: new PremiumUsage(store),
+    },
+    upstream: { bodyLimitBytes: 1024 * 1024 },
+    quota: options.quota,
+    now: () => Date.now() + clock.offset,
+  });
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    dbPath,
+    store,
+    request: async (path, init) => app.request(path, init),
+    clock,
+    admin: { id: admin.row.id, secret: admin.secret },
+    client: { id: client.row.id, secret: client.secret },
+    stop() {
+      server.stop(true);
+      recorder.stop();
+      store.close();
+    },
+  };
+}
+
+export const MODELS = ["gpt-4o", "claude-sonnet-4", "o3-mini"];
+
+/** `n` events spread over the last `hours` hours, through the recorder's own write path (events + usage_hourly). */
+export function seedEvents(store: Store, keyIds: string[], n: number, hours = 40, now = Date.now()): void {
+  const batch = Array.from({ length: n }, (_, i) => ({
+    ts: now - Math.floor(((i + 1) * hours * 3_600_000) / (n + 1)),
+    keyId: keyIds[i % keyIds.length]!,
+    route: "/chat/completions",
+    model: MODELS[i % MODELS.length]!,
+    upstreamModel: MODELS[i % MODELS.length]!,
+    stream: false,
+    promptTokens: 100,
+    completionTokens: 20,
+    cacheReadTokens: 10,
+    premiumRequests: i % 2,
+    usageUnknown: false,
+    status: i % 10 === 0 ? 502 : 200,
+    latencyMs: 150 + (i % 7) * 100,
+    error: i % 10 === 0 ? ("upstream_error" as const) : null,
+  }));
+  writeEvents(store, batch);
+}
+
+const cookieOf = (response: Response, name: string) =>
+  response.headers
+    .getSetCookie()
+    .find((c) => c.startsWith(`${name}=`))
+    ?.split(";")[0];
+
+export const hiddenCsrf = (html: string) => html.match(/name="csrf" value="([^"]+)"/)?.[1];
+
+export interface Signed {
+  /** The Cookie header to send. */
+  cookie: string;
+  /** The session id the cookie carries. */
+  sessionId: string;
+  /** The raw Set-Cookie of the session. */
+  setCookie: string;
+  csrf: string;
+}
+
+/** The sign-in form as a browser fills it; returns the answer (303 on success). */
+export async function postSignIn(url: string, secret: string, headers: Record<string, string> = {}): Promise<Response> {
+  const page = await fetch(`${url}/dashboard/login`, { headers });
+  const token = hiddenCsrf(await page.text())!;
+  const cookie = cookieOf(page, "copilot_api_signin")!;
+  return fetch(`${url}/dashboard/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { ...headers, cookie, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ csrf: token, key: secret }),
+  });
+}
+
+export async function signIn(url: string, secret: string): Promise<Signed> {
+  const response = await postSignIn(url, secret);
+  if (response.status !== 303) throw new Error(`sign-in answered ${response.status}: ${await response.text()}`);
+  const setCookie = response.headers.getSetCookie().find((c) => c.startsWith("copilot_api_session="))!;
+  const cookie = setCookie.split(";")[0]!;
+  const keysPage = await (await fetch(`${url}/dashboard/keys`, { headers: { cookie } })).text();
+  return { cookie, sessionId: cookie.split("=")[1]!, setCookie, csrf: hiddenCsrf(keysPage)! };
+}
+
+/** A form POST with the session's cookie; `csrf: undefined` leaves the token out. */
+export function postForm(url: string, path: string, cookie: string, fields: Record<string, string | undefined>): Promise<Response> {
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) if (value !== undefined) body.set(name, value);
+  return fetch(`${url}${path}`, { method: "POST", redirect: "manual", headers: { cookie, "content-type": "application/x-www-form-urlencoded" }, body });
+}
