@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, streamText } from "ai";
 import OpenAI from "openai";
+import { openStore } from "~/db";
+import { StoredResponses } from "~/features/responses";
 import { DETAILED_USAGE, FAKE_CALL_ARGUMENTS, type FakeUpstream, RESPONSES_USAGE, sampleFor, startFakeUpstream } from "../../fake-upstream";
 import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../../helpers";
 
@@ -378,5 +380,35 @@ describe("--no-store-responses", () => {
     } finally {
       await noStore.stop();
     }
+  });
+});
+
+describe("--responses-retention-days", () => {
+  test("the retention job deletes stored responses past the window once the server runs; a bad value is refused naming the flag", async () => {
+    const retentionHome = tempDir();
+    const retentionEnv = isolatedEnv(retentionHome, { ...fake.env(), GH_TOKEN: fake.githubToken });
+    const store = openStore({ path: dbFileOf(retentionHome) });
+    const stored = new StoredResponses(store);
+    const old = { keyId: "key_x", model: "gpt-4.1", status: "completed" as const, previousResponseId: null, input: [], response: {} };
+    stored.save({ ...old, id: "resp_old", createdAt: Date.now() - 3 * 86_400_000 });
+    stored.save({ ...old, id: "resp_new", createdAt: Date.now() });
+    stored.stop();
+    store.close();
+
+    const bad = await cli(["start", "--responses-retention-days", "-1"], retentionEnv);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("--responses-retention-days -1 is not a whole number of days");
+
+    const running = await startServer(["--responses-retention-days", "2"], retentionEnv);
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!running.log().includes("deleted 1 stored responses") && Date.now() < deadline) await Bun.sleep(50);
+      expect(running.log()).toContain("retention: deleted 1 stored responses older than 2 days");
+    } finally {
+      await running.stop();
+    }
+    const db = new Database(dbFileOf(retentionHome), { readonly: true });
+    expect(db.query("SELECT id FROM responses").all()).toEqual([{ id: "resp_new" }]);
+    db.close();
   });
 });
