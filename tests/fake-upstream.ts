@@ -1,3 +1,4 @@
+import type { CatalogEntry } from "~/upstream/model-catalog";
 import { COPILOT_MODELS } from "./fixtures/copilot-models";
 
 /**
@@ -40,6 +41,8 @@ export interface FakeUpstream {
   streamCancelled: Promise<void>;
   /** The exact bodies POST /responses answered, in order (JSON or an event stream). */
   responsesAnswered: string[];
+  /** What GET /models answers; set it to COPILOT_MODELS (tests/fixtures/copilot-models.ts) for the realistic catalog. */
+  models: CatalogEntry[];
   env(): Record<string, string>;
   stop(): void;
 }
@@ -334,6 +337,10 @@ export function startFakeUpstream(): FakeUpstream {
     validTokens: new Set(),
     streamCancelled: new Promise<void>((resolve) => (cancelled = resolve)),
     responsesAnswered: [],
+    models: [
+      { id: "gpt-4o", object: "model" },
+      { id: "claude-sonnet-4", object: "model" },
+    ],
     env: () => ({ COPILOT_API_GITHUB_URL: fake.url, COPILOT_API_GITHUB_API_URL: fake.url, COPILOT_API_COPILOT_URL: fake.url }),
     stop: () => server.stop(true),
   };
@@ -393,7 +400,7 @@ export function startFakeUpstream(): FakeUpstream {
         return json({ error: { message, type: "error" } }, 466);
       }
 
-      if (route === "GET /models") return json({ object: "list", data: COPILOT_MODELS });
+      if (route === "GET /models") return json({ object: "list", data: fake.models });
       if (route === "POST /responses") {
         const payload = JSON.parse(body) as ResponsesRequestLike;
         if (!supportsEndpoint(payload.model, "/responses") || !COPILOT_MODELS.some((m) => m.id === payload.model)) return unsupportedApi(payload.model);

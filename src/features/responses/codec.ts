@@ -3,8 +3,9 @@ import type { ResponseEncoding } from "~/db/schema";
 /**
  * How a stored response's body is kept: JSON text, or zstd-compressed JSON once it is
  * large enough for compression to pay (images in the input, long conversations).
- * Measured in bench/responses.ts: zstd level 3 shrinks a typical body several-fold at a
- * fraction of gzip's cost.
+ * Measured in bench/responses.ts: zstd level 3 shrinks a conversation's JSON about 20x and
+ * a base64 image by a quarter (what base64 added), as gzip does, in a half to an eighth of
+ * gzip's time.
  */
 
 /** Bodies at least this long (UTF-8 bytes) are compressed. */

@@ -14,8 +14,8 @@ const BUSY_RETRY_MS = 10;
 
 /**
  * The stored responses. save() costs the request path a map insert: the write (JSON, maybe
- * compression, the INSERT) happens at the end of the event-loop turn (setImmediate), every
- * response saved in one turn in one transaction, as the event recorder does. Until it is
+ * compression, the INSERT) happens once the answer has left, on the next timer turn, every
+ * response saved meanwhile in one transaction (the event recorder's batching). Until it is
  * committed a response sits in memory, and every lookup reads that first: a follow-up request
  * that arrives the moment the answer did finds it (read your own writes). A locked database
  * is retried a few milliseconds later, never waited for on the event loop; stop() writes
@@ -40,10 +40,10 @@ export class StoredResponses implements Worker {
     this.batchSize = options.batchSize ?? 500;
   }
 
-  /** Nothing to begin: each save() schedules its turn's write. */
+  /** Nothing to begin: the first save() after a write schedules the next one. */
   start(): void {}
 
-  /** Keeps a response: visible to lookups at once, on disk by the end of this event-loop turn. */
+  /** Keeps a response: visible to lookups at once, on disk on the next timer turn. */
   save(response: StoredResponse): void {
     this.pending.set(response.id, response);
     if (this.stopped) {
@@ -53,7 +53,8 @@ export class StoredResponses implements Worker {
     }
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flushFromLoop);
+      // A timer, not setImmediate: the answer (and its event, committed in this turn's check phase) leaves first.
+      setTimeout(this.flushFromLoop, 0);
     }
   }
 

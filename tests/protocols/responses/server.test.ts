@@ -6,6 +6,7 @@ import OpenAI from "openai";
 import { openStore } from "~/db";
 import { StoredResponses } from "~/features/responses";
 import { DETAILED_USAGE, FAKE_CALL_ARGUMENTS, type FakeUpstream, RESPONSES_USAGE, sampleFor, startFakeUpstream } from "../../fake-upstream";
+import { COPILOT_MODELS } from "../../fixtures/copilot-models";
 import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../../helpers";
 
 cleanUpAfterFile();
@@ -20,6 +21,7 @@ let ownerSecret: string;
 
 beforeAll(async () => {
   fake = startFakeUpstream();
+  fake.models = COPILOT_MODELS; // routing reads supported_endpoints
   home = tempDir();
   env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
   ownerSecret = (await createKey(env)).secret;
