@@ -7,6 +7,7 @@ import { benchLookup } from "./lookup";
 import { benchMigrationGuard } from "./migration-guard";
 import { benchProxy } from "./proxy";
 import { benchRequestChecks } from "./request-checks";
+import { benchResponses } from "./responses";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
 benchLookup();
@@ -16,3 +17,4 @@ await benchEvents();
 await benchBoot();
 benchMigrationGuard();
 await benchProxy();
+await benchResponses();
