@@ -78,9 +78,12 @@ export function responsesRoutes(deps: ResponsesDeps) {
       }
       const expansion = expandChain(deps.stored, keyId, previous);
       if ("missing" in expansion) {
-        const link = expansion.missing === previous ? "" : ` (its chain refers to ${JSON.stringify(clip(expansion.missing, RESPONSE_ID_MAX))}, which is gone)`;
+        const why =
+          expansion.missing === previous
+            ? notFound(previous)
+            : `the conversation ${JSON.stringify(previous)} continues refers to ${JSON.stringify(expansion.missing)}, which is gone (deleted, or older than --responses-retention-days)`;
         return apiError(c, 404, {
-          message: `previous_response_id: ${notFound(expansion.missing === previous ? previous : expansion.missing)}${link}; start a new conversation without previous_response_id`,
+          message: `previous_response_id: ${why}; start a new conversation without previous_response_id`,
           type: "invalid_request_error",
           code: "previous_response_not_found",
           param: "previous_response_id",

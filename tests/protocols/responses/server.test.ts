@@ -199,6 +199,16 @@ describe.each(PATHS)("POST /v1/responses, $name ($model → Copilot $upstream)",
     expect((continued as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("previous_response_not_found");
   });
 
+  test("a conversation whose middle was deleted cannot be continued: 404 naming the missing link", async () => {
+    const a = await owner.responses.create({ model, input: "a" });
+    const b = await owner.responses.create({ model, input: "b", previous_response_id: a.id });
+    const c = await owner.responses.create({ model, input: "c", previous_response_id: b.id });
+    await owner.responses.delete(b.id);
+    const refused = await owner.responses.create({ model, input: "d", previous_response_id: c.id }).catch((error: unknown) => error);
+    expect((refused as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("previous_response_not_found");
+    expect((refused as Error).message).toContain(`refers to "${b.id}", which is gone`);
+  });
+
   test("store: false keeps nothing: retrieve and previous_response_id answer 404", async () => {
     const response = await owner.responses.create({ model, input: "ephemeral", store: false });
     expect(response.output_text).toBe("hello from fake copilot");
