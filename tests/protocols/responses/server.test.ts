@@ -269,6 +269,14 @@ describe("pass-through to Copilot's /responses", () => {
     expect(lastUpstream("/responses").headers["x-initiator"]).toBe("user");
   });
 
+  test("the routes answer without /v1 too", async () => {
+    const root = new OpenAI({ baseURL: server.url, apiKey: ownerSecret, maxRetries: 0 });
+    const response = await root.responses.create({ model: "gpt-5.1-codex", input: "hi" });
+    expect(response.output_text).toBe("hello from fake copilot");
+    expect((await root.responses.retrieve(response.id)).id).toBe(response.id);
+    expect((await root.responses.inputItems.list(response.id)).data).toHaveLength(1);
+  });
+
   test("an input_image marks the request as vision", async () => {
     await owner.responses.create({
       model: "gpt-5.1-codex",
