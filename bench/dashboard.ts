@@ -9,6 +9,7 @@ import { openStore } from "~/db";
 import { EventRecorder } from "~/features/events";
 import { type NewEvent, writeEvents } from "~/features/events/queries";
 import { createKey, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
+import { StoredResponses } from "~/features/responses";
 import { createApp } from "~/server";
 import { printTable, summarize } from "./lib";
 
@@ -63,6 +64,7 @@ export async function benchDashboard(): Promise<void> {
           premium: new PremiumUsage(store),
         },
         upstream: { bodyLimitBytes: 1 << 20 },
+        responses: { stored: new StoredResponses(store), storing: true },
       });
     const app = makeApp();
     const login = await app.request("/dashboard/login");

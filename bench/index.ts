@@ -9,6 +9,7 @@ import { benchLookup } from "./lookup";
 import { benchMigrationGuard } from "./migration-guard";
 import { benchProxy } from "./proxy";
 import { benchRequestChecks } from "./request-checks";
+import { benchResponses } from "./responses";
 import { benchStrictChunks } from "./strict-chunks";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
@@ -22,3 +23,4 @@ await benchProxy();
 await benchAnthropic();
 await benchStrictChunks();
 await benchDashboard();
+await benchResponses();

@@ -10,7 +10,7 @@ import { printTable, summarize } from "./lib";
 const ROOT = join(import.meta.dir, "..");
 const REQUESTS = 2000;
 
-async function timeRequests(send: () => Promise<Response>): Promise<number[]> {
+export async function timeRequests(send: () => Promise<Response>): Promise<number[]> {
   for (let i = 0; i < 200; i++) await (await send()).arrayBuffer(); // warm-up
   const samples: number[] = [];
   for (let i = 0; i < REQUESTS; i++) {
@@ -23,7 +23,7 @@ async function timeRequests(send: () => Promise<Response>): Promise<number[]> {
   return samples;
 }
 
-function run(args: string[], env: Record<string, string | undefined>): string {
+export function run(args: string[], env: Record<string, string | undefined>): string {
   const result = Bun.spawnSync([process.execPath, join(ROOT, "src", "main.ts"), ...args], { cwd: ROOT, env });
   if (result.exitCode !== 0) throw new Error(result.stderr.toString());
   return result.stdout.toString();

@@ -23,6 +23,18 @@ const startCommand = defineCommand({
     ...githubTokenArgs,
     "body-limit-mb": { type: "string", description: "largest request body accepted, in MiB", default: "32" },
     "events-retention-days": { type: "string", description: "delete request events older than this many days (0 keeps everything)", default: "90" },
+    "responses-retention-days": {
+      type: "string",
+      description: "delete stored Responses API answers (previous_response_id) older than this many days (0 keeps them)",
+      default: "30",
+    },
+    // citty reads --no-store-responses as store-responses=false.
+    "store-responses": {
+      type: "boolean",
+      description: "keep Responses API answers for previous_response_id and GET /v1/responses/{id}",
+      default: true,
+      negativeDescription: "keep no Responses API answers (previous_response_id is then refused)",
+    },
     // citty reads --no-auth as auth=false.
     auth: {
       type: "boolean",
@@ -43,6 +55,8 @@ const startCommand = defineCommand({
       bodyLimitBytes: Math.round(parsePositive("--body-limit-mb", args["body-limit-mb"]) * 1024 * 1024),
       noAuth: !args.auth,
       eventsRetentionDays: parseDays(args["events-retention-days"]),
+      responsesRetentionDays: parseDays(args["responses-retention-days"], "--responses-retention-days"),
+      noStoreResponses: !args["store-responses"],
     }),
   ),
 });

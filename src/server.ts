@@ -18,18 +18,22 @@ import {
 } from "~/features/keys";
 import type { QuotaSource } from "~/features/quota/quota";
 import { quotaRoutes } from "~/features/quota/routes";
+import type { StoredResponses } from "~/features/responses";
 import { usageRoutes } from "~/features/usage/routes";
 import { apiError, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
 import { ANTHROPIC_ROUTES, anthropicRoutes, anthropicShape, speaksAnthropic } from "~/protocols/anthropic";
 import { OPENAI_ROUTES, type OpenAIDeps, openAIRoutes } from "~/protocols/openai";
+import { RESPONSES_ROUTES, responsesRoutes } from "~/protocols/responses";
 
 export interface AppDeps {
   store: Store;
   recorder: EventRecorder;
   keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker; premium: PremiumUsage };
   upstream: OpenAIDeps;
+  /** Stored responses (Responses API); `storing` is false with --no-store-responses. */
+  responses: { stored: StoredResponses; storing: boolean };
   /** Absent without a GitHub token: /admin/quota then answers 503. */
   quota?: QuotaSource;
   /** Wall clock (Unix ms) for dashboard sessions; tests inject one. Date.now by default. */
@@ -63,7 +67,7 @@ export function createApp(deps: AppDeps) {
   app.route("/dashboard", dashboardRoutes({ store: deps.store, resolver: deps.keys.resolver, quota: deps.quota, now: deps.now }));
 
   // The clock starts here, so every refusal below is recorded too (for the protocol routes).
-  app.use(telemetry(deps.recorder, OPENAI_ROUTES, ANTHROPIC_ROUTES));
+  app.use(telemetry(deps.recorder, OPENAI_ROUTES, ANTHROPIC_ROUTES, RESPONSES_ROUTES));
   // Who is calling: the presented key, always checked (401); once per request.
   app.use(resolveKey(deps.keys.resolver));
   // Requests that passed without a key must name this machine in Host (DNS rebinding)…
@@ -84,6 +88,9 @@ export function createApp(deps: AppDeps) {
   const anthropic = anthropicRoutes(deps.upstream);
   app.route("/", anthropic);
   app.route("/v1", anthropic);
+  const responses = responsesRoutes({ ...deps.upstream, ...deps.responses });
+  app.route("/", responses);
+  app.route("/v1", responses);
   // Admin keys only.
   app.route("/admin", usageRoutes(deps.store));
   app.route("/admin", quotaRoutes(deps.quota));

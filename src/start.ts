@@ -3,6 +3,7 @@ import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { QuotaSource } from "~/features/quota/quota";
+import { responsesRetention, StoredResponses } from "~/features/responses";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
@@ -30,6 +31,10 @@ export interface StartOptions {
   noAuth: boolean;
   /** Delete events older than this many days; 0 keeps everything. */
   eventsRetentionDays: number;
+  /** Delete stored responses older than this many days; 0 keeps them. */
+  responsesRetentionDays: number;
+  /** --no-store-responses: keep no Responses API answers (previous_response_id is refused). */
+  noStoreResponses: boolean;
 }
 
 /**
@@ -62,6 +67,7 @@ export async function start(options: StartOptions): Promise<void> {
   const premium = new PremiumUsage(store);
   // Each committed batch keeps the keys' premium usage this month current for --premium-quota.
   const recorder = new EventRecorder(store, { onCommitted: (events) => premium.committed(events) });
+  const storedResponses = new StoredResponses(store);
   const fileWatch = new StoreFileWatch(store);
   const copilot = token && new CopilotClient(urls, token);
   // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
@@ -71,14 +77,18 @@ export async function start(options: StartOptions): Promise<void> {
     recorder,
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
+    responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: github && new QuotaSource(urls, github.token),
   });
   // Started in this order once the port is open, stopped in reverse: the recorder
   // is the last to let go, after everything that could still produce an event.
   const workers: Worker[] = [
     recorder,
+    // Written before the store closes: a completed response is never lost to a clean shutdown.
+    storedResponses,
     lastUsed,
     new RetentionJob(store, { days: options.eventsRetentionDays }),
+    new RetentionJob(store, { days: options.responsesRetentionDays, target: responsesRetention }),
     fileWatch,
     ...(token ? [token] : []),
     ...(catalog ? [catalog] : []),

@@ -1,6 +1,7 @@
+import type { CatalogEntry } from "~/upstream/model-catalog";
 import { anthropicEvents, anthropicMessage, chatChunks, chatCompletion, scriptedAnswer, scriptedFailure, viewAnthropic, viewChat } from "./fake-answers";
 import { PROMPT_FILTER_CHUNK } from "./fixtures/copilot-chat-chunks";
-import { COPILOT_MODELS, COPILOT_MODELS_RESPONSE } from "./fixtures/copilot-models";
+import { COPILOT_MODELS } from "./fixtures/copilot-models";
 
 /**
  * A fake GitHub + Copilot on loopback: a real HTTP server on port 0 that plays
@@ -42,6 +43,12 @@ export interface FakeUpstream {
   textDeltas: number;
   /** Resolves when a streamed response was cancelled by the reader (the proxy). */
   streamCancelled: Promise<void>;
+  /** The exact bodies POST /responses answered, in order (JSON or an event stream). */
+  responsesAnswered: string[];
+  /** What GET /models answers: the realistic catalog (tests/fixtures/copilot-models.ts) unless a test sets another. */
+  models: CatalogEntry[];
+  /** Chat answers tool calls, json_schema and tool results the way the Responses tests expect (richChat) instead of the catalog's scripted answers. */
+  richChat: boolean;
   env(): Record<string, string>;
   stop(): void;
 }
@@ -85,6 +92,192 @@ export function streamChunks(model: string): unknown[] {
 
 /** What a strict client must receive for a streamed chunk: `object` and `model` filled in where Copilot left them out. */
 export const strictChunk = (chunk: unknown, model: string) => ({ object: "chat.completion.chunk", model, ...(chunk as object) });
+
+/** Usage with the detail blocks Copilot adds (cached prompt tokens, reasoning tokens): on tool and structured-output answers. */
+export const DETAILED_USAGE = {
+  prompt_tokens: 40,
+  completion_tokens: 12,
+  total_tokens: 52,
+  prompt_tokens_details: { cached_tokens: 16 },
+  completion_tokens_details: { reasoning_tokens: 5 },
+};
+
+/** Usage as Copilot's /responses reports it. */
+export const RESPONSES_USAGE = {
+  input_tokens: 21,
+  input_tokens_details: { cached_tokens: 5 },
+  output_tokens: 9,
+  output_tokens_details: { reasoning_tokens: 3 },
+  total_tokens: 30,
+};
+
+/** The argument the fake's function calls carry. */
+export const FAKE_CALL_ARGUMENTS = '{"city":"Paris"}';
+
+const supportsEndpoint = (model: string, endpoint: string) => {
+  const entry = COPILOT_MODELS.find((m) => m.id === model);
+  return !entry?.supported_endpoints || entry.supported_endpoints.includes(endpoint);
+};
+
+const unsupportedApi = (model: string) =>
+  json({ error: { message: `model ${model} is not supported via this endpoint.`, code: "unsupported_api_for_model", type: "invalid_request_error" } }, 400);
+
+/** A value that fits a (simple) JSON schema: what the fake answers for structured outputs. */
+export function sampleFor(schema: unknown): unknown {
+  const s = (schema ?? {}) as { type?: string; properties?: Record<string, unknown>; items?: unknown; enum?: unknown[] };
+  if (s.enum) return s.enum[0];
+  switch (s.type) {
+    case "object":
+      return Object.fromEntries(Object.entries(s.properties ?? {}).map(([k, v]) => [k, sampleFor(v)]));
+    case "array":
+      return [sampleFor(s.items)];
+    case "number":
+    case "integer":
+      return 42;
+    case "boolean":
+      return true;
+    default:
+      return "fake";
+  }
+}
+
+type ChatRequestLike = {
+  model: string;
+  stream?: boolean;
+  messages?: { role: string; content?: unknown }[];
+  tools?: { function: { name: string } }[];
+  response_format?: { type: string; json_schema?: { schema?: unknown } };
+};
+
+/** Chat answers beyond plain text: a tool call when tools are offered to a user turn, JSON for a json_schema, the tool's result echoed after a tool turn. */
+function richChat(payload: ChatRequestLike): { content: string | null; toolCall?: { id: string; name: string }; finish: string } | undefined {
+  const last = payload.messages?.at(-1);
+  if (payload.tools?.length && last?.role === "user")
+    return { content: null, toolCall: { id: "call_fake_1", name: payload.tools[0]!.function.name }, finish: "tool_calls" };
+  if (payload.response_format?.type === "json_schema")
+    return { content: JSON.stringify(sampleFor(payload.response_format.json_schema?.schema)), finish: "stop" };
+  if (last?.role === "tool") return { content: `the tool said: ${String(last.content)}`, finish: "stop" };
+  return undefined;
+}
+
+function richChatAnswer(payload: ChatRequestLike, rich: NonNullable<ReturnType<typeof richChat>>): Response {
+  const base = { id: "chatcmpl-rich", created: 1_700_000_000, model: payload.model };
+  const call = rich.toolCall && { id: rich.toolCall.id, type: "function", function: { name: rich.toolCall.name, arguments: FAKE_CALL_ARGUMENTS } };
+  if (!payload.stream) {
+    const message = { role: "assistant", content: rich.content, ...(call ? { tool_calls: [call] } : {}) };
+    return json({ ...base, choices: [{ index: 0, message, finish_reason: rich.finish }], usage: DETAILED_USAGE });
+  }
+  const chunks: unknown[] = [{ id: "", choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] }];
+  if (call) {
+    chunks.push({
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: { role: "assistant", tool_calls: [{ index: 0, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] },
+        },
+      ],
+    });
+    const half = Math.floor(FAKE_CALL_ARGUMENTS.length / 2);
+    for (const piece of [FAKE_CALL_ARGUMENTS.slice(0, half), FAKE_CALL_ARGUMENTS.slice(half)]) {
+      chunks.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] } }] });
+    }
+  } else {
+    const text = rich.content ?? "";
+    const half = Math.floor(text.length / 2);
+    for (const piece of [text.slice(0, half), text.slice(half)]) chunks.push({ ...base, choices: [{ index: 0, delta: { content: piece } }] });
+  }
+  chunks.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: rich.finish }] });
+  chunks.push({ ...base, choices: [], usage: DETAILED_USAGE });
+  return new Response(sse(chunks), { headers: { "content-type": "text/event-stream" } });
+}
+
+type ResponsesRequestLike = {
+  model: string;
+  stream?: boolean;
+  input?: string | { type?: string; role?: string; output?: unknown }[];
+  tools?: { type: string; name?: string }[];
+  text?: { format?: { type: string; schema?: unknown } };
+  reasoning?: unknown;
+  include?: string[];
+};
+
+let responseCount = 0;
+
+/** Copilot's /responses answer for a request: a function call, JSON for a json_schema, or text (echoing a function's output). */
+function responsesAnswer(payload: ResponsesRequestLike): Record<string, unknown> {
+  const id = `resp_fake${(++responseCount).toString().padStart(4, "0")}`;
+  const items = typeof payload.input === "string" ? [{ role: "user" }] : (payload.input ?? []);
+  const last = items.at(-1);
+  const output: Record<string, unknown>[] = [];
+  if (payload.reasoning) {
+    const encrypted = payload.include?.includes("reasoning.encrypted_content") ? { encrypted_content: "gAAAA-fake-encrypted" } : {};
+    output.push({ id: `rs_${id}`, type: "reasoning", summary: [], ...encrypted });
+  }
+  const fn = payload.tools?.find((t) => t.type === "function");
+  if (fn && last?.type !== "function_call_output") {
+    output.push({ id: `fc_${id}`, type: "function_call", status: "completed", call_id: `call_${id}`, name: fn.name, arguments: FAKE_CALL_ARGUMENTS });
+  } else {
+    const text =
+      payload.text?.format?.type === "json_schema"
+        ? JSON.stringify(sampleFor(payload.text.format.schema))
+        : last?.type === "function_call_output"
+          ? `the tool said: ${String(last.output)}`
+          : "hello from fake copilot";
+    output.push({ id: `msg_${id}`, type: "message", status: "completed", role: "assistant", content: [{ type: "output_text", text, annotations: [] }] });
+  }
+  return {
+    id,
+    object: "response",
+    created_at: 1_700_000_000,
+    status: "completed",
+    error: null,
+    incomplete_details: null,
+    model: payload.model,
+    output,
+    parallel_tool_calls: true,
+    store: false,
+    tools: payload.tools ?? [],
+    usage: RESPONSES_USAGE,
+  };
+}
+
+/** The same answer as Copilot streams it: OpenAI's event sequence, each event named and numbered. */
+function responsesEvents(answer: Record<string, unknown>): string {
+  let seq = 0;
+  const frames: string[] = [];
+  const emit = (type: string, data: Record<string, unknown>) =>
+    frames.push(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`);
+  const start = { ...answer, status: "in_progress", output: [], usage: null };
+  emit("response.created", { response: start });
+  emit("response.in_progress", { response: start });
+  for (const [index, item] of (answer.output as Record<string, unknown>[]).entries()) {
+    if (item.type === "message") {
+      const text = (item.content as { text: string }[])[0]!.text;
+      emit("response.output_item.added", { output_index: index, item: { ...item, status: "in_progress", content: [] } });
+      emit("response.content_part.added", {
+        item_id: item.id,
+        output_index: index,
+        content_index: 0,
+        part: { type: "output_text", text: "", annotations: [] },
+      });
+      for (const piece of [text.slice(0, 5), text.slice(5)]) {
+        emit("response.output_text.delta", { item_id: item.id, output_index: index, content_index: 0, delta: piece, logprobs: [] });
+      }
+      emit("response.output_text.done", { item_id: item.id, output_index: index, content_index: 0, text, logprobs: [] });
+      emit("response.content_part.done", { item_id: item.id, output_index: index, content_index: 0, part: { type: "output_text", text, annotations: [] } });
+    } else if (item.type === "function_call") {
+      emit("response.output_item.added", { output_index: index, item: { ...item, status: "in_progress", arguments: "" } });
+      emit("response.function_call_arguments.delta", { item_id: item.id, output_index: index, delta: item.arguments });
+      emit("response.function_call_arguments.done", { item_id: item.id, output_index: index, arguments: item.arguments });
+    } else {
+      emit("response.output_item.added", { output_index: index, item });
+    }
+    emit("response.output_item.done", { output_index: index, item });
+  }
+  emit("response.completed", { response: answer });
+  return frames.join("");
+}
 
 /** GET copilot_internal/user as GitHub answers it for a Pro+ plan part-way through the month. */
 export const COPILOT_USER = {
@@ -162,6 +355,9 @@ export function startFakeUpstream(): FakeUpstream {
     validTokens: new Set(),
     textDeltas: 3,
     streamCancelled: new Promise<void>((resolve) => (cancelled = resolve)),
+    responsesAnswered: [],
+    models: COPILOT_MODELS,
+    richChat: false,
     env: () => ({ COPILOT_API_GITHUB_URL: fake.url, COPILOT_API_GITHUB_API_URL: fake.url, COPILOT_API_COPILOT_URL: fake.url }),
     stop: () => server.stop(true),
   };
@@ -221,7 +417,7 @@ export function startFakeUpstream(): FakeUpstream {
         return json({ error: { message, type: "error" } }, 466);
       }
 
-      if (route === "GET /models") return json(COPILOT_MODELS_RESPONSE);
+      if (route === "GET /models") return json({ object: "list", data: fake.models });
       if (route === "POST /v1/messages") {
         // Copilot's native Anthropic endpoint, for the catalog models that list it.
         const payload = JSON.parse(body) as Record<string, unknown> & { model: string; stream?: boolean };
@@ -236,6 +432,14 @@ export function startFakeUpstream(): FakeUpstream {
         if (payload.stream) return new Response(anthropicEvents(payload.model, answer, fake.textDeltas), { headers: { "content-type": "text/event-stream" } });
         return json(anthropicMessage(payload.model, answer));
       }
+      if (route === "POST /responses") {
+        const payload = JSON.parse(body) as ResponsesRequestLike;
+        if (!supportsEndpoint(payload.model, "/responses") || !COPILOT_MODELS.some((m) => m.id === payload.model)) return unsupportedApi(payload.model);
+        const answer = responsesAnswer(payload);
+        const text = payload.stream ? responsesEvents(answer) : JSON.stringify(answer);
+        fake.responsesAnswered.push(text);
+        return new Response(text, { headers: { "content-type": payload.stream ? "text/event-stream" : "application/json" } });
+      }
       if (route === "POST /embeddings") {
         return json({
           object: "list",
@@ -245,8 +449,13 @@ export function startFakeUpstream(): FakeUpstream {
         });
       }
       if (route === "POST /chat/completions") {
-        const payload = JSON.parse(body) as { model: string; stream?: boolean };
-        if (CATALOG_IDS.has(payload.model)) {
+        const payload = JSON.parse(body) as ChatRequestLike;
+        if (!supportsEndpoint(payload.model, "/chat/completions")) return unsupportedApi(payload.model);
+        if (fake.richChat) {
+          // Tool calls, json_schema and tool results as the Responses tests expect them.
+          const rich = richChat(payload);
+          if (rich) return richChatAnswer(payload, rich);
+        } else if (CATALOG_IDS.has(payload.model)) {
           // The realistic catalog's models answer as real Copilot does (tests/fake-answers.ts).
           const view = viewChat(payload as unknown as Record<string, unknown>);
           const failure = scriptedFailure(view, false);

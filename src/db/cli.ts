@@ -20,6 +20,8 @@ function inspect<T>(path: string, fn: (opened: ReturnType<typeof openDatabase>) 
   }
 }
 
+const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(2)} MiB`;
+
 function printStatus(s: DbStatus): void {
   const lines = [
     `database      ${s.path}`,
@@ -41,6 +43,9 @@ function printStatus(s: DbStatus): void {
         ? `  ${t.path}  (stale: left by a backup that did not finish; the next backup or start removes it)`
         : `  ${t.path}  (backup in progress, pid ${t.pid})`,
     ),
+    ...(s.storedResponses ? [`stored responses  ${s.storedResponses.count}, ${mib(s.storedResponses.bytes)} on disk (--responses-retention-days)`] : []),
+    "space by table",
+    ...s.space.map((t) => `  ${mib(t.bytes).padStart(10)}  ${t.table}`),
   ];
   console.log(lines.join("\n"));
 }

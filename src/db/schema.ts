@@ -1,7 +1,7 @@
 // The single source of the schema. Change a table here, run
 // `bun run db:generate`, and commit the file it writes under drizzle/.
 import { sql } from "drizzle-orm";
-import { check, index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { blob, check, index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const KEY_TIERS = ["admin", "client"] as const;
 export type KeyTier = (typeof KEY_TIERS)[number];
@@ -158,4 +158,39 @@ export const sessions = sqliteTable(
     expiresAt: integer("expires_at").notNull(),
   },
   (t) => [index("sessions_key_id_idx").on(t.keyId), index("sessions_expires_at_idx").on(t.expiresAt)],
+);
+
+export const RESPONSE_STATUSES = ["completed", "incomplete", "failed"] as const;
+export const RESPONSE_ENCODINGS = ["json", "zstd"] as const;
+export type ResponseEncoding = (typeof RESPONSE_ENCODINGS)[number];
+
+/**
+ * Responses API answers kept for `previous_response_id` and `GET /v1/responses/{id}`: user
+ * data, owned by one key (key_id has no foreign key, like events, so __noauth__ fits) and
+ * deleted after --responses-retention-days. `body` holds `{ input, response }` as JSON: the
+ * input items this request gave (not the expanded chain) and the Response as answered;
+ * large bodies are zstd-compressed (`encoding`).
+ */
+export const responses = sqliteTable(
+  "responses",
+  {
+    /** The Response's id (`resp_…`), ours or Copilot's. */
+    id: text("id").primaryKey(),
+    keyId: text("key_id").notNull(),
+    /** The model the client asked for. */
+    model: text("model").notNull(),
+    /** Unix milliseconds. */
+    createdAt: integer("created_at").notNull(),
+    status: text("status", { enum: RESPONSE_STATUSES }).notNull(),
+    /** The response this one continued; the chain is walked through it, oldest first. */
+    previousResponseId: text("previous_response_id"),
+    encoding: text("encoding", { enum: RESPONSE_ENCODINGS }).notNull(),
+    body: blob("body", { mode: "buffer" }).notNull(),
+  },
+  (t) => [
+    // Retention deletes by age.
+    index("responses_created_at_idx").on(t.createdAt),
+    check("responses_status_known", sql`${t.status} IN (${sql.raw(RESPONSE_STATUSES.map((s) => `'${s}'`).join(", "))})`),
+    check("responses_encoding_known", sql`${t.encoding} IN (${sql.raw(RESPONSE_ENCODINGS.map((s) => `'${s}'`).join(", "))})`),
+  ],
 );

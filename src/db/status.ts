@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
+import { getTableConfig } from "drizzle-orm/sqlite-core";
 import { modeOf, octal } from "~/lib/file-modes";
 import { automaticBackups, type BackupTemp, backupTemps } from "./backup";
 import { databaseFiles } from "./files";
@@ -30,6 +31,10 @@ export interface DbStatus {
   backups: string[];
   /** Temporary files of backups beside the database: running ones, and stale ones a killed backup left (removed by the next backup or start). */
   backupTemps: BackupTemp[];
+  /** Bytes each table takes in the file, its indexes included, largest first (empty when SQLite lacks dbstat). */
+  space: { table: string; bytes: number }[];
+  /** Stored Responses API answers (user data, kept --responses-retention-days): how many, and the bytes their table takes. */
+  storedResponses: { count: number; bytes: number } | null;
 }
 
 export function statusOf(sqlite: Database, path: string, migrations: Migration[]): { status: DbStatus; plan: MigrationPlan } {
@@ -51,8 +56,34 @@ export function statusOf(sqlite: Database, path: string, migrations: Migration[]
     files,
     backups: automaticBackups(path),
     backupTemps: backupTemps(dirname(path)),
+    space: [],
+    storedResponses: null,
   };
+  status.space = spaceByTable(sqlite);
+  status.storedResponses = storedResponsesOf(sqlite, status.space);
   return { status, plan };
+}
+
+/** Pages per table (with its indexes) from SQLite's dbstat table; empty when this SQLite was built without it. */
+function spaceByTable(sqlite: Database): { table: string; bytes: number }[] {
+  try {
+    return sqlite
+      .query<{ table: string; bytes: number }, []>(
+        `SELECT s.tbl_name AS "table", sum(d.pgsize) AS bytes FROM dbstat AS d JOIN sqlite_schema AS s ON s.name = d.name
+         WHERE d.aggregate = TRUE GROUP BY s.tbl_name ORDER BY bytes DESC, s.tbl_name`,
+      )
+      .all();
+  } catch {
+    return [];
+  }
+}
+
+function storedResponsesOf(sqlite: Database, space: { table: string; bytes: number }[]): DbStatus["storedResponses"] {
+  const table = getTableConfig(schema.responses).name;
+  const exists = sqlite.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(table);
+  if (!exists) return null;
+  const { n } = sqlite.query<{ n: number }, []>(`SELECT count(*) AS n FROM "${table}"`).get()!;
+  return { count: n, bytes: space.find((s) => s.table === table)?.bytes ?? 0 };
 }
 
 /** Every problem `db verify` knows how to find, as sentences; empty means healthy. */

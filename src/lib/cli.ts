@@ -39,10 +39,9 @@ export function parsePositive(flag: string, value: string): number {
   return n;
 }
 
-export function parseDays(value: string): number {
+export function parseDays(value: string, flag = "--events-retention-days"): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new AppError(`--events-retention-days ${value} is not a whole number of days`, "pass 0 to keep everything, or e.g. 90");
+  if (!Number.isInteger(n) || n < 0) throw new AppError(`${flag} ${value} is not a whole number of days`, "pass 0 to keep everything, or e.g. 90");
   return n;
 }
 

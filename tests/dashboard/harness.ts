@@ -4,6 +4,7 @@ import { EventRecorder } from "~/features/events";
 import { writeEvents } from "~/features/events/queries";
 import { createKey, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import type { QuotaSource } from "~/features/quota";
+import { StoredResponses } from "~/features/responses";
 import { createApp } from "~/server";
 import { tempDir } from "../helpers";
 
@@ -43,6 +44,7 @@ export function startDashboard(options: { quota?: QuotaSource } = {}): Dashboard
       premium: new PremiumUsage(store),
     },
     upstream: { bodyLimitBytes: 1024 * 1024 },
+    responses: { stored: new StoredResponses(store), storing: true },
     quota: options.quota,
     now: () => Date.now() + clock.offset,
   });

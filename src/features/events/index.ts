@@ -2,5 +2,5 @@
 export { type EventDraft, observeFor, type UsageReader } from "./draft";
 export { HOUR_MS, LATENCY_BUCKETS } from "./queries";
 export { EventRecorder } from "./recorder";
-export { RetentionJob } from "./retention";
+export { RetentionJob, type RetentionTarget } from "./retention";
 export { telemetry } from "./telemetry";

@@ -7,9 +7,23 @@ import { deleteOldEvents, deleteOldHours } from "./queries";
 const DAY_MS = 86_400_000;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** What a retention job deletes: events by default; other features bring their own (stored responses). */
+export interface RetentionTarget {
+  /** What is deleted, as the log says it: "events", "stored responses". */
+  what: string;
+  /** Deletes up to `limit` rows older than `cutoff` (Unix ms), oldest first; returns how many went. */
+  deleteBatch(store: Store, cutoff: number, limit: number): number;
+  /** Runs once after a pass (events: their hourly totals). */
+  afterPass?(store: Store, cutoff: number): void;
+}
+
+const EVENTS: RetentionTarget = { what: "events", deleteBatch: deleteOldEvents, afterPass: deleteOldHours };
+
 export interface RetentionOptions {
-  /** Keep this many days of events; 0 keeps everything. */
+  /** Keep this many days; 0 keeps everything. */
   days: number;
+  /** What to delete; events by default. */
+  target?: RetentionTarget;
   /** Rows in the first DELETE; later batches are sized to take about `batchMs`. */
   batchSize?: number;
   /** Time one batch may hold the event loop. */
@@ -18,29 +32,33 @@ export interface RetentionOptions {
 }
 
 /**
- * Deletes events older than the retention window, every hour, in small
- * batches with the event loop free between them, so purging millions of rows
- * never stalls requests.
+ * Deletes rows older than the retention window (events, or another target's),
+ * every hour, in small batches with the event loop free between them, so
+ * purging millions of rows never stalls requests.
  */
 export class RetentionJob implements Worker {
   private timer?: ReturnType<typeof setInterval>;
   private running?: Promise<number>;
   private stopped = false;
 
+  private readonly target: RetentionTarget;
+
   constructor(
     private readonly store: Store,
     private readonly options: RetentionOptions,
-  ) {}
+  ) {
+    this.target = options.target ?? EVENTS;
+  }
 
   start(): void {
     if (this.options.days <= 0) return;
-    const run = () => void this.purge().catch((error) => log.warn(`event retention failed: ${errorMessage(error)}`));
+    const run = () => void this.purge().catch((error) => log.warn(`retention of ${this.target.what} failed: ${errorMessage(error)}`));
     setTimeout(run, 1000).unref?.();
     this.timer = setInterval(run, this.options.everyMs ?? 3_600_000);
     this.timer.unref?.();
   }
 
-  /** One pass; returns how many events it deleted. */
+  /** One pass; returns how many rows it deleted. */
   purge(now = Date.now()): Promise<number> {
     this.running ??= this.purgePass(now).finally(() => (this.running = undefined));
     return this.running;
@@ -62,7 +80,7 @@ export class RetentionJob implements Worker {
       const started = performance.now();
       let deleted: number;
       try {
-        deleted = this.store.withBusyTimeout(0, () => deleteOldEvents(this.store, cutoff, batchSize));
+        deleted = this.store.withBusyTimeout(0, () => this.target.deleteBatch(this.store, cutoff, batchSize));
       } catch (error) {
         if (!isBusy(error)) throw error;
         await Bun.sleep(50); // another writer has the lock: never wait for it on the event loop
@@ -75,8 +93,8 @@ export class RetentionJob implements Worker {
       batchSize = Math.round(Math.min(Math.max((batchSize * budgetMs) / took, 50), 20_000));
       await yieldToEventLoop();
     }
-    deleteOldHours(this.store, cutoff);
-    if (total > 0) log.info(`retention: deleted ${total} events older than ${this.options.days} days`);
+    this.target.afterPass?.(this.store, cutoff);
+    if (total > 0) log.info(`retention: deleted ${total} ${this.target.what} older than ${this.options.days} days`);
     return total;
   }
 }
