@@ -5,6 +5,7 @@ import { authCommand } from "~/features/auth/cli";
 import { doctorCommand } from "~/features/doctor/cli";
 import { keysCommand } from "~/features/keys/cli";
 import { quotaCommand } from "~/features/quota/cli";
+import { restoreCommand } from "~/features/replication";
 import { usageCommand } from "~/features/usage/cli";
 import { dbPathArg, guarded, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
 import { start } from "~/start";
@@ -22,6 +23,11 @@ const startCommand = defineCommand({
     ...githubTokenArgs,
     "body-limit-mb": { type: "string", description: "largest request body accepted, in MiB", default: "32" },
     "events-retention-days": { type: "string", description: "delete request events older than this many days (0 keeps everything)", default: "90" },
+    "replicate-to": {
+      type: "string",
+      description: "replicate the database continuously with Litestream to this URL (file:///folder, s3://bucket/path …; default: $COPILOT_API_REPLICATE_TO)",
+      valueHint: "URL",
+    },
     // citty reads --no-auth as auth=false.
     auth: {
       type: "boolean",
@@ -42,13 +48,17 @@ const startCommand = defineCommand({
       bodyLimitBytes: Math.round(parsePositive("--body-limit-mb", args["body-limit-mb"]) * 1024 * 1024),
       noAuth: !args.auth,
       eventsRetentionDays: parseDays(args["events-retention-days"]),
+      replicateTo: args["replicate-to"] || process.env.COPILOT_API_REPLICATE_TO || undefined,
     }),
   ),
 });
 
+// `db restore` belongs to the replication feature (it runs Litestream); src/db knows nothing of features.
+const withRestore = defineCommand({ ...dbCommand, subCommands: { ...(dbCommand.subCommands as Record<string, typeof dbCommand>), restore: restoreCommand } });
+
 const main = defineCommand({
   meta: { name: "copilot-api", version: "0.1.0", description: "A local OpenAI-compatible gateway in front of GitHub Copilot" },
-  subCommands: { start: startCommand, auth: authCommand, keys: keysCommand, usage: usageCommand, db: dbCommand, doctor: doctorCommand, quota: quotaCommand },
+  subCommands: { start: startCommand, auth: authCommand, keys: keysCommand, usage: usageCommand, db: withRestore, doctor: doctorCommand, quota: quotaCommand },
 });
 
 await runMain(main);

@@ -3,6 +3,7 @@ import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, RateLimiter } from "~/features/keys";
 import { QuotaSource } from "~/features/quota/quota";
+import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
@@ -30,6 +31,8 @@ export interface StartOptions {
   noAuth: boolean;
   /** Delete events older than this many days; 0 keeps everything. */
   eventsRetentionDays: number;
+  /** --replicate-to / COPILOT_API_REPLICATE_TO: Litestream replicates the store to this URL. */
+  replicateTo?: string;
 }
 
 /**
@@ -39,6 +42,8 @@ export interface StartOptions {
  */
 export async function start(options: StartOptions): Promise<void> {
   const path = dbPath(options.dbPath);
+  // Checked before the store opens: a bad URL or a missing binary changes nothing on disk.
+  const replica = options.replicateTo ? { target: replicaTarget(options.replicateTo), binary: findLitestream() } : undefined;
   log.info(`database ${path}`);
   const store = openStore({ path });
   // A backup killed halfway leaves its temporary file beside the database.
@@ -71,9 +76,19 @@ export async function start(options: StartOptions): Promise<void> {
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
     quota: github && new QuotaSource(urls, github.token),
   });
+  // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
+  const replication = replica && new ReplicationWorker(store, replica.target, { binary: replica.binary });
+  if (replica) log.info(`replicating to ${replica.target.display} with ${replica.binary}`);
   // Started in this order once the port is open, stopped in reverse: the recorder
-  // is the last to let go, after everything that could still produce an event.
-  const workers: Worker[] = [recorder, lastUsed, new RetentionJob(store, { days: options.eventsRetentionDays }), fileWatch, ...(token ? [token] : [])];
+  // is the last to let go of the store but Litestream, after everything that could still produce an event.
+  const workers: Worker[] = [
+    ...(replication ? [replication] : []),
+    recorder,
+    lastUsed,
+    new RetentionJob(store, { days: options.eventsRetentionDays }),
+    fileWatch,
+    ...(token ? [token] : []),
+  ];
   /** Everything that holds the store, in the order it must let go of it. */
   const release = async () => {
     for (const worker of workers.toReversed()) await worker.stop();
