@@ -6,6 +6,7 @@ import { benchKeys } from "./keys";
 import { benchLookup } from "./lookup";
 import { benchMigrationGuard } from "./migration-guard";
 import { benchProxy } from "./proxy";
+import { benchReplication } from "./replication";
 import { benchRequestChecks } from "./request-checks";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
@@ -16,3 +17,4 @@ await benchEvents();
 await benchBoot();
 benchMigrationGuard();
 await benchProxy();
+await benchReplication();

@@ -104,6 +104,8 @@ describe("npm install <tarball> on a machine with Node only", () => {
     const help = await run(["npx", "copilot-api", "--help"], userEnv(home), installed);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("copilot-api start|auth|keys|usage|db|doctor|quota");
+    const dbHelp = await run(["npx", "copilot-api", "db", "--help"], userEnv(home), installed);
+    expect(dbHelp.stdout).toContain("restore");
   });
 
   test("an older bun on PATH is passed over for the one the package brought", async () => {

@@ -124,12 +124,14 @@ export class ReplicationWorker implements Worker {
       const decoder = new TextDecoder();
       for await (const chunk of stream) {
         buffered += decoder.decode(chunk, { stream: true });
-        let newline = buffered.indexOf("\n");
-        while (newline >= 0) {
+        for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
           const line = buffered.slice(0, newline).trim();
           buffered = buffered.slice(newline + 1);
-          if (line) lastOutput = this.onLine(line) ?? lastOutput;
-          newline = buffered.indexOf("\n");
+          try {
+            if (line) lastOutput = this.onLine(line) ?? lastOutput;
+          } catch {
+            // never stop reading: a Litestream whose output is not read blocks on it
+          }
         }
       }
     };
@@ -179,7 +181,9 @@ export class ReplicationWorker implements Worker {
     }
     if (entry.level === "ERROR" || entry.level === "WARN") {
       const text = `${entry.msg ?? "error"}${entry.error ? `: ${entry.error}` : ""}`.slice(0, MAX_ERROR);
-      log.warn(`litestream: ${text}`);
+      // Litestream 0.3.13 cancels a checkpoint it had due when told to stop; its final sync runs all the same.
+      if (this.stopping && text.includes("context canceled")) log.info(`litestream, stopping: ${text} (its final sync to the replica still runs)`);
+      else log.warn(`litestream: ${text}`);
       this.save({ lastError: text });
       return text;
     }
