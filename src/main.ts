@@ -6,6 +6,7 @@ import { claudeCodeCommand } from "~/features/claude-code/cli";
 import { doctorCommand } from "~/features/doctor/cli";
 import { keysCommand } from "~/features/keys/cli";
 import { quotaCommand } from "~/features/quota/cli";
+import { restoreCommand } from "~/features/replication";
 import { usageCommand } from "~/features/usage/cli";
 import { dbPathArg, guarded, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
 import { start } from "~/start";
@@ -35,6 +36,11 @@ const startCommand = defineCommand({
       default: true,
       negativeDescription: "keep no Responses API answers (previous_response_id is then refused)",
     },
+    "replicate-to": {
+      type: "string",
+      description: "replicate the database continuously with Litestream to this URL (file:///folder, s3://bucket/path …; default: $COPILOT_API_REPLICATE_TO)",
+      valueHint: "URL",
+    },
     // citty reads --no-auth as auth=false.
     auth: {
       type: "boolean",
@@ -57,9 +63,13 @@ const startCommand = defineCommand({
       eventsRetentionDays: parseDays(args["events-retention-days"]),
       responsesRetentionDays: parseDays(args["responses-retention-days"], "--responses-retention-days"),
       noStoreResponses: !args["store-responses"],
+      replicateTo: args["replicate-to"] || process.env.COPILOT_API_REPLICATE_TO || undefined,
     }),
   ),
 });
+
+// `db restore` belongs to the replication feature (it runs Litestream); src/db knows nothing of features.
+const withRestore = defineCommand({ ...dbCommand, subCommands: { ...(dbCommand.subCommands as Record<string, typeof dbCommand>), restore: restoreCommand } });
 
 const main = defineCommand({
   meta: { name: "copilot-api", version: "0.1.0", description: "A local OpenAI-compatible gateway in front of GitHub Copilot" },
@@ -68,7 +78,7 @@ const main = defineCommand({
     auth: authCommand,
     keys: keysCommand,
     usage: usageCommand,
-    db: dbCommand,
+    db: withRestore,
     doctor: doctorCommand,
     quota: quotaCommand,
     "claude-code": claudeCodeCommand,

@@ -3,6 +3,7 @@ import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { QuotaSource } from "~/features/quota/quota";
+import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
 import { responsesRetention, StoredResponses } from "~/features/responses";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -35,6 +36,8 @@ export interface StartOptions {
   responsesRetentionDays: number;
   /** --no-store-responses: keep no Responses API answers (previous_response_id is refused). */
   noStoreResponses: boolean;
+  /** --replicate-to / COPILOT_API_REPLICATE_TO: Litestream replicates the store to this URL. */
+  replicateTo?: string;
 }
 
 /**
@@ -44,6 +47,8 @@ export interface StartOptions {
  */
 export async function start(options: StartOptions): Promise<void> {
   const path = dbPath(options.dbPath);
+  // Checked before the store opens: a bad URL or a missing binary changes nothing on disk.
+  const replica = options.replicateTo ? { target: replicaTarget(options.replicateTo), binary: findLitestream() } : undefined;
   log.info(`database ${path}`);
   const store = openStore({ path });
   // A backup killed halfway leaves its temporary file beside the database.
@@ -80,9 +85,13 @@ export async function start(options: StartOptions): Promise<void> {
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: github && new QuotaSource(urls, github.token),
   });
+  // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
+  const replication = replica && new ReplicationWorker(store, replica.target, { binary: replica.binary });
+  if (replica) log.info(`replicating to ${replica.target.display} with ${replica.binary}`);
   // Started in this order once the port is open, stopped in reverse: the recorder
-  // is the last to let go, after everything that could still produce an event.
+  // is the last to let go of the store but Litestream, after everything that could still produce an event.
   const workers: Worker[] = [
+    ...(replication ? [replication] : []),
     recorder,
     // Written before the store closes: a completed response is never lost to a clean shutdown.
     storedResponses,

@@ -8,6 +8,7 @@ import { openStore } from ".";
 import { backupDatabase, fileStamp } from "./backup";
 import { assertMigratable, loadMigrations } from "./migrations";
 import { openDatabase } from "./open";
+import type { ReplicationStatus } from "./replication";
 import { type DbStatus, statusOf, verify } from "./status";
 
 /** Opens an existing database for inspection, runs fn, and always closes it. */
@@ -46,8 +47,20 @@ function printStatus(s: DbStatus): void {
     ...(s.storedResponses ? [`stored responses  ${s.storedResponses.count}, ${mib(s.storedResponses.bytes)} on disk (--responses-retention-days)`] : []),
     "space by table",
     ...s.space.map((t) => `  ${mib(t.bytes).padStart(10)}  ${t.table}`),
+    ...replicationLines(s.replication),
   ];
   console.log(lines.join("\n"));
+}
+
+function replicationLines(r: ReplicationStatus | undefined): string[] {
+  if (!r) return ["replication   off (start --replicate-to URL turns it on)"];
+  const ago = (iso: string) => `${iso} (${((Date.now() - Date.parse(iso)) / 1000).toFixed(1)} s ago)`;
+  return [
+    `replication   ${r.replica}, ${r.live ? `litestream ${r.litestreamVersion ?? ""} running (pid ${r.pid ?? "starting"})` : `not running (last seen ${r.updatedAt})`}`,
+    `  last sync   ${r.lastSyncAt ? ago(r.lastSyncAt) : "none yet"}${r.generation ? `, generation ${r.generation}` : ""}`,
+    `  lag         ${r.lagMs === undefined ? "unknown" : `${(r.lagMs / 1000).toFixed(1)} s (last database write less last sync)`}`,
+    `  restarts    ${r.restarts}${r.lastError ? `; last error: ${r.lastError}` : ""}`,
+  ];
 }
 
 const status = defineCommand({

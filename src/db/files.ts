@@ -1,3 +1,5 @@
+import { basename, dirname, join } from "node:path";
+
 /**
  * SQLite's file names: what it keeps beside a database file. In WAL mode, the
  * write-ahead log (-wal) and its shared-memory index (-shm); in rollback mode
@@ -22,3 +24,10 @@ export function databaseFiles(path: string): string[] {
 export function allDatabaseFiles(path: string): string[] {
   return [path, ...SIDE_FILE_SUFFIXES.map((suffix) => `${path}${suffix}`)];
 }
+
+/**
+ * Litestream's own folder beside a database it replicates (`.<name>-litestream`):
+ * its shadow WAL, and here also the configuration and state copilot-api writes
+ * for it. While it exists, the database is Litestream's to checkpoint (see replication.ts).
+ */
+export const litestreamFolder = (path: string) => join(dirname(path), `.${basename(path)}-litestream`);

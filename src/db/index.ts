@@ -6,12 +6,22 @@ import { backupBeforeMigrating } from "./backup";
 import { describeFileChange, type OpenedFiles, RESTART_HINT, walStillOurs } from "./identity";
 import { applyMigrations, loadMigrations, type Migration } from "./migrations";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./open";
+import { replicatedByLitestream } from "./replication";
 import * as schema from "./schema";
 
 export type AppDatabase = BunSQLiteDatabase<typeof schema>;
 export { removeStaleBackupTemps } from "./backup";
 export { isBusy } from "./busy";
+export { allDatabaseFiles } from "./files";
 export type { Migration } from "./migrations";
+export {
+  litestreamConfigFile,
+  type ReplicationState,
+  readReplicationStatus,
+  replicationFolder,
+  writeReplicationState,
+} from "./replication";
+export { checkDatabaseFile } from "./status";
 export { StoreFileWatch } from "./watch";
 
 /** The store's lifecycle in one object: opened, migrated, then closed once. */
@@ -41,6 +51,11 @@ export interface Store {
    * start (the writes would go to a file nobody reads) and only a restart helps.
    */
   fileProblem(): string | undefined;
+  /**
+   * While Litestream runs, checkpoints are its own: true turns this connection's
+   * autocheckpoint off, false turns it back on (see replication.ts).
+   */
+  handOverCheckpoints(handedOver: boolean): void;
   close(): void;
 }
 
@@ -73,6 +88,9 @@ export function openStore(options: OpenStoreOptions): Store {
   return storeOver(sqlite, options.path, files);
 }
 
+/** SQLite's default wal_autocheckpoint, restored when Litestream hands checkpoints back. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
+
 function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefined): Store {
   const db = drizzle({ client: sqlite, schema });
   const dataVersion = sqlite.query<{ data_version: number }, []>("PRAGMA data_version");
@@ -102,6 +120,9 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
       }
     },
     fileProblem,
+    handOverCheckpoints(handedOver) {
+      if (!closed) sqlite.run(`PRAGMA wal_autocheckpoint = ${handedOver ? 0 : DEFAULT_AUTOCHECKPOINT_PAGES}`);
+    },
     close() {
       if (closed) return;
       closed = true;
@@ -119,7 +140,9 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
       }
       // Fold the WAL back into the main file so a stopped server leaves one file behind.
       sqlite.run("PRAGMA optimize");
-      sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+      // Not on a database Litestream replicates: its read transaction would hold the
+      // checkpoint for the whole busy timeout. SQLite's close folds the WAL when we are the last.
+      if (!replicatedByLitestream(path)) sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
       sqlite.close();
     },
   };

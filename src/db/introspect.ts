@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { is, SQL } from "drizzle-orm";
 import { getTableConfig, type SQLiteColumn, SQLiteSyncDialect, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { LEDGER_TABLE } from "./migrations";
+import { LITESTREAM_TABLES } from "./replication";
 
 /** Tables, columns, indexes and foreign keys in one comparable shape. */
 export type SchemaShape = Record<string, TableShape>;
@@ -37,11 +38,11 @@ const index = (columns: string[], unique: boolean) => `${unique ? "unique " : ""
 const foreignKey = (from: string[], table: string, to: string[], onDelete: string, onUpdate: string) =>
   `(${from.join(", ")}) -> ${table}(${to.join(", ")}) on delete ${onDelete.toLowerCase()} on update ${onUpdate.toLowerCase()}`;
 
-/** What a live database holds, ignoring SQLite's own tables and the migration ledger. */
+/** What a live database holds, ignoring SQLite's own tables, the migration ledger and Litestream's (see replication.ts). */
 export function shapeOfDatabase(sqlite: Database): SchemaShape {
   const tables = sqlite
     .query<{ name: string; sql: string }, []>(
-      `SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '${LEDGER_TABLE}' ORDER BY name`,
+      `SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '${LEDGER_TABLE}' AND name NOT LIKE '${LITESTREAM_TABLES}' ESCAPE '\\' ORDER BY name`,
     )
     .all();
   const shape: SchemaShape = {};

@@ -11,11 +11,14 @@ import {
   describeAppliedFinding,
   describeFinding,
   findingHint,
+  loadMigrations,
   type Migration,
   type MigrationPlan,
   planMigrations,
   readLedger,
 } from "./migrations";
+import { openDatabase } from "./open";
+import { type ReplicationStatus, readReplicationStatus } from "./replication";
 import * as schema from "./schema";
 
 export interface DbStatus {
@@ -35,6 +38,8 @@ export interface DbStatus {
   space: { table: string; bytes: number }[];
   /** Stored Responses API answers (user data, kept --responses-retention-days): how many, and the bytes their table takes. */
   storedResponses: { count: number; bytes: number } | null;
+  /** Litestream's replication of this database, as the server last saw it (absent when never replicated). */
+  replication?: ReplicationStatus;
 }
 
 export function statusOf(sqlite: Database, path: string, migrations: Migration[]): { status: DbStatus; plan: MigrationPlan } {
@@ -58,6 +63,7 @@ export function statusOf(sqlite: Database, path: string, migrations: Migration[]
     backupTemps: backupTemps(dirname(path)),
     space: [],
     storedResponses: null,
+    replication: readReplicationStatus(path),
   };
   status.space = spaceByTable(sqlite);
   status.storedResponses = storedResponsesOf(sqlite, status.space);
@@ -87,7 +93,7 @@ function storedResponsesOf(sqlite: Database, space: { table: string; bytes: numb
 }
 
 /** Every problem `db verify` knows how to find, as sentences; empty means healthy. */
-export function verify(sqlite: Database, plan: MigrationPlan): string[] {
+export function verify(sqlite: Database, plan: MigrationPlan, { drift = true }: { drift?: boolean } = {}): string[] {
   const problems: string[] = [];
   const integrity = sqlite.query<{ integrity_check: string }, []>("PRAGMA integrity_check").all();
   if (integrity.length !== 1 || integrity[0]?.integrity_check !== "ok") {
@@ -105,8 +111,33 @@ export function verify(sqlite: Database, plan: MigrationPlan): string[] {
   }
   if (plan.pending.length > 0) {
     problems.push(`${plan.pending.length} migration(s) pending, from ${plan.pending[0]!.file}: run \`copilot-api db migrate\``);
-  } else if (plan.dbVersion === plan.buildVersion) {
+  } else if (drift && plan.dbVersion === plan.buildVersion) {
     for (const drift of diffShapes(shapeOfSchema(schema), shapeOfDatabase(sqlite))) problems.push(`schema drift: ${drift}`);
   }
   return problems;
+}
+
+export interface DatabaseCheck {
+  /** Everything `db verify` finds, except migrations still to apply (a start applies them) and schema drift. */
+  problems: string[];
+  schemaVersion: number;
+  buildVersion: number;
+  pending: number;
+}
+
+/** `db verify`'s checks on a database file that no server uses yet (a restored copy): integrity, foreign keys, schema version against this build. */
+export function checkDatabaseFile(path: string, migrations: Migration[] = loadMigrations()): DatabaseCheck {
+  const { sqlite } = openDatabase(path, { create: false });
+  try {
+    const { plan } = statusOf(sqlite, path, migrations);
+    return {
+      // Not schema drift: a restored copy is judged on what it holds, not on tables added by hand.
+      problems: verify(sqlite, { ...plan, pending: [] }, { drift: false }),
+      schemaVersion: plan.dbVersion,
+      buildVersion: plan.buildVersion,
+      pending: plan.pending.length,
+    };
+  } finally {
+    sqlite.close();
+  }
 }

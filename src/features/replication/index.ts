@@ -1,0 +1,3 @@
+export { findLitestream, replicaTarget } from "./litestream";
+export { restoreCommand } from "./restore";
+export { ReplicationWorker } from "./worker";

@@ -1,0 +1,333 @@
+// Continuous replication with the real Litestream binary (@flydotio/litestream) to a
+// file:// replica: keys and events under load, a restore on "another machine" (another
+// folder, from a copy of the replica), a restored store that boots and serves, and a
+// replica that survives the gateway's restarts and a migration.
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { openStore } from "~/db";
+import type { DbStatus } from "~/db/status";
+import { findLitestream } from "~/features/replication";
+import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
+import { appMigrations, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, writeMigrations } from "../helpers";
+
+cleanUpAfterFile();
+
+/** The interval Litestream is configured with (DEFAULT_SYNC_INTERVAL_MS): the replica trails the database by at most about this much. */
+const SYNC_INTERVAL_MS = 1000;
+const SLOW = 120_000;
+
+let fake: FakeUpstream;
+beforeAll(() => {
+  fake = startFakeUpstream();
+});
+afterAll(() => fake.stop());
+
+const rows = <T>(file: string, sql: string): T[] => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.query<T, []>(sql).all();
+  } finally {
+    db.close();
+  }
+};
+const keyIds = (file: string) => rows<{ id: string }>(file, "SELECT id FROM keys ORDER BY id").map((r) => r.id);
+
+async function status(env: Record<string, string>): Promise<DbStatus> {
+  const result = await cli(["db", "status", "--json"], env);
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout) as DbStatus;
+}
+
+/** Waits until `db status` says Litestream has synced after `since` (ms). */
+async function syncedAfter(env: Record<string, string>, since: number): Promise<DbStatus> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const s = await status(env);
+    if (s.replication?.lastSyncAt && Date.parse(s.replication.lastSyncAt) > since) return s;
+    if (Date.now() > deadline) throw new Error(`no sync after ${new Date(since).toISOString()}: ${JSON.stringify(s.replication)}`);
+    await Bun.sleep(100);
+  }
+}
+
+const chat = (url: string, secret: string) =>
+  fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }),
+  });
+
+async function restore(env: Record<string, string>, from: string, to: string, ...extra: string[]) {
+  return cli(["db", "restore", "--from", from, "--to", to, ...extra], env);
+}
+
+test("the Litestream binary comes from the npm package @flydotio/litestream", () => {
+  const binary = findLitestream({});
+  expect(binary).toContain(join("node_modules", "@flydotio", `litestream-${process.platform}-${process.arch}`));
+  expect(Bun.spawnSync([binary, "version"]).stdout.toString()).toStartWith("v0.3.");
+});
+
+describe("replicating under load", () => {
+  test(
+    "a restore from a copy of the replica holds every key and event committed a sync interval before the copy, and boots and serves with those keys",
+    async () => {
+      const home = tempDir();
+      const replica = join(tempDir("copilot-api-replica-"), "replica");
+      const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_REPLICATE_TO: `file://${replica}` });
+      const first = await createKey(env, "--rate-limit", "100000");
+      const server = await startServer([], env);
+      expect(server.log()).toContain("replicating to file://");
+
+      const keysAt: { id: string; at: number }[] = [{ id: first.id, at: Date.now() }];
+      const answeredAt: number[] = [];
+      let loading = true;
+      const client = async () => {
+        while (loading) {
+          const response = await chat(server.url, first.secret);
+          await response.text();
+          expect(response.status).toBe(200);
+          answeredAt.push(Date.now());
+        }
+      };
+      const keyMaker = async () => {
+        while (loading) {
+          const key = await createKey(env, "--label", "under-load");
+          keysAt.push({ id: key.id, at: Date.now() });
+        }
+      };
+      const load = Promise.all([...Array.from({ length: 8 }, client), keyMaker()]);
+
+      await Bun.sleep(SYNC_INTERVAL_MS);
+      // What an operator does meanwhile: Litestream's own tables are no drift, and a backup reads beside it.
+      const verified = await cli(["db", "verify"], env);
+      expect(verified.stderr).toContain("database verified");
+      expect((await cli(["db", "backup", "--out", join(home, "manual.bak")], env)).code).toBe(0);
+      await Bun.sleep(SYNC_INTERVAL_MS);
+      // "Another machine": what the replica held at this moment, copied away while the load goes on.
+      const copiedAt = Date.now();
+      const elsewhere = join(tempDir("copilot-api-elsewhere-"), "replica-copy");
+      cpSync(replica, elsewhere, { recursive: true });
+      await Bun.sleep(SYNC_INTERVAL_MS);
+      loading = false;
+      await load;
+
+      const before = copiedAt - SYNC_INTERVAL_MS;
+      const keysBefore = keysAt.filter((k) => k.at < before).map((k) => k.id);
+      const answersBefore = answeredAt.filter((at) => at < before).length;
+      expect(keysBefore.length).toBeGreaterThan(1);
+      expect(answersBefore).toBeGreaterThan(50);
+
+      const otherHome = tempDir();
+      const restored = join(otherHome, "restored", "copilot-api.db");
+      const result = await restore(isolatedEnv(otherHome), `file://${elsewhere}`, restored);
+      expect(result.stderr).toContain("restored to");
+      expect(result.code).toBe(0);
+
+      expect(keyIds(restored)).toEqual(expect.arrayContaining(keysBefore));
+      const events = rows<{ n: number; max: number | null }>(restored, "SELECT count(*) AS n, max(id) AS max FROM events")[0]!;
+      // Events are written in id order by one writer: the restored ones are a prefix, holding every answer given before.
+      expect(events.n).toBe(events.max ?? 0);
+      expect(events.n).toBeGreaterThanOrEqual(answersBefore);
+
+      expect(await server.stop()).toBe(0);
+      // Nothing above made Litestream lose its place: one generation for the whole run.
+      const generations = Bun.spawnSync([findLitestream({}), "generations", `file://${replica}`])
+        .stdout.toString()
+        .trim()
+        .split("\n");
+      expect(generations).toHaveLength(2); // the header and one generation
+
+      // The restored store boots on the other machine and serves the same keys.
+      const otherEnv = isolatedEnv(otherHome, { ...fake.env(), GH_TOKEN: fake.githubToken });
+      const other = await startServer(["--db-path", restored], otherEnv);
+      const ask = (secret: string) => fetch(`${other.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
+      expect((await ask(first.secret)).status).toBe(200);
+      expect((await ask("cpk_not_a_key")).status).toBe(401);
+      expect(await other.stop()).toBe(0);
+    },
+    SLOW,
+  );
+
+  test(
+    "SIGTERM: the final event flush reaches the replica before Litestream stops; db status shows the sync; restore never overwrites",
+    async () => {
+      const home = tempDir();
+      const replica = join(tempDir("copilot-api-replica-"), "replica");
+      const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+      const key = await createKey(env);
+      const server = await startServer(["--replicate-to", `file://${replica}`], env);
+      const synced = await syncedAfter(env, 0);
+      expect(synced.replication).toMatchObject({ replica: `file://${replica}`, live: true, running: true, restarts: 0 });
+      expect(synced.replication?.lagMs).toBeGreaterThanOrEqual(0);
+      const litestreamPid = synced.replication!.pid!;
+
+      const answers = await Promise.all(Array.from({ length: 20 }, () => chat(server.url, key.secret).then((r) => r.status)));
+      expect(answers.every((s) => s === 200)).toBe(true);
+      // At once: the events are still on their way to the replica when the server is told to stop.
+      expect(await server.stop()).toBe(0);
+      expect(existsSync(`/proc/${litestreamPid}`)).toBe(false);
+      const after = await status(env);
+      expect(after.replication).toMatchObject({ running: false, live: false });
+
+      const live = dbFileOf(home);
+      const total = rows<{ n: number }>(live, "SELECT count(*) AS n FROM events")[0]!.n;
+      expect(total).toBe(20);
+      const restored = join(tempDir(), "r.db");
+      expect((await restore(env, `file://${replica}`, restored)).code).toBe(0);
+      expect(rows<{ n: number }>(restored, "SELECT count(*) AS n FROM events")[0]!.n).toBe(total);
+
+      // Never over a database, the live one least of all.
+      const bytes = readFileSync(live);
+      const refused = await restore(env, `file://${replica}`, live);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("already exists; a restore never overwrites a database");
+      expect(readFileSync(live).equals(bytes)).toBe(true);
+    },
+    SLOW,
+  );
+
+  test(
+    "Litestream killed under the server is restarted, and replication goes on",
+    async () => {
+      const home = tempDir();
+      const replica = join(tempDir("copilot-api-replica-"), "replica");
+      const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+      const server = await startServer(["--replicate-to", `file://${replica}`], env);
+      const first = await syncedAfter(env, 0);
+      process.kill(first.replication!.pid!, "SIGKILL");
+      const deadline = Date.now() + 20_000;
+      let now = await status(env);
+      while (!(now.replication?.restarts === 1 && now.replication.running && now.replication.pid !== first.replication!.pid) && Date.now() < deadline) {
+        await Bun.sleep(100);
+        now = await status(env);
+      }
+      expect(now.replication).toMatchObject({ restarts: 1, running: true, live: true });
+      expect(now.replication?.lastError).toContain("litestream exited");
+      expect(server.log()).toContain("restarting it in");
+      const key = await createKey(env);
+      await syncedAfter(env, Date.now());
+      expect(await server.stop()).toBe(0);
+      const restored = join(tempDir(), "r.db");
+      expect((await restore(env, `file://${replica}`, restored)).code).toBe(0);
+      expect(keyIds(restored)).toContain(key.id);
+    },
+    SLOW,
+  );
+});
+
+describe("a replica across restarts and migrations", () => {
+  test(
+    "keys from before a restart and from after a fixture migration restore; a --timestamp in the run before the migration restores that run's keys and schema",
+    async () => {
+      const home = tempDir();
+      const replica = join(tempDir("copilot-api-replica-"), "replica");
+      const folder = join(tempDir("copilot-api-migrations-"), "drizzle");
+      const base = appMigrations();
+      writeMigrations(folder, base);
+      const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_MIGRATIONS_DIR: folder });
+      const args = ["--replicate-to", `file://${replica}`];
+
+      let server = await startServer(args, env);
+      const k1 = await createKey(env);
+      await syncedAfter(env, Date.now());
+      expect(await server.stop()).toBe(0);
+
+      server = await startServer(args, env);
+      const k2 = await createKey(env);
+      await syncedAfter(env, Date.now());
+      // A point in time inside this run's generation (Litestream restores a time only from within one).
+      await Bun.sleep(200);
+      const pointInTime = new Date();
+      await Bun.sleep(200);
+      const k2later = await createKey(env);
+      await syncedAfter(env, Date.now());
+      expect(await server.stop()).toBe(0);
+
+      writeMigrations(folder, [...base, { tag: "9999_replication_probe", sql: "CREATE TABLE `replication_probe` (`id` integer PRIMARY KEY NOT NULL);" }]);
+      server = await startServer(args, env);
+      expect(server.log()).toMatch(/applied \S*9999_replication_probe\.sql \(schema \d+\)/);
+      const k3 = await createKey(env);
+      await syncedAfter(env, Date.now());
+      expect(await server.stop()).toBe(0);
+
+      const latest = join(tempDir(), "latest.db");
+      const restoredLatest = await restore(env, `file://${replica}`, latest);
+      expect(restoredLatest.stderr).toContain(`schema ${base.length + 1} of ${base.length + 1}`);
+      expect(keyIds(latest)).toEqual([k1.id, k2.id, k2later.id, k3.id].sort());
+      expect(rows<{ name: string }>(latest, "SELECT name FROM sqlite_schema WHERE name = 'replication_probe'")).toHaveLength(1);
+
+      const older = join(tempDir(), "older.db");
+      const restoredOlder = await restore(env, `file://${replica}`, older, "--timestamp", pointInTime.toISOString());
+      expect(restoredOlder.stderr).toContain("restored to");
+      expect(restoredOlder.code).toBe(0);
+      expect(keyIds(older)).toEqual([k1.id, k2.id].sort());
+      expect(rows(older, "SELECT name FROM sqlite_schema WHERE name = 'replication_probe'")).toHaveLength(0);
+    },
+    SLOW,
+  );
+});
+
+describe("the gateway's WAL management while Litestream replicates", () => {
+  test("a CLI command on a replicated database leaves the WAL to Litestream instead of waiting out its read transaction to truncate it", async () => {
+    const home = tempDir();
+    const env = isolatedEnv(home);
+    await createKey(env);
+    const file = dbFileOf(home);
+    // Litestream's folder beside the database says it is Litestream's to checkpoint.
+    mkdirSync(join(home, "data", "copilot-api", ".copilot-api.db-litestream"));
+    // Another process holds a read transaction for 1.5 s, as Litestream always does (it lets go only to checkpoint).
+    const holder = Bun.spawn(
+      [
+        process.execPath,
+        "-e",
+        `const { Database } = require("bun:sqlite"); const db = new Database(${JSON.stringify(file)});
+         db.run("BEGIN"); db.query("SELECT count(*) FROM keys").get(); console.log("holding");
+         await Bun.sleep(1500); db.run("ROLLBACK"); console.log("released"); await Bun.sleep(60000);`,
+      ],
+      { stdout: "pipe", stderr: "inherit" },
+    );
+    try {
+      const lines = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      expect((await lines.read()).value).toContain("holding");
+      // A closing TRUNCATE would wait for the reader, then empty the WAL Litestream has not copied yet.
+      await createKey(env);
+      expect((await lines.read()).value).toContain("released");
+      expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
+    } finally {
+      // Killed, not closed: its close would fold the WAL as the last connection.
+      holder.kill("SIGKILL");
+      await holder.exited;
+    }
+  });
+
+  test("the server hands its autocheckpoint to Litestream while it runs and takes it back", () => {
+    const store = openStore({ path: join(tempDir(), "a.db") });
+    const autocheckpoint = () => store.sqlite.query<{ wal_autocheckpoint: number }, []>("PRAGMA wal_autocheckpoint").get()!.wal_autocheckpoint;
+    try {
+      expect(autocheckpoint()).toBe(1000);
+      store.handOverCheckpoints(true);
+      expect(autocheckpoint()).toBe(0);
+      store.handOverCheckpoints(false);
+      expect(autocheckpoint()).toBe(1000);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("a replica URL that carries a password, or is not one Litestream knows, stops start before any port opens", async () => {
+    const home = tempDir();
+    for (const [url, said] of [
+      ["sftp://me:hunter2@host/path", "carries a password"],
+      ["ftp://host/path", "cannot replicate to ftp://"],
+      ["file://relative", "names no local folder"],
+    ] as const) {
+      const result = await cli(["start", "--port", "0", "--replicate-to", url], isolatedEnv(home));
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(said);
+      expect(result.stderr).toContain("what to do:");
+      expect(result.stderr).not.toContain("hunter2");
+      expect(result.stderr).not.toContain("listening on");
+    }
+  });
+});
