@@ -150,8 +150,42 @@ export async function relay(upstream: Response, observer: AnswerObserver, option
   return new Response(upstream.body, { status: upstream.status, headers });
 }
 
-const HEAD_CHARS = 16_384;
-const TAIL_CHARS = 32_768;
+const HEAD_BYTES = 16_384;
+const TAIL_BYTES = 32_768;
+
+/**
+ * The first and last bytes of a stream, kept as the chunks that came (no copy
+ * per chunk) and decoded once, at its end: a 500-chunk stream pays for one
+ * decode, not 500 string copies of the tail.
+ */
+class StreamEndsKeeper {
+  private readonly head: Uint8Array[] = [];
+  private headBytes = 0;
+  private readonly tail: Uint8Array[] = [];
+  private tailBytes = 0;
+  bytes = 0;
+
+  add(chunk: Uint8Array): void {
+    this.bytes += chunk.byteLength;
+    if (this.headBytes < HEAD_BYTES) {
+      this.head.push(chunk);
+      this.headBytes += chunk.byteLength;
+    }
+    this.tail.push(chunk);
+    this.tailBytes += chunk.byteLength;
+    // Drop whole chunks from the front while what stays still covers the window.
+    while (this.tail.length > 1 && this.tailBytes - this.tail[0]!.byteLength >= TAIL_BYTES) this.tailBytes -= this.tail.shift()!.byteLength;
+  }
+
+  /** As text; a character cut at the window's edge decodes as U+FFFD, which usage parsing skips like any cut line. */
+  ends(): StreamEnds {
+    const decode = (chunks: Uint8Array[]) => new TextDecoder().decode(Buffer.concat(chunks));
+    const head = decode(this.head);
+    const tail = decode(this.tail);
+    // Whole chunks were kept: cut to the windows (in characters now, at most the bytes' count).
+    return { head: head.slice(0, HEAD_BYTES), tail: tail.slice(-TAIL_BYTES) };
+  }
+}
 
 /**
  * Passes a stream through unchanged while keeping its first and last text,
@@ -166,14 +200,11 @@ export function observeStream(
   about: Pick<RelayOptions, "route" | "model"> = {},
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  const decoder = new TextDecoder();
   const end = observer.streamStarted();
-  let head = "";
-  let tail = "";
-  let bytes = 0;
+  const kept = new StreamEndsKeeper();
   let ended: Promise<void> | undefined;
   const finish = (failure: StreamFailure | null) => {
-    ended ??= end({ head, tail }, failure);
+    ended ??= end(kept.ends(), failure);
     return ended;
   };
   return new ReadableStream<Uint8Array>(
@@ -182,20 +213,16 @@ export function observeStream(
         try {
           const { done, value } = await reader.read();
           if (done) {
-            tail += decoder.decode();
             // The client sees the answer complete only once its event is on disk.
             await finish(null);
             controller.close();
             return;
           }
-          const text = decoder.decode(value, { stream: true });
-          if (head.length < HEAD_CHARS) head += text.slice(0, HEAD_CHARS - head.length);
-          tail = (tail + text).slice(-TAIL_CHARS);
-          bytes += value.byteLength;
+          kept.add(value);
           controller.enqueue(value);
         } catch (error) {
           log.warn(
-            `Copilot's stream broke off after ${bytes} bytes (${clip(about.route ?? "stream")}${about.model ? `, model ${clip(about.model)}` : ""}): ${clip(errorMessage(error))}; the client's stream was cut and the event tagged upstream_error`,
+            `Copilot's stream broke off after ${kept.bytes} bytes (${clip(about.route ?? "stream")}${about.model ? `, model ${clip(about.model)}` : ""}): ${clip(errorMessage(error))}; the client's stream was cut and the event tagged upstream_error`,
           );
           // Cut the client's connection, as Copilot cut ours. Without a reason: the one
           // above is in our log, and Bun would print an Error's stack trace to stderr.

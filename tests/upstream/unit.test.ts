@@ -4,6 +4,7 @@ import { AppError } from "~/lib/errors";
 import { clientIdentity, copilotBaseUrl, parseEnterpriseUrl, upstreamUrls } from "~/upstream/config";
 import { GithubTokenRejected } from "~/upstream/copilot-token";
 import { keepAliveMsFromEnv, withKeepAlive } from "~/upstream/keepalive";
+import { type AnswerObserver, observeStream, type StreamEnds } from "~/upstream/relay";
 import { COPILOT_USER, startFakeUpstream } from "../fake-upstream";
 import { ManualClock } from "./manual-clock";
 
@@ -171,5 +172,34 @@ describe("quota", () => {
     expect(over.premiumInteractions).toMatchObject({ used: 300, remaining: 0, overage: 12 });
     expect(over.chat).toBeNull();
     expect(over.plan).toBeNull();
+  });
+});
+
+describe("observeStream keeps a long stream's ends", () => {
+  test("the first and last text of a 2,000-chunk stream reach the observer, the bytes pass through unchanged", async () => {
+    const encoder = new TextEncoder();
+    const chunks = Array.from({ length: 2000 }, (_, i) => `data: {"n":${i},"pad":"${"é".repeat(20)}"}\n\n`);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
+        controller.close();
+      },
+    });
+    let seen: StreamEnds | undefined;
+    const observer: AnswerObserver = {
+      reached: () => {},
+      answer: () => {},
+      aborted: () => {},
+      streamStarted: () => async (ends) => {
+        seen = ends;
+      },
+    };
+    expect(await new Response(observeStream(body, observer)).text()).toBe(chunks.join(""));
+    expect(seen!.head.startsWith(chunks[0]!)).toBe(true);
+    // Whole chunks are kept (16 KiB at the head, 32 KiB at the tail), decoded once at the end and cut to as many characters.
+    expect(seen!.head.length).toBeLessThanOrEqual(16_384);
+    expect(seen!.tail.endsWith(chunks.slice(-3).join(""))).toBe(true);
+    expect(seen!.tail.length).toBeLessThanOrEqual(32_768);
+    expect(Buffer.byteLength(seen!.tail)).toBeGreaterThan(32_000); // the whole window, not just the last chunk
   });
 });
