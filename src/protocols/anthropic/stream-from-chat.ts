@@ -19,6 +19,8 @@
  * `reasoning_content`) with the signature as `reasoning_opaque`; tool call id and name only
  * in the first delta of each tool call index.
  */
+
+import { type ChatStreamTranslatorLike, pumpChatStream } from "../chat-stream";
 import type { ChatChunkDelta, ChatCompletionChunk, ChatFinishReason, ChatUsage } from "./chat-types";
 import { type AnthropicErrorType, anthropicErrorEvent, MAX_ERROR_MESSAGE_LENGTH, readUpstreamError } from "./errors";
 import { type AnthropicStopReason, type AnthropicUsage, mapStopReason, mapUsage, messageId } from "./from-chat";
@@ -61,52 +63,10 @@ type OpenBlock = { kind: "thinking" | "text" | "tool"; index: number } | null;
 
 /** Translates a Copilot chat SSE stream into the Anthropic event stream. Constructing reads nothing; reading the result pulls upstream. */
 export function translateChatStream(upstream: ReadableStream<Uint8Array>, options: ChatStreamOptions): ChatStreamTranslation {
-  const reader = upstream.getReader();
   const translator = new ChatStreamTranslator(options);
-  const encoder = new TextEncoder();
   let resolveDone!: (outcome: ChatStreamOutcome) => void;
   const done = new Promise<ChatStreamOutcome>((resolve) => (resolveDone = resolve));
-  let settled = false;
-  const settle = () => {
-    if (settled) return;
-    settled = true;
-    resolveDone(translator.outcome());
-  };
-
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      for (;;) {
-        let text: string;
-        let over = false;
-        try {
-          const result = await reader.read();
-          if (result.done) {
-            text = translator.end();
-            over = true;
-          } else {
-            text = translator.push(result.value);
-            over = translator.finished;
-          }
-        } catch (error) {
-          text = translator.fail(`the connection to Copilot failed mid-stream: ${error instanceof Error ? error.message : String(error)}`);
-          over = true;
-        }
-        if (text !== "") controller.enqueue(encoder.encode(text));
-        if (over) {
-          controller.close();
-          reader.cancel().catch(() => {});
-          settle();
-          return;
-        }
-        if (text !== "") return;
-      }
-    },
-    async cancel(reason) {
-      translator.cancelled = true;
-      settle();
-      await reader.cancel(reason).catch(() => {});
-    },
-  });
+  const stream = pumpChatStream(upstream, translator, () => resolveDone(translator.outcome()));
   return { stream, done };
 }
 
@@ -114,7 +74,7 @@ export function translateChatStream(upstream: ReadableStream<Uint8Array>, option
  * The translation state machine, fed text as it arrives. Exposed for callers that already
  * hold decoded lines; most use {@link translateChatStream}.
  */
-export class ChatStreamTranslator {
+export class ChatStreamTranslator implements ChatStreamTranslatorLike {
   /** Set once the last event (message_stop or error) was produced; later input is ignored. */
   finished = false;
   cancelled = false;

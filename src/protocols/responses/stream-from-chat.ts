@@ -19,6 +19,7 @@
  * tool call id and name only in a call's first delta) is read as the Anthropic translation reads it.
  */
 import type { ChatChunkDelta, ChatCompletionChunk, ChatFinishReason, ChatUsage } from "~/protocols/anthropic";
+import { type ChatStreamTranslatorLike, pumpChatStream } from "../chat-stream";
 import { mapUsage, messageItem, type ResponseContext, responseSkeleton, statusOf } from "./from-chat";
 import { newId, type OutputFunctionCall, type OutputItem, type OutputReasoning, type ResponseObject } from "./types";
 
@@ -47,44 +48,8 @@ export function translateChatStream(
   context: ResponseContext,
   options: ResponsesStreamOptions = {},
 ): { stream: ReadableStream<Uint8Array>; translator: ResponsesStreamTranslator } {
-  const reader = upstream.getReader();
   const translator = new ResponsesStreamTranslator(context, options);
-  const encoder = new TextEncoder();
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        for (;;) {
-          let text: string;
-          let over = false;
-          try {
-            const result = await reader.read();
-            if (result.done) {
-              text = translator.end();
-              over = true;
-            } else {
-              text = translator.push(result.value);
-              over = translator.finished;
-            }
-          } catch (error) {
-            text = translator.fail(`the connection to Copilot failed mid-stream: ${error instanceof Error ? error.message : String(error)}`);
-            over = true;
-          }
-          if (text !== "") controller.enqueue(encoder.encode(text));
-          if (over) {
-            controller.close();
-            reader.cancel().catch(() => {});
-            return;
-          }
-          if (text !== "") return;
-        }
-      },
-      async cancel(reason) {
-        translator.cancelled = true;
-        await reader.cancel(reason).catch(() => {});
-      },
-    },
-    { highWaterMark: 0 },
-  );
+  const stream = pumpChatStream(upstream, translator);
   return { stream, translator };
 }
 
@@ -94,7 +59,7 @@ type OpenItem =
   | { kind: "call"; index: number; item: OutputFunctionCall };
 
 /** The translation state machine, fed bytes as they arrive. Most callers use {@link translateChatStream}. */
-export class ResponsesStreamTranslator {
+export class ResponsesStreamTranslator implements ChatStreamTranslatorLike {
   /** Set once the terminal event was produced; later input is ignored. */
   finished = false;
   cancelled = false;
