@@ -2,7 +2,6 @@
 export { crossSiteGuard, hostGuard } from "./guards";
 export { LastUsedTracker, noteLastUsed } from "./last-used";
 export { createKey, keyForSecret, keySpecFrom } from "./manage";
-export { parseModelList } from "./models";
 export { announcePolicy, type KeyPolicy } from "./policy";
 export { PremiumUsage, premiumQuota, premiumUsedThisMonth } from "./premium-quota";
 export { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
