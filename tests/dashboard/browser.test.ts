@@ -157,6 +157,43 @@ describe.skipIf(!chromium)("the dashboard in a real browser", () => {
     await shot("keys");
   });
 
+  test("editing a key: the form is pre-filled, a bad value is explained with the form kept, the saved label and quota show in the list", async () => {
+    await page.goto(`${s.url}/dashboard/keys`);
+    await Promise.all([page.waitForNavigation(), page.click(`tr[data-key="${s.client.id}"] a.edit`)]);
+    expect(new URL(page.url()).pathname).toBe(`/dashboard/keys/${s.client.id}/edit`);
+    const value = (name: string) => page.$eval(`input[name="${name}"]`, (el) => (el as HTMLInputElement).value);
+    expect(await value("label")).toBe("ci bot");
+    expect(await value("premiumQuota")).toBe("none");
+    expect(await value("expires")).toBe("never");
+    await checkCleanPage();
+    await shot("keys-edit");
+
+    const retype = async (name: string, text: string) => {
+      await page.$eval(`input[name="${name}"]`, (el) => {
+        (el as HTMLInputElement).value = "";
+      });
+      await page.type(`input[name="${name}"]`, text);
+    };
+    await retype("label", "ci bot (nightly)");
+    await retype("premiumQuota", "5000");
+    await retype("expires", "yesterday");
+    await submit("form.stack button[type=submit]");
+    expect(await text()).toContain("--expires yesterday is neither a duration nor a date");
+    expect(await value("label")).toBe("ci bot (nightly)"); // the form is kept
+    expect(await page.$eval('input[name="expires"]', (el) => el.getAttribute("aria-invalid"))).toBe("true");
+    await shot("keys-edit-error");
+
+    await retype("expires", "never");
+    await submit("form.stack button[type=submit]");
+    expect(new URL(page.url()).pathname).toBe("/dashboard/keys");
+    expect(await text()).toContain(`Updated ${s.client.id}`);
+    const cells = await page.$$eval(`tr[data-key="${s.client.id}"] td`, (tds) => tds.map((td) => td.textContent ?? ""));
+    expect(cells).toContain("ci bot (nightly)");
+    expect(cells.some((cell) => /^[\d,.]+ of 5,000$/.test(cell))).toBe(true); // premium used this month of the quota
+    await checkCleanPage();
+    await shot("keys-edited");
+  });
+
   test("a form without its CSRF token is refused and changes nothing", async () => {
     await page.goto(`${s.url}/dashboard/keys`);
     const before = await page.$$eval("tr[data-key]", (rows) => rows.length);

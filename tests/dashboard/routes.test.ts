@@ -221,7 +221,7 @@ describe("dashboard keys, CSRF and data", () => {
     const response = await postForm(s.url, "/dashboard/keys", signed.cookie, { csrf: signed.csrf, tier: "client", label: "x", rateLimit: "-3" });
     expect(response.status).toBe(400);
     const html = await response.text();
-    expect(html).toContain("rate limit -3 is not a positive number");
+    expect(html).toContain("--rate-limit -3 is not a positive whole number"); // the keys feature's parseKeySettings, as `keys create` says it
     expect(html).toContain('value="-3"');
     expect(keyCount()).toBe(before);
   });

@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { parseExpires, parseKeySettings } from "~/features/keys/settings";
+import { keySettingsText, parseExpires, parseKeySettings } from "~/features/keys/settings";
 import { startFakeUpstream } from "../fake-upstream";
 import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
 
@@ -181,5 +181,20 @@ describe("parsing settings (the code path a dashboard would share)", () => {
       expiresAt: null,
     });
     expect(parseKeySettings({ premiumQuota: " 300 ", models: "gpt-4o" }, now)).toEqual({ premiumQuota: 300, allowedModels: ["gpt-4o"] });
+  });
+
+  test("a key's settings written back as text (an edit form's starting values) parse to the same settings", () => {
+    const base = { id: "key_0123456789", hash: "h", tier: "client" as const, createdAt: now, lastUsedAt: null, revokedAt: null };
+    const open = { ...base, label: "", allowedModels: ["*"], rateLimit: null, premiumQuota: null, expiresAt: null };
+    expect(keySettingsText(open)).toEqual({ label: "", models: "*", rateLimit: "none", premiumQuota: "none", expires: "never" });
+    const tight = { ...base, label: "ci", allowedModels: ["gpt-4o", "claude-*"], rateLimit: 60, premiumQuota: 300, expiresAt: Date.UTC(2027, 0, 2, 3, 4, 5) };
+    const text = keySettingsText(tight);
+    expect(text).toEqual({ label: "ci", models: "gpt-4o,claude-*", rateLimit: "60", premiumQuota: "300", expires: "2027-01-02T03:04:05Z" });
+    for (const row of [open, tight]) {
+      const { label, allowedModels, rateLimit, premiumQuota, expiresAt } = row;
+      expect(parseKeySettings(keySettingsText(row), now)).toEqual({ label, allowedModels, rateLimit, premiumQuota, expiresAt });
+    }
+    expect(keySettingsText({ ...tight, expiresAt: Date.UTC(2027, 0, 2, 18) }).expires).toBe("2027-01-02T18:00Z");
+    expect(keySettingsText({ ...tight, expiresAt: Date.UTC(2027, 0, 2, 18) + 250 }).expires).toBe("2027-01-02T18:00Z"); // to the second
   });
 });

@@ -5,10 +5,26 @@ import { getCookie } from "hono/cookie";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { EVENT_ERRORS, type EventError, KEY_TIERS } from "~/db/schema";
-import { createKey, type KeyResolver, keyById, keyForSecret, listKeys, parseModelList, requireAdmin, revokeKey } from "~/features/keys";
+import {
+  createKey,
+  type KeyResolver,
+  type KeyRow,
+  type KeySettingsInput,
+  keyById,
+  keyForSecret,
+  keySettingsText,
+  keySpecFrom,
+  LABEL_MAX,
+  listKeys,
+  parseKeySettings,
+  premiumUsedThisMonth,
+  requireAdmin,
+  revokeKey,
+  updateKey,
+} from "~/features/keys";
 import type { QuotaSource } from "~/features/quota";
 import { apiError } from "~/lib/api-error";
-import { parseChoice, parsePositive } from "~/lib/cli";
+import { parseChoice } from "~/lib/cli";
 import { clip } from "~/lib/clip";
 import { AppError, describeError } from "~/lib/errors";
 import { assetNamed } from "./assets";
@@ -29,7 +45,8 @@ import {
 import { eventsCsv } from "./csv";
 import type { DashboardEnv } from "./env";
 import { EventsPage } from "./pages/events";
-import { EMPTY_FORM, type KeyForm, KeysPage, RevokePage } from "./pages/keys";
+import { utc } from "./pages/format";
+import { EditKeyPage, EMPTY_FORM, type FormError, type KeyForm, KeysPage, RevokePage, type SettingsForm } from "./pages/keys";
 import { REFUSALS, refusal, render } from "./pages/layout";
 import { LoginPage } from "./pages/login";
 import { type QuotaState, SORTABLE, type Sort, UsagePage } from "./pages/usage";
@@ -156,6 +173,60 @@ const LOGIN_NOTICES: Record<string, string> = {
 const KEY_ID = /^key_[0-9A-Za-z]{10}$/;
 const text = (value: unknown) => (typeof value === "string" ? value : "");
 
+/**
+ * The settings fields of a posted form, bounded (a browser's maxlength is only a
+ * suggestion): the values an error message repeats are cut first; the label is
+ * checked whole (its error gives only its length) and cut by `echoed`.
+ */
+function settingsForm(form: Record<string, string | File>): SettingsForm {
+  return {
+    label: text(form.label),
+    models: clip(text(form.models), 1000),
+    rateLimit: clip(text(form.rateLimit), 20),
+    premiumQuota: clip(text(form.premiumQuota), 20),
+    expires: clip(text(form.expires), 40),
+  };
+}
+
+/** A refused form as it is shown again: bounded. */
+const echoed = <T extends SettingsForm>(form: T): T => ({ ...form, label: clip(form.label, LABEL_MAX) });
+
+/** A blank field means what leaving the flag out of `keys create` means: no limit, every model, never. */
+const BLANK: Omit<SettingsForm, "label"> = { models: "*", rateLimit: "none", premiumQuota: "none", expires: "never" };
+
+/** Create: blank fields are left out, as flags not given to `keys create`. */
+function createInput(form: SettingsForm): KeySettingsInput {
+  const input: KeySettingsInput = { label: form.label };
+  for (const field of Object.keys(BLANK) as (keyof typeof BLANK)[]) if (form[field].trim() !== "") input[field] = form[field];
+  return input;
+}
+
+/** Edit: only the fields that differ from the key's current settings, as flags given to `keys update`; blank means the default. */
+function changedInput(form: SettingsForm, row: KeyRow): KeySettingsInput {
+  const current = keySettingsText(row);
+  const input: KeySettingsInput = {};
+  if (form.label !== current.label) input.label = form.label;
+  for (const field of Object.keys(BLANK) as (keyof typeof BLANK)[]) {
+    const value = form[field].trim() === "" ? BLANK[field] : form[field];
+    if (value.trim() !== current[field]) input[field] = value;
+  }
+  return input;
+}
+
+/** The flag each field's error messages start with (the keys feature speaks the CLI's words). */
+const FLAGS: [string, keyof SettingsForm][] = [
+  ["--label", "label"],
+  ["--models", "models"],
+  ["--rate-limit", "rateLimit"],
+  ["--premium-quota", "premiumQuota"],
+  ["--expires", "expires"],
+];
+
+function formError(error: AppError): FormError {
+  const field = FLAGS.find(([flag]) => error.message.startsWith(`${flag} `))?.[1];
+  return { message: error.message, hint: error.hint, field };
+}
+
 /** The dashboard under /dashboard: its own sign-in and session cookie, separate from the API key pipeline. */
 export function dashboardRoutes(deps: DashboardDeps) {
   const { store } = deps;
@@ -264,34 +335,45 @@ export function dashboardRoutes(deps: DashboardDeps) {
 
   const keysPage = (
     c: Context<DashboardEnv>,
-    extra: { created?: Parameters<typeof KeysPage>[0]["created"]; formError?: string; form?: KeyForm; notice?: string },
+    extra: { created?: Parameters<typeof KeysPage>[0]["created"]; formError?: FormError; form?: KeyForm; notice?: string },
     status: 200 | 400 = 200,
   ) => {
     const showAll = c.req.query("all") === "1";
     const rows = listKeys(store.db, { includeRevoked: showAll });
-    return render(c, <KeysPage session={c.var.session} rows={rows} showAll={showAll} form={extra.form ?? EMPTY_FORM} {...extra} />, status);
+    const premiumUsed = premiumUsedThisMonth(store.db, now());
+    return render(
+      c,
+      <KeysPage session={c.var.session} rows={rows} showAll={showAll} premiumUsed={premiumUsed} form={extra.form ?? EMPTY_FORM} {...extra} />,
+      status,
+    );
   };
 
   app.get("/keys", page, (c) => {
     const revoked = c.req.query("revoked");
-    return keysPage(c, { notice: revoked && KEY_ID.test(revoked) ? `Revoked ${revoked}: it is refused from its next request.` : undefined });
+    const updated = c.req.query("updated");
+    const unchanged = c.req.query("unchanged");
+    const notice =
+      revoked && KEY_ID.test(revoked)
+        ? `Revoked ${revoked}: it is refused from its next request.`
+        : updated && KEY_ID.test(updated)
+          ? `Updated ${updated}: the change applies from its next request.`
+          : unchanged && KEY_ID.test(unchanged)
+            ? `Nothing to change on ${unchanged}: the form held its current settings.`
+            : undefined;
+    return keysPage(c, { notice });
   });
 
-  // The same code path as `copilot-api keys create`: the keys feature's createKey.
+  // The same code path as `copilot-api keys create`: the keys feature's parseKeySettings and createKey.
   app.post("/keys", page, requireCsrf, (c) => {
-    const form = c.var.form;
-    const values: KeyForm = { tier: text(form.tier), label: text(form.label), models: text(form.models), rateLimit: text(form.rateLimit) };
+    const values: KeyForm = { tier: clip(text(c.var.form.tier), 20), ...settingsForm(c.var.form) };
     try {
-      if (values.label.length > 200) throw new AppError(`the label is ${values.label.length} characters long`, "keep it to 200 characters");
       const tier = parseChoice("tier", values.tier, KEY_TIERS);
-      const allowedModels = values.models.trim() === "" ? ["*"] : parseModelList(clip(values.models, 1000));
-      const rateLimit = values.rateLimit.trim() === "" ? null : Math.round(parsePositive("rate limit", clip(values.rateLimit, 20)));
-      const created = createKey(store.db, { tier, label: values.label, allowedModels, rateLimit }, now());
+      const created = createKey(store.db, keySpecFrom(tier, parseKeySettings(createInput(values), now())), now());
       deps.resolver.invalidate();
       return keysPage(c, { created });
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      return keysPage(c, { formError: describeError(error), form: { ...values, label: clip(values.label), models: clip(values.models, 1000) } }, 400);
+      return keysPage(c, { formError: formError(error), form: echoed(values) }, 400);
     }
   });
 
@@ -301,6 +383,50 @@ export function dashboardRoutes(deps: DashboardDeps) {
   };
   const noSuchKey = (c: Context<DashboardEnv>) =>
     refusal(c, 404, { title: "No such key", message: "No key of this server has that id.", remedy: "Pick a key from the list." }, "/dashboard/keys");
+
+  const revokedKey = (c: Context<DashboardEnv>, row: KeyRow) =>
+    refusal(
+      c,
+      409,
+      {
+        title: "Key revoked",
+        message: `${row.id} was revoked at ${utc(row.revokedAt)} UTC; a revoked key stays revoked.`,
+        remedy: "Create a new key instead.",
+      },
+      "/dashboard/keys",
+    );
+
+  const editPage = (c: Context<DashboardEnv>, row: KeyRow, form: SettingsForm, error?: FormError) =>
+    render(
+      c,
+      <EditKeyPage session={c.var.session} row={row} form={form} premiumUsed={premiumUsedThisMonth(store.db, now()).get(row.id) ?? 0} error={error} />,
+      error ? 400 : 200,
+    );
+
+  app.get("/keys/:id/edit", page, (c) => {
+    const row = keyOr404(c);
+    if (!row) return noSuchKey(c);
+    if (row.revokedAt !== null) return revokedKey(c, row);
+    return editPage(c, row, keySettingsText(row));
+  });
+
+  // The same code path as `copilot-api keys update`: the keys feature's updateKey (checks all, writes all or nothing).
+  app.post("/keys/:id/edit", page, requireCsrf, async (c) => {
+    const row = keyOr404(c);
+    if (!row) return noSuchKey(c);
+    if (row.revokedAt !== null) return revokedKey(c, row); // (revoked after the form was shown)
+    const values = settingsForm(c.var.form);
+    const input = changedInput(values, row);
+    if (Object.keys(input).length === 0) return c.redirect(`/dashboard/keys?unchanged=${row.id}`, 303);
+    try {
+      updateKey(store, row.id, input, now());
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      return editPage(c, keyById(store.db, row.id) ?? row, echoed(values), formError(error));
+    }
+    deps.resolver.invalidate();
+    return c.redirect(`/dashboard/keys?updated=${row.id}`, 303);
+  });
 
   app.get("/keys/:id/revoke", page, async (c) => {
     const row = keyOr404(c);

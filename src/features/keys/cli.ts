@@ -7,9 +7,9 @@ import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
-import { createKey } from "./manage";
-import { monthOf } from "./premium-quota";
-import { type KeyRow, keyById, listKeys, premiumUsedByKey, revokeKey } from "./queries";
+import { createKey, keySpecFrom } from "./manage";
+import { premiumUsedThisMonth } from "./premium-quota";
+import { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
 import { type KeySettingsInput, parseKeySettings, updateKey } from "./settings";
 
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
@@ -58,10 +58,7 @@ function table(rows: KeyRow[], used: Map<string, number>, now = Date.now()): str
 }
 
 /** Each key's premium requests this calendar month (UTC), from the hourly totals. */
-function usedThisMonth(store: Store, now = Date.now()): Map<string, number> {
-  const month = monthOf(now);
-  return premiumUsedByKey(store.db, month.start, month.end);
-}
+const usedThisMonth = (store: Store) => premiumUsedThisMonth(store.db);
 
 /** The flags `create` and `update` share, read into the settings input both validate the same way. */
 const settingsArgs = {
@@ -105,16 +102,7 @@ const create = defineCommand({
     // Validate everything before opening the database: bad input writes nothing.
     const tier = parseChoice("--tier", args.tier, KEY_TIERS);
     const settings = parseKeySettings(settingsInput(args));
-    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) =>
-      createKey(store.db, {
-        tier,
-        label: settings.label ?? "",
-        allowedModels: settings.allowedModels ?? ["*"],
-        rateLimit: settings.rateLimit ?? null,
-        premiumQuota: settings.premiumQuota ?? null,
-        expiresAt: settings.expiresAt ?? null,
-      }),
-    );
+    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) => createKey(store.db, keySpecFrom(tier, settings)));
     if (args.json) {
       console.log(JSON.stringify({ ...publicView(row), secret }, null, 2));
       return;

@@ -1,12 +1,12 @@
 /** The keys feature's public face: what the server, the boot and other features use. */
 export { crossSiteGuard, hostGuard } from "./guards";
 export { LastUsedTracker, noteLastUsed } from "./last-used";
-export { createKey, keyForSecret } from "./manage";
-export { parseModelList } from "./models";
+export { createKey, keyForSecret, keySpecFrom } from "./manage";
 export { announcePolicy, type KeyPolicy } from "./policy";
-export { PremiumUsage, premiumQuota } from "./premium-quota";
+export { PremiumUsage, premiumQuota, premiumUsedThisMonth } from "./premium-quota";
 export { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
 export { RateLimiter, rateLimit } from "./rate-limit";
 export { requireAdmin } from "./require-admin";
 export { resolveKey } from "./resolve-key";
 export { KeyResolver } from "./resolver";
+export { type KeySettingsInput, keySettingsText, LABEL_MAX, parseKeySettings, updateKey } from "./settings";

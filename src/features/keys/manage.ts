@@ -1,6 +1,6 @@
 import type { AppDatabase } from "~/db";
 import type { KeyTier } from "~/db/schema";
-import { insertKey, type KeyRow, keyByHash } from "./queries";
+import { insertKey, type KeyRow, type KeySettings, keyByHash } from "./queries";
 import { generateSecret, hashSecret, isWellFormed, newKeyId } from "./secret";
 
 /** What a new key is given; everything already checked by the caller (CLI flags or dashboard form). */
@@ -11,6 +11,18 @@ export interface KeySpec {
   rateLimit: number | null;
   premiumQuota?: number | null;
   expiresAt?: number | null;
+}
+
+/** A new key's spec from checked settings (parseKeySettings): what is not given takes the defaults, no label, every model, no limits, no expiry. */
+export function keySpecFrom(tier: KeyTier, settings: KeySettings): KeySpec {
+  return {
+    tier,
+    label: settings.label ?? "",
+    allowedModels: settings.allowedModels ?? ["*"],
+    rateLimit: settings.rateLimit ?? null,
+    premiumQuota: settings.premiumQuota ?? null,
+    expiresAt: settings.expiresAt ?? null,
+  };
 }
 
 /**

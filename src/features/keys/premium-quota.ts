@@ -1,14 +1,20 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
-import type { Store } from "~/db";
+import type { AppDatabase, Store } from "~/db";
 import { apiError } from "~/lib/api-error";
-import { premiumUsedBetween } from "./queries";
+import { premiumUsedBetween, premiumUsedByKey } from "./queries";
 import { utcTime } from "./settings";
 
 /** The calendar month (UTC) holding `ms`: its first millisecond and the next month's. */
 export function monthOf(ms: number): { start: number; end: number } {
   const d = new Date(ms);
   return { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1), end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) };
+}
+
+/** Each key's premium requests this calendar month (UTC), from the hourly totals; keys that used none are absent. For lists: `keys list`, the dashboard. */
+export function premiumUsedThisMonth(db: AppDatabase, now = Date.now()): Map<string, number> {
+  const month = monthOf(now);
+  return premiumUsedByKey(db, month.start, month.end);
 }
 
 /** What a committed event tells the quota: whose it was, when, and the premium requests it cost. */

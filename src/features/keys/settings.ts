@@ -32,6 +32,29 @@ const EXPIRES_MAX_MS = 100 * 365 * 24 * HOUR_MS;
 /** `2026-11-30 18:00:00 UTC`: how the CLI and error messages say a time. */
 export const utcTime = (ms: number) => `${new Date(ms).toISOString().replace("T", " ").slice(0, 19)} UTC`;
 
+/** An expiry as it is typed back: `2026-12-31T18:00Z`, to the second when it has seconds (milliseconds dropped). */
+function expiresText(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/:00Z$/, "Z");
+}
+
+/**
+ * A key's current settings written the way parseKeySettings reads them (`none`,
+ * `never`, `*` for the open values): what an edit form starts from, so a field
+ * left as it was can be told from one that was changed.
+ */
+export function keySettingsText(row: KeyRow): Required<KeySettingsInput> {
+  return {
+    label: row.label,
+    models: row.allowedModels.join(","),
+    rateLimit: row.rateLimit === null ? "none" : String(row.rateLimit),
+    premiumQuota: row.premiumQuota === null ? "none" : String(row.premiumQuota),
+    expires: row.expiresAt === null ? "never" : expiresText(row.expiresAt),
+  };
+}
+
 /** Checks every given field and turns it into column values; throws an AppError naming the first bad one. */
 export function parseKeySettings(input: KeySettingsInput, now = Date.now()): KeySettings {
   const settings: KeySettings = {};

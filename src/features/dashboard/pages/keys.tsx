@@ -3,14 +3,28 @@ import type { Session } from "../env";
 import { num, utc } from "./format";
 import { Csrf, Layout } from "./layout";
 
-export interface KeyForm {
-  tier: string;
+/** A key's settings as the forms hold them: text, read by the keys feature's parseKeySettings (the CLI's flags). */
+export interface SettingsForm {
   label: string;
   models: string;
   rateLimit: string;
+  premiumQuota: string;
+  expires: string;
 }
 
-export const EMPTY_FORM: KeyForm = { tier: "client", label: "", models: "", rateLimit: "" };
+export interface KeyForm extends SettingsForm {
+  tier: string;
+}
+
+export const EMPTY_FORM: KeyForm = { tier: "client", label: "", models: "", rateLimit: "", premiumQuota: "", expires: "" };
+
+/** A refused form: the AppError's message and, when it has one, what to do. */
+export interface FormError {
+  message: string;
+  hint?: string;
+  /** The field the message names, marked in the form. */
+  field?: keyof SettingsForm;
+}
 
 export interface KeysView {
   session: Session;
@@ -18,14 +32,90 @@ export interface KeysView {
   showAll: boolean;
   /** Right after a create: the secret, shown this once. */
   created?: { row: KeyRow; secret: string };
+  /** Premium requests each key used this calendar month (UTC). */
+  premiumUsed: Map<string, number>;
   /** The create form refused: what was wrong and what to do, with the values to fix. */
-  formError?: string;
+  formError?: FormError;
   form: KeyForm;
   notice?: string;
 }
 
 /** To the minute: the table stays narrow enough for a laptop. */
 const minute = (at: number | null) => utc(at).slice(0, 16);
+
+/** Premium requests are fractional (multipliers like 0.33): two decimals, like `keys list`. */
+const premium = (n: number) => num(Math.round(n * 100) / 100);
+
+/** `12.5 of 300` this month, or just what was used when the key has no quota. */
+function PremiumCell({ used, quota }: { used: number; quota: number | null }) {
+  if (quota === null) return <td class="num">{premium(used)}</td>;
+  return (
+    <td class={used >= quota ? "num error" : "num"} title={used >= quota ? "quota reached: refused (429) until the 1st" : undefined}>
+      {premium(used)} of {num(quota)}
+    </td>
+  );
+}
+
+function ErrorNote({ error }: { error: FormError }) {
+  return (
+    <div class="form-error" role="alert">
+      <p class="error">{error.message}</p>
+      {error.hint ? <p class="remedy">{error.hint}</p> : null}
+    </div>
+  );
+}
+
+const invalid = (error: FormError | undefined, field: keyof SettingsForm) => (error?.field === field ? "true" : undefined);
+
+/**
+ * The fields create and edit share, named like the CLI's flags (error messages
+ * name the flag). Blank means the CLI's default: no limit, every model, never.
+ */
+function SettingsFields({ form, error }: { form: SettingsForm; error?: FormError }) {
+  return (
+    <>
+      <label>
+        Label
+        <input name="label" maxlength={200} value={form.label} placeholder="who or what uses it" aria-invalid={invalid(error, "label")} />
+        <small class="hint">--label</small>
+      </label>
+      <label>
+        Models
+        <input name="models" maxlength={1000} value={form.models} placeholder="* (every model)" aria-invalid={invalid(error, "models")} />
+        <small class="hint">--models: gpt-4o,claude-*; * for all</small>
+      </label>
+      <label>
+        Rate limit per minute
+        <input
+          name="rateLimit"
+          inputmode="numeric"
+          maxlength={20}
+          value={form.rateLimit}
+          placeholder="none (unlimited)"
+          aria-invalid={invalid(error, "rateLimit")}
+        />
+        <small class="hint">--rate-limit: N requests, or none</small>
+      </label>
+      <label>
+        Premium quota per month
+        <input
+          name="premiumQuota"
+          inputmode="numeric"
+          maxlength={20}
+          value={form.premiumQuota}
+          placeholder="none (unlimited)"
+          aria-invalid={invalid(error, "premiumQuota")}
+        />
+        <small class="hint">--premium-quota: N, or none</small>
+      </label>
+      <label>
+        Expires
+        <input name="expires" maxlength={40} value={form.expires} placeholder="never" aria-invalid={invalid(error, "expires")} />
+        <small class="hint">--expires: 30d, a date, or never</small>
+      </label>
+    </>
+  );
+}
 
 const status = (row: KeyRow, now: number) =>
   row.revokedAt !== null ? `revoked ${utc(row.revokedAt)}` : row.expiresAt !== null && row.expiresAt <= now ? `expired ${utc(row.expiresAt)}` : "active";
@@ -78,7 +168,7 @@ export function KeysPage(v: KeysView) {
               <th scope="col" class="num">
                 Rate/min
               </th>
-              <th scope="col" class="num">
+              <th scope="col" class="num" title="premium requests used this calendar month (UTC), of the key's quota">
                 Premium/month
               </th>
               <th scope="col">Expires</th>
@@ -107,16 +197,21 @@ export function KeysPage(v: KeysView) {
                   <td>{row.label || "–"}</td>
                   <td>{row.allowedModels.join(", ")}</td>
                   <td class="num">{num(row.rateLimit)}</td>
-                  <td class="num">{num(row.premiumQuota)}</td>
+                  <PremiumCell used={v.premiumUsed.get(row.id) ?? 0} quota={row.premiumQuota} />
                   <td>{row.expiresAt === null ? "never" : utc(row.expiresAt)}</td>
                   <td>{minute(row.createdAt)}</td>
                   <td>{minute(row.lastUsedAt)}</td>
                   <td>{status(row, now)}</td>
-                  <td>
+                  <td class="nowrap">
                     {row.revokedAt === null ? (
-                      <a class="danger" href={`/dashboard/keys/${row.id}/revoke`}>
-                        Revoke…
-                      </a>
+                      <span class="row-actions">
+                        <a class="edit" href={`/dashboard/keys/${row.id}/edit`}>
+                          Edit
+                        </a>
+                        <a class="danger" href={`/dashboard/keys/${row.id}/revoke`}>
+                          Revoke…
+                        </a>
+                      </span>
                     ) : null}
                   </td>
                 </tr>
@@ -128,11 +223,7 @@ export function KeysPage(v: KeysView) {
 
       <section class="panel">
         <h2>Create a key</h2>
-        {v.formError ? (
-          <p class="error" role="alert">
-            {v.formError}
-          </p>
-        ) : null}
+        {v.formError ? <ErrorNote error={v.formError} /> : null}
         <form method="post" action="/dashboard/keys" class="grid-form">
           <Csrf session={v.session} />
           <label>
@@ -146,21 +237,12 @@ export function KeysPage(v: KeysView) {
               </option>
             </select>
           </label>
-          <label>
-            Label
-            <input name="label" maxlength={200} value={v.form.label} placeholder="who or what uses it" />
-          </label>
-          <label>
-            Models
-            <input name="models" maxlength={1000} value={v.form.models} placeholder="every model; or gpt-4o,claude-*" />
-          </label>
-          <label>
-            Rate limit (requests/min)
-            <input name="rateLimit" inputmode="numeric" maxlength={10} value={v.form.rateLimit} placeholder="unlimited" />
-          </label>
-          <button type="submit" class="primary">
-            Create key
-          </button>
+          <SettingsFields form={v.form} error={v.formError} />
+          <div class="form-end">
+            <button type="submit" class="primary">
+              Create key
+            </button>
+          </div>
         </form>
       </section>
     </Layout>
@@ -185,6 +267,36 @@ export function RevokePage(props: { session: Session; row: KeyRow }) {
             Revoke {props.row.id}
           </button>
           <a href="/dashboard/keys">Cancel</a>
+        </form>
+      </section>
+    </Layout>
+  );
+}
+
+/**
+ * Editing a key: its settings pre-filled as the CLI writes them; the secret,
+ * tier and history stay. The same code path as `copilot-api keys update`.
+ */
+export function EditKeyPage(props: { session: Session; row: KeyRow; form: SettingsForm; premiumUsed: number; error?: FormError }) {
+  const { row } = props;
+  return (
+    <Layout title={`Edit ${row.id}`} session={props.session} section="keys">
+      <section class="panel narrow edit-key">
+        <h1>Edit {row.id}</h1>
+        <p class="muted">
+          {row.tier} key, created {utc(row.createdAt)}, last used {utc(row.lastUsedAt)}; {premium(props.premiumUsed)} premium requests this month (UTC).
+        </p>
+        {props.error ? <ErrorNote error={props.error} /> : null}
+        <form method="post" action={`/dashboard/keys/${row.id}/edit`} class="stack">
+          <Csrf session={props.session} />
+          <SettingsFields form={props.form} error={props.error} />
+          <p class="hint">Fields left as they are stay unchanged. The key keeps its secret; the change applies from its next request.</p>
+          <div class="actions">
+            <button type="submit" class="primary">
+              Save changes
+            </button>
+            <a href="/dashboard/keys">Cancel</a>
+          </div>
         </form>
       </section>
     </Layout>
