@@ -91,6 +91,19 @@ describe("dashboard sign-in and sessions", () => {
     s.clock.offset = 0;
   });
 
+  test("an expired session met first by the page's background data request: 401, the cookie is left, and the next page says the session ended", async () => {
+    const signed = await signIn(s.url, s.admin.secret);
+    s.clock.offset = 8 * HOUR + 1000;
+    const data = await page(s.url, "/dashboard/api/usage", signed.cookie);
+    expect(data.status).toBe(401);
+    expect(data.headers.getSetCookie().some((c) => c.startsWith("copilot_api_session="))).toBe(false);
+    const next = await page(s.url, "/dashboard", signed.cookie);
+    expect(next.status).toBe(303);
+    expect(next.headers.get("location")).toBe("/dashboard/login?notice=ended");
+    expect(next.headers.getSetCookie().some((c) => c.startsWith("copilot_api_session=;") || /copilot_api_session=[^;]*;.*Max-Age=0/.test(c))).toBe(true);
+    s.clock.offset = 0;
+  });
+
   test("sign-out needs the CSRF token, deletes the row and clears the cookie", async () => {
     const signed = await signIn(s.url, s.admin.secret);
     const refused = await postForm(s.url, "/dashboard/logout", signed.cookie, {});

@@ -84,8 +84,12 @@ export function requireSession(store: Store, now: () => number, answer: "page" |
     const session = currentSession(c, store, now());
     if (!session) {
       const hadOne = getCookie(c, SESSION_COOKIE) !== undefined;
-      if (hadOne) clearDashboardCookie(c, SESSION_COOKIE);
-      if (answer === "page") return c.redirect(`${COOKIE_PATH}/login${hadOne ? "?notice=ended" : ""}`, 303);
+      if (answer === "page") {
+        if (hadOne) clearDashboardCookie(c, SESSION_COOKIE);
+        return c.redirect(`${COOKIE_PATH}/login${hadOne ? "?notice=ended" : ""}`, 303);
+      }
+      // A page's background request leaves the dead cookie in place: the next page load
+      // is the one that clears it and tells the person why they must sign in again.
       return apiError(c, 401, {
         message: "not signed in to the dashboard (or the session expired): sign in again at /dashboard/login, or send an admin key to /admin/events.csv",
         type: "invalid_request_error",
