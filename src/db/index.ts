@@ -22,6 +22,7 @@ export {
   writeReplicationState,
 } from "./replication";
 export { checkDatabaseFile } from "./status";
+export { TurnWriter } from "./turn-writer";
 export { StoreFileWatch } from "./watch";
 
 /** The store's lifecycle in one object: opened, migrated, then closed once. */

@@ -75,6 +75,25 @@ describe("stored responses", () => {
     s.close();
   });
 
+  test("a pending response deleted before its write is never written; saved again under its id, only the latest is", async () => {
+    const s = store();
+    const responses = new StoredResponses(s);
+    const gone = stored();
+    responses.save(gone);
+    expect(responses.delete(gone.id, "key_a")).toBe(true);
+    const first = stored({ status: "incomplete" });
+    const latest: StoredResponse = { ...first, status: "completed" };
+    responses.save(first);
+    responses.save(latest);
+    expect(responses.waiting).toBe(1);
+    await Bun.sleep(5);
+    expect([count(s), responses.written, responses.dropped]).toEqual([1, 1, 0]);
+    expect(responses.find(gone.id, "key_a")).toBeUndefined();
+    expect(responses.find(first.id, "key_a")?.status).toBe("completed");
+    responses.stop();
+    s.close();
+  });
+
   test("a locked database is retried later, never waited for, while lookups still find the response", () => {
     const s = store();
     const other = new Database(s.path);
