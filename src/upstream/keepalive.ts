@@ -41,6 +41,12 @@ const CR = 13;
  * sent between events, never inside one that upstream left half-written.
  * Reads upstream only when the client reads (back-pressure is kept), and a client
  * that goes away cancels upstream.
+ *
+ * It sits on every relayed stream, so a chunk costs little: a read that has
+ * already settled is passed on at once, and one clock timer serves a whole
+ * silence period (it is armed when a wait begins and none is armed, and when it
+ * fires early for the current wait it is armed again for the rest), instead of a
+ * timer set and cleared for every chunk.
  */
 export function withKeepAlive(body: ReadableStream<Uint8Array>, options: KeepAliveOptions = {}): ReadableStream<Uint8Array> {
   const intervalMs = options.intervalMs ?? keepAliveMsFromEnv();
@@ -48,53 +54,110 @@ export function withKeepAlive(body: ReadableStream<Uint8Array>, options: KeepAli
   const clock = options.clock ?? systemClock;
   const ping = new TextEncoder().encode(options.text ?? SSE_COMMENT);
   const reader = body.getReader();
+  /** The upstream read the client is waiting on; kept across a keep-alive so no byte is lost. */
   let pending: Promise<ReadResult> | undefined;
   let timer: unknown;
+  let armed = false;
+  /** When the current wait for upstream began (the clock's now()). */
+  let waitingSince = 0;
+  /** Ends the current wait with a keep-alive; set only while a pull waits on upstream. */
+  let wake: ((outcome: typeof TICK) => void) | undefined;
   /** The last bytes relayed end an event (a blank line), or nothing was relayed yet. */
   let atBoundary = true;
-  let tail: number[] = [];
+  /** The last four bytes relayed, b0 the last; -1 before any. */
+  let b3 = -1;
+  let b2 = -1;
+  let b1 = -1;
+  let b0 = -1;
 
   const note = (chunk: Uint8Array) => {
-    if (chunk.length === 0) return;
-    tail = [...tail, ...chunk.subarray(Math.max(0, chunk.length - 4))].slice(-4);
-    const [a, b, c, d] = [tail.at(-4), tail.at(-3), tail.at(-2), tail.at(-1)];
-    atBoundary = (c === LF && d === LF) || (c === CR && d === CR) || (a === CR && b === LF && c === CR && d === LF);
+    const n = chunk.length;
+    if (n === 0) return;
+    if (n >= 4) {
+      b3 = chunk[n - 4]!;
+      b2 = chunk[n - 3]!;
+      b1 = chunk[n - 2]!;
+      b0 = chunk[n - 1]!;
+    } else {
+      for (let i = 0; i < n; i++) {
+        b3 = b2;
+        b2 = b1;
+        b1 = b0;
+        b0 = chunk[i]!;
+      }
+    }
+    atBoundary = (b1 === LF && b0 === LF) || (b1 === CR && b0 === CR) || (b3 === CR && b2 === LF && b1 === CR && b0 === LF);
+  };
+
+  const arm = (ms: number) => {
+    armed = true;
+    timer = clock.setTimeout(fire, ms);
+  };
+  const disarm = () => {
+    if (!armed) return;
+    armed = false;
+    clock.clearTimeout(timer);
+  };
+  function fire() {
+    armed = false;
+    if (!wake) return; // no pull is waiting: the next wait arms a timer again
+    const now = clock.now();
+    const left = waitingSince + intervalMs - now;
+    if (left > 0) return arm(left); // armed during an earlier wait: the rest of this one
+    if (!atBoundary) {
+      // mid-event: wait for upstream to finish it, and count a new silence period
+      waitingSince = now;
+      return arm(intervalMs);
+    }
+    const end = wake;
+    wake = undefined;
+    end(TICK);
+  }
+
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** Hands one outcome of the upstream read to the client. */
+  const deliver = (outcome: ReadResult) => {
+    pending = undefined;
+    if (outcome.done) {
+      disarm();
+      controller.close();
+      return;
+    }
+    note(outcome.value);
+    controller.enqueue(outcome.value);
+  };
+  // Made once, not per chunk: a pull that has to wait races the read against the timer's wake.
+  const waitFor = (resolve: (outcome: ReadResult | typeof TICK) => void, reject: (error: unknown) => void) => {
+    wake = resolve;
+    pending!.then(resolve, reject);
+  };
+  const waited = (outcome: ReadResult | typeof TICK) => {
+    wake = undefined;
+    if (outcome === TICK) controller.enqueue(ping);
+    else deliver(outcome);
+  };
+  const failed = (error: unknown) => {
+    wake = undefined;
+    disarm();
+    controller.error(error);
   };
 
   return new ReadableStream<Uint8Array>(
     {
-      async pull(controller) {
-        for (;;) {
-          pending ??= reader.read() as Promise<ReadResult>;
-          const tick = new Promise<typeof TICK>((resolve) => {
-            timer = clock.setTimeout(() => resolve(TICK), intervalMs);
-          });
-          let outcome: ReadResult | typeof TICK;
-          try {
-            outcome = await Promise.race([pending, tick]);
-          } catch (error) {
-            controller.error(error);
-            return;
-          } finally {
-            clock.clearTimeout(timer);
-          }
-          if (outcome === TICK) {
-            if (!atBoundary) continue; // mid-event: wait for upstream to finish it
-            controller.enqueue(ping);
-            return;
-          }
-          pending = undefined;
-          if (outcome.done) {
-            controller.close();
-            return;
-          }
-          note(outcome.value);
-          controller.enqueue(outcome.value);
-          return;
-        }
+      start(c) {
+        controller = c;
+      },
+      pull() {
+        pending ??= reader.read() as Promise<ReadResult>;
+        const read = pending;
+        if (Bun.peek.status(read) === "fulfilled") return deliver(Bun.peek(read) as ReadResult);
+        waitingSince = clock.now();
+        if (!armed) arm(intervalMs);
+        return new Promise(waitFor).then(waited, failed);
       },
       async cancel(reason) {
-        clock.clearTimeout(timer);
+        wake = undefined;
+        disarm();
         await reader.cancel(reason);
       },
     },

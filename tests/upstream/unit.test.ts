@@ -127,6 +127,124 @@ describe("keep-alive", () => {
   });
 });
 
+/** An upstream that sends what the test gives it, when it gives it; counts how often it was asked. */
+function scriptedUpstream() {
+  const state = { pulls: 0, answer: (_text: string | null) => {} };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        state.pulls++;
+        return new Promise<void>((resolve) => {
+          state.answer = (text) => {
+            if (text === null) controller.close();
+            else controller.enqueue(encode(text));
+            resolve();
+          };
+        });
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  /** Answers the read upstream was asked for (once the wrapper's pull has reached it). */
+  const give = async (text: string | null) => {
+    await Bun.sleep(1);
+    state.answer(text);
+  };
+  return { stream, state, give };
+}
+
+/** The read's text once it has settled, else "pending" (after the clock's timers and their promises have run). */
+async function settled(read: ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>): Promise<string> {
+  await Bun.sleep(1);
+  if (Bun.peek.status(read) === "pending") return "pending";
+  const result = await read;
+  return result.done ? "done" : new TextDecoder().decode(result.value);
+}
+
+describe("keep-alive timing on a manual clock", () => {
+  test("one timer serves a stream that keeps talking, instead of one per chunk", async () => {
+    const clock = new ManualClock();
+    let i = 0;
+    const upstream = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          await null; // reads settle later, as they do from a real upstream
+          if (i < 500) controller.enqueue(encode(`data: ${i++}\n\n`));
+          else controller.close();
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const text = await new Response(withKeepAlive(upstream, { intervalMs: 1000, clock })).text();
+    expect(text).toBe(Array.from({ length: 500 }, (_, n) => `data: ${n}\n\n`).join(""));
+    expect(clock.delays).toEqual([1000]);
+    expect(clock.pending()).toEqual([]); // the end of the stream disarms it
+  });
+
+  test("is sent after exactly the interval of silence, counted from when the client began to wait", async () => {
+    const clock = new ManualClock();
+    const { stream, state, give } = scriptedUpstream();
+    const reader = withKeepAlive(stream, { intervalMs: 1000, clock }).getReader();
+    const first = reader.read();
+    await give("data: 1\n\n");
+    expect(await settled(first)).toBe("data: 1\n\n");
+    await clock.advance(600); // the client takes its time: the silence has not begun
+    const second = reader.read();
+    await clock.advance(999);
+    expect(await settled(second)).toBe("pending");
+    await clock.advance(1);
+    expect(await settled(second)).toBe(": keep-alive\n\n");
+    // Nothing more until the client asks again, and upstream is not read ahead.
+    expect(clock.pending()).toEqual([]);
+    expect(state.pulls).toBe(2);
+    const third = reader.read();
+    await clock.advance(400);
+    await give("data: 2\n\n");
+    expect(await settled(third)).toBe("data: 2\n\n");
+    // The timer armed for the wait above fires early for this one and is armed for the rest.
+    const fourth = reader.read();
+    await clock.advance(600);
+    expect(await settled(fourth)).toBe("pending");
+    expect(clock.pending()).toEqual([400]);
+    await clock.advance(400);
+    expect(await settled(fourth)).toBe(": keep-alive\n\n");
+    const fifth = reader.read();
+    await give(null);
+    expect(await settled(fifth)).toBe("done");
+    expect(clock.pending()).toEqual([]);
+  });
+
+  test("waits for the end of an event upstream left half-written", async () => {
+    const clock = new ManualClock();
+    const { stream, give } = scriptedUpstream();
+    const reader = withKeepAlive(stream, { intervalMs: 1000, clock }).getReader();
+    const first = reader.read();
+    await give('data: {"a":');
+    expect(await settled(first)).toBe('data: {"a":');
+    const second = reader.read();
+    await clock.advance(5000);
+    expect(await settled(second)).toBe("pending");
+    await give("1}\r\n\r\n");
+    expect(await settled(second)).toBe("1}\r\n\r\n");
+    const third = reader.read();
+    await clock.advance(1000);
+    expect(await settled(third)).toBe(": keep-alive\n\n");
+  });
+
+  test("a broken upstream errors the client's stream", async () => {
+    const clock = new ManualClock();
+    const upstream = new ReadableStream<Uint8Array>({
+      async pull() {
+        await null;
+        throw new Error("upstream broke");
+      },
+    });
+    const reader = withKeepAlive(upstream, { intervalMs: 1000, clock }).getReader();
+    await expect(reader.read()).rejects.toThrow("upstream broke");
+    expect(clock.pending()).toEqual([]);
+  });
+});
+
 describe("quota", () => {
   const urls = () => upstreamUrls("individual", { env: fake.env() });
   const asked = () => fake.requests.filter((r) => r.path === "/copilot_internal/user").length;
