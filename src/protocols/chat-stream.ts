@@ -69,3 +69,36 @@ export function pumpChatStream(
     { highWaterMark: 0 },
   );
 }
+
+/**
+ * Cuts a byte stream into lines as they complete: a UTF-8 character split across
+ * reads is joined, and the unfinished last line waits for the next read.
+ */
+export class LineSplitter {
+  private readonly decoder = new TextDecoder();
+  private pending = "";
+
+  /** Calls `each` with every line this read completes (without its "\n") while it returns true. */
+  push(bytes: Uint8Array, each: (line: string) => boolean): void {
+    const text = this.pending + this.decoder.decode(bytes, { stream: true });
+    // Lines are cut out by index: one pass over the read.
+    let start = 0;
+    let newline = text.indexOf("\n");
+    while (newline !== -1) {
+      if (!each(text.slice(start, newline))) {
+        this.pending = "";
+        return;
+      }
+      start = newline + 1;
+      newline = text.indexOf("\n", start);
+    }
+    this.pending = text.slice(start);
+  }
+
+  /** What is left when the stream ends: a last line without its "\n", or "". */
+  end(): string {
+    const rest = this.pending + this.decoder.decode();
+    this.pending = "";
+    return rest;
+  }
+}

@@ -20,7 +20,7 @@
  * in the first delta of each tool call index.
  */
 
-import { type ChatStreamTranslatorLike, pumpChatStream } from "../chat-stream";
+import { type ChatStreamTranslatorLike, LineSplitter, pumpChatStream } from "../chat-stream";
 import type { ChatChunkDelta, ChatCompletionChunk, ChatFinishReason, ChatUsage } from "./chat-types";
 import { type AnthropicErrorType, anthropicErrorEvent, MAX_ERROR_MESSAGE_LENGTH, readUpstreamError } from "./errors";
 import { type AnthropicStopReason, type AnthropicUsage, mapStopReason, mapUsage, messageId } from "./from-chat";
@@ -79,8 +79,7 @@ export class ChatStreamTranslator implements ChatStreamTranslatorLike {
   finished = false;
   cancelled = false;
 
-  private readonly decoder = new TextDecoder();
-  private pending = "";
+  private readonly lines = new LineSplitter();
   private started = false;
   private nextIndex = 0;
   private open: OpenBlock = null;
@@ -100,28 +99,18 @@ export class ChatStreamTranslator implements ChatStreamTranslatorLike {
   /** Feeds raw upstream bytes; returns the Anthropic SSE text they complete (maybe empty). */
   push(bytes: Uint8Array): string {
     if (this.finished) return "";
-    const text = this.pending + this.decoder.decode(bytes, { stream: true });
-    // Lines are cut out by index: one pass over the read, the unfinished last line kept for the next.
-    let start = 0;
-    let newline = text.indexOf("\n");
-    while (newline !== -1 && !this.finished) {
-      this.line(text.slice(start, newline));
-      start = newline + 1;
-      newline = text.indexOf("\n", start);
-    }
-    this.pending = this.finished ? "" : text.slice(start);
+    this.lines.push(bytes, (line) => {
+      this.line(line);
+      return !this.finished;
+    });
     return this.flush();
   }
 
   /** The upstream ended. Completes the message if Copilot finished it, else reports an error. */
   end(): string {
     if (this.finished) return this.flush();
-    this.pending += this.decoder.decode();
-    if (this.pending !== "") {
-      const last = this.pending;
-      this.pending = "";
-      this.line(last);
-    }
+    const last = this.lines.end();
+    if (last !== "") this.line(last);
     if (!this.finished) {
       if (this.finish !== null) this.complete();
       else this.raise("api_error", "Copilot's stream ended before the answer was complete; retry the request");

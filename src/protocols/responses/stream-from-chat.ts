@@ -19,7 +19,7 @@
  * tool call id and name only in a call's first delta) is read as the Anthropic translation reads it.
  */
 import type { ChatChunkDelta, ChatCompletionChunk, ChatFinishReason, ChatUsage } from "~/protocols/anthropic";
-import { type ChatStreamTranslatorLike, pumpChatStream } from "../chat-stream";
+import { type ChatStreamTranslatorLike, LineSplitter, pumpChatStream } from "../chat-stream";
 import { mapUsage, messageItem, type ResponseContext, responseSkeleton, statusOf } from "./from-chat";
 import { newId, type OutputFunctionCall, type OutputItem, type OutputReasoning, type ResponseObject } from "./types";
 
@@ -64,8 +64,7 @@ export class ResponsesStreamTranslator implements ChatStreamTranslatorLike {
   finished = false;
   cancelled = false;
 
-  private readonly decoder = new TextDecoder();
-  private pending = "";
+  private readonly lines = new LineSplitter();
   private started = false;
   private sequence = 0;
   private readonly output: OutputItem[] = [];
@@ -86,26 +85,18 @@ export class ResponsesStreamTranslator implements ChatStreamTranslatorLike {
   /** Feeds raw upstream bytes; returns the SSE text they complete (maybe empty). */
   push(bytes: Uint8Array): string {
     if (this.finished) return "";
-    this.pending += this.decoder.decode(bytes, { stream: true });
-    let newline = this.pending.indexOf("\n");
-    while (newline !== -1 && !this.finished) {
-      const line = this.pending.slice(0, newline);
-      this.pending = this.pending.slice(newline + 1);
+    this.lines.push(bytes, (line) => {
       this.line(line);
-      newline = this.pending.indexOf("\n");
-    }
+      return !this.finished;
+    });
     return this.flush();
   }
 
   /** The upstream ended: completes the response if Copilot finished it, else fails it. */
   end(): string {
     if (!this.finished) {
-      this.pending += this.decoder.decode();
-      if (this.pending !== "") {
-        const last = this.pending;
-        this.pending = "";
-        this.line(last);
-      }
+      const last = this.lines.end();
+      if (last !== "") this.line(last);
     }
     if (!this.finished) {
       if (this.finish !== null) this.complete();
