@@ -3,34 +3,11 @@
 // translated one (Anthropic → chat → Anthropic), for a one-message answer and a 500-delta
 // stream; and what count_tokens costs on a 50,000-token conversation. copilot-api runs as a
 // real child process with key checks and event recording on.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { countInputTokens, loadTokenizer } from "~/protocols/anthropic/count-tokens";
 import type { CountTokensRequest } from "~/protocols/anthropic/request-schema";
 import { startFakeUpstream } from "../tests/fake-upstream";
+import { startGateway, timeRequests } from "./gateway";
 import { printTable, summarize } from "./lib";
-
-const ROOT = join(import.meta.dir, "..");
-
-async function timeRequests(count: number, send: () => Promise<Response>): Promise<number[]> {
-  for (let i = 0; i < Math.min(100, count); i++) await (await send()).arrayBuffer(); // warm-up
-  const samples: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const start = Bun.nanoseconds();
-    const response = await send();
-    await response.arrayBuffer();
-    if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
-    samples.push((Bun.nanoseconds() - start) / 1e6);
-  }
-  return samples;
-}
-
-function run(args: string[], env: Record<string, string | undefined>): string {
-  const result = Bun.spawnSync([process.execPath, join(ROOT, "src", "main.ts"), ...args], { cwd: ROOT, env });
-  if (result.exitCode !== 0) throw new Error(result.stderr.toString());
-  return result.stdout.toString();
-}
 
 /** A Claude Code–like conversation of about `tokens` input tokens: tool calls reading source files, and their results. */
 async function conversation(tokens: number): Promise<CountTokensRequest> {
@@ -55,25 +32,14 @@ async function conversation(tokens: number): Promise<CountTokensRequest> {
 
 export async function benchAnthropic(): Promise<void> {
   const fake = startFakeUpstream();
-  const home = mkdtempSync(join(tmpdir(), "copilot-api-bench-"));
-  const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), ...fake.env(), GH_TOKEN: fake.githubToken };
-  const secret = (JSON.parse(run(["keys", "create", "--json"], env)) as { secret: string }).secret;
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "start", "--port", "0"], { cwd: ROOT, env, stdout: "ignore", stderr: "pipe" });
+  const started = await startGateway(fake);
   try {
-    let text = "";
-    for await (const chunk of proc.stderr) {
-      text += new TextDecoder().decode(chunk);
-      if (text.includes("listening on")) break;
-    }
-    const url = text.match(/listening on (\S+)/)![1]!;
-    const exchange = (await (await fetch(`${fake.url}/copilot_internal/v2/token`, { headers: { authorization: `token ${fake.githubToken}` } })).json()) as {
-      token: string;
-    };
+    const { url, secret } = started;
     const upstream = (path: string, body: unknown) => () =>
       fetch(`${fake.url}${path}`, {
         method: "POST",
         body: JSON.stringify(body),
-        headers: { authorization: `Bearer ${exchange.token}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${started.copilotToken}`, "content-type": "application/json" },
       });
     const gateway = (body: unknown) => () =>
       fetch(`${url}/v1/messages`, {
@@ -101,10 +67,10 @@ export async function benchAnthropic(): Promise<void> {
               messages,
               ...(stream ? { stream, stream_options: { include_usage: true } } : {}),
             });
-        const baseline = summarize("fake Copilot called directly", await timeRequests(count, direct));
+        const baseline = summarize("fake Copilot called directly", await timeRequests(direct, count));
         const through = summarize(
           "POST /v1/messages through copilot-api",
-          await timeRequests(count, gateway({ model: asked, max_tokens: 256, messages, stream })),
+          await timeRequests(gateway({ model: asked, max_tokens: 256, messages, stream }), count),
         );
         const what = stream ? "a 500-delta stream" : "non-streaming";
         printTable(`/v1/messages, ${title}, ${what}, ${count} sequential requests`, "ms", baseline, [through]);
@@ -130,12 +96,14 @@ export async function benchAnthropic(): Promise<void> {
       JSON.parse(body);
       parse.push((Bun.nanoseconds() - start) / 1e6);
     }
-    const route = await timeRequests(30, () =>
-      fetch(`${url}/v1/messages/count_tokens`, {
-        method: "POST",
-        body,
-        headers: { "x-api-key": secret, "anthropic-version": "2023-06-01", "content-type": "application/json" },
-      }),
+    const route = await timeRequests(
+      () =>
+        fetch(`${url}/v1/messages/count_tokens`, {
+          method: "POST",
+          body,
+          headers: { "x-api-key": secret, "anthropic-version": "2023-06-01", "content-type": "application/json" },
+        }),
+      30,
     );
     printTable(
       `count_tokens on a ${tokens}-token conversation (${request.messages.length} messages, ${(body.length / 1024).toFixed(0)} KiB)`,
@@ -144,9 +112,7 @@ export async function benchAnthropic(): Promise<void> {
       [summarize("countInputTokens (o200k_base), in process", inProcess), summarize("POST /v1/messages/count_tokens through copilot-api", route)],
     );
   } finally {
-    proc.kill("SIGTERM");
-    await proc.exited;
+    await started.stop();
     fake.stop();
-    rmSync(home, { recursive: true, force: true });
   }
 }

@@ -9,30 +9,17 @@ import { openStore, type Store } from "~/db";
 import { expandChain, type StoredResponse, StoredResponses } from "~/features/responses";
 import { startFakeUpstream } from "../tests/fake-upstream";
 import { COPILOT_MODELS } from "../tests/fixtures/copilot-models";
+import { startGateway, timeRequests } from "./gateway";
 import { perCallNs, printTable, summarize } from "./lib";
-import { run, timeRequests } from "./proxy";
-
-const ROOT = join(import.meta.dir, "..");
 
 async function benchLatency(): Promise<void> {
   const fake = startFakeUpstream();
   fake.models = COPILOT_MODELS;
-  const home = mkdtempSync(join(tmpdir(), "copilot-api-bench-"));
-  const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), ...fake.env(), GH_TOKEN: fake.githubToken };
-  const secret = (JSON.parse(run(["keys", "create", "--json"], env)) as { secret: string }).secret;
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "start", "--port", "0"], { cwd: ROOT, env, stdout: "ignore", stderr: "pipe" });
+  const gateway = await startGateway(fake);
   try {
-    let text = "";
-    for await (const chunk of proc.stderr) {
-      text += new TextDecoder().decode(chunk);
-      if (text.includes("listening on")) break;
-    }
-    const url = text.match(/listening on (\S+)/)![1]!;
-    const exchange = (await (await fetch(`${fake.url}/copilot_internal/v2/token`, { headers: { authorization: `token ${fake.githubToken}` } })).json()) as {
-      token: string;
-    };
+    const { url, secret } = gateway;
     const direct = (path: string, body: string) => () =>
-      fetch(`${fake.url}${path}`, { method: "POST", body, headers: { authorization: `Bearer ${exchange.token}`, "content-type": "application/json" } });
+      fetch(`${fake.url}${path}`, { method: "POST", body, headers: { authorization: `Bearer ${gateway.copilotToken}`, "content-type": "application/json" } });
     const through = (body: string) => () =>
       fetch(`${url}/v1/responses`, { method: "POST", body, headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" } });
 
@@ -67,10 +54,8 @@ async function benchLatency(): Promise<void> {
     }
     console.log(lines.join("\n"));
   } finally {
-    proc.kill("SIGTERM");
-    await proc.exited;
+    await gateway.stop();
     fake.stop();
-    rmSync(home, { recursive: true, force: true });
   }
 }
 
