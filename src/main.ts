@@ -9,6 +9,7 @@ import { quotaCommand } from "~/features/quota/cli";
 import { restoreCommand } from "~/features/replication";
 import { usageCommand } from "~/features/usage/cli";
 import { dbPathArg, guarded, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
+import { checkFlags } from "~/lib/strict-flags";
 import { start } from "~/start";
 import { accountTypeArg, enterpriseUrlArg, githubTokenArgs } from "~/upstream/cli-args";
 import { ACCOUNT_TYPES } from "~/upstream/config";
@@ -85,4 +86,6 @@ const main = defineCommand({
   },
 });
 
+// A mistyped or valueless flag stops here, before any command runs (citty alone ignores it).
+await guarded(() => checkFlags(main, process.argv.slice(2)))(undefined);
 await runMain(main);
