@@ -295,10 +295,17 @@ describe("revoking every key never opens a server", () => {
     expect(refused.stderr).not.toContain("listening on");
   });
 
-  test("a keyless loopback server still checks a key that is presented", async () => {
+  test("a keyless loopback server takes a placeholder as no key, but checks anything shaped like a copilot-api key", async () => {
     const server = await startServer([], isolatedEnv(tempDir()));
     expect((await fetch(`${server.url}/v1/models`)).status).toBe(503); // no key: passes (no GitHub token)
-    const garbage = await fetch(`${server.url}/v1/models`, { headers: { authorization: "Bearer dummy" } });
+    // What people type when an SDK demands a key and they were told none is needed.
+    for (const placeholder of ["Bearer dummy", "Bearer sk-anything", "Bearer x"]) {
+      expect((await fetch(`${server.url}/v1/models`, { headers: { authorization: placeholder } })).status).toBe(503);
+    }
+    expect((await fetch(`${server.url}/v1/models`, { headers: { "x-api-key": "dummy" } })).status).toBe(503);
+    // Still behind the host guard: a placeholder is no key, not a key.
+    expect((await fetch(`${server.url}/v1/models`, { headers: { authorization: "Bearer dummy", host: "evil.example" } })).status).toBe(403);
+    const garbage = await fetch(`${server.url}/v1/models`, { headers: { authorization: "Bearer cpk_typo" } });
     expect(garbage.status).toBe(401);
     const message = (await errorOf(garbage)).message;
     expect(message).toContain("malformed API key");

@@ -3,7 +3,7 @@ import type { KeyTier } from "~/db/schema";
 import { modelMatcher } from "./models";
 import { type KeyPolicy, passesWithoutKey } from "./policy";
 import { type KeyCounts, type KeyRow, keyByHash, keyCounts } from "./queries";
-import { hashSecret, isWellFormed } from "./secret";
+import { hashSecret, isWellFormed, looksLikeKey } from "./secret";
 
 export interface ResolvedKey {
   id: string;
@@ -82,6 +82,8 @@ export class KeyResolver {
       if (keyless) return { key: NO_AUTH_KEY };
       return { reason: this.counts.active === 0 ? "no_keys" : "missing" };
     }
+    // Keyless: a placeholder SDKs insist on ("dummy", "sk-…") is no key; anything shaped like ours is checked.
+    if (keyless && !looksLikeKey(secret)) return { key: NO_AUTH_KEY };
 
     const hash = hashSecret(secret);
     let entry = this.cache.get(hash);

@@ -27,6 +27,11 @@ export function generateSecret(): string {
   return `${PREFIX}${body}${checksum(body)}`;
 }
 
+/** Starts like one of ours: such a secret is always checked, even where no key is needed. */
+export function looksLikeKey(secret: string): boolean {
+  return secret.startsWith(PREFIX);
+}
+
 /** Shape and checksum only: cheap enough for every request, and no database involved. */
 export function isWellFormed(secret: string): boolean {
   if (!SHAPE.test(secret)) return false;
