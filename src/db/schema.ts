@@ -160,6 +160,23 @@ export const sessions = sqliteTable(
   (t) => [index("sessions_key_id_idx").on(t.keyId), index("sessions_expires_at_idx").on(t.expiresAt)],
 );
 
+/**
+ * One-time dashboard sign-in links (`copilot-api dashboard`): a short-lived,
+ * single-use token that opens a session for an admin key, so nobody pastes a
+ * key into a form. Only the token's SHA-256 is stored; using it deletes the row.
+ */
+export const signInLinks = sqliteTable("sign_in_links", {
+  /** SHA-256 hex of the token the link carries. */
+  tokenHash: text("token_hash").primaryKey(),
+  /** The admin key the session will belong to. */
+  keyId: text("key_id")
+    .notNull()
+    .references(() => keys.id, { onDelete: "cascade" }),
+  createdAt: integer("created_at").notNull(),
+  /** Unix milliseconds; the link is refused from then on. */
+  expiresAt: integer("expires_at").notNull(),
+});
+
 export const RESPONSE_STATUSES = ["completed", "incomplete", "failed"] as const;
 export const RESPONSE_ENCODINGS = ["json", "zstd"] as const;
 export type ResponseEncoding = (typeof RESPONSE_ENCODINGS)[number];
