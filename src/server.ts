@@ -63,6 +63,9 @@ export function createApp(deps: AppDeps) {
     return c.json(body, reasons.length ? 503 : 200);
   });
 
+  // A browser pointed at the server finds the dashboard.
+  app.get("/", (c) => c.redirect("/dashboard", 302));
+
   // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
   app.route("/dashboard", dashboardRoutes({ store: deps.store, resolver: deps.keys.resolver, quota: deps.quota, now: deps.now }));
 

@@ -137,5 +137,6 @@ export async function start(options: StartOptions): Promise<void> {
     throw new AppError(`cannot listen on ${options.host}:${options.port}: ${errorMessage(error)}`, "pick another --port or --host");
   }
   log.success(`listening on http://${options.host}:${server.port}`);
+  log.info(`dashboard: http://${options.host}:${server.port}/dashboard (\`copilot-api dashboard\` prints a one-time sign-in link)`);
   for (const worker of workers) worker.start();
 }

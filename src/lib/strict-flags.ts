@@ -88,12 +88,15 @@ function checkTokens(tokens: string[], args: ArgsDef, commandLine: string): void
  * Refuses unknown flags and string flags without a value anywhere in `argv`
  * for the command tree rooted at `root`, the way citty would route it.
  */
-export async function checkFlags(root: CommandDef, argv: string[], name = "copilot-api"): Promise<void> {
+export async function checkFlags(root: CommandDef, argv: string[], name = "copilot-api", { commands = false } = {}): Promise<void> {
   const args = (await resolve(root.args as Resolvable<ArgsDef>)) ?? {};
   const subCommands = await resolve(root.subCommands as Resolvable<Record<string, CommandDef>> | undefined);
   const at = subCommands ? argv.findIndex((token) => !token.startsWith("-")) : -1;
   const sub = at >= 0 ? subCommands?.[argv[at]!] : undefined;
-  // An unknown command is citty's to report; only the flags before it are ours.
+  // At run time an unknown command is citty's to report; `commands` checks it here too (the docs test).
+  if (commands && subCommands && at >= 0 && !sub) {
+    throw new AppError(`unknown command \`${name} ${argv[at]}\``, `\`${name}\` has: ${Object.keys(subCommands).join(", ")}`);
+  }
   checkTokens(at >= 0 ? argv.slice(0, at) : argv, args, name);
-  if (sub) await checkFlags(sub, argv.slice(at + 1), `${name} ${argv[at]}`);
+  if (sub) await checkFlags(sub, argv.slice(at + 1), `${name} ${argv[at]}`, { commands });
 }

@@ -57,6 +57,8 @@ beforeAll(async () => {
     "README.md",
     "bin/copilot-api.mjs",
     "dist/copilot-api.js",
+    "docs/clients.md",
+    "docs/operations.md",
     "docs/scaling.md",
     "package.json",
   ]);

@@ -65,6 +65,7 @@ import {
   windowStart,
 } from "./queries";
 import { deleteExpiredSessions, deleteSession, deleteSessionsOfKey, hashSessionId, insertSession, newSessionId, SESSION_TTL_MS } from "./sessions";
+import { signInLinkRoute } from "./sign-in-link";
 
 export interface DashboardDeps {
   store: Store;
@@ -168,6 +169,7 @@ const LOGIN_NOTICES: Record<string, string> = {
   "signed-out": "Signed out.",
   ended: "Your session ended (it expired, or its key was revoked): sign in again.",
   "revoked-self": "You revoked the key you signed in with, so you are signed out.",
+  "link-used": "That sign-in link was already used or has expired: run `copilot-api dashboard` for a new one, or sign in with an admin key.",
 };
 
 const KEY_ID = /^key_[0-9A-Za-z]{10}$/;
@@ -246,6 +248,9 @@ export function dashboardRoutes(deps: DashboardDeps) {
     if (!asset) return refusal(c, 404, REFUSALS.notFound);
     return c.body(asset.body, 200, { "content-type": asset.type, "cache-control": "public, max-age=31536000, immutable", etag: `"${asset.hash}"` });
   });
+
+  // A one-time link from `copilot-api dashboard` (no key typed into a form).
+  app.route("/", signInLinkRoute(store, now));
 
   app.get("/login", async (c) => {
     if (currentSession(c, store, now())) return c.redirect("/dashboard", 303);
