@@ -1,4 +1,5 @@
 import type { AppDatabase } from "~/db";
+import { listKeys } from "~/features/keys";
 import { AppError } from "~/lib/errors";
 import { textTable } from "~/lib/table";
 import { USAGE_GROUPS, type UsageGroup, type UsageRow, usageReport } from "./queries";
@@ -21,7 +22,7 @@ export interface UsageReport {
   until: string;
   by: UsageGroup;
   key: string | null;
-  rows: UsageRow[];
+  rows: (UsageRow & { label?: string })[];
   totals: Omit<UsageRow, "group">;
 }
 
@@ -38,24 +39,46 @@ export function buildReport(db: AppDatabase, options: ReportOptions, now = Date.
   const since = now - options.windowMs;
   const by = options.by;
   const { rows, totals } = usageReport(db, { since, by, keyId: options.key });
-  return { since: new Date(since).toISOString(), until: new Date(now).toISOString(), by, key: options.key ?? null, rows, totals };
+  // By key, each row says whose key it is: ids alone mean nothing to a reader.
+  const labels = by === "key" ? new Map(listKeys(db, { includeRevoked: true }).map((k) => [k.id, k.label])) : undefined;
+  const labelled = labels ? rows.map((row) => ({ ...row, label: labels.get(row.group) ?? undefined })) : rows;
+  return { since: new Date(since).toISOString(), until: new Date(now).toISOString(), by, key: options.key ?? null, rows: labelled, totals };
 }
 
 export function formatReport(report: UsageReport): string {
-  const header = [report.by.toUpperCase(), "REQUESTS", "ERRORS", "PROMPT TOK", "COMPLETION TOK", "NO USAGE", "AVG MS", "P50 MS≤", "P95 MS≤", "MAX MS"];
+  const header = [
+    report.by.toUpperCase(),
+    "REQUESTS",
+    "ERRORS",
+    "PROMPT TOK",
+    "CACHED TOK",
+    "COMPLETION TOK",
+    "PREMIUM*",
+    "NO USAGE",
+    "AVG MS",
+    "P50 MS≤",
+    "P95 MS≤",
+    "MAX MS",
+  ];
   const line = (group: string, r: Omit<UsageRow, "group">) =>
     [
       group || "(none)",
       r.requests,
       r.errors,
       r.promptTokens,
+      r.cacheReadTokens,
       r.completionTokens,
+      Math.round(r.premiumRequests * 100) / 100,
       r.usageUnknown,
       r.avgLatencyMs,
       r.p50LatencyMs ?? "-",
       r.p95LatencyMs ?? "-",
       r.maxLatencyMs,
     ].map(String);
-  const body = [...report.rows.map((r) => line(r.group, r)), line("TOTAL", report.totals)];
-  return [`usage from ${report.since} to ${report.until}${report.key ? ` for key ${report.key}` : ""}`, textTable(header, body, { numeric: true })].join("\n");
+  const body = [...report.rows.map((r) => line(r.label ? `${r.label} (${r.group})` : r.group, r)), line("TOTAL", report.totals)];
+  return [
+    `usage from ${report.since} to ${report.until}${report.key ? ` for key ${report.key}` : ""}`,
+    textTable(header, body, { numeric: true }),
+    "* premium requests × multiplier: the legacy unit, billed only on annual Pro/Pro+ plans until they renew",
+  ].join("\n");
 }
