@@ -102,7 +102,9 @@ function findBun() {
 
 if (!existsSync(bundle)) fail(`${bundle} is missing`, "this checkout is not built: run `bun run build` (npm pack and npm publish run it)");
 
-const child = spawn(findBun(), [bundle, ...process.argv.slice(2)], { stdio: "inherit" });
+// Hints the server prints name the command as this user runs it (npx sets npm_command=exec).
+const invokedAs = process.env.npm_command === "exec" ? `npx ${pkg.name}` : "copilot-api";
+const child = spawn(findBun(), [bundle, ...process.argv.slice(2)], { stdio: "inherit", env: { ...process.env, COPILOT_API_INVOKED_AS: invokedAs } });
 const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
 for (const signal of forwarded) {
   // A terminal's Ctrl-C reaches the whole process group, the child too: the server treats a second signal as the first.

@@ -67,6 +67,8 @@ describe("finding the dashboard", () => {
     expect(none.code).toBe(1);
     expect(none.stderr).toContain("no active admin key");
     expect(none.stderr).toContain("--create-key");
+    // From a source checkout, the hint names the command that works there.
+    expect(none.stderr).toContain("`bun run cli keys create --tier admin`");
 
     const server = await startServer([], env);
     expect(server.log()).toContain(`dashboard: ${server.url}/dashboard`);

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { withStore } from "~/db";
 import { createKey, keyById, listKeys } from "~/features/keys";
 import { dbPathArg, guarded, parsePort } from "~/lib/cli";
+import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
@@ -14,7 +15,7 @@ function adminKeyFor(db: Parameters<typeof listKeys>[0], wanted: string | undefi
     return key && key.tier === "admin" && key.revokedAt === null && (key.expiresAt === null || key.expiresAt > now) ? key : undefined;
   };
   if (wanted) {
-    if (!active(wanted)) throw new AppError(`${wanted} is not an active admin key`, "`copilot-api keys list` shows the keys and their tier");
+    if (!active(wanted)) throw new AppError(`${wanted} is not an active admin key`, `\`${cmd("keys list")}\` shows the keys and their tier`);
     return wanted;
   }
   const newest = listKeys(db, { includeRevoked: false })
@@ -24,11 +25,11 @@ function adminKeyFor(db: Parameters<typeof listKeys>[0], wanted: string | undefi
   if (!create) {
     throw new AppError(
       "there is no active admin key to sign in with",
-      "rerun with --create-key (it creates an admin key named dashboard; once any key exists, every API request needs one), or create one with `copilot-api keys create --tier admin`",
+      `rerun with --create-key (it creates an admin key named dashboard; once any key exists, every API request needs one), or create one with \`${cmd("keys create --tier admin")}\``,
     );
   }
   const { row } = createKey(db, { tier: "admin", label: "dashboard", allowedModels: ["*"], rateLimit: null });
-  log.warn(`created admin key ${row.id} (dashboard) for the dashboard; from now on every API request needs a key (\`copilot-api keys create\`)`);
+  log.warn(`created admin key ${row.id} (dashboard) for the dashboard; from now on every API request needs a key (\`${cmd("keys create")}\`)`);
   return row.id;
 }
 
