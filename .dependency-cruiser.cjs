@@ -1,6 +1,6 @@
 // Architecture rules for src/ (`bun run lint:arch`). Each `comment` is what the
 // error prints: it says what to do. The layout they keep (see README "Layout"):
-//   src/{main,start,server,app-env}.ts  entry, boot, app assembly
+//   src/{main,commands,start,server,app-env}.ts  entry, the command tree, boot, app assembly
 //   src/lib/                            small shared helpers, a leaf
 //   src/db/                             the store; index.ts + schema.ts are its public face
 //   src/features/<name>/                one folder per feature; index.ts is its public face
@@ -36,18 +36,18 @@ module.exports = {
       name: "store-through-its-public-face",
       comment:
         "Outside src/db/, import the store only from ~/db (src/db/index.ts) or ~/db/schema. Export what you need from src/db/index.ts " +
-        "instead of reaching into src/db/<file>.ts (only src/main.ts may import the store's CLI, src/db/cli.ts, to wire the `db` command).",
+        "instead of reaching into src/db/<file>.ts (only src/commands.ts may import the store's CLI, src/db/cli.ts, to wire the `db` command).",
       severity: "error",
-      from: { path: "^src/", pathNot: ["^src/db/", "^src/main\\.ts$"] },
+      from: { path: "^src/", pathNot: ["^src/db/", "^src/commands\\.ts$"] },
       to: { path: "^src/db/", pathNot: STORE_FACE },
     },
     {
       name: "main-wires-only-the-store-cli",
       comment:
-        "src/main.ts wires commands: from src/db/ it may import the public face (index.ts, schema.ts) and the CLI (cli.ts), nothing else. " +
+        "src/commands.ts wires commands: from src/db/ it may import the public face (index.ts, schema.ts) and the CLI (cli.ts), nothing else. " +
         "Export what you need from src/db/index.ts.",
       severity: "error",
-      from: { path: "^src/main\\.ts$" },
+      from: { path: "^src/commands\\.ts$" },
       to: { path: "^src/db/", pathNot: [STORE_FACE, "^src/db/cli\\.ts$"] },
     },
     {
@@ -82,7 +82,7 @@ module.exports = {
         "Pass what the helper needs as a parameter, or move the code next to its caller.",
       severity: "error",
       from: { path: "^src/lib/" },
-      to: { path: ["^src/(db|features|protocols|upstream)/", "^src/(main|server|start)\\.ts$"] },
+      to: { path: ["^src/(db|features|protocols|upstream)/", "^src/(main|commands|server|start)\\.ts$"] },
     },
     {
       name: "upstream-below-features",

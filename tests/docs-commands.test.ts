@@ -18,8 +18,9 @@ const DOCS = [
     .map((f) => `docs/${f}`),
 ];
 
-/** The ways a user or contributor spells the program; what follows is the command line. */
-const PROGRAM = /(?:^|[\s"'(`])(?:npx(?: --yes)? copilot-api-gateway(?:@\S+)?|copilot-api|bun run cli|bun run src\/main\.ts)((?:\s+[^\s|;&)>#`"]+)*)/g;
+/** The ways a user or contributor spells the program, where a command starts (a line, `&&`, `;`, `|`, `$(`); what follows is the command line. */
+const PROGRAM =
+  /(?:^\s*|(?:&&|\|\||;|\||\$\()\s*)(?:npx(?: --yes)? copilot-api-gateway(?:@\S+)?|copilot-api|bun run cli|bun run src\/main\.ts)((?:\s+[^\s|;&)>#`"]+)*)/g;
 
 /** Top-level command names: a table row of the docs starting with one of them is a command line too. */
 const COMMANDS = Object.keys(main.subCommands as Record<string, unknown>);
