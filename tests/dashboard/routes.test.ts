@@ -454,8 +454,8 @@ describe("a flood of failed sign-ins cannot lock the admins out", () => {
       // Recorded: rows capped per minute per key, every failure counted in usage_hourly.
       await Bun.sleep(10);
       const counted = s.store.sqlite
-        .query<{ n: number }, []>("SELECT sum(requests) AS n FROM usage_hourly WHERE key_id IN ('__unauthenticated__', ?1)")
-        .get(s.client.id as never);
+        .query<{ n: number }, [string]>("SELECT sum(requests) AS n FROM usage_hourly WHERE key_id IN ('__unauthenticated__', ?1)")
+        .get(s.client.id);
       expect(counted).toEqual({ n: 10_012 });
       const rows = s.store.sqlite
         .query<{ error: string; n: number }, []>("SELECT error, count(*) AS n FROM events WHERE route = '/dashboard/login' GROUP BY error ORDER BY error")
