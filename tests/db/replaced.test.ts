@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
-import { renameSync, rmSync } from "node:fs";
+import { existsSync, renameSync, rmSync } from "node:fs";
 import { startFakeUpstream } from "../fake-upstream";
 import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
 
@@ -85,4 +85,24 @@ test("a database replaced by another file (mv over it): 503, and the server's ow
   expect(db.query("SELECT id FROM keys").all()).toEqual([{ id: key.id }]);
   expect(db.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 0 });
   db.close();
+});
+
+test("the main file deleted under a running server, its -wal and -shm left: a CLI command refuses and explains, and creates no empty store in its place", async () => {
+  const fake = startFakeUpstream();
+  const home = tempDir();
+  const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+  await createKey(env);
+  const server = await startServer([], env);
+  const path = dbFileOf(home);
+  rmSync(path);
+  const refused = await cli(["keys", "create"], env);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain(`the database file ${path} is missing but ${path}-wal and ${path}-shm are still there`);
+  expect(refused.stderr).toContain("a new, empty database (with no keys) will not be created in its place");
+  expect(refused.stderr).toContain("restore a backup");
+  expect(refused.stderr).not.toContain("disk I/O error");
+  expect(refused.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  expect(existsSync(path)).toBe(false);
+  expect(await server.stop()).toBe(0);
+  fake.stop();
 });
