@@ -1,3 +1,4 @@
+import { dirname, sep } from "node:path";
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
@@ -12,6 +13,7 @@ import {
   noteLastUsed,
   type PremiumUsage,
   premiumQuota,
+  presentsAdminKey,
   type RateLimiter,
   rateLimit,
   resolveKey,
@@ -56,9 +58,12 @@ export function createApp(deps: AppDeps) {
   // Public, no key needed. 503 "degraded" with the reasons when the server runs
   // but does not do its job: events dropped in the last minute, the store not
   // writable, or the database file deleted/replaced under it (restart it).
+  // The database's folder is named to admin keys only: to anyone else the reasons name just the file.
+  const dataFolder = `${dirname(deps.store.path)}${sep}`;
   app.get("/healthz", (c) => {
     const fileProblem = deps.store.fileProblem();
-    const reasons = [...(fileProblem ? [`${fileProblem}: restart copilot-api`] : []), ...deps.recorder.problems()];
+    let reasons = [...(fileProblem ? [`${fileProblem}: restart copilot-api`] : []), ...deps.recorder.problems()];
+    if (reasons.length && !presentsAdminKey(deps.keys.resolver, c)) reasons = reasons.map((reason) => reason.replaceAll(dataFolder, ""));
     const body = { status: reasons.length ? "degraded" : "ok", eventsDropped: deps.recorder.dropped, eventsNotStored: deps.recorder.notStored, reasons };
     return c.json(body, reasons.length ? 503 : 200);
   });
@@ -67,7 +72,7 @@ export function createApp(deps: AppDeps) {
   app.get("/", (c) => c.redirect("/dashboard", 302));
 
   // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
-  app.route("/dashboard", dashboardRoutes({ store: deps.store, resolver: deps.keys.resolver, quota: deps.quota, now: deps.now }));
+  app.route("/dashboard", dashboardRoutes({ store: deps.store, resolver: deps.keys.resolver, quota: deps.quota, now: deps.now, recorder: deps.recorder }));
 
   // The clock starts here, so every refusal below is recorded too (for the protocol routes).
   app.use(telemetry(deps.recorder, OPENAI_ROUTES, ANTHROPIC_ROUTES, RESPONSES_ROUTES));

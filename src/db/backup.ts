@@ -147,7 +147,14 @@ function fsyncFile(path: string): void {
 const KEEP_AUTOMATIC_BACKUPS = 5;
 
 /** A UTC timestamp that sorts as text and is safe in a file name: 20261126T034212239Z. */
-export const fileStamp = (at = new Date()) => at.toISOString().replace(/[-:]/g, "").replace(".", "");
+const fileStamp = (at = new Date()) => at.toISOString().replace(/[-:]/g, "").replace(".", "");
+
+/**
+ * `db backup` without --out: beside the database, named by time and a random
+ * part, so backups started in the same millisecond (parallel runs, a cron on
+ * several hosts sharing a folder) never take each other's name.
+ */
+export const manualBackupName = (dbPath: string, at = new Date()) => `${dbPath}.${fileStamp(at)}-${randomBytes(3).toString("hex")}.manual.bak`;
 
 /**
  * The backup taken before migrating a database that already has a schema:

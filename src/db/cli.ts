@@ -5,7 +5,7 @@ import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { openStore } from ".";
-import { backupDatabase, fileStamp } from "./backup";
+import { backupDatabase, manualBackupName } from "./backup";
 import { assertMigratable, loadMigrations } from "./migrations";
 import { openDatabase } from "./open";
 import type { ReplicationStatus } from "./replication";
@@ -101,7 +101,7 @@ const backup = defineCommand({
   args: { ...dbPathArg, out: { type: "string", description: "backup file (default: beside the database, named by time)", valueHint: "FILE" } },
   run: guarded(({ args }) => {
     const path = dbPath(args["db-path"]);
-    const out = args.out ? args.out : `${path}.${fileStamp()}.manual.bak`;
+    const out = args.out ? args.out : manualBackupName(path);
     const result = inspect(path, ({ sqlite }) => backupDatabase(sqlite, out));
     log.success(`backup written to ${result.path} (${result.bytes} bytes, integrity_check ok, mode 0600)`);
   }),

@@ -41,6 +41,7 @@ export function openDatabase(path: string, options: OpenOptions): OpenedDatabase
 
   for (const file of databaseFiles(path)) refuseLink(file);
   const exists = existsSync(path);
+  if (!exists) refuseOrphanedSideFiles(path);
   if (exists) assertSqliteFile(path);
   else if (!options.create) {
     throw new AppError(`no database at ${path}`, "start the server once (`copilot-api start`) or run `copilot-api db migrate` to create it");
@@ -64,6 +65,24 @@ export function openDatabase(path: string, options: OpenOptions): OpenedDatabase
   // SQLite has now created -wal and -shm (copying the main file's mode); check them too.
   for (const file of databaseFiles(path)) note(tightened, tightenLoudly(file, FILE_MODE));
   return { sqlite, path, tightened, files: openedFiles(path) };
+}
+
+/**
+ * The main file is gone but its -wal or -shm are there: SQLite keeps those
+ * only while a connection has the database open (or after a crash), so the
+ * database was deleted or moved under a running or crashed copilot-api. A new
+ * file there would be paired with the old log (SQLite's "disk I/O error") and
+ * come up as an empty store without keys: refuse and say what to do instead.
+ */
+function refuseOrphanedSideFiles(path: string): void {
+  const orphans = databaseFiles(path)
+    .slice(1)
+    .filter((file) => existsSync(file));
+  if (orphans.length === 0) return;
+  throw new AppError(
+    `the database file ${path} is missing but ${orphans.join(" and ")} ${orphans.length > 1 ? "are" : "is"} still there: it was deleted or moved while copilot-api had it open (or after a crash); a new, empty database (with no keys) will not be created in its place`,
+    `stop any running copilot-api, then put the database back (restore a backup: \`${path}.*.bak\` beside it), or, to start from an empty store on purpose, delete ${orphans.join(" and ")} too`,
+  );
 }
 
 function applyPragmas(sqlite: Database, path: string): void {

@@ -22,6 +22,8 @@ export interface StreamEnds {
  * itself knows streams and headers, not any protocol's wire format.
  */
 export interface AnswerObserver {
+  /** About to send to Copilot: what the request will tell Copilot is now known (a quota's hold is sized by it). */
+  sending?(sent: Pick<ForwardOptions, "initiator">): void;
   /** Copilot answered: the status is now Copilot's; `sent` is what the request told Copilot. */
   reached(sent: Pick<ForwardOptions, "initiator">): void;
   /** A successful JSON answer, parsed. */
@@ -74,7 +76,7 @@ export async function sendToCopilot(
   c: Context,
   copilot: CopilotClient | undefined,
   options: Omit<ForwardOptions, "signal">,
-  observer: Pick<AnswerObserver, "reached" | "aborted">,
+  observer: Pick<AnswerObserver, "sending" | "reached" | "aborted">,
 ): Promise<{ upstream: Response } | { refusal: Response }> {
   if (!copilot) {
     return refusal(
@@ -85,6 +87,7 @@ export async function sendToCopilot(
       }),
     );
   }
+  observer.sending?.(options);
   try {
     const upstream = await copilot.forward({ ...options, signal: c.req.raw.signal });
     observer.reached(options);

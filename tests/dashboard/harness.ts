@@ -18,7 +18,8 @@ export interface DashboardServer {
   dbPath: string;
   store: Store;
   /** The same app, for requests without a socket in between (a body is then read only as the test reads it). */
-  request: (path: string, init?: RequestInit) => Promise<Response>;
+  /** `env` stands in for Bun's server (its requestIP gives the client's address). */
+  request: (path: string, init?: RequestInit, env?: unknown) => Promise<Response>;
   clock: { offset: number };
   admin: { id: string; secret: string };
   client: { id: string; secret: string };
@@ -53,7 +54,7 @@ export function startDashboard(options: { quota?: QuotaSource } = {}): Dashboard
     url: `http://127.0.0.1:${server.port}`,
     dbPath,
     store,
-    request: async (path, init) => app.request(path, init),
+    request: async (path, init, env) => app.request(path, init, env),
     clock,
     admin: { id: admin.row.id, secret: admin.secret },
     client: { id: client.row.id, secret: client.secret },

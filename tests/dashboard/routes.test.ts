@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SignInLimiter } from "~/features/dashboard/auth";
 import { deleteOldHours, writeEvents } from "~/features/events/queries";
 import { QuotaSource } from "~/features/quota/quota";
 import { upstreamUrls } from "~/upstream/config";
@@ -152,19 +153,20 @@ describe("dashboard sign-in and sessions", () => {
     expect((await page(s.url, "/dashboard/nowhere", signed.cookie)).status).toBe(404); // a page, not the key pipeline's 401
   });
 
-  test("failed sign-ins are rate limited per address: after 10 in a minute, the next attempt gets 429 with Retry-After", async () => {
+  test("failed sign-ins are rate limited per address: after 10 in a minute, the next failure gets 429 with Retry-After; the right admin key is never refused", async () => {
     const limited = startDashboard();
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 11; i++) statuses.push((await postSignIn(limited.url, "cpk_wrong")).status);
       expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
       expect(statuses[10]).toBe(429);
-      const refused = await postSignIn(limited.url, limited.admin.secret); // even the right key waits
+      const refused = await postSignIn(limited.url, limited.client.secret); // a client key is a failure too
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
       expect(await refused.text()).toContain("Too many sign-in attempts");
+      expect((await postSignIn(limited.url, limited.admin.secret)).status).toBe(303); // the right key never waits
       limited.clock.offset = 61_000;
-      expect((await postSignIn(limited.url, limited.admin.secret)).status).toBe(303);
+      expect((await postSignIn(limited.url, "cpk_wrong")).status).toBe(401);
     } finally {
       limited.stop();
     }
@@ -419,4 +421,65 @@ describe("CSV export", () => {
       copy.close();
     }
   });
+});
+
+describe("a flood of failed sign-ins cannot lock the admins out", () => {
+  test("10,000 failed sign-ins from distinct addresses, and 10 more from the admin's own (a proxy in front): the admin still signs in; every failure is recorded", async () => {
+    const s = startDashboard();
+    try {
+      const page = await s.request("/dashboard/login");
+      const csrf = hiddenCsrf(await page.text())!;
+      const cookie = page.headers.getSetCookie()[0]!.split(";")[0]!;
+      const from = (address: string) => ({ requestIP: () => ({ address }) });
+      const post = (key: string, address: string) =>
+        s.request(
+          "/dashboard/login",
+          { method: "POST", headers: { cookie, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ csrf, key }) },
+          from(address),
+        );
+      const statuses = new Map<number, number>();
+      for (let i = 0; i < 10_000; i++) {
+        const answer = await post(`cpk_wrong_${i}`, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+        statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+      }
+      expect([...statuses]).toEqual([[401, 10_000]]);
+      // The admin's address (a reverse proxy's) is past its limit: wrong keys from it get 429, the right one gets in.
+      for (let i = 0; i < 10; i++) expect((await post("cpk_wrong", "192.0.2.1")).status).toBe(401);
+      expect((await post("cpk_wrong", "192.0.2.1")).status).toBe(429);
+      expect((await post(s.client.secret, "192.0.2.1")).status).toBe(429);
+      const admin = await post(s.admin.secret, "192.0.2.1");
+      expect(admin.status).toBe(303);
+      expect(admin.headers.get("location")).toBe("/dashboard");
+      expect(admin.headers.getSetCookie().some((c) => c.startsWith("copilot_api_session="))).toBe(true);
+      // Recorded: rows capped per minute per key, every failure counted in usage_hourly.
+      await Bun.sleep(10);
+      const counted = s.store.sqlite
+        .query<{ n: number }, [string]>("SELECT sum(requests) AS n FROM usage_hourly WHERE key_id IN ('__unauthenticated__', ?1)")
+        .get(s.client.id);
+      expect(counted).toEqual({ n: 10_012 });
+      const rows = s.store.sqlite
+        .query<{ error: string; n: number }, []>("SELECT error, count(*) AS n FROM events WHERE route = '/dashboard/login' GROUP BY error ORDER BY error")
+        .all();
+      expect(rows).toEqual([
+        { error: "rate_limited", n: 1 }, // the client key's; the keyless one is past __unauthenticated__'s 60 rows this minute
+        { error: "unauthorized", n: 60 },
+      ]);
+    } finally {
+      s.stop();
+    }
+  });
+});
+
+test("the sign-in limiter forgets the address that failed longest ago past its bound, never more than its bound", () => {
+  const limiter = new SignInLimiter(2, 60_000, 100);
+  const now = 1_000_000;
+  limiter.failed("early", now);
+  limiter.failed("early", now);
+  expect(limiter.blocked("early", now)).toBe(60);
+  for (let i = 0; i < 10_000; i++) limiter.failed(`10.0.${i >> 8}.${i & 255}`, now);
+  expect(limiter.size).toBe(100);
+  expect(limiter.blocked("early", now)).toBeUndefined(); // evicted: the flood's own addresses went first
+  expect(limiter.blocked("10.0.39.15", now)).toBeUndefined(); // one failure: may try again
+  limiter.failed("10.0.39.15", now);
+  expect(limiter.blocked("10.0.39.15", now + 1000)).toBe(59);
 });

@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { backupTempName } from "~/db/backup";
+import { automaticBackups, backupTempName, manualBackupName } from "~/db/backup";
 import type { DbStatus } from "~/db/status";
 import { appDirOf, cleanUpAfterFile, cli, dbFileOf, type Fixture, isolatedEnv, ROOT, sqlite3, startServer, tempDir, writeMigrations } from "../helpers";
 
@@ -125,6 +125,20 @@ describe("db commands", () => {
     const live = new Database(db, { readonly: true });
     expect(live.query<{ n: number }, []>("SELECT count(*) AS n FROM ticks").get()!.n).toBeGreaterThan(0);
     live.close();
+  });
+
+  test("backups with default names never take each other's name: the same millisecond gives two names; parallel runs all succeed", async () => {
+    const at = new Date();
+    const names = new Set(Array.from({ length: 50 }, () => manualBackupName("/data/copilot-api.db", at)));
+    expect(names.size).toBe(50);
+    const home = tempDir();
+    const env = isolatedEnv(home);
+    expect((await cli(["db", "migrate"], env)).code).toBe(0);
+    const results = await Promise.all(Array.from({ length: 4 }, () => cli(["db", "backup"], env)));
+    for (const result of results) expect(result.stderr).toContain("backup written to");
+    const written = readdirSync(appDirOf(home)).filter((f) => f.endsWith(".manual.bak"));
+    expect(written).toHaveLength(4);
+    expect(automaticBackups(dbFileOf(home))).toEqual([]); // manual backups are never pruned as automatic ones
   });
 
   test("concurrent backups to one --out: exactly one succeeds, the others fail saying the file exists", async () => {

@@ -232,12 +232,55 @@ describe("failed authentication cannot fill the disk", () => {
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: "ok", eventsNotStored: total - 60 });
-    expect(server.log()).toContain("failed authentication: more than 60 a minute; the rest are counted in usage_hourly but not stored as event rows");
+    expect(server.log()).toContain(
+      "refused requests (__unauthenticated__): more than 60 a minute; the rest are counted in usage_hourly but not stored as event rows",
+    );
     expect(await server.stop()).toBe(0);
     fake.stop();
     const db = new Database(dbFileOf(home), { readonly: true });
     expect(db.query("SELECT count(*) AS n FROM events WHERE error = 'unauthorized'").get()).toEqual({ n: 60 });
     expect(db.query("SELECT sum(requests) AS n FROM usage_hourly WHERE key_id = '__unauthenticated__'").get()).toEqual({ n: total });
+    db.close();
+  });
+});
+
+describe("refused requests of a valid key cannot fill the disk", () => {
+  test("past 60 a minute per key, 403s (model not allowed) are counted in usage_hourly but not stored as event rows; another key's refusals still are", async () => {
+    const fake = startFakeUpstream();
+    const home = tempDir();
+    const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+    const flooding = await createKey(env, "--models", "gpt-4.1");
+    const other = await createKey(env, "--models", "gpt-4.1");
+    const server = await startServer([], env);
+    const refusedRequest = (secret: string) =>
+      fetch(`${server.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+        body: JSON.stringify({ model: "claude-sonnet-4", messages: [{ role: "user", content: "hi" }] }),
+      });
+    const total = 200;
+    let next = 0;
+    const worker = async () => {
+      while (next < total) {
+        next += 1;
+        const response = await refusedRequest(flooding.secret);
+        await response.text();
+        expect(response.status).toBe(403);
+      }
+    };
+    await Promise.all(Array.from({ length: 10 }, worker));
+    expect((await refusedRequest(other.secret)).status).toBe(403);
+    const health = await fetch(`${server.url}/healthz`);
+    expect(await health.json()).toMatchObject({ status: "ok", eventsNotStored: total - 60 });
+    expect(server.log()).toContain(`refused requests (${flooding.id}): more than 60 a minute`);
+    expect(await server.stop()).toBe(0);
+    fake.stop();
+    const db = new Database(dbFileOf(home), { readonly: true });
+    const rows = (keyId: string) => db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM events WHERE key_id = ? AND error = 'forbidden'").get(keyId);
+    expect(rows(flooding.id)).toEqual({ n: 60 });
+    expect(rows(other.id)).toEqual({ n: 1 });
+    const hourly = db.query("SELECT sum(requests) AS n, sum(errors) AS e FROM usage_hourly WHERE key_id = ?").get(flooding.id);
+    expect(hourly).toEqual({ n: total, e: total });
     db.close();
   });
 });

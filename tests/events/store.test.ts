@@ -322,7 +322,7 @@ describe("event recorder", () => {
 describe("failed authentication and health", () => {
   test("past the per-minute cap, failed authentication is counted in usage_hourly but gets no event row", () => {
     const s = store();
-    const recorder = new EventRecorder(s, { unauthorizedRowsPerMinute: 3 });
+    const recorder = new EventRecorder(s, { refusedRowsPerMinute: 3 });
     const refused = {
       keyId: "__unauthenticated__",
       status: 401,

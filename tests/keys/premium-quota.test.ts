@@ -79,6 +79,47 @@ describe("--premium-quota on a running server", () => {
   });
 });
 
+describe("--premium-quota under concurrency", () => {
+  test("200 concurrent requests on a quota of 1 and of 10 pass it by nothing: each holds its cost until its event is committed", async () => {
+    const fake = startFakeUpstream();
+    const home = tempDir();
+    const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+    const one = await createKey(env, "--premium-quota", "1");
+    const ten = await createKey(env, "--premium-quota", "10");
+    const server = await startServer([], env);
+    const passed: Record<string, number> = {};
+    try {
+      for (const key of [one, ten]) {
+        const answers = await Promise.all(Array.from({ length: 200 }, () => chat(server.url, key.secret)));
+        passed[key.id] = answers.filter((a) => a.status === 200).length;
+        const refused = answers.filter((a) => a.status === 429);
+        expect(passed[key.id]! + refused.length).toBe(200);
+        // Those refused while the quota was only held by requests in flight are told to retry soon.
+        for (const answer of refused) expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("premium_quota_exceeded");
+        for (const answer of answers.filter((a) => a.status === 200)) await answer.text();
+      }
+      // Every hold was released with its event: the quota is now reached by use alone.
+      const after = await chat(server.url, ten.secret);
+      expect(after.status).toBe(429);
+      expect(after.headers.get("x-should-retry")).toBe("false");
+    } finally {
+      expect(await server.stop()).toBe(0);
+      fake.stop();
+    }
+    // claude-sonnet-4 costs 1 premium request: no overshoot at all.
+    expect(passed).toEqual({ [one.id]: 1, [ten.id]: 10 });
+    const db = new Database(dbFileOf(home), { readonly: true });
+    const used = db
+      .query<{ key_id: string; premium: number }, []>("SELECT key_id, SUM(premium_requests) AS premium FROM usage_hourly GROUP BY key_id ORDER BY premium")
+      .all();
+    db.close();
+    expect(used).toEqual([
+      { key_id: one.id, premium: 1 },
+      { key_id: ten.id, premium: 10 },
+    ]);
+  });
+});
+
 describe("premium usage this month, with injected clocks", () => {
   const newStore = () => openStore({ path: join(tempDir(), "quota.db") });
   const addKey = (store: Store, id: string) =>

@@ -113,12 +113,16 @@ export const requireCsrf: MiddlewareHandler<DashboardEnv> = async function requi
 };
 
 /**
- * Failed sign-ins per client address: after `limit` in a minute, every attempt
- * from that address is refused until the minute is over (the right key too).
- * Bounded: when `maxAddresses` are tracked, unknown addresses are refused until
- * their windows pass, rather than growing memory.
+ * Failed sign-ins per client address: after `limit` in a minute, further
+ * failures from that address are refused (429) until the minute is over. Only
+ * failures are limited: the sign-in route checks the key first, and a right
+ * admin key always gets through, so neither a flood of addresses nor a proxy
+ * in front (every client one address) can lock the admins out. Memory is
+ * bounded: past `maxAddresses`, the address that failed longest ago is
+ * forgotten (an attacker's, since a rightful admin needs no entry).
  */
 export class SignInLimiter {
+  /** Least recently failed first (a Map keeps insertion order; a failure moves its address to the end). */
   private readonly windows = new Map<string, { start: number; failures: number }>();
 
   constructor(
@@ -127,19 +131,24 @@ export class SignInLimiter {
     private readonly maxAddresses = 10_000,
   ) {}
 
-  /** Seconds to wait before this address may try again, or undefined when it may try now. */
+  /** Seconds to wait before this address may fail again, or undefined when it may try now. */
   blocked(address: string, now: number): number | undefined {
     const window = this.current(address, now);
-    if (window === "full") return Math.ceil(this.windowMs / 1000);
     if (!window || window.failures < this.limit) return undefined;
     return Math.max(1, Math.ceil((window.start + this.windowMs - now) / 1000));
   }
 
   failed(address: string, now: number): void {
-    const window = this.current(address, now);
-    if (window === "full") return;
-    if (window) window.failures += 1;
-    else this.windows.set(address, { start: now, failures: 1 });
+    const window = this.current(address, now) ?? { start: now, failures: 0 };
+    window.failures += 1;
+    this.windows.delete(address);
+    this.windows.set(address, window);
+    if (this.windows.size > this.maxAddresses) this.windows.delete(this.windows.keys().next().value!);
+  }
+
+  /** Addresses tracked now (bounded by maxAddresses). */
+  get size(): number {
+    return this.windows.size;
   }
 
   private current(address: string, now: number) {
@@ -147,10 +156,6 @@ export class SignInLimiter {
     // A window that is over (or that a clock set back puts in the future) counts nothing.
     if (window && now - window.start < this.windowMs && now >= window.start) return window;
     if (window) this.windows.delete(address);
-    if (this.windows.size >= this.maxAddresses) {
-      for (const [key, w] of this.windows) if (now - w.start >= this.windowMs || now < w.start) this.windows.delete(key);
-      if (this.windows.size >= this.maxAddresses) return "full" as const;
-    }
     return undefined;
   }
 }

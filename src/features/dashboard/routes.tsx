@@ -5,6 +5,7 @@ import { getCookie } from "hono/cookie";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { EVENT_ERRORS, type EventError, KEY_TIERS } from "~/db/schema";
+import type { EventRecorder } from "~/features/events";
 import {
   createKey,
   type KeyResolver,
@@ -65,6 +66,7 @@ import {
   windowStart,
 } from "./queries";
 import { deleteExpiredSessions, deleteSession, deleteSessionsOfKey, hashSessionId, insertSession, newSessionId, SESSION_TTL_MS } from "./sessions";
+import { SignInFailures } from "./sign-in-failures";
 import { signInLinkRoute } from "./sign-in-link";
 
 export interface DashboardDeps {
@@ -75,6 +77,8 @@ export interface DashboardDeps {
   quota?: QuotaSource;
   /** Wall clock, Unix ms: session expiry and windows (tests move it past a session's expiry). */
   now?: () => number;
+  /** Where failed sign-ins are recorded as events (capped per minute, always counted). */
+  recorder?: EventRecorder;
 }
 
 /**
@@ -234,6 +238,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
   const { store } = deps;
   const now = deps.now ?? Date.now;
   const limiter = new SignInLimiter();
+  const failures = new SignInFailures(deps.recorder);
   const usage = new UsageParts(store);
   const page = requireSession(store, now, "page");
   const data = requireSession(store, now, "data");
@@ -257,24 +262,32 @@ export function dashboardRoutes(deps: DashboardDeps) {
     return render(c, <LoginPage token={signInToken(c)} notice={LOGIN_NOTICES[c.req.query("notice") ?? ""]} />);
   });
 
+  // The key is checked first: a right admin key signs in whatever the failures before it; only failures are limited.
   app.post("/login", async (c) => {
+    const started = performance.now();
     const address = clientAddress(c);
-    const wait = limiter.blocked(address, now());
-    if (wait !== undefined) {
-      c.header("retry-after", String(wait));
-      return refusal(c, 429, REFUSALS.rateLimited, "/dashboard/login");
-    }
     const form = await c.req.parseBody();
     const token = getCookie(c, SIGN_IN_COOKIE);
     if (!token || !sameToken(token, form[CSRF_FIELD])) return refusal(c, 403, REFUSALS.csrf, "/dashboard/login");
     const at = now();
+    // Looked up by its SHA-256: no comparison of the secret itself, so no timing to learn it from.
     const key = keyForSecret(store.db, text(form.key).slice(0, 200));
-    if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= at)) {
+    const active = key && key.revokedAt === null && (key.expiresAt === null || key.expiresAt > at);
+    if (!active || key.tier !== "admin") {
+      const fail = (status: 401 | 403 | 429, error: EventError, why: string) =>
+        failures.note({ address, keyId: key?.id, status, error, why, at, latencyMs: Math.round(performance.now() - started) });
+      const wait = limiter.blocked(address, at);
+      if (wait !== undefined) {
+        fail(429, "rate_limited", "refused: too many failed sign-ins from this address in the last minute");
+        c.header("retry-after", String(wait));
+        return refusal(c, 429, REFUSALS.rateLimited, "/dashboard/login");
+      }
       limiter.failed(address, at);
-      return refusal(c, 401, REFUSALS.wrongKey, "/dashboard/login");
-    }
-    if (key.tier !== "admin") {
-      limiter.failed(address, at);
+      if (!active) {
+        fail(401, "unauthorized", key ? `key ${key.id} is revoked or expired` : "not a key of this server");
+        return refusal(c, 401, REFUSALS.wrongKey, "/dashboard/login");
+      }
+      fail(403, "forbidden", `key ${key.id} is a client key, not an admin key`);
       return refusal(c, 403, REFUSALS.clientKey, "/dashboard/login");
     }
     deleteExpiredSessions(store.db, at);

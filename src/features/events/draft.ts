@@ -1,4 +1,5 @@
 import type { EventError } from "~/db/schema";
+import type { Reservation } from "~/lib/reservations";
 import type { Initiator } from "~/upstream/copilot-client";
 import type { AnswerObserver, StreamEnds } from "~/upstream/relay";
 
@@ -28,6 +29,12 @@ export interface EventDraft {
   streamEnded?: Promise<void>;
   /** For streamed answers: settles once the event is committed; the stream's end waits for it. */
   recorded?: Promise<void>;
+  /**
+   * What this request holds of its key's premium quota while in flight: taken
+   * before the body is read, sized to the expected cost just before sending,
+   * released by telemetry once the event (with the real cost) is committed.
+   */
+  reservation: Reservation | null;
 }
 
 /** Before key resolution knows better: a request that presented no usable key. */
@@ -49,8 +56,17 @@ export function newDraft(): EventDraft {
     reachedUpstream: false,
     usageSeen: false,
     error: null,
+    reservation: null,
   };
 }
+
+/**
+ * What Copilot bills for a request sent with this initiator: a request the
+ * person started (X-Initiator: user) to a premium model costs its multiplier
+ * in premium requests; agent turns cost nothing.
+ */
+export const expectedPremium = (draft: Pick<EventDraft, "premiumMultiplier">, initiator: Initiator | null | undefined): number =>
+  initiator === "user" && draft.premiumMultiplier ? draft.premiumMultiplier : 0;
 
 /** How a protocol reads usage from Copilot's answer into the draft. */
 export interface UsageReader {
@@ -65,6 +81,7 @@ export interface UsageReader {
  */
 export function observeFor(draft: EventDraft, usage: UsageReader): AnswerObserver {
   return {
+    sending: (sent) => draft.reservation?.resize(expectedPremium(draft, sent.initiator)),
     reached: (sent) => {
       draft.reachedUpstream = true;
       draft.initiator = sent.initiator ?? null;

@@ -1,5 +1,7 @@
 import { type Store, TurnWriter } from "~/db";
+import type { EventError } from "~/db/schema";
 import { log } from "~/lib/log";
+import { MinuteCaps } from "~/lib/minute-caps";
 import type { Worker } from "~/lib/worker";
 import { type RecordedEvent, writeEvents } from "./queries";
 
@@ -9,11 +11,12 @@ export interface RecorderOptions {
   /** Events per transaction. */
   batchSize?: number;
   /**
-   * Failed-authentication events (our own 401s) stored as rows per minute at
-   * most; past that they are only counted in usage_hourly, so a flood of
-   * keyless requests cannot fill the disk.
+   * Requests the gateway itself refused (401 failed authentication, 429 rate
+   * limit or quota, 403 model not allowed, 400, 413) stored as rows per minute
+   * at most, per key (keyless requests share one): past that they are only
+   * counted in usage_hourly, so a flood of refused requests cannot fill the disk.
    */
-  unauthorizedRowsPerMinute?: number;
+  refusedRowsPerMinute?: number;
   /** How long /healthz stays degraded after events were dropped. */
   degradedForMs?: number;
   /** Told each batch once it is committed (the keys' premium quota keeps its sums current with it). */
@@ -21,6 +24,9 @@ export interface RecorderOptions {
 }
 
 const MINUTE_MS = 60_000;
+
+/** The gateway's own refusals (never Copilot's: those are tagged upstream_*): capped as rows, always counted. */
+const REFUSALS: ReadonlySet<EventError> = new Set(["unauthorized", "forbidden", "bad_request", "payload_too_large", "rate_limited", "quota_exceeded"]);
 
 /**
  * Records events off the request path: record() only appends to a bounded
@@ -36,18 +42,18 @@ const MINUTE_MS = 60_000;
  */
 export class EventRecorder implements Worker {
   private readonly writer: TurnWriter<RecordedEvent>;
-  private lastNotStoredWarning = Number.NEGATIVE_INFINITY;
-  private unauthorizedWindowStart = Number.NEGATIVE_INFINITY;
-  private unauthorizedInWindow = 0;
+  private readonly refusedRows: MinuteCaps;
+  private readonly notStoredWarnings = new MinuteCaps(1);
   private readonly maxBuffered: number;
-  private readonly unauthorizedRowsPerMinute: number;
+  private readonly refusedRowsPerMinute: number;
   private readonly degradedForMs: number;
-  /** Failed-authentication requests counted in usage_hourly without an event row (over the per-minute cap). */
+  /** Refused requests counted in usage_hourly without an event row (over the per-minute cap). */
   notStored = 0;
 
   constructor(store: Store, options: RecorderOptions = {}) {
     this.maxBuffered = options.maxBuffered ?? 100_000;
-    this.unauthorizedRowsPerMinute = options.unauthorizedRowsPerMinute ?? 60;
+    this.refusedRowsPerMinute = options.refusedRowsPerMinute ?? 60;
+    this.refusedRows = new MinuteCaps(this.refusedRowsPerMinute);
     this.degradedForMs = options.degradedForMs ?? MINUTE_MS;
     this.writer = new TurnWriter(store, {
       write: (batch) => writeEvents(store, batch),
@@ -79,7 +85,7 @@ export class EventRecorder implements Worker {
       writer.drop(1, "the event buffer is full (the database is not keeping up)");
       return;
     }
-    if (event.error === "unauthorized" && !this.unauthorizedRowAllowed()) event = { ...event, rowless: true };
+    if (event.error && REFUSALS.has(event.error) && !this.refusedRowAllowed(event.keyId)) event = { ...event, rowless: true };
     writer.add(event);
   }
 
@@ -115,22 +121,13 @@ export class EventRecorder implements Worker {
     this.writer.stop();
   }
 
-  /** A fixed one-minute window on the monotonic clock, opened by the first failed authentication after the last one closed. */
-  private unauthorizedRowAllowed(): boolean {
-    const now = performance.now();
-    if (now - this.unauthorizedWindowStart >= MINUTE_MS) {
-      this.unauthorizedWindowStart = now;
-      this.unauthorizedInWindow = 0;
-    }
-    if (this.unauthorizedInWindow < this.unauthorizedRowsPerMinute) {
-      this.unauthorizedInWindow += 1;
-      return true;
-    }
+  /** Within the key's per-minute cap of refused-request rows; past it, counted and said once a minute per key. */
+  private refusedRowAllowed(keyId: string): boolean {
+    if (this.refusedRows.allow(keyId)) return true;
     this.notStored += 1;
-    if (now - this.lastNotStoredWarning >= MINUTE_MS) {
-      this.lastNotStoredWarning = now;
+    if (this.notStoredWarnings.allow(keyId)) {
       log.warn(
-        `failed authentication: more than ${this.unauthorizedRowsPerMinute} a minute; the rest are counted in usage_hourly but not stored as event rows (${this.notStored} so far, also in /healthz as eventsNotStored)`,
+        `refused requests (${keyId}): more than ${this.refusedRowsPerMinute} a minute; the rest are counted in usage_hourly but not stored as event rows (${this.notStored} so far, also in /healthz as eventsNotStored)`,
       );
     }
     return false;

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { EventError } from "~/db/schema";
-import { type EventDraft, newDraft } from "./draft";
+import { type EventDraft, expectedPremium, newDraft } from "./draft";
 import type { EventRecorder } from "./recorder";
 
 /** The routes that leave an event, as recorded (without the optional /v1 prefix); each protocol's list, given by server.ts. */
@@ -23,14 +23,10 @@ const OWN_ERRORS: Record<number, EventError> = {
   503: "not_authenticated",
 };
 
-/**
- * What Copilot bills: a request the person started (X-Initiator: user) to a
- * premium model costs its multiplier in premium requests; agent turns and
- * requests Copilot refused cost nothing.
- */
+/** What Copilot bills (see expectedPremium); requests Copilot refused or never saw cost nothing. */
 function premiumRequests(draft: EventDraft, status: number): number {
-  if (draft.initiator !== "user" || !draft.premiumMultiplier || !draft.reachedUpstream || status >= 400) return 0;
-  return draft.premiumMultiplier;
+  if (!draft.reachedUpstream || status >= 400) return 0;
+  return expectedPremium(draft, draft.initiator);
 }
 
 function errorTag(status: number, draft: EventDraft): EventError | null {
@@ -57,9 +53,16 @@ export function telemetry(recorder: EventRecorder, ...protocols: RecordedRoutes[
     const started = performance.now();
     const draft = newDraft();
     c.set("event", draft);
-    await next();
+    // A quota's hold is let go only once the event that counts the real cost is committed.
+    const release = () => draft.reservation?.release();
+    try {
+      await next();
+    } catch (error) {
+      release();
+      throw error;
+    }
     const route = c.req.path.replace(/^\/v1(?=\/)/, "");
-    if (!recorded.has(route)) return;
+    if (!recorded.has(route)) return release();
     const status = c.res.status;
     const record = () =>
       recorder.record({
@@ -83,13 +86,19 @@ export function telemetry(recorder: EventRecorder, ...protocols: RecordedRoutes[
         error: errorTag(status, draft),
       });
     if (draft.streamEnded) {
-      draft.recorded = draft.streamEnded.then(() => {
-        record();
-        return recorder.committed();
-      });
+      draft.recorded = draft.streamEnded
+        .then(() => {
+          record();
+          return recorder.committed();
+        })
+        .finally(release);
       return;
     }
     record();
-    await recorder.committed();
+    try {
+      await recorder.committed();
+    } finally {
+      release();
+    }
   };
 }

@@ -7,6 +7,6 @@ export { PremiumUsage, premiumQuota, premiumUsedThisMonth } from "./premium-quot
 export { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
 export { RateLimiter, rateLimit } from "./rate-limit";
 export { requireAdmin } from "./require-admin";
-export { resolveKey } from "./resolve-key";
+export { presentsAdminKey, resolveKey } from "./resolve-key";
 export { KeyResolver } from "./resolver";
 export { type KeySettingsInput, keySettingsText, LABEL_MAX, parseKeySettings, updateKey } from "./settings";

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { AppDatabase, Store } from "~/db";
 import { apiError } from "~/lib/api-error";
+import { Reservations } from "~/lib/reservations";
 import { premiumUsedBetween, premiumUsedByKey } from "./queries";
 import { utcTime } from "./settings";
 
@@ -41,6 +42,8 @@ export interface PremiumUsageOptions {
  * the month turns.
  */
 export class PremiumUsage {
+  /** Premium requests held by each key's requests in flight, until their events are committed. */
+  readonly inFlight = new Reservations();
   private cache = new Map<string, { month: number; used: number; readAt: number }>();
   readonly now: () => number;
   private readonly monotonic: () => number;
@@ -80,10 +83,20 @@ export class PremiumUsage {
 const amount = (n: number) => String(Math.round(n * 100) / 100);
 
 /**
+ * What a request holds of its key's quota from the moment it passes until its
+ * cost is known: one premium request, the most a single request costs unless
+ * its model's multiplier is larger (then it is resized to that before sending).
+ */
+const UNKNOWN_COST = 1;
+
+/**
  * 429 once a key with a --premium-quota has used that many premium requests
- * this calendar month (UTC), until the first of next month. A request is
- * counted when it completes, so requests already in flight when the quota is
- * reached still pass: a key can overshoot by those.
+ * this calendar month (UTC), until the first of next month. Requests in flight
+ * count too: each one that passes holds its expected cost (UNKNOWN_COST, then
+ * its model's multiplier for a person's request, 0 for an agent turn) until
+ * its event is committed, so concurrent requests pass the quota by at most
+ * the last one's cost. Refused only because of what is in flight: 429 with a
+ * short Retry-After, since the holds are released within the requests' time.
  */
 export function premiumQuota(usage: PremiumUsage): MiddlewareHandler<AppEnv> {
   return async function premiumQuota(c, next) {
@@ -91,9 +104,18 @@ export function premiumQuota(usage: PremiumUsage): MiddlewareHandler<AppEnv> {
     if (key.premiumQuota === null) return next();
     const now = usage.now();
     const used = usage.used(key.id, now);
-    if (used >= key.premiumQuota) {
-      const resets = monthOf(now).end;
+    const reserved = usage.inFlight.reserved(key.id);
+    if (used + reserved >= key.premiumQuota) {
       c.var.event.error = "quota_exceeded";
+      if (used < key.premiumQuota) {
+        c.header("retry-after", "1");
+        return apiError(c, 429, {
+          message: `premium request quota of key ${key.id} is taken by requests in flight: ${amount(used)} used this month (UTC) and ${amount(reserved)} held by requests still running, of ${key.premiumQuota}; retry when they finish. To raise it: \`copilot-api keys update ${key.id} --premium-quota N\``,
+          type: "rate_limit_error",
+          code: "premium_quota_exceeded",
+        });
+      }
+      const resets = monthOf(now).end;
       c.header("retry-after", String(Math.ceil((resets - now) / 1000)));
       // Retrying within seconds cannot help: tell SDKs not to.
       c.header("x-should-retry", "false");
@@ -103,6 +125,7 @@ export function premiumQuota(usage: PremiumUsage): MiddlewareHandler<AppEnv> {
         code: "premium_quota_exceeded",
       });
     }
+    c.var.event.reservation = usage.inFlight.reserve(key.id, UNKNOWN_COST);
     await next();
   };
 }

@@ -1,7 +1,7 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import { apiError } from "~/lib/api-error";
-import type { KeyResolver, Resolution } from "./resolver";
+import { type KeyResolver, NO_AUTH_KEY_ID, type Resolution } from "./resolver";
 import { utcTime } from "./settings";
 
 const REASONS: Record<Exclude<Resolution, { key: unknown }>["reason"], string> = {
@@ -48,4 +48,10 @@ export function resolveKey(resolver: KeyResolver): MiddlewareHandler<AppEnv> {
     c.set("apiKey", resolution.key);
     await next();
   };
+}
+
+/** True when the request presents an active admin key (not the key-less __noauth__ caller): for what only admins may see on public routes. */
+export function presentsAdminKey(resolver: KeyResolver, c: Context): boolean {
+  const resolution = resolver.resolve(presentedSecret(c.req.header("authorization"), c.req.header("x-api-key")));
+  return "key" in resolution && resolution.key.tier === "admin" && resolution.key.id !== NO_AUTH_KEY_ID;
 }
