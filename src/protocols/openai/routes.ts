@@ -34,7 +34,8 @@ export function openAIRoutes(deps: OpenAIDeps) {
     const messages = body.json.messages as Parameters<typeof chatInitiator>[0];
     const model = body.json.model as string;
     // What a person's request to this model costs in premium requests, as the catalog says now.
-    c.var.event.premiumMultiplier = premiumMultiplier(deps.catalog?.resolve(model));
+    // Right after a start the catalog may still be loading: wait for it, or the first requests would be billed as free.
+    c.var.event.premiumMultiplier = premiumMultiplier(await deps.catalog?.resolveOrRefresh(model));
     return forwardAndRelay(
       c,
       deps.copilot,
