@@ -106,25 +106,36 @@ function tempHome(fake: FakeUpstream) {
   return { home, env };
 }
 
-/** copilot-api from this checkout, on a temp store with one key. */
-async function startOurs(fake: FakeUpstream): Promise<Target & { bootMs: number }> {
-  const { home, env } = tempHome(fake);
-  const secret = (JSON.parse(run(["keys", "create", "--json"], env)) as { secret: string }).secret;
+/** A gateway child process on a free port, booted (timed); its rows' requests carry `auth`; stopping it removes `temps`. */
+async function startProcess(
+  name: string,
+  args: (port: number) => string[],
+  env: Record<string, string | undefined>,
+  auth: Record<string, string>,
+  temps: string[],
+) {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
-  const auth = { authorization: `Bearer ${secret}` };
-  const { proc, bootMs } = await boot([process.execPath, join(ROOT, "src", "main.ts"), "start", "--port", String(port)], env, url, auth);
+  const { proc, bootMs } = await boot([process.execPath, ...args(port)], env, url, auth);
   return {
-    name: "copilot-api",
+    name,
     request: gatewayRequests(url, auth),
     pid: proc.pid,
     bootMs,
     async stop() {
       proc.kill("SIGTERM");
       await proc.exited;
-      rmSync(home, { recursive: true, force: true });
+      for (const dir of temps) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** copilot-api from this checkout, on a temp store with one key. */
+function startOurs(fake: FakeUpstream): Promise<Target & { bootMs: number }> {
+  const { home, env } = tempHome(fake);
+  const secret = (JSON.parse(run(["keys", "create", "--json"], env)) as { secret: string }).secret;
+  const args = (port: number) => [join(ROOT, "src", "main.ts"), "start", "--port", String(port)];
+  return startProcess("copilot-api", args, env, { authorization: `Bearer ${secret}` }, [home]);
 }
 
 /** ericc-ch's package, installed once into a cache folder with npm. */
@@ -164,25 +175,11 @@ function peerCopy(pkg: string, fake: FakeUpstream): string {
   return copy;
 }
 
-async function startPeer(fake: FakeUpstream, pkg: string): Promise<Target & { bootMs: number }> {
+function startPeer(fake: FakeUpstream, pkg: string): Promise<Target & { bootMs: number }> {
   const { home, env } = tempHome(fake);
   const copy = peerCopy(pkg, fake);
-  const port = freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const cmd = [process.execPath, join(copy, "dist", "main.js"), "start", "--port", String(port), "--github-token", fake.githubToken];
-  const { proc, bootMs } = await boot(cmd, env, url, {});
-  return {
-    name: PEER.label,
-    request: gatewayRequests(url, {}),
-    pid: proc.pid,
-    bootMs,
-    async stop() {
-      proc.kill("SIGTERM");
-      await proc.exited;
-      rmSync(home, { recursive: true, force: true });
-      rmSync(copy, { recursive: true, force: true });
-    },
-  };
+  const args = (port: number) => [join(copy, "dist", "main.js"), "start", "--port", String(port), "--github-token", fake.githubToken];
+  return startProcess(PEER.label, args, env, {}, [home, copy]);
 }
 
 /** Requests per second for `count` requests from `concurrency` workers; any status but 200 stops the run. */
