@@ -3,17 +3,23 @@
 // without the chunk rewriting, in the same run.
 import { completeChunks } from "~/protocols/openai/strict-fields";
 import { type AnswerObserver, relay } from "~/upstream/relay";
-import { PROMPT_FILTER_CHUNK } from "../tests/fixtures/copilot-chat-chunks";
+import { GPT_CHOICE_FILTER, PROMPT_FILTER_CHUNK } from "../tests/fixtures/copilot-chat-chunks";
 import { printTable, summarize } from "./lib";
 
 const CHUNKS = 500;
 const STREAMS = 300;
 
-/** Copilot's chunks: a prompt filter chunk, text deltas without `object`, usage last; one read per chunk. */
+/**
+ * A GPT answer as Copilot streams it: a prompt filter chunk, text deltas without `object`, each
+ * choice carrying Azure's content filter results (with their nested `error`), usage last; one
+ * read per chunk.
+ */
 function copilotChunks(): Uint8Array[] {
-  const meta = { created: 1_762_000_000, id: "chatcmpl-bench", model: "claude-sonnet-4" };
+  const meta = { created: 1_762_000_000, id: "chatcmpl-bench", model: "gpt-4.1-2025-04-14", system_fingerprint: "fp_b705f0c291" };
   const chunks: unknown[] = [PROMPT_FILTER_CHUNK];
-  for (let i = 0; i < CHUNKS - 2; i++) chunks.push({ choices: [{ index: 0, delta: { content: ` word${i} and some more text`, role: "assistant" } }], ...meta });
+  for (let i = 0; i < CHUNKS - 2; i++) {
+    chunks.push({ choices: [{ ...GPT_CHOICE_FILTER, delta: { content: ` word${i} and "some" more text` }, index: 0 }], ...meta });
+  }
   chunks.push({ choices: [], ...meta, usage: { completion_tokens: 498, prompt_tokens: 1200, total_tokens: 1698 } });
   const encoder = new TextEncoder();
   return [...chunks.map((c) => encoder.encode(`data: ${JSON.stringify(c)}\n\n`)), encoder.encode("data: [DONE]\n\n")];
@@ -43,12 +49,12 @@ export async function benchStrictChunks(): Promise<void> {
   const rewritten: number[] = [];
   for (let i = 0; i < 30; i++) {
     await relayOnce(parts);
-    await relayOnce(parts, completeChunks("claude-sonnet-4"));
+    await relayOnce(parts, completeChunks("gpt-4.1"));
   }
   // Alternated, so both see the same machine.
   for (let i = 0; i < STREAMS; i++) {
     raw.push(await relayOnce(parts));
-    rewritten.push(await relayOnce(parts, completeChunks("claude-sonnet-4")));
+    rewritten.push(await relayOnce(parts, completeChunks("gpt-4.1")));
   }
   const baseline = summarize("relay() as it was: observe + keep-alive, bytes passed through", raw);
   const fixed = summarize("relay() + object/model filled into every chunk", rewritten);

@@ -5,7 +5,8 @@
  * - Copilot's native /v1/messages: an Anthropic message, or Anthropic's SSE events
  *   (message_start with input usage, ping, content_block_start/delta/stop for thinking, text and
  *   tool_use, message_delta with the stop reason and output usage, message_stop).
- * - /chat/completions: no `object` field; streams start with a `prompt_filter_results` chunk with
+ * - /chat/completions: no `object` field; GPT models' choices carry Azure's content filter results
+ *   (with a nested `error`); streams start with a `prompt_filter_results` chunk with
  *   `choices: []`, put finish_reason in its own chunk and usage in the last one (choices: []);
  *   reasoning comes as `reasoning_text` with the signature as `reasoning_opaque`.
  *
@@ -16,6 +17,8 @@
  * - otherwise → "Hello from fake Claude", in `textDeltas` pieces.
  * A last user text of `__error_429__` / `__error_400__` / `__error_500__` makes Copilot refuse.
  */
+
+import { GPT_CHOICE_FILTER } from "./fixtures/copilot-chat-chunks";
 
 export interface ScriptedAnswer {
   thinking?: { text: string; signature: string };
@@ -184,6 +187,9 @@ const PROMPT_FILTER = {
   prompt_filter_results: [{ content_filter_results: { hate: { filtered: false, severity: "safe" } }, prompt_index: 0 }],
 };
 
+/** Azure's content filter results, which Copilot puts in every choice of a GPT model's answer (with a nested `error`). */
+const choiceFilter = (model: string) => (model.startsWith("gpt-") ? GPT_CHOICE_FILTER : {});
+
 /** Copilot's /chat/completions answer, not streamed (no `object`). */
 export function chatCompletion(model: string, a: ScriptedAnswer): Json {
   const message: Json = { role: "assistant", content: a.text };
@@ -193,7 +199,7 @@ export function chatCompletion(model: string, a: ScriptedAnswer): Json {
   }
   if (a.tool) message.tool_calls = [{ id: a.tool.id, type: "function", function: { name: a.tool.name, arguments: JSON.stringify(a.tool.input) } }];
   return {
-    choices: [{ index: 0, message, finish_reason: a.tool ? "tool_calls" : "stop" }],
+    choices: [{ ...choiceFilter(model), index: 0, message, finish_reason: a.tool ? "tool_calls" : "stop" }],
     created: 1_762_000_000,
     id: "msg_vrtx_fake01",
     model,
@@ -207,7 +213,7 @@ export function chatChunks(model: string, a: ScriptedAnswer, textDeltas: number)
   const meta = { created: 1_762_000_000, id: "msg_vrtx_fake01", model };
   const chunks: Json[] = [PROMPT_FILTER];
   const delta = (d: Json, finish?: string) =>
-    chunks.push({ choices: [{ index: 0, delta: { role: "assistant", ...d }, ...(finish ? { finish_reason: finish } : {}) }], ...meta });
+    chunks.push({ choices: [{ ...choiceFilter(model), index: 0, delta: { role: "assistant", ...d }, ...(finish ? { finish_reason: finish } : {}) }], ...meta });
   if (a.thinking) {
     for (const piece of pieces(a.thinking.text, 2)) delta({ content: null, reasoning_text: piece });
     delta({ content: null, reasoning_opaque: a.thinking.signature });
@@ -217,7 +223,7 @@ export function chatChunks(model: string, a: ScriptedAnswer, textDeltas: number)
     delta({ content: null, tool_calls: [{ function: { arguments: "", name: a.tool.name }, id: a.tool.id, index: 0, type: "function" }] });
     for (const piece of pieces(JSON.stringify(a.tool.input), 3)) delta({ content: null, tool_calls: [{ function: { arguments: piece }, index: 0 }] });
   }
-  chunks.push({ choices: [{ finish_reason: a.tool ? "tool_calls" : "stop", index: 0, delta: { content: null } }], ...meta });
+  chunks.push({ choices: [{ ...choiceFilter(model), finish_reason: a.tool ? "tool_calls" : "stop", index: 0, delta: { content: null } }], ...meta });
   chunks.push({ choices: [], ...meta, usage: chatUsage(a) });
   return `${chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join("")}data: [DONE]\n\n`;
 }

@@ -42,29 +42,78 @@ function insert(text: string, fields: string): string {
 /** A non-streamed chat answer for strict clients: `object: "chat.completion"`, and `model` when missing. */
 export const completeAnswer = (model: string) => (text: string, json: unknown) => completeFields(text, json, ANSWER, model);
 
-/** A non-empty `model` string somewhere in a payload, as Copilot writes it (no spaces). */
-const MODEL_SET = /"model":"[^"]/;
+const encoder = new TextEncoder();
+const utf8 = new TextDecoder();
+// One character per byte, so offsets in the text are offsets in the bytes.
+const latin1 = new TextDecoder("latin1");
+const [LF, CR, SPACE, QUOTE, COMMA, COLON] = [10, 13, 32, 34, 44, 58];
+const [OPEN_OBJECT, CLOSE_OBJECT, OPEN_ARRAY, CLOSE_ARRAY] = [123, 125, 91, 93];
 
 /**
- * One SSE line: a `data:` line holding a JSON object gets the missing fields;
- * every other line passes as it is. The common case is decided without
- * parsing: inside JSON a key's quotes are never escaped, so a payload with no
- * `"object"` and no `"error"` anywhere has neither at its top; a chunk's only
- * `model` key is its top-level one (the chunk schema nests none). Anything
- * else is parsed to be sure.
+ * Every `"error"` in the payload is the first key of an object that is the
+ * value of a key (`:{"error"`), so none is at the top: in valid JSON those
+ * characters cannot sit inside a string (the unescaped quote after `{` would
+ * end it, and `error` cannot follow a string). That is Copilot's
+ * `content_filter_results.error`, on every chunk of a GPT model's stream.
+ * Any other `"error"` is not proven nested.
  */
-function completeLine(line: string, model: string, modelField: string): string {
-  if (!line.startsWith("data:")) return line;
-  const start = line.charCodeAt(5) === 32 ? 6 : 5;
-  if (line.charCodeAt(start) !== 123 /* { */) return line;
-  // Lines may end in \r\n: the \r stays where it was.
+function errorsAllNested(text: string, from: number, to: number): boolean {
+  for (let at = text.indexOf('"error"', from); at !== -1 && at < to; at = text.indexOf('"error"', at + 7)) {
+    if (text.charCodeAt(at - 1) !== OPEN_OBJECT || text.charCodeAt(at - 2) !== COLON) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether the payload's last `"model":"…"` is its top-level `model` with a
+ * non-empty value, proven from what follows it, as Copilot writes it: the key
+ * comes after `,` or `{` (so its quote opens a key, not a string's end), its
+ * value has no escapes, and the rest has no backslash, so its quotes and
+ * brackets can be counted exactly — closing one level more than it opens
+ * means the key sits in the outermost object. Anything else is not proven.
+ */
+function topLevelModelSet(text: string, from: number, to: number): boolean {
+  const key = text.lastIndexOf('"model":"', to);
+  if (key <= from || (text.charCodeAt(key - 1) !== COMMA && text.charCodeAt(key - 1) !== OPEN_OBJECT)) return false;
+  const value = key + 9;
+  const end = text.indexOf('"', value);
+  if (end <= value || end >= to) return false;
+  const backslash = text.indexOf("\\", value);
+  if (backslash !== -1 && backslash < to) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = end + 1; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) inString = !inString;
+    else if (inString) continue;
+    else if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
+    else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) depth--;
+  }
+  return depth === -1 && !inString;
+}
+
+/**
+ * Which fields to write right after the opening `{` of the payload
+ * text[from, to), or null when the text does not prove what is missing (the
+ * caller then parses). A key's quotes are never escaped, so a payload without
+ * `"object"` has no `object` key at any depth; without `"model"` no `model`.
+ */
+function spliceFor(text: string, from: number, to: number): "object" | "both" | null {
+  // `{"` or `{}` and a closing `}`: no whitespace for the splice to get wrong.
+  const second = text.charCodeAt(from + 1);
+  if (text.charCodeAt(to - 1) !== CLOSE_OBJECT || (second !== QUOTE && second !== CLOSE_OBJECT)) return null;
+  const object = text.indexOf('"object"', from);
+  if ((object !== -1 && object < to) || !errorsAllNested(text, from, to)) return null;
+  const model = text.indexOf('"model"', from);
+  if (model === -1 || model >= to) return "both";
+  return topLevelModelSet(text, from, to) ? "object" : null;
+}
+
+/** One SSE line fixed the slow way: parsed, for what the text could not prove. */
+function completeParsedLine(line: string, model: string): string {
+  const start = line.charCodeAt(5) === SPACE ? 6 : 5;
   const end = line.endsWith("\r") ? line.length - 1 : line.length;
   const payload = line.slice(start, end);
-  const put = (fixed: string) => line.slice(0, start) + fixed + line.slice(end);
-  if (payload.endsWith("}") && !payload.includes('"object"') && !payload.includes('"error"')) {
-    if (!payload.includes('"model"')) return put(insert(payload, modelField));
-    if (MODEL_SET.test(payload)) return put(insert(payload, OBJECT_CHUNK));
-  }
   let json: unknown;
   try {
     json = JSON.parse(payload);
@@ -72,7 +121,94 @@ function completeLine(line: string, model: string, modelField: string): string {
     return line; // not JSON after all: relayed as it came
   }
   const fixed = completeFields(payload, json, CHUNK, model);
-  return fixed === payload ? line : put(fixed);
+  return fixed === payload ? line : line.slice(0, start) + fixed + line.slice(end);
+}
+
+/** Bytes [at, end) of the read replaced by `bytes` (an insertion when at === end). */
+interface Edit {
+  at: number;
+  end: number;
+  bytes: Uint8Array;
+}
+
+/** The fields' bytes to splice in, with and without the comma that separates them from a first key. */
+class Splices {
+  readonly object: Uint8Array;
+  readonly both: Uint8Array;
+  constructor(model: string) {
+    this.object = encoder.encode(`${OBJECT_CHUNK},`);
+    this.both = encoder.encode(`${OBJECT_CHUNK},"model":${JSON.stringify(model)},`);
+  }
+  get(which: "object" | "both", emptyObject: boolean): Uint8Array {
+    const bytes = this[which];
+    return emptyObject ? bytes.subarray(0, bytes.length - 1) : bytes;
+  }
+}
+
+/**
+ * The edits that give each `data: {` payload of whole lines (ending in a
+ * newline) the fields it lacks. The bytes are read as text only to search
+ * them (native string search is far cheaper than a loop over bytes): a chunk
+ * of Copilot's shape gets an insertion without being parsed; the rare rest
+ * is decoded and parsed.
+ */
+function editsFor(lines: Uint8Array, model: string, splices: Splices): Edit[] {
+  let text = utf8.decode(lines);
+  const edits: Edit[] = [];
+  if (!text.includes("data:")) return edits;
+  // Other than ASCII, a character is several bytes: search a text with one character per byte.
+  if (text.length !== lines.length) text = latin1.decode(lines);
+  for (let start = text.indexOf("data:"); start !== -1; start = text.indexOf("data:", start + 5)) {
+    if (start > 0 && text.charCodeAt(start - 1) !== LF) continue; // "data:" inside a line, not at its start
+    const open = text.charCodeAt(start + 5) === SPACE ? start + 6 : start + 5;
+    if (text.charCodeAt(open) !== OPEN_OBJECT) continue;
+    const newline = text.indexOf("\n", open);
+    const end = text.charCodeAt(newline - 1) === CR ? newline - 1 : newline;
+    const splice = spliceFor(text, open, end);
+    if (splice) {
+      edits.push({ at: open + 1, end: open + 1, bytes: splices.get(splice, text.charCodeAt(open + 1) === CLOSE_OBJECT) });
+      continue;
+    }
+    const line = utf8.decode(lines.subarray(start, newline));
+    const fixed = completeParsedLine(line, model);
+    if (fixed !== line) edits.push({ at: start, end: newline, bytes: encoder.encode(fixed) });
+  }
+  return edits;
+}
+
+/** The read with its edits applied; the read itself when there are none. */
+function applyEdits(lines: Uint8Array, edits: Edit[]): Uint8Array {
+  if (edits.length === 0) return lines;
+  let size = lines.length;
+  for (const edit of edits) size += edit.bytes.length - (edit.end - edit.at);
+  const out = new Uint8Array(size);
+  const [first] = edits;
+  if (edits.length === 1 && first!.at === first!.end) {
+    // The common read: one chunk, one insertion near its start. Copied whole and shifted,
+    // then its few first bytes put back: no views to make.
+    out.set(lines, first!.bytes.length);
+    for (let i = 0; i < first!.at; i++) out[i] = lines[i]!;
+    out.set(first!.bytes, first!.at);
+    return out;
+  }
+  let read = 0;
+  let written = 0;
+  for (const edit of edits) {
+    out.set(lines.subarray(read, edit.at), written);
+    written += edit.at - read;
+    out.set(edit.bytes, written);
+    written += edit.bytes.length;
+    read = edit.end;
+  }
+  out.set(lines.subarray(read), written);
+  return out;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /**
@@ -82,18 +218,11 @@ function completeLine(line: string, model: string, modelField: string): string {
  * across reads is held only until its newline comes.
  */
 export function completeChunks(model: string): (body: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array> {
-  const modelField = `${OBJECT_CHUNK},"model":${JSON.stringify(model)}`;
-  const complete = (text: string) => {
-    if (!text.includes("data:")) return text;
-    const lines = text.split("\n");
-    for (let i = 0; i < lines.length; i++) lines[i] = completeLine(lines[i]!, model, modelField);
-    return lines.join("\n");
-  };
+  const splices = new Splices(model);
+  const complete = (lines: Uint8Array) => applyEdits(lines, editsFor(lines, model, splices));
   return (body) => {
     const reader = body.getReader();
-    const decoder = new TextDecoder();
-    const encoder = new TextEncoder();
-    let pending = "";
+    let pending: Uint8Array | null = null;
     // A pull source rather than a TransformStream: one stage less per chunk, and
     // cancelling it cancels upstream directly.
     return new ReadableStream<Uint8Array>(
@@ -102,19 +231,20 @@ export function completeChunks(model: string): (body: ReadableStream<Uint8Array>
           for (;;) {
             const { done, value } = await reader.read();
             if (done) {
-              const rest = pending + decoder.decode();
-              if (rest) controller.enqueue(encoder.encode(complete(rest)));
+              // A last line without its newline: completed as if it had one.
+              if (pending) controller.enqueue(complete(concat(pending, NEWLINE)).subarray(0, -1));
               controller.close();
               return;
             }
-            const text = pending + decoder.decode(value, { stream: true });
-            const end = text.lastIndexOf("\n");
+            const read = pending ? concat(pending, value) : value;
+            const end = read.lastIndexOf(LF);
             if (end === -1) {
-              pending = text; // no whole line yet: read on
+              pending = read; // no whole line yet: read on
               continue;
             }
-            pending = text.slice(end + 1);
-            controller.enqueue(encoder.encode(complete(text.slice(0, end + 1))));
+            const whole = end + 1 === read.length;
+            pending = whole ? null : read.slice(end + 1);
+            controller.enqueue(complete(whole ? read : read.subarray(0, end + 1)));
             return;
           }
         },
@@ -124,3 +254,4 @@ export function completeChunks(model: string): (body: ReadableStream<Uint8Array>
     );
   };
 }
+const NEWLINE = new Uint8Array([LF]);

@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { completeChunks, completeFields } from "~/protocols/openai/strict-fields";
 import { type FakeUpstream, startFakeUpstream, streamChunks, strictChunk } from "../../fake-upstream";
+import { GPT_CHOICE_FILTER, PROMPT_FILTER_CHUNK } from "../../fixtures/copilot-chat-chunks";
 import { cleanUpAfterFile, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../../helpers";
 
 cleanUpAfterFile();
@@ -191,6 +192,82 @@ describe("the chunk rewriting itself", () => {
       lines[7]!,
       lines[8]!,
     ]);
+  });
+
+  /** A GPT model's stream as Copilot sends it: Azure's content filter results (with a nested `error`) in every choice. */
+  const gptChunks = (content: string) => {
+    const meta = { created: 1_762_000_000, id: "chatcmpl-1", model: "gpt-4.1-2025-04-14", system_fingerprint: "fp_b705f0c291" };
+    return [
+      PROMPT_FILTER_CHUNK,
+      { choices: [{ ...GPT_CHOICE_FILTER, delta: { content, role: "assistant" }, index: 0 }], ...meta },
+      { choices: [{ ...GPT_CHOICE_FILTER, delta: {}, finish_reason: "stop", index: 0 }], ...meta },
+      { choices: [], ...meta, usage: { completion_tokens: 2, prompt_tokens: 9, total_tokens: 11 } },
+    ];
+  };
+  const sseOf = (chunks: unknown[]) => `${chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join("")}data: [DONE]\n\n`;
+  /** Each chunk as strict clients must get it: `object` (and `model` where Copilot left it out) first, the rest as it was. */
+  const strictSse = (chunks: unknown[]) =>
+    `${chunks
+      .map((c) => {
+        const text = JSON.stringify(c);
+        const fields = "model" in (c as object) ? '"object":"chat.completion.chunk",' : '"object":"chat.completion.chunk","model":"gpt-4o",';
+        return `data: {${fields}${text.slice(1)}\n\n`;
+      })
+      .join("")}data: [DONE]\n\n`;
+
+  test("chunks with content_filter_results.error (every GPT chunk) get object and model; the nested error is no error", async () => {
+    const chunks = gptChunks("Hello");
+    const out = (await through([encode(sseOf(chunks))])).join("");
+    expect(out).toBe(strictSse(chunks));
+    const parsed = sseData(out)
+      .slice(0, -1)
+      .map((d) => JSON.parse(d) as { object?: unknown; choices: { content_filter_results?: { error?: unknown } }[] });
+    expect(parsed.every(pythonSdkKeeps)).toBe(true);
+    expect(parsed[1]!.choices[0]!.content_filter_results?.error).toEqual({ code: "", message: "" });
+  });
+
+  test("a GPT chunk split across reads, inside a multi-byte character too, comes out whole and complete", async () => {
+    const chunks = gptChunks("naïve 🌍 text");
+    const bytes = encode(sseOf(chunks));
+    const emoji = bytes.indexOf(0xf0);
+    for (const cuts of [[emoji + 1], [emoji + 2, emoji + 3], [10, 200, 400, emoji + 1]]) {
+      const parts = [0, ...cuts, bytes.length].slice(1).map((end, i, ends) => bytes.subarray(i === 0 ? 0 : ends[i - 1]!, end));
+      expect((await through(parts)).join("")).toBe(strictSse(chunks));
+    }
+  });
+
+  test('a payload with the text "object", "model" and "error" inside its strings is still completed, its text untouched', async () => {
+    const chunks = gptChunks('{"object": "x", "model":"y", "error": 1} and "object"');
+    expect((await through([encode(sseOf(chunks))])).join("")).toBe(strictSse(chunks));
+  });
+
+  test("an error at the top level after other keys is left alone; a model nested deeper is not taken for the chunk's", async () => {
+    const lines = [
+      'data: {"choices":[],"error":{"message":"overloaded"}}',
+      'data: {"choices":[{"delta":{"model":"inner"},"index":0}],"id":"a"}',
+      'data: {"choices":[],"x":{"model":"inner"},"model":"outer"}',
+    ];
+    const out = (await through([encode(lines.map((l) => `${l}\n\n`).join(""))])).join("").split("\n\n");
+    expect(out.slice(0, -1)).toEqual([
+      lines[0]!,
+      'data: {"object":"chat.completion.chunk","model":"gpt-4o","choices":[{"delta":{"model":"inner"},"index":0}],"id":"a"}',
+      'data: {"object":"chat.completion.chunk","choices":[],"x":{"model":"inner"},"model":"outer"}',
+    ]);
+  });
+
+  test("bytes that are not UTF-8 inside a chunk's strings pass byte for byte", async () => {
+    const [before, after] = ['data: {"choices":[{"delta":{"content":"', '"},"index":0}],"model":"m"}\n\n'].map(encode);
+    const broken = new Uint8Array([0xff, 0x41, 0xc3]); // a stray byte, then a character cut short
+    const input = new Uint8Array([...before!, ...broken, ...after!]);
+    const source = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(input);
+        controller.close();
+      },
+    });
+    const { value } = await completeChunks("gpt-4o")(source).getReader().read();
+    const inserted = encode('"object":"chat.completion.chunk",');
+    expect([...value!]).toEqual([...before!.subarray(0, 7), ...inserted, ...before!.subarray(7), ...broken, ...after!]);
   });
 
   test("fills only what is missing, keeps Copilot's own text, and leaves errors, comments and [DONE] alone", () => {
