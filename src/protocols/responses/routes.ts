@@ -43,6 +43,15 @@ export const DROPPED_TOOLS_HEADER = "x-copilot-api-dropped-tools";
 /** The models whose dropped web search was already logged: one line each, not one per request. */
 const warnedDrops = new Set<string>();
 
+/** One log line per model whose requests lose their web search, not one per request. */
+function warnDropped(model: string, dropped: string[]): void {
+  if (warnedDrops.has(model) || warnedDrops.size >= 100) return;
+  warnedDrops.add(model);
+  log.warn(
+    `${model}: ${dropped.join(", ")} left out of its requests (said once): Copilot runs web search only for models whose catalog entry lists /responses`,
+  );
+}
+
 /** How a request's answer is kept, when it is. */
 type Save = (response: object) => void;
 
@@ -118,7 +127,14 @@ export function responsesRoutes(deps: ResponsesDeps) {
       };
       return forwardAndRelay(c, deps.copilot, { method: "POST", path: "/responses", body: text, ...traits }, observer, { transform: (s) => tap.watch(s) });
     }
-    return translated(c, deps, request, items, entry, storing, save, traits);
+    // Web search cannot run on Copilot's chat: left out, and named in the answer's header.
+    const { kept, dropped } = withoutWebSearch(request.tools);
+    if (dropped.length === 0) return translated(c, deps, request, items, entry, storing, save, traits);
+    warnDropped(entry?.id ?? clip(request.model, 64), dropped);
+    const answer = await translated(c, deps, { ...request, tools: kept }, items, entry, storing, save, traits);
+    // Set on the answer itself: a relayed stream is a Response of its own, which c.header would not reach.
+    answer.headers.set(DROPPED_TOOLS_HEADER, dropped.join(", "));
+    return answer;
   });
 
   routes.get("/responses/:id", (c) => {
@@ -180,39 +196,8 @@ function toStored(response: Record<string, unknown>, keyId: string, model: strin
   };
 }
 
-/**
- * A model Copilot serves only on /chat/completions: the request translated there, the answer (or
- * stream) translated back. Web search, which Copilot cannot run there, is left out and named in
- * the answer's x-copilot-api-dropped-tools header.
- */
+/** A model Copilot serves only on /chat/completions: the request translated there, the answer (or stream) translated back. */
 async function translated(
-  c: Context<AppEnv>,
-  deps: ResponsesDeps,
-  request: ResponsesRequest,
-  items: InputItem[],
-  entry: CatalogEntry | undefined,
-  storing: boolean,
-  save: Save | undefined,
-  traits: Pick<Parameters<typeof sendToCopilot>[2], "vision" | "initiator">,
-): Promise<Response> {
-  const { kept, dropped } = withoutWebSearch(request.tools);
-  if (dropped.length > 0) {
-    const model = entry?.id ?? clip(request.model, 64);
-    if (!warnedDrops.has(model) && warnedDrops.size < 100) {
-      warnedDrops.add(model);
-      log.warn(
-        `${model}: ${dropped.join(", ")} left out of its requests (said once): Copilot runs web search only for models whose catalog entry lists /responses`,
-      );
-    }
-  }
-  const answer = await translatedAnswer(c, deps, dropped.length > 0 ? { ...request, tools: kept } : request, items, entry, storing, save, traits);
-  // Set on the answer itself: a relayed stream is a Response of its own, which c.header would not reach.
-  if (dropped.length > 0) answer.headers.set(DROPPED_TOOLS_HEADER, dropped.join(", "));
-  return answer;
-}
-
-/** The translation itself, for a request whose tools Chat can carry. */
-async function translatedAnswer(
   c: Context<AppEnv>,
   deps: ResponsesDeps,
   request: ResponsesRequest,
