@@ -35,6 +35,8 @@ export interface BenchGateway {
   secret: string;
   /** A Copilot token the fake accepts, for calling it directly (the baseline). */
   copilotToken: string;
+  /** What the server logged so far. */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -44,11 +46,20 @@ export async function startGateway(fake: FakeUpstream): Promise<BenchGateway> {
   const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), ...fake.env(), GH_TOKEN: fake.githubToken };
   const secret = (JSON.parse(run(["keys", "create", "--json"], env)) as { secret: string }).secret;
   const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "start", "--port", "0"], { cwd: ROOT, env, stdout: "ignore", stderr: "pipe" });
+  // The log is read to its end, not only up to "listening": a reader that stopped would close
+  // the pipe, and the server would die on the next line it logs.
   let text = "";
-  for await (const chunk of proc.stderr) {
-    text += new TextDecoder().decode(chunk);
-    if (text.includes("listening on")) break;
-  }
+  const decoder = new TextDecoder();
+  let listening!: () => void;
+  const ready = new Promise<void>((resolve) => (listening = resolve));
+  const drained = (async () => {
+    for await (const chunk of proc.stderr) {
+      text += decoder.decode(chunk, { stream: true });
+      if (text.includes("listening on")) listening();
+    }
+    listening();
+  })();
+  await ready;
   const url = text.match(/listening on (\S+)/)?.[1];
   if (!url) throw new Error(`copilot-api did not start:\n${text}`);
   const exchange = (await (await fetch(`${fake.url}/copilot_internal/v2/token`, { headers: { authorization: `token ${fake.githubToken}` } })).json()) as {
@@ -58,9 +69,11 @@ export async function startGateway(fake: FakeUpstream): Promise<BenchGateway> {
     url,
     secret,
     copilotToken: exchange.token,
+    log: () => text,
     async stop() {
       proc.kill("SIGTERM");
       await proc.exited;
+      await drained;
       rmSync(home, { recursive: true, force: true });
     },
   };

@@ -13,7 +13,9 @@
  * What the answer holds follows the request, so tests can drive a conversation:
  * - thinking enabled (Anthropic `thinking`, chat `thinking_budget`) → a thinking block first;
  * - the last message carries a tool result → text quoting it (the end of a tool loop);
- * - otherwise, with tools → a sentence and a call to the first tool, input `{"city":"Paris"}`;
+ * - otherwise, with tools → a sentence and a call to a tool: an agent's shell tool (Claude Code's `Bash`,
+ *   Codex's `exec_command` / `shell`) with `echo fake-tool-ran` when offered, else the first tool with
+ *   input `{"city":"Paris"}`; unless the last user text says `__text_only__`;
  * - otherwise → "Hello from fake Claude", in `textDeltas` pieces.
  * A last user text of `__error_429__` / `__error_400__` / `__error_500__` makes Copilot refuse.
  */
@@ -36,8 +38,27 @@ export const SCRIPTED_TOOL_ID = "toolu_fake_01";
 interface RequestView {
   lastUserText: string;
   toolResult?: string;
-  firstTool?: string;
+  /** The names of the tools offered, in order. */
+  tools: string[];
   thinking: boolean;
+}
+
+/** What the fake's tool calls ask a real agent's shell tool to run, and what the agent then sends back. */
+export const FAKE_SHELL_OUTPUT = "fake-tool-ran";
+const SHELL_INPUTS: Record<string, Record<string, unknown>> = {
+  Bash: { command: `echo ${FAKE_SHELL_OUTPUT}`, description: "Print a marker" },
+  exec_command: { cmd: `echo ${FAKE_SHELL_OUTPUT}` },
+  shell: { command: ["echo", FAKE_SHELL_OUTPUT] },
+};
+
+/** The prompt marker that makes the fake answer with text even when tools are offered (an agent's "hello"). */
+export const TEXT_ONLY = "__text_only__";
+
+/** The call the fake makes when it calls a tool: an agent's shell tool running `echo`, else the first tool with a city. */
+export function fakeToolCall(tools: readonly string[], lastUserText: string): { name: string; input: Record<string, unknown> } | undefined {
+  if (tools.length === 0 || lastUserText.includes(TEXT_ONLY)) return undefined;
+  const shell = tools.find((name) => name in SHELL_INPUTS);
+  return shell ? { name: shell, input: SHELL_INPUTS[shell]! } : { name: tools[0]!, input: { city: "Paris" } };
 }
 
 type Json = Record<string, unknown>;
@@ -62,7 +83,7 @@ export function viewAnthropic(body: Json): RequestView {
   return {
     lastUserText: last?.role === "user" ? textOf(last.content) : "",
     toolResult: result ? textOf(result.content) || String(result.content ?? "") : undefined,
-    firstTool: tools[0]?.name as string | undefined,
+    tools: tools.map((t) => String(t.name)),
     thinking: isRecord(body.thinking) && body.thinking.type === "enabled",
   };
 }
@@ -75,7 +96,7 @@ export function viewChat(body: Json): RequestView {
   return {
     lastUserText: last?.role === "user" ? textOf(last.content) : "",
     toolResult: last?.role === "tool" ? String(last.content) : undefined,
-    firstTool: tools[0]?.function.name,
+    tools: tools.map((t) => t.function.name),
     thinking: typeof body.thinking_budget === "number",
   };
 }
@@ -99,9 +120,12 @@ export function scriptedAnswer(view: RequestView): ScriptedAnswer {
   const answer: ScriptedAnswer = { text: SCRIPTED_HELLO };
   if (view.thinking) answer.thinking = SCRIPTED_THINKING;
   if (view.toolResult !== undefined) answer.text = `The tool said: ${view.toolResult}`;
-  else if (view.firstTool) {
-    answer.text = "Let me look that up.";
-    answer.tool = { id: SCRIPTED_TOOL_ID, name: view.firstTool, input: { city: "Paris" } };
+  else {
+    const call = fakeToolCall(view.tools, view.lastUserText);
+    if (call) {
+      answer.text = "Let me look that up.";
+      answer.tool = { id: SCRIPTED_TOOL_ID, ...call };
+    }
   }
   return answer;
 }

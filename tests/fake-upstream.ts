@@ -1,5 +1,15 @@
 import type { CatalogEntry } from "~/upstream/model-catalog";
-import { anthropicEvents, anthropicMessage, chatChunks, chatCompletion, scriptedAnswer, scriptedFailure, viewAnthropic, viewChat } from "./fake-answers";
+import {
+  anthropicEvents,
+  anthropicMessage,
+  chatChunks,
+  chatCompletion,
+  fakeToolCall,
+  scriptedAnswer,
+  scriptedFailure,
+  viewAnthropic,
+  viewChat,
+} from "./fake-answers";
 import { PROMPT_FILTER_CHUNK } from "./fixtures/copilot-chat-chunks";
 import { COPILOT_MODELS } from "./fixtures/copilot-models";
 
@@ -195,7 +205,7 @@ function richChatAnswer(payload: ChatRequestLike, rich: NonNullable<ReturnType<t
 type ResponsesRequestLike = {
   model: string;
   stream?: boolean;
-  input?: string | { type?: string; role?: string; output?: unknown }[];
+  input?: string | { type?: string; role?: string; output?: unknown; content?: unknown }[];
   tools?: { type: string; name?: string }[];
   text?: { format?: { type: string; schema?: unknown } };
   reasoning?: unknown;
@@ -204,19 +214,57 @@ type ResponsesRequestLike = {
 
 let responseCount = 0;
 
-/** Copilot's /responses answer for a request: a function call, JSON for a json_schema, or text (echoing a function's output). */
+/** The sources the fake's web search finds, cited in its answer. */
+export const FAKE_SEARCH_SOURCES = [
+  { url: "https://bun.com/docs/runtime", title: "Bun Runtime docs" },
+  { url: "https://example.com/copilot-api", title: "copilot-api notes" },
+] as const;
+
+/** The text of a Responses input item's content (a string, or its text parts). */
+function itemText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content.map((p: { text?: unknown }) => (typeof p?.text === "string" ? p.text : "")).join("\n");
+}
+
+/** A web search's output as Copilot's /responses gives it: the `web_search_call` item, then a message citing its sources. */
+function webSearchOutput(id: string, query: string): Record<string, unknown>[] {
+  const lead = "Here is what the web says: ";
+  let text = lead;
+  const annotations = FAKE_SEARCH_SOURCES.map((source, index) => {
+    if (index > 0) text += " and ";
+    const start = text.length;
+    text += source.title;
+    return { type: "url_citation", url: source.url, title: source.title, start_index: start, end_index: text.length };
+  });
+  text += ".";
+  return [
+    { id: `ws_${id}`, type: "web_search_call", status: "completed", action: { type: "search", query } },
+    { id: `msg_${id}`, type: "message", status: "completed", role: "assistant", content: [{ type: "output_text", text, annotations }] },
+  ];
+}
+
+/**
+ * Copilot's /responses answer for a request: a web search (a `web_search` tool offered and the
+ * user asking to search), a function call, JSON for a json_schema, or text (echoing a function's output).
+ */
 function responsesAnswer(payload: ResponsesRequestLike): Record<string, unknown> {
   const id = `resp_fake${(++responseCount).toString().padStart(4, "0")}`;
-  const items = typeof payload.input === "string" ? [{ role: "user" }] : (payload.input ?? []);
+  const items = typeof payload.input === "string" ? [{ role: "user", content: payload.input }] : (payload.input ?? []);
   const last = items.at(-1);
+  const lastUserText = last?.role === "user" ? itemText(last.content) : "";
   const output: Record<string, unknown>[] = [];
   if (payload.reasoning) {
     const encrypted = payload.include?.includes("reasoning.encrypted_content") ? { encrypted_content: "gAAAA-fake-encrypted" } : {};
     output.push({ id: `rs_${id}`, type: "reasoning", summary: [], ...encrypted });
   }
-  const fn = payload.tools?.find((t) => t.type === "function");
-  if (fn && last?.type !== "function_call_output") {
-    output.push({ id: `fc_${id}`, type: "function_call", status: "completed", call_id: `call_${id}`, name: fn.name, arguments: FAKE_CALL_ARGUMENTS });
+  const searches = payload.tools?.some((t) => t.type === "web_search" || t.type === "web_search_preview") && /\bsearch\b/i.test(lastUserText);
+  const functions = (payload.tools ?? []).filter((t) => t.type === "function").map((t) => String(t.name));
+  const call = last?.type === "function_call_output" ? undefined : fakeToolCall(functions, lastUserText);
+  if (searches) {
+    output.push(...webSearchOutput(id, lastUserText.trim().slice(0, 100)));
+  } else if (call) {
+    output.push({ id: `fc_${id}`, type: "function_call", status: "completed", call_id: `call_${id}`, name: call.name, arguments: JSON.stringify(call.input) });
   } else {
     const text =
       payload.text?.format?.type === "json_schema"
@@ -253,7 +301,7 @@ function responsesEvents(answer: Record<string, unknown>): string {
   emit("response.in_progress", { response: start });
   for (const [index, item] of (answer.output as Record<string, unknown>[]).entries()) {
     if (item.type === "message") {
-      const text = (item.content as { text: string }[])[0]!.text;
+      const { text, annotations } = (item.content as { text: string; annotations: unknown[] }[])[0]!;
       emit("response.output_item.added", { output_index: index, item: { ...item, status: "in_progress", content: [] } });
       emit("response.content_part.added", {
         item_id: item.id,
@@ -264,12 +312,24 @@ function responsesEvents(answer: Record<string, unknown>): string {
       for (const piece of [text.slice(0, 5), text.slice(5)]) {
         emit("response.output_text.delta", { item_id: item.id, output_index: index, content_index: 0, delta: piece, logprobs: [] });
       }
+      for (const [annotationIndex, annotation] of annotations.entries()) {
+        emit("response.output_text.annotation.added", {
+          item_id: item.id,
+          output_index: index,
+          content_index: 0,
+          annotation_index: annotationIndex,
+          annotation,
+        });
+      }
       emit("response.output_text.done", { item_id: item.id, output_index: index, content_index: 0, text, logprobs: [] });
-      emit("response.content_part.done", { item_id: item.id, output_index: index, content_index: 0, part: { type: "output_text", text, annotations: [] } });
+      emit("response.content_part.done", { item_id: item.id, output_index: index, content_index: 0, part: { type: "output_text", text, annotations } });
     } else if (item.type === "function_call") {
       emit("response.output_item.added", { output_index: index, item: { ...item, status: "in_progress", arguments: "" } });
       emit("response.function_call_arguments.delta", { item_id: item.id, output_index: index, delta: item.arguments });
       emit("response.function_call_arguments.done", { item_id: item.id, output_index: index, arguments: item.arguments });
+    } else if (item.type === "web_search_call") {
+      emit("response.output_item.added", { output_index: index, item: { id: item.id, type: item.type, status: "in_progress" } });
+      for (const phase of ["in_progress", "searching", "completed"]) emit(`response.web_search_call.${phase}`, { item_id: item.id, output_index: index });
     } else {
       emit("response.output_item.added", { output_index: index, item });
     }

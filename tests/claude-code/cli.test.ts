@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { pickClaudeModels } from "~/features/claude-code/models";
+import { claudeCodeName, pickClaudeModels } from "~/features/claude-code/models";
 import type { CatalogEntry } from "~/upstream/model-catalog";
 import { SCRIPTED_HELLO } from "../fake-answers";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
@@ -37,6 +37,18 @@ describe("choosing Claude Code's models from the catalog", () => {
     const disabled: CatalogEntry = { ...sonnet, id: "claude-sonnet-5", policy: { state: "unconfigured" } };
     expect(pickClaudeModels([sonnet, newer, disabled])?.main).toBe("claude-sonnet-4.10");
   });
+
+  test("Claude Code's dashed spelling of an id, only when it resolves back to that id", () => {
+    const ids = new Map([
+      ["claude-sonnet-4-5", "claude-sonnet-4.5"],
+      ["claude-3-5-haiku", "claude-3.5-haiku"],
+    ]);
+    const resolve = (name: string) => ids.get(name);
+    expect(claudeCodeName("claude-sonnet-4.5", resolve)).toBe("claude-sonnet-4-5");
+    expect(claudeCodeName("claude-3.5-haiku", resolve)).toBe("claude-3-5-haiku");
+    expect(claudeCodeName("claude-sonnet-4", resolve)).toBe("claude-sonnet-4");
+    expect(claudeCodeName("claude-opus-4.1", resolve)).toBe("claude-opus-4.1"); // the dashed name would not resolve: the id
+  });
 });
 
 describe("copilot-api claude-code", () => {
@@ -47,15 +59,15 @@ describe("copilot-api claude-code", () => {
   afterAll(() => fake.stop());
   const envFor = (home: string, withToken = true) => isolatedEnv(home, { ...fake.env(), ...(withToken ? { GH_TOKEN: fake.githubToken } : {}) });
 
-  test("prints the environment for Claude Code, models from the catalog; without --create-key it creates no key", async () => {
+  test("prints the environment for Claude Code, models from the catalog in the dashed names Claude Code knows; without --create-key it creates no key", async () => {
     const env = envFor(tempDir());
     const result = await cli(["claude-code"], env);
     expect(result.code).toBe(0);
     expect(exported(result.stdout)).toEqual({
       ANTHROPIC_BASE_URL: "http://127.0.0.1:4141",
-      ANTHROPIC_MODEL: "claude-sonnet-4.5",
-      ANTHROPIC_SMALL_FAST_MODEL: "claude-haiku-4.5",
-      ANTHROPIC_DEFAULT_HAIKU_MODEL: "claude-haiku-4.5",
+      ANTHROPIC_MODEL: "claude-sonnet-4-5",
+      ANTHROPIC_SMALL_FAST_MODEL: "claude-haiku-4-5",
+      ANTHROPIC_DEFAULT_HAIKU_MODEL: "claude-haiku-4-5",
     });
     expect(result.stdout).toContain("# export ANTHROPIC_AUTH_TOKEN=");
     expect(result.stdout).toContain("--create-key");
@@ -81,8 +93,8 @@ describe("copilot-api claude-code", () => {
     const vars = exported(ok.stdout);
     expect(vars).toMatchObject({
       ANTHROPIC_BASE_URL: "http://127.0.0.1:4999",
-      ANTHROPIC_MODEL: "claude-opus-4.1",
-      ANTHROPIC_SMALL_FAST_MODEL: "claude-haiku-4.5",
+      ANTHROPIC_MODEL: "claude-opus-4-1",
+      ANTHROPIC_SMALL_FAST_MODEL: "claude-haiku-4-5",
     });
     expect(vars.ANTHROPIC_AUTH_TOKEN).toStartWith("cpk_");
     expect(ok.stderr).toContain("shown only once");
@@ -99,6 +111,8 @@ describe("copilot-api claude-code", () => {
       });
       expect(response.status).toBe(200);
       expect(((await response.json()) as { content: { text: string }[] }).content[0]!.text).toBe(SCRIPTED_HELLO);
+      // The dashed name reached Copilot as its catalog id.
+      expect(JSON.parse(fake.requests.findLast((r) => r.path === "/v1/messages")!.body).model).toBe("claude-opus-4.1");
     } finally {
       await server.stop();
     }

@@ -11,7 +11,7 @@ import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
 import { resolveGithubToken } from "~/upstream/github-token";
 import { claudeModelIds, ModelCatalog } from "~/upstream/model-catalog";
-import { pickClaudeModels } from "./models";
+import { claudeCodeName, pickClaudeModels } from "./models";
 
 /** A value as a POSIX shell word: as it is when it is plain, else single-quoted. */
 const shellWord = (value: string) => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`);
@@ -66,8 +66,10 @@ export const claudeCodeCommand = defineCommand({
     if (offline) log.warn("no GitHub token: --model and --small-model are printed as given, not checked against the Copilot plan");
     const catalog = offline ? undefined : await fetchCatalog(args);
     const picked = catalog ? pickClaudeModels(catalog.all()) : undefined;
-    const main = args.model ? resolveFlag("--model", args.model, catalog) : picked?.main;
-    const small = args["small-model"] ? resolveFlag("--small-model", args["small-model"], catalog) : (picked?.small ?? main);
+    // Printed in Claude Code's dashed spelling (the gateway resolves it to the catalog id); as given without a catalog.
+    const named = (id: string | undefined) => (id && catalog ? claudeCodeName(id, (name) => catalog.resolve(name)?.id) : id);
+    const main = named(args.model ? resolveFlag("--model", args.model, catalog) : picked?.main);
+    const small = named(args["small-model"] ? resolveFlag("--small-model", args["small-model"], catalog) : picked?.small) ?? main;
     if (!main || !small)
       throw new AppError(
         "this Copilot plan's model list has no Claude model Claude Code could use",

@@ -45,3 +45,14 @@ export function pickClaudeModels(entries: readonly CatalogEntry[]): ClaudeCodeMo
   if (!main) return undefined;
   return { main, small: newest(parsed, "haiku") ?? main };
 }
+
+/**
+ * A catalog id as Claude Code knows it: Anthropic's dashed spelling (`claude-sonnet-4.5` →
+ * `claude-sonnet-4-5`), which the gateway resolves back to the id. Claude Code misreads a dotted
+ * version and warns on every run that the model was retired. The id itself when the dashed name
+ * would not resolve to it.
+ */
+export function claudeCodeName(id: string, resolve: (name: string) => string | undefined): string {
+  const dashed = id.replace(/(\d)\.(\d)/g, "$1-$2");
+  return dashed !== id && resolve(dashed) === id ? dashed : id;
+}

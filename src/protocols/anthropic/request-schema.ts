@@ -87,7 +87,8 @@ export const messageSchema = z.looseObject({
  */
 export const toolSchema = z.looseObject({
   name: z.string().min(1),
-  type: z.string().optional(),
+  // null: a client tool, as the SDK's `type?: "custom" | null` allows.
+  type: z.string().nullish(),
   description: z.string().optional(),
   input_schema: z.record(z.string(), z.unknown()).optional(),
   cache_control: cacheControl,

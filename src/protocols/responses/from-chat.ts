@@ -4,6 +4,7 @@
  * used by the stream translator too.
  */
 import type { ChatCompletionResponse, ChatFinishReason, ChatUsage } from "~/protocols/anthropic";
+import { namespacedName } from "./namespaces";
 import {
   newId,
   type OutputFunctionCall,
@@ -109,7 +110,7 @@ export function chatToResponse(completion: ChatCompletionResponse, context: Resp
           type: "function_call",
           status: "completed",
           call_id: call.id,
-          name: call.function.name,
+          ...namespacedName(context.request.tools, call.function.name),
           arguments: call.function.arguments ?? "",
         });
       }

@@ -18,14 +18,15 @@ const contentPart = z.object({ type: z.string() });
 const inputItem = z.object({
   type: z.string().optional(),
   role: z.string().optional(),
-  content: z.union([z.string(), z.array(contentPart)], { error: "expected a string or an array of content parts" }).optional(),
+  // null: what Codex sends for a reasoning item without reasoning text, and OpenAI accepts.
+  content: z.union([z.string(), z.array(contentPart)], { error: "expected a string or an array of content parts" }).nullish(),
 });
 
 const tool = z.object({ type: z.string() });
 
 export const responsesRequest = z.object({
   model: z.string().min(1).max(MODEL_NAME_MAX),
-  input: z.union([z.string(), z.array(inputItem)], { error: "expected a string or an array of input items" }).optional(),
+  input: z.union([z.string(), z.array(inputItem)], { error: "expected a string or an array of input items" }).nullish(),
   instructions: z.string().nullish(),
   previous_response_id: responseId.nullish(),
   store: z.boolean().nullish(),
@@ -35,20 +36,20 @@ export const responsesRequest = z.object({
   max_output_tokens: z.number().int().positive().nullish(),
 });
 
-/**
- * Tools OpenAI runs on its own servers. Copilot runs none of them, on either endpoint:
- * a request naming one is refused, rather than answered as if the tool were not there.
- */
-const HOSTED_TOOLS =
-  /^(web_search|web_search_preview|file_search|code_interpreter|computer_use|computer_use_preview|image_generation|mcp)(_\d{4}_\d{2}_\d{2})?$/;
+/** OpenAI's hosted web search, by every name it has had. */
+const WEB_SEARCH = /^web_search(_preview)?(_\d{4}_\d{2}_\d{2})?$/;
 
-/** The hosted tool types a request names, each once, in order. */
-export function hostedTools(tools: unknown): string[] {
-  if (!Array.isArray(tools)) return [];
-  const found = new Set<string>();
-  for (const t of tools) {
-    const type = typeof t === "object" && t !== null ? (t as { type?: unknown }).type : undefined;
-    if (typeof type === "string" && HOSTED_TOOLS.test(type)) found.add(type);
+/**
+ * The request's tools without the hosted web search, and the web-search types left out. Copilot runs
+ * web search only on /responses: on the path translated to Chat the tool cannot run, and a client
+ * that sends it by default (Codex) is answered without it rather than refused.
+ */
+export function withoutWebSearch<T extends { type?: unknown }>(tools: readonly T[] | null | undefined): { kept: T[]; dropped: string[] } {
+  const kept: T[] = [];
+  const dropped = new Set<string>();
+  for (const tool of tools ?? []) {
+    if (typeof tool.type === "string" && WEB_SEARCH.test(tool.type)) dropped.add(tool.type);
+    else kept.push(tool);
   }
-  return [...found];
+  return { kept, dropped: [...dropped] };
 }

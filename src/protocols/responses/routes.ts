@@ -4,6 +4,7 @@ import { observeFor } from "~/features/events";
 import { expandChain, isStoredStatus, type StoredResponse, type StoredResponses } from "~/features/responses";
 import { apiError } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
+import { log } from "~/lib/log";
 import type { ChatCompletionResponse } from "~/protocols/anthropic";
 import type { OpenAIDeps } from "~/protocols/openai";
 import type { CatalogEntry } from "~/upstream/model-catalog";
@@ -15,7 +16,7 @@ import { chatToResponse, mapUsage, newContext } from "./from-chat";
 import { inputItems, responsesHasImages, responsesInitiator } from "./input";
 import { DEFAULT_LIMIT, MAX_LIMIT, pageOf } from "./input-items";
 import { TerminalEventTap } from "./passthrough";
-import { hostedTools, RESPONSE_ID_MAX, responsesRequest } from "./request-schema";
+import { RESPONSE_ID_MAX, responsesRequest, withoutWebSearch } from "./request-schema";
 import { type ResponsesStreamTranslator, translateChatStream } from "./stream-from-chat";
 import { responsesToChat } from "./to-chat";
 import type { InputItem, ResponsesRequest } from "./types";
@@ -36,6 +37,21 @@ const notFound = (id: string) =>
   `no stored response ${JSON.stringify(clip(id, RESPONSE_ID_MAX))} for this key: it does not exist, was created with store: false, was deleted, ` +
   "is older than --responses-retention-days, or belongs to another API key";
 
+/** Names the tools the gateway left out of the upstream request (it could not run them), so the client can tell. */
+export const DROPPED_TOOLS_HEADER = "x-copilot-api-dropped-tools";
+
+/** The models whose dropped web search was already logged: one line each, not one per request. */
+const warnedDrops = new Set<string>();
+
+/** One log line per model whose requests lose their web search, not one per request. */
+function warnDropped(model: string, dropped: string[]): void {
+  if (warnedDrops.has(model) || warnedDrops.size >= 100) return;
+  warnedDrops.add(model);
+  log.warn(
+    `${model}: ${dropped.join(", ")} left out of its requests (said once): Copilot runs web search only for models whose catalog entry lists /responses`,
+  );
+}
+
 /** How a request's answer is kept, when it is. */
 type Save = (response: object) => void;
 
@@ -52,15 +68,6 @@ export function responsesRoutes(deps: ResponsesDeps) {
     const body = await acceptModelRequest(c, responsesRequest);
     if (body instanceof Response) return body;
     const request = body.json as unknown as ResponsesRequest;
-    const hosted = hostedTools(request.tools);
-    if (hosted.length > 0) {
-      return apiError(c, 400, {
-        message: `tools: ${hosted.join(", ")} ${hosted.length === 1 ? "is a tool" : "are tools"} OpenAI runs on its own servers, and Copilot runs none of them; remove ${hosted.length === 1 ? "it" : "them"} from tools, or give the model a function tool that does the same`,
-        type: "invalid_request_error",
-        code: "unsupported_tool",
-        param: "tools",
-      });
-    }
 
     const keyId = c.var.apiKey.id;
     const previous = request.previous_response_id ?? null;
@@ -105,7 +112,8 @@ export function responsesRoutes(deps: ResponsesDeps) {
     const traits = { vision: responsesHasImages(items), initiator: responsesInitiator(items) };
 
     if (entry && supports(entry, "/responses")) {
-      // Copilot answers this model on /responses: the client's bytes go as they came, unless the chain was expanded.
+      // Copilot answers this model on /responses: the client's bytes go as they came (hosted tools
+      // included: Copilot runs web_search, and answers for the others), unless the chain was expanded.
       const text = previous === null ? body.text : JSON.stringify({ ...body.json, input: items, previous_response_id: undefined });
       const tap = new TerminalEventTap(save);
       const observer = observeFor(
@@ -119,7 +127,14 @@ export function responsesRoutes(deps: ResponsesDeps) {
       };
       return forwardAndRelay(c, deps.copilot, { method: "POST", path: "/responses", body: text, ...traits }, observer, { transform: (s) => tap.watch(s) });
     }
-    return translated(c, deps, request, items, entry, storing, save, traits);
+    // Web search cannot run on Copilot's chat: left out, and named in the answer's header.
+    const { kept, dropped } = withoutWebSearch(request.tools);
+    if (dropped.length === 0) return translated(c, deps, request, items, entry, storing, save, traits);
+    warnDropped(entry?.id ?? clip(request.model, 64), dropped);
+    const answer = await translated(c, deps, { ...request, tools: kept }, items, entry, storing, save, traits);
+    // Set on the answer itself: a relayed stream is a Response of its own, which c.header would not reach.
+    answer.headers.set(DROPPED_TOOLS_HEADER, dropped.join(", "));
+    return answer;
   });
 
   routes.get("/responses/:id", (c) => {
@@ -192,7 +207,10 @@ async function translated(
   save: Save | undefined,
   traits: Pick<Parameters<typeof sendToCopilot>[2], "vision" | "initiator">,
 ): Promise<Response> {
-  const translation = responsesToChat(request, items, { model: entry?.id ?? request.model, supportsReasoning: entry ? hasReasoning(entry) : false });
+  const translation = responsesToChat(request, items, {
+    model: entry?.id ?? request.model,
+    supportsReasoning: entry ? hasReasoning(entry) : false,
+  });
   if ("problem" in translation) {
     return apiError(c, 400, {
       message: translation.problem.message,

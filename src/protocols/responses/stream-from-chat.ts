@@ -21,6 +21,7 @@
 import type { ChatChunkDelta, ChatCompletionChunk, ChatFinishReason, ChatUsage } from "~/protocols/anthropic";
 import { type ChatStreamTranslatorLike, LineSplitter, pumpChatStream } from "../chat-stream";
 import { mapUsage, messageItem, type ResponseContext, responseSkeleton, statusOf } from "./from-chat";
+import { namespacedName } from "./namespaces";
 import { newId, type OutputFunctionCall, type OutputItem, type OutputReasoning, type ResponseObject } from "./types";
 
 /** Copilot's error messages are kept, but never more than this many characters of them. */
@@ -216,7 +217,14 @@ export class ResponsesStreamTranslator implements ChatStreamTranslatorLike {
         item = {
           kind: "call",
           index: this.output.length,
-          item: { id: newId("fc"), type: "function_call", status: "in_progress", call_id: callId, name: call.function?.name ?? "", arguments: "" },
+          item: {
+            id: newId("fc"),
+            type: "function_call",
+            status: "in_progress",
+            call_id: callId,
+            ...namespacedName(this.context.request.tools, call.function?.name ?? ""),
+            arguments: "",
+          },
         };
         const callKey = key ?? `anon:${item.index}`;
         this.calls.set(callKey, item);

@@ -5,12 +5,13 @@
  * Input items: messages (`input_text`, `input_image`, earlier `output_text`), `function_call`,
  * `function_call_output`, and `reasoning` (carried as Copilot's `reasoning_text` /
  * `reasoning_opaque` for models with reasoning, dropped for the others). `instructions` become
- * the system message. Function tools and `tool_choice` map one to one, `text.format` becomes
- * `response_format`. What Chat Completions cannot express (files, item references, custom
+ * the system message. Function tools and `tool_choice` map one to one, a namespace's functions
+ * become flat functions (./namespaces.ts), `text.format` becomes `response_format`. What Chat Completions cannot express (files, item references, custom
  * tools) is refused with a problem naming it, never silently dropped.
  */
 import type { ChatCompletionRequest, ChatContentPart, ChatMessage, ChatToolCall, ChatToolChoice } from "~/protocols/anthropic";
 import { itemType } from "./input";
+import { flatToolName } from "./namespaces";
 import type { InputItem, ResponsesRequest } from "./types";
 
 export interface ToChatOptions {
@@ -135,10 +136,14 @@ function convertItems(items: readonly InputItem[], supportsReasoning: boolean, m
       }
     } else if (type === "function_call") {
       const message = assistant();
+      const name = String(item.name ?? "");
       const call: ChatToolCall = {
         id: String(item.call_id ?? ""),
         type: "function",
-        function: { name: String(item.name ?? ""), arguments: stringOf(item.arguments) },
+        function: {
+          name: typeof item.namespace === "string" && item.namespace !== "" ? flatToolName(item.namespace, name) : name,
+          arguments: stringOf(item.arguments),
+        },
       };
       message.tool_calls = [...(message.tool_calls ?? []), call];
       if (message.content === "") message.content = null;
@@ -217,18 +222,30 @@ function stringOf(value: unknown): string {
 
 function convertTools(tools: ResponsesRequest["tools"]): { tools: ChatFunctionTool[] } | { problem: TranslationProblem } {
   const out: ChatFunctionTool[] = [];
+  const unsupported = (param: string, type: unknown) => ({
+    problem: { param: `${param}.type`, message: `${param}.type: tools of type ${JSON.stringify(String(type).slice(0, 64))} ${ONLY_ON_RESPONSES}` },
+  });
   for (const [index, tool] of (tools ?? []).entries()) {
-    if (tool.type !== "function") {
-      const type = JSON.stringify(String(tool.type).slice(0, 64));
-      return { problem: { param: `tools[${index}].type`, message: `tools[${index}].type: tools of type ${type} ${ONLY_ON_RESPONSES}` } };
+    if (tool.type === "namespace") {
+      for (const [at, inner] of (Array.isArray(tool.tools) ? (tool.tools as Record<string, unknown>[]) : []).entries()) {
+        if (inner?.type !== "function") return unsupported(`tools[${index}].tools[${at}]`, inner?.type);
+        out.push(functionTool(inner, flatToolName(String(tool.name ?? ""), String(inner.name ?? ""))));
+      }
+    } else if (tool.type === "function") {
+      out.push(functionTool(tool, String(tool.name ?? "")));
+    } else {
+      return unsupported(`tools[${index}]`, tool.type);
     }
-    const fn: ChatFunctionTool["function"] = { name: String(tool.name ?? "") };
-    if (typeof tool.description === "string") fn.description = tool.description;
-    if (typeof tool.parameters === "object" && tool.parameters !== null) fn.parameters = tool.parameters as Record<string, unknown>;
-    if (typeof tool.strict === "boolean") fn.strict = tool.strict;
-    out.push({ type: "function", function: fn });
   }
   return { tools: out };
+}
+
+function functionTool(tool: Record<string, unknown>, name: string): ChatFunctionTool {
+  const fn: ChatFunctionTool["function"] = { name };
+  if (typeof tool.description === "string") fn.description = tool.description;
+  if (typeof tool.parameters === "object" && tool.parameters !== null) fn.parameters = tool.parameters as Record<string, unknown>;
+  if (typeof tool.strict === "boolean") fn.strict = tool.strict;
+  return { type: "function", function: fn };
 }
 
 /** "auto" / "none" / "required" as they are; {type: "function", name} → {type: "function", function: {name}}; anything else undefined. */

@@ -29,6 +29,8 @@ export interface OutputFunctionCall {
   status: "in_progress" | "completed" | "incomplete";
   call_id: string;
   name: string;
+  /** The namespace tool the function belongs to, when the request declared it in one. */
+  namespace?: string;
   arguments: string;
 }
 

@@ -215,15 +215,6 @@ describe.each(PATHS)("POST /v1/responses, $name ($model → Copilot $upstream)",
     const continued = await owner.responses.create({ model, input: "more", previous_response_id: response.id }).catch((error: unknown) => error);
     expect((continued as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("previous_response_not_found");
   });
-
-  test("built-in tools Copilot cannot run are a 400 naming them", async () => {
-    const refused = await owner.responses
-      .create({ model, input: "search", tools: [{ type: "web_search" }, { type: "code_interpreter", container: { type: "auto" } }] })
-      .catch((error: unknown) => error);
-    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((refused as Error).message).toContain("web_search, code_interpreter");
-    expect((refused as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("tools");
-  });
 });
 
 describe("pass-through to Copilot's /responses", () => {

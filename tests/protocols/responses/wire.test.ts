@@ -4,7 +4,7 @@ import { checkBody } from "~/protocols/request-checks";
 import { inputItems, responsesHasImages, responsesInitiator } from "~/protocols/responses/input";
 import { pageOf } from "~/protocols/responses/input-items";
 import { TerminalEventTap } from "~/protocols/responses/passthrough";
-import { hostedTools, responsesRequest } from "~/protocols/responses/request-schema";
+import { responsesRequest, withoutWebSearch } from "~/protocols/responses/request-schema";
 import { noteResponseUsage, responsesUsage } from "~/protocols/responses/usage";
 
 describe("reading input for Copilot's headers", () => {
@@ -43,17 +43,16 @@ describe("the request schema", () => {
     expect(checkBody(responsesRequest, { model: "m", tools: [{ name: "no type" }] })?.param).toBe("tools[0].type");
   });
 
-  test("hosted tools are named, each once; function and client-run tools are not", () => {
+  test("web search, by any of its names, is taken out of the tools and named once; the other tools stay", () => {
     const tools = [
       { type: "function", name: "f" },
       { type: "web_search_preview_2025_03_11" },
+      { type: "web_search", external_web_access: false },
       { type: "file_search" },
-      { type: "custom", name: "apply_patch" },
-      { type: "local_shell" },
-      { type: "file_search" },
+      { type: "web_search" },
     ];
-    expect(hostedTools(tools)).toEqual(["web_search_preview_2025_03_11", "file_search"]);
-    expect(hostedTools(undefined)).toEqual([]);
+    expect(withoutWebSearch(tools)).toEqual({ kept: [tools[0]!, tools[3]!], dropped: ["web_search_preview_2025_03_11", "web_search"] });
+    expect(withoutWebSearch(undefined)).toEqual({ kept: [], dropped: [] });
   });
 });
 
