@@ -2,6 +2,7 @@
 // against a baseline measured in the same run. Numbers go in the README.
 import { benchAnthropic } from "./anthropic";
 import { benchBoot } from "./boot";
+import { benchCountTokens } from "./count-tokens";
 import { benchDashboard } from "./dashboard";
 import { benchEvents } from "./events";
 import { benchKeys } from "./keys";
@@ -22,6 +23,7 @@ await benchBoot();
 benchMigrationGuard();
 await benchProxy();
 await benchAnthropic();
+await benchCountTokens();
 await benchStrictChunks();
 await benchDashboard();
 await benchResponses();

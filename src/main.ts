@@ -1,4 +1,5 @@
 #!/usr/bin/env bun
+import { isMainThread } from "node:worker_threads";
 import { defineCommand, runMain } from "citty";
 import { dbCommand } from "~/db/cli";
 import { authCommand } from "~/features/auth/cli";
@@ -85,4 +86,5 @@ const main = defineCommand({
   },
 });
 
-await runMain(main);
+// The bundle and the compiled binary are also what the token counter's thread runs (src/protocols/anthropic/token-worker.ts): no CLI there.
+if (isMainThread) await runMain(main);

@@ -10,6 +10,7 @@ import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { dbPath } from "~/lib/paths";
 import type { Worker } from "~/lib/worker";
+import { TokenCounter } from "~/protocols/anthropic";
 import { createApp } from "~/server";
 import { type AccountType, upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
@@ -77,8 +78,10 @@ export async function start(options: StartOptions): Promise<void> {
   const copilot = token && new CopilotClient(urls, token);
   // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
   const catalog = copilot && new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });
+  const tokens = new TokenCounter();
   const app = createApp({
     store,
+    tokens,
     recorder,
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
@@ -99,6 +102,7 @@ export async function start(options: StartOptions): Promise<void> {
     new RetentionJob(store, { days: options.eventsRetentionDays }),
     new RetentionJob(store, { days: options.responsesRetentionDays, target: responsesRetention }),
     fileWatch,
+    tokens,
     ...(token ? [token] : []),
     ...(catalog ? [catalog] : []),
   ];

@@ -19,13 +19,13 @@ export const MODEL_NAME_MAX = 256;
 
 export type JsonObject = Record<string, unknown>;
 
-/** 413 past --body-limit-mb, before the body is read into memory. */
-export function jsonBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+/** 413 past --body-limit-mb (or a route's own, smaller limit, whose remedy it says), before the body is read into memory. */
+export function jsonBodyLimit(maxBytes: number, remedy = "raise --body-limit-mb if this is expected"): MiddlewareHandler<AppEnv> {
   return bodyLimit({
     maxSize: maxBytes,
     onError: (c) =>
       apiError(c, 413, {
-        message: `request body is larger than ${maxBytes} bytes; raise --body-limit-mb if this is expected`,
+        message: `request body is larger than ${maxBytes} bytes; ${remedy}`,
         type: "invalid_request_error",
         code: "body_too_large",
       }),
