@@ -12,6 +12,7 @@ import { benchProxy } from "./proxy";
 import { benchReplication } from "./replication";
 import { benchRequestChecks } from "./request-checks";
 import { benchResponses } from "./responses";
+import { benchResponsesChain } from "./responses-chain";
 import { benchStrictChunks } from "./strict-chunks";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
@@ -27,4 +28,5 @@ await benchCountTokens();
 await benchStrictChunks();
 await benchDashboard();
 await benchResponses();
+await benchResponsesChain();
 await benchReplication();
