@@ -37,15 +37,22 @@ export interface BenchGateway {
   copilotToken: string;
   /** What the server logged so far. */
   log(): string;
+  /** The server's process id (for its memory). */
+  pid: number;
   stop(): Promise<void>;
 }
 
 /** copilot-api in a temporary home, pointed at the fake, with one key; listening when this resolves. */
-export async function startGateway(fake: FakeUpstream): Promise<BenchGateway> {
+export async function startGateway(fake: FakeUpstream, args: string[] = []): Promise<BenchGateway> {
   const home = mkdtempSync(join(tmpdir(), "copilot-api-bench-"));
   const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), ...fake.env(), GH_TOKEN: fake.githubToken };
   const secret = (JSON.parse(run(["keys", "create", "--json"], env)) as { secret: string }).secret;
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "start", "--port", "0"], { cwd: ROOT, env, stdout: "ignore", stderr: "pipe" });
+  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "start", "--port", "0", ...args], {
+    cwd: ROOT,
+    env,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   // The log is read to its end, not only up to "listening": a reader that stopped would close
   // the pipe, and the server would die on the next line it logs.
   let text = "";
@@ -70,6 +77,7 @@ export async function startGateway(fake: FakeUpstream): Promise<BenchGateway> {
     secret,
     copilotToken: exchange.token,
     log: () => text,
+    pid: proc.pid,
     async stop() {
       proc.kill("SIGTERM");
       await proc.exited;

@@ -2,6 +2,7 @@
 // against a baseline measured in the same run. Numbers go in the README.
 import { benchAnthropic } from "./anthropic";
 import { benchBoot } from "./boot";
+import { benchCountTokens } from "./count-tokens";
 import { benchDashboard } from "./dashboard";
 import { benchEvents } from "./events";
 import { benchKeys } from "./keys";
@@ -11,6 +12,7 @@ import { benchProxy } from "./proxy";
 import { benchReplication } from "./replication";
 import { benchRequestChecks } from "./request-checks";
 import { benchResponses } from "./responses";
+import { benchResponsesChain } from "./responses-chain";
 import { benchStrictChunks } from "./strict-chunks";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
@@ -22,7 +24,9 @@ await benchBoot();
 benchMigrationGuard();
 await benchProxy();
 await benchAnthropic();
+await benchCountTokens();
 await benchStrictChunks();
 await benchDashboard();
 await benchResponses();
+await benchResponsesChain();
 await benchReplication();

@@ -1,9 +1,13 @@
 #!/usr/bin/env bun
+import { isMainThread } from "node:worker_threads";
 import { runMain } from "citty";
 import { main } from "~/commands";
 import { guarded } from "~/lib/cli";
 import { checkFlags } from "~/lib/strict-flags";
 
-// A mistyped or valueless flag stops here, before any command runs (citty alone ignores it).
-await guarded(() => checkFlags(main, process.argv.slice(2)))(undefined);
-await runMain(main);
+// The bundle and the compiled binary are also what the token counter's thread runs (src/protocols/anthropic/token-worker.ts): no CLI there.
+if (isMainThread) {
+  // A mistyped or valueless flag stops here, before any command runs (citty alone ignores it).
+  await guarded(() => checkFlags(main, process.argv.slice(2)))(undefined);
+  await runMain(main);
+}

@@ -25,7 +25,7 @@ import { usageRoutes } from "~/features/usage/routes";
 import { apiError, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
-import { ANTHROPIC_ROUTES, anthropicRoutes, anthropicShape, speaksAnthropic } from "~/protocols/anthropic";
+import { ANTHROPIC_ROUTES, anthropicRoutes, anthropicShape, speaksAnthropic, type TokenCounter } from "~/protocols/anthropic";
 import { OPENAI_ROUTES, type OpenAIDeps, openAIRoutes } from "~/protocols/openai";
 import { RESPONSES_ROUTES, responsesRoutes } from "~/protocols/responses";
 
@@ -38,6 +38,8 @@ export interface AppDeps {
   responses: { stored: StoredResponses; storing: boolean };
   /** Absent without a GitHub token: /admin/quota then answers 503. */
   quota?: QuotaSource;
+  /** count_tokens' thread, stopped with the other workers; the Anthropic routes make their own when absent. */
+  tokens?: TokenCounter;
   /** Wall clock (Unix ms) for dashboard sessions; tests inject one. Date.now by default. */
   now?: () => number;
 }
@@ -93,7 +95,7 @@ export function createApp(deps: AppDeps) {
   const openai = openAIRoutes(deps.upstream);
   app.route("/", openai);
   app.route("/v1", openai);
-  const anthropic = anthropicRoutes(deps.upstream);
+  const anthropic = anthropicRoutes({ ...deps.upstream, tokens: deps.tokens });
   app.route("/", anthropic);
   app.route("/v1", anthropic);
   const responses = responsesRoutes({ ...deps.upstream, ...deps.responses });

@@ -4,12 +4,13 @@ import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { QuotaSource } from "~/features/quota/quota";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
-import { responsesRetention, StoredResponses } from "~/features/responses";
+import { MAX_RESPONSE_BYTES, responsesRetention, StoredResponses } from "~/features/responses";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { dbPath } from "~/lib/paths";
 import type { Worker } from "~/lib/worker";
+import { TokenCounter } from "~/protocols/anthropic";
 import { createApp } from "~/server";
 import { type AccountType, upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
@@ -72,13 +73,19 @@ export async function start(options: StartOptions): Promise<void> {
   const premium = new PremiumUsage(store);
   // Each committed batch keeps the keys' premium usage this month current for --premium-quota.
   const recorder = new EventRecorder(store, { onCommitted: (events) => premium.committed(events) });
-  const storedResponses = new StoredResponses(store);
+  const storedResponses = new StoredResponses(store, {
+    retentionDays: options.responsesRetentionDays,
+    // No stored response larger than a request may be.
+    maxResponseBytes: Math.min(options.bodyLimitBytes, MAX_RESPONSE_BYTES),
+  });
   const fileWatch = new StoreFileWatch(store);
   const copilot = token && new CopilotClient(urls, token);
   // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
   const catalog = copilot && new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });
+  const tokens = new TokenCounter();
   const app = createApp({
     store,
+    tokens,
     recorder,
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
@@ -99,6 +106,7 @@ export async function start(options: StartOptions): Promise<void> {
     new RetentionJob(store, { days: options.eventsRetentionDays }),
     new RetentionJob(store, { days: options.responsesRetentionDays, target: responsesRetention }),
     fileWatch,
+    tokens,
     ...(token ? [token] : []),
     ...(catalog ? [catalog] : []),
   ];

@@ -28,6 +28,13 @@ describe.each(builds)("%s", (_name, script, cmd) => {
     const env = isolatedEnv(home);
     const server = await startServer([], env, { cmd, cwd: elsewhere });
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    // count_tokens runs on a thread that loads the bundle (or the binary) itself.
+    const count = await fetch(`${server.url}/v1/messages/count_tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude-sonnet-4", messages: [{ role: "user", content: "Hello, world!" }] }),
+    });
+    expect(await count.json()).toEqual({ input_tokens: 7 });
     // The dashboard's assets are inlined the same way (uPlot included): nothing read from disk, no CDN.
     const login = await (await fetch(`${server.url}/dashboard/login`)).text();
     const asset = login.match(/src="(\/dashboard\/assets\/dashboard\.js\?v=[0-9a-f]+)"/)?.[1];

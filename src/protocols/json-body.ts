@@ -66,14 +66,22 @@ function stringEnd(text: string, open: number): number {
 }
 
 /**
- * The keys of a JSON object's top level, in order and with repeats, decoded
- * (`"mod\u0065l"` is `model`). The text must already be known to be a valid
- * JSON object (JSON.parse accepted it). Strings are skipped with indexOf, so
- * the cost is a scan of the structure, not of the content.
+ * Deepest nesting accepted in a request body (the top-level object is 1). Real requests nest a
+ * few dozen levels at most (a tool's JSON schema); a body nested 200,000 deep parses, but the
+ * schema checks and translations that walk it recursively overflow the stack.
  */
-export function topLevelKeys(text: string): string[] {
+export const MAX_JSON_DEPTH = 128;
+
+/**
+ * The keys of a JSON object's top level, in order and with repeats, decoded
+ * (`"mod\u0065l"` is `model`), and how deep it nests. The text must already be
+ * known to be a valid JSON object (JSON.parse accepted it). Strings are skipped
+ * with indexOf, so the cost is a scan of the structure, not of the content.
+ */
+export function scanBody(text: string): { keys: string[]; depth: number } {
   const keys: string[] = [];
   let depth = 0; // how deep below the top-level object
+  let deepest = 0;
   let expectKey = true;
   let i = text.indexOf("{") + 1;
   const length = text.length;
@@ -89,14 +97,21 @@ export function topLevelKeys(text: string): string[] {
       i = end + 1;
       continue;
     }
-    if (ch === OPEN_BRACE || ch === OPEN_BRACKET) depth++;
-    else if (ch === CLOSE_BRACE || ch === CLOSE_BRACKET) {
+    if (ch === OPEN_BRACE || ch === OPEN_BRACKET) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+    } else if (ch === CLOSE_BRACE || ch === CLOSE_BRACKET) {
       if (depth === 0) break;
       depth--;
     } else if (ch === COMMA && depth === 0) expectKey = true;
     i++;
   }
-  return keys;
+  return { keys, depth: deepest + 1 };
+}
+
+/** The keys of a JSON object's top level (see {@link scanBody}). */
+export function topLevelKeys(text: string): string[] {
+  return scanBody(text).keys;
 }
 
 /** Folds a key the way a case-insensitive JSON decoder would match it (Go's encoding/json does). */
@@ -109,8 +124,13 @@ const fold = (key: string) => key.toUpperCase().toLowerCase();
  * that says two things is refused rather than checked one way and read another.
  */
 export function repeatedKey(text: string): string | undefined {
+  return repeatedIn(topLevelKeys(text));
+}
+
+/** The first key of `keys` that repeats an earlier one, ignoring case (see {@link repeatedKey}). */
+export function repeatedIn(keys: readonly string[]): string | undefined {
   const seen = new Set<string>();
-  for (const key of topLevelKeys(text)) {
+  for (const key of keys) {
     const folded = fold(key);
     if (seen.has(folded)) return key;
     seen.add(folded);

@@ -5,12 +5,12 @@ import type { AppEnv } from "~/app-env";
 import { apiError } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { errorMessage } from "~/lib/errors";
-import { repeatedKey } from "./json-body";
+import { MAX_JSON_DEPTH, repeatedIn, scanBody } from "./json-body";
 
 /**
  * The checks every protocol's model-bearing request goes through, in its own
- * error shape: size (413), a JSON object body (400), each top-level key once
- * (400), the shape of the fields the gateway reads (400, naming the field),
+ * error shape: size (413), a JSON object body (400) nested at most MAX_JSON_DEPTH
+ * deep (400), each top-level key once (400), the shape of the fields the gateway reads (400, naming the field),
  * and a model the key may use (403). Each protocol brings its schema.
  */
 
@@ -19,13 +19,13 @@ export const MODEL_NAME_MAX = 256;
 
 export type JsonObject = Record<string, unknown>;
 
-/** 413 past --body-limit-mb, before the body is read into memory. */
-export function jsonBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+/** 413 past --body-limit-mb (or a route's own, smaller limit, whose remedy it says), before the body is read into memory. */
+export function jsonBodyLimit(maxBytes: number, remedy = "raise --body-limit-mb if this is expected"): MiddlewareHandler<AppEnv> {
   return bodyLimit({
     maxSize: maxBytes,
     onError: (c) =>
       apiError(c, 413, {
-        message: `request body is larger than ${maxBytes} bytes; raise --body-limit-mb if this is expected`,
+        message: `request body is larger than ${maxBytes} bytes; ${remedy}`,
         type: "invalid_request_error",
         code: "body_too_large",
       }),
@@ -45,7 +45,15 @@ export async function acceptModelRequest(
 ): Promise<{ text: string; json: JsonObject } | Response> {
   const body = await readJsonObject(c);
   if (body instanceof Response) return body;
-  const repeated = repeatedKey(body.text);
+  const { keys, depth } = scanBody(body.text);
+  if (depth > MAX_JSON_DEPTH) {
+    return apiError(c, 400, {
+      message: `request body nests ${depth} levels deep; the limit is ${MAX_JSON_DEPTH} levels of objects and arrays: send a flatter body`,
+      type: "invalid_request_error",
+      code: "json_too_deep",
+    });
+  }
+  const repeated = repeatedIn(keys);
   if (repeated !== undefined) {
     return apiError(c, 400, {
       message: `request body has the top-level key ${JSON.stringify(clip(repeated))} more than once (keys are compared ignoring case); send each field once`,

@@ -52,8 +52,8 @@ describe("stored responses", () => {
     await Bun.sleep(5);
     expect(count(s)).toBe(1);
     expect(responses.waiting).toBe(0);
-    // Now read back from the table: the same response.
-    expect(responses.find(r.id, "key_a")).toEqual(r);
+    // Now read back from the table: the same response, and the size of its JSON.
+    expect(responses.find(r.id, "key_a")).toEqual({ ...r, bodyBytes: JSON.stringify({ input: r.input, response: r.response }).length });
     responses.stop();
     s.close();
   });
@@ -143,8 +143,8 @@ describe("stored responses", () => {
     expect(byId.get(big.id)!.encoding).toBe("zstd");
     expect(byId.get(big.id)!.bytes).toBeLessThan(image.length / 4);
     expect(byId.get(small.id)!.encoding).toBe("json");
-    expect(responses.find(big.id, "key_a")).toEqual(big);
-    expect(responses.find(small.id, "key_a")).toEqual(small);
+    expect(responses.find(big.id, "key_a")).toEqual({ ...big, bodyBytes: expect.any(Number) });
+    expect(responses.find(small.id, "key_a")).toEqual({ ...small, bodyBytes: expect.any(Number) });
     responses.stop();
     s.close();
   });
@@ -210,6 +210,80 @@ describe("previous_response_id expansion", () => {
     expect(expandChain(responses, "key_a", "resp_theirs")).toEqual({ missing: "resp_theirs" });
     expect(expandChain(responses, "key_a", "resp_mine")).toEqual({ missing: "resp_theirs" });
     expect(expandChain(responses, "key_a", "resp_orphan")).toEqual({ missing: "resp_deleted" });
+    responses.stop();
+    s.close();
+  });
+});
+
+describe("limits on what is stored and expanded (issue 18, point 2)", () => {
+  const sized = (id: string, bytes: number, over: Partial<StoredResponse> = {}) =>
+    stored({ id, input: [{ role: "user", content: "x".repeat(bytes) }], ...over });
+  const keyRows = (s: Store, keyId: string) => s.sqlite.query("SELECT id FROM responses WHERE key_id = ? ORDER BY created_at").all(keyId) as { id: string }[];
+
+  test("a response past the per-response limit keeps only a note of its size; expanding through it says so", () => {
+    const s = store();
+    const responses = new StoredResponses(s, { maxResponseBytes: 10_000 });
+    responses.save(sized("resp_big", 20_000));
+    responses.save(sized("resp_next", 10, { previousResponseId: "resp_big" }));
+    responses.flush();
+    const row = s.sqlite.query("SELECT length(body) AS bytes FROM responses WHERE id = 'resp_big'").get() as { bytes: number };
+    expect(row.bytes).toBeLessThan(200);
+    const found = responses.find("resp_big", "key_a");
+    expect(found?.omittedBytes).toBeGreaterThan(20_000);
+    expect(expandChain(responses, "key_a", "resp_next")).toEqual({ notStored: { id: "resp_big", bytes: found!.omittedBytes! } });
+    responses.stop();
+    s.close();
+  });
+
+  test("expansion stops reading links once the budget is passed (an older missing link is never reached)", () => {
+    const s = store();
+    const responses = new StoredResponses(s);
+    let previous: string | null = "resp_gone";
+    for (let i = 0; i < 10; i++) {
+      responses.save(sized(`resp_${i}`, 1000, { previousResponseId: previous }));
+      previous = `resp_${i}`;
+    }
+    responses.flush();
+    expect(expandChain(responses, "key_a", "resp_9")).toEqual({ missing: "resp_gone" });
+    const cut = expandChain(responses, "key_a", "resp_9", 3500);
+    expect(cut).toMatchObject({ tooLarge: { turns: 3 } }); // about 1,200 bytes a link: the third passes 3,500
+    expect((cut as { tooLarge: { bytes: number } }).tooLarge.bytes).toBeGreaterThan(3500);
+    responses.stop();
+    s.close();
+  });
+
+  test("past the per-key limit a key's oldest responses are deleted; other keys keep theirs", () => {
+    const s = store();
+    // Bodies of random text do not compress: each takes about 3 KB in the table.
+    const noise = (n: number) => Array.from({ length: n }, () => Math.random().toString(36).slice(2, 3)).join("");
+    const responses = new StoredResponses(s, { maxKeyBytes: 10_000 });
+    responses.save(stored({ id: "resp_other", keyId: "key_b", createdAt: NOW - 100, input: [{ role: "user", content: noise(3000) }] }));
+    for (let i = 0; i < 8; i++) {
+      responses.save(stored({ id: `resp_${i}`, createdAt: NOW + i, input: [{ role: "user", content: noise(3000) }] }));
+      responses.flush();
+    }
+    const kept = keyRows(s, "key_a").map((r) => r.id);
+    expect(kept.length).toBeGreaterThanOrEqual(2);
+    expect(kept.length).toBeLessThan(8);
+    expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => `resp_${8 - kept.length + i}`)); // the newest, in order
+    const bytes = (s.sqlite.query("SELECT sum(length(body)) AS n FROM responses WHERE key_id = 'key_a'").get() as { n: number }).n;
+    expect(bytes).toBeLessThanOrEqual(10_000);
+    expect(keyRows(s, "key_b")).toEqual([{ id: "resp_other" }]);
+    responses.stop();
+    s.close();
+  });
+
+  test("a response past the retention window is gone for every lookup at once, before any purge", () => {
+    const s = store();
+    const responses = new StoredResponses(s, { retentionDays: 2, now: () => NOW });
+    responses.save(stored({ id: "resp_stale", createdAt: NOW - 3 * DAY }));
+    responses.save(stored({ id: "resp_fresh", createdAt: NOW - DAY, previousResponseId: "resp_stale" }));
+    expect(responses.find("resp_stale", "key_a")).toBeUndefined(); // pending
+    responses.flush();
+    expect(count(s)).toBe(2); // still in the table: the purge has not run
+    expect(responses.find("resp_stale", "key_a")).toBeUndefined();
+    expect(responses.find("resp_fresh", "key_a")?.id).toBe("resp_fresh");
+    expect(expandChain(responses, "key_a", "resp_fresh")).toEqual({ missing: "resp_stale" });
     responses.stop();
     s.close();
   });

@@ -1,10 +1,16 @@
 import type { StoredResponse } from "./queries";
-import type { StoredResponses } from "./stored";
+import { StoredResponses } from "./stored";
 
 /** Longest chain walked; a longer one (or a cycle) is cut here rather than looping. */
 export const MAX_CHAIN_LENGTH = 10_000;
 
-export type Expansion = { items: unknown[]; turns: number } | { missing: string };
+export type Expansion =
+  | { items: unknown[]; turns: number }
+  | { missing: string }
+  /** A link was too large to store: only a note of its size was kept. */
+  | { notStored: { id: string; bytes: number } }
+  /** The links read so far already take more than the budget: at least `bytes`, in `turns` links. */
+  | { tooLarge: { bytes: number; turns: number } };
 
 /**
  * The conversation `previous_response_id` names, as the input items it stands for: every
@@ -14,14 +20,22 @@ export type Expansion = { items: unknown[]; turns: number } | { missing: string 
  * (one key can never read or continue another key's conversation). Reasoning items without
  * `encrypted_content` are left out: they stand for reasoning kept on OpenAI's servers, which
  * no upstream here can resolve.
+ *
+ * `budgetBytes` bounds the history, in bytes of the links' stored JSON: the links are read one
+ * at a time, newest first, and the walk stops at the first that takes the total past it, so a
+ * hostile chain costs at most the budget and one link of memory.
  */
-export function expandChain(stored: StoredResponses, keyId: string, id: string): Expansion {
+export function expandChain(stored: StoredResponses, keyId: string, id: string, budgetBytes = Number.POSITIVE_INFINITY): Expansion {
   const links: StoredResponse[] = [];
   const seen = new Set<string>();
+  let bytes = 0;
   let cursor: string | null = id;
   while (cursor !== null && !seen.has(cursor) && links.length < MAX_CHAIN_LENGTH) {
     const found = stored.find(cursor, keyId);
     if (!found) return { missing: cursor };
+    if (found.omittedBytes !== undefined) return { notStored: { id: cursor, bytes: found.omittedBytes } };
+    bytes += StoredResponses.sizeOf(found);
+    if (bytes > budgetBytes) return { tooLarge: { bytes, turns: links.length + 1 } };
     seen.add(cursor);
     links.push(found);
     cursor = found.previousResponseId;

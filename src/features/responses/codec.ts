@@ -16,12 +16,23 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function encodeBody(value: unknown): { encoding: ResponseEncoding; body: Buffer } {
-  const bytes = encoder.encode(JSON.stringify(value));
+  return encodeJson(jsonOf(value));
+}
+
+/** A body's JSON as UTF-8 bytes: its size is known before anything is compressed. */
+export const jsonOf = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
+
+export function encodeJson(bytes: Uint8Array): { encoding: ResponseEncoding; body: Buffer } {
   if (bytes.length < COMPRESS_FROM_BYTES) return { encoding: "json", body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) };
   return { encoding: "zstd", body: Buffer.from(Bun.zstdCompressSync(bytes, { level: ZSTD_LEVEL })) };
 }
 
 export function decodeBody(encoding: ResponseEncoding, body: Uint8Array): unknown {
+  return decodeSized(encoding, body).value;
+}
+
+/** The body and how many bytes its JSON takes (what expanding a chain adds to the request). */
+export function decodeSized(encoding: ResponseEncoding, body: Uint8Array): { value: unknown; bytes: number } {
   const bytes = encoding === "zstd" ? Bun.zstdDecompressSync(body) : body;
-  return JSON.parse(decoder.decode(bytes));
+  return { value: JSON.parse(decoder.decode(bytes)), bytes: bytes.length };
 }

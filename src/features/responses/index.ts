@@ -2,4 +2,4 @@
 export { expandChain } from "./chain";
 export { isStoredStatus, type StoredResponse } from "./queries";
 export { responsesRetention } from "./retention";
-export { StoredResponses } from "./stored";
+export { MAX_RESPONSE_BYTES, StoredResponses } from "./stored";

@@ -1,7 +1,7 @@
-import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { preparedFor, rowsChanged, type Store } from "~/db";
 import { RESPONSE_STATUSES, responses } from "~/db/schema";
-import { decodeBody, encodeBody } from "./codec";
+import { decodeSized, encodeJson, jsonOf } from "./codec";
 
 /** Every query on the responses table lives here. */
 
@@ -21,6 +21,10 @@ export interface StoredResponse {
   input: unknown[];
   /** The Response object, as answered. */
   response: Record<string, unknown>;
+  /** The JSON size of `{ input, response }` in bytes, once known (read back, or measured when expanding a chain). */
+  bodyBytes?: number;
+  /** Set when the response was too large to keep: its body was this many bytes, and only this note is stored. */
+  omittedBytes?: number;
 }
 
 export const isStoredStatus = (status: unknown): status is StoredStatus => (RESPONSE_STATUSES as readonly unknown[]).includes(status);
@@ -50,23 +54,36 @@ const rowById = preparedFor((db) =>
     .prepare(),
 );
 
-/** A batch in one transaction; bodies are encoded (maybe compressed) here, off the request path. An id already stored is left as it is. */
-export function insertResponses(store: Store, batch: readonly StoredResponse[]): void {
-  const rows = batch.map((r) => {
-    const { encoding, body } = encodeBody({ input: r.input, response: r.response });
-    return { id: r.id, keyId: r.keyId, model: r.model, createdAt: r.createdAt, status: r.status, previousResponseId: r.previousResponseId, encoding, body };
-  });
-  store.transaction(() => {
-    const insert = insertRow(store.db);
-    for (const row of rows) insert.run(row);
-  });
+/** A row as written: the response's body, or only a note of its size when it is past `maxBytes`. */
+export interface EncodedResponse {
+  row: typeof responses.$inferInsert;
+  /** Bytes the row's body takes in the table. */
+  storedBytes: number;
+  /** The body's JSON size when it was too large to keep. */
+  omittedBytes?: number;
+}
+
+/** Encodes (maybe compresses) a response's body; past `maxBytes` of JSON it keeps only a note saying how large it was. */
+export function encodeResponse(r: StoredResponse, maxBytes: number): EncodedResponse {
+  const json = jsonOf({ input: r.input, response: r.response });
+  const omitted = json.length > maxBytes ? json.length : undefined;
+  const { encoding, body } = encodeJson(omitted === undefined ? json : jsonOf({ input: [], response: { id: r.id }, omittedBytes: omitted }));
+  const row = { id: r.id, keyId: r.keyId, model: r.model, createdAt: r.createdAt, status: r.status, previousResponseId: r.previousResponseId, encoding, body };
+  return { row, storedBytes: body.length, omittedBytes: omitted };
+}
+
+/** A batch of encoded rows (in the caller's transaction). An id already stored is left as it is. */
+export function insertResponses(store: Store, rows: readonly EncodedResponse[]): void {
+  const insert = insertRow(store.db);
+  for (const { row } of rows) insert.run(row);
 }
 
 /** The stored response with this id, whoever owns it; undefined if there is none. */
 export function responseById(store: Store, id: string): StoredResponse | undefined {
   const row = rowById(store.db).get({ id });
   if (!row) return undefined;
-  const { input, response } = decodeBody(row.encoding, row.body) as { input: unknown[]; response: Record<string, unknown> };
+  const { value, bytes } = decodeSized(row.encoding, row.body);
+  const { input, response, omittedBytes } = value as { input: unknown[]; response: Record<string, unknown>; omittedBytes?: number };
   return {
     id: row.id,
     keyId: row.keyId,
@@ -76,7 +93,41 @@ export function responseById(store: Store, id: string): StoredResponse | undefin
     previousResponseId: row.previousResponseId,
     input,
     response,
+    bodyBytes: bytes,
+    ...(omittedBytes === undefined ? {} : { omittedBytes }),
   };
+}
+
+/** Bytes the key's stored responses take in the table. */
+export function storedBytesOf(store: Store, keyId: string): number {
+  const row = store.db
+    .select({ bytes: sql<number>`coalesce(sum(length(${responses.body})), 0)` })
+    .from(responses)
+    .where(eq(responses.keyId, keyId))
+    .get();
+  return row?.bytes ?? 0;
+}
+
+/** Deletes the key's oldest responses until what is left takes at most `keepBytes`; returns what is left and how many went. */
+export function trimKey(store: Store, keyId: string, keepBytes: number): { bytes: number; deleted: number } {
+  const rows = store.db
+    .select({ id: responses.id, bytes: sql<number>`length(${responses.body})` })
+    .from(responses)
+    .where(eq(responses.keyId, keyId))
+    .orderBy(desc(responses.createdAt), desc(responses.id))
+    .all();
+  let kept = 0;
+  const drop: string[] = [];
+  for (const row of rows) {
+    if (drop.length === 0 && kept + row.bytes <= keepBytes) kept += row.bytes;
+    else drop.push(row.id);
+  }
+  for (let i = 0; i < drop.length; i += 500)
+    store.db
+      .delete(responses)
+      .where(inArray(responses.id, drop.slice(i, i + 500)))
+      .run();
+  return { bytes: kept, deleted: drop.length };
 }
 
 /** Deletes the response if this key owns it; whether one went. */

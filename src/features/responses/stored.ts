@@ -1,11 +1,27 @@
 import { type Store, TurnWriter } from "~/db";
+import { log } from "~/lib/log";
 import type { Worker } from "~/lib/worker";
-import { deleteResponse, insertResponses, responseById, type StoredResponse } from "./queries";
+import { jsonOf } from "./codec";
+import { deleteResponse, encodeResponse, insertResponses, responseById, type StoredResponse, storedBytesOf, trimKey } from "./queries";
 
 export interface StoredResponsesOptions {
   /** Responses per transaction. */
   batchSize?: number;
+  /** --responses-retention-days: an older response is gone for every lookup at once, before the purge deletes it. 0 keeps them. */
+  retentionDays?: number;
+  /** A response whose JSON (input and answer) is larger is not kept; only a note of its size is, so a later previous_response_id says why. */
+  maxResponseBytes?: number;
+  /** What one key's stored responses may take in the table; past it, the key's oldest are deleted. */
+  maxKeyBytes?: number;
+  /** Wall clock (Unix ms); tests inject one. */
+  now?: () => number;
 }
+
+/** Default limit per stored response (the server passes the smaller of this and --body-limit-mb). */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/** Default limit per key: 512 MiB of stored (mostly compressed) bodies. */
+export const MAX_KEY_BYTES = 512 * 1024 * 1024;
+const DAY_MS = 86_400_000;
 
 /**
  * The stored responses. save() costs the request path a map insert: the write (JSON, maybe
@@ -20,16 +36,30 @@ export class StoredResponses implements Worker {
   /** Saved and not yet committed, by id: what lookups read first. The writer's queue holds the same responses. */
   private readonly pending = new Map<string, StoredResponse>();
   private readonly writer: TurnWriter<StoredResponse>;
+  /**
+   * Bytes each key's responses take in the table, as far as known: read once per key, then
+   * counted up on every write. Retention's deletes are not subtracted, so it can only be too
+   * high; a trim recounts exactly before it deletes anything.
+   */
+  private readonly keyBytes = new Map<string, number>();
+  readonly maxResponseBytes: number;
+  readonly maxKeyBytes: number;
+  private readonly retentionMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly store: Store,
     options: StoredResponsesOptions = {},
   ) {
+    this.maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+    this.maxKeyBytes = options.maxKeyBytes ?? MAX_KEY_BYTES;
+    this.retentionMs = (options.retentionDays ?? 0) * DAY_MS;
+    this.now = options.now ?? Date.now;
     const forget = (batch: readonly StoredResponse[]) => {
       for (const response of batch) if (this.pending.get(response.id) === response) this.pending.delete(response.id);
     };
     this.writer = new TurnWriter(store, {
-      write: (batch) => insertResponses(store, batch),
+      write: (batch) => this.write(batch),
       batchSize: options.batchSize ?? 500,
       // A timer, not setImmediate: the answer (and its event, committed in this turn's check phase) leaves first.
       after: "timer",
@@ -59,10 +89,50 @@ export class StoredResponses implements Worker {
     this.writer.add(response);
   }
 
-  /** The response with this id if `keyId` owns it; undefined if there is none, or it is another key's. */
+  /** The response with this id if `keyId` owns it; undefined if there is none, it is another key's, or past the retention window. */
   find(id: string, keyId: string): StoredResponse | undefined {
     const found = this.pending.get(id) ?? responseById(this.store, id);
-    return found && found.keyId === keyId ? found : undefined;
+    if (!found || found.keyId !== keyId) return undefined;
+    // Past the window it is gone, as documented, whether or not the hourly purge has deleted it yet.
+    if (this.retentionMs > 0 && found.createdAt < this.now() - this.retentionMs) return undefined;
+    return found;
+  }
+
+  /** The JSON size of a response's body: known for one read back, measured once for one still waiting for its write. */
+  static sizeOf(response: StoredResponse): number {
+    response.bodyBytes ??= jsonOf({ input: response.input, response: response.response }).length;
+    return response.bodyBytes;
+  }
+
+  /** One batch, one transaction: each body encoded (a note only when past the limit), then each key held to its limit, oldest first out. */
+  private write(batch: readonly StoredResponse[]): void {
+    const rows = batch.map((response) => encodeResponse(response, this.maxResponseBytes));
+    const totals = new Map<string, number>();
+    this.store.transaction(() => {
+      for (const { row } of rows) {
+        if (!totals.has(row.keyId)) totals.set(row.keyId, this.keyBytes.get(row.keyId) ?? storedBytesOf(this.store, row.keyId));
+      }
+      insertResponses(this.store, rows);
+      for (const { row, storedBytes } of rows) totals.set(row.keyId, (totals.get(row.keyId) ?? 0) + storedBytes);
+      for (const [keyId, bytes] of totals) {
+        if (bytes <= this.maxKeyBytes) continue;
+        // Down to 90 %, so a key at its limit is not trimmed again on every write.
+        const trimmed = trimKey(this.store, keyId, Math.floor(this.maxKeyBytes * 0.9));
+        totals.set(keyId, trimmed.bytes);
+        if (trimmed.deleted > 0) {
+          log.warn(
+            `stored responses of key ${keyId} passed ${this.maxKeyBytes} bytes: deleted its ${trimmed.deleted} oldest (previous_response_id to them now answers 404)`,
+          );
+        }
+      }
+    });
+    for (const [keyId, bytes] of totals) this.keyBytes.set(keyId, bytes);
+    for (const { row, omittedBytes } of rows) {
+      if (omittedBytes === undefined) continue;
+      log.warn(
+        `response ${row.id} was not stored: its body is ${omittedBytes} bytes, above the ${this.maxResponseBytes}-byte limit per stored response; previous_response_id to it will be refused`,
+      );
+    }
   }
 
   /** Deletes the response if `keyId` owns it; whether it existed. */

@@ -38,16 +38,83 @@ export const TOOL_PREAMBLE_TOKENS = { autoOrNone: 346, anyOrTool: 313 } as const
 /** A function that counts the tokens of a piece of text. */
 export type TextCounter = (text: string) => number;
 
+/**
+ * Longest run of one kind of character (letters, whitespace, or punctuation and symbols) that
+ * is encoded as one piece. o200k_base's pre-tokenizer makes such a run one word, and BPE's cost
+ * grows with the square of a word's length (100 KB of one letter took 15–26 s); cut into pieces
+ * of this length, the cost is linear (300 KB of one letter: ~15 ms) and the count the same or
+ * within a token a piece. Ordinary words are far shorter, so ordinary text is never cut.
+ */
+export const MAX_RUN = 512;
+
+const LETTER = /[\p{L}\p{M}]/u;
+const SPACE = /\s/u;
+const DIGIT = /\p{N}/u;
+
+/** 0 letter, 1 whitespace, 2 digit (split into threes by the pre-tokenizer, never long), 3 anything else. */
+function kindOf(code: number): number {
+  if (code < 0x80) {
+    if ((code >= 0x61 && code <= 0x7a) || (code >= 0x41 && code <= 0x5a)) return 0;
+    if (code === 0x20 || (code >= 0x09 && code <= 0x0d)) return 1;
+    if (code >= 0x30 && code <= 0x39) return 2;
+    return 3;
+  }
+  const char = String.fromCharCode(code);
+  if (LETTER.test(char)) return 0;
+  if (SPACE.test(char)) return 1;
+  return DIGIT.test(char) ? 2 : 3;
+}
+
+const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
+
+/** The text cut so that no run of one kind is longer than `maxRun`; one piece (the text itself) when none is. */
+export function boundedPieces(text: string, maxRun = MAX_RUN): string[] {
+  const pieces: string[] = [];
+  let start = 0;
+  let kind = -1;
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const k = kindOf(code);
+    if (k !== kind) {
+      kind = k;
+      run = 0;
+    }
+    run++;
+    // Never between the halves of a surrogate pair: the cut moves one code unit on.
+    if (run > maxRun && k !== 2 && !isLowSurrogate(code)) {
+      pieces.push(text.slice(start, i));
+      start = i;
+      run = 1;
+    }
+  }
+  pieces.push(start === 0 ? text : text.slice(start));
+  return pieces;
+}
+
+/** A counter whose cost is linear in the text's length, whatever the text: pathological runs are counted in pieces. */
+export function boundedCounter(count: TextCounter): TextCounter {
+  return (text) => {
+    if (text.length <= MAX_RUN) return count(text);
+    let total = 0;
+    for (const piece of boundedPieces(text)) total += count(piece);
+    return total;
+  };
+}
+
 let counter: TextCounter | undefined;
 let loading: Promise<TextCounter> | undefined;
 
-/** Loads the o200k_base tables once (about half a second); later calls return at once. */
+/**
+ * Loads the o200k_base tables once (about half a second); later calls return at once. The counter
+ * is bounded ({@link boundedCounter}); the route runs it on its own thread (./token-worker.ts).
+ */
 export function loadTokenizer(): Promise<TextCounter> {
   if (counter) return Promise.resolve(counter);
   loading ??= import("gpt-tokenizer/encoding/o200k_base").then((mod) => {
     // Text that contains "<|endoftext|>" and the like is counted as text, not refused.
     const noSpecial = { disallowedSpecial: new Set<string>() };
-    counter = (text: string) => (text === "" ? 0 : mod.countTokens(text, noSpecial));
+    counter = boundedCounter((text: string) => (text === "" ? 0 : mod.countTokens(text, noSpecial)));
     return counter;
   });
   return loading;

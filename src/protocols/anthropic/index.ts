@@ -1,6 +1,7 @@
 /** The Anthropic Messages protocol's public face, for server.ts. */
 export { anthropicShape } from "./errors";
 export { ANTHROPIC_ROUTES, anthropicRoutes } from "./routes";
+export { TokenCounter } from "./token-worker";
 
 /** Paths served in Anthropic's protocol (at / and /v1). */
 export const ANTHROPIC_PATH = /^(?:\/v1)?\/messages(?:\/|$)/;

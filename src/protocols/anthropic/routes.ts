@@ -12,13 +12,13 @@ import { openAIUsage } from "../openai";
 import { acceptModelRequest, type JsonObject, jsonBodyLimit } from "../request-checks";
 import { copilotBetas } from "./beta";
 import type { ChatCompletionResponse } from "./chat-types";
-import { countInputTokens } from "./count-tokens";
 import { anthropicErrorFromUpstream } from "./errors";
 import { chatToAnthropic } from "./from-chat";
 import { anthropicHasImages, anthropicInitiator } from "./initiator";
-import { type CountTokensRequest, countTokensRequestSchema, type MessagesRequest, messagesRequestSchema } from "./request-schema";
+import { countTokensRequestSchema, type MessagesRequest, messagesRequestSchema } from "./request-schema";
 import { translateChatStream } from "./stream-from-chat";
 import { anthropicToChat } from "./to-chat";
+import { type CountOutcome, TokenCounter } from "./token-worker";
 import { anthropicUsage } from "./usage";
 
 export interface AnthropicDeps {
@@ -27,7 +27,15 @@ export interface AnthropicDeps {
   /** Copilot's models: which id a name means, and whether Copilot takes it on /v1/messages. */
   catalog?: ModelCatalog;
   bodyLimitBytes: number;
+  /** count_tokens' thread; one of the routes' own when absent (it starts on the first count). */
+  tokens?: TokenCounter;
 }
+
+/**
+ * count_tokens' own body limit: counting takes time linear in the text (about a second for
+ * this much on this machine kind), and Claude's largest context is under 1 MB of text.
+ */
+export const COUNT_TOKENS_MAX_BYTES = 16 * 1024 * 1024;
 
 /** The paths this protocol serves (mounted at / and /v1), as events record them; count_tokens never calls upstream. */
 export const ANTHROPIC_ROUTES = { usage: ["/messages"], other: ["/messages/count_tokens"] } as const;
@@ -48,6 +56,8 @@ type Traits = Pick<ForwardOptions, "vision" | "initiator">;
 export function anthropicRoutes(deps: AnthropicDeps) {
   const routes = new Hono<AppEnv>();
   const limit = jsonBodyLimit(deps.bodyLimitBytes);
+  const countLimit = Math.min(deps.bodyLimitBytes, COUNT_TOKENS_MAX_BYTES);
+  const tokens = deps.tokens ?? new TokenCounter();
 
   routes.post("/messages", requireJsonBody, limit, async (c) => {
     // A request right after boot waits for the catalog's first load (or tries it once more).
@@ -69,12 +79,37 @@ export function anthropicRoutes(deps: AnthropicDeps) {
   });
 
   // Answered here, never by Copilot: Claude Code calls it constantly.
-  routes.post("/messages/count_tokens", requireJsonBody, limit, async (c) => {
+  const countBodyLimit = jsonBodyLimit(
+    countLimit,
+    `count_tokens takes at most ${countLimit} bytes (the smaller of --body-limit-mb and 16 MiB); count a shorter request`,
+  );
+  routes.post("/messages/count_tokens", requireJsonBody, countBodyLimit, async (c) => {
     const body = await acceptModelRequest(c, countTokensRequestSchema, allowedBy(c, deps.catalog));
     if (body instanceof Response) return body;
-    return c.json({ input_tokens: await countInputTokens(body.json as CountTokensRequest) });
+    return countAnswer(c, await tokens.count(body.text));
   });
   return routes;
+}
+
+/** The count, or why there is none, in Anthropic's error shape. */
+function countAnswer(c: Context<AppEnv>, outcome: CountOutcome): Response {
+  if ("tokens" in outcome) return c.json({ input_tokens: outcome.tokens });
+  if ("busy" in outcome) {
+    c.header("retry-after", "1");
+    return apiError(c, 429, {
+      message: `count_tokens is busy: ${outcome.busy.waitingBytes} bytes of requests are waiting to be counted; retry in a moment`,
+      type: "rate_limit_error",
+      code: "count_tokens_busy",
+    });
+  }
+  if ("timedOut" in outcome) {
+    return apiError(c, 503, {
+      message: `counting tokens took longer than ${outcome.timedOut.ms / 1000} s and was stopped (the machine is overloaded); retry, or count a shorter request`,
+      type: "server_error",
+      code: "count_tokens_timeout",
+    });
+  }
+  return apiError(c, 500, { message: `count_tokens failed: ${clip(outcome.failed)}; retry the request`, type: "server_error", code: "count_tokens_failed" });
 }
 
 /** A key's allowed models are checked against the requested name and the catalog id it means. */

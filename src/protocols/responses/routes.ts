@@ -52,6 +52,10 @@ function warnDropped(model: string, dropped: string[]): void {
   );
 }
 
+/** How to go on when a chain cannot be expanded. */
+const CONTINUE =
+  "start a new conversation without previous_response_id, or send the turns you want kept yourself in input (with store: false if you keep them)";
+
 /** How a request's answer is kept, when it is. */
 type Save = (response: object) => void;
 
@@ -83,7 +87,28 @@ export function responsesRoutes(deps: ResponsesDeps) {
           param: "previous_response_id",
         });
       }
-      const expansion = expandChain(deps.stored, keyId, previous);
+      // The expanded request is held to --body-limit-mb like one a client sends whole.
+      const expansion = expandChain(deps.stored, keyId, previous, deps.bodyLimitBytes - body.text.length);
+      if ("notStored" in expansion) {
+        const { id, bytes } = expansion.notStored;
+        const which = id === previous ? "it" : `the response it continues, ${JSON.stringify(id)},`;
+        return apiError(c, 400, {
+          message: `previous_response_id: ${which} was not stored: its body was ${bytes} bytes, above the ${deps.stored.maxResponseBytes}-byte limit per stored response; ${CONTINUE}`,
+          type: "invalid_request_error",
+          code: "previous_response_not_stored",
+          param: "previous_response_id",
+        });
+      }
+      if ("tooLarge" in expansion) {
+        return apiError(c, 400, {
+          message:
+            `previous_response_id: the conversation it continues takes more than ${expansion.tooLarge.bytes} bytes in its last ${expansion.tooLarge.turns} turns, ` +
+            `and with this request it would pass the ${deps.bodyLimitBytes}-byte limit on a request (--body-limit-mb); ${CONTINUE}`,
+          type: "invalid_request_error",
+          code: "previous_response_chain_too_large",
+          param: "previous_response_id",
+        });
+      }
       if ("missing" in expansion) {
         const why =
           expansion.missing === previous
@@ -177,6 +202,14 @@ export function responsesRoutes(deps: ResponsesDeps) {
 function lookup(c: Context<AppEnv>, deps: ResponsesDeps): StoredResponse | Response {
   const id = c.req.param("id") ?? "";
   const found = id.length <= RESPONSE_ID_MAX ? deps.stored.find(id, c.var.apiKey.id) : undefined;
+  if (found?.omittedBytes !== undefined) {
+    return apiError(c, 404, {
+      message: `response ${JSON.stringify(id)} was not stored: its body was ${found.omittedBytes} bytes, above the ${deps.stored.maxResponseBytes}-byte limit per stored response`,
+      type: "invalid_request_error",
+      code: "response_not_stored",
+      param: "response_id",
+    });
+  }
   return found ?? apiError(c, 404, { message: notFound(id), type: "invalid_request_error", code: "response_not_found", param: "response_id" });
 }
 

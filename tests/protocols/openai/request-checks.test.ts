@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { notJson, repeatedKey, topLevelKeys } from "~/protocols/json-body";
+import { MAX_JSON_DEPTH, notJson, repeatedKey, topLevelKeys } from "~/protocols/json-body";
 import { type FakeUpstream, startFakeUpstream } from "../../fake-upstream";
 import { type CreatedKey, cleanUpAfterFile, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../../helpers";
 
@@ -302,6 +302,44 @@ describe("request shapes are checked at the edge (point 8)", () => {
     const streamed = await send("/v1/chat/completions", JSON.stringify({ ...CHAT, stream: true }));
     expect(streamed.status).toBe(200);
     expect(await streamed.text()).toEndWith("data: [DONE]\n\n");
+  });
+});
+
+describe("a body nested past the depth limit gets 400 naming it, on every model route (issue 18, point 10)", () => {
+  // Built as text: JSON.stringify itself overflows on such a value.
+  const nested = (body: (input: unknown) => unknown, levels: number) =>
+    JSON.stringify(body("__DEEP__")).replace('"__DEEP__"', `${"[".repeat(levels)}${"]".repeat(levels)}`);
+  const toolTurn = (input: unknown) => [
+    { role: "user", content: "hi" },
+    { role: "assistant", content: [{ type: "tool_use", id: "toolu_1", name: "f", input: { x: input } }] },
+    { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "ok" }] },
+  ];
+  const cases: [string, (input: unknown) => unknown][] = [
+    ["/v1/messages", (input) => ({ model: "claude-sonnet-4", max_tokens: 16, messages: toolTurn(input) })],
+    ["/v1/messages/count_tokens", (input) => ({ model: "claude-sonnet-4", messages: toolTurn(input) })],
+    ["/v1/chat/completions", (input) => ({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], metadata: { x: input } })],
+    ["/v1/responses", (input) => ({ model: "gpt-4o", input: "hi", metadata: { x: input } })],
+  ];
+
+  test.each(cases)("%s: 200,000 levels deep is a 400 that names the limit, in the route's error shape", async (path, body) => {
+    const response = await fetch(`${server.url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin.secret}`, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: nested(body, 200_000),
+    });
+    expect(response.status).toBe(400);
+    const answer = (await response.json()) as { error: { message: string } };
+    expect(answer.error.message).toContain(`the limit is ${MAX_JSON_DEPTH} levels`);
+  });
+
+  test("a body exactly at the limit is accepted", async () => {
+    // The top-level object, messages, the assistant turn, its content, the block, input and x: 7 levels above the array.
+    const response = await fetch(`${server.url}/v1/messages/count_tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin.secret}`, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: nested(cases[1]![1], MAX_JSON_DEPTH - 6),
+    });
+    expect(response.status).toBe(200);
   });
 });
 
