@@ -5,6 +5,7 @@ import { authCommand } from "~/features/auth/cli";
 import { claudeCodeCommand } from "~/features/claude-code/cli";
 import { doctorCommand } from "~/features/doctor/cli";
 import { keysCommand } from "~/features/keys/cli";
+import { parseMetricsListen } from "~/features/metrics";
 import { quotaCommand } from "~/features/quota/cli";
 import { restoreCommand } from "~/features/replication";
 import { usageCommand } from "~/features/usage/cli";
@@ -42,6 +43,13 @@ const startCommand = defineCommand({
       description: "replicate the database continuously with Litestream to this URL (file:///folder, s3://bucket/path …; default: $COPILOT_API_REPLICATE_TO)",
       valueHint: "URL",
     },
+    // issue 23: Prometheus metrics.
+    metrics: { type: "boolean", description: "serve Prometheus metrics at GET /metrics to admin keys", default: false },
+    "metrics-listen": {
+      type: "string",
+      description: "also serve GET /metrics without a key on this loopback address (implies --metrics)",
+      valueHint: "127.0.0.1:9464",
+    },
     // citty reads --no-auth as auth=false.
     auth: {
       type: "boolean",
@@ -65,6 +73,8 @@ const startCommand = defineCommand({
       responsesRetentionDays: parseDays(args["responses-retention-days"], "--responses-retention-days"),
       noStoreResponses: !args["store-responses"],
       replicateTo: args["replicate-to"] || process.env.COPILOT_API_REPLICATE_TO || undefined,
+      metrics: args.metrics,
+      metricsListen: args["metrics-listen"] === undefined ? undefined : parseMetricsListen(args["metrics-listen"]),
     }),
   ),
 });

@@ -16,6 +16,7 @@ import {
   rateLimit,
   resolveKey,
 } from "~/features/keys";
+import { type GatewayMetrics, metricsRoute } from "~/features/metrics"; // issue 23: metrics
 import type { QuotaSource } from "~/features/quota/quota";
 import { quotaRoutes } from "~/features/quota/routes";
 import type { StoredResponses } from "~/features/responses";
@@ -36,9 +37,14 @@ export interface AppDeps {
   responses: { stored: StoredResponses; storing: boolean };
   /** Absent without a GitHub token: /admin/quota then answers 503. */
   quota?: QuotaSource;
+  /** issue 23: Prometheus metrics (--metrics / --metrics-listen); absent, GET /metrics is not served. */
+  metrics?: GatewayMetrics;
   /** Wall clock (Unix ms) for dashboard sessions; tests inject one. Date.now by default. */
   now?: () => number;
 }
+
+/** The routes each protocol records, by protocol: telemetry's list and the metrics' protocol label. */
+export const PROTOCOL_ROUTES = { openai: OPENAI_ROUTES, anthropic: ANTHROPIC_ROUTES, responses: RESPONSES_ROUTES };
 
 /**
  * The app in one place: the request pipeline (who may call, in what order,
@@ -67,7 +73,7 @@ export function createApp(deps: AppDeps) {
   app.route("/dashboard", dashboardRoutes({ store: deps.store, resolver: deps.keys.resolver, quota: deps.quota, now: deps.now }));
 
   // The clock starts here, so every refusal below is recorded too (for the protocol routes).
-  app.use(telemetry(deps.recorder, OPENAI_ROUTES, ANTHROPIC_ROUTES, RESPONSES_ROUTES));
+  app.use(telemetry(deps.recorder, ...Object.values(PROTOCOL_ROUTES)));
   // Who is calling: the presented key, always checked (401); once per request.
   app.use(resolveKey(deps.keys.resolver));
   // Requests that passed without a key must name this machine in Host (DNS rebinding)…
@@ -95,6 +101,8 @@ export function createApp(deps: AppDeps) {
   app.route("/admin", usageRoutes(deps.store));
   app.route("/admin", quotaRoutes(deps.quota));
   app.route("/admin", eventsCsvRoute(deps.store));
+  // issue 23: Prometheus metrics for admin keys (a keyless scraper uses --metrics-listen on loopback).
+  if (deps.metrics) app.route("/", metricsRoute(deps.metrics));
 
   // Method and path are the client's: bounded before they are echoed.
   app.notFound((c) =>

@@ -2,6 +2,7 @@ import { dirname } from "node:path";
 import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
+import { GatewayMetrics, type ListenAddress, serveMetrics } from "~/features/metrics"; // issue 23
 import { QuotaSource } from "~/features/quota/quota";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
 import { responsesRetention, StoredResponses } from "~/features/responses";
@@ -10,7 +11,7 @@ import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { dbPath } from "~/lib/paths";
 import type { Worker } from "~/lib/worker";
-import { createApp } from "~/server";
+import { createApp, PROTOCOL_ROUTES } from "~/server";
 import { type AccountType, upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
@@ -38,6 +39,9 @@ export interface StartOptions {
   noStoreResponses: boolean;
   /** --replicate-to / COPILOT_API_REPLICATE_TO: Litestream replicates the store to this URL. */
   replicateTo?: string;
+  /** issue 23: --metrics serves GET /metrics to admin keys; --metrics-listen also on its own loopback listener (checked by parseMetricsListen). */
+  metrics?: boolean;
+  metricsListen?: ListenAddress;
 }
 
 /**
@@ -71,12 +75,22 @@ export async function start(options: StartOptions): Promise<void> {
   const lastUsed = new LastUsedTracker(store);
   const premium = new PremiumUsage(store);
   // Each committed batch keeps the keys' premium usage this month current for --premium-quota.
-  const recorder = new EventRecorder(store, { onCommitted: (events) => premium.committed(events) });
+  // issue 23: metrics count committed events (off the request path); built only when asked for.
+  let metrics: GatewayMetrics | undefined;
+  const recorder = new EventRecorder(store, {
+    onCommitted: (events) => {
+      premium.committed(events);
+      metrics?.committed(events);
+    },
+  });
   const storedResponses = new StoredResponses(store);
   const fileWatch = new StoreFileWatch(store);
   const copilot = token && new CopilotClient(urls, token);
   // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
   const catalog = copilot && new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });
+  if (options.metrics || options.metricsListen) {
+    metrics = new GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES });
+  }
   const app = createApp({
     store,
     recorder,
@@ -84,6 +98,7 @@ export async function start(options: StartOptions): Promise<void> {
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: github && new QuotaSource(urls, github.token),
+    metrics,
   });
   // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
   const replication = replica && new ReplicationWorker(store, replica.target, { binary: replica.binary });
@@ -113,6 +128,7 @@ export async function start(options: StartOptions): Promise<void> {
   // Handlers go in before the port opens: a signal's default action would kill
   // the process outright, skipping the final event flush and WAL checkpoint.
   let server: ReturnType<typeof Bun.serve> | undefined;
+  let metricsServer: ReturnType<typeof Bun.serve> | undefined; // issue 23
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -120,6 +136,7 @@ export async function start(options: StartOptions): Promise<void> {
     log.info(`${signal}: stopping`);
     // Let in-flight requests finish, but never hang shutdown on an idle keep-alive client.
     if (server) await Promise.race([server.stop(), Bun.sleep(5000).then(() => server?.stop(true))]);
+    metricsServer?.stop(true);
     // In-flight requests have finished, so every event is in the recorder: flush it, then close.
     await release();
     log.info("stopped cleanly");
@@ -131,11 +148,13 @@ export async function start(options: StartOptions): Promise<void> {
   try {
     announcePolicy(policy, options.host, resolver.keyCounts());
     server = Bun.serve({ port: options.port, hostname: options.host, fetch: app.fetch, idleTimeout: 255 });
+    if (metrics && options.metricsListen) metricsServer = serveMetrics(options.metricsListen, metrics);
   } catch (error) {
     await release();
     if (error instanceof AppError) throw error;
     throw new AppError(`cannot listen on ${options.host}:${options.port}: ${errorMessage(error)}`, "pick another --port or --host");
   }
   log.success(`listening on http://${options.host}:${server.port}`);
+  if (metricsServer) log.info(`metrics on http://${options.metricsListen?.host}:${metricsServer.port}/metrics (loopback, no key)`);
   for (const worker of workers) worker.start();
 }
