@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { defineCommand, runMain } from "citty";
 import { dbCommand } from "~/db/cli";
+import { auditCommand } from "~/features/audit";
 import { authCommand } from "~/features/auth/cli";
 import { claudeCodeCommand } from "~/features/claude-code/cli";
 import { doctorCommand } from "~/features/doctor/cli";
@@ -32,6 +33,7 @@ const startCommand = defineCommand({
       default: "30",
     },
     // citty reads --no-store-responses as store-responses=false.
+    "audit-retention-days": { type: "string", description: "delete audit log entries older than this many days (0 keeps them)", default: "365" },
     "store-responses": {
       type: "boolean",
       description: "keep Responses API answers for previous_response_id and GET /v1/responses/{id}",
@@ -73,6 +75,7 @@ const startCommand = defineCommand({
       responsesRetentionDays: parseDays(args["responses-retention-days"], "--responses-retention-days"),
       noStoreResponses: !args["store-responses"],
       replicateTo: args["replicate-to"] || process.env.COPILOT_API_REPLICATE_TO || undefined,
+      auditRetentionDays: parseDays(args["audit-retention-days"], "--audit-retention-days"),
       metrics: args.metrics,
       metricsListen: args["metrics-listen"] === undefined ? undefined : parseMetricsListen(args["metrics-listen"]),
     }),
@@ -88,6 +91,7 @@ const main = defineCommand({
     start: startCommand,
     auth: authCommand,
     keys: keysCommand,
+    audit: auditCommand,
     usage: usageCommand,
     db: withRestore,
     doctor: doctorCommand,

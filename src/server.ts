@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
+import { auditRoute } from "~/features/audit";
 import { dashboardRoutes, eventsCsvRoute } from "~/features/dashboard";
 import { type EventRecorder, telemetry } from "~/features/events";
 import {
@@ -101,6 +102,7 @@ export function createApp(deps: AppDeps) {
   app.route("/admin", usageRoutes(deps.store));
   app.route("/admin", quotaRoutes(deps.quota));
   app.route("/admin", eventsCsvRoute(deps.store));
+  app.route("/admin", auditRoute(deps.store)); // issue 23
   // issue 23: Prometheus metrics for admin keys (a keyless scraper uses --metrics-listen on loopback).
   if (deps.metrics) app.route("/", metricsRoute(deps.metrics));
 

@@ -1,5 +1,6 @@
 import { dirname } from "node:path";
 import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
+import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit"; // issue 23
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { GatewayMetrics, type ListenAddress, serveMetrics } from "~/features/metrics"; // issue 23
@@ -39,6 +40,8 @@ export interface StartOptions {
   noStoreResponses: boolean;
   /** --replicate-to / COPILOT_API_REPLICATE_TO: Litestream replicates the store to this URL. */
   replicateTo?: string;
+  /** issue 23: delete audit entries older than this many days (default 365; 0 keeps them). */
+  auditRetentionDays?: number;
   /** issue 23: --metrics serves GET /metrics to admin keys; --metrics-listen also on its own loopback listener (checked by parseMetricsListen). */
   metrics?: boolean;
   metricsListen?: ListenAddress;
@@ -55,6 +58,13 @@ export async function start(options: StartOptions): Promise<void> {
   const replica = options.replicateTo ? { target: replicaTarget(options.replicateTo), binary: findLitestream() } : undefined;
   log.info(`database ${path}`);
   const store = openStore({ path });
+  const onPurged = (run: { what: string; deleted: number; cutoff: number; days: number }) =>
+    appendAudit(store.db, {
+      ...GATEWAY_ACTOR,
+      action: "retention.run",
+      target: run.what,
+      after: { deleted: run.deleted, olderThanDays: run.days, cutoff: new Date(run.cutoff).toISOString() },
+    });
   // A backup killed halfway leaves its temporary file beside the database.
   removeStaleBackupTemps(dirname(path));
 
@@ -111,8 +121,9 @@ export async function start(options: StartOptions): Promise<void> {
     // Written before the store closes: a completed response is never lost to a clean shutdown.
     storedResponses,
     lastUsed,
-    new RetentionJob(store, { days: options.eventsRetentionDays }),
-    new RetentionJob(store, { days: options.responsesRetentionDays, target: responsesRetention }),
+    new RetentionJob(store, { days: options.eventsRetentionDays, onPurged }),
+    new RetentionJob(store, { days: options.responsesRetentionDays, target: responsesRetention, onPurged }),
+    new RetentionJob(store, { days: options.auditRetentionDays ?? 365, target: auditRetention, onPurged }),
     fileWatch,
     ...(token ? [token] : []),
     ...(catalog ? [catalog] : []),
