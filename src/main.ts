@@ -52,6 +52,11 @@ const startCommand = defineCommand({
       description: "also serve GET /metrics without a key on this loopback address (implies --metrics)",
       valueHint: "127.0.0.1:9464",
     },
+    "otlp-endpoint": {
+      type: "string",
+      description: "export OpenTelemetry traces (OTLP/HTTP) to this collector URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT; off without it)",
+      valueHint: "http://127.0.0.1:4318",
+    },
     // citty reads --no-auth as auth=false.
     auth: {
       type: "boolean",
@@ -77,6 +82,7 @@ const startCommand = defineCommand({
       replicateTo: args["replicate-to"] || process.env.COPILOT_API_REPLICATE_TO || undefined,
       auditRetentionDays: parseDays(args["audit-retention-days"], "--audit-retention-days"),
       metrics: args.metrics,
+      otlpEndpoint: args["otlp-endpoint"] || process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
       metricsListen: args["metrics-listen"] === undefined ? undefined : parseMetricsListen(args["metrics-listen"]),
     }),
   ),

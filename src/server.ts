@@ -21,6 +21,7 @@ import { type GatewayMetrics, metricsRoute } from "~/features/metrics"; // issue
 import type { QuotaSource } from "~/features/quota/quota";
 import { quotaRoutes } from "~/features/quota/routes";
 import type { StoredResponses } from "~/features/responses";
+import type { Tracing } from "~/features/tracing"; // issue 23
 import { usageRoutes } from "~/features/usage/routes";
 import { apiError, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
@@ -40,6 +41,8 @@ export interface AppDeps {
   quota?: QuotaSource;
   /** issue 23: Prometheus metrics (--metrics / --metrics-listen); absent, GET /metrics is not served. */
   metrics?: GatewayMetrics;
+  /** issue 23: OpenTelemetry tracing (--otlp-endpoint); absent, no span and no OpenTelemetry code runs. */
+  tracing?: Tracing;
   /** Wall clock (Unix ms) for dashboard sessions; tests inject one. Date.now by default. */
   now?: () => number;
 }
@@ -73,6 +76,8 @@ export function createApp(deps: AppDeps) {
   // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
   app.route("/dashboard", dashboardRoutes({ store: deps.store, resolver: deps.keys.resolver, quota: deps.quota, now: deps.now }));
 
+  // issue 23: one span per request (when tracing is on), ended once its event is committed.
+  if (deps.tracing) app.use(deps.tracing.middleware);
   // The clock starts here, so every refusal below is recorded too (for the protocol routes).
   app.use(telemetry(deps.recorder, ...Object.values(PROTOCOL_ROUTES)));
   // Who is calling: the presented key, always checked (401); once per request.

@@ -7,6 +7,7 @@ import { GatewayMetrics, type ListenAddress, serveMetrics } from "~/features/met
 import { QuotaSource } from "~/features/quota/quota";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
 import { responsesRetention, StoredResponses } from "~/features/responses";
+import { loadTracing } from "~/features/tracing"; // issue 23
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
@@ -42,6 +43,8 @@ export interface StartOptions {
   replicateTo?: string;
   /** issue 23: delete audit entries older than this many days (default 365; 0 keeps them). */
   auditRetentionDays?: number;
+  /** issue 23: --otlp-endpoint / OTEL_EXPORTER_OTLP_ENDPOINT: export traces there (OTLP/HTTP JSON); absent, tracing is off and not loaded. */
+  otlpEndpoint?: string;
   /** issue 23: --metrics serves GET /metrics to admin keys; --metrics-listen also on its own loopback listener (checked by parseMetricsListen). */
   metrics?: boolean;
   metricsListen?: ListenAddress;
@@ -101,6 +104,8 @@ export async function start(options: StartOptions): Promise<void> {
   if (options.metrics || options.metricsListen) {
     metrics = new GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES });
   }
+  const tracing = options.otlpEndpoint ? await loadTracing(options.otlpEndpoint, "0.1.0") : undefined;
+  if (options.otlpEndpoint) log.info(`tracing: OTLP/HTTP to ${options.otlpEndpoint}`);
   const app = createApp({
     store,
     recorder,
@@ -109,6 +114,7 @@ export async function start(options: StartOptions): Promise<void> {
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: github && new QuotaSource(urls, github.token),
     metrics,
+    tracing,
   });
   // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
   const replication = replica && new ReplicationWorker(store, replica.target, { binary: replica.binary });
@@ -116,6 +122,8 @@ export async function start(options: StartOptions): Promise<void> {
   // Started in this order once the port is open, stopped in reverse: the recorder
   // is the last to let go of the store but Litestream, after everything that could still produce an event.
   const workers: Worker[] = [
+    // Stopped last: its final flush carries the spans of the last requests.
+    ...(tracing ? [tracing] : []),
     ...(replication ? [replication] : []),
     recorder,
     // Written before the store closes: a completed response is never lost to a clean shutdown.

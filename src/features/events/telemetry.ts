@@ -83,13 +83,17 @@ export function telemetry(recorder: EventRecorder, ...protocols: RecordedRoutes[
         error: errorTag(status, draft),
       });
     if (draft.streamEnded) {
-      draft.recorded = draft.streamEnded.then(() => {
+      draft.recorded = draft.streamEnded.then(async () => {
+        const written = c.get("trace")?.storeWrite(); // issue 23: the store write's span, when tracing
         record();
-        return recorder.committed();
+        await recorder.committed();
+        written?.();
       });
       return;
     }
+    const written = c.get("trace")?.storeWrite(); // issue 23: the store write's span, when tracing
     record();
     await recorder.committed();
+    written?.();
   };
 }
