@@ -38,12 +38,17 @@ export interface BenchGateway {
   stop(): Promise<void>;
 }
 
-/** copilot-api in a temporary home, pointed at the fake, with one key; listening when this resolves. */
-export async function startGateway(fake: FakeUpstream): Promise<BenchGateway> {
+/** copilot-api in a temporary home, pointed at the fake, with one key; listening when this resolves. `args` go to `start`. */
+export async function startGateway(fake: FakeUpstream, args: string[] = []): Promise<BenchGateway> {
   const home = mkdtempSync(join(tmpdir(), "copilot-api-bench-"));
   const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), ...fake.env(), GH_TOKEN: fake.githubToken };
   const secret = (JSON.parse(run(["keys", "create", "--json"], env)) as { secret: string }).secret;
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "start", "--port", "0"], { cwd: ROOT, env, stdout: "ignore", stderr: "pipe" });
+  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "start", "--port", "0", ...args], {
+    cwd: ROOT,
+    env,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   let text = "";
   for await (const chunk of proc.stderr) {
     text += new TextDecoder().decode(chunk);

@@ -28,6 +28,14 @@ const TOKEN_KINDS = [
   ["reasoningTokens", "reasoning"],
 ] as const;
 
+/** One event's series, as prom-client label children. */
+interface Series {
+  requests: Counter.Internal;
+  latency: Histogram.Internal<string>;
+  tokens: Counter.Internal[];
+  premium: Counter.Internal;
+}
+
 /**
  * The gateway's Prometheus metrics. Request series are counted from committed
  * events (the recorder's batch, once per event-loop turn), not on the request
@@ -39,6 +47,9 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly protocolOf = new Map<string, string>();
   private labels = new Map<string, string>();
+  private series = new Map<string, Series>();
+  private catalogLoadedAt: number | undefined;
+  private pending: (readonly RecordedEvent[])[] = [];
   private readonly requests: Counter;
   private readonly latency: Histogram;
   private readonly tokens: Counter;
@@ -78,26 +89,67 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** A committed batch of events (the recorder's onCommitted). */
+  /**
+   * A committed batch of events (the recorder's onCommitted). Counted on the next turn of
+   * the event loop: the responses waiting for this commit are not held for the counting.
+   */
   committed(events: readonly RecordedEvent[]): void {
+    this.pending.push(events);
+    if (this.pending.length === 1) setImmediate(this.drain);
+  }
+
+  private readonly drain = () => {
+    const batches = this.pending;
+    this.pending = [];
+    for (const batch of batches) this.count(batch);
+  };
+
+  private count(events: readonly RecordedEvent[]): void {
     for (const event of events) {
-      const model = this.modelLabel(event.model);
-      const route = event.route;
-      const protocol = this.protocolOf.get(route) ?? "other";
-      const keyLabel = this.keyLabel(event.keyId);
-      this.requests.inc({ route, protocol, model, key: event.keyId, key_label: keyLabel, status: String(event.status) });
-      this.latency.observe({ route, protocol, model }, event.latencyMs / 1000);
-      for (const [field, kind] of TOKEN_KINDS) {
+      const series = this.seriesOf(event);
+      series.requests.inc();
+      series.latency.observe(event.latencyMs / 1000);
+      for (const [i, [field]] of TOKEN_KINDS.entries()) {
         const count = event[field];
-        if (count) this.tokens.inc({ model, kind }, count);
+        if (count) series.tokens[i]!.inc(count);
       }
-      if (event.premiumRequests) this.premium.inc({ model, key: event.keyId, key_label: keyLabel }, event.premiumRequests);
+      if (event.premiumRequests) series.premium.inc(event.premiumRequests);
     }
+  }
+
+  /**
+   * The label children of an event's series, built once per combination: prom-client's
+   * label hashing per update costs microseconds, a Map lookup does not. Bounded like the
+   * series themselves (routes × catalog models × keys × statuses).
+   */
+  private seriesOf(event: RecordedEvent): Series {
+    const id = `${event.route}\u0000${event.model ?? ""}\u0000${event.keyId}\u0000${event.status}`;
+    let series = this.series.get(id);
+    if (series) return series;
+    const model = this.modelLabel(event.model);
+    const route = event.route;
+    const protocol = this.protocolOf.get(route) ?? "other";
+    const key = event.keyId;
+    const keyLabel = this.keyLabel(key);
+    series = {
+      requests: this.requests.labels({ route, protocol, model, key, key_label: keyLabel, status: String(event.status) }),
+      latency: this.latency.labels({ route, protocol, model }),
+      tokens: TOKEN_KINDS.map(([, kind]) => this.tokens.labels({ model, kind })),
+      premium: this.premium.labels({ model, key, key_label: keyLabel }),
+    };
+    this.series.set(id, series);
+    return series;
   }
 
   /** The Prometheus text exposition. */
   async render(): Promise<{ body: string; contentType: string }> {
-    this.labels = keyLabels(this.sources.store);
+    this.drain();
+    const labels = keyLabels(this.sources.store);
+    // A relabelled key, or a reloaded catalog (it may know a model now), resolves its labels again.
+    const loadedAt = this.sources.catalog?.lastLoadedAt;
+    if (loadedAt !== this.catalogLoadedAt || [...labels].some(([id, label]) => this.labels.has(id) && this.labels.get(id) !== label)) this.series.clear();
+    this.catalogLoadedAt = loadedAt;
+    this.labels = labels;
     return { body: await this.registry.metrics(), contentType: this.registry.contentType };
   }
 
