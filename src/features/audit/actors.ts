@@ -1,6 +1,5 @@
 import type { Context } from "hono";
 import { osUser } from "~/db";
-import type { keys } from "~/db/schema";
 import { clip } from "~/lib/clip";
 import { requestAddress } from "~/lib/net";
 import type { AuditEntry } from "./queries";
@@ -19,18 +18,4 @@ export const GATEWAY_ACTOR: Actor = { actorKind: "gateway", actor: "gateway" };
 export function httpActor(c: Context, actorKind: "session" | "key", actor: string): Actor {
   const agent = c.req.header("user-agent");
   return { actorKind, actor: clip(actor, 64), address: requestAddress(c) ?? null, userAgent: agent === undefined ? null : clip(agent, 200) };
-}
-
-/** A key as the audit log keeps it: its settings and state, never its secret or hash. */
-export function keyView(row: typeof keys.$inferSelect) {
-  return {
-    id: row.id,
-    tier: row.tier,
-    label: row.label,
-    allowedModels: row.allowedModels,
-    rateLimit: row.rateLimit,
-    premiumQuota: row.premiumQuota,
-    expiresAt: row.expiresAt,
-    revokedAt: row.revokedAt,
-  };
 }

@@ -1,6 +1,5 @@
 import type { Store } from "~/db";
-import { createKey, type KeyRow, type KeySpec } from "~/features/keys";
-import { keyView } from "./actors";
+import { createKey, type KeyRow, type KeySpec, keyView } from "~/features/keys";
 import { type AuditEntry, appendAudit } from "./queries";
 
 type Actor = Pick<AuditEntry, "actorKind" | "actor" | "address" | "userAgent">;

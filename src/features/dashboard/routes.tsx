@@ -5,7 +5,7 @@ import { getCookie } from "hono/cookie";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { EVENT_ERRORS, type EventError, KEY_TIERS } from "~/db/schema";
-import { type AuditEntry, appendAudit, createKeyAudited, httpActor, keyView } from "~/features/audit"; // issue 23
+import { type AuditEntry, appendAudit, createKeyAudited, httpActor } from "~/features/audit"; // issue 23
 import {
   type KeyResolver,
   type KeyRow,
@@ -14,6 +14,7 @@ import {
   keyForSecret,
   keySettingsText,
   keySpecFrom,
+  keyView,
   LABEL_MAX,
   listKeys,
   parseKeySettings,

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import type { Store } from "~/db";
 import { withStore } from "~/db";
 import { KEY_TIERS } from "~/db/schema";
-import { appendAudit, cliActor, createKeyAudited, keyView } from "~/features/audit"; // issue 23: audit
+import { appendAudit, cliActor, createKeyAudited } from "~/features/audit"; // issue 23: audit
 import { dbPathArg, guarded, parseChoice } from "~/lib/cli";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -10,7 +10,7 @@ import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
 import { keySpecFrom } from "./manage";
 import { premiumUsedThisMonth } from "./premium-quota";
-import { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
+import { type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
 import { type KeySettingsInput, parseKeySettings, updateKey } from "./settings";
 
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
@@ -21,17 +21,10 @@ const premium = (n: number) => String(Math.round(n * 100) / 100);
 /** A key as the CLI shows it: never the secret, never the hash. `premiumUsedThisMonth` is this calendar month's (UTC). */
 function publicView(row: KeyRow, premiumUsedThisMonth = 0) {
   return {
-    id: row.id,
-    tier: row.tier,
-    label: row.label,
-    allowedModels: row.allowedModels,
-    rateLimit: row.rateLimit,
-    premiumQuota: row.premiumQuota,
+    ...keyView(row),
     premiumUsedThisMonth: Math.round(premiumUsedThisMonth * 100) / 100,
-    expiresAt: row.expiresAt,
     createdAt: row.createdAt,
     lastUsedAt: row.lastUsedAt,
-    revokedAt: row.revokedAt,
   };
 }
 

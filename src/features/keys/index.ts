@@ -4,7 +4,7 @@ export { LastUsedTracker, noteLastUsed } from "./last-used";
 export { createKey, type KeySpec, keyForSecret, keySpecFrom } from "./manage";
 export { announcePolicy, type KeyPolicy } from "./policy";
 export { PremiumUsage, premiumQuota, premiumUsedThisMonth } from "./premium-quota";
-export { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
+export { type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
 export { RateLimiter, rateLimit } from "./rate-limit";
 export { requireAdmin } from "./require-admin";
 export { resolveKey } from "./resolve-key";
