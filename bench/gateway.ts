@@ -42,7 +42,7 @@ export interface BenchGateway {
   stop(): Promise<void>;
 }
 
-/** copilot-api in a temporary home, pointed at the fake, with one key; listening when this resolves. */
+/** copilot-api in a temporary home, pointed at the fake, with one key; listening when this resolves. `args` go to `start`. */
 export async function startGateway(fake: FakeUpstream, args: string[] = []): Promise<BenchGateway> {
   const home = mkdtempSync(join(tmpdir(), "copilot-api-bench-"));
   const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), ...fake.env(), GH_TOKEN: fake.githubToken };

@@ -1,6 +1,7 @@
 import type { EventDraft } from "~/features/events/draft";
 import type { ResolvedKey } from "~/features/keys/resolver";
 import type { ErrorShape } from "~/lib/api-error";
+import type { RequestTrace } from "~/lib/trace-hook";
 
 /** The typed request context (c.var) that middleware fills and routes read. */
 export interface AppEnv {
@@ -11,5 +12,7 @@ export interface AppEnv {
     event: EventDraft;
     /** How errors are worded for this request: its protocol's shape (set first, in server.ts). */
     errorShape: ErrorShape;
+    /** issue 23: this request's trace, only when tracing is on (--otlp-endpoint). */
+    trace: RequestTrace | undefined;
   };
 }

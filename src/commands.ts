@@ -1,10 +1,12 @@
 import { defineCommand } from "citty";
 import { dbCommand } from "~/db/cli";
+import { auditCommand } from "~/features/audit";
 import { authCommand } from "~/features/auth/cli";
 import { claudeCodeCommand } from "~/features/claude-code/cli";
 import { dashboardCommand } from "~/features/dashboard/cli";
 import { doctorCommand } from "~/features/doctor/cli";
 import { keysCommand } from "~/features/keys/cli";
+import { parseMetricsListen } from "~/features/metrics";
 import { quotaCommand } from "~/features/quota/cli";
 import { restoreCommand } from "~/features/replication";
 import { usageCommand } from "~/features/usage/cli";
@@ -29,6 +31,7 @@ const startCommand = defineCommand({
       description: "delete stored Responses API answers (previous_response_id) older than this many days (0 keeps them)",
       default: "30",
     },
+    "audit-retention-days": { type: "string", description: "delete audit log entries older than this many days (0 keeps them)", default: "365" },
     // citty reads --no-store-responses as store-responses=false.
     "store-responses": {
       type: "boolean",
@@ -40,6 +43,17 @@ const startCommand = defineCommand({
       type: "string",
       description: "replicate the database continuously with Litestream to this URL (file:///folder, s3://bucket/path …; default: $COPILOT_API_REPLICATE_TO)",
       valueHint: "URL",
+    },
+    metrics: { type: "boolean", description: "serve Prometheus metrics at GET /metrics to admin keys", default: false },
+    "metrics-listen": {
+      type: "string",
+      description: "also serve GET /metrics without a key on this loopback address (implies --metrics)",
+      valueHint: "127.0.0.1:9464",
+    },
+    "otlp-endpoint": {
+      type: "string",
+      description: "export OpenTelemetry traces (OTLP/HTTP) to this collector URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT; off without it)",
+      valueHint: "http://127.0.0.1:4318",
     },
     // citty reads --no-auth as auth=false.
     auth: {
@@ -64,6 +78,10 @@ const startCommand = defineCommand({
       responsesRetentionDays: parseDays(args["responses-retention-days"], "--responses-retention-days"),
       noStoreResponses: !args["store-responses"],
       replicateTo: args["replicate-to"] || process.env.COPILOT_API_REPLICATE_TO || undefined,
+      auditRetentionDays: parseDays(args["audit-retention-days"], "--audit-retention-days"),
+      metrics: args.metrics,
+      otlpEndpoint: args["otlp-endpoint"] || process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
+      metricsListen: args["metrics-listen"] === undefined ? undefined : parseMetricsListen(args["metrics-listen"]),
     }),
   ),
 });
@@ -78,6 +96,7 @@ export const main = defineCommand({
     start: startCommand,
     auth: authCommand,
     keys: keysCommand,
+    audit: auditCommand,
     usage: usageCommand,
     db: withRestore,
     doctor: doctorCommand,

@@ -2,6 +2,7 @@ import { dirname, sep } from "node:path";
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
+import { auditRoute } from "~/features/audit";
 import { dashboardRoutes, eventsCsvRoute } from "~/features/dashboard";
 import { type EventRecorder, telemetry } from "~/features/events";
 import {
@@ -18,9 +19,11 @@ import {
   rateLimit,
   resolveKey,
 } from "~/features/keys";
+import { type GatewayMetrics, metricsRoute } from "~/features/metrics";
 import type { QuotaSource } from "~/features/quota/quota";
 import { quotaRoutes } from "~/features/quota/routes";
 import type { StoredResponses } from "~/features/responses";
+import type { Tracing } from "~/features/tracing";
 import { usageRoutes } from "~/features/usage/routes";
 import { apiError, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
@@ -40,9 +43,16 @@ export interface AppDeps {
   quota?: QuotaSource;
   /** count_tokens' thread, stopped with the other workers; the Anthropic routes make their own when absent. */
   tokens?: TokenCounter;
+  /** Prometheus metrics (--metrics / --metrics-listen); absent, GET /metrics is not served. */
+  metrics?: GatewayMetrics;
+  /** OpenTelemetry tracing (--otlp-endpoint); absent, no span and no OpenTelemetry code runs. */
+  tracing?: Tracing;
   /** Wall clock (Unix ms) for dashboard sessions; tests inject one. Date.now by default. */
   now?: () => number;
 }
+
+/** The routes each protocol records, by protocol: telemetry's list and the metrics' protocol label. */
+export const PROTOCOL_ROUTES = { openai: OPENAI_ROUTES, anthropic: ANTHROPIC_ROUTES, responses: RESPONSES_ROUTES };
 
 /**
  * The app in one place: the request pipeline (who may call, in what order,
@@ -76,8 +86,10 @@ export function createApp(deps: AppDeps) {
   // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
   app.route("/dashboard", dashboardRoutes({ store: deps.store, resolver: deps.keys.resolver, quota: deps.quota, now: deps.now, recorder: deps.recorder }));
 
+  // One span per request (when tracing is on), ended once its event is committed.
+  if (deps.tracing) app.use(deps.tracing.middleware);
   // The clock starts here, so every refusal below is recorded too (for the protocol routes).
-  app.use(telemetry(deps.recorder, OPENAI_ROUTES, ANTHROPIC_ROUTES, RESPONSES_ROUTES));
+  app.use(telemetry(deps.recorder, ...Object.values(PROTOCOL_ROUTES)));
   // Who is calling: the presented key, always checked (401); once per request.
   app.use(resolveKey(deps.keys.resolver));
   // Requests that passed without a key must name this machine in Host (DNS rebinding)…
@@ -105,6 +117,9 @@ export function createApp(deps: AppDeps) {
   app.route("/admin", usageRoutes(deps.store));
   app.route("/admin", quotaRoutes(deps.quota));
   app.route("/admin", eventsCsvRoute(deps.store));
+  app.route("/admin", auditRoute(deps.store));
+  // Prometheus metrics for admin keys (a keyless scraper uses --metrics-listen on loopback).
+  if (deps.metrics) app.route("/", metricsRoute(deps.metrics));
 
   // Method and path are the client's: bounded before they are echoed.
   app.notFound((c) =>

@@ -1,17 +1,20 @@
 import { dirname } from "node:path";
 import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
+import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
+import { GatewayMetrics, type ListenAddress, serveMetrics } from "~/features/metrics";
 import { QuotaSource } from "~/features/quota/quota";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
 import { MAX_RESPONSE_BYTES, responsesRetention, StoredResponses } from "~/features/responses";
+import { loadTracing } from "~/features/tracing";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { dbPath } from "~/lib/paths";
 import type { Worker } from "~/lib/worker";
 import { TokenCounter } from "~/protocols/anthropic";
-import { createApp } from "~/server";
+import { createApp, PROTOCOL_ROUTES } from "~/server";
 import { type AccountType, upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
@@ -39,6 +42,13 @@ export interface StartOptions {
   noStoreResponses: boolean;
   /** --replicate-to / COPILOT_API_REPLICATE_TO: Litestream replicates the store to this URL. */
   replicateTo?: string;
+  /** delete audit entries older than this many days (default 365; 0 keeps them). */
+  auditRetentionDays?: number;
+  /** --otlp-endpoint / OTEL_EXPORTER_OTLP_ENDPOINT: export traces there (OTLP/HTTP JSON); absent, tracing is off and not loaded. */
+  otlpEndpoint?: string;
+  /** --metrics serves GET /metrics to admin keys; --metrics-listen also on its own loopback listener (checked by parseMetricsListen). */
+  metrics?: boolean;
+  metricsListen?: ListenAddress;
 }
 
 /**
@@ -52,6 +62,13 @@ export async function start(options: StartOptions): Promise<void> {
   const replica = options.replicateTo ? { target: replicaTarget(options.replicateTo), binary: findLitestream() } : undefined;
   log.info(`database ${path}`);
   const store = openStore({ path });
+  const onPurged = (run: { what: string; deleted: number; cutoff: number; days: number }) =>
+    appendAudit(store.db, {
+      ...GATEWAY_ACTOR,
+      action: "retention.run",
+      target: run.what,
+      after: { deleted: run.deleted, olderThanDays: run.days, cutoff: new Date(run.cutoff).toISOString() },
+    });
   // A backup killed halfway leaves its temporary file beside the database.
   removeStaleBackupTemps(dirname(path));
 
@@ -72,7 +89,14 @@ export async function start(options: StartOptions): Promise<void> {
   const lastUsed = new LastUsedTracker(store);
   const premium = new PremiumUsage(store);
   // Each committed batch keeps the keys' premium usage this month current for --premium-quota.
-  const recorder = new EventRecorder(store, { onCommitted: (events) => premium.committed(events) });
+  // Metrics count committed events (off the request path); built only when asked for.
+  let metrics: GatewayMetrics | undefined;
+  const recorder = new EventRecorder(store, {
+    onCommitted: (events) => {
+      premium.committed(events);
+      metrics?.committed(events);
+    },
+  });
   const storedResponses = new StoredResponses(store, {
     retentionDays: options.responsesRetentionDays,
     // No stored response larger than a request may be.
@@ -83,6 +107,11 @@ export async function start(options: StartOptions): Promise<void> {
   // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
   const catalog = copilot && new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });
   const tokens = new TokenCounter();
+  if (options.metrics || options.metricsListen) {
+    metrics = new GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES });
+  }
+  const tracing = options.otlpEndpoint ? await loadTracing(options.otlpEndpoint, "0.1.0") : undefined;
+  if (options.otlpEndpoint) log.info(`tracing: OTLP/HTTP to ${options.otlpEndpoint}`);
   const app = createApp({
     store,
     tokens,
@@ -91,6 +120,8 @@ export async function start(options: StartOptions): Promise<void> {
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: github && new QuotaSource(urls, github.token),
+    metrics,
+    tracing,
   });
   // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
   const replication = replica && new ReplicationWorker(store, replica.target, { binary: replica.binary });
@@ -98,13 +129,16 @@ export async function start(options: StartOptions): Promise<void> {
   // Started in this order once the port is open, stopped in reverse: the recorder
   // is the last to let go of the store but Litestream, after everything that could still produce an event.
   const workers: Worker[] = [
+    // Stopped last: its final flush carries the spans of the last requests.
+    ...(tracing ? [tracing] : []),
     ...(replication ? [replication] : []),
     recorder,
     // Written before the store closes: a completed response is never lost to a clean shutdown.
     storedResponses,
     lastUsed,
-    new RetentionJob(store, { days: options.eventsRetentionDays }),
-    new RetentionJob(store, { days: options.responsesRetentionDays, target: responsesRetention }),
+    new RetentionJob(store, { days: options.eventsRetentionDays, onPurged }),
+    new RetentionJob(store, { days: options.responsesRetentionDays, target: responsesRetention, onPurged }),
+    new RetentionJob(store, { days: options.auditRetentionDays ?? 365, target: auditRetention, onPurged }),
     fileWatch,
     tokens,
     ...(token ? [token] : []),
@@ -121,6 +155,7 @@ export async function start(options: StartOptions): Promise<void> {
   // Handlers go in before the port opens: a signal's default action would kill
   // the process outright, skipping the final event flush and WAL checkpoint.
   let server: ReturnType<typeof Bun.serve> | undefined;
+  let metricsServer: ReturnType<typeof Bun.serve> | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -128,6 +163,7 @@ export async function start(options: StartOptions): Promise<void> {
     log.info(`${signal}: stopping`);
     // Let in-flight requests finish, but never hang shutdown on an idle keep-alive client.
     if (server) await Promise.race([server.stop(), Bun.sleep(5000).then(() => server?.stop(true))]);
+    metricsServer?.stop(true);
     // In-flight requests have finished, so every event is in the recorder: flush it, then close.
     await release();
     log.info("stopped cleanly");
@@ -139,6 +175,7 @@ export async function start(options: StartOptions): Promise<void> {
   try {
     announcePolicy(policy, options.host, resolver.keyCounts());
     server = Bun.serve({ port: options.port, hostname: options.host, fetch: app.fetch, idleTimeout: 255 });
+    if (metrics && options.metricsListen) metricsServer = serveMetrics(options.metricsListen, metrics);
   } catch (error) {
     await release();
     if (error instanceof AppError) throw error;
@@ -146,5 +183,6 @@ export async function start(options: StartOptions): Promise<void> {
   }
   log.success(`listening on http://${options.host}:${server.port}`);
   log.info(`dashboard: http://${options.host}:${server.port}/dashboard (\`copilot-api dashboard\` prints a one-time sign-in link)`);
+  if (metricsServer) log.info(`metrics on http://${options.metricsListen?.host}:${metricsServer.port}/metrics (loopback, no key)`);
   for (const worker of workers) worker.start();
 }

@@ -5,6 +5,7 @@ import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { openStore } from ".";
+import { auditStoreAction } from "./audit";
 import { backupDatabase, manualBackupName } from "./backup";
 import { assertMigratable, loadMigrations } from "./migrations";
 import { openDatabase } from "./open";
@@ -102,7 +103,11 @@ const backup = defineCommand({
   run: guarded(({ args }) => {
     const path = dbPath(args["db-path"]);
     const out = args.out ? args.out : manualBackupName(path);
-    const result = inspect(path, ({ sqlite }) => backupDatabase(sqlite, out));
+    const result = inspect(path, ({ sqlite }) => {
+      const written = backupDatabase(sqlite, out);
+      auditStoreAction(sqlite, "db.backup", path, { file: written.path, bytes: written.bytes });
+      return written;
+    });
     log.success(`backup written to ${result.path} (${result.bytes} bytes, integrity_check ok, mode 0600)`);
   }),
 });

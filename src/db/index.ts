@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
+import { auditStoreAction } from "./audit";
 import { backupBeforeMigrating } from "./backup";
 import { describeFileChange, type OpenedFiles, RESTART_HINT, walStillOurs } from "./identity";
 import { applyMigrations, loadMigrations, type Migration } from "./migrations";
@@ -9,6 +10,7 @@ import { BUSY_TIMEOUT_MS, openDatabase } from "./open";
 import { replicatedByLitestream } from "./replication";
 import * as schema from "./schema";
 
+export { osUser } from "./audit";
 export type AppDatabase = BunSQLiteDatabase<typeof schema>;
 export { removeStaleBackupTemps } from "./backup";
 export { isBusy } from "./busy";
@@ -81,7 +83,15 @@ export function openStore(options: OpenStoreOptions): Store {
       onApplying: (m) => log.info(`applying ${m.file}…`),
       onApplied: (m, ms) => log.info(`applied ${m.file} (schema ${m.version}) in ${ms.toFixed(1)} ms`),
     });
-    if (applied.length > 0) log.success(`database at schema ${applied.at(-1)!.version}`);
+    if (applied.length > 0) {
+      log.success(`database at schema ${applied.at(-1)!.version}`);
+      auditStoreAction(
+        sqlite,
+        "db.migrations_applied",
+        options.path,
+        applied.map((m) => m.file),
+      ); // issue 23
+    }
   } catch (error) {
     sqlite.close();
     throw error;

@@ -211,3 +211,57 @@ export const responses = sqliteTable(
     check("responses_encoding_known", sql`${t.encoding} IN (${sql.raw(RESPONSE_ENCODINGS.map((s) => `'${s}'`).join(", "))})`),
   ],
 );
+
+/** Every admin action the audit log records; the vocabulary is fixed so filters and reports can rely on it. */
+export const AUDIT_ACTIONS = [
+  "key.created",
+  "key.updated",
+  "key.revoked",
+  "dashboard.sign_in",
+  "dashboard.sign_in_failed",
+  "dashboard.sign_out",
+  "dashboard.session_ended",
+  "retention.run",
+  "db.backup",
+  "db.restore",
+  "db.migrations_applied",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** Who acted: an admin key over HTTP, a dashboard session (its key), the CLI (the OS user), or the gateway itself (retention). */
+export const AUDIT_ACTOR_KINDS = ["key", "session", "cli", "gateway"] as const;
+export type AuditActorKind = (typeof AUDIT_ACTOR_KINDS)[number];
+
+/**
+ * The audit log: who did which admin action, from where, what changed, when. Append-only
+ * for the gateway: rows are inserted, and deleted only by --audit-retention-days. Secrets
+ * never go in before/after (a key's hash neither); client-supplied text is bounded.
+ */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: integer("id").primaryKey(),
+    /** Unix milliseconds. */
+    ts: integer("ts").notNull(),
+    action: text("action", { enum: AUDIT_ACTIONS }).notNull(),
+    actorKind: text("actor_kind", { enum: AUDIT_ACTOR_KINDS }).notNull(),
+    /** A key id (key, session), the OS user name (cli), or "gateway". */
+    actor: text("actor").notNull(),
+    /** The client's address (HTTP actions). */
+    address: text("address"),
+    /** The client's User-Agent, bounded (HTTP actions). */
+    userAgent: text("user_agent"),
+    /** What the action was on: a key id, a file, a retention target. */
+    target: text("target"),
+    /** JSON of the state before (updates, revokes), never a secret. */
+    before: text("before", { mode: "json" }),
+    /** JSON of the state after, or what the action did (rows deleted, migrations applied). */
+    after: text("after", { mode: "json" }),
+  },
+  (t) => [
+    // Listing and retention go by time; --key filters by actor or target.
+    index("audit_log_ts_idx").on(t.ts),
+    check("audit_log_action_known", sql`${t.action} IN (${sql.raw(AUDIT_ACTIONS.map((a) => `'${a}'`).join(", "))})`),
+    check("audit_log_actor_kind_known", sql`${t.actorKind} IN (${sql.raw(AUDIT_ACTOR_KINDS.map((a) => `'${a}'`).join(", "))})`),
+  ],
+);

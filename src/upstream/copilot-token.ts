@@ -61,6 +61,8 @@ export class CopilotToken implements Worker {
   private inflight?: Promise<CopilotSession>;
   private timer?: unknown;
   private failures = 0;
+  /** Failed refreshes since start (never reset, unlike `failures`): for /metrics. */
+  refreshFailures = 0;
   private rejected?: { error: GithubTokenRejected; until: number };
   private stopped = false;
   private readonly clock: Clock;
@@ -159,6 +161,7 @@ export class CopilotToken implements Worker {
       await this.exchangeOnce();
     } catch (error) {
       this.failures += 1;
+      this.refreshFailures += 1;
       const delay = Math.min(REFRESH_FLOOR_MS * 2 ** (this.failures - 1), REFRESH_BACKOFF_CAP_MS);
       const left = this.held ? Math.max(0, Math.round((this.held.expiresAt - this.clock.now()) / 1000)) : 0;
       log.warn(

@@ -3,6 +3,7 @@ import { apiError } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
+import type { RequestTrace } from "~/lib/trace-hook";
 import type { CopilotClient, ForwardOptions } from "./copilot-client";
 import { GithubTokenRejected } from "./copilot-token";
 import { withKeepAlive } from "./keepalive";
@@ -88,11 +89,15 @@ export async function sendToCopilot(
     );
   }
   observer.sending?.(options);
+  // With tracing on, the upstream call is a child span and Copilot gets its traceparent.
+  const span = (c.get("trace") as RequestTrace | undefined)?.upstream(options.path);
   try {
-    const upstream = await copilot.forward({ ...options, signal: c.req.raw.signal });
+    const upstream = await copilot.forward({ ...options, signal: c.req.raw.signal, headers: traceHeaders(span, options.headers) });
+    span?.end(upstream.status);
     observer.reached(options);
     return { upstream };
   } catch (error) {
+    span?.end(undefined);
     if (c.req.raw.signal.aborted) {
       observer.aborted();
       return refusal(new Response(null, { status: 499 }));
@@ -108,6 +113,9 @@ export async function sendToCopilot(
 }
 
 const refusal = (response: Response) => ({ refusal: response });
+
+const traceHeaders = (span: { traceparent: string } | undefined, headers: Record<string, string> | undefined) =>
+  span ? { ...headers, traceparent: span.traceparent } : headers;
 
 const RELAYED_HEADERS = ["content-type", "retry-after", "x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset"];
 

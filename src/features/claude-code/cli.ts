@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { withStore } from "~/db";
-import { createKey } from "~/features/keys";
+import { cliActor, createKeyAudited } from "~/features/audit";
 import { dbPathArg, guarded, parseChoice, parsePort } from "~/lib/cli";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -79,7 +79,7 @@ export const claudeCodeCommand = defineCommand({
     const lines = [`export ANTHROPIC_BASE_URL=${shellWord(baseUrl)}`];
     if (args["create-key"]) {
       const { row, secret } = await withStore(dbPath(args["db-path"]), (store) =>
-        createKey(store.db, { tier: "client", label: args.label, allowedModels: ["*"], rateLimit: null }),
+        createKeyAudited(store, { tier: "client", label: args.label, allowedModels: ["*"], rateLimit: null }, cliActor()),
       );
       lines.push(`export ANTHROPIC_AUTH_TOKEN=${shellWord(secret)}`);
       log.success(`created client key ${row.id} (${row.label}); its secret is in ANTHROPIC_AUTH_TOKEN above and is shown only once`);

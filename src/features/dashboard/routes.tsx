@@ -5,9 +5,9 @@ import { getCookie } from "hono/cookie";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { EVENT_ERRORS, type EventError, KEY_TIERS } from "~/db/schema";
+import { type AuditEntry, appendAudit, createKeyAudited, httpActor } from "~/features/audit";
 import type { EventRecorder } from "~/features/events";
 import {
-  createKey,
   type KeyResolver,
   type KeyRow,
   type KeySettingsInput,
@@ -15,6 +15,7 @@ import {
   keyForSecret,
   keySettingsText,
   keySpecFrom,
+  keyView,
   LABEL_MAX,
   listKeys,
   parseKeySettings,
@@ -28,6 +29,7 @@ import { apiError } from "~/lib/api-error";
 import { parseChoice } from "~/lib/cli";
 import { clip } from "~/lib/clip";
 import { AppError, describeError } from "~/lib/errors";
+import { parseSince } from "~/lib/since";
 import { assetNamed } from "./assets";
 import {
   CSRF_FIELD,
@@ -137,16 +139,6 @@ async function quotaState(source: QuotaSource | undefined): Promise<QuotaState> 
   }
 }
 
-/** `since=7d` (a window back from now) or `since=2026-11-01` / an ISO time. */
-function parseSince(value: string, now: number): number {
-  const match = value.trim().match(/^(\d+)\s*(m|h|d)$/);
-  if (match) return now - Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "m" | "h" | "d"];
-  const at = Date.parse(value);
-  if (Number.isNaN(at))
-    throw new AppError(`since ${value} is neither a window nor a date`, "use a window such as since=24h or since=7d, or a date such as since=2026-11-01");
-  return at;
-}
-
 /** The CSV export, for a session (/dashboard/events.csv) or an admin key (/admin/events.csv): one handler. */
 function exportCsv(c: Context, store: Store, now: number): Response {
   let since: number;
@@ -243,6 +235,10 @@ export function dashboardRoutes(deps: DashboardDeps) {
   const page = requireSession(store, now, "page");
   const data = requireSession(store, now, "data");
   const app = new Hono<DashboardEnv>();
+  // Every admin action here goes in the audit log, with the session's key, address and User-Agent.
+  const audit = (c: Context, actor: { kind: "session" | "key"; id: string }, entry: Omit<AuditEntry, "actorKind" | "actor">) =>
+    appendAudit(store.db, { ...httpActor(c, actor.kind, actor.id), ts: now(), ...entry });
+  const bySession = (c: Context<DashboardEnv>) => ({ kind: "session" as const, id: c.var.session.keyId });
 
   app.use(securityHeaders);
   // Forms are small: nothing larger is read.
@@ -274,8 +270,10 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const key = keyForSecret(store.db, text(form.key).slice(0, 200));
     const active = key && key.revokedAt === null && (key.expiresAt === null || key.expiresAt > at);
     if (!active || key.tier !== "admin") {
-      const fail = (status: 401 | 403 | 429, error: EventError, why: string) =>
+      const fail = (status: 401 | 403 | 429, error: EventError, why: string) => {
         failures.note({ address, keyId: key?.id, status, error, why, at, latencyMs: Math.round(performance.now() - started) });
+        audit(c, { kind: "key", id: key?.id ?? "unknown" }, { action: "dashboard.sign_in_failed", target: key?.id, after: { reason: why } });
+      };
       const wait = limiter.blocked(address, at);
       if (wait !== undefined) {
         fail(429, "rate_limited", "refused: too many failed sign-ins from this address in the last minute");
@@ -294,6 +292,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
     // A new id at every sign-in (no fixation); the cookie holds it, the table its SHA-256.
     const id = newSessionId();
     insertSession(store.db, hashSessionId(id), key.id, at);
+    audit(c, { kind: "session", id: key.id }, { action: "dashboard.sign_in", target: key.id });
     setDashboardCookie(c, SESSION_COOKIE, id, SESSION_TTL_MS / 1000);
     clearDashboardCookie(c, SIGN_IN_COOKIE);
     return c.redirect("/dashboard", 303);
@@ -301,6 +300,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
 
   app.post("/logout", page, requireCsrf, (c) => {
     deleteSession(store.db, c.var.session.idHash);
+    audit(c, bySession(c), { action: "dashboard.sign_out", target: c.var.session.keyId });
     clearDashboardCookie(c, SESSION_COOKIE);
     return c.redirect("/dashboard/login?notice=signed-out", 303);
   });
@@ -386,7 +386,12 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const values: KeyForm = { tier: clip(text(c.var.form.tier), 20), ...settingsForm(c.var.form) };
     try {
       const tier = parseChoice("tier", values.tier, KEY_TIERS);
-      const created = createKey(store.db, keySpecFrom(tier, parseKeySettings(createInput(values), now())), now());
+      const created = createKeyAudited(
+        store,
+        keySpecFrom(tier, parseKeySettings(createInput(values), now())),
+        httpActor(c, "session", c.var.session.keyId),
+        now(),
+      );
       deps.resolver.invalidate();
       return keysPage(c, { created });
     } catch (error) {
@@ -437,7 +442,8 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const input = changedInput(values, row);
     if (Object.keys(input).length === 0) return c.redirect(`/dashboard/keys?unchanged=${row.id}`, 303);
     try {
-      updateKey(store, row.id, input, now());
+      const { before, after } = updateKey(store, row.id, input, now());
+      audit(c, bySession(c), { action: "key.updated", target: row.id, before: keyView(before), after: keyView(after) });
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       return editPage(c, keyById(store.db, row.id) ?? row, echoed(values), formError(error));
@@ -457,9 +463,11 @@ export function dashboardRoutes(deps: DashboardDeps) {
   app.post("/keys/:id/revoke", page, requireCsrf, async (c) => {
     const row = keyOr404(c);
     if (!row) return noSuchKey(c);
-    revokeKey(store.db, row.id, now());
+    if (revokeKey(store.db, row.id, now()))
+      audit(c, bySession(c), { action: "key.revoked", target: row.id, before: keyView(row), after: keyView(keyById(store.db, row.id) ?? row) });
     deps.resolver.invalidate();
-    deleteSessionsOfKey(store.db, row.id);
+    const ended = deleteSessionsOfKey(store.db, row.id);
+    if (ended > 0) audit(c, bySession(c), { action: "dashboard.session_ended", target: row.id, after: { sessions: ended, reason: "key revoked" } });
     if (row.id === c.var.session.keyId) {
       clearDashboardCookie(c, SESSION_COOKIE);
       return c.redirect("/dashboard/login?notice=revoked-self", 303);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { eq, lte, sql } from "drizzle-orm";
-import { type AppDatabase, preparedFor } from "~/db";
+import { type AppDatabase, preparedFor, rowsChanged } from "~/db";
 import { keys, sessions } from "~/db/schema";
 
 /** Every query on the sessions table lives here. */
@@ -60,8 +60,9 @@ export function deleteSession(db: AppDatabase, idHash: string): void {
 }
 
 /** Ends every session a key opened (it was revoked, expired, or is no longer an admin key). */
-export function deleteSessionsOfKey(db: AppDatabase, keyId: string): void {
-  db.delete(sessions).where(eq(sessions.keyId, keyId)).run();
+/** Returns how many sessions ended (the audit log says so). */
+export function deleteSessionsOfKey(db: AppDatabase, keyId: string): number {
+  return rowsChanged(db.delete(sessions).where(eq(sessions.keyId, keyId)).run());
 }
 
 export function deleteExpiredSessions(db: AppDatabase, now: number): void {

@@ -67,6 +67,11 @@ export class EventRecorder implements Worker {
     return this.writer.written;
   }
 
+  /** Set while the last write failed (the store is not writable); for /metrics. */
+  get lastWriteError(): string | undefined {
+    return this.writer.lastWriteError;
+  }
+
   /** Events lost: over the buffer, after stop(), or in a write that failed. */
   get dropped(): number {
     return this.writer.dropped;

@@ -29,6 +29,8 @@ export interface RetentionOptions {
   /** Time one batch may hold the event loop. */
   batchMs?: number;
   everyMs?: number;
+  /** Told after a pass that deleted rows (issue 23: the audit log records retention runs). */
+  onPurged?: (run: { what: string; deleted: number; cutoff: number; days: number }) => void;
 }
 
 /**
@@ -94,7 +96,10 @@ export class RetentionJob implements Worker {
       await yieldToEventLoop();
     }
     this.target.afterPass?.(this.store, cutoff);
-    if (total > 0) log.info(`retention: deleted ${total} ${this.target.what} older than ${this.options.days} days`);
+    if (total > 0) {
+      log.info(`retention: deleted ${total} ${this.target.what} older than ${this.options.days} days`);
+      this.options.onPurged?.({ what: this.target.what, deleted: total, cutoff, days: this.options.days });
+    }
     return total;
   }
 }

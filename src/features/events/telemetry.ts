@@ -87,16 +87,20 @@ export function telemetry(recorder: EventRecorder, ...protocols: RecordedRoutes[
       });
     if (draft.streamEnded) {
       draft.recorded = draft.streamEnded
-        .then(() => {
+        .then(async () => {
+          const written = c.get("trace")?.storeWrite(); // the store write's span, when tracing
           record();
-          return recorder.committed();
+          await recorder.committed();
+          written?.();
         })
         .finally(release);
       return;
     }
+    const written = c.get("trace")?.storeWrite(); // the store write's span, when tracing
     record();
     try {
       await recorder.committed();
+      written?.();
     } finally {
       release();
     }

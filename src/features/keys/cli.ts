@@ -2,14 +2,15 @@ import { defineCommand } from "citty";
 import type { Store } from "~/db";
 import { withStore } from "~/db";
 import { KEY_TIERS } from "~/db/schema";
+import { appendAudit, cliActor, createKeyAudited } from "~/features/audit"; // issue 23: audit
 import { dbPathArg, guarded, parseChoice } from "~/lib/cli";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
-import { createKey, keySpecFrom } from "./manage";
+import { keySpecFrom } from "./manage";
 import { premiumUsedThisMonth } from "./premium-quota";
-import { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
+import { type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
 import { type KeySettingsInput, parseKeySettings, updateKey } from "./settings";
 
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
@@ -20,17 +21,10 @@ const premium = (n: number) => String(Math.round(n * 100) / 100);
 /** A key as the CLI shows it: never the secret, never the hash. `premiumUsedThisMonth` is this calendar month's (UTC). */
 function publicView(row: KeyRow, premiumUsedThisMonth = 0) {
   return {
-    id: row.id,
-    tier: row.tier,
-    label: row.label,
-    allowedModels: row.allowedModels,
-    rateLimit: row.rateLimit,
-    premiumQuota: row.premiumQuota,
+    ...keyView(row),
     premiumUsedThisMonth: Math.round(premiumUsedThisMonth * 100) / 100,
-    expiresAt: row.expiresAt,
     createdAt: row.createdAt,
     lastUsedAt: row.lastUsedAt,
-    revokedAt: row.revokedAt,
   };
 }
 
@@ -102,7 +96,7 @@ const create = defineCommand({
     // Validate everything before opening the database: bad input writes nothing.
     const tier = parseChoice("--tier", args.tier, KEY_TIERS);
     const settings = parseKeySettings(settingsInput(args));
-    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) => createKey(store.db, keySpecFrom(tier, settings)));
+    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) => createKeyAudited(store, keySpecFrom(tier, settings), cliActor()));
     if (args.json) {
       console.log(JSON.stringify({ ...publicView(row), secret }, null, 2));
       return;
@@ -158,10 +152,11 @@ const update = defineCommand({
     json: { type: "boolean", description: "print the key as JSON", default: false },
   },
   run: guarded(async ({ args }) => {
-    const { after, used } = await withStore(dbPath(args["db-path"]), (store) => ({
-      ...updateKey(store, args.id, settingsInput(args)),
-      used: usedThisMonth(store),
-    }));
+    const { after, used } = await withStore(dbPath(args["db-path"]), (store) => {
+      const { before, after } = updateKey(store, args.id, settingsInput(args));
+      appendAudit(store.db, { ...cliActor(), action: "key.updated", target: after.id, before: keyView(before), after: keyView(after) });
+      return { after, used: usedThisMonth(store) };
+    });
     if (args.json) {
       console.log(JSON.stringify(publicView(after, used.get(after.id)), null, 2));
       return;
@@ -175,12 +170,21 @@ const revoke = defineCommand({
   meta: { name: "revoke", description: "Revoke an API key; a running server refuses it from the next request" },
   args: { ...dbPathArg, id: { type: "positional", description: "key id (key_…)", required: true } },
   run: guarded(async ({ args }) => {
-    await withStore(dbPath(args["db-path"]), (store) => {
-      const row = findOrFail(keyById(store.db, args.id), args.id);
-      if (row.revokedAt !== null || !revokeKey(store.db, args.id)) {
-        throw new AppError(`key ${args.id} was already revoked at ${time(row.revokedAt)}`, "nothing to do; `copilot-api keys list` shows the active keys");
-      }
-    });
+    await withStore(dbPath(args["db-path"]), (store) =>
+      store.transaction(() => {
+        const row = findOrFail(keyById(store.db, args.id), args.id);
+        if (row.revokedAt !== null || !revokeKey(store.db, args.id)) {
+          throw new AppError(`key ${args.id} was already revoked at ${time(row.revokedAt)}`, "nothing to do; `copilot-api keys list` shows the active keys");
+        }
+        appendAudit(store.db, {
+          ...cliActor(),
+          action: "key.revoked",
+          target: args.id,
+          before: keyView(row),
+          after: keyView(keyById(store.db, args.id) ?? row),
+        });
+      }),
+    );
     log.success(`revoked ${args.id}`);
   }),
 });

@@ -1,10 +1,10 @@
 /** The keys feature's public face: what the server, the boot and other features use. */
 export { crossSiteGuard, hostGuard } from "./guards";
 export { LastUsedTracker, noteLastUsed } from "./last-used";
-export { createKey, keyForSecret, keySpecFrom } from "./manage";
+export { createKey, type KeySpec, keyForSecret, keySpecFrom } from "./manage";
 export { announcePolicy, type KeyPolicy } from "./policy";
 export { PremiumUsage, premiumQuota, premiumUsedThisMonth } from "./premium-quota";
-export { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
+export { type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
 export { RateLimiter, rateLimit } from "./rate-limit";
 export { requireAdmin } from "./require-admin";
 export { presentsAdminKey, resolveKey } from "./resolve-key";

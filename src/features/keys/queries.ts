@@ -124,3 +124,17 @@ export function premiumUsedByKey(db: AppDatabase, from: number, to: number): Map
     .all();
   return new Map(rows.map((r) => [r.keyId, r.used ?? 0]));
 }
+
+/** A key's settings and state, never its secret or hash: what the CLI prints and the audit log keeps. */
+export function keyView(row: KeyRow) {
+  return {
+    id: row.id,
+    tier: row.tier,
+    label: row.label,
+    allowedModels: row.allowedModels,
+    rateLimit: row.rateLimit,
+    premiumQuota: row.premiumQuota,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+  };
+}

@@ -1,0 +1,44 @@
+import { defineCommand } from "citty";
+import { withStore } from "~/db";
+import { AUDIT_ACTIONS } from "~/db/schema";
+import { dbPathArg, guarded } from "~/lib/cli";
+import { dbPath } from "~/lib/paths";
+import { textTable } from "~/lib/table";
+import { auditJson, readAudit } from "./read";
+
+const brief = (value: unknown) => (value === null || value === undefined ? "" : JSON.stringify(value).slice(0, 120));
+
+export const auditCommand = defineCommand({
+  meta: { name: "audit", description: "Show the audit log: who did which admin action (keys, dashboard sign-ins, retention, migrations), from where, when" },
+  args: {
+    ...dbPathArg,
+    since: { type: "string", description: "from this far back (24h, 7d) or this date (2026-11-01)", valueHint: "7d|DATE" },
+    key: { type: "string", description: "only entries by or about this key id", valueHint: "key_…" },
+    action: { type: "string", description: `only this action: ${AUDIT_ACTIONS.join(", ")}`, valueHint: "ACTION" },
+    json: { type: "boolean", description: "print JSON", default: false },
+  },
+  run: guarded(async ({ args }) => {
+    const rows = await withStore(dbPath(args["db-path"]), (store) =>
+      readAudit(store.db, { since: args.since, key: args.key, action: args.action }, Date.now(), "--since "),
+    );
+    if (args.json) {
+      console.log(JSON.stringify(rows.map(auditJson), null, 2));
+      return;
+    }
+    if (rows.length === 0) {
+      console.log("no audit entries match");
+      return;
+    }
+    const header = ["TIME (UTC)", "ACTION", "ACTOR", "FROM", "TARGET", "BEFORE", "AFTER"];
+    const body = rows.map((r) => [
+      new Date(r.ts).toISOString().replace("T", " ").slice(0, 19),
+      r.action,
+      `${r.actorKind}:${r.actor}`,
+      r.address ?? "-",
+      r.target ?? "-",
+      brief(r.before),
+      brief(r.after),
+    ]);
+    console.log(textTable(header, body));
+  }),
+});

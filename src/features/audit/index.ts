@@ -1,0 +1,8 @@
+/** The audit feature's public face: append an admin action, read the log (CLI, /admin/audit, dashboard). */
+export { cliActor, GATEWAY_ACTOR, httpActor } from "./actors";
+export { auditCommand } from "./cli";
+export { createKeyAudited } from "./keys";
+export { type AuditEntry, appendAudit } from "./queries";
+export { readAudit } from "./read";
+export { auditRetention } from "./retention";
+export { auditRoute } from "./routes";
