@@ -11,6 +11,7 @@ import { isLoopback } from "~/lib/net";
 import { dbPath } from "~/lib/paths";
 import type { Worker } from "~/lib/worker";
 import { createApp } from "~/server";
+import { onStopRequests } from "~/stop-requests";
 import { type AccountType, upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
@@ -125,8 +126,7 @@ export async function start(options: StartOptions): Promise<void> {
     log.info("stopped cleanly");
     process.exit(0);
   };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  onStopRequests((why) => void stop(why));
 
   try {
     announcePolicy(policy, options.host, resolver.keyCounts());
