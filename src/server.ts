@@ -24,6 +24,7 @@ import { apiError, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
 import { ANTHROPIC_ROUTES, anthropicRoutes, anthropicShape, speaksAnthropic } from "~/protocols/anthropic";
+import { BodyReads } from "~/protocols/body-read";
 import { OPENAI_ROUTES, type OpenAIDeps, openAIRoutes } from "~/protocols/openai";
 import { RESPONSES_ROUTES, responsesRoutes } from "~/protocols/responses";
 
@@ -81,14 +82,15 @@ export function createApp(deps: AppDeps) {
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
 
-  // The protocols, each at / and /v1.
-  const openai = openAIRoutes(deps.upstream);
+  // The protocols, each at / and /v1; one count of arriving bodies per address for all of them.
+  const upstream = { ...deps.upstream, bodyReads: deps.upstream.bodyReads ?? new BodyReads() };
+  const openai = openAIRoutes(upstream);
   app.route("/", openai);
   app.route("/v1", openai);
-  const anthropic = anthropicRoutes(deps.upstream);
+  const anthropic = anthropicRoutes(upstream);
   app.route("/", anthropic);
   app.route("/v1", anthropic);
-  const responses = responsesRoutes({ ...deps.upstream, ...deps.responses });
+  const responses = responsesRoutes({ ...upstream, ...deps.responses });
   app.route("/", responses);
   app.route("/v1", responses);
   // Admin keys only.

@@ -10,6 +10,7 @@ import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { dbPath } from "~/lib/paths";
 import type { Worker } from "~/lib/worker";
+import { listen } from "~/listen";
 import { createApp } from "~/server";
 import { onStopRequests } from "~/stop-requests";
 import { type AccountType, upstreamUrls } from "~/upstream/config";
@@ -113,7 +114,7 @@ export async function start(options: StartOptions): Promise<void> {
 
   // Handlers go in before the port opens: a signal's default action would kill
   // the process outright, skipping the final event flush and WAL checkpoint.
-  let server: ReturnType<typeof Bun.serve> | undefined;
+  let server: ReturnType<typeof listen> | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -130,7 +131,7 @@ export async function start(options: StartOptions): Promise<void> {
 
   try {
     announcePolicy(policy, options.host, resolver.keyCounts());
-    server = Bun.serve({ port: options.port, hostname: options.host, fetch: app.fetch, idleTimeout: 255 });
+    server = listen({ port: options.port, hostname: options.host, fetch: app.fetch });
   } catch (error) {
     await release();
     if (error instanceof AppError) throw error;

@@ -6,10 +6,11 @@ import { clip } from "~/lib/clip";
 import type { CopilotClient, ForwardOptions } from "~/upstream/copilot-client";
 import { type CatalogEntry, hasReasoning, type ModelCatalog, premiumMultiplier, supports } from "~/upstream/model-catalog";
 import { type AnswerObserver, isEventStream, relay, relayedHeaders, sendToCopilot } from "~/upstream/relay";
+import { type BodyDeps, readBodyWithin } from "../body-read";
 import { requireJsonBody } from "../json-body";
 import { readyCatalog } from "../models";
 import { openAIUsage } from "../openai";
-import { acceptModelRequest, type JsonObject, jsonBodyLimit } from "../request-checks";
+import { acceptModelRequest, type JsonObject } from "../request-checks";
 import { copilotBetas } from "./beta";
 import type { ChatCompletionResponse } from "./chat-types";
 import { countInputTokens } from "./count-tokens";
@@ -21,12 +22,11 @@ import { translateChatStream } from "./stream-from-chat";
 import { anthropicToChat } from "./to-chat";
 import { anthropicUsage } from "./usage";
 
-export interface AnthropicDeps {
+export interface AnthropicDeps extends BodyDeps {
   /** Absent when no GitHub token is configured: the routes then answer 503. */
   copilot?: CopilotClient;
   /** Copilot's models: which id a name means, and whether Copilot takes it on /v1/messages. */
   catalog?: ModelCatalog;
-  bodyLimitBytes: number;
 }
 
 /** The paths this protocol serves (mounted at / and /v1), as events record them; count_tokens never calls upstream. */
@@ -47,7 +47,7 @@ type Traits = Pick<ForwardOptions, "vision" | "initiator">;
 /** Anthropic Messages (Claude Code, the Anthropic SDKs), mounted at / and /v1 by server.ts. */
 export function anthropicRoutes(deps: AnthropicDeps) {
   const routes = new Hono<AppEnv>();
-  const limit = jsonBodyLimit(deps.bodyLimitBytes);
+  const limit = readBodyWithin(deps);
 
   routes.post("/messages", requireJsonBody, limit, async (c) => {
     // A request right after boot waits for the catalog's first load (or tries it once more).
