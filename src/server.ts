@@ -37,6 +37,8 @@ export interface AppDeps {
   responses: { stored: StoredResponses; storing: boolean };
   /** Absent without a GitHub token: /admin/quota then answers 503. */
   quota?: QuotaSource;
+  /** Litestream replicating the store (--replicate-to): its persistent failures make /healthz degraded. */
+  replication?: { problems(): string[] };
   /** Wall clock (Unix ms) for dashboard sessions; tests inject one. Date.now by default. */
   now?: () => number;
 }
@@ -56,10 +58,11 @@ export function createApp(deps: AppDeps) {
 
   // Public, no key needed. 503 "degraded" with the reasons when the server runs
   // but does not do its job: events dropped in the last minute, the store not
-  // writable, or the database file deleted/replaced under it (restart it).
+  // writable, the database file deleted/replaced under it (restart it), or
+  // replication failing for a while (or stopped past its local size limit).
   app.get("/healthz", (c) => {
     const fileProblem = deps.store.fileProblem();
-    const reasons = [...(fileProblem ? [`${fileProblem}: restart copilot-api`] : []), ...deps.recorder.problems()];
+    const reasons = [...(fileProblem ? [`${fileProblem}: restart copilot-api`] : []), ...deps.recorder.problems(), ...(deps.replication?.problems() ?? [])];
     const body = { status: reasons.length ? "degraded" : "ok", eventsDropped: deps.recorder.dropped, eventsNotStored: deps.recorder.notStored, reasons };
     return c.json(body, reasons.length ? 503 : 200);
   });

@@ -79,6 +79,8 @@ export async function start(options: StartOptions): Promise<void> {
   const copilot = token && new CopilotClient(urls, token);
   // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
   const catalog = copilot && new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });
+  // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
+  const replication = replica && new ReplicationWorker(store, replica.target, { binary: replica.binary });
   const app = createApp({
     store,
     recorder,
@@ -86,9 +88,8 @@ export async function start(options: StartOptions): Promise<void> {
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: github && new QuotaSource(urls, github.token),
+    replication,
   });
-  // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
-  const replication = replica && new ReplicationWorker(store, replica.target, { binary: replica.binary });
   if (replica) log.info(`replicating to ${replica.target.display} with ${replica.binary}`);
   // Started in this order once the port is open, stopped in reverse: the recorder
   // is the last to let go of the store but Litestream, after everything that could still produce an event.
