@@ -7,9 +7,9 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore, readReplicationStatus, replicationFolder } from "~/db";
-import type { NewEvent } from "~/features/events/queries";
 import { EventRecorder } from "~/features/events/recorder";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
+import { sampleEvent } from "../tests/fixtures/sample-event";
 
 // Credentials of no account (the endpoint refuses the connection before they matter), set
 // for Litestream at our own start: Bun.spawn passes the environment the process started with.
@@ -48,21 +48,6 @@ const worker = new ReplicationWorker(store, target, { binary: findLitestream(), 
 recorder.start();
 worker.start();
 
-const event = (i: number): NewEvent => ({
-  ts: Date.now(),
-  keyId: `key_${i % 20}`,
-  route: "/chat/completions",
-  model: "gpt-4o",
-  upstreamModel: "gpt-4o",
-  stream: false,
-  promptTokens: 100 + (i % 50),
-  completionTokens: 20 + (i % 30),
-  usageUnknown: false,
-  status: 200,
-  latencyMs: 50 + (i % 400),
-  error: null,
-});
-
 const started = Date.now();
 let written = 0;
 let peak = 0;
@@ -72,7 +57,7 @@ console.log("| s | events | database + WAL MiB | Litestream folder MiB | replica
 console.log("|---|---|---|---|---|");
 while (Date.now() - started < seconds * 1000) {
   const due = Math.floor(((Date.now() - started) / 1000) * perSecond);
-  for (; written < due; written++) recorder.record(event(written));
+  for (; written < due; written++) recorder.record(sampleEvent(written));
   await recorder.committed();
   const local = folderBytes(replicationFolder(path));
   peak = Math.max(peak, local);

@@ -9,6 +9,7 @@ import { litestreamLocalBytes, openStore, readReplicationStatus, replicationFold
 import { EventRecorder } from "~/features/events";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
+import { sampleEvent } from "../fixtures/sample-event";
 import { cleanUpAfterFile, createKey, dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
@@ -30,29 +31,12 @@ const alive = (pid: number | undefined) => {
   }
 };
 
-function event(i: number) {
-  return {
-    ts: Date.now(),
-    keyId: `key_${i % 20}`,
-    route: "/chat/completions",
-    model: "gpt-4o",
-    upstreamModel: "gpt-4o",
-    stream: false,
-    promptTokens: 100,
-    completionTokens: 20,
-    usageUnknown: false,
-    status: 200,
-    latencyMs: 50,
-    error: null,
-  };
-}
-
 /** Writes events in batches (a commit each, as the server does under load) until `done()` or the deadline. */
 async function writeUntil(store: Store, recorder: EventRecorder, done: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (let i = 0; !done(); i++) {
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}; Litestream state: ${JSON.stringify(readReplicationStatus(store.path))}`);
-    for (let j = 0; j < 500; j++) recorder.record(event(i * 500 + j));
+    for (let j = 0; j < 500; j++) recorder.record(sampleEvent(i * 500 + j));
     await recorder.committed();
     await Bun.sleep(10);
   }
