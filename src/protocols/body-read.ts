@@ -65,23 +65,48 @@ function closing(response: Response): Response {
   return response;
 }
 
-type Outcome = Uint8Array<ArrayBuffer> | "too large" | "late";
+/** Symbols, not strings: a body's text could be any string. */
+const LATE = Symbol("late");
+const TOO_LARGE = Symbol("too large");
+type Outcome = Uint8Array<ArrayBuffer> | string | typeof TOO_LARGE | typeof LATE;
 
-/** Reads the whole body, or stops (and cancels the stream) once it passes `maxBytes` or `deadlineMs`. */
-async function readWithin(body: ReadableStream<Uint8Array>, maxBytes: number, deadlineMs: number, declared: number): Promise<Outcome> {
-  const reader = body.getReader();
+/** Resolves LATE after `ms`; `clear` stops the clock. */
+function deadline(ms: number): { late: Promise<typeof LATE>; clear: () => void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((resolve) => {
-    timer = setTimeout(() => resolve("late"), deadlineMs);
+  const late = new Promise<typeof LATE>((resolve) => {
+    timer = setTimeout(() => resolve(LATE), ms);
   });
-  let buffer = new Uint8Array(Math.min(declared, maxBytes));
+  return { late, clear: () => clearTimeout(timer) };
+}
+
+/**
+ * A body of a declared length (at most the limit: Bun reads no further) is read whole,
+ * on Bun's native path; the text is what the route reads next (Hono caches c.req.text()).
+ */
+async function readDeclared(c: Context, deadlineMs: number): Promise<Outcome> {
+  const clock = deadline(deadlineMs);
+  const text = c.req.text();
+  // Cut by the deadline, the read fails once the connection closes: nobody waits for it.
+  text.catch(() => {});
+  try {
+    return await Promise.race([text, clock.late]);
+  } finally {
+    clock.clear();
+  }
+}
+
+/** A chunked body (no length said): read chunk by chunk, stopped (the stream cancelled) past `maxBytes` or `deadlineMs`. */
+async function readChunked(body: ReadableStream<Uint8Array>, maxBytes: number, deadlineMs: number): Promise<Outcome> {
+  const reader = body.getReader();
+  const { late, clear } = deadline(deadlineMs);
+  let buffer = new Uint8Array(0);
   let size = 0;
   try {
     for (;;) {
       const step = await Promise.race([reader.read(), late]);
-      if (step === "late" || (!step.done && size + step.value.length > maxBytes)) {
+      if (step === LATE || (!step.done && size + step.value.length > maxBytes)) {
         reader.cancel().catch(() => {});
-        return step === "late" ? "late" : "too large";
+        return step === LATE ? LATE : TOO_LARGE;
       }
       if (step.done) return buffer.subarray(0, size);
       if (size + step.value.length > buffer.length) {
@@ -93,7 +118,7 @@ async function readWithin(body: ReadableStream<Uint8Array>, maxBytes: number, de
       size += step.value.length;
     }
   } finally {
-    clearTimeout(timer);
+    clear();
   }
 }
 
@@ -132,12 +157,12 @@ export function readBodyWithin(deps: BodyDeps): MiddlewareHandler<AppEnv> {
     }
     let body: Outcome;
     try {
-      body = await readWithin(raw.body, maxBytes, reads.deadlineMs, Number.isFinite(declared) ? declared : 0);
+      body = length === null ? await readChunked(raw.body, maxBytes, reads.deadlineMs) : await readDeclared(c, reads.deadlineMs);
     } finally {
       reads.leave(address);
     }
-    if (body === "too large") return tooLarge(c);
-    if (body === "late") {
+    if (body === TOO_LARGE) return tooLarge(c);
+    if (body === LATE) {
       return closing(
         apiError(c, 408, {
           message: `the request body did not arrive within ${reads.deadlineMs / 1000} s of its headers; send the whole body at once`,
@@ -146,8 +171,8 @@ export function readBodyWithin(deps: BodyDeps): MiddlewareHandler<AppEnv> {
         }),
       );
     }
-    // The same request with its body in memory; its signal still follows the client's connection.
-    c.req.raw = new Request(raw, { body, signal: raw.signal });
+    // A chunked body: the same request with its body in memory; its signal still follows the client's connection.
+    if (typeof body !== "string") c.req.raw = new Request(raw, { body, signal: raw.signal });
     return next();
   };
 }
