@@ -7,29 +7,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore, readReplicationStatus, type Store } from "~/db";
-import type { NewEvent } from "~/features/events/queries";
 import { EventRecorder } from "~/features/events/recorder";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
 import { startFakeUpstream } from "../tests/fake-upstream";
+import { sampleEvent } from "../tests/fixtures/sample-event";
 import { printTable, summarize } from "./lib";
 
 const ROOT = join(import.meta.dir, "..");
 const ROUNDS = 10;
-
-const event = (i: number, now: number): NewEvent => ({
-  ts: now,
-  keyId: `key_${i % 20}`,
-  route: "/chat/completions",
-  model: "gpt-4o",
-  upstreamModel: "gpt-4o",
-  stream: false,
-  promptTokens: 100 + (i % 50),
-  completionTokens: 20 + (i % 30),
-  usageUnknown: false,
-  status: 200,
-  latencyMs: 50 + (i % 400),
-  error: null,
-});
 
 async function firstSync(path: string): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -45,7 +30,7 @@ async function writeRound(store: Store, recorder: EventRecorder, lagSamples?: nu
   const start = Bun.nanoseconds();
   let lastSample = 0;
   for (let turn = 0; turn < 200; turn++) {
-    for (let i = 0; i < 50; i++) recorder.record(event(i, now));
+    for (let i = 0; i < 50; i++) recorder.record(sampleEvent(i, now));
     await recorder.committed();
     if (lagSamples && Date.now() - lastSample > 25) {
       lastSample = Date.now();

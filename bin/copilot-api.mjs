@@ -2,7 +2,8 @@
 // The package's `bin`: a small launcher that any Node (18+) can run. copilot-api
 // itself is a Bun program (bun:sqlite, Bun.serve), bundled into dist/copilot-api.js;
 // this file finds a Bun and runs the bundle on it with every argument, forwards
-// SIGINT/SIGTERM/SIGHUP to it, and exits with its exit code.
+// SIGINT/SIGTERM/SIGHUP to it (each a clean stop), and exits with its exit code; the
+// server stops by itself if this launcher dies of anything else (src/stop-requests.ts).
 //
 // Which Bun: COPILOT_API_BUN when set; else the Bun running this file (bunx); else a
 // `bun` on PATH of at least the version package.json's engines.bun names; else the
@@ -102,9 +103,11 @@ function findBun() {
 
 if (!existsSync(bundle)) fail(`${bundle} is missing`, "this checkout is not built: run `bun run build` (npm pack and npm publish run it)");
 
+// The server watches this pid: should the launcher die of a signal it cannot forward (SIGKILL), the server stops cleanly by itself.
 // Hints the server prints name the command as this user runs it (npx sets npm_command=exec).
 const invokedAs = process.env.npm_command === "exec" ? `npx ${pkg.name}` : "copilot-api";
-const child = spawn(findBun(), [bundle, ...process.argv.slice(2)], { stdio: "inherit", env: { ...process.env, COPILOT_API_INVOKED_AS: invokedAs } });
+const env = { ...process.env, COPILOT_API_LAUNCHER_PID: String(process.pid), COPILOT_API_INVOKED_AS: invokedAs };
+const child = spawn(findBun(), [bundle, ...process.argv.slice(2)], { stdio: "inherit", env });
 const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
 for (const signal of forwarded) {
   // A terminal's Ctrl-C reaches the whole process group, the child too: the server treats a second signal as the first.

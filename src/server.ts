@@ -29,6 +29,7 @@ import { apiError, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
 import { ANTHROPIC_ROUTES, anthropicRoutes, anthropicShape, speaksAnthropic, type TokenCounter } from "~/protocols/anthropic";
+import { BodyReads } from "~/protocols/body-read";
 import { OPENAI_ROUTES, type OpenAIDeps, openAIRoutes } from "~/protocols/openai";
 import { RESPONSES_ROUTES, responsesRoutes } from "~/protocols/responses";
 
@@ -47,6 +48,8 @@ export interface AppDeps {
   metrics?: GatewayMetrics;
   /** OpenTelemetry tracing (--otlp-endpoint); absent, no span and no OpenTelemetry code runs. */
   tracing?: Tracing;
+  /** Litestream replicating the store (--replicate-to): its persistent failures make /healthz degraded. */
+  replication?: { problems(): string[] };
   /** Wall clock (Unix ms) for dashboard sessions; tests inject one. Date.now by default. */
   now?: () => number;
 }
@@ -69,12 +72,13 @@ export function createApp(deps: AppDeps) {
 
   // Public, no key needed. 503 "degraded" with the reasons when the server runs
   // but does not do its job: events dropped in the last minute, the store not
-  // writable, or the database file deleted/replaced under it (restart it).
+  // writable, the database file deleted/replaced under it (restart it), or
+  // replication failing for a while (or stopped past its local size limit).
   // The database's folder is named to admin keys only: to anyone else the reasons name just the file.
   const dataFolder = `${dirname(deps.store.path)}${sep}`;
   app.get("/healthz", (c) => {
     const fileProblem = deps.store.fileProblem();
-    let reasons = [...(fileProblem ? [`${fileProblem}: restart copilot-api`] : []), ...deps.recorder.problems()];
+    let reasons = [...(fileProblem ? [`${fileProblem}: restart copilot-api`] : []), ...deps.recorder.problems(), ...(deps.replication?.problems() ?? [])];
     if (reasons.length && !presentsAdminKey(deps.keys.resolver, c)) reasons = reasons.map((reason) => reason.replaceAll(dataFolder, ""));
     const body = { status: reasons.length ? "degraded" : "ok", eventsDropped: deps.recorder.dropped, eventsNotStored: deps.recorder.notStored, reasons };
     return c.json(body, reasons.length ? 503 : 200);
@@ -103,14 +107,15 @@ export function createApp(deps: AppDeps) {
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
 
-  // The protocols, each at / and /v1.
-  const openai = openAIRoutes(deps.upstream);
+  // The protocols, each at / and /v1; one count of arriving bodies per address for all of them.
+  const upstream = { ...deps.upstream, bodyReads: deps.upstream.bodyReads ?? new BodyReads() };
+  const openai = openAIRoutes(upstream);
   app.route("/", openai);
   app.route("/v1", openai);
-  const anthropic = anthropicRoutes({ ...deps.upstream, tokens: deps.tokens });
+  const anthropic = anthropicRoutes({ ...upstream, tokens: deps.tokens });
   app.route("/", anthropic);
   app.route("/v1", anthropic);
-  const responses = responsesRoutes({ ...deps.upstream, ...deps.responses });
+  const responses = responsesRoutes({ ...upstream, ...deps.responses });
   app.route("/", responses);
   app.route("/v1", responses);
   // Admin keys only.

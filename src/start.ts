@@ -13,8 +13,10 @@ import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { dbPath } from "~/lib/paths";
 import type { Worker } from "~/lib/worker";
+import { listen } from "~/listen";
 import { TokenCounter } from "~/protocols/anthropic";
 import { createApp, PROTOCOL_ROUTES } from "~/server";
+import { onStopRequests } from "~/stop-requests";
 import { type AccountType, upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
@@ -112,6 +114,8 @@ export async function start(options: StartOptions): Promise<void> {
   }
   const tracing = options.otlpEndpoint ? await loadTracing(options.otlpEndpoint, "0.1.0") : undefined;
   if (options.otlpEndpoint) log.info(`tracing: OTLP/HTTP to ${options.otlpEndpoint}`);
+  // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
+  const replication = replica && new ReplicationWorker(store, replica.target, { binary: replica.binary });
   const app = createApp({
     store,
     tokens,
@@ -122,9 +126,8 @@ export async function start(options: StartOptions): Promise<void> {
     quota: github && new QuotaSource(urls, github.token),
     metrics,
     tracing,
+    replication,
   });
-  // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
-  const replication = replica && new ReplicationWorker(store, replica.target, { binary: replica.binary });
   if (replica) log.info(`replicating to ${replica.target.display} with ${replica.binary}`);
   // Started in this order once the port is open, stopped in reverse: the recorder
   // is the last to let go of the store but Litestream, after everything that could still produce an event.
@@ -154,7 +157,7 @@ export async function start(options: StartOptions): Promise<void> {
 
   // Handlers go in before the port opens: a signal's default action would kill
   // the process outright, skipping the final event flush and WAL checkpoint.
-  let server: ReturnType<typeof Bun.serve> | undefined;
+  let server: ReturnType<typeof listen> | undefined;
   let metricsServer: ReturnType<typeof Bun.serve> | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
@@ -169,12 +172,11 @@ export async function start(options: StartOptions): Promise<void> {
     log.info("stopped cleanly");
     process.exit(0);
   };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  onStopRequests((why) => void stop(why));
 
   try {
     announcePolicy(policy, options.host, resolver.keyCounts());
-    server = Bun.serve({ port: options.port, hostname: options.host, fetch: app.fetch, idleTimeout: 255 });
+    server = listen({ port: options.port, hostname: options.host, fetch: app.fetch });
     if (metrics && options.metricsListen) metricsServer = serveMetrics(options.metricsListen, metrics);
   } catch (error) {
     await release();

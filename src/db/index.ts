@@ -17,7 +17,10 @@ export { isBusy } from "./busy";
 export { allDatabaseFiles } from "./files";
 export type { Migration } from "./migrations";
 export {
+  dropLitestreamShadow,
+  lastWriteMs,
   litestreamConfigFile,
+  litestreamLocalBytes,
   type ReplicationState,
   readReplicationStatus,
   replicationFolder,

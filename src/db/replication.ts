@@ -26,7 +26,7 @@
  * Litestream adds two tables of its own (`_litestream_seq`, `_litestream_lock`);
  * drift checks ignore them.
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { type Dirent, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FILE_MODE } from "~/lib/file-modes";
 import { litestreamFolder, walFile } from "./files";
@@ -85,10 +85,46 @@ export function readReplicationStatus(dbPath: string, now = Date.now()): Replica
     return undefined;
   }
   const live = state.running && pidAlive(state.serverPid);
-  const lastWrite = Math.max(mtime(dbPath), mtime(walFile(dbPath)));
+  const lastWrite = lastWriteMs(dbPath);
   const synced = state.lastSyncAt ? Date.parse(state.lastSyncAt) : undefined;
   const lagMs = synced === undefined ? undefined : Math.max(0, Math.min(lastWrite, now) - synced);
   return { ...state, live, lagMs };
+}
+
+/** When the database or its WAL was last written (Unix ms; 0 when neither exists). */
+export const lastWriteMs = (dbPath: string) => Math.max(mtime(dbPath), mtime(walFile(dbPath)));
+
+/** What Litestream keeps locally for the database (its shadow WAL, by generation), in bytes. */
+export function litestreamLocalBytes(dbPath: string): number {
+  let total = 0;
+  const folder = litestreamFolder(dbPath);
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(folder, { withFileTypes: true, recursive: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) if (entry.isFile()) total += size(join(entry.parentPath, entry.name));
+  return total;
+}
+
+/**
+ * Removes Litestream's local copy of the WAL (its generations) once it is stopped for good:
+ * what it held never reached the replica, and the database has all of it. The next
+ * Litestream starts a new generation from a snapshot of the database.
+ */
+export function dropLitestreamShadow(dbPath: string): void {
+  const folder = litestreamFolder(dbPath);
+  rmSync(join(folder, "generations"), { recursive: true, force: true });
+  rmSync(join(folder, "generation"), { force: true });
+}
+
+function size(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0; // removed meanwhile (Litestream cleans up as it goes)
+  }
 }
 
 function mtime(path: string): number {

@@ -1,5 +1,4 @@
-import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import type { Context } from "hono";
 import type { z } from "zod";
 import type { AppEnv } from "~/app-env";
 import { apiError } from "~/lib/api-error";
@@ -18,19 +17,6 @@ import { MAX_JSON_DEPTH, repeatedIn, scanBody } from "./json-body";
 export const MODEL_NAME_MAX = 256;
 
 export type JsonObject = Record<string, unknown>;
-
-/** 413 past --body-limit-mb (or a route's own, smaller limit, whose remedy it says), before the body is read into memory. */
-export function jsonBodyLimit(maxBytes: number, remedy = "raise --body-limit-mb if this is expected"): MiddlewareHandler<AppEnv> {
-  return bodyLimit({
-    maxSize: maxBytes,
-    onError: (c) =>
-      apiError(c, 413, {
-        message: `request body is larger than ${maxBytes} bytes; ${remedy}`,
-        type: "invalid_request_error",
-        code: "body_too_large",
-      }),
-  });
-}
 
 /**
  * Reads and checks a request that names a model. The body forwarded is the

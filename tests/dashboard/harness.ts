@@ -5,6 +5,8 @@ import { writeEvents } from "~/features/events/queries";
 import { createKey, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import type { QuotaSource } from "~/features/quota";
 import { StoredResponses } from "~/features/responses";
+import { listen } from "~/listen";
+import type { BodyReads } from "~/protocols/body-read";
 import { createApp } from "~/server";
 import { tempDir } from "../helpers";
 
@@ -26,7 +28,7 @@ export interface DashboardServer {
   stop(): void;
 }
 
-export function startDashboard(options: { quota?: QuotaSource } = {}): DashboardServer {
+export function startDashboard(options: { quota?: QuotaSource; bodyReads?: BodyReads } = {}): DashboardServer {
   const dbPath = join(tempDir(), "copilot-api.db");
   const store = openStore({ path: dbPath });
   const admin = createKey(store.db, { tier: "admin", label: "ops laptop", allowedModels: ["*"], rateLimit: null });
@@ -44,12 +46,13 @@ export function startDashboard(options: { quota?: QuotaSource } = {}): Dashboard
       lastUsed: new LastUsedTracker(store),
       premium: new PremiumUsage(store),
     },
-    upstream: { bodyLimitBytes: 1024 * 1024 },
+    upstream: { bodyLimitBytes: 1024 * 1024, bodyReads: options.bodyReads },
     responses: { stored: new StoredResponses(store), storing: true },
     quota: options.quota,
     now: () => Date.now() + clock.offset,
   });
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
+  // Served as start.ts serves it (Bun's limits, connections of refused bodies closed).
+  const server = listen({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
   return {
     url: `http://127.0.0.1:${server.port}`,
     dbPath,

@@ -6,10 +6,11 @@ import { clip } from "~/lib/clip";
 import type { CopilotClient, ForwardOptions } from "~/upstream/copilot-client";
 import { type CatalogEntry, hasReasoning, type ModelCatalog, premiumMultiplier, supports } from "~/upstream/model-catalog";
 import { type AnswerObserver, isEventStream, relay, relayedHeaders, sendToCopilot } from "~/upstream/relay";
+import { type BodyDeps, readBodyWithin } from "../body-read";
 import { requireJsonBody } from "../json-body";
 import { readyCatalog } from "../models";
 import { openAIUsage } from "../openai";
-import { acceptModelRequest, type JsonObject, jsonBodyLimit } from "../request-checks";
+import { acceptModelRequest, type JsonObject } from "../request-checks";
 import { copilotBetas } from "./beta";
 import type { ChatCompletionResponse } from "./chat-types";
 import { anthropicErrorFromUpstream } from "./errors";
@@ -21,7 +22,7 @@ import { anthropicToChat } from "./to-chat";
 import { type CountOutcome, TokenCounter } from "./token-worker";
 import { anthropicUsage } from "./usage";
 
-export interface AnthropicDeps {
+export interface AnthropicDeps extends BodyDeps {
   /** Absent when no GitHub token is configured: the routes then answer 503. */
   copilot?: CopilotClient;
   /** Copilot's models: which id a name means, and whether Copilot takes it on /v1/messages. */
@@ -55,7 +56,7 @@ type Traits = Pick<ForwardOptions, "vision" | "initiator">;
 /** Anthropic Messages (Claude Code, the Anthropic SDKs), mounted at / and /v1 by server.ts. */
 export function anthropicRoutes(deps: AnthropicDeps) {
   const routes = new Hono<AppEnv>();
-  const limit = jsonBodyLimit(deps.bodyLimitBytes);
+  const limit = readBodyWithin(deps);
   const countLimit = Math.min(deps.bodyLimitBytes, COUNT_TOKENS_MAX_BYTES);
   const tokens = deps.tokens ?? new TokenCounter();
 
@@ -79,10 +80,10 @@ export function anthropicRoutes(deps: AnthropicDeps) {
   });
 
   // Answered here, never by Copilot: Claude Code calls it constantly.
-  const countBodyLimit = jsonBodyLimit(
-    countLimit,
-    `count_tokens takes at most ${countLimit} bytes (the smaller of --body-limit-mb and 16 MiB); count a shorter request`,
-  );
+  const countBodyLimit = readBodyWithin(deps, {
+    maxBytes: countLimit,
+    remedy: `count_tokens takes at most ${countLimit} bytes (the smaller of --body-limit-mb and 16 MiB); count a shorter request`,
+  });
   routes.post("/messages/count_tokens", requireJsonBody, countBodyLimit, async (c) => {
     const body = await acceptModelRequest(c, countTokensRequestSchema, allowedBy(c, deps.catalog));
     if (body instanceof Response) return body;

@@ -4,20 +4,20 @@ import { observeFor } from "~/features/events";
 import type { CopilotClient } from "~/upstream/copilot-client";
 import { type ModelCatalog, premiumMultiplier } from "~/upstream/model-catalog";
 import { forwardAndRelay } from "~/upstream/relay";
+import { type BodyDeps, readBodyWithin } from "../body-read";
 import { requireJsonBody } from "../json-body";
 import { getModel, listModels } from "../models";
-import { acceptModelRequest, jsonBodyLimit } from "../request-checks";
+import { acceptModelRequest } from "../request-checks";
 import { chatHasImages, chatInitiator } from "./initiator";
 import { chatCompletionRequest, embeddingsRequest } from "./request-schemas";
 import { completeAnswer, completeChunks } from "./strict-fields";
 import { openAIUsage } from "./usage";
 
-export interface OpenAIDeps {
+export interface OpenAIDeps extends BodyDeps {
   /** Absent when no GitHub token is configured: the routes then answer 503. */
   copilot?: CopilotClient;
   /** Copilot's models (absent with no GitHub token), refreshed in the background. */
   catalog?: ModelCatalog;
-  bodyLimitBytes: number;
 }
 
 /** The paths this protocol serves (mounted at / and /v1), as events record them. */
@@ -26,7 +26,7 @@ export const OPENAI_ROUTES = { usage: ["/chat/completions", "/embeddings"], othe
 /** OpenAI Chat Completions, embeddings and models, mounted at / and /v1 by server.ts. */
 export function openAIRoutes(deps: OpenAIDeps) {
   const routes = new Hono<AppEnv>();
-  const limit = jsonBodyLimit(deps.bodyLimitBytes);
+  const limit = readBodyWithin(deps);
 
   routes.post("/chat/completions", requireJsonBody, limit, async (c) => {
     const body = await acceptModelRequest(c, chatCompletionRequest);

@@ -10,8 +10,9 @@ import type { OpenAIDeps } from "~/protocols/openai";
 import type { CatalogEntry } from "~/upstream/model-catalog";
 import { hasReasoning, supports } from "~/upstream/model-catalog";
 import { type AnswerObserver, forwardAndRelay, isEventStream, relay, sendToCopilot } from "~/upstream/relay";
+import { readBodyWithin } from "../body-read";
 import { requireJsonBody } from "../json-body";
-import { acceptModelRequest, jsonBodyLimit } from "../request-checks";
+import { acceptModelRequest } from "../request-checks";
 import { chatToResponse, mapUsage, newContext } from "./from-chat";
 import { inputItems, responsesHasImages, responsesInitiator } from "./input";
 import { DEFAULT_LIMIT, MAX_LIMIT, pageOf } from "./input-items";
@@ -66,7 +67,7 @@ type Save = (response: object) => void;
  */
 export function responsesRoutes(deps: ResponsesDeps) {
   const routes = new Hono<AppEnv>();
-  const limit = jsonBodyLimit(deps.bodyLimitBytes);
+  const limit = readBodyWithin(deps);
 
   routes.post("/responses", requireJsonBody, limit, async (c) => {
     const body = await acceptModelRequest(c, responsesRequest);
