@@ -23,15 +23,16 @@ import { usageRoutes } from "~/features/usage/routes";
 import { apiError, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
-import { ANTHROPIC_ROUTES, anthropicRoutes, anthropicShape, speaksAnthropic } from "~/protocols/anthropic";
-import { OPENAI_ROUTES, type OpenAIDeps, openAIRoutes } from "~/protocols/openai";
-import { RESPONSES_ROUTES, responsesRoutes } from "~/protocols/responses";
+import { anthropicProtocol, anthropicShape, speaksAnthropic } from "~/protocols/anthropic";
+import { openAIProtocol } from "~/protocols/openai";
+import { type ProtocolDeps, protocolRoutes } from "~/protocols/pipeline";
+import { responsesProtocol } from "~/protocols/responses";
 
 export interface AppDeps {
   store: Store;
   recorder: EventRecorder;
   keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker; premium: PremiumUsage };
-  upstream: OpenAIDeps;
+  upstream: ProtocolDeps;
   /** Stored responses (Responses API); `storing` is false with --no-store-responses. */
   responses: { stored: StoredResponses; storing: boolean };
   /** Absent without a GitHub token: /admin/quota then answers 503. */
@@ -46,6 +47,7 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
+  const protocols = [openAIProtocol, anthropicProtocol, responsesProtocol(deps.responses)];
 
   // First: errors are worded in the protocol the client speaks (Anthropic's on its routes).
   app.use(async function errorShape(c, next) {
@@ -67,7 +69,7 @@ export function createApp(deps: AppDeps) {
   app.route("/dashboard", dashboardRoutes({ store: deps.store, resolver: deps.keys.resolver, quota: deps.quota, now: deps.now }));
 
   // The clock starts here, so every refusal below is recorded too (for the protocol routes).
-  app.use(telemetry(deps.recorder, OPENAI_ROUTES, ANTHROPIC_ROUTES, RESPONSES_ROUTES));
+  app.use(telemetry(deps.recorder, ...protocols.map((protocol) => protocol.paths)));
   // Who is calling: the presented key, always checked (401); once per request.
   app.use(resolveKey(deps.keys.resolver));
   // Requests that passed without a key must name this machine in Host (DNS rebinding)…
@@ -81,16 +83,12 @@ export function createApp(deps: AppDeps) {
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
 
-  // The protocols, each at / and /v1.
-  const openai = openAIRoutes(deps.upstream);
-  app.route("/", openai);
-  app.route("/v1", openai);
-  const anthropic = anthropicRoutes(deps.upstream);
-  app.route("/", anthropic);
-  app.route("/v1", anthropic);
-  const responses = responsesRoutes({ ...deps.upstream, ...deps.responses });
-  app.route("/", responses);
-  app.route("/v1", responses);
+  // The protocols, each at / and /v1, each an adapter over protocols/pipeline.ts.
+  for (const protocol of protocols) {
+    const routes = protocolRoutes(protocol, deps.upstream);
+    app.route("/", routes);
+    app.route("/v1", routes);
+  }
   // Admin keys only.
   app.route("/admin", usageRoutes(deps.store));
   app.route("/admin", quotaRoutes(deps.quota));

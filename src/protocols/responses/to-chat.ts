@@ -9,7 +9,7 @@
  * `response_format`. What Chat Completions cannot express (files, item references, custom
  * tools) is refused with a problem naming it, never silently dropped.
  */
-import type { ChatCompletionRequest, ChatContentPart, ChatMessage, ChatToolCall, ChatToolChoice } from "~/protocols/anthropic";
+import type { ChatCompletionRequest, ChatContentPart, ChatMessage, ChatToolCall, ChatToolChoice } from "../chat";
 import { itemType } from "./input";
 import type { InputItem, ResponsesRequest } from "./types";
 
