@@ -111,15 +111,7 @@ async function native({ c, request, text, send, observe }: ModelCall<ResponsesRe
 /** A model Copilot serves only on /chat/completions: the request translated there, the answer (or stream) translated back. */
 async function viaChat({ c, request, entry, upstreamModel, send, observe }: ModelCall<ResponsesRequest>, store: ResponsesStore): Promise<Response> {
   const { items, storing, save, traits } = conversation(c, request, store);
-  const translation = responsesToChat(request, items, { model: upstreamModel, supportsReasoning: entry !== undefined && hasReasoning(entry) });
-  if ("problem" in translation) {
-    throw new ApiFailure(400, {
-      message: translation.problem.message,
-      type: "invalid_request_error",
-      code: "unsupported_value",
-      param: translation.problem.param,
-    });
-  }
+  const chat = responsesToChat(request, items, { model: upstreamModel, supportsReasoning: entry !== undefined && hasReasoning(entry) });
   const context = newContext(request, storing);
   let translator: ResponsesStreamTranslator | undefined;
   const observer = observe({
@@ -133,7 +125,7 @@ async function viaChat({ c, request, entry, upstreamModel, send, observe }: Mode
       if (outcome.response?.status === "failed") draft.error = "upstream_error";
     },
   });
-  const upstream = await send({ method: "POST", path: "/chat/completions", body: JSON.stringify(translation.chat), ...traits }, observer);
+  const upstream = await send({ method: "POST", path: "/chat/completions", body: JSON.stringify(chat), ...traits }, observer);
   if (isEventStream(upstream)) {
     return relay(upstream, observer, {
       transform: (stream) => {
