@@ -4,7 +4,8 @@
 //   src/lib/                            small shared helpers, a leaf
 //   src/db/                             the store; index.ts + schema.ts are its public face
 //   src/features/<name>/                one folder per feature; index.ts is its public face
-//   src/protocols/<name>/               one folder per client-facing protocol
+//   src/protocols/<name>/               one folder per client-facing protocol (exports one Protocol)
+//   src/protocols/chat/, pipeline.ts    the hub (Copilot's chat) and the request stages every protocol shares
 //   src/upstream/                       GitHub / Copilot client, model catalog
 // dependency-cruiser needs @swc/core to read .ts (TypeScript 7 has no JS compiler API)
 // and Node >= 22, so it runs on Bun: `bunx --bun depcruise`.
@@ -60,13 +61,14 @@ module.exports = {
       to: { path: "^src/features/[^/]+/", pathNot: ["^src/features/$1/", "^src/features/[^/]+/index\\.ts$"] },
     },
     {
-      name: "no-protocol-internals",
+      name: "protocols-side-by-side",
       comment:
-        "A protocol imports another protocol only through its public face, src/protocols/<other>/index.ts. " +
-        "Export what you need from that index.ts, or move the shared part to src/upstream/ (forwarding, catalog) or src/lib/.",
+        "A protocol folder imports no other protocol folder: protocols stand side by side over the shared hub. " +
+        "Copilot's chat (types, stream pump, usage) is in src/protocols/chat/, the request stages in src/protocols/pipeline.ts; " +
+        "move what two protocols share there (or to src/upstream/ or src/lib/), never import it from the other protocol.",
       severity: "error",
       from: { path: "^src/protocols/([^/]+)/" },
-      to: { path: "^src/protocols/[^/]+/", pathNot: ["^src/protocols/$1/", "^src/protocols/[^/]+/index\\.ts$"] },
+      to: { path: "^src/protocols/[^/]+/", pathNot: "^src/protocols/($1|chat)/" },
     },
     {
       name: "protocols-use-feature-faces",

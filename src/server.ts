@@ -28,16 +28,17 @@ import { usageRoutes } from "~/features/usage/routes";
 import { apiError, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
-import { ANTHROPIC_ROUTES, anthropicRoutes, anthropicShape, speaksAnthropic, type TokenCounter } from "~/protocols/anthropic";
+import { ANTHROPIC_PATHS, anthropicProtocol, anthropicShape, speaksAnthropic, type TokenCounter } from "~/protocols/anthropic";
 import { BodyReads } from "~/protocols/body-read";
-import { OPENAI_ROUTES, type OpenAIDeps, openAIRoutes } from "~/protocols/openai";
-import { RESPONSES_ROUTES, responsesRoutes } from "~/protocols/responses";
+import { openAIProtocol } from "~/protocols/openai";
+import { type ProtocolDeps, protocolRoutes } from "~/protocols/pipeline";
+import { RESPONSES_PATHS, responsesProtocol } from "~/protocols/responses";
 
 export interface AppDeps {
   store: Store;
   recorder: EventRecorder;
   keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker; premium: PremiumUsage };
-  upstream: OpenAIDeps;
+  upstream: ProtocolDeps;
   /** Stored responses (Responses API); `storing` is false with --no-store-responses. */
   responses: { stored: StoredResponses; storing: boolean };
   /** Absent without a GitHub token: /admin/quota then answers 503. */
@@ -55,7 +56,7 @@ export interface AppDeps {
 }
 
 /** The routes each protocol records, by protocol: telemetry's list and the metrics' protocol label. */
-export const PROTOCOL_ROUTES = { openai: OPENAI_ROUTES, anthropic: ANTHROPIC_ROUTES, responses: RESPONSES_ROUTES };
+export const PROTOCOL_ROUTES = { openai: openAIProtocol.paths, anthropic: ANTHROPIC_PATHS, responses: RESPONSES_PATHS };
 
 /**
  * The app in one place: the request pipeline (who may call, in what order,
@@ -63,6 +64,7 @@ export const PROTOCOL_ROUTES = { openai: OPENAI_ROUTES, anthropic: ANTHROPIC_ROU
  */
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
+  const protocols = [openAIProtocol, anthropicProtocol(deps.tokens), responsesProtocol({ ...deps.responses, bodyLimitBytes: deps.upstream.bodyLimitBytes })];
 
   // First: errors are worded in the protocol the client speaks (Anthropic's on its routes).
   app.use(async function errorShape(c, next) {
@@ -93,7 +95,7 @@ export function createApp(deps: AppDeps) {
   // One span per request (when tracing is on), ended once its event is committed.
   if (deps.tracing) app.use(deps.tracing.middleware);
   // The clock starts here, so every refusal below is recorded too (for the protocol routes).
-  app.use(telemetry(deps.recorder, ...Object.values(PROTOCOL_ROUTES)));
+  app.use(telemetry(deps.recorder, ...protocols.map((protocol) => protocol.paths)));
   // Who is calling: the presented key, always checked (401); once per request.
   app.use(resolveKey(deps.keys.resolver));
   // Requests that passed without a key must name this machine in Host (DNS rebinding)…
@@ -107,17 +109,13 @@ export function createApp(deps: AppDeps) {
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
 
-  // The protocols, each at / and /v1; one count of arriving bodies per address for all of them.
+  // The protocols, each at / and /v1, each an adapter over protocols/pipeline.ts; one count of arriving bodies per address for all.
   const upstream = { ...deps.upstream, bodyReads: deps.upstream.bodyReads ?? new BodyReads() };
-  const openai = openAIRoutes(upstream);
-  app.route("/", openai);
-  app.route("/v1", openai);
-  const anthropic = anthropicRoutes({ ...upstream, tokens: deps.tokens });
-  app.route("/", anthropic);
-  app.route("/v1", anthropic);
-  const responses = responsesRoutes({ ...upstream, ...deps.responses });
-  app.route("/", responses);
-  app.route("/v1", responses);
+  for (const protocol of protocols) {
+    const routes = protocolRoutes(protocol, upstream);
+    app.route("/", routes);
+    app.route("/v1", routes);
+  }
   // Admin keys only.
   app.route("/admin", usageRoutes(deps.store));
   app.route("/admin", quotaRoutes(deps.quota));

@@ -103,6 +103,10 @@ export function viewChat(body: Json): RequestView {
 
 /** Copilot's refusal the request asks for, if any: status, body, headers. */
 export function scriptedFailure(view: RequestView, native: boolean): Response | undefined {
+  // An answer cut short on its way (a proxy between us and Copilot): 200, JSON by its type, not JSON by its bytes.
+  if (view.lastUserText.includes("__cut_answer__")) {
+    return new Response('{"id":"chatcmpl-cut","object":"chat.completion","choices":[{"ind', { headers: { "content-type": "application/json" } });
+  }
   const match = /__error_(\d{3})__/.exec(view.lastUserText);
   if (!match) return undefined;
   const status = Number(match[1]);

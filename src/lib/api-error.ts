@@ -26,3 +26,36 @@ export function apiError(c: Context, status: ContentfulStatusCode, problem: ApiP
   const shape: ErrorShape | undefined = c.get("errorShape");
   return (shape ?? openAIShape)(c, status, problem);
 }
+
+/**
+ * A problem thrown on the way, instead of a `T | Response` handed back up every
+ * caller: answered once, in the shape of the protocol the client speaks, by
+ * {@link answerFailure} (the protocol routes' error handler). `headers` go with
+ * the answer (`x-should-retry: false`).
+ */
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly problem: ApiProblem,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(problem.message);
+    this.name = "ApiFailure";
+  }
+}
+
+/** The client went away before Copilot answered: nobody reads the answer, 499 is what the event records. */
+export class ClientGone extends Error {
+  constructor() {
+    super("the client went away before Copilot answered");
+    this.name = "ClientGone";
+  }
+}
+
+/** The answer to a thrown problem, or undefined for an error that is not one (a bug: the app's 500). */
+export function answerFailure(c: Context, error: unknown): Response | undefined {
+  if (error instanceof ClientGone) return new Response(null, { status: 499 });
+  if (!(error instanceof ApiFailure)) return undefined;
+  for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
+  return apiError(c, error.status, error.problem);
+}

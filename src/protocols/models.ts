@@ -1,10 +1,10 @@
 import type { Context } from "hono";
 import type { AppEnv } from "~/app-env";
-import { apiError } from "~/lib/api-error";
+import { ApiFailure } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import type { CopilotClient } from "~/upstream/copilot-client";
 import type { CatalogEntry, ModelCatalog } from "~/upstream/model-catalog";
-import { sendToCopilot } from "~/upstream/relay";
+import { noGithubToken } from "~/upstream/relay";
 
 /**
  * The model list every protocol answers from Copilot's catalog (never a call to
@@ -24,19 +24,17 @@ export interface CatalogDeps {
 }
 
 /**
- * The loaded catalog, or the answer to give instead: 503 without a GitHub token
+ * The loaded catalog, or the problem thrown instead: 503 without a GitHub token
  * (as every upstream route), 502 when Copilot's model list could not be loaded
  * (the first load failed and one retry on demand did too).
  */
-export async function readyCatalog(c: Context, deps: CatalogDeps): Promise<ModelCatalog | Response> {
-  if (!deps.copilot || !deps.catalog) {
-    const sent = await sendToCopilot(c, undefined, { method: "GET", path: "/models" }, { reached() {}, aborted() {} });
-    return "refusal" in sent ? sent.refusal : apiError(c, 503, { message: "copilot-api has no GitHub token", type: "server_error" });
-  }
+export async function readyCatalog(deps: CatalogDeps): Promise<ModelCatalog> {
+  // Without a GitHub token: the same 503 every route that would reach Copilot answers.
+  if (!deps.copilot || !deps.catalog) throw noGithubToken();
   const catalog = deps.catalog;
   if (catalog.lastLoadedAt === undefined) await catalog.refreshOnce();
   if (catalog.lastLoadedAt !== undefined) return catalog;
-  return apiError(c, 502, {
+  throw new ApiFailure(502, {
     message: "copilot-api could not load Copilot's model list (GET /models); its log says why: run `copilot-api doctor` to check the GitHub token and Copilot",
     type: "upstream_error",
     code: "catalog_unavailable",
@@ -60,8 +58,7 @@ const isChat = (entry: CatalogEntry) => (entry.capabilities?.type ?? "chat") ===
 
 /** GET /models: the catalog, filtered by the key's allowed models. */
 export async function listModels(c: Context<AppEnv>, deps: CatalogDeps): Promise<Response> {
-  const catalog = await readyCatalog(c, deps);
-  if (catalog instanceof Response) return catalog;
+  const catalog = await readyCatalog(deps);
   const key = c.var.apiKey;
   const visible = catalog.all().filter((entry) => key.allows(entry.id));
   if (!wantsAnthropic(c)) return c.json({ object: "list", data: visible.map(openAIModel) });
@@ -71,12 +68,11 @@ export async function listModels(c: Context<AppEnv>, deps: CatalogDeps): Promise
 
 /** GET /models/{id}: one model (Anthropic's dated names resolve too), or 404 in the client's shape. */
 export async function getModel(c: Context<AppEnv>, deps: CatalogDeps, requested: string): Promise<Response> {
-  const catalog = await readyCatalog(c, deps);
-  if (catalog instanceof Response) return catalog;
+  const catalog = await readyCatalog(deps);
   const entry = catalog.resolve(requested);
   const key = c.var.apiKey;
   if (!entry || !(key.allows(entry.id) || key.allows(requested)) || (wantsAnthropic(c) && !isChat(entry))) {
-    return apiError(c, 404, {
+    throw new ApiFailure(404, {
       message: `model ${JSON.stringify(clip(requested))} is not in this Copilot plan's model list, or this key may not use it; GET /v1/models lists the ones it may`,
       type: "invalid_request_error",
       code: "model_not_found",

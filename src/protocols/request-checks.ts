@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import type { AppEnv } from "~/app-env";
-import { apiError } from "~/lib/api-error";
+import { ApiFailure } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { errorMessage } from "~/lib/errors";
 import { MAX_JSON_DEPTH, repeatedIn, scanBody } from "./json-body";
@@ -16,24 +16,21 @@ import { MAX_JSON_DEPTH, repeatedIn, scanBody } from "./json-body";
 /** Longest model name accepted: real names are under 64 characters. Longer ones are refused, never stored or echoed. */
 export const MODEL_NAME_MAX = 256;
 
-export type JsonObject = Record<string, unknown>;
+type JsonObject = Record<string, unknown>;
 
 /**
- * Reads and checks a request that names a model. The body forwarded is the
- * client's text, unchanged: with no repeated key, the model Copilot reads is
- * the one checked here. `allowed` lets a protocol also accept the catalog's
- * name for the requested one.
+ * Reads and checks a request that names a model: a JSON object (400), each
+ * top-level key once (400), the shape the schema describes (400, naming the
+ * field). Throws the problem; hands back the client's text (forwarded
+ * unchanged: with no repeated key, the model Copilot reads is the one checked
+ * here) and the request, typed as its protocol reads it. The schema checked
+ * every field the protocol reads; fields it does not describe pass through.
  */
-export async function acceptModelRequest(
-  c: Context<AppEnv>,
-  schema: z.ZodType,
-  allowed: (model: string) => boolean = (model) => c.var.apiKey.allows(model),
-): Promise<{ text: string; json: JsonObject } | Response> {
+export async function readModelRequest<R extends ModelRequest>(c: Context<AppEnv>, schema: z.ZodType): Promise<{ text: string; request: R }> {
   const body = await readJsonObject(c);
-  if (body instanceof Response) return body;
   const { keys, depth } = scanBody(body.text);
   if (depth > MAX_JSON_DEPTH) {
-    return apiError(c, 400, {
+    throw new ApiFailure(400, {
       message: `request body nests ${depth} levels deep; the limit is ${MAX_JSON_DEPTH} levels of objects and arrays: send a flatter body`,
       type: "invalid_request_error",
       code: "json_too_deep",
@@ -41,7 +38,7 @@ export async function acceptModelRequest(
   }
   const repeated = repeatedIn(keys);
   if (repeated !== undefined) {
-    return apiError(c, 400, {
+    throw new ApiFailure(400, {
       message: `request body has the top-level key ${JSON.stringify(clip(repeated))} more than once (keys are compared ignoring case); send each field once`,
       type: "invalid_request_error",
       code: "duplicate_key",
@@ -49,12 +46,25 @@ export async function acceptModelRequest(
   }
   noteRequest(c, body.json);
   const problem = checkBody(schema, body.json);
-  if (problem) return apiError(c, 400, { message: problem.message, type: "invalid_request_error", code: problem.code, param: problem.param });
-  const model = body.json.model as string;
-  if (allowed(model)) return body;
+  if (problem) throw new ApiFailure(400, { message: problem.message, type: "invalid_request_error", code: problem.code, param: problem.param });
+  // The one place a checked body becomes its protocol's type.
+  return { text: body.text, request: body.json as R };
+}
+
+/** What every model request has once checked: the model it names. */
+export interface ModelRequest {
+  model: string;
+}
+
+/**
+ * 403 unless the key may use the model: by the name the client sent or by the
+ * catalog id it means, the same on every protocol.
+ */
+export function authorizeModel(c: Context<AppEnv>, requested: string, catalogId: string | undefined): void {
   const key = c.var.apiKey;
-  return apiError(c, 403, {
-    message: `model ${JSON.stringify(model)} is not allowed for key ${key.id} (allowed: ${key.allowedModels.join(", ")})`,
+  if (key.allows(requested) || (catalogId !== undefined && key.allows(catalogId))) return;
+  throw new ApiFailure(403, {
+    message: `model ${JSON.stringify(requested)} is not allowed for key ${key.id} (allowed: ${key.allowedModels.join(", ")})`,
     type: "invalid_request_error",
     code: "model_not_allowed",
     param: "model",
@@ -72,16 +82,16 @@ function noteRequest(c: Context<AppEnv>, json: JsonObject): void {
 }
 
 /** The request body as text (forwarded unchanged) and as a parsed JSON object, or a 400 saying what is wrong. */
-async function readJsonObject(c: Context): Promise<{ text: string; json: JsonObject } | Response> {
+async function readJsonObject(c: Context): Promise<{ text: string; json: JsonObject }> {
   const text = await c.req.text();
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return apiError(c, 400, { message: `request body is not valid JSON: ${clip(errorMessage(error))}`, type: "invalid_request_error", code: "invalid_json" });
+    throw new ApiFailure(400, { message: `request body is not valid JSON: ${clip(errorMessage(error))}`, type: "invalid_request_error", code: "invalid_json" });
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return apiError(c, 400, { message: "request body must be a JSON object", type: "invalid_request_error", code: "invalid_json" });
+    throw new ApiFailure(400, { message: "request body must be a JSON object", type: "invalid_request_error", code: "invalid_json" });
   }
   return { text, json: json as JsonObject };
 }

@@ -98,6 +98,7 @@ export class ModelCatalog implements Worker {
   private firstLoad: Promise<void> | undefined;
   private lastOnDemand = Number.NEGATIVE_INFINITY;
   private loadedAt: number | undefined;
+  private resolved = 0;
   private readonly refreshIntervalMs: number;
   private readonly minOnDemandIntervalMs: number;
   private readonly now: () => number;
@@ -141,6 +142,11 @@ export class ModelCatalog implements Worker {
   /** When the catalog was last loaded (epoch ms), or undefined before the first load. */
   get lastLoadedAt(): number | undefined {
     return this.loadedAt;
+  }
+
+  /** How many names {@link resolve} was asked to place: a request asks once (tests count it). */
+  get lookups(): number {
+    return this.resolved;
   }
 
   /** The entry with exactly this id. */
@@ -190,6 +196,7 @@ export class ModelCatalog implements Worker {
    * families or versions: a name with no such entry is undefined.
    */
   resolve(requested: string): CatalogEntry | undefined {
+    this.resolved++;
     const exact = this.byId.get(requested);
     if (exact) return exact;
     const lower = requested.trim().toLowerCase();

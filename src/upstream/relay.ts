@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { apiError } from "~/lib/api-error";
+import { ApiFailure, ClientGone } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -44,7 +44,7 @@ export interface RelayOptions {
   transform?: (body: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>;
   /** Rewrites a successful JSON answer on its way to the client: gets its text and the parsed JSON, returns the text to send. */
   rewriteAnswer?: (text: string, json: unknown) => string;
-  /** The client's route, for the log when a stream breaks (forwardAndRelay fills it in). */
+  /** The client's route, for the log when a stream breaks. */
   route?: string;
   /** The model the client asked for, for the log when a stream breaks. */
   model?: string | null;
@@ -52,42 +52,28 @@ export interface RelayOptions {
   keepAliveText?: string;
 }
 
-/**
- * Sends a request to Copilot and relays the answer, or answers the failure in
- * the route's error shape: 503 without a GitHub token (or with one GitHub
- * refused: `x-should-retry: false`), 502 when Copilot cannot be reached, 499
- * when the client left first.
- */
-export async function forwardAndRelay(
-  c: Context,
-  copilot: CopilotClient | undefined,
-  options: Omit<ForwardOptions, "signal">,
-  observer: AnswerObserver,
-  relayOptions: RelayOptions = {},
-): Promise<Response> {
-  const sent = await sendToCopilot(c, copilot, options, observer);
-  return "upstream" in sent ? relay(sent.upstream, observer, { route: c.req.path, ...relayOptions }) : sent.refusal;
-}
+/** What every route that needs Copilot answers without a GitHub token. */
+export const noGithubToken = () =>
+  new ApiFailure(503, {
+    message: "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token-file or GH_TOKEN",
+    type: "server_error",
+    code: "not_authenticated",
+  });
 
 /**
- * Sends a request to Copilot and hands back its raw answer (for routes that
- * translate it), or the gateway's own answer when it could not be sent.
+ * Sends a request to Copilot and hands back its raw answer. When it cannot be
+ * sent, throws the problem the client is answered in its protocol's shape:
+ * 503 without a GitHub token (or with one GitHub refused: `x-should-retry:
+ * false`), 502 when Copilot cannot be reached, ClientGone (499) when the
+ * client left first.
  */
 export async function sendToCopilot(
   c: Context,
   copilot: CopilotClient | undefined,
   options: Omit<ForwardOptions, "signal">,
   observer: Pick<AnswerObserver, "sending" | "reached" | "aborted">,
-): Promise<{ upstream: Response } | { refusal: Response }> {
-  if (!copilot) {
-    return refusal(
-      apiError(c, 503, {
-        message: "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token-file or GH_TOKEN",
-        type: "server_error",
-        code: "not_authenticated",
-      }),
-    );
-  }
+): Promise<Response> {
+  if (!copilot) throw noGithubToken();
   observer.sending?.(options);
   // With tracing on, the upstream call is a child span and Copilot gets its traceparent.
   const span = (c.get("trace") as RequestTrace | undefined)?.upstream(options.path);
@@ -95,24 +81,21 @@ export async function sendToCopilot(
     const upstream = await copilot.forward({ ...options, signal: c.req.raw.signal, headers: traceHeaders(span, options.headers) });
     span?.end(upstream.status);
     observer.reached(options);
-    return { upstream };
+    return upstream;
   } catch (error) {
     span?.end(undefined);
     if (c.req.raw.signal.aborted) {
       observer.aborted();
-      return refusal(new Response(null, { status: 499 }));
+      throw new ClientGone();
     }
+    // Retrying cannot help until someone signs in again: tell SDKs not to.
     if (error instanceof GithubTokenRejected) {
-      // Retrying cannot help until someone signs in again: tell SDKs not to.
-      c.header("x-should-retry", "false");
-      return refusal(apiError(c, 503, { message: describeError(error), type: "server_error", code: "github_token_rejected" }));
+      throw new ApiFailure(503, { message: describeError(error), type: "server_error", code: "github_token_rejected" }, { "x-should-retry": "false" });
     }
     log.error(`upstream ${options.path}: ${errorMessage(error)}`);
-    return refusal(apiError(c, 502, { message: describeError(error), type: "upstream_error", code: "upstream_unavailable" }));
+    throw new ApiFailure(502, { message: describeError(error), type: "upstream_error", code: "upstream_unavailable" });
   }
 }
-
-const refusal = (response: Response) => ({ refusal: response });
 
 const traceHeaders = (span: { traceparent: string } | undefined, headers: Record<string, string> | undefined) =>
   span ? { ...headers, traceparent: span.traceparent } : headers;

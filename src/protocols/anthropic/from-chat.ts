@@ -2,7 +2,7 @@
  * Chat completion (non-streamed) → Anthropic message. Shared pieces (stop reasons, usage)
  * are used by the stream translator too.
  */
-import type { ChatCompletionResponse, ChatFinishReason, ChatUsage } from "./chat-types";
+import type { ChatCompletionResponse, ChatFinishReason, ChatUsage } from "../chat";
 
 export type AnthropicStopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "pause_turn" | "refusal";
 

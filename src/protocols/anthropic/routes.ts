@@ -1,48 +1,24 @@
-import { type Context, Hono } from "hono";
+import type { Context, Hono } from "hono";
 import type { AppEnv } from "~/app-env";
-import { observeFor } from "~/features/events";
-import { apiError } from "~/lib/api-error";
+import { ApiFailure } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
-import type { CopilotClient, ForwardOptions } from "~/upstream/copilot-client";
-import { type CatalogEntry, hasReasoning, type ModelCatalog, premiumMultiplier, supports } from "~/upstream/model-catalog";
-import { type AnswerObserver, isEventStream, relay, relayedHeaders, sendToCopilot } from "~/upstream/relay";
-import { type BodyDeps, readBodyWithin } from "../body-read";
-import { requireJsonBody } from "../json-body";
+import { chatUsage, readChatAnswer } from "~/protocols/chat";
+import { checkModelRequest, jsonBodyChecks, type ModelCall, modelRoute, type ProtocolDeps } from "~/protocols/pipeline";
+import { hasReasoning } from "~/upstream/model-catalog";
+import { isEventStream, relay, relayedHeaders } from "~/upstream/relay";
 import { readyCatalog } from "../models";
-import { openAIUsage } from "../openai";
-import { acceptModelRequest, type JsonObject } from "../request-checks";
 import { copilotBetas } from "./beta";
-import type { ChatCompletionResponse } from "./chat-types";
 import { anthropicErrorFromUpstream } from "./errors";
 import { chatToAnthropic } from "./from-chat";
 import { anthropicHasImages, anthropicInitiator } from "./initiator";
-import { countTokensRequestSchema, type MessagesRequest, messagesRequestSchema } from "./request-schema";
+import { type CountTokensRequest, countTokensRequestSchema, type MessagesRequest, messagesRequestSchema } from "./request-schema";
 import { translateChatStream } from "./stream-from-chat";
 import { anthropicToChat } from "./to-chat";
-import { type CountOutcome, TokenCounter } from "./token-worker";
+import type { CountOutcome, TokenCounter } from "./token-worker";
 import { anthropicUsage } from "./usage";
 
-export interface AnthropicDeps extends BodyDeps {
-  /** Absent when no GitHub token is configured: the routes then answer 503. */
-  copilot?: CopilotClient;
-  /** Copilot's models: which id a name means, and whether Copilot takes it on /v1/messages. */
-  catalog?: ModelCatalog;
-  bodyLimitBytes: number;
-  /** count_tokens' thread; one of the routes' own when absent (it starts on the first count). */
-  tokens?: TokenCounter;
-}
-
-/**
- * count_tokens' own body limit: counting takes time linear in the text (about a second for
- * this much on this machine kind), and Claude's largest context is under 1 MB of text.
- */
-export const COUNT_TOKENS_MAX_BYTES = 16 * 1024 * 1024;
-
-/** The paths this protocol serves (mounted at / and /v1), as events record them; count_tokens never calls upstream. */
-export const ANTHROPIC_ROUTES = { usage: ["/messages"], other: ["/messages/count_tokens"] } as const;
-
 /** What Anthropic's API sends on a quiet stream, so clients and proxies keep it open. */
-export const ANTHROPIC_PING = 'event: ping\ndata: {"type": "ping"}\n\n';
+const ANTHROPIC_PING = 'event: ping\ndata: {"type": "ping"}\n\n';
 
 /**
  * The `anthropic-version` sent to Copilot's native endpoint, whatever the client sent: the one
@@ -51,82 +27,13 @@ export const ANTHROPIC_PING = 'event: ping\ndata: {"type": "ping"}\n\n';
  */
 const COPILOT_ANTHROPIC_VERSION = "2023-06-01";
 
-type Traits = Pick<ForwardOptions, "vision" | "initiator">;
-
-/** Anthropic Messages (Claude Code, the Anthropic SDKs), mounted at / and /v1 by server.ts. */
-export function anthropicRoutes(deps: AnthropicDeps) {
-  const routes = new Hono<AppEnv>();
-  const limit = readBodyWithin(deps);
-  const countLimit = Math.min(deps.bodyLimitBytes, COUNT_TOKENS_MAX_BYTES);
-  const tokens = deps.tokens ?? new TokenCounter();
-
-  routes.post("/messages", requireJsonBody, limit, async (c) => {
-    // A request right after boot waits for the catalog's first load (or tries it once more).
-    if (deps.catalog && deps.catalog.lastLoadedAt === undefined) await deps.catalog.refreshOnce();
-    const body = await acceptModelRequest(c, messagesRequestSchema, allowedBy(c, deps.catalog));
-    if (body instanceof Response) return body;
-    const catalog = await readyCatalog(c, deps);
-    if (catalog instanceof Response) return catalog;
-    const request = body.json as MessagesRequest;
-    const entry = await catalog.resolveOrRefresh(request.model);
-    if (!entry) return modelNotFound(c, request.model, catalog);
-
-    const draft = c.var.event;
-    draft.upstreamModel = entry.id; // until Copilot's answer names the model that answered
-    draft.premiumMultiplier = premiumMultiplier(entry);
-    const traits: Traits = { vision: anthropicHasImages(request.messages), initiator: anthropicInitiator(request.messages) };
-    if (supports(entry, "/v1/messages")) return native(c, deps.copilot, body, entry, traits);
-    return translated(c, deps.copilot, request, entry, traits);
-  });
-
-  // Answered here, never by Copilot: Claude Code calls it constantly.
-  const countBodyLimit = readBodyWithin(deps, {
-    maxBytes: countLimit,
-    remedy: `count_tokens takes at most ${countLimit} bytes (the smaller of --body-limit-mb and 16 MiB); count a shorter request`,
-  });
-  routes.post("/messages/count_tokens", requireJsonBody, countBodyLimit, async (c) => {
-    const body = await acceptModelRequest(c, countTokensRequestSchema, allowedBy(c, deps.catalog));
-    if (body instanceof Response) return body;
-    return countAnswer(c, await tokens.count(body.text));
-  });
-  return routes;
-}
-
-/** The count, or why there is none, in Anthropic's error shape. */
-function countAnswer(c: Context<AppEnv>, outcome: CountOutcome): Response {
-  if ("tokens" in outcome) return c.json({ input_tokens: outcome.tokens });
-  if ("busy" in outcome) {
-    c.header("retry-after", "1");
-    return apiError(c, 429, {
-      message: `count_tokens is busy: ${outcome.busy.waitingBytes} bytes of requests are waiting to be counted; retry in a moment`,
-      type: "rate_limit_error",
-      code: "count_tokens_busy",
-    });
-  }
-  if ("timedOut" in outcome) {
-    return apiError(c, 503, {
-      message: `counting tokens took longer than ${outcome.timedOut.ms / 1000} s and was stopped (the machine is overloaded); retry, or count a shorter request`,
-      type: "server_error",
-      code: "count_tokens_timeout",
-    });
-  }
-  return apiError(c, 500, { message: `count_tokens failed: ${clip(outcome.failed)}; retry the request`, type: "server_error", code: "count_tokens_failed" });
-}
-
-/** A key's allowed models are checked against the requested name and the catalog id it means. */
-function allowedBy(c: Context<AppEnv>, catalog: ModelCatalog | undefined): (model: string) => boolean {
-  const key = c.var.apiKey;
-  return (model) => {
-    if (key.allows(model)) return true;
-    const entry = catalog?.resolve(model);
-    return entry !== undefined && key.allows(entry.id);
-  };
-}
-
-function modelNotFound(c: Context, requested: string, catalog: ModelCatalog): Response {
+/** Claude Code sends Anthropic's names; a name the catalog cannot place is refused, naming the plan's Claude models. */
+async function unknownModel(requested: string, deps: ProtocolDeps): Promise<never> {
+  // Without a GitHub token, or without a catalog loaded, that is the problem to tell.
+  const catalog = await readyCatalog(deps);
   const claude = catalog.claudeModelIds();
   const offer = claude.length > 0 ? `its Claude models are ${claude.join(", ")}` : "it has no Claude model";
-  return apiError(c, 404, {
+  throw new ApiFailure(404, {
     message: `model ${JSON.stringify(clip(requested))} is not in this Copilot plan's model list (${offer}); set ANTHROPIC_MODEL (or the request's model) to one of them, or see GET /v1/models`,
     type: "invalid_request_error",
     code: "model_not_found",
@@ -134,8 +41,49 @@ function modelNotFound(c: Context, requested: string, catalog: ModelCatalog): Re
   });
 }
 
+const traitsOf = (request: MessagesRequest) => ({ vision: anthropicHasImages(request.messages), initiator: anthropicInitiator(request.messages) });
+
+/**
+ * Copilot's own /v1/messages: the client's body with the catalog id as the model (the
+ * client's bytes when it already names it), and the answer relayed byte for byte.
+ */
+async function native({ c, request, text, upstreamModel, send, observe }: ModelCall<MessagesRequest>): Promise<Response> {
+  const body = request.model === upstreamModel ? text : JSON.stringify({ ...request, model: upstreamModel });
+  const headers: Record<string, string> = { "anthropic-version": COPILOT_ANTHROPIC_VERSION };
+  const beta = copilotBetas(c.req.header("anthropic-beta"));
+  if (beta) headers["anthropic-beta"] = beta;
+  const observer = observe(anthropicUsage);
+  const upstream = await send({ method: "POST", path: "/v1/messages", body, headers, ...traitsOf(request) }, observer);
+  return relay(upstream, observer, { keepAliveText: ANTHROPIC_PING });
+}
+
+/** Models Copilot takes on /chat/completions only: the request translated there, the answer back. */
+async function viaChat({ c, request, entry, upstreamModel, send, observe }: ModelCall<MessagesRequest>): Promise<Response> {
+  const chat = anthropicToChat(request, { model: upstreamModel, supportsReasoning: entry !== undefined && hasReasoning(entry) });
+  // Usage is Copilot's chat usage, read from its answer or its stream's tail as on the chat route.
+  const observer = observe(chatUsage);
+  const upstream = await send({ method: "POST", path: "/chat/completions", body: JSON.stringify(chat), ...traitsOf(request) }, observer);
+  if (isEventStream(upstream) && upstream.body) {
+    const transform = (stream: ReadableStream<Uint8Array>) => translateChatStream(stream, { model: request.model }).stream;
+    return relay(upstream, observer, { transform, keepAliveText: ANTHROPIC_PING });
+  }
+  const completion = await readChatAnswer(upstream);
+  observer.answer(completion);
+  return c.json(chatToAnthropic(completion, { model: request.model }));
+}
+
+/** POST /messages: Claude Code and the Anthropic SDKs. */
+export const messagesRoute = modelRoute<MessagesRequest>({
+  path: "/messages",
+  schema: messagesRequestSchema,
+  endpoint: "/v1/messages",
+  unknownModel,
+  native,
+  viaChat,
+});
+
 /** Copilot's error answer in Anthropic's shape, its status, message and retry headers kept. */
-async function upstreamError(upstream: Response): Promise<Response> {
+export async function upstreamError(upstream: Response): Promise<Response> {
   const text = await upstream.text();
   const headers = relayedHeaders(upstream);
   headers.set("content-type", "application/json");
@@ -143,44 +91,44 @@ async function upstreamError(upstream: Response): Promise<Response> {
 }
 
 /**
- * Copilot's own /v1/messages: the client's body with the catalog id as the model (the
- * client's bytes when it already names it), and the answer relayed byte for byte.
+ * count_tokens' own body limit: counting takes time linear in the text (about a second for
+ * this much on this machine kind), and Claude's largest context is under 1 MB of text.
  */
-async function native(c: Context<AppEnv>, copilot: CopilotClient | undefined, body: { text: string; json: JsonObject }, entry: CatalogEntry, traits: Traits) {
-  const text = body.json.model === entry.id ? body.text : JSON.stringify({ ...body.json, model: entry.id });
-  const headers: Record<string, string> = { "anthropic-version": COPILOT_ANTHROPIC_VERSION };
-  const beta = copilotBetas(c.req.header("anthropic-beta"));
-  if (beta) headers["anthropic-beta"] = beta;
-  const observer = observeFor(c.var.event, anthropicUsage);
-  const sent = await sendToCopilot(c, copilot, { method: "POST", path: "/v1/messages", body: text, headers, ...traits }, observer);
-  if ("refusal" in sent) return sent.refusal;
-  if (!sent.upstream.ok) return upstreamError(sent.upstream);
-  return relay(sent.upstream, observer, { keepAliveText: ANTHROPIC_PING });
+export const COUNT_TOKENS_MAX_BYTES = 16 * 1024 * 1024;
+
+/** POST /messages/count_tokens, answered here, never by Copilot: Claude Code calls it constantly. Counted on `tokens`' thread. */
+export function countTokensRoute(routes: Hono<AppEnv>, deps: ProtocolDeps, tokens: TokenCounter): void {
+  const countLimit = Math.min(deps.bodyLimitBytes, COUNT_TOKENS_MAX_BYTES);
+  const checks = jsonBodyChecks(deps, {
+    maxBytes: countLimit,
+    remedy: `count_tokens takes at most ${countLimit} bytes (the smaller of --body-limit-mb and 16 MiB); count a shorter request`,
+  });
+  routes.post("/messages/count_tokens", ...checks, async (c) => {
+    const { text } = await checkModelRequest<CountTokensRequest>(c, { schema: countTokensRequestSchema }, deps);
+    return countAnswer(c, await tokens.count(text));
+  });
 }
 
-/** Models Copilot takes on /chat/completions only: the request translated there, the answer back. */
-async function translated(c: Context<AppEnv>, copilot: CopilotClient | undefined, request: MessagesRequest, entry: CatalogEntry, traits: Traits) {
-  const chat = anthropicToChat(request, { model: entry.id, supportsReasoning: hasReasoning(entry) });
-  // Usage is Copilot's chat usage, read from its answer or its stream's tail as on the chat route.
-  const observer: AnswerObserver = observeFor(c.var.event, openAIUsage);
-  const sent = await sendToCopilot(c, copilot, { method: "POST", path: "/chat/completions", body: JSON.stringify(chat), ...traits }, observer);
-  if ("refusal" in sent) return sent.refusal;
-  const upstream = sent.upstream;
-  if (!upstream.ok) return upstreamError(upstream);
-  if (isEventStream(upstream) && upstream.body) {
-    const transform = (stream: ReadableStream<Uint8Array>) => translateChatStream(stream, { model: request.model }).stream;
-    return relay(upstream, observer, { transform, keepAliveText: ANTHROPIC_PING });
+/** The count, or why there is none, in Anthropic's error shape. */
+function countAnswer(c: Context<AppEnv>, outcome: CountOutcome): Response {
+  if ("tokens" in outcome) return c.json({ input_tokens: outcome.tokens });
+  if ("busy" in outcome) {
+    throw new ApiFailure(
+      429,
+      {
+        message: `count_tokens is busy: ${outcome.busy.waitingBytes} bytes of requests are waiting to be counted; retry in a moment`,
+        type: "rate_limit_error",
+        code: "count_tokens_busy",
+      },
+      { "retry-after": "1" },
+    );
   }
-  let completion: ChatCompletionResponse;
-  try {
-    completion = (await upstream.json()) as ChatCompletionResponse;
-  } catch {
-    return apiError(c, 502, {
-      message: "Copilot answered with something that is not JSON; retry the request",
-      type: "upstream_error",
-      code: "bad_upstream_answer",
+  if ("timedOut" in outcome) {
+    throw new ApiFailure(503, {
+      message: `counting tokens took longer than ${outcome.timedOut.ms / 1000} s and was stopped (the machine is overloaded); retry, or count a shorter request`,
+      type: "server_error",
+      code: "count_tokens_timeout",
     });
   }
-  observer.answer(completion);
-  return c.json(chatToAnthropic(completion, { model: request.model }));
+  throw new ApiFailure(500, { message: `count_tokens failed: ${clip(outcome.failed)}; retry the request`, type: "server_error", code: "count_tokens_failed" });
 }

@@ -20,8 +20,8 @@
  * in the first delta of each tool call index.
  */
 
-import { type ChatStreamTranslatorLike, LineSplitter, pumpChatStream } from "../chat-stream";
-import type { ChatChunkDelta, ChatCompletionChunk, ChatFinishReason, ChatUsage } from "./chat-types";
+import type { ChatChunkDelta, ChatCompletionChunk, ChatFinishReason, ChatUsage } from "../chat";
+import { type ChatStreamTranslatorLike, LineSplitter, pumpChatStream } from "../chat";
 import { type AnthropicErrorType, anthropicErrorEvent, MAX_ERROR_MESSAGE_LENGTH, readUpstreamError } from "./errors";
 import { type AnthropicStopReason, type AnthropicUsage, mapStopReason, mapUsage, messageId } from "./from-chat";
 

@@ -6,7 +6,7 @@
  * `input_schema`), and thinking blocks when the model has no reasoning. `stop_sequence` in
  * the answer can't be known either (see from-chat.ts).
  */
-import type { ChatCompletionRequest, ChatContentPart, ChatMessage, ChatTool, ChatToolCall, ChatToolChoice } from "./chat-types";
+import type { ChatCompletionRequest, ChatContentPart, ChatMessage, ChatTool, ChatToolCall, ChatToolChoice } from "../chat";
 import type { AnthropicMessage, AnthropicToolChoice, ContentBlock, ImageBlock, MessagesRequest, ToolResultBlock } from "./request-schema";
 
 export interface ToChatOptions {

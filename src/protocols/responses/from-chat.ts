@@ -3,7 +3,7 @@
  * (the Response skeleton echoing the request, usage, status from the finish reason) are
  * used by the stream translator too.
  */
-import type { ChatCompletionResponse, ChatFinishReason, ChatUsage } from "~/protocols/anthropic";
+import type { ChatCompletionResponse, ChatFinishReason, ChatUsage } from "../chat";
 import { namespacedName } from "./namespaces";
 import {
   newId,

@@ -1,18 +1,13 @@
-import { type Context, Hono } from "hono";
+import type { Context, Hono } from "hono";
 import type { AppEnv } from "~/app-env";
-import { observeFor } from "~/features/events";
 import { expandChain, isStoredStatus, type StoredResponse, type StoredResponses } from "~/features/responses";
-import { apiError } from "~/lib/api-error";
+import { ApiFailure } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
-import type { ChatCompletionResponse } from "~/protocols/anthropic";
-import type { OpenAIDeps } from "~/protocols/openai";
-import type { CatalogEntry } from "~/upstream/model-catalog";
-import { hasReasoning, supports } from "~/upstream/model-catalog";
-import { type AnswerObserver, forwardAndRelay, isEventStream, relay, sendToCopilot } from "~/upstream/relay";
-import { readBodyWithin } from "../body-read";
-import { requireJsonBody } from "../json-body";
-import { acceptModelRequest } from "../request-checks";
+import { readChatAnswer } from "~/protocols/chat";
+import { type ModelCall, modelRoute, type Traits } from "~/protocols/pipeline";
+import { hasReasoning } from "~/upstream/model-catalog";
+import { isEventStream, relay } from "~/upstream/relay";
 import { chatToResponse, mapUsage, newContext } from "./from-chat";
 import { inputItems, responsesHasImages, responsesInitiator } from "./input";
 import { DEFAULT_LIMIT, MAX_LIMIT, pageOf } from "./input-items";
@@ -23,20 +18,23 @@ import { responsesToChat } from "./to-chat";
 import type { InputItem, ResponsesRequest } from "./types";
 import { noteResponseUsage, responsesUsage } from "./usage";
 
-export interface ResponsesDeps extends OpenAIDeps {
+export interface ResponsesStore {
   /** The stored responses (previous_response_id, GET, DELETE). */
   stored: StoredResponses;
   /** False with --no-store-responses: nothing new is stored and previous_response_id is refused. */
   storing: boolean;
+  /** --body-limit-mb: an expanded chain is held to it, like a request sent whole. */
+  bodyLimitBytes: number;
 }
-
-/** The paths this protocol serves (mounted at / and /v1), as events record them. */
-export const RESPONSES_ROUTES = { usage: ["/responses"], other: [] } as const;
 
 /** Said for every id a key cannot see, whatever the reason: whether another key's exists is never told. */
 const notFound = (id: string) =>
   `no stored response ${JSON.stringify(clip(id, RESPONSE_ID_MAX))} for this key: it does not exist, was created with store: false, was deleted, ` +
   "is older than --responses-retention-days, or belongs to another API key";
+
+/** How to go on when a chain cannot be expanded. */
+const CONTINUE =
+  "start a new conversation without previous_response_id, or send the turns you want kept yourself in input (with store: false if you keep them)";
 
 /** Names the tools the gateway left out of the upstream request (it could not run them), so the client can tell. */
 export const DROPPED_TOOLS_HEADER = "x-copilot-api-dropped-tools";
@@ -53,132 +51,169 @@ function warnDropped(model: string, dropped: string[]): void {
   );
 }
 
-/** How to go on when a chain cannot be expanded. */
-const CONTINUE =
-  "start a new conversation without previous_response_id, or send the turns you want kept yourself in input (with store: false if you keep them)";
-
 /** How a request's answer is kept, when it is. */
 type Save = (response: object) => void;
 
+/** A request's whole conversation (the stored chain it continues, then its own input), and how its answer is kept. */
+interface Conversation {
+  previous: string | null;
+  items: InputItem[];
+  storing: boolean;
+  save: Save | undefined;
+  traits: Traits;
+}
+
+function conversation(c: Context<AppEnv>, request: ResponsesRequest, text: string, store: ResponsesStore): Conversation {
+  const keyId = c.var.apiKey.id;
+  const previous = request.previous_response_id ?? null;
+  const newInput = inputItems(request.input);
+  // The expanded request is held to --body-limit-mb like one a client sends whole.
+  const items = previous === null ? newInput : [...history(store, keyId, previous, store.bodyLimitBytes - text.length), ...newInput];
+  const storing = store.storing && request.store !== false;
+  const save: Save | undefined = storing
+    ? (response) => {
+        const stored = toStored(response as Record<string, unknown>, keyId, request.model, previous, newInput);
+        if (stored) store.stored.save(stored);
+      }
+    : undefined;
+  return { previous, items, storing, save, traits: { vision: responsesHasImages(items), initiator: responsesInitiator(items) } };
+}
+
+/** The stored input and output items a previous_response_id stands for; 400/404 when they cannot be had. */
+function history(store: ResponsesStore, keyId: string, previous: string, budgetBytes: number): InputItem[] {
+  if (!store.storing) {
+    throw new ApiFailure(400, {
+      message:
+        "previous_response_id needs stored responses, and copilot-api was started with --no-store-responses: send the whole conversation in input, or restart copilot-api without --no-store-responses",
+      type: "invalid_request_error",
+      code: "previous_response_not_stored",
+      param: "previous_response_id",
+    });
+  }
+  const expansion = expandChain(store.stored, keyId, previous, budgetBytes);
+  if ("items" in expansion) return expansion.items as InputItem[];
+  if ("notStored" in expansion) {
+    const { id, bytes } = expansion.notStored;
+    const which = id === previous ? "it" : `the response it continues, ${JSON.stringify(id)},`;
+    throw new ApiFailure(400, {
+      message: `previous_response_id: ${which} was not stored: its body was ${bytes} bytes, above the ${store.stored.maxResponseBytes}-byte limit per stored response; ${CONTINUE}`,
+      type: "invalid_request_error",
+      code: "previous_response_not_stored",
+      param: "previous_response_id",
+    });
+  }
+  if ("tooLarge" in expansion) {
+    throw new ApiFailure(400, {
+      message:
+        `previous_response_id: the conversation it continues takes more than ${expansion.tooLarge.bytes} bytes in its last ${expansion.tooLarge.turns} turns, ` +
+        `and with this request it would pass the ${store.bodyLimitBytes}-byte limit on a request (--body-limit-mb); ${CONTINUE}`,
+      type: "invalid_request_error",
+      code: "previous_response_chain_too_large",
+      param: "previous_response_id",
+    });
+  }
+  const why =
+    expansion.missing === previous
+      ? notFound(previous)
+      : `the conversation ${JSON.stringify(previous)} continues refers to ${JSON.stringify(expansion.missing)}, which is gone (deleted, or older than --responses-retention-days)`;
+  throw new ApiFailure(404, {
+    message: `previous_response_id: ${why}; start a new conversation without previous_response_id`,
+    type: "invalid_request_error",
+    code: "previous_response_not_found",
+    param: "previous_response_id",
+  });
+}
+
 /**
- * OpenAI's Responses API, mounted at / and /v1 by server.ts: POST /responses on every model of
- * the plan (passed through to Copilot's /responses for models whose catalog entry lists it,
- * translated to /chat/completions for the others), and the stored responses of the calling key.
+ * A model Copilot answers on /responses: the client's bytes go as they came (hosted tools included:
+ * Copilot runs web_search, and answers for the others), unless the chain was expanded.
  */
-export function responsesRoutes(deps: ResponsesDeps) {
-  const routes = new Hono<AppEnv>();
-  const limit = readBodyWithin(deps);
+async function native({ c, request, text, send, observe }: ModelCall<ResponsesRequest>, store: ResponsesStore): Promise<Response> {
+  const { previous, items, save, traits } = conversation(c, request, text, store);
+  const body = previous === null ? text : JSON.stringify({ ...request, input: items, previous_response_id: undefined });
+  const tap = new TerminalEventTap(save);
+  const observer = observe(responsesUsage(() => tap.response));
+  const answer = observer.answer;
+  observer.answer = (json) => {
+    answer(json);
+    if (save && typeof json === "object" && json !== null) save(json);
+  };
+  const upstream = await send({ method: "POST", path: "/responses", body, ...traits }, observer);
+  return relay(upstream, observer, { transform: (s) => tap.watch(s), route: c.req.path });
+}
 
-  routes.post("/responses", requireJsonBody, limit, async (c) => {
-    const body = await acceptModelRequest(c, responsesRequest);
-    if (body instanceof Response) return body;
-    const request = body.json as unknown as ResponsesRequest;
+/**
+ * A model Copilot serves only on /chat/completions: the request translated there, the answer (or stream)
+ * translated back. Web search cannot run on Copilot's chat: it is left out, and named in the answer's header.
+ */
+async function viaChat(call: ModelCall<ResponsesRequest>, store: ResponsesStore): Promise<Response> {
+  const { kept, dropped } = withoutWebSearch(call.request.tools);
+  if (dropped.length === 0) return translated(call, store);
+  warnDropped(call.upstreamModel.slice(0, 64), dropped);
+  const answer = await translated({ ...call, request: { ...call.request, tools: kept } }, store);
+  // Set on the answer itself: a relayed stream is a Response of its own, which c.header would not reach.
+  answer.headers.set(DROPPED_TOOLS_HEADER, dropped.join(", "));
+  return answer;
+}
 
-    const keyId = c.var.apiKey.id;
-    const previous = request.previous_response_id ?? null;
-    const newInput = inputItems(request.input);
-    let history: unknown[] = [];
-    if (previous !== null) {
-      if (!deps.storing) {
-        return apiError(c, 400, {
-          message:
-            "previous_response_id needs stored responses, and copilot-api was started with --no-store-responses: send the whole conversation in input, or restart copilot-api without --no-store-responses",
-          type: "invalid_request_error",
-          code: "previous_response_not_stored",
-          param: "previous_response_id",
-        });
-      }
-      // The expanded request is held to --body-limit-mb like one a client sends whole.
-      const expansion = expandChain(deps.stored, keyId, previous, deps.bodyLimitBytes - body.text.length);
-      if ("notStored" in expansion) {
-        const { id, bytes } = expansion.notStored;
-        const which = id === previous ? "it" : `the response it continues, ${JSON.stringify(id)},`;
-        return apiError(c, 400, {
-          message: `previous_response_id: ${which} was not stored: its body was ${bytes} bytes, above the ${deps.stored.maxResponseBytes}-byte limit per stored response; ${CONTINUE}`,
-          type: "invalid_request_error",
-          code: "previous_response_not_stored",
-          param: "previous_response_id",
-        });
-      }
-      if ("tooLarge" in expansion) {
-        return apiError(c, 400, {
-          message:
-            `previous_response_id: the conversation it continues takes more than ${expansion.tooLarge.bytes} bytes in its last ${expansion.tooLarge.turns} turns, ` +
-            `and with this request it would pass the ${deps.bodyLimitBytes}-byte limit on a request (--body-limit-mb); ${CONTINUE}`,
-          type: "invalid_request_error",
-          code: "previous_response_chain_too_large",
-          param: "previous_response_id",
-        });
-      }
-      if ("missing" in expansion) {
-        const why =
-          expansion.missing === previous
-            ? notFound(previous)
-            : `the conversation ${JSON.stringify(previous)} continues refers to ${JSON.stringify(expansion.missing)}, which is gone (deleted, or older than --responses-retention-days)`;
-        return apiError(c, 404, {
-          message: `previous_response_id: ${why}; start a new conversation without previous_response_id`,
-          type: "invalid_request_error",
-          code: "previous_response_not_found",
-          param: "previous_response_id",
-        });
-      }
-      history = expansion.items;
-    }
-    const items = [...(history as InputItem[]), ...newInput];
+async function translated({ c, request, text, entry, upstreamModel, send, observe }: ModelCall<ResponsesRequest>, store: ResponsesStore): Promise<Response> {
+  const { items, storing, save, traits } = conversation(c, request, text, store);
+  const chat = responsesToChat(request, items, { model: upstreamModel, supportsReasoning: entry !== undefined && hasReasoning(entry) });
+  const context = newContext(request, storing);
+  let translator: ResponsesStreamTranslator | undefined;
+  const observer = observe({
+    fromAnswer: noteResponseUsage,
+    fromStream: (draft) => {
+      const outcome = translator?.outcome();
+      if (!outcome) return;
+      const usage = outcome.response?.usage ?? (outcome.chatUsage ? mapUsage(outcome.chatUsage) : undefined);
+      noteResponseUsage(draft, { usage });
+      if (outcome.upstreamModel) draft.upstreamModel = outcome.upstreamModel;
+      if (outcome.response?.status === "failed") draft.error = "upstream_error";
+    },
+  });
+  const upstream = await send({ method: "POST", path: "/chat/completions", body: JSON.stringify(chat), ...traits }, observer);
+  if (isEventStream(upstream)) {
+    return relay(upstream, observer, {
+      transform: (stream) => {
+        const translation = translateChatStream(stream, context, { onResponse: save });
+        translator = translation.translator;
+        return translation.stream;
+      },
+    });
+  }
+  const completion = await readChatAnswer(upstream);
+  const response = chatToResponse(completion, context);
+  observer.answer(response);
+  if (typeof completion.model === "string" && completion.model !== "") c.var.event.upstreamModel = completion.model;
+  save?.(response);
+  return c.json(response);
+}
 
-    const entry = deps.catalog ? await deps.catalog.resolveOrRefresh(request.model) : undefined;
-    if (entry?.billing?.is_premium && typeof entry.billing.multiplier === "number") c.var.event.premiumMultiplier = entry.billing.multiplier;
-    const storing = deps.storing && request.store !== false;
-    const save: Save | undefined = storing
-      ? (response) => {
-          const stored = toStored(response as Record<string, unknown>, keyId, request.model, previous, newInput);
-          if (stored) deps.stored.save(stored);
-        }
-      : undefined;
-    const traits = { vision: responsesHasImages(items), initiator: responsesInitiator(items) };
-
-    if (entry && supports(entry, "/responses")) {
-      // Copilot answers this model on /responses: the client's bytes go as they came (hosted tools
-      // included: Copilot runs web_search, and answers for the others), unless the chain was expanded.
-      const text = previous === null ? body.text : JSON.stringify({ ...body.json, input: items, previous_response_id: undefined });
-      const tap = new TerminalEventTap(save);
-      const observer = observeFor(
-        c.var.event,
-        responsesUsage(() => tap.response),
-      );
-      const answer = observer.answer;
-      observer.answer = (json) => {
-        answer(json);
-        if (save && typeof json === "object" && json !== null) save(json);
-      };
-      return forwardAndRelay(c, deps.copilot, { method: "POST", path: "/responses", body: text, ...traits }, observer, { transform: (s) => tap.watch(s) });
-    }
-    // Web search cannot run on Copilot's chat: left out, and named in the answer's header.
-    const { kept, dropped } = withoutWebSearch(request.tools);
-    if (dropped.length === 0) return translated(c, deps, request, items, entry, storing, save, traits);
-    warnDropped(entry?.id ?? clip(request.model, 64), dropped);
-    const answer = await translated(c, deps, { ...request, tools: kept }, items, entry, storing, save, traits);
-    // Set on the answer itself: a relayed stream is a Response of its own, which c.header would not reach.
-    answer.headers.set(DROPPED_TOOLS_HEADER, dropped.join(", "));
-    return answer;
+/** POST /responses on every model of the plan. */
+export const responsesRoute = (store: ResponsesStore) =>
+  modelRoute<ResponsesRequest>({
+    path: "/responses",
+    schema: responsesRequest,
+    endpoint: "/responses",
+    native: (call) => native(call, store),
+    viaChat: (call) => viaChat(call, store),
   });
 
-  routes.get("/responses/:id", (c) => {
-    const found = lookup(c, deps);
-    return found instanceof Response ? found : c.json(found.response);
-  });
+/** The stored responses of the calling key: GET, GET …/input_items, DELETE. */
+export function storedResponseRoutes(routes: Hono<AppEnv>, store: ResponsesStore): void {
+  routes.get("/responses/:id", (c) => c.json(lookup(c, store).response));
 
   routes.get("/responses/:id/input_items", (c) => {
-    const found = lookup(c, deps);
-    if (found instanceof Response) return found;
+    const found = lookup(c, store);
     const order = c.req.query("order") ?? "desc";
     if (order !== "asc" && order !== "desc") {
-      return apiError(c, 400, { message: 'order: expected "asc" or "desc"', type: "invalid_request_error", code: "invalid_value", param: "order" });
+      throw new ApiFailure(400, { message: 'order: expected "asc" or "desc"', type: "invalid_request_error", code: "invalid_value", param: "order" });
     }
     const limitText = c.req.query("limit");
     const pageSize = limitText === undefined ? DEFAULT_LIMIT : Number(limitText);
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_LIMIT) {
-      return apiError(c, 400, {
+      throw new ApiFailure(400, {
         message: `limit: expected a whole number from 1 to ${MAX_LIMIT}`,
         type: "invalid_request_error",
         code: "invalid_value",
@@ -191,27 +226,28 @@ export function responsesRoutes(deps: ResponsesDeps) {
 
   routes.delete("/responses/:id", (c) => {
     const id = c.req.param("id");
-    if (id.length > RESPONSE_ID_MAX || !deps.stored.delete(id, c.var.apiKey.id)) {
-      return apiError(c, 404, { message: notFound(id), type: "invalid_request_error", code: "response_not_found", param: "response_id" });
-    }
+    if (id.length > RESPONSE_ID_MAX || !store.stored.delete(id, c.var.apiKey.id)) throw responseNotFound(id);
     return c.json({ id, object: "response", deleted: true });
   });
-  return routes;
 }
 
+const responseNotFound = (id: string) =>
+  new ApiFailure(404, { message: notFound(id), type: "invalid_request_error", code: "response_not_found", param: "response_id" });
+
 /** The stored response the path names, if the calling key owns it; else the 404 that says so. */
-function lookup(c: Context<AppEnv>, deps: ResponsesDeps): StoredResponse | Response {
+function lookup(c: Context<AppEnv>, store: ResponsesStore): StoredResponse {
   const id = c.req.param("id") ?? "";
-  const found = id.length <= RESPONSE_ID_MAX ? deps.stored.find(id, c.var.apiKey.id) : undefined;
+  const found = id.length <= RESPONSE_ID_MAX ? store.stored.find(id, c.var.apiKey.id) : undefined;
   if (found?.omittedBytes !== undefined) {
-    return apiError(c, 404, {
-      message: `response ${JSON.stringify(id)} was not stored: its body was ${found.omittedBytes} bytes, above the ${deps.stored.maxResponseBytes}-byte limit per stored response`,
+    throw new ApiFailure(404, {
+      message: `response ${JSON.stringify(id)} was not stored: its body was ${found.omittedBytes} bytes, above the ${store.stored.maxResponseBytes}-byte limit per stored response`,
       type: "invalid_request_error",
       code: "response_not_stored",
       param: "response_id",
     });
   }
-  return found ?? apiError(c, 404, { message: notFound(id), type: "invalid_request_error", code: "response_not_found", param: "response_id" });
+  if (!found) throw responseNotFound(id);
+  return found;
 }
 
 /** What is kept of an answer: the Response as answered (with the chain link it was given), and this request's own input. */
@@ -228,71 +264,4 @@ function toStored(response: Record<string, unknown>, keyId: string, model: strin
     input,
     response: previous === null ? response : { ...response, previous_response_id: previous },
   };
-}
-
-/** A model Copilot serves only on /chat/completions: the request translated there, the answer (or stream) translated back. */
-async function translated(
-  c: Context<AppEnv>,
-  deps: ResponsesDeps,
-  request: ResponsesRequest,
-  items: InputItem[],
-  entry: CatalogEntry | undefined,
-  storing: boolean,
-  save: Save | undefined,
-  traits: Pick<Parameters<typeof sendToCopilot>[2], "vision" | "initiator">,
-): Promise<Response> {
-  const translation = responsesToChat(request, items, {
-    model: entry?.id ?? request.model,
-    supportsReasoning: entry ? hasReasoning(entry) : false,
-  });
-  if ("problem" in translation) {
-    return apiError(c, 400, {
-      message: translation.problem.message,
-      type: "invalid_request_error",
-      code: "unsupported_value",
-      param: translation.problem.param,
-    });
-  }
-  const context = newContext(request, storing);
-  let translator: ResponsesStreamTranslator | undefined;
-  const observer: AnswerObserver = observeFor(c.var.event, {
-    fromAnswer: noteResponseUsage,
-    fromStream: (draft) => {
-      const outcome = translator?.outcome();
-      if (!outcome) return;
-      const usage = outcome.response?.usage ?? (outcome.chatUsage ? mapUsage(outcome.chatUsage) : undefined);
-      noteResponseUsage(draft, { usage });
-      if (outcome.upstreamModel) draft.upstreamModel = outcome.upstreamModel;
-      if (outcome.response?.status === "failed") draft.error = "upstream_error";
-    },
-  });
-  const sent = await sendToCopilot(c, deps.copilot, { method: "POST", path: "/chat/completions", body: JSON.stringify(translation.chat), ...traits }, observer);
-  if ("refusal" in sent) return sent.refusal;
-  const upstream = sent.upstream;
-  // Copilot's refusal goes back as Copilot said it: its chat errors are already in OpenAI's shape.
-  if (!upstream.ok) return relay(upstream, observer);
-  if (isEventStream(upstream)) {
-    return relay(upstream, observer, {
-      transform: (stream) => {
-        const translation = translateChatStream(stream, context, { onResponse: save });
-        translator = translation.translator;
-        return translation.stream;
-      },
-    });
-  }
-  let completion: ChatCompletionResponse;
-  try {
-    completion = (await upstream.json()) as ChatCompletionResponse;
-  } catch {
-    return apiError(c, 502, {
-      message: "Copilot answered something that is not a chat completion; retry, and run `copilot-api doctor` if it persists",
-      type: "upstream_error",
-      code: "upstream_invalid_answer",
-    });
-  }
-  const response = chatToResponse(completion, context);
-  observer.answer(response);
-  if (typeof completion.model === "string" && completion.model !== "") c.var.event.upstreamModel = completion.model;
-  save?.(response);
-  return c.json(response);
 }

@@ -18,8 +18,8 @@
  * `object`, a first `prompt_filter_results` chunk with no choices, usage in the last chunk,
  * tool call id and name only in a call's first delta) is read as the Anthropic translation reads it.
  */
-import type { ChatChunkDelta, ChatCompletionChunk, ChatFinishReason, ChatUsage } from "~/protocols/anthropic";
-import { type ChatStreamTranslatorLike, LineSplitter, pumpChatStream } from "../chat-stream";
+import type { ChatChunkDelta, ChatCompletionChunk, ChatFinishReason, ChatUsage } from "../chat";
+import { type ChatStreamTranslatorLike, LineSplitter, pumpChatStream } from "../chat";
 import { mapUsage, messageItem, type ResponseContext, responseSkeleton, statusOf } from "./from-chat";
 import { namespacedName } from "./namespaces";
 import { newId, type OutputFunctionCall, type OutputItem, type OutputReasoning, type ResponseObject } from "./types";

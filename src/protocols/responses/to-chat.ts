@@ -6,10 +6,12 @@
  * `function_call_output`, and `reasoning` (carried as Copilot's `reasoning_text` /
  * `reasoning_opaque` for models with reasoning, dropped for the others). `instructions` become
  * the system message. Function tools and `tool_choice` map one to one, a namespace's functions
- * become flat functions (./namespaces.ts), `text.format` becomes `response_format`. What Chat Completions cannot express (files, item references, custom
- * tools) is refused with a problem naming it, never silently dropped.
+ * become flat functions (./namespaces.ts), `text.format` becomes `response_format`. What Chat
+ * Completions cannot express (files, item references, custom tools) is refused with a 400
+ * naming it (thrown), never silently dropped.
  */
-import type { ChatCompletionRequest, ChatContentPart, ChatMessage, ChatToolCall, ChatToolChoice } from "~/protocols/anthropic";
+import { ApiFailure } from "~/lib/api-error";
+import type { ChatCompletionRequest, ChatContentPart, ChatMessage, ChatToolCall, ChatToolChoice } from "../chat";
 import { itemType } from "./input";
 import { flatToolName } from "./namespaces";
 import type { InputItem, ResponsesRequest } from "./types";
@@ -34,10 +36,9 @@ export type ResponsesChatRequest = Omit<ChatCompletionRequest, "tools"> & {
   reasoning_effort?: string;
 };
 
-/** What cannot be translated: said in the client's terms, with the field at fault. */
-export interface TranslationProblem {
-  message: string;
-  param: string;
+/** What cannot be translated, said in the client's terms with the field at fault: a 400, answered in the client's shape. */
+function untranslatable(param: string, message: string): never {
+  throw new ApiFailure(400, { message, type: "invalid_request_error", code: "unsupported_value", param });
 }
 
 /** OpenAI's `user` is an identifier, not a document: longer client values are cut to this. */
@@ -45,16 +46,14 @@ export const MAX_USER_LENGTH = 256;
 
 const ONLY_ON_RESPONSES = "is not available for models Copilot serves only on /chat/completions; pick a model whose catalog entry lists /responses";
 
-/** Builds the Chat Completions request for `request` and the already expanded `items`. Pure: nothing given is modified. */
-export function responsesToChat(
-  request: ResponsesRequest,
-  items: readonly InputItem[],
-  options: ToChatOptions,
-): { chat: ResponsesChatRequest } | { problem: TranslationProblem } {
+/**
+ * Builds the Chat Completions request for `request` and the already expanded `items`; throws
+ * the 400 for what Chat cannot carry. Pure: nothing given is modified.
+ */
+export function responsesToChat(request: ResponsesRequest, items: readonly InputItem[], options: ToChatOptions): ResponsesChatRequest {
   const messages: ChatMessage[] = [];
   if (typeof request.instructions === "string" && request.instructions !== "") messages.push({ role: "system", content: request.instructions });
-  const converted = convertItems(items, options.supportsReasoning, messages);
-  if (converted) return { problem: converted };
+  convertItems(items, options.supportsReasoning, messages);
 
   const chat: ResponsesChatRequest = { model: options.model, messages };
   if (typeof request.max_output_tokens === "number") chat.max_tokens = request.max_output_tokens;
@@ -64,17 +63,12 @@ export function responsesToChat(
   if (typeof request.parallel_tool_calls === "boolean") chat.parallel_tool_calls = request.parallel_tool_calls;
 
   const tools = convertTools(request.tools);
-  if ("problem" in tools) return tools;
-  if (tools.tools.length > 0) chat.tools = tools.tools;
+  if (tools.length > 0) chat.tools = tools;
   if (request.tool_choice !== undefined && request.tool_choice !== null) {
     const choice = convertToolChoice(request.tool_choice);
-    if (choice === undefined)
-      return {
-        problem: {
-          param: "tool_choice",
-          message: `tool_choice: this form ${ONLY_ON_RESPONSES}; use "auto", "none", "required" or {"type":"function","name":…}`,
-        },
-      };
+    if (choice === undefined) {
+      untranslatable("tool_choice", `tool_choice: this form ${ONLY_ON_RESPONSES}; use "auto", "none", "required" or {"type":"function","name":…}`);
+    }
     chat.tool_choice = choice;
   }
 
@@ -95,11 +89,11 @@ export function responsesToChat(
     chat.stream = true;
     chat.stream_options = { include_usage: true };
   }
-  return { chat };
+  return chat;
 }
 
-/** Appends the Chat messages for `items` to `messages`; returns a problem for an item Chat cannot carry. */
-function convertItems(items: readonly InputItem[], supportsReasoning: boolean, messages: ChatMessage[]): TranslationProblem | undefined {
+/** Appends the Chat messages for `items` to `messages`; throws for an item Chat cannot carry. */
+function convertItems(items: readonly InputItem[], supportsReasoning: boolean, messages: ChatMessage[]): void {
   // Reasoning comes before the assistant turn it belongs to: held until that turn starts.
   let reasoning: { text: string[]; opaque?: string } | undefined;
   const assistant = (): Extract<ChatMessage, { role: "assistant" }> => {
@@ -121,7 +115,6 @@ function convertItems(items: readonly InputItem[], supportsReasoning: boolean, m
     if (type === "message") {
       const role = item.role;
       const content = messageContent(item.content, `${param}.content`);
-      if ("problem" in content) return content.problem;
       if (role === "assistant") {
         const message = assistant();
         const text = content.parts.map((p) => (p.type === "text" ? p.text : "")).join("");
@@ -132,7 +125,7 @@ function convertItems(items: readonly InputItem[], supportsReasoning: boolean, m
         const parts = content.parts;
         messages.push({ role: "user", content: parts.length === 1 && parts[0]!.type === "text" ? parts[0]!.text : parts });
       } else {
-        return { param: `${param}.role`, message: `${param}.role: expected "user", "assistant", "system" or "developer"` };
+        untranslatable(`${param}.role`, `${param}.role: expected "user", "assistant", "system" or "developer"`);
       }
     } else if (type === "function_call") {
       const message = assistant();
@@ -149,7 +142,6 @@ function convertItems(items: readonly InputItem[], supportsReasoning: boolean, m
       if (message.content === "") message.content = null;
     } else if (type === "function_call_output") {
       const output = toolOutput(item.output, `${param}.output`);
-      if ("problem" in output) return output.problem;
       messages.push({ role: "tool", tool_call_id: String(item.call_id ?? ""), content: output.text });
       if (output.images.length > 0) {
         messages.push({ role: "user", content: [{ type: "text", text: `Images returned by tool call ${String(item.call_id ?? "")}:` }, ...output.images] });
@@ -162,14 +154,13 @@ function convertItems(items: readonly InputItem[], supportsReasoning: boolean, m
       }
       if (typeof item.encrypted_content === "string" && item.encrypted_content !== "") reasoning.opaque = item.encrypted_content;
     } else {
-      return { param: `${param}.type`, message: `${param}.type: input items of type ${JSON.stringify(type.slice(0, 64))} ${ONLY_ON_RESPONSES}` };
+      untranslatable(`${param}.type`, `${param}.type: input items of type ${JSON.stringify(type.slice(0, 64))} ${ONLY_ON_RESPONSES}`);
     }
   }
-  return undefined;
 }
 
 /** A message's content as Chat parts: text (input_text, output_text, refusal) and images. */
-function messageContent(content: unknown, param: string): { parts: ChatContentPart[] } | { problem: TranslationProblem } {
+function messageContent(content: unknown, param: string): { parts: ChatContentPart[] } {
   if (typeof content === "string") return { parts: [{ type: "text", text: content }] };
   if (!Array.isArray(content)) return { parts: [] };
   const parts: ChatContentPart[] = [];
@@ -179,33 +170,22 @@ function messageContent(content: unknown, param: string): { parts: ChatContentPa
     else if (type === "refusal") parts.push({ type: "text", text: String(part.refusal ?? "") });
     else if (type === "input_image") {
       if (typeof part.image_url !== "string" || part.image_url === "") {
-        return {
-          problem: {
-            param: `${param}[${index}]`,
-            message: `${param}[${index}]: an input_image needs an image_url (a URL or a data: URL); file_id ${ONLY_ON_RESPONSES}`,
-          },
-        };
+        untranslatable(`${param}[${index}]`, `${param}[${index}]: an input_image needs an image_url (a URL or a data: URL); file_id ${ONLY_ON_RESPONSES}`);
       }
       const detail = part.detail === "low" || part.detail === "high" || part.detail === "auto" ? part.detail : undefined;
       parts.push({ type: "image_url", image_url: detail ? { url: part.image_url, detail } : { url: part.image_url } });
     } else {
-      return {
-        problem: {
-          param: `${param}[${index}].type`,
-          message: `${param}[${index}].type: content of type ${JSON.stringify(String(type).slice(0, 64))} ${ONLY_ON_RESPONSES}`,
-        },
-      };
+      untranslatable(`${param}[${index}].type`, `${param}[${index}].type: content of type ${JSON.stringify(String(type).slice(0, 64))} ${ONLY_ON_RESPONSES}`);
     }
   }
   return { parts };
 }
 
 /** A function call's output as a tool message's text, plus its images (which a tool message cannot carry). */
-function toolOutput(output: unknown, param: string): { text: string; images: ChatContentPart[] } | { problem: TranslationProblem } {
+function toolOutput(output: unknown, param: string): { text: string; images: ChatContentPart[] } {
   if (typeof output === "string") return { text: output, images: [] };
   if (output === undefined || output === null) return { text: "", images: [] };
   const content = messageContent(output, param);
-  if ("problem" in content) return content;
   const texts: string[] = [];
   const images: ChatContentPart[] = [];
   for (const part of content.parts) {
@@ -220,24 +200,23 @@ function stringOf(value: unknown): string {
   return value === undefined || value === null ? "" : JSON.stringify(value);
 }
 
-function convertTools(tools: ResponsesRequest["tools"]): { tools: ChatFunctionTool[] } | { problem: TranslationProblem } {
+function convertTools(tools: ResponsesRequest["tools"]): ChatFunctionTool[] {
   const out: ChatFunctionTool[] = [];
-  const unsupported = (param: string, type: unknown) => ({
-    problem: { param: `${param}.type`, message: `${param}.type: tools of type ${JSON.stringify(String(type).slice(0, 64))} ${ONLY_ON_RESPONSES}` },
-  });
+  const unsupported = (param: string, type: unknown) =>
+    untranslatable(`${param}.type`, `${param}.type: tools of type ${JSON.stringify(String(type).slice(0, 64))} ${ONLY_ON_RESPONSES}`);
   for (const [index, tool] of (tools ?? []).entries()) {
     if (tool.type === "namespace") {
       for (const [at, inner] of (Array.isArray(tool.tools) ? (tool.tools as Record<string, unknown>[]) : []).entries()) {
-        if (inner?.type !== "function") return unsupported(`tools[${index}].tools[${at}]`, inner?.type);
+        if (inner?.type !== "function") unsupported(`tools[${index}].tools[${at}]`, inner?.type);
         out.push(functionTool(inner, flatToolName(String(tool.name ?? ""), String(inner.name ?? ""))));
       }
     } else if (tool.type === "function") {
       out.push(functionTool(tool, String(tool.name ?? "")));
     } else {
-      return unsupported(`tools[${index}]`, tool.type);
+      unsupported(`tools[${index}]`, tool.type);
     }
   }
-  return { tools: out };
+  return out;
 }
 
 function functionTool(tool: Record<string, unknown>, name: string): ChatFunctionTool {

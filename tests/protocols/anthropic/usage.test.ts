@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { type EventDraft, newDraft } from "~/features/events/draft";
 import { copilotBetas } from "~/protocols/anthropic/beta";
 import { anthropicUsage } from "~/protocols/anthropic/usage";
-import { openAIUsage } from "~/protocols/openai/usage";
+import { chatUsage as openAIUsage } from "~/protocols/chat";
 import { REASONING_CHUNKS, TEXT_CHUNKS, toSse } from "../../fixtures/copilot-chat-chunks";
 
 const sse = (events: { type: string; [k: string]: unknown }[]) => events.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join("");

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { ApiFailure } from "~/lib/api-error";
 import { chatToResponse, mapUsage, newContext } from "~/protocols/responses/from-chat";
 import { inputItems } from "~/protocols/responses/input";
 import { convertToolChoice, responsesToChat } from "~/protocols/responses/to-chat";
@@ -6,11 +7,7 @@ import type { ResponsesRequest } from "~/protocols/responses/types";
 
 const plain = { model: "gpt-4.1", supportsReasoning: false };
 const translate = (request: ResponsesRequest, options = plain) => responsesToChat(request, inputItems(request.input), options);
-const chatOf = (request: ResponsesRequest, options = plain) => {
-  const result = translate(request, options);
-  if ("problem" in result) throw new Error(result.problem.message);
-  return result.chat;
-};
+const chatOf = translate;
 
 describe("Responses request → Chat Completions request", () => {
   test("a string input is one user message; instructions become the system message", () => {
@@ -135,9 +132,15 @@ describe("Responses request → Chat Completions request", () => {
 
   test("what Chat cannot carry is a problem naming the field, never dropped", () => {
     const problem = (request: ResponsesRequest) => {
-      const result = translate(request);
-      if (!("problem" in result)) throw new Error("translated");
-      return result.problem;
+      try {
+        translate(request);
+      } catch (error) {
+        if (!(error instanceof ApiFailure)) throw error;
+        expect(error.status).toBe(400);
+        expect(error.problem.code).toBe("unsupported_value");
+        return { param: error.problem.param, message: error.problem.message };
+      }
+      throw new Error("translated");
     };
     expect(problem({ model: "m", input: [{ type: "item_reference", id: "msg_1" }] })).toMatchObject({ param: "input[0].type" });
     expect(problem({ model: "m", input: [{ role: "user", content: [{ type: "input_file", file_id: "f" }] }] }).param).toBe("input[0].content[0].type");

@@ -43,4 +43,4 @@ function noteStreamUsage(draft: EventDraft, { tail }: StreamEnds): void {
   }
 }
 
-export const openAIUsage: UsageReader = { fromAnswer: noteUsage, fromStream: noteStreamUsage };
+export const chatUsage: UsageReader = { fromAnswer: noteUsage, fromStream: noteStreamUsage };
