@@ -108,8 +108,8 @@ export function EventsPage(v: EventsView) {
                   <td>
                     <code>{e.keyId}</code>
                   </td>
-                  <td>{e.route}</td>
-                  <td>{e.model ?? "–"}</td>
+                  <td class="text">{e.route}</td>
+                  <td class="text">{e.model ?? "–"}</td>
                   <td class="num">{e.status}</td>
                   <td class="num">{ms(e.latencyMs)}</td>
                   <td>{e.error ?? ""}</td>

@@ -9,3 +9,8 @@ export const ms = (n: number | null) => (n === null ? "–" : n >= 10_000 ? `${(
 /** `2026-11-26 14:03:12` (UTC). */
 export const utc = (at: number | null) => (at === null ? "–" : new Date(at).toISOString().replace("T", " ").slice(0, 19));
 export const percent = (part: number, whole: number) => (whole ? `${((100 * part) / whole).toFixed(part && part / whole < 0.001 ? 2 : 1)}%` : "–");
+/**
+ * A latency percentile read from usage_hourly's histogram: the upper bound of its bucket
+ * (or the slowest request, when lower), so "≤ 100 ms", never a bare "100 ms" for 5 ms requests.
+ */
+export const atMost = (n: number | null) => (n === null ? "–" : `≤ ${ms(n)}`);

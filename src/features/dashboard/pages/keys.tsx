@@ -43,6 +43,13 @@ export interface KeysView {
 /** To the minute: the table stays narrow enough for a laptop. */
 const minute = (at: number | null) => utc(at).slice(0, 16);
 
+/** Long labels and model lists wrap, at most a few lines; the whole text is in the tooltip. */
+const Clamped = ({ text }: { text: string }) => (
+  <span class="clamp" title={text}>
+    {text}
+  </span>
+);
+
 /** Premium requests are fractional (multipliers like 0.33): two decimals, like `keys list`. */
 const premium = (n: number) => num(Math.round(n * 100) / 100);
 
@@ -175,7 +182,7 @@ export function KeysPage(v: KeysView) {
               <th scope="col">Created</th>
               <th scope="col">Last used</th>
               <th scope="col">Status</th>
-              <th scope="col">
+              <th scope="col" class="row-end">
                 <span class="sr-only">Actions</span>
               </th>
             </tr>
@@ -194,15 +201,19 @@ export function KeysPage(v: KeysView) {
                     <code>{row.id}</code>
                   </th>
                   <td>{row.tier}</td>
-                  <td>{row.label || "–"}</td>
-                  <td>{row.allowedModels.join(", ")}</td>
+                  <td class="text">
+                    <Clamped text={row.label || "–"} />
+                  </td>
+                  <td class="text">
+                    <Clamped text={row.allowedModels.join(", ")} />
+                  </td>
                   <td class="num">{num(row.rateLimit)}</td>
                   <PremiumCell used={v.premiumUsed.get(row.id) ?? 0} quota={row.premiumQuota} />
                   <td>{row.expiresAt === null ? "never" : utc(row.expiresAt)}</td>
                   <td>{minute(row.createdAt)}</td>
                   <td>{minute(row.lastUsedAt)}</td>
                   <td>{status(row, now)}</td>
-                  <td class="nowrap">
+                  <td class="row-end">
                     {row.revokedAt === null ? (
                       <span class="row-actions">
                         <a class="edit" href={`/dashboard/keys/${row.id}/edit`}>

@@ -1,8 +1,9 @@
+import { LATENCY_BUCKETS } from "~/features/events";
 import type { QuotaLine, QuotaReport } from "~/features/quota";
 import { QUOTA_NAMES } from "~/features/quota";
 import type { Session } from "../env";
 import { type UsageLine, type UsageTables, WINDOWS, type WindowName } from "../queries";
-import { compact, ms, num, percent, utc } from "./format";
+import { atMost, compact, ms, num, percent, utc } from "./format";
 import { Layout } from "./layout";
 import { linkWith } from "./links";
 
@@ -153,11 +154,16 @@ function Quota({ state }: { state: QuotaState }) {
   );
 }
 
+/** What a percentile from the histogram means: the card's tooltip. */
+const LATENCY_NOTE = `p50 and p95 are read from a histogram: each is the upper bound of the histogram bucket (${LATENCY_BUCKETS.slice(0, 4)
+  .map((b) => ms(b.le))
+  .join(", ")}, …) that holds that share of the requests, or the slowest request when that is lower. The mean is exact.`;
+
 const CHARTS: [string, string][] = [
   ["requests", "Requests and errors"],
   ["tokens", "Tokens"],
   ["premium", "Premium requests"],
-  ["latency", "Latency p50 / p95 (ms, at most)"],
+  ["latency", "Latency p50 / p95 (ms, bucket upper bounds)"],
 ];
 
 export function UsagePage(v: UsageView) {
@@ -234,10 +240,13 @@ export function UsagePage(v: UsageView) {
           <span class="label">Premium requests</span>
           <span class="value">{num(totals.premiumRequests)}</span>
         </div>
-        <div class="card">
+        <div class="card" data-card="latency" title={LATENCY_NOTE}>
           <span class="label">Latency p50 / p95</span>
-          <span class="value">{ms(totals.p50LatencyMs)}</span>
-          <span class="sub">p95 {ms(totals.p95LatencyMs)}</span>
+          <span class="value">{atMost(totals.p50LatencyMs)}</span>
+          <span class="sub">
+            p95 {atMost(totals.p95LatencyMs)}, mean {ms(totals.avgLatencyMs)}
+          </span>
+          <span class="sub note">≤: upper bound of a histogram bucket</span>
         </div>
       </section>
 
