@@ -1,6 +1,7 @@
 import type { EventDraft } from "~/features/events/draft";
 import type { ResolvedKey } from "~/features/keys/resolver";
 import type { ErrorShape } from "~/lib/api-error";
+import type { UpstreamChoice } from "~/upstream/forwarder";
 
 /** The typed request context (c.var) that middleware fills and routes read. */
 export interface AppEnv {
@@ -11,5 +12,7 @@ export interface AppEnv {
     event: EventDraft;
     /** How errors are worded for this request: its protocol's shape (set first, in server.ts). */
     errorShape: ErrorShape;
+    /** The Copilot client and catalog this request uses: its key's seat, the pool, or the default token (features/credentials). */
+    upstream: UpstreamChoice;
   };
 }

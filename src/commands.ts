@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { dbCommand } from "~/db/cli";
 import { authCommand } from "~/features/auth/cli";
 import { claudeCodeCommand } from "~/features/claude-code/cli";
+import { credentialsCommand } from "~/features/credentials";
 import { dashboardCommand } from "~/features/dashboard/cli";
 import { doctorCommand } from "~/features/doctor/cli";
 import { keysCommand } from "~/features/keys/cli";
@@ -41,6 +42,11 @@ const startCommand = defineCommand({
       description: "replicate the database continuously with Litestream to this URL (file:///folder, s3://bucket/path …; default: $COPILOT_API_REPLICATE_TO)",
       valueHint: "URL",
     },
+    pool: {
+      type: "string",
+      description: "spread keys bound to no credential over these credentials (comma-separated labels), with failover; only seats you are entitled to use",
+      valueHint: "LABEL,LABEL",
+    },
     // citty reads --no-auth as auth=false.
     auth: {
       type: "boolean",
@@ -63,6 +69,12 @@ const startCommand = defineCommand({
       eventsRetentionDays: parseDays(args["events-retention-days"]),
       responsesRetentionDays: parseDays(args["responses-retention-days"], "--responses-retention-days"),
       noStoreResponses: !args["store-responses"],
+      pool: args.pool
+        ? args.pool
+            .split(",")
+            .map((label) => label.trim())
+            .filter(Boolean)
+        : undefined,
       replicateTo: args["replicate-to"] || process.env.COPILOT_API_REPLICATE_TO || undefined,
     }),
   ),
@@ -78,6 +90,7 @@ export const main = defineCommand({
     start: startCommand,
     auth: authCommand,
     keys: keysCommand,
+    credentials: credentialsCommand,
     usage: usageCommand,
     db: withRestore,
     doctor: doctorCommand,

@@ -2,6 +2,7 @@ import { dirname, sep } from "node:path";
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
+import { chooseUpstream, UpstreamRouter } from "~/features/credentials";
 import { dashboardRoutes, eventsCsvRoute } from "~/features/dashboard";
 import { type EventRecorder, telemetry } from "~/features/events";
 import {
@@ -28,12 +29,16 @@ import { log } from "~/lib/log";
 import { ANTHROPIC_ROUTES, anthropicRoutes, anthropicShape, speaksAnthropic } from "~/protocols/anthropic";
 import { OPENAI_ROUTES, type OpenAIDeps, openAIRoutes } from "~/protocols/openai";
 import { RESPONSES_ROUTES, responsesRoutes } from "~/protocols/responses";
+import type { UpstreamChoice } from "~/upstream/forwarder";
 
 export interface AppDeps {
   store: Store;
   recorder: EventRecorder;
   keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker; premium: PremiumUsage };
-  upstream: OpenAIDeps;
+  /** The default GitHub token's Copilot client and catalog (absent without one), and the body limit. */
+  upstream: OpenAIDeps & UpstreamChoice;
+  /** Chooses each request's Copilot seat (credentials, --pool); without one, every request uses `upstream`. */
+  router?: UpstreamRouter;
   /** Stored responses (Responses API); `storing` is false with --no-store-responses. */
   responses: { stored: StoredResponses; storing: boolean };
   /** Absent without a GitHub token: /admin/quota then answers 503. */
@@ -88,6 +93,8 @@ export function createApp(deps: AppDeps) {
   app.use(premiumQuota(deps.keys.premium));
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
+  // Which Copilot seat answers: the key's credential, the pool, or the default GitHub token (c.var.upstream).
+  app.use(chooseUpstream(deps.router ?? new UpstreamRouter(deps.upstream)));
 
   // The protocols, each at / and /v1.
   const openai = openAIRoutes(deps.upstream);

@@ -16,7 +16,8 @@ const FORMAT_V1 = 1;
 /** Where the key for the database at `dbPath` lives. */
 export const secretKeyPath = (dbPath: string) => join(dirname(dbPath), SECRET_KEY_FILE);
 
-const REMEDY = "remove the credentials (`copilot-api credentials remove LABEL`) and add them again (`copilot-api auth --label …` or `credentials add`)";
+const REMEDY =
+  "add the credentials again (`copilot-api auth --label LABEL` or `copilot-api credentials add --label LABEL --token-file PATH`): that seals their tokens anew and their keys stay bound";
 
 /**
  * Seals secrets with AES-256-GCM under a 32-byte key kept in a file (0600, its

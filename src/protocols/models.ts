@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "~/app-env";
 import { apiError } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
-import type { CopilotClient } from "~/upstream/copilot-client";
+import type { UpstreamChoice } from "~/upstream/forwarder";
 import type { CatalogEntry, ModelCatalog } from "~/upstream/model-catalog";
 import { sendToCopilot } from "~/upstream/relay";
 
@@ -17,25 +17,24 @@ import { sendToCopilot } from "~/upstream/relay";
 const NO_DATE_SECONDS = 0;
 const NO_DATE_ISO = new Date(NO_DATE_SECONDS * 1000).toISOString().replace(".000Z", "Z");
 
-/** What a route needs to read the catalog: absent without a GitHub token. */
-export interface CatalogDeps {
-  copilot?: CopilotClient;
-  catalog?: ModelCatalog;
-}
-
 /**
  * The loaded catalog, or the answer to give instead: 503 without a GitHub token
  * (as every upstream route), 502 when Copilot's model list could not be loaded
  * (the first load failed and one retry on demand did too).
  */
-export async function readyCatalog(c: Context, deps: CatalogDeps): Promise<ModelCatalog | Response> {
+export async function readyCatalog(c: Context, deps: UpstreamChoice): Promise<ModelCatalog | Response> {
   if (!deps.copilot || !deps.catalog) {
-    const sent = await sendToCopilot(c, undefined, { method: "GET", path: "/models" }, { reached() {}, aborted() {} });
+    // The request's seat cannot be used (or there is no GitHub token): the same answer a request to Copilot would get.
+    const sent = await sendToCopilot(c, deps.copilot, { method: "GET", path: "/models" }, { reached() {}, aborted() {} });
     return "refusal" in sent ? sent.refusal : apiError(c, 503, { message: "copilot-api has no GitHub token", type: "server_error" });
   }
   const catalog = deps.catalog;
   if (catalog.lastLoadedAt === undefined) await catalog.refreshOnce();
   if (catalog.lastLoadedAt !== undefined) return catalog;
+  // A refused token (the seat's credential, or the default one) is said as such, not as a missing model list.
+  const probe = await sendToCopilot(c, deps.copilot, { method: "GET", path: "/models" }, { reached() {}, aborted() {} });
+  if ("refusal" in probe) return probe.refusal;
+  await probe.upstream.body?.cancel();
   return apiError(c, 502, {
     message: "copilot-api could not load Copilot's model list (GET /models); its log says why: run `copilot-api doctor` to check the GitHub token and Copilot",
     type: "upstream_error",
@@ -59,7 +58,7 @@ function anthropicModel(entry: CatalogEntry) {
 const isChat = (entry: CatalogEntry) => (entry.capabilities?.type ?? "chat") === "chat";
 
 /** GET /models: the catalog, filtered by the key's allowed models. */
-export async function listModels(c: Context<AppEnv>, deps: CatalogDeps): Promise<Response> {
+export async function listModels(c: Context<AppEnv>, deps: UpstreamChoice): Promise<Response> {
   const catalog = await readyCatalog(c, deps);
   if (catalog instanceof Response) return catalog;
   const key = c.var.apiKey;
@@ -70,7 +69,7 @@ export async function listModels(c: Context<AppEnv>, deps: CatalogDeps): Promise
 }
 
 /** GET /models/{id}: one model (Anthropic's dated names resolve too), or 404 in the client's shape. */
-export async function getModel(c: Context<AppEnv>, deps: CatalogDeps, requested: string): Promise<Response> {
+export async function getModel(c: Context<AppEnv>, deps: UpstreamChoice, requested: string): Promise<Response> {
   const catalog = await readyCatalog(c, deps);
   if (catalog instanceof Response) return catalog;
   const entry = catalog.resolve(requested);

@@ -3,8 +3,9 @@ import { apiError } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
-import type { CopilotClient, ForwardOptions } from "./copilot-client";
+import type { ForwardOptions } from "./copilot-client";
 import { GithubTokenRejected } from "./copilot-token";
+import { type Forwarder, SeatUnavailable } from "./forwarder";
 import { withKeepAlive } from "./keepalive";
 
 /** Why a relayed stream ended early: Copilot's side broke, or the client went away. */
@@ -59,7 +60,7 @@ export interface RelayOptions {
  */
 export async function forwardAndRelay(
   c: Context,
-  copilot: CopilotClient | undefined,
+  copilot: Forwarder | undefined,
   options: Omit<ForwardOptions, "signal">,
   observer: AnswerObserver,
   relayOptions: RelayOptions = {},
@@ -74,7 +75,7 @@ export async function forwardAndRelay(
  */
 export async function sendToCopilot(
   c: Context,
-  copilot: CopilotClient | undefined,
+  copilot: Forwarder | undefined,
   options: Omit<ForwardOptions, "signal">,
   observer: Pick<AnswerObserver, "sending" | "reached" | "aborted">,
 ): Promise<{ upstream: Response } | { refusal: Response }> {
@@ -97,10 +98,16 @@ export async function sendToCopilot(
       observer.aborted();
       return refusal(new Response(null, { status: 499 }));
     }
-    if (error instanceof GithubTokenRejected) {
+    if (error instanceof GithubTokenRejected || error instanceof SeatUnavailable) {
       // Retrying cannot help until someone signs in again: tell SDKs not to.
       c.header("x-should-retry", "false");
-      return refusal(apiError(c, 503, { message: describeError(error), type: "server_error", code: "github_token_rejected" }));
+      return refusal(
+        apiError(c, 503, {
+          message: describeError(error),
+          type: "server_error",
+          code: error instanceof SeatUnavailable ? "credential_unavailable" : "github_token_rejected",
+        }),
+      );
     }
     log.error(`upstream ${options.path}: ${errorMessage(error)}`);
     return refusal(apiError(c, 502, { message: describeError(error), type: "upstream_error", code: "upstream_unavailable" }));

@@ -42,7 +42,7 @@ test("a missing key file is an error naming the file and saying to re-add the cr
   expect(error).toBeInstanceOf(AppError);
   expect(error?.message).toContain(elsewhere.keyPath);
   expect(error?.message).toContain("missing");
-  expect(error?.hint).toContain("credentials remove");
+  expect(error?.hint).toContain("credentials add --label LABEL");
   expect(error?.hint).toContain("auth --label");
 });
 

@@ -9,7 +9,7 @@ import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
 import { createKey, keySpecFrom } from "./manage";
 import { premiumUsedThisMonth } from "./premium-quota";
-import { type KeyRow, keyById, listKeys, revokeKey } from "./queries";
+import { bindKey, type KeyRow, keyById, listKeys, revokeKey } from "./queries";
 import { type KeySettingsInput, parseKeySettings, updateKey } from "./settings";
 
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
@@ -28,6 +28,7 @@ function publicView(row: KeyRow, premiumUsedThisMonth = 0) {
     premiumQuota: row.premiumQuota,
     premiumUsedThisMonth: Math.round(premiumUsedThisMonth * 100) / 100,
     expiresAt: row.expiresAt,
+    credentialId: row.credentialId,
     createdAt: row.createdAt,
     lastUsedAt: row.lastUsedAt,
     revokedAt: row.revokedAt,
@@ -69,6 +70,11 @@ const settingsArgs = {
     description: "premium requests per calendar month, UTC (default: unlimited; none removes it); past it the key gets 429 until the 1st",
     valueHint: "N|none",
   },
+  credential: {
+    type: "string",
+    description: "send this key's requests on this credential's Copilot seat only (its label), or none for the default token or the pool",
+    valueHint: "LABEL|none",
+  },
   expires: {
     type: "string",
     description: "when the key stops working: a duration from now (12h, 30d, 2w), a date (2026-12-31 = 00:00 UTC), a date-time with zone, or never",
@@ -102,7 +108,13 @@ const create = defineCommand({
     // Validate everything before opening the database: bad input writes nothing.
     const tier = parseChoice("--tier", args.tier, KEY_TIERS);
     const settings = parseKeySettings(settingsInput(args));
-    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) => createKey(store.db, keySpecFrom(tier, settings)));
+    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) =>
+      store.transaction((tx) => {
+        const created = createKey(tx, keySpecFrom(tier, settings));
+        if (args.credential !== undefined) bindKey(tx, created.row.id, args.credential);
+        return { ...created, row: keyById(tx, created.row.id) ?? created.row };
+      }),
+    );
     if (args.json) {
       console.log(JSON.stringify({ ...publicView(row), secret }, null, 2));
       return;
@@ -158,10 +170,16 @@ const update = defineCommand({
     json: { type: "boolean", description: "print the key as JSON", default: false },
   },
   run: guarded(async ({ args }) => {
-    const { after, used } = await withStore(dbPath(args["db-path"]), (store) => ({
-      ...updateKey(store, args.id, settingsInput(args)),
-      used: usedThisMonth(store),
-    }));
+    const { after, used } = await withStore(dbPath(args["db-path"]), (store) => {
+      const input = settingsInput(args);
+      // --credential alone is a change too: updateKey would say there is nothing to change.
+      const onlyCredential = args.credential !== undefined && Object.values(input).every((value) => value === undefined);
+      if (args.credential !== undefined && !bindKey(store.db, args.id, args.credential)) {
+        throw new AppError(`no active key with id ${args.id}`, "list the keys with `copilot-api keys list --all`");
+      }
+      const after = onlyCredential ? findOrFail(keyById(store.db, args.id), args.id) : updateKey(store, args.id, input).after;
+      return { after, used: usedThisMonth(store) };
+    });
     if (args.json) {
       console.log(JSON.stringify(publicView(after, used.get(after.id)), null, 2));
       return;

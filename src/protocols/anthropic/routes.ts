@@ -3,7 +3,8 @@ import type { AppEnv } from "~/app-env";
 import { observeFor } from "~/features/events";
 import { apiError } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
-import type { CopilotClient, ForwardOptions } from "~/upstream/copilot-client";
+import type { ForwardOptions } from "~/upstream/copilot-client";
+import type { Forwarder } from "~/upstream/forwarder";
 import { type CatalogEntry, hasReasoning, type ModelCatalog, premiumMultiplier, supports } from "~/upstream/model-catalog";
 import { type AnswerObserver, isEventStream, relay, relayedHeaders, sendToCopilot } from "~/upstream/relay";
 import { requireJsonBody } from "../json-body";
@@ -22,10 +23,6 @@ import { anthropicToChat } from "./to-chat";
 import { anthropicUsage } from "./usage";
 
 export interface AnthropicDeps {
-  /** Absent when no GitHub token is configured: the routes then answer 503. */
-  copilot?: CopilotClient;
-  /** Copilot's models: which id a name means, and whether Copilot takes it on /v1/messages. */
-  catalog?: ModelCatalog;
   bodyLimitBytes: number;
 }
 
@@ -42,7 +39,7 @@ export const ANTHROPIC_PING = 'event: ping\ndata: {"type": "ping"}\n\n';
  */
 const COPILOT_ANTHROPIC_VERSION = "2023-06-01";
 
-type Traits = Pick<ForwardOptions, "vision" | "initiator">;
+type Traits = Pick<ForwardOptions, "vision" | "initiator" | "affinity">;
 
 /** Anthropic Messages (Claude Code, the Anthropic SDKs), mounted at / and /v1 by server.ts. */
 export function anthropicRoutes(deps: AnthropicDeps) {
@@ -51,10 +48,10 @@ export function anthropicRoutes(deps: AnthropicDeps) {
 
   routes.post("/messages", requireJsonBody, limit, async (c) => {
     // A request right after boot waits for the catalog's first load (or tries it once more).
-    if (deps.catalog && deps.catalog.lastLoadedAt === undefined) await deps.catalog.refreshOnce();
-    const body = await acceptModelRequest(c, messagesRequestSchema, allowedBy(c, deps.catalog));
+    if (c.var.upstream.catalog && c.var.upstream.catalog.lastLoadedAt === undefined) await c.var.upstream.catalog.refreshOnce();
+    const body = await acceptModelRequest(c, messagesRequestSchema, allowedBy(c, c.var.upstream.catalog));
     if (body instanceof Response) return body;
-    const catalog = await readyCatalog(c, deps);
+    const catalog = await readyCatalog(c, c.var.upstream);
     if (catalog instanceof Response) return catalog;
     const request = body.json as MessagesRequest;
     const entry = await catalog.resolveOrRefresh(request.model);
@@ -63,14 +60,16 @@ export function anthropicRoutes(deps: AnthropicDeps) {
     const draft = c.var.event;
     draft.upstreamModel = entry.id; // until Copilot's answer names the model that answered
     draft.premiumMultiplier = premiumMultiplier(entry);
-    const traits: Traits = { vision: anthropicHasImages(request.messages), initiator: anthropicInitiator(request.messages) };
-    if (supports(entry, "/v1/messages")) return native(c, deps.copilot, body, entry, traits);
-    return translated(c, deps.copilot, request, entry, traits);
+    // A pool keeps one Claude Code session on one seat by its metadata.user_id.
+    const affinity = typeof request.metadata?.user_id === "string" ? request.metadata.user_id : undefined;
+    const traits: Traits = { vision: anthropicHasImages(request.messages), initiator: anthropicInitiator(request.messages), affinity };
+    if (supports(entry, "/v1/messages")) return native(c, c.var.upstream.copilot, body, entry, traits);
+    return translated(c, c.var.upstream.copilot, request, entry, traits);
   });
 
   // Answered here, never by Copilot: Claude Code calls it constantly.
   routes.post("/messages/count_tokens", requireJsonBody, limit, async (c) => {
-    const body = await acceptModelRequest(c, countTokensRequestSchema, allowedBy(c, deps.catalog));
+    const body = await acceptModelRequest(c, countTokensRequestSchema, allowedBy(c, c.var.upstream.catalog));
     if (body instanceof Response) return body;
     return c.json({ input_tokens: await countInputTokens(body.json as CountTokensRequest) });
   });
@@ -110,7 +109,7 @@ async function upstreamError(upstream: Response): Promise<Response> {
  * Copilot's own /v1/messages: the client's body with the catalog id as the model (the
  * client's bytes when it already names it), and the answer relayed byte for byte.
  */
-async function native(c: Context<AppEnv>, copilot: CopilotClient | undefined, body: { text: string; json: JsonObject }, entry: CatalogEntry, traits: Traits) {
+async function native(c: Context<AppEnv>, copilot: Forwarder | undefined, body: { text: string; json: JsonObject }, entry: CatalogEntry, traits: Traits) {
   const text = body.json.model === entry.id ? body.text : JSON.stringify({ ...body.json, model: entry.id });
   const headers: Record<string, string> = { "anthropic-version": COPILOT_ANTHROPIC_VERSION };
   const beta = copilotBetas(c.req.header("anthropic-beta"));
@@ -123,7 +122,7 @@ async function native(c: Context<AppEnv>, copilot: CopilotClient | undefined, bo
 }
 
 /** Models Copilot takes on /chat/completions only: the request translated there, the answer back. */
-async function translated(c: Context<AppEnv>, copilot: CopilotClient | undefined, request: MessagesRequest, entry: CatalogEntry, traits: Traits) {
+async function translated(c: Context<AppEnv>, copilot: Forwarder | undefined, request: MessagesRequest, entry: CatalogEntry, traits: Traits) {
   const chat = anthropicToChat(request, { model: entry.id, supportsReasoning: hasReasoning(entry) });
   // Usage is Copilot's chat usage, read from its answer or its stream's tail as on the chat route.
   const observer: AnswerObserver = observeFor(c.var.event, openAIUsage);

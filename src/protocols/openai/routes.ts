@@ -1,8 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import { observeFor } from "~/features/events";
-import type { CopilotClient } from "~/upstream/copilot-client";
-import { type ModelCatalog, premiumMultiplier } from "~/upstream/model-catalog";
+import { premiumMultiplier } from "~/upstream/model-catalog";
 import { forwardAndRelay } from "~/upstream/relay";
 import { requireJsonBody } from "../json-body";
 import { getModel, listModels } from "../models";
@@ -13,10 +12,6 @@ import { completeAnswer, completeChunks } from "./strict-fields";
 import { openAIUsage } from "./usage";
 
 export interface OpenAIDeps {
-  /** Absent when no GitHub token is configured: the routes then answer 503. */
-  copilot?: CopilotClient;
-  /** Copilot's models (absent with no GitHub token), refreshed in the background. */
-  catalog?: ModelCatalog;
   bodyLimitBytes: number;
 }
 
@@ -35,10 +30,10 @@ export function openAIRoutes(deps: OpenAIDeps) {
     const model = body.json.model as string;
     // What a person's request to this model costs in premium requests, as the catalog says now.
     // Right after a start the catalog may still be loading: wait for it, or the first requests would be billed as free.
-    c.var.event.premiumMultiplier = premiumMultiplier(await deps.catalog?.resolveOrRefresh(model));
+    c.var.event.premiumMultiplier = premiumMultiplier(await c.var.upstream.catalog?.resolveOrRefresh(model));
     return forwardAndRelay(
       c,
-      deps.copilot,
+      c.var.upstream.copilot,
       { method: "POST", path: "/chat/completions", body: body.text, vision: chatHasImages(messages), initiator: chatInitiator(messages) },
       observeFor(c.var.event, openAIUsage),
       // Strict clients (the OpenAI Python SDK) need the `object` (and `model`) Copilot leaves out.
@@ -49,11 +44,11 @@ export function openAIRoutes(deps: OpenAIDeps) {
   routes.post("/embeddings", requireJsonBody, limit, async (c) => {
     const body = await acceptModelRequest(c, embeddingsRequest);
     if (body instanceof Response) return body;
-    return forwardAndRelay(c, deps.copilot, { method: "POST", path: "/embeddings", body: body.text }, observeFor(c.var.event, openAIUsage));
+    return forwardAndRelay(c, c.var.upstream.copilot, { method: "POST", path: "/embeddings", body: body.text }, observeFor(c.var.event, openAIUsage));
   });
 
   // Answered from the model catalog (Anthropic's shape with an anthropic-version header).
-  routes.get("/models", (c) => listModels(c, deps));
-  routes.get("/models/:id", (c) => getModel(c, deps, c.req.param("id")));
+  routes.get("/models", (c) => listModels(c, c.var.upstream));
+  routes.get("/models/:id", (c) => getModel(c, c.var.upstream, c.req.param("id")));
   return routes;
 }

@@ -100,7 +100,7 @@ export function responsesRoutes(deps: ResponsesDeps) {
     }
     const items = [...(history as InputItem[]), ...newInput];
 
-    const entry = deps.catalog ? await deps.catalog.resolveOrRefresh(request.model) : undefined;
+    const entry = c.var.upstream.catalog ? await c.var.upstream.catalog.resolveOrRefresh(request.model) : undefined;
     if (entry?.billing?.is_premium && typeof entry.billing.multiplier === "number") c.var.event.premiumMultiplier = entry.billing.multiplier;
     const storing = deps.storing && request.store !== false;
     const save: Save | undefined = storing
@@ -125,13 +125,15 @@ export function responsesRoutes(deps: ResponsesDeps) {
         answer(json);
         if (save && typeof json === "object" && json !== null) save(json);
       };
-      return forwardAndRelay(c, deps.copilot, { method: "POST", path: "/responses", body: text, ...traits }, observer, { transform: (s) => tap.watch(s) });
+      return forwardAndRelay(c, c.var.upstream.copilot, { method: "POST", path: "/responses", body: text, ...traits }, observer, {
+        transform: (s) => tap.watch(s),
+      });
     }
     // Web search cannot run on Copilot's chat: left out, and named in the answer's header.
     const { kept, dropped } = withoutWebSearch(request.tools);
-    if (dropped.length === 0) return translated(c, deps, request, items, entry, storing, save, traits);
+    if (dropped.length === 0) return translated(c, request, items, entry, storing, save, traits);
     warnDropped(entry?.id ?? clip(request.model, 64), dropped);
-    const answer = await translated(c, deps, { ...request, tools: kept }, items, entry, storing, save, traits);
+    const answer = await translated(c, { ...request, tools: kept }, items, entry, storing, save, traits);
     // Set on the answer itself: a relayed stream is a Response of its own, which c.header would not reach.
     answer.headers.set(DROPPED_TOOLS_HEADER, dropped.join(", "));
     return answer;
@@ -199,7 +201,6 @@ function toStored(response: Record<string, unknown>, keyId: string, model: strin
 /** A model Copilot serves only on /chat/completions: the request translated there, the answer (or stream) translated back. */
 async function translated(
   c: Context<AppEnv>,
-  deps: ResponsesDeps,
   request: ResponsesRequest,
   items: InputItem[],
   entry: CatalogEntry | undefined,
@@ -232,7 +233,12 @@ async function translated(
       if (outcome.response?.status === "failed") draft.error = "upstream_error";
     },
   });
-  const sent = await sendToCopilot(c, deps.copilot, { method: "POST", path: "/chat/completions", body: JSON.stringify(translation.chat), ...traits }, observer);
+  const sent = await sendToCopilot(
+    c,
+    c.var.upstream.copilot,
+    { method: "POST", path: "/chat/completions", body: JSON.stringify(translation.chat), ...traits },
+    observer,
+  );
   if ("refusal" in sent) return sent.refusal;
   const upstream = sent.upstream;
   // Copilot's refusal goes back as Copilot said it: its chat errors are already in OpenAI's shape.
