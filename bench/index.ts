@@ -2,6 +2,7 @@
 // against a baseline measured in the same run. Numbers go in the README.
 import { benchAnthropic } from "./anthropic";
 import { benchBoot } from "./boot";
+import { benchCredentials } from "./credentials";
 import { benchDashboard } from "./dashboard";
 import { benchEvents } from "./events";
 import { benchKeys } from "./keys";
@@ -16,6 +17,7 @@ import { benchStrictChunks } from "./strict-chunks";
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
 benchLookup();
 benchKeys();
+benchCredentials();
 benchRequestChecks();
 await benchEvents();
 await benchBoot();
