@@ -3,6 +3,7 @@
 import { benchAnthropic } from "./anthropic";
 import { benchBoot } from "./boot";
 import { benchCountTokens } from "./count-tokens";
+import { benchCredentials } from "./credentials";
 import { benchDashboard } from "./dashboard";
 import { benchEvents } from "./events";
 import { benchKeys } from "./keys";
@@ -19,6 +20,7 @@ import { benchStrictChunks } from "./strict-chunks";
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
 benchLookup();
 benchKeys();
+benchCredentials();
 benchRequestChecks();
 await benchEvents();
 await benchBoot();

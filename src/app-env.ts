@@ -2,6 +2,7 @@ import type { EventDraft } from "~/features/events/draft";
 import type { ResolvedKey } from "~/features/keys/resolver";
 import type { ErrorShape } from "~/lib/api-error";
 import type { RequestTrace } from "~/lib/trace-hook";
+import type { UpstreamChoice } from "~/upstream/forwarder";
 
 /** The typed request context (c.var) that middleware fills and routes read. */
 export interface AppEnv {
@@ -12,7 +13,9 @@ export interface AppEnv {
     event: EventDraft;
     /** How errors are worded for this request: its protocol's shape (set first, in server.ts). */
     errorShape: ErrorShape;
-    /** issue 23: this request's trace, only when tracing is on (--otlp-endpoint). */
+    /** This request's trace, only when tracing is on (--otlp-endpoint). */
     trace: RequestTrace | undefined;
+    /** The Copilot client and catalog this request uses: its key's seat, the pool, or the default token (features/credentials). */
+    upstream: UpstreamChoice;
   };
 }

@@ -3,6 +3,7 @@ import { dbCommand } from "~/db/cli";
 import { auditCommand } from "~/features/audit";
 import { authCommand } from "~/features/auth/cli";
 import { claudeCodeCommand } from "~/features/claude-code/cli";
+import { credentialsCommand } from "~/features/credentials";
 import { dashboardCommand } from "~/features/dashboard/cli";
 import { doctorCommand } from "~/features/doctor/cli";
 import { keysCommand } from "~/features/keys/cli";
@@ -55,6 +56,11 @@ const startCommand = defineCommand({
       description: "export OpenTelemetry traces (OTLP/HTTP) to this collector URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT; off without it)",
       valueHint: "http://127.0.0.1:4318",
     },
+    pool: {
+      type: "string",
+      description: "spread keys bound to no credential over these credentials (comma-separated labels), with failover; only seats you are entitled to use",
+      valueHint: "LABEL,LABEL",
+    },
     // citty reads --no-auth as auth=false.
     auth: {
       type: "boolean",
@@ -77,6 +83,12 @@ const startCommand = defineCommand({
       eventsRetentionDays: parseDays(args["events-retention-days"]),
       responsesRetentionDays: parseDays(args["responses-retention-days"], "--responses-retention-days"),
       noStoreResponses: !args["store-responses"],
+      pool: args.pool
+        ? args.pool
+            .split(",")
+            .map((label) => label.trim())
+            .filter(Boolean)
+        : undefined,
       replicateTo: args["replicate-to"] || process.env.COPILOT_API_REPLICATE_TO || undefined,
       auditRetentionDays: parseDays(args["audit-retention-days"], "--audit-retention-days"),
       metrics: args.metrics,
@@ -97,6 +109,7 @@ export const main = defineCommand({
     auth: authCommand,
     keys: keysCommand,
     audit: auditCommand,
+    credentials: credentialsCommand,
     usage: usageCommand,
     db: withRestore,
     doctor: doctorCommand,

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { auditRoute } from "~/features/audit";
+import { chooseUpstream, UpstreamRouter } from "~/features/credentials";
 import { dashboardRoutes, eventsCsvRoute } from "~/features/dashboard";
 import { type EventRecorder, telemetry } from "~/features/events";
 import {
@@ -33,12 +34,16 @@ import { BodyReads } from "~/protocols/body-read";
 import { openAIProtocol } from "~/protocols/openai";
 import { type ProtocolDeps, protocolRoutes } from "~/protocols/pipeline";
 import { RESPONSES_PATHS, responsesProtocol } from "~/protocols/responses";
+import type { UpstreamChoice } from "~/upstream/forwarder";
 
 export interface AppDeps {
   store: Store;
   recorder: EventRecorder;
   keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker; premium: PremiumUsage };
-  upstream: ProtocolDeps;
+  /** The default GitHub token's Copilot client and catalog (absent without one), and the body limits. */
+  upstream: ProtocolDeps & UpstreamChoice;
+  /** Chooses each request's Copilot seat (credentials, --pool); without one, every request uses `upstream`. */
+  router?: UpstreamRouter;
   /** Stored responses (Responses API); `storing` is false with --no-store-responses. */
   responses: { stored: StoredResponses; storing: boolean };
   /** Absent without a GitHub token: /admin/quota then answers 503. */
@@ -108,6 +113,8 @@ export function createApp(deps: AppDeps) {
   app.use(premiumQuota(deps.keys.premium));
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
+  // Which Copilot seat answers: the key's credential, the pool, or the default GitHub token (c.var.upstream).
+  app.use(chooseUpstream(deps.router ?? new UpstreamRouter(deps.upstream)));
 
   // The protocols, each at / and /v1, each an adapter over protocols/pipeline.ts; one count of arriving bodies per address for all.
   const upstream = { ...deps.upstream, bodyReads: deps.upstream.bodyReads ?? new BodyReads() };

@@ -1,6 +1,7 @@
 import { dirname } from "node:path";
 import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
 import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
+import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { GatewayMetrics, type ListenAddress, serveMetrics } from "~/features/metrics";
@@ -51,6 +52,8 @@ export interface StartOptions {
   /** --metrics serves GET /metrics to admin keys; --metrics-listen also on its own loopback listener (checked by parseMetricsListen). */
   metrics?: boolean;
   metricsListen?: ListenAddress;
+  /** --pool: labels of the credentials unbound keys are spread over. */
+  pool?: string[];
 }
 
 /**
@@ -83,6 +86,16 @@ export async function start(options: StartOptions): Promise<void> {
   }
   const urls = upstreamUrls(options.accountType, { enterpriseUrl: options.enterpriseUrl });
   const token = github ? new CopilotToken(urls, github.token) : undefined;
+  // Each credential's seat is built on first use; the pool's are checked now, so a bad --pool fails the start.
+  const seats = new Seats(store, new CredentialVault(store), urls);
+  let pool: SeatPool | undefined;
+  try {
+    pool = options.pool?.length ? new SeatPool(seats.pool(options.pool)) : undefined;
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  if (pool) log.info(`pool: keys bound to no credential are spread over ${options.pool!.join(", ")}`);
   if (github) log.info(`GitHub token from ${github.source}; Copilot account type ${options.accountType}`);
   else log.warn("no GitHub token: /healthz works, proxy routes answer 503 until you run `copilot-api auth` (or pass --github-token-file / GH_TOKEN)");
 
@@ -122,6 +135,7 @@ export async function start(options: StartOptions): Promise<void> {
     recorder,
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
+    router: new UpstreamRouter({ copilot, catalog }, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: github && new QuotaSource(urls, github.token),
     metrics,
@@ -146,6 +160,7 @@ export async function start(options: StartOptions): Promise<void> {
     tokens,
     ...(token ? [token] : []),
     ...(catalog ? [catalog] : []),
+    seats,
   ];
   /** Everything that holds the store, in the order it must let go of it. */
   const release = async () => {

@@ -19,6 +19,8 @@ import { COPILOT_MODELS } from "./fixtures/copilot-models";
  * request it receives so tests can check what copilot-api really sent.
  */
 export interface Recorded {
+  /** The GitHub login whose Copilot token the request carried (Copilot API requests). */
+  login?: string;
   method: string;
   path: string;
   headers: Record<string, string>;
@@ -43,6 +45,12 @@ export interface FakeUpstream {
   exchangeFailures: number;
   /** GitHub refuses the GitHub token (401) on the token exchange and copilot_internal/user. */
   refuseGithubToken: boolean;
+  /** More GitHub tokens, each a user with its own plan (a team's seats); githubToken is the login `octocat`. */
+  users: Map<string, { login: string; plan: string }>;
+  /** GitHub tokens GitHub refuses (401), whoever they belong to. */
+  refusedTokens: Set<string>;
+  /** Logins whose Copilot requests answer 429 (an exhausted window). */
+  rateLimitedLogins: Set<string>;
   /** How long the "pause" and "pause-mid-event" models go silent mid-stream. */
   pauseMs: number;
   /** Copilot answers 466 to every request, as it did to stale clients in February 2026. */
@@ -398,6 +406,7 @@ export const COPILOT_USER = {
 
 export function startFakeUpstream(): FakeUpstream {
   let cancelled!: () => void;
+  const copilotTokenOwner = new Map<string, string>();
   const fake: FakeUpstream = {
     url: "",
     requests: [],
@@ -410,6 +419,9 @@ export function startFakeUpstream(): FakeUpstream {
     serverClockOffsetSeconds: 0,
     exchangeFailures: 0,
     refuseGithubToken: false,
+    users: new Map(),
+    refusedTokens: new Set(),
+    rateLimitedLogins: new Set(),
     pauseMs: 1000,
     rejectClientVersion: false,
     validTokens: new Set(),
@@ -429,7 +441,8 @@ export function startFakeUpstream(): FakeUpstream {
     async fetch(req) {
       const url = new URL(req.url);
       const body = await req.text();
-      fake.requests.push({ method: req.method, path: url.pathname, headers: Object.fromEntries(req.headers), body });
+      const recorded: Recorded = { method: req.method, path: url.pathname, headers: Object.fromEntries(req.headers), body };
+      fake.requests.push(recorded);
       const route = `${req.method} ${url.pathname}`;
 
       if (route === "POST /login/device/code") {
@@ -442,7 +455,9 @@ export function startFakeUpstream(): FakeUpstream {
         }
         return json({ access_token: fake.githubToken, token_type: "bearer", scope: "read:user" });
       }
-      const githubAuthorized = !fake.refuseGithubToken && req.headers.get("authorization") === `token ${fake.githubToken}`;
+      const githubToken = req.headers.get("authorization")?.replace(/^token /, "") ?? "";
+      const githubUser = githubToken === fake.githubToken ? { login: COPILOT_USER.login, plan: COPILOT_USER.copilot_plan } : fake.users.get(githubToken);
+      const githubAuthorized = !fake.refuseGithubToken && !fake.refusedTokens.has(githubToken) && githubUser !== undefined;
       if (route === "GET /copilot_internal/v2/token") {
         if (!githubAuthorized) return json({ message: "Bad credentials", documentation_url: "https://docs.github.com/rest" }, 401);
         if (fake.exchangeFailures > 0) {
@@ -452,6 +467,7 @@ export function startFakeUpstream(): FakeUpstream {
         fake.exchanges += 1;
         const token = `tid=fake-copilot-${fake.exchanges}`;
         fake.validTokens.add(token);
+        copilotTokenOwner.set(token, githubUser!.login);
         // GitHub's own clock: expires_at and the Date header agree with each other, whatever the local clock says.
         const serverNow = Date.now() + fake.serverClockOffsetSeconds * 1000;
         const answer = {
@@ -466,12 +482,20 @@ export function startFakeUpstream(): FakeUpstream {
       }
       if (route === "GET /copilot_internal/user") {
         if (!githubAuthorized) return json({ message: "Bad credentials", documentation_url: "https://docs.github.com/rest" }, 401);
-        return json(COPILOT_USER);
+        return json({ ...COPILOT_USER, login: githubUser!.login, copilot_plan: githubUser!.plan });
       }
 
       // Everything below is the Copilot API: it wants a token it issued.
       const bearer = req.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
       if (!fake.validTokens.has(bearer)) return json({ error: { message: "unauthorized: token expired" } }, 401);
+      const login = copilotTokenOwner.get(bearer);
+      recorded.login = login;
+      if (login && fake.rateLimitedLogins.has(login)) {
+        return new Response(JSON.stringify({ error: { message: "You have exceeded your weekly rate limit.", code: "user_weekly_rate_limited" } }), {
+          status: 429,
+          headers: { "content-type": "application/json", "retry-after": "3600" },
+        });
+      }
       if (fake.rejectClientVersion) {
         const message = "bad request: the specified API version is no longer supported. You may need to update your client to a newer version.\n";
         return json({ error: { message, type: "error" } }, 466);

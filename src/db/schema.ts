@@ -6,6 +6,41 @@ import { blob, check, index, integer, primaryKey, real, sqliteTable, text } from
 export const KEY_TIERS = ["admin", "client"] as const;
 export type KeyTier = (typeof KEY_TIERS)[number];
 
+export const CREDENTIAL_KINDS = ["oauth", "pat"] as const;
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+export const CREDENTIAL_STATES = ["ok", "refused", "exhausted"] as const;
+export type CredentialState = (typeof CREDENTIAL_STATES)[number];
+
+/**
+ * GitHub credentials, each its own Copilot seat: keys bound to one spend that seat.
+ * The token is sealed (AES-256-GCM, see lib/secret-box.ts) under a key file kept
+ * beside the database, never in it: a backup or a replica holds only ciphertext.
+ */
+export const credentials = sqliteTable(
+  "credentials",
+  {
+    /** Short public id (`cred_…`): recorded on events, the sealed token's associated data. */
+    id: text("id").primaryKey(),
+    label: text("label").notNull().unique(),
+    /** oauth: a device-flow token (`auth --label`); pat: a fine-grained personal access token. */
+    kind: text("kind", { enum: CREDENTIAL_KINDS }).notNull(),
+    githubLogin: text("github_login"),
+    /** Copilot plan as GitHub names it (copilot_plan), when known. */
+    plan: text("plan"),
+    /** The sealed GitHub token. */
+    tokenSealed: blob("token_sealed", { mode: "buffer" }).notNull(),
+    /** ok, refused (GitHub refused the token), exhausted (a usage window ran out). */
+    state: text("state", { enum: CREDENTIAL_STATES }).notNull().default("ok"),
+    /** Unix milliseconds since the state holds. */
+    stateSince: integer("state_since").notNull(),
+    createdAt: integer("created_at").notNull(),
+    lastUsedAt: integer("last_used_at"),
+  },
+  (t) => [
+    check("credentials_kind_known", sql`${t.kind} IN (${sql.raw(CREDENTIAL_KINDS.map((k) => `'${k}'`).join(", "))})`),
+    check("credentials_state_known", sql`${t.state} IN (${sql.raw(CREDENTIAL_STATES.map((k) => `'${k}'`).join(", "))})`),
+  ],
+);
 /** API keys. Only the SHA-256 of a secret is stored; the plaintext is shown once at creation. */
 export const keys = sqliteTable(
   "keys",
@@ -27,6 +62,8 @@ export const keys = sqliteTable(
     premiumQuota: integer("premium_quota"),
     /** Unix milliseconds after which the key stops working; null means never. */
     expiresAt: integer("expires_at"),
+    /** The credential (Copilot seat) this key's requests go to; null: the default GitHub token, or the pool. Removing a credential unbinds its keys first. */
+    credentialId: text("credential_id").references(() => credentials.id),
   },
   (t) => [
     check("keys_tier_valid", sql`${t.tier} IN ('admin', 'client')`),
@@ -87,6 +124,8 @@ export const events = sqliteTable(
     status: integer("status").notNull(),
     latencyMs: integer("latency_ms").notNull(),
     error: text("error", { enum: EVENT_ERRORS }),
+    /** The credential whose seat answered; null for the default GitHub token. No foreign key: events outlive credentials. */
+    credentialId: text("credential_id"),
   },
   (t) => [
     // Retention deletes by age, and reports read the newest partial hour by time.
@@ -201,6 +240,8 @@ export const responses = sqliteTable(
     status: text("status", { enum: RESPONSE_STATUSES }).notNull(),
     /** The response this one continued; the chain is walked through it, oldest first. */
     previousResponseId: text("previous_response_id"),
+    /** The credential that answered: a pooled conversation continues on the same seat. */
+    credentialId: text("credential_id"),
     encoding: text("encoding", { enum: RESPONSE_ENCODINGS }).notNull(),
     body: blob("body", { mode: "buffer" }).notNull(),
   },

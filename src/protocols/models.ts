@@ -2,9 +2,12 @@ import type { Context } from "hono";
 import type { AppEnv } from "~/app-env";
 import { ApiFailure } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
-import type { CopilotClient } from "~/upstream/copilot-client";
+import type { UpstreamChoice } from "~/upstream/forwarder";
 import type { CatalogEntry, ModelCatalog } from "~/upstream/model-catalog";
-import { noGithubToken } from "~/upstream/relay";
+import { noGithubToken, sendToCopilot } from "~/upstream/relay";
+
+/** A probe of Copilot that records nothing. */
+const NO_OBSERVER = { reached() {}, aborted() {} };
 
 /**
  * The model list every protocol answers from Copilot's catalog (never a call to
@@ -17,23 +20,23 @@ import { noGithubToken } from "~/upstream/relay";
 const NO_DATE_SECONDS = 0;
 const NO_DATE_ISO = new Date(NO_DATE_SECONDS * 1000).toISOString().replace(".000Z", "Z");
 
-/** What a route needs to read the catalog: absent without a GitHub token. */
-export interface CatalogDeps {
-  copilot?: CopilotClient;
-  catalog?: ModelCatalog;
-}
-
 /**
  * The loaded catalog, or the problem thrown instead: 503 without a GitHub token
  * (as every upstream route), 502 when Copilot's model list could not be loaded
  * (the first load failed and one retry on demand did too).
  */
-export async function readyCatalog(deps: CatalogDeps): Promise<ModelCatalog> {
-  // Without a GitHub token: the same 503 every route that would reach Copilot answers.
-  if (!deps.copilot || !deps.catalog) throw noGithubToken();
+export async function readyCatalog(c: Context, deps: UpstreamChoice): Promise<ModelCatalog> {
+  // Without a GitHub token (or with a seat that cannot be used): the answer a request to Copilot would get.
+  if (!deps.copilot || !deps.catalog) {
+    await sendToCopilot(c, deps.copilot, { method: "GET", path: "/models" }, NO_OBSERVER);
+    throw noGithubToken();
+  }
   const catalog = deps.catalog;
   if (catalog.lastLoadedAt === undefined) await catalog.refreshOnce();
   if (catalog.lastLoadedAt !== undefined) return catalog;
+  // A refused token (the seat's credential, or the default one) is said as such (thrown), not as a missing model list.
+  const probe = await sendToCopilot(c, deps.copilot, { method: "GET", path: "/models" }, NO_OBSERVER);
+  await probe.body?.cancel();
   throw new ApiFailure(502, {
     message: "copilot-api could not load Copilot's model list (GET /models); its log says why: run `copilot-api doctor` to check the GitHub token and Copilot",
     type: "upstream_error",
@@ -57,8 +60,8 @@ function anthropicModel(entry: CatalogEntry) {
 const isChat = (entry: CatalogEntry) => (entry.capabilities?.type ?? "chat") === "chat";
 
 /** GET /models: the catalog, filtered by the key's allowed models. */
-export async function listModels(c: Context<AppEnv>, deps: CatalogDeps): Promise<Response> {
-  const catalog = await readyCatalog(deps);
+export async function listModels(c: Context<AppEnv>, deps: UpstreamChoice): Promise<Response> {
+  const catalog = await readyCatalog(c, deps);
   const key = c.var.apiKey;
   const visible = catalog.all().filter((entry) => key.allows(entry.id));
   if (!wantsAnthropic(c)) return c.json({ object: "list", data: visible.map(openAIModel) });
@@ -67,8 +70,8 @@ export async function listModels(c: Context<AppEnv>, deps: CatalogDeps): Promise
 }
 
 /** GET /models/{id}: one model (Anthropic's dated names resolve too), or 404 in the client's shape. */
-export async function getModel(c: Context<AppEnv>, deps: CatalogDeps, requested: string): Promise<Response> {
-  const catalog = await readyCatalog(deps);
+export async function getModel(c: Context<AppEnv>, deps: UpstreamChoice, requested: string): Promise<Response> {
+  const catalog = await readyCatalog(c, deps);
   const entry = catalog.resolve(requested);
   const key = c.var.apiKey;
   if (!entry || !(key.allows(entry.id) || key.allows(requested)) || (wantsAnthropic(c) && !isChat(entry))) {

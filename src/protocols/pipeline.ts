@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { AppEnv } from "~/app-env";
 import { observeFor, type UsageReader } from "~/features/events";
 import { answerFailure } from "~/lib/api-error";
-import type { CopilotClient, ForwardOptions } from "~/upstream/copilot-client";
+import type { ForwardOptions } from "~/upstream/copilot-client";
 import { type CatalogEntry, type CopilotEndpoint, type ModelCatalog, premiumMultiplier, supports } from "~/upstream/model-catalog";
 import { type AnswerObserver, relayedHeaders, sendToCopilot } from "~/upstream/relay";
 import { type BodyDeps, readBodyWithin } from "./body-read";
@@ -23,11 +23,12 @@ export type { ModelRequest };
  * A protocol is an adapter over this: its folder's index.ts exports one {@link Protocol}.
  */
 
-/** What a protocol's routes are given: absent copilot/catalog without a GitHub token (model requests then answer 503). */
-export interface ProtocolDeps extends BodyDeps {
-  copilot?: CopilotClient;
-  catalog?: ModelCatalog;
-}
+/**
+ * What a protocol's routes are given. The Copilot client and catalog are chosen per request
+ * (c.var.upstream: the key's credential, the pool, or the default token; absent without a
+ * GitHub token, when model requests answer 503).
+ */
+export type ProtocolDeps = BodyDeps;
 
 /** What Copilot is told about a request besides its body: images in it, and who started it (X-Initiator). */
 export type Traits = Pick<ForwardOptions, "vision" | "initiator">;
@@ -65,7 +66,7 @@ export interface ModelRoute<R extends ModelRequest> {
   /** Checks of the request the schema cannot say (a hosted tool…): throws an ApiFailure. */
   check?(request: R, c: Context<AppEnv>): void;
   /** The model is not in the catalog (or there is none): throw the protocol's refusal, or return to send it as requested. */
-  unknownModel?(requested: string, deps: ProtocolDeps): Promise<void>;
+  unknownModel?(requested: string, c: Context<AppEnv>): Promise<void>;
   /** Copilot takes the model on `endpoint`: the request in the protocol's own shape. */
   native(call: ModelCall<R>): Promise<Response>;
   /** Copilot takes the model on /chat/completions only: translated there and back. Absent: always native. */
@@ -101,7 +102,7 @@ const relayRefusal = async (upstream: Response) => new Response(upstream.body, {
 export function protocolRoutes(protocol: Protocol, deps: ProtocolDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   const [isJson, limit] = jsonBodyChecks(deps);
-  for (const route of protocol.models) routes.post(route.path, isJson, limit, (c) => runModelRequest(c, route, deps));
+  for (const route of protocol.models) routes.post(route.path, isJson, limit, (c) => runModelRequest(c, route));
   protocol.extraRoutes?.(routes, deps);
   // Every problem thrown on these routes is answered here, once; anything else is a bug, for the app's 500.
   routes.onError((error, c) => {
@@ -120,13 +121,12 @@ export function protocolRoutes(protocol: Protocol, deps: ProtocolDeps): Hono<App
 export async function checkModelRequest<R extends ModelRequest>(
   c: Context<AppEnv>,
   route: Pick<ModelRoute<R>, "schema" | "check" | "unknownModel">,
-  deps: ProtocolDeps,
 ): Promise<{ text: string; request: R; entry: CatalogEntry | undefined }> {
   const { text, request } = await readModelRequest<R>(c, route.schema);
   route.check?.(request, c);
-  const entry = await resolveModel(deps.catalog, request.model);
+  const entry = await resolveModel(c.var.upstream.catalog, request.model);
   authorizeModel(c, request.model, entry?.id);
-  if (!entry) await route.unknownModel?.(request.model, deps);
+  if (!entry) await route.unknownModel?.(request.model, c);
   return { text, request, entry };
 }
 
@@ -136,8 +136,8 @@ export async function checkModelRequest<R extends ModelRequest>(
  */
 export const jsonBodyChecks = (deps: ProtocolDeps, own?: Parameters<typeof readBodyWithin>[1]) => [requireJsonBody, readBodyWithin(deps, own)] as const;
 
-async function runModelRequest<R extends ModelRequest>(c: Context<AppEnv>, route: ModelRoute<R>, deps: ProtocolDeps): Promise<Response> {
-  const { text, request, entry } = await checkModelRequest(c, route, deps);
+async function runModelRequest<R extends ModelRequest>(c: Context<AppEnv>, route: ModelRoute<R>): Promise<Response> {
+  const { text, request, entry } = await checkModelRequest(c, route);
   // The event: what was asked, what it means upstream, what it costs.
   const draft = c.var.event;
   draft.upstreamModel = entry?.id ?? null; // until Copilot's answer names the model that answered
@@ -149,7 +149,7 @@ async function runModelRequest<R extends ModelRequest>(c: Context<AppEnv>, route
     entry,
     upstreamModel: entry?.id ?? request.model,
     send: async (options, observer) => {
-      const upstream = await sendToCopilot(c, deps.copilot, options, observer);
+      const upstream = await sendToCopilot(c, c.var.upstream.copilot, options, observer);
       if (!upstream.ok) throw new UpstreamRefused(upstream);
       return upstream;
     },

@@ -16,6 +16,8 @@ export interface ForwardOptions {
   signal?: AbortSignal;
   vision?: boolean;
   initiator?: Initiator;
+  /** Keeps a conversation on one seat of a pool: a stable value (Anthropic metadata.user_id), hashed. */
+  affinity?: string;
   /** Headers a protocol adds for this endpoint (Anthropic's `anthropic-version`, `anthropic-beta`); set after the fixed ones. */
   headers?: Record<string, string>;
 }

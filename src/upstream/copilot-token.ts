@@ -37,6 +37,8 @@ interface Held extends CopilotSession {
 export interface CopilotTokenOptions {
   clock?: Clock;
   identity?: ClientIdentity;
+  /** The stored credential this token belongs to (its label), for errors that say which seat and what to do. */
+  credential?: string;
 }
 
 /**
@@ -67,6 +69,7 @@ export class CopilotToken implements Worker {
   private stopped = false;
   private readonly clock: Clock;
   private readonly identity: ClientIdentity;
+  private readonly credential?: string;
 
   constructor(
     private readonly urls: UpstreamUrls,
@@ -75,6 +78,7 @@ export class CopilotToken implements Worker {
   ) {
     this.clock = options.clock ?? systemClock;
     this.identity = options.identity ?? clientIdentity();
+    this.credential = options.credential;
   }
 
   async get(): Promise<string> {
@@ -122,7 +126,7 @@ export class CopilotToken implements Worker {
       throw new AppError(`cannot reach ${this.urls.githubApi} for a Copilot token: ${errorMessage(error)}`, "check your network connection");
     }
     if (!response.ok) {
-      const error = await githubRefusal(response, this.urls.githubApi, "the Copilot token exchange");
+      const error = await githubRefusal(response, this.urls.githubApi, "the Copilot token exchange", this.credential);
       if (error instanceof GithubTokenRejected) this.rejected = { error, until: this.clock.now() + REJECTION_MEMORY_MS };
       throw error;
     }
@@ -202,10 +206,18 @@ export class UpstreamAuthError extends AppError {
  * Retrying cannot help, so the proxy answers 503 with `x-should-retry: false`.
  */
 export class GithubTokenRejected extends UpstreamAuthError {
-  constructor(githubApi: string) {
+  /** `credential`: the stored credential's label, when the token is one (then the remedy is to re-add it). */
+  constructor(
+    githubApi: string,
+    readonly credential?: string,
+  ) {
     super(
-      `GitHub (${githubApi}) refused the GitHub token: it is invalid, expired or revoked`,
-      "run `copilot-api auth` again (or pass a valid --github-token / GH_TOKEN), then restart copilot-api",
+      credential
+        ? `GitHub (${githubApi}) refused the token of credential ${credential}: it is invalid, expired or revoked`
+        : `GitHub (${githubApi}) refused the GitHub token: it is invalid, expired or revoked`,
+      credential
+        ? `add it again with \`copilot-api auth --label ${credential}\` (or \`credentials add --label ${credential} --token-file PATH\`): that replaces its token and its keys stay bound; then restart copilot-api`
+        : "run `copilot-api auth` again (or pass a valid --github-token / GH_TOKEN), then restart copilot-api",
       401,
     );
   }
@@ -216,9 +228,9 @@ export class GithubTokenRejected extends UpstreamAuthError {
  * Copilot quota request"): 401 means the token itself is bad; 403/404 that the
  * account has no Copilot; anything else is GitHub's trouble. The body is discarded.
  */
-export async function githubRefusal(response: Response, githubApi: string, what: string): Promise<UpstreamAuthError> {
+export async function githubRefusal(response: Response, githubApi: string, what: string, credential?: string): Promise<UpstreamAuthError> {
   await response.body?.cancel();
-  if (response.status === 401) return new GithubTokenRejected(githubApi);
+  if (response.status === 401) return new GithubTokenRejected(githubApi, credential);
   const hint =
     response.status === 403 || response.status === 404
       ? "this GitHub account has no Copilot access, or the token lacks it: check your Copilot subscription"

@@ -17,6 +17,8 @@ export interface QuotaSnapshot {
 
 /** The parts of GitHub's GET copilot_internal/user answer that copilot-api reads. */
 export interface CopilotUser {
+  /** The GitHub account the token belongs to. */
+  login?: string;
   copilot_plan?: string;
   access_type_sku?: string;
   quota_reset_date?: string;

@@ -45,30 +45,29 @@ export function resolveGithubToken(flags: GithubTokenFlags, env = process.env): 
  * Reads --github-token-file: a regular file or a pipe (`<(pass show gh)`), trimmed.
  * A file other users can read is reported, not changed: it is the user's file.
  */
-function readTokenFile(path: string): string {
-  if (!path) throw new AppError("--github-token-file was given an empty path", TOKEN_FILE_HINT);
+export function readTokenFile(path: string, flag = "--github-token-file"): string {
+  if (!path) throw new AppError(`${flag} was given an empty path`, TOKEN_FILE_HINT);
   let stat: ReturnType<typeof statSync>;
   let text: string;
   try {
     stat = statSync(path);
-    if (stat.isDirectory()) throw new AppError(`--github-token-file ${path} is a folder, not a file`, TOKEN_FILE_HINT);
-    if (stat.isFile() && stat.size > TOKEN_FILE_LIMIT)
-      throw new AppError(`--github-token-file ${path} is ${stat.size} bytes, too large to be a token`, TOKEN_FILE_HINT);
+    if (stat.isDirectory()) throw new AppError(`${flag} ${path} is a folder, not a file`, TOKEN_FILE_HINT);
+    if (stat.isFile() && stat.size > TOKEN_FILE_LIMIT) throw new AppError(`${flag} ${path} is ${stat.size} bytes, too large to be a token`, TOKEN_FILE_HINT);
     text = readFileSync(path, "utf8");
   } catch (error) {
     if (error instanceof AppError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new AppError(`--github-token-file ${path} does not exist`, TOKEN_FILE_HINT);
+    if (code === "ENOENT") throw new AppError(`${flag} ${path} does not exist`, TOKEN_FILE_HINT);
     if (code === "EACCES")
-      throw new AppError(`--github-token-file ${path} cannot be read by this user (permission denied)`, "fix its owner or mode (chmod 600), or use GH_TOKEN");
-    throw new AppError(`--github-token-file ${path} cannot be read: ${errorMessage(error)}`, TOKEN_FILE_HINT);
+      throw new AppError(`${flag} ${path} cannot be read by this user (permission denied)`, "fix its owner or mode (chmod 600), or use GH_TOKEN");
+    throw new AppError(`${flag} ${path} cannot be read: ${errorMessage(error)}`, TOKEN_FILE_HINT);
   }
   if (stat.isFile() && (stat.mode & 0o077) !== 0) {
-    log.warn(`SECURITY: --github-token-file ${path} has mode ${octal(stat.mode)}: other users can read or change your GitHub token; run \`chmod 600 ${path}\``);
+    log.warn(`SECURITY: ${flag} ${path} has mode ${octal(stat.mode)}: other users can read or change your GitHub token; run \`chmod 600 ${path}\``);
   }
   const token = text.trim();
-  if (!token) throw new AppError(`--github-token-file ${path} is empty`, TOKEN_FILE_HINT);
-  if (/\s/.test(token)) throw new AppError(`--github-token-file ${path} holds more than one word; it must hold only the token`, TOKEN_FILE_HINT);
+  if (!token) throw new AppError(`${flag} ${path} is empty`, TOKEN_FILE_HINT);
+  if (/\s/.test(token)) throw new AppError(`${flag} ${path} holds more than one word; it must hold only the token`, TOKEN_FILE_HINT);
   return token;
 }
 

@@ -4,8 +4,9 @@ import { clip } from "~/lib/clip";
 import { describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import type { RequestTrace } from "~/lib/trace-hook";
-import type { CopilotClient, ForwardOptions } from "./copilot-client";
+import type { ForwardOptions } from "./copilot-client";
 import { GithubTokenRejected } from "./copilot-token";
+import { type Forwarder, SeatUnavailable } from "./forwarder";
 import { withKeepAlive } from "./keepalive";
 
 /** Why a relayed stream ended early: Copilot's side broke, or the client went away. */
@@ -69,7 +70,7 @@ export const noGithubToken = () =>
  */
 export async function sendToCopilot(
   c: Context,
-  copilot: CopilotClient | undefined,
+  copilot: Forwarder | undefined,
   options: Omit<ForwardOptions, "signal">,
   observer: Pick<AnswerObserver, "sending" | "reached" | "aborted">,
 ): Promise<Response> {
@@ -88,9 +89,10 @@ export async function sendToCopilot(
       observer.aborted();
       throw new ClientGone();
     }
-    // Retrying cannot help until someone signs in again: tell SDKs not to.
-    if (error instanceof GithubTokenRejected) {
-      throw new ApiFailure(503, { message: describeError(error), type: "server_error", code: "github_token_rejected" }, { "x-should-retry": "false" });
+    // Retrying cannot help until someone signs in again (or the seat is fixed): tell SDKs not to.
+    if (error instanceof GithubTokenRejected || error instanceof SeatUnavailable) {
+      const code = error instanceof SeatUnavailable ? "credential_unavailable" : "github_token_rejected";
+      throw new ApiFailure(503, { message: describeError(error), type: "server_error", code }, { "x-should-retry": "false" });
     }
     log.error(`upstream ${options.path}: ${errorMessage(error)}`);
     throw new ApiFailure(502, { message: describeError(error), type: "upstream_error", code: "upstream_unavailable" });

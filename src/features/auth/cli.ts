@@ -1,6 +1,9 @@
 import { defineCommand } from "citty";
-import { guarded, parseChoice } from "~/lib/cli";
+import { withStore } from "~/db";
+import { addCredential, CredentialVault, checkLabel } from "~/features/credentials";
+import { dbPathArg, guarded, parseChoice } from "~/lib/cli";
 import { log } from "~/lib/log";
+import { dbPath } from "~/lib/paths";
 import { accountTypeArg, enterpriseUrlArg } from "~/upstream/cli-args";
 import { ACCOUNT_TYPES, upstreamUrls } from "~/upstream/config";
 import { pollForToken, requestDeviceCode } from "~/upstream/device-flow";
@@ -9,12 +12,26 @@ import { saveGithubToken } from "~/upstream/github-token";
 /** `copilot-api auth`: GitHub's device flow, then the token saved (0600) for `start`, `doctor` and `quota`. */
 export const authCommand = defineCommand({
   meta: { name: "auth", description: "Sign in to GitHub (device flow) and save the token for `start`" },
-  args: { ...accountTypeArg, ...enterpriseUrlArg },
+  args: {
+    ...accountTypeArg,
+    ...enterpriseUrlArg,
+    ...dbPathArg,
+    label: {
+      type: "string",
+      description: "store the token as the credential LABEL (sealed in the database) instead of the default token file",
+      valueHint: "LABEL",
+    },
+  },
   run: guarded(async ({ args }) => {
+    const label = args.label === undefined ? undefined : checkLabel(args.label);
     const urls = upstreamUrls(parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES), { enterpriseUrl: args["enterprise-url"] });
     const code = await requestDeviceCode(urls);
     log.box(`Open ${code.verification_uri} and enter the code ${code.user_code}`);
     const token = await pollForToken(urls, code);
+    if (label) {
+      await withStore(dbPath(args["db-path"]), (store) => addCredential(store.db, new CredentialVault(store), urls, { label, kind: "oauth", token }));
+      return;
+    }
     const path = saveGithubToken(token);
     log.success(`GitHub token saved to ${path} (mode 0600)`);
   }),

@@ -15,6 +15,8 @@ export interface EventDraft {
   cacheReadTokens: number | null;
   cacheCreationTokens: number | null;
   reasoningTokens: number | null;
+  /** The credential (Copilot seat) that answered; null for the default GitHub token. */
+  credentialId: string | null;
   /** The X-Initiator sent to Copilot, when the request went there. */
   initiator: Initiator | null;
   /** The model's premium multiplier in the catalog when the request was made (null: unknown or not premium). */
@@ -46,6 +48,7 @@ export function newDraft(): EventDraft {
     model: null,
     stream: false,
     upstreamModel: null,
+    credentialId: null,
     promptTokens: null,
     completionTokens: null,
     cacheReadTokens: null,

@@ -55,6 +55,7 @@ const insertEvent = preparedFor((db) =>
       status: sql.placeholder("status"),
       latencyMs: sql.placeholder("latencyMs"),
       error: sql.placeholder("error"),
+      credentialId: sql.placeholder("credentialId"),
     })
     .prepare(),
 );
@@ -122,6 +123,7 @@ export function writeEvents(store: Store, batch: RecordedEvent[]): void {
         route: e.route,
         model: e.model ?? null,
         upstreamModel: e.upstreamModel ?? null,
+        credentialId: e.credentialId ?? null,
         stream: e.stream ? 1 : 0,
         promptTokens: e.promptTokens ?? null,
         completionTokens: e.completionTokens ?? null,

@@ -84,6 +84,7 @@ export function telemetry(recorder: EventRecorder, ...protocols: RecordedRoutes[
         status,
         latencyMs: Math.round(performance.now() - started),
         error: errorTag(status, draft),
+        credentialId: draft.credentialId,
       });
     if (draft.streamEnded) {
       draft.recorded = draft.streamEnded

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import type { Store } from "~/db";
 import { withStore } from "~/db";
 import { KEY_TIERS } from "~/db/schema";
-import { appendAudit, cliActor, createKeyAudited } from "~/features/audit"; // issue 23: audit
+import { appendAudit, cliActor, createKeyAudited } from "~/features/audit";
 import { dbPathArg, guarded, parseChoice } from "~/lib/cli";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -10,7 +10,7 @@ import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
 import { keySpecFrom } from "./manage";
 import { premiumUsedThisMonth } from "./premium-quota";
-import { type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
+import { bindKey, type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
 import { type KeySettingsInput, parseKeySettings, updateKey } from "./settings";
 
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
@@ -23,6 +23,7 @@ function publicView(row: KeyRow, premiumUsedThisMonth = 0) {
   return {
     ...keyView(row),
     premiumUsedThisMonth: Math.round(premiumUsedThisMonth * 100) / 100,
+    credentialId: row.credentialId,
     createdAt: row.createdAt,
     lastUsedAt: row.lastUsedAt,
   };
@@ -63,6 +64,11 @@ const settingsArgs = {
     description: "premium requests per calendar month, UTC (default: unlimited; none removes it); past it the key gets 429 until the 1st",
     valueHint: "N|none",
   },
+  credential: {
+    type: "string",
+    description: "send this key's requests on this credential's Copilot seat only (its label), or none for the default token or the pool",
+    valueHint: "LABEL|none",
+  },
   expires: {
     type: "string",
     description: "when the key stops working: a duration from now (12h, 30d, 2w), a date (2026-12-31 = 00:00 UTC), a date-time with zone, or never",
@@ -96,7 +102,14 @@ const create = defineCommand({
     // Validate everything before opening the database: bad input writes nothing.
     const tier = parseChoice("--tier", args.tier, KEY_TIERS);
     const settings = parseKeySettings(settingsInput(args));
-    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) => createKeyAudited(store, keySpecFrom(tier, settings), cliActor()));
+    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) => {
+      const created = createKeyAudited(store, keySpecFrom(tier, settings), cliActor());
+      if (args.credential === undefined) return created;
+      bindKey(store.db, created.row.id, args.credential);
+      const bound = keyById(store.db, created.row.id) ?? created.row;
+      appendAudit(store.db, { ...cliActor(), action: "key.updated", target: bound.id, before: keyView(created.row), after: keyView(bound) });
+      return { ...created, row: bound };
+    });
     if (args.json) {
       console.log(JSON.stringify({ ...publicView(row), secret }, null, 2));
       return;
@@ -153,7 +166,14 @@ const update = defineCommand({
   },
   run: guarded(async ({ args }) => {
     const { after, used } = await withStore(dbPath(args["db-path"]), (store) => {
-      const { before, after } = updateKey(store, args.id, settingsInput(args));
+      const input = settingsInput(args);
+      const before = findOrFail(keyById(store.db, args.id), args.id);
+      // --credential alone is a change too: updateKey would say there is nothing to change.
+      const onlyCredential = args.credential !== undefined && Object.values(input).every((value) => value === undefined);
+      if (args.credential !== undefined && !bindKey(store.db, args.id, args.credential)) {
+        throw new AppError(`no active key with id ${args.id}`, "list the keys with `copilot-api keys list --all`");
+      }
+      const after = onlyCredential ? findOrFail(keyById(store.db, args.id), args.id) : updateKey(store, args.id, input).after;
       appendAudit(store.db, { ...cliActor(), action: "key.updated", target: after.id, before: keyView(before), after: keyView(after) });
       return { after, used: usedThisMonth(store) };
     });

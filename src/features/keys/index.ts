@@ -8,5 +8,5 @@ export { type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
 export { RateLimiter, rateLimit } from "./rate-limit";
 export { requireAdmin } from "./require-admin";
 export { presentsAdminKey, resolveKey } from "./resolve-key";
-export { KeyResolver } from "./resolver";
+export { KeyResolver, type ResolvedKey } from "./resolver";
 export { type KeySettingsInput, keySettingsText, LABEL_MAX, parseKeySettings, updateKey } from "./settings";

@@ -1,6 +1,7 @@
 import { and, count, desc, eq, gte, isNull, lt, or, sql, sum } from "drizzle-orm";
 import { type AppDatabase, preparedFor, rowsChanged, type Store } from "~/db";
-import { type KeyTier, keys, usageHourly } from "~/db/schema";
+import { credentials, type KeyTier, keys, usageHourly } from "~/db/schema";
+import { AppError } from "~/lib/errors";
 
 /** Every query on the keys table lives here; routes, middleware and the CLI call these by name. */
 export type KeyRow = typeof keys.$inferSelect;
@@ -18,6 +19,25 @@ export interface NewKey {
 
 /** What `keys update` (or a dashboard) may change on a key; the secret, tier and history stay. */
 export type KeySettings = Partial<Pick<KeyRow, "label" | "allowedModels" | "rateLimit" | "premiumQuota" | "expiresAt">>;
+
+/** Binds a key to a credential (by its label), or unbinds it with `none`; false when the key does not exist or was revoked. */
+export function bindKey(db: AppDatabase, id: string, credentialLabel: string): boolean {
+  let credentialId: string | null = null;
+  if (credentialLabel !== "none") {
+    credentialId = db.select({ id: credentials.id }).from(credentials).where(eq(credentials.label, credentialLabel)).get()?.id ?? null;
+    if (credentialId === null)
+      throw new AppError(`no credential labelled ${credentialLabel}`, "list them with `copilot-api credentials list`, or pass --credential none");
+  }
+  return (
+    rowsChanged(
+      db
+        .update(keys)
+        .set({ credentialId })
+        .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
+        .run(),
+    ) === 1
+  );
+}
 
 export function insertKey(db: AppDatabase, key: NewKey, now = Date.now()): KeyRow {
   return db
@@ -136,5 +156,6 @@ export function keyView(row: KeyRow) {
     premiumQuota: row.premiumQuota,
     expiresAt: row.expiresAt,
     revokedAt: row.revokedAt,
+    credentialId: row.credentialId,
   };
 }

@@ -14,6 +14,8 @@ export interface ResolvedKey {
   premiumQuota: number | null;
   /** Unix ms from which the key is refused; null: never. */
   expiresAt: number | null;
+  /** The credential (Copilot seat) this key is bound to; null: the default GitHub token, or the pool. */
+  credentialId: string | null;
   allows(model: string): boolean;
 }
 
@@ -31,6 +33,7 @@ export const NO_AUTH_KEY: ResolvedKey = {
   rateLimit: null,
   premiumQuota: null,
   expiresAt: null,
+  credentialId: null,
   allows: () => true,
 };
 
@@ -127,6 +130,7 @@ function toEntry(row: KeyRow | undefined): ResolvedKey | { revokedId: string } |
     rateLimit: row.rateLimit,
     premiumQuota: row.premiumQuota,
     expiresAt: row.expiresAt,
+    credentialId: row.credentialId,
     allows: modelMatcher(row.allowedModels),
   };
 }

@@ -1,2 +1,2 @@
 /** The quota feature's public face: Copilot's own counters, for the dashboard. */
-export { QUOTA_NAMES, type QuotaLine, type QuotaReport, type QuotaSource } from "./quota";
+export { QUOTA_NAMES, type QuotaLine, type QuotaReport, QuotaSource } from "./quota";

@@ -28,9 +28,9 @@ const ANTHROPIC_PING = 'event: ping\ndata: {"type": "ping"}\n\n';
 const COPILOT_ANTHROPIC_VERSION = "2023-06-01";
 
 /** Claude Code sends Anthropic's names; a name the catalog cannot place is refused, naming the plan's Claude models. */
-async function unknownModel(requested: string, deps: ProtocolDeps): Promise<never> {
+async function unknownModel(requested: string, c: Context<AppEnv>): Promise<never> {
   // Without a GitHub token, or without a catalog loaded, that is the problem to tell.
-  const catalog = await readyCatalog(deps);
+  const catalog = await readyCatalog(c, c.var.upstream);
   const claude = catalog.claudeModelIds();
   const offer = claude.length > 0 ? `its Claude models are ${claude.join(", ")}` : "it has no Claude model";
   throw new ApiFailure(404, {
@@ -41,7 +41,12 @@ async function unknownModel(requested: string, deps: ProtocolDeps): Promise<neve
   });
 }
 
-const traitsOf = (request: MessagesRequest) => ({ vision: anthropicHasImages(request.messages), initiator: anthropicInitiator(request.messages) });
+/** What Copilot is told besides the body; a pool keeps one Claude Code session on one seat by its metadata.user_id. */
+const traitsOf = (request: MessagesRequest) => ({
+  vision: anthropicHasImages(request.messages),
+  initiator: anthropicInitiator(request.messages),
+  affinity: typeof request.metadata?.user_id === "string" ? request.metadata.user_id : undefined,
+});
 
 /**
  * Copilot's own /v1/messages: the client's body with the catalog id as the model (the
@@ -104,7 +109,7 @@ export function countTokensRoute(routes: Hono<AppEnv>, deps: ProtocolDeps, token
     remedy: `count_tokens takes at most ${countLimit} bytes (the smaller of --body-limit-mb and 16 MiB); count a shorter request`,
   });
   routes.post("/messages/count_tokens", ...checks, async (c) => {
-    const { text } = await checkModelRequest<CountTokensRequest>(c, { schema: countTokensRequestSchema }, deps);
+    const { text } = await checkModelRequest<CountTokensRequest>(c, { schema: countTokensRequestSchema });
     return countAnswer(c, await tokens.count(text));
   });
 }

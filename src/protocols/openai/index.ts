@@ -46,9 +46,9 @@ export const openAIProtocol: Protocol = {
       },
     }),
   ],
-  extraRoutes(routes, deps) {
+  extraRoutes(routes) {
     // Answered from the model catalog (Anthropic's shape with an anthropic-version header).
-    routes.get("/models", (c) => listModels(c, deps));
-    routes.get("/models/:id", (c) => getModel(c, deps, c.req.param("id")));
+    routes.get("/models", (c) => listModels(c, c.var.upstream));
+    routes.get("/models/:id", (c) => getModel(c, c.var.upstream, c.req.param("id")));
   },
 };

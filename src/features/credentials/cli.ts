@@ -1,0 +1,134 @@
+import { defineCommand } from "citty";
+import { withStore } from "~/db";
+import { dbPathArg, guarded } from "~/lib/cli";
+import { AppError } from "~/lib/errors";
+import { log } from "~/lib/log";
+import { dbPath } from "~/lib/paths";
+import { textTable } from "~/lib/table";
+import { enterpriseUrlArg } from "~/upstream/cli-args";
+import { upstreamUrls } from "~/upstream/config";
+import { GithubTokenRejected } from "~/upstream/copilot-token";
+import { readTokenFile } from "~/upstream/github-token";
+import { addCredential, inspectToken } from "./inspect";
+import { boundKeyCount, type CredentialRow, credentialByLabel, listCredentials, removeCredential, setCredentialState, viewOf } from "./queries";
+import { CredentialVault, checkLabel } from "./vault";
+
+const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
+
+/** The token: from a file, or from stdin with `-`; never from argv, where `ps` shows it. */
+async function readToken(path: string): Promise<string> {
+  if (path !== "-") return readTokenFile(path, "--token-file");
+  const token = (await Bun.stdin.text()).trim();
+  if (!token || /\s/.test(token))
+    throw new AppError(
+      "--token-file - read no single token from stdin",
+      "pipe only the token, e.g. `pass show gh/ci | copilot-api credentials add --label ci --token-file -`",
+    );
+  return token;
+}
+
+function findOrFail(row: CredentialRow | undefined, label: string): CredentialRow {
+  if (!row) throw new AppError(`no credential labelled ${label}`, "list them with `copilot-api credentials list`");
+  return row;
+}
+
+const add = defineCommand({
+  meta: { name: "add", description: "Store a fine-grained personal access token (Copilot Requests permission) as a credential, sealed at rest" },
+  args: {
+    ...dbPathArg,
+    ...enterpriseUrlArg,
+    label: { type: "string", description: "the credential's name, e.g. ci (adding a label again replaces its token)", required: true },
+    "token-file": { type: "string", description: "read the token from this file, or from stdin with -", required: true, valueHint: "PATH|-" },
+  },
+  run: guarded(async ({ args }) => {
+    const label = checkLabel(args.label);
+    const token = await readToken(args["token-file"]);
+    const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"] });
+    await withStore(dbPath(args["db-path"]), (store) => addCredential(store.db, new CredentialVault(store), urls, { label, kind: "pat", token }));
+  }),
+});
+
+const list = defineCommand({
+  meta: { name: "list", description: "List the credentials (never their tokens)" },
+  args: { ...dbPathArg, json: { type: "boolean", description: "print JSON", default: false } },
+  run: guarded(async ({ args }) => {
+    const rows = await withStore(dbPath(args["db-path"]), (store) =>
+      listCredentials(store.db).map((row) => ({ ...viewOf(row), boundKeys: boundKeyCount(store.db, row.id) })),
+    );
+    if (args.json) {
+      console.log(JSON.stringify(rows, null, 2));
+      return;
+    }
+    if (!rows.length) {
+      console.log("no credentials yet: add one with `copilot-api auth --label NAME` or `copilot-api credentials add --label NAME --token-file PATH`");
+      return;
+    }
+    const header = ["LABEL", "ID", "KIND", "GITHUB", "PLAN", "STATE", "SINCE", "KEYS", "CREATED", "LAST USED"];
+    const body = rows.map((r) => [
+      r.label,
+      r.id,
+      r.kind,
+      r.githubLogin ?? "-",
+      r.plan ?? "-",
+      r.state,
+      time(r.stateSince),
+      String(r.boundKeys),
+      time(r.createdAt),
+      time(r.lastUsedAt),
+    ]);
+    console.log(textTable(header, body));
+  }),
+});
+
+const test = defineCommand({
+  meta: { name: "test", description: "Check a credential: open its token, exchange it for a Copilot token, read its model catalog" },
+  args: { ...dbPathArg, ...enterpriseUrlArg, label: { type: "positional", description: "the credential's label", required: true } },
+  run: guarded(async ({ args }) => {
+    const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"] });
+    await withStore(dbPath(args["db-path"]), async (store) => {
+      const row = findOrFail(credentialByLabel(store.db, args.label), args.label);
+      const token = new CredentialVault(store).token(row);
+      try {
+        const report = await inspectToken(urls, token, row.label);
+        setCredentialState(store.db, row.id, "ok");
+        log.success(
+          `credential ${row.label} works: GitHub ${report.githubLogin ?? "(unknown login)"}, plan ${report.plan ?? "(unknown)"}, ${report.models} models`,
+        );
+      } catch (error) {
+        if (error instanceof GithubTokenRejected) setCredentialState(store.db, row.id, "refused");
+        throw error;
+      }
+    });
+  }),
+});
+
+const remove = defineCommand({
+  meta: { name: "remove", description: "Remove a credential and its sealed token; refused while keys are bound to it, unless --force (which unbinds them)" },
+  args: {
+    ...dbPathArg,
+    label: { type: "positional", description: "the credential's label", required: true },
+    force: { type: "boolean", description: "unbind the keys bound to it (they then use the default token or the pool)", default: false },
+  },
+  run: guarded(async ({ args }) => {
+    const unbound = await withStore(dbPath(args["db-path"]), (store) =>
+      store.transaction((tx) => {
+        const row = findOrFail(credentialByLabel(tx, args.label), args.label);
+        const bound = boundKeyCount(tx, row.id);
+        if (bound > 0 && !args.force) {
+          throw new AppError(
+            `${bound} key(s) are bound to credential ${row.label}`,
+            `bind them elsewhere (\`copilot-api keys update KEY --credential LABEL|none\`), or pass --force to unbind them`,
+          );
+        }
+        removeCredential(tx, row.id);
+        return bound;
+      }),
+    );
+    log.success(`removed credential ${args.label}${unbound ? `; ${unbound} key(s) unbound` : ""}; a running server stops using it at its next start`);
+  }),
+});
+
+export const credentialsCommand = defineCommand({
+  meta: { name: "credentials", description: "GitHub credentials, each its own Copilot seat: add, list, test, remove" },
+  subCommands: { add, list, test, remove },
+});

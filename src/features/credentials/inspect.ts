@@ -1,0 +1,46 @@
+import type { AppDatabase } from "~/db";
+import type { CredentialKind } from "~/db/schema";
+import { log } from "~/lib/log";
+import type { UpstreamUrls } from "~/upstream/config";
+import { CopilotClient } from "~/upstream/copilot-client";
+import { CopilotToken } from "~/upstream/copilot-token";
+import { fetchCopilotUser } from "~/upstream/copilot-user";
+import type { CredentialRow } from "./queries";
+import type { CredentialVault } from "./vault";
+
+/** What GitHub and Copilot say about a token: whose it is, its plan, how many models it may use. */
+export interface TokenReport {
+  githubLogin: string | null;
+  plan: string | null;
+  models: number;
+}
+
+/** Strings from GitHub are kept bounded. */
+const bounded = (value: unknown) => (typeof value === "string" && value ? value.slice(0, 100) : null);
+
+/**
+ * Checks a GitHub token the way a seat will use it: the Copilot token exchange,
+ * then the model catalog, then the account and plan. Throws the AppError of the
+ * step that failed (it says what is wrong and what to do).
+ */
+export async function inspectToken(urls: UpstreamUrls, githubToken: string, label: string): Promise<TokenReport> {
+  const token = new CopilotToken(urls, githubToken, { credential: label });
+  const models = await new CopilotClient(urls, token).models();
+  const user = await fetchCopilotUser(urls, githubToken);
+  return { githubLogin: bounded(user.login), plan: bounded(user.copilot_plan), models: models.length };
+}
+
+/** Checks the token, then seals and stores it under the label (`auth --label`, `credentials add`). */
+export async function addCredential(
+  db: AppDatabase,
+  vault: CredentialVault,
+  urls: UpstreamUrls,
+  spec: { label: string; kind: CredentialKind; token: string },
+): Promise<CredentialRow> {
+  const report = await inspectToken(urls, spec.token, spec.label);
+  const row = vault.add(db, { ...spec, githubLogin: report.githubLogin, plan: report.plan });
+  log.success(
+    `credential ${row.label} stored (${row.kind}, GitHub ${row.githubLogin ?? "(unknown login)"}, plan ${row.plan ?? "(unknown)"}, ${report.models} models); its token is sealed with ${vault.box.keyPath}: back that file up apart from the database`,
+  );
+  return row;
+}

@@ -1,0 +1,11 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "~/app-env";
+import type { UpstreamRouter } from "./router";
+
+/** The one step of the request path that picks the Copilot seat: c.var.upstream, read by every protocol route. */
+export function chooseUpstream(router: UpstreamRouter): MiddlewareHandler<AppEnv> {
+  return async function chooseUpstream(c, next) {
+    c.set("upstream", router.forRequest(c.var.apiKey, c.var.event));
+    await next();
+  };
+}
