@@ -14,18 +14,26 @@ import {
   premiumQuota,
   type RateLimiter,
   rateLimit,
+  requireAdmin,
   resolveKey,
 } from "~/features/keys";
 import type { QuotaSource } from "~/features/quota/quota";
 import { quotaRoutes } from "~/features/quota/routes";
 import type { StoredResponses } from "~/features/responses";
 import { usageRoutes } from "~/features/usage/routes";
-import { apiError, openAIShape } from "~/lib/api-error";
+import { apiError, type ErrorShape, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
 import { ANTHROPIC_ROUTES, anthropicRoutes, anthropicShape, speaksAnthropic } from "~/protocols/anthropic";
 import { OPENAI_ROUTES, type OpenAIDeps, openAIRoutes } from "~/protocols/openai";
 import { RESPONSES_ROUTES, responsesRoutes } from "~/protocols/responses";
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** How errors are worded for this request: its protocol's shape (set first, below). */
+    errorShape: ErrorShape;
+  }
+}
 
 export interface AppDeps {
   store: Store;
@@ -80,6 +88,8 @@ export function createApp(deps: AppDeps) {
   app.use(premiumQuota(deps.keys.premium));
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
+  // /admin/* takes admin keys only (403 for a client key), whatever feature serves the route.
+  app.use("/admin/*", requireAdmin);
 
   // The protocols, each at / and /v1.
   const openai = openAIRoutes(deps.upstream);
@@ -91,7 +101,7 @@ export function createApp(deps: AppDeps) {
   const responses = responsesRoutes({ ...deps.upstream, ...deps.responses });
   app.route("/", responses);
   app.route("/v1", responses);
-  // Admin keys only.
+  // Behind requireAdmin (above).
   app.route("/admin", usageRoutes(deps.store));
   app.route("/admin", quotaRoutes(deps.quota));
   app.route("/admin", eventsCsvRoute(deps.store));

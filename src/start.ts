@@ -1,49 +1,21 @@
 import { dirname } from "node:path";
-import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
-import { EventRecorder, RetentionJob } from "~/features/events";
-import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
-import { QuotaSource } from "~/features/quota/quota";
-import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
-import { responsesRetention, StoredResponses } from "~/features/responses";
+import { type Composed, type ComposeOptions, compose, serve } from "~/compose";
+import { openStore, removeStaleBackupTemps } from "~/db";
+import { findLitestream, replicaTarget } from "~/features/replication";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
-import { isLoopback } from "~/lib/net";
 import { dbPath } from "~/lib/paths";
-import type { Worker } from "~/lib/worker";
-import { createApp } from "~/server";
-import { type AccountType, upstreamUrls } from "~/upstream/config";
-import { CopilotClient } from "~/upstream/copilot-client";
-import { CopilotToken } from "~/upstream/copilot-token";
-import { resolveGithubToken } from "~/upstream/github-token";
-import { ModelCatalog } from "~/upstream/model-catalog";
 
-export interface StartOptions {
+export interface StartOptions extends Omit<ComposeOptions, "replica" | "env" | "quota" | "now"> {
   port: number;
-  host: string;
   dbPath?: string;
-  accountType: AccountType;
-  githubToken?: string;
-  /** --github-token-file: read the token from this file. */
-  githubTokenFile?: string;
-  /** --enterprise-url: a GHE.com tenant host. */
-  enterpriseUrl?: string;
-  bodyLimitBytes: number;
-  /** Authentication off: every request passes as __noauth__. */
-  noAuth: boolean;
-  /** Delete events older than this many days; 0 keeps everything. */
-  eventsRetentionDays: number;
-  /** Delete stored responses older than this many days; 0 keeps them. */
-  responsesRetentionDays: number;
-  /** --no-store-responses: keep no Responses API answers (previous_response_id is refused). */
-  noStoreResponses: boolean;
   /** --replicate-to / COPILOT_API_REPLICATE_TO: Litestream replicates the store to this URL. */
   replicateTo?: string;
 }
 
 /**
- * The one place that orders the boot: paths, open, migrate, upstream, app, and
- * only then listen. Anything that throws before `Bun.serve` means no port is
- * ever bound.
+ * The one place that orders the boot: paths, open, migrate, compose, and only
+ * then listen. Anything that throws before `Bun.serve` means no port is ever bound.
  */
 export async function start(options: StartOptions): Promise<void> {
   const path = dbPath(options.dbPath);
@@ -54,61 +26,13 @@ export async function start(options: StartOptions): Promise<void> {
   // A backup killed halfway leaves its temporary file beside the database.
   removeStaleBackupTemps(dirname(path));
 
-  let github: ReturnType<typeof resolveGithubToken>;
+  let composed: Composed;
   try {
-    github = resolveGithubToken({ token: options.githubToken, file: options.githubTokenFile });
+    composed = compose(store, { ...options, replica });
   } catch (error) {
     store.close();
     throw error;
   }
-  const urls = upstreamUrls(options.accountType, { enterpriseUrl: options.enterpriseUrl });
-  const token = github ? new CopilotToken(urls, github.token) : undefined;
-  if (github) log.info(`GitHub token from ${github.source}; Copilot account type ${options.accountType}`);
-  else log.warn("no GitHub token: /healthz works, proxy routes answer 503 until you run `copilot-api auth` (or pass --github-token-file / GH_TOKEN)");
-
-  const policy: KeyPolicy = { authDisabled: options.noAuth, loopbackListener: isLoopback(options.host) };
-  const resolver = new KeyResolver(store, policy);
-  const lastUsed = new LastUsedTracker(store);
-  const premium = new PremiumUsage(store);
-  // Each committed batch keeps the keys' premium usage this month current for --premium-quota.
-  const recorder = new EventRecorder(store, { onCommitted: (events) => premium.committed(events) });
-  const storedResponses = new StoredResponses(store);
-  const fileWatch = new StoreFileWatch(store);
-  const copilot = token && new CopilotClient(urls, token);
-  // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
-  const catalog = copilot && new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });
-  const app = createApp({
-    store,
-    recorder,
-    keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
-    upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
-    responses: { stored: storedResponses, storing: !options.noStoreResponses },
-    quota: github && new QuotaSource(urls, github.token),
-  });
-  // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
-  const replication = replica && new ReplicationWorker(store, replica.target, { binary: replica.binary });
-  if (replica) log.info(`replicating to ${replica.target.display} with ${replica.binary}`);
-  // Started in this order once the port is open, stopped in reverse: the recorder
-  // is the last to let go of the store but Litestream, after everything that could still produce an event.
-  const workers: Worker[] = [
-    ...(replication ? [replication] : []),
-    recorder,
-    // Written before the store closes: a completed response is never lost to a clean shutdown.
-    storedResponses,
-    lastUsed,
-    new RetentionJob(store, { days: options.eventsRetentionDays }),
-    new RetentionJob(store, { days: options.responsesRetentionDays, target: responsesRetention }),
-    fileWatch,
-    ...(token ? [token] : []),
-    ...(catalog ? [catalog] : []),
-  ];
-  /** Everything that holds the store, in the order it must let go of it. */
-  const release = async () => {
-    for (const worker of workers.toReversed()) await worker.stop();
-    // Said once more at the end: a replaced file means the last events went nowhere.
-    fileWatch.check();
-    store.close();
-  };
 
   // Handlers go in before the port opens: a signal's default action would kill
   // the process outright, skipping the final event flush and WAL checkpoint.
@@ -121,7 +45,12 @@ export async function start(options: StartOptions): Promise<void> {
     // Let in-flight requests finish, but never hang shutdown on an idle keep-alive client.
     if (server) await Promise.race([server.stop(), Bun.sleep(5000).then(() => server?.stop(true))]);
     // In-flight requests have finished, so every event is in the recorder: flush it, then close.
-    await release();
+    try {
+      await composed.close();
+    } catch (error) {
+      log.error(`stopping failed: ${describeError(error)}`);
+      process.exit(1);
+    }
     log.info("stopped cleanly");
     process.exit(0);
   };
@@ -129,13 +58,10 @@ export async function start(options: StartOptions): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
   try {
-    announcePolicy(policy, options.host, resolver.keyCounts());
-    server = Bun.serve({ port: options.port, hostname: options.host, fetch: app.fetch, idleTimeout: 255 });
+    server = serve(composed, { port: options.port, host: options.host });
   } catch (error) {
-    await release();
+    await composed.close();
     if (error instanceof AppError) throw error;
     throw new AppError(`cannot listen on ${options.host}:${options.port}: ${errorMessage(error)}`, "pick another --port or --host");
   }
-  log.success(`listening on http://${options.host}:${server.port}`);
-  for (const worker of workers) worker.start();
 }

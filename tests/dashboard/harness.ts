@@ -1,12 +1,11 @@
 import { join } from "node:path";
+import { compose } from "~/compose";
 import { openStore, type Store } from "~/db";
-import { EventRecorder } from "~/features/events";
 import { writeEvents } from "~/features/events/queries";
-import { createKey, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
+import { createKey } from "~/features/keys";
 import type { QuotaSource } from "~/features/quota";
-import { StoredResponses } from "~/features/responses";
-import { createApp } from "~/server";
-import { tempDir } from "../helpers";
+import { appOptions, tempDir } from "../helpers";
+import { captureLog } from "../log-capture";
 
 /**
  * The whole app (server.ts, every middleware) on a real HTTP server on port 0,
@@ -22,7 +21,7 @@ export interface DashboardServer {
   clock: { offset: number };
   admin: { id: string; secret: string };
   client: { id: string; secret: string };
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 export function startDashboard(options: { quota?: QuotaSource } = {}): DashboardServer {
@@ -31,23 +30,11 @@ export function startDashboard(options: { quota?: QuotaSource } = {}): Dashboard
   const admin = createKey(store.db, { tier: "admin", label: "ops laptop", allowedModels: ["*"], rateLimit: null });
   const client = createKey(store.db, { tier: "client", label: "ci bot", allowedModels: ["*"], rateLimit: null });
   const clock = { offset: 0 };
-  const policy = { authDisabled: false, loopbackListener: true };
-  const recorder = new EventRecorder(store);
-  const app = createApp({
-    store,
-    recorder,
-    keys: {
-      policy,
-      resolver: new KeyResolver(store, policy),
-      limiter: new RateLimiter(),
-      lastUsed: new LastUsedTracker(store),
-      premium: new PremiumUsage(store),
-    },
-    upstream: { bodyLimitBytes: 1024 * 1024 },
-    responses: { stored: new StoredResponses(store), storing: true },
-    quota: options.quota,
-    now: () => Date.now() + clock.offset,
-  });
+  // No GitHub token in this environment: the dashboard needs none (quota comes from options).
+  const quiet = captureLog();
+  const composed = compose(store, { ...appOptions(), env: {}, quota: options.quota, now: () => Date.now() + clock.offset });
+  quiet.release();
+  const app = composed.app;
   const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
   return {
     url: `http://127.0.0.1:${server.port}`,
@@ -57,10 +44,9 @@ export function startDashboard(options: { quota?: QuotaSource } = {}): Dashboard
     clock,
     admin: { id: admin.row.id, secret: admin.secret },
     client: { id: client.row.id, secret: client.secret },
-    stop() {
+    async stop() {
       server.stop(true);
-      recorder.stop();
-      store.close();
+      await composed.close();
     },
   };
 }

@@ -166,7 +166,7 @@ describe("dashboard sign-in and sessions", () => {
       limited.clock.offset = 61_000;
       expect((await postSignIn(limited.url, limited.admin.secret)).status).toBe(303);
     } finally {
-      limited.stop();
+      await limited.stop();
     }
   });
 });
@@ -181,8 +181,8 @@ describe("dashboard keys, CSRF and data", () => {
     seedEvents(s.store, [s.admin.id, s.client.id], 600);
     signed = await signIn(s.url, s.admin.secret);
   });
-  afterAll(() => {
-    s.stop();
+  afterAll(async () => {
+    await s.stop();
     fake.stop();
   });
 

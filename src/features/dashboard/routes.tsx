@@ -18,7 +18,6 @@ import {
   listKeys,
   parseKeySettings,
   premiumUsedThisMonth,
-  requireAdmin,
   revokeKey,
   updateKey,
 } from "~/features/keys";
@@ -159,9 +158,9 @@ function exportCsv(c: Context, store: Store, now: number): Response {
   });
 }
 
-/** GET /admin/events.csv?since=…&key=…: the export for admin keys (scripts, curl). */
+/** GET /admin/events.csv?since=…&key=…: the export for admin keys (scripts, curl; behind requireAdmin in server.ts). */
 export function eventsCsvRoute(store: Store) {
-  return new Hono<AppEnv>().get("/events.csv", requireAdmin, (c) => exportCsv(c, store, Date.now()));
+  return new Hono<AppEnv>().get("/events.csv", (c) => exportCsv(c, store, Date.now()));
 }
 
 const LOGIN_NOTICES: Record<string, string> = {
