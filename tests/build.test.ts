@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { loadMigrations } from "~/db/migrations";
 import type { DbStatus } from "~/db/status";
-import { cleanUpAfterFile, isolatedEnv, ROOT, startServer, tempDir } from "./helpers";
+import { cleanUpAfterFile, isolatedEnv, ROOT, startProcess, tempDir } from "./helpers";
 
 cleanUpAfterFile();
 
@@ -26,7 +26,7 @@ describe.each(builds)("%s", (_name, script, cmd) => {
     const home = tempDir();
     const elsewhere = tempDir("copilot-api-cwd-");
     const env = isolatedEnv(home);
-    const server = await startServer([], env, { cmd, cwd: elsewhere });
+    const server = await startProcess([], env, { cmd, cwd: elsewhere });
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     // The dashboard's assets are inlined the same way (uPlot included): nothing read from disk, no CDN.
     const login = await (await fetch(`${server.url}/dashboard/login`)).text();

@@ -10,7 +10,7 @@ import { openStore } from "~/db";
 import type { DbStatus } from "~/db/status";
 import { findLitestream } from "~/features/replication";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
-import { appMigrations, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, writeMigrations } from "../helpers";
+import { appMigrations, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startProcess, tempDir, writeMigrations } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -76,7 +76,7 @@ describe("replicating under load", () => {
       const replica = join(tempDir("copilot-api-replica-"), "replica");
       const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_REPLICATE_TO: `file://${replica}` });
       const first = await createKey(env, "--rate-limit", "100000");
-      const server = await startServer([], env);
+      const server = await startProcess([], env);
       expect(server.log()).toContain("replicating to file://");
 
       const keysAt: { id: string; at: number }[] = [{ id: first.id, at: Date.now() }];
@@ -140,7 +140,7 @@ describe("replicating under load", () => {
 
       // The restored store boots on the other machine and serves the same keys.
       const otherEnv = isolatedEnv(otherHome, { ...fake.env(), GH_TOKEN: fake.githubToken });
-      const other = await startServer(["--db-path", restored], otherEnv);
+      const other = await startProcess(["--db-path", restored], otherEnv);
       const ask = (secret: string) => fetch(`${other.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
       expect((await ask(first.secret)).status).toBe(200);
       expect((await ask("cpk_not_a_key")).status).toBe(401);
@@ -156,7 +156,7 @@ describe("replicating under load", () => {
       const replica = join(tempDir("copilot-api-replica-"), "replica");
       const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
       const key = await createKey(env);
-      const server = await startServer(["--replicate-to", `file://${replica}`], env);
+      const server = await startProcess(["--replicate-to", `file://${replica}`], env);
       const synced = await syncedAfter(env, 0);
       expect(synced.replication).toMatchObject({ replica: `file://${replica}`, live: true, running: true, restarts: 0 });
       expect(synced.replication?.lagMs).toBeGreaterThanOrEqual(0);
@@ -193,7 +193,7 @@ describe("replicating under load", () => {
       const home = tempDir();
       const replica = join(tempDir("copilot-api-replica-"), "replica");
       const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
-      const server = await startServer(["--replicate-to", `file://${replica}`], env);
+      const server = await startProcess(["--replicate-to", `file://${replica}`], env);
       const first = await syncedAfter(env, 0);
       process.kill(first.replication!.pid!, "SIGKILL");
       const deadline = Date.now() + 20_000;
@@ -228,12 +228,12 @@ describe("a replica across restarts and migrations", () => {
       const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_MIGRATIONS_DIR: folder });
       const args = ["--replicate-to", `file://${replica}`];
 
-      let server = await startServer(args, env);
+      let server = await startProcess(args, env);
       const k1 = await createKey(env);
       await syncedAfter(env, Date.now());
       expect(await server.stop()).toBe(0);
 
-      server = await startServer(args, env);
+      server = await startProcess(args, env);
       const k2 = await createKey(env);
       await syncedAfter(env, Date.now());
       // A point in time inside this run's generation (Litestream restores a time only from within one).
@@ -245,7 +245,7 @@ describe("a replica across restarts and migrations", () => {
       expect(await server.stop()).toBe(0);
 
       writeMigrations(folder, [...base, { tag: "9999_replication_probe", sql: "CREATE TABLE `replication_probe` (`id` integer PRIMARY KEY NOT NULL);" }]);
-      server = await startServer(args, env);
+      server = await startProcess(args, env);
       expect(server.log()).toMatch(/applied \S*9999_replication_probe\.sql \(schema \d+\)/);
       const k3 = await createKey(env);
       await syncedAfter(env, Date.now());

@@ -1,6 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FakeUpstream, startFakeUpstream, streamChunks, strictChunk } from "../fake-upstream";
-import { type CreatedKey, cleanUpAfterFile, cli, createKey, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
+import {
+  type CreatedKey,
+  cleanUpAfterFile,
+  cli,
+  createKey,
+  isolatedEnv,
+  needsProcess,
+  type RunningServer,
+  startProcess,
+  startServer,
+  tempDir,
+} from "../helpers";
 
 cleanUpAfterFile();
 
@@ -20,7 +31,9 @@ async function withServer(
 ) {
   const fake = startFakeUpstream();
   setup(fake);
-  const server = await startServer(args, isolatedEnv(tempDir(), extra(fake)));
+  const env = isolatedEnv(tempDir(), extra(fake));
+  // The identity and keep-alive overrides are read from the environment of the process.
+  const server = needsProcess(env) ? await startProcess(args, env) : await startServer(args, env);
   try {
     await body(server, fake);
   } finally {
