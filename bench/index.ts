@@ -15,7 +15,7 @@ import { benchStrictChunks } from "./strict-chunks";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
 benchLookup();
-benchKeys();
+await benchKeys();
 benchRequestChecks();
 await benchEvents();
 await benchBoot();

@@ -72,7 +72,7 @@ export function createApp(deps: AppDeps) {
   });
 
   // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
-  app.route("/dashboard", dashboardRoutes({ store: deps.store, resolver: deps.keys.resolver, quota: deps.quota, now: deps.now }));
+  app.route("/dashboard", dashboardRoutes({ store: deps.store, quota: deps.quota, now: deps.now }));
 
   // The clock starts here, so every refusal below is recorded too (for the protocol routes).
   app.use(telemetry(deps.recorder, OPENAI_ROUTES, ANTHROPIC_ROUTES, RESPONSES_ROUTES));

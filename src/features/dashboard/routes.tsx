@@ -7,7 +7,6 @@ import type { Store } from "~/db";
 import { EVENT_ERRORS, type EventError, KEY_TIERS } from "~/db/schema";
 import {
   createKey,
-  type KeyResolver,
   type KeyRow,
   type KeySettingsInput,
   keyById,
@@ -67,8 +66,6 @@ import { deleteExpiredSessions, deleteSession, deleteSessionsOfKey, hashSessionI
 
 export interface DashboardDeps {
   store: Store;
-  /** Told when a key changes here: its cache cannot see this connection's own writes. */
-  resolver: Pick<KeyResolver, "invalidate">;
   /** Copilot's own counters; absent without a GitHub token. */
   quota?: QuotaSource;
   /** Wall clock, Unix ms: session expiry and windows (tests move it past a session's expiry). */
@@ -368,7 +365,6 @@ export function dashboardRoutes(deps: DashboardDeps) {
     try {
       const tier = parseChoice("tier", values.tier, KEY_TIERS);
       const created = createKey(store.db, keySpecFrom(tier, parseKeySettings(createInput(values), now())), now());
-      deps.resolver.invalidate();
       return keysPage(c, { created });
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
@@ -423,7 +419,6 @@ export function dashboardRoutes(deps: DashboardDeps) {
       if (!(error instanceof AppError)) throw error;
       return editPage(c, keyById(store.db, row.id) ?? row, echoed(values), formError(error));
     }
-    deps.resolver.invalidate();
     return c.redirect(`/dashboard/keys?updated=${row.id}`, 303);
   });
 
@@ -439,7 +434,6 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const row = keyOr404(c);
     if (!row) return noSuchKey(c);
     revokeKey(store.db, row.id, now());
-    deps.resolver.invalidate();
     deleteSessionsOfKey(store.db, row.id);
     if (row.id === c.var.session.keyId) {
       clearDashboardCookie(c, SESSION_COOKIE);
