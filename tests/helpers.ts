@@ -229,6 +229,18 @@ export async function startServer(args: string[], env: Record<string, string>): 
   return handle;
 }
 
+/** POST /v1/chat/completions: "hi" to gpt-4o unless `body` says otherwise, with `headers` (a key, an Origin…). */
+export const chat = (url: string, body: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+  fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], ...body }),
+  });
+
+/** The `error` object of an OpenAI-shaped error answer. */
+export const errorOf = async (response: Response) =>
+  ((await response.json()) as { error: { message: string; type: string; code: string | null; param: string | null } }).error;
+
 /** The sqlite3 CLI, when the machine has it (undefined otherwise: callers need a fallback). */
 export function sqlite3(file: string, command: string): string | undefined {
   const which = Bun.which("sqlite3");

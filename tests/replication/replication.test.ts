@@ -10,7 +10,7 @@ import { openStore } from "~/db";
 import type { DbStatus } from "~/db/status";
 import { findLitestream } from "~/features/replication";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
-import { appMigrations, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startProcess, tempDir, writeMigrations } from "../helpers";
+import { appMigrations, chat, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startProcess, tempDir, writeMigrations } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -51,13 +51,6 @@ async function syncedAfter(env: Record<string, string>, since: number): Promise<
   }
 }
 
-const chat = (url: string, secret: string) =>
-  fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }),
-  });
-
 async function restore(env: Record<string, string>, from: string, to: string, ...extra: string[]) {
   return cli(["db", "restore", "--from", from, "--to", to, ...extra], env);
 }
@@ -84,7 +77,7 @@ describe("replicating under load", () => {
       let loading = true;
       const client = async () => {
         while (loading) {
-          const response = await chat(server.url, first.secret);
+          const response = await chat(server.url, {}, { authorization: `Bearer ${first.secret}` });
           await response.text();
           expect(response.status).toBe(200);
           answeredAt.push(Date.now());
@@ -162,7 +155,9 @@ describe("replicating under load", () => {
       expect(synced.replication?.lagMs).toBeGreaterThanOrEqual(0);
       const litestreamPid = synced.replication!.pid!;
 
-      const answers = await Promise.all(Array.from({ length: 20 }, () => chat(server.url, key.secret).then((r) => r.status)));
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => chat(server.url, {}, { authorization: `Bearer ${key.secret}` }).then((r) => r.status)),
+      );
       expect(answers.every((s) => s === 200)).toBe(true);
       // At once: the events are still on their way to the replica when the server is told to stop.
       expect(await server.stop()).toBe(0);

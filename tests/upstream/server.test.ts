@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FakeUpstream, startFakeUpstream, streamChunks, strictChunk } from "../fake-upstream";
 import {
   type CreatedKey,
+  chat,
   cleanUpAfterFile,
   cli,
   createKey,
@@ -14,13 +15,6 @@ import {
 } from "../helpers";
 
 cleanUpAfterFile();
-
-const chat = (url: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-  fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], ...body }),
-  });
 
 /** Runs `body` against a fresh fake upstream and a server started with `args` and `extra` env; both stopped afterwards. */
 async function withServer(
