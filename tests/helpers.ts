@@ -281,6 +281,13 @@ export interface CreatedKey {
   allowedModels: string[];
 }
 
+/** `keys create --json ARGS` in a child process: for tests whose point is another process writing (under load, beside Litestream). */
+export async function createKeyByCli(env: Record<string, string>, ...args: string[]): Promise<CreatedKey> {
+  const result = await cli(["keys", "create", "--json", ...args], env);
+  if (result.code !== 0) throw new Error(`keys create failed:\n${result.stderr}`);
+  return JSON.parse(result.stdout) as CreatedKey;
+}
+
 /** `keys create ARGS` as the CLI runs it (another connection to the store, as a separate process would be), without a process. */
 export async function createKey(env: Record<string, string>, ...args: string[]): Promise<CreatedKey> {
   const quiet = captureLog();

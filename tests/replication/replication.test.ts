@@ -10,7 +10,7 @@ import { openStore } from "~/db";
 import type { DbStatus } from "~/db/status";
 import { findLitestream } from "~/features/replication";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
-import { appMigrations, chat, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startProcess, tempDir, writeMigrations } from "../helpers";
+import { appMigrations, chat, cleanUpAfterFile, cli, createKeyByCli, dbFileOf, isolatedEnv, startProcess, tempDir, writeMigrations } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -68,7 +68,7 @@ describe("replicating under load", () => {
       const home = tempDir();
       const replica = join(tempDir("copilot-api-replica-"), "replica");
       const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_REPLICATE_TO: `file://${replica}` });
-      const first = await createKey(env, "--rate-limit", "100000");
+      const first = await createKeyByCli(env, "--rate-limit", "100000");
       const server = await startProcess([], env);
       expect(server.log()).toContain("replicating to file://");
 
@@ -85,7 +85,7 @@ describe("replicating under load", () => {
       };
       const keyMaker = async () => {
         while (loading) {
-          const key = await createKey(env, "--label", "under-load");
+          const key = await createKeyByCli(env, "--label", "under-load");
           keysAt.push({ id: key.id, at: Date.now() });
         }
       };
@@ -148,7 +148,7 @@ describe("replicating under load", () => {
       const home = tempDir();
       const replica = join(tempDir("copilot-api-replica-"), "replica");
       const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
-      const key = await createKey(env);
+      const key = await createKeyByCli(env);
       const server = await startProcess(["--replicate-to", `file://${replica}`], env);
       const synced = await syncedAfter(env, 0);
       expect(synced.replication).toMatchObject({ replica: `file://${replica}`, live: true, running: true, restarts: 0 });
@@ -200,7 +200,7 @@ describe("replicating under load", () => {
       expect(now.replication).toMatchObject({ restarts: 1, running: true, live: true });
       expect(now.replication?.lastError).toContain("litestream exited");
       expect(server.log()).toContain("restarting it in");
-      const key = await createKey(env);
+      const key = await createKeyByCli(env);
       await syncedAfter(env, Date.now());
       expect(await server.stop()).toBe(0);
       const restored = join(tempDir(), "r.db");
@@ -224,25 +224,25 @@ describe("a replica across restarts and migrations", () => {
       const args = ["--replicate-to", `file://${replica}`];
 
       let server = await startProcess(args, env);
-      const k1 = await createKey(env);
+      const k1 = await createKeyByCli(env);
       await syncedAfter(env, Date.now());
       expect(await server.stop()).toBe(0);
 
       server = await startProcess(args, env);
-      const k2 = await createKey(env);
+      const k2 = await createKeyByCli(env);
       await syncedAfter(env, Date.now());
       // A point in time inside this run's generation (Litestream restores a time only from within one).
       await Bun.sleep(200);
       const pointInTime = new Date();
       await Bun.sleep(200);
-      const k2later = await createKey(env);
+      const k2later = await createKeyByCli(env);
       await syncedAfter(env, Date.now());
       expect(await server.stop()).toBe(0);
 
       writeMigrations(folder, [...base, { tag: "9999_replication_probe", sql: "CREATE TABLE `replication_probe` (`id` integer PRIMARY KEY NOT NULL);" }]);
       server = await startProcess(args, env);
       expect(server.log()).toMatch(/applied \S*9999_replication_probe\.sql \(schema \d+\)/);
-      const k3 = await createKey(env);
+      const k3 = await createKeyByCli(env);
       await syncedAfter(env, Date.now());
       expect(await server.stop()).toBe(0);
 
@@ -267,7 +267,7 @@ describe("the gateway's WAL management while Litestream replicates", () => {
   test("a CLI command on a replicated database leaves the WAL to Litestream instead of waiting out its read transaction to truncate it", async () => {
     const home = tempDir();
     const env = isolatedEnv(home);
-    await createKey(env);
+    await createKeyByCli(env);
     const file = dbFileOf(home);
     // Litestream's folder beside the database says it is Litestream's to checkpoint.
     mkdirSync(join(home, "data", "copilot-api", ".copilot-api.db-litestream"));
@@ -286,7 +286,7 @@ describe("the gateway's WAL management while Litestream replicates", () => {
       const lines = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
       expect((await lines.read()).value).toContain("holding");
       // A closing TRUNCATE would wait for the reader, then empty the WAL Litestream has not copied yet.
-      await createKey(env);
+      await createKeyByCli(env);
       expect((await lines.read()).value).toContain("released");
       expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
     } finally {
