@@ -1,6 +1,6 @@
 import { dirname } from "node:path";
 import { type Composed, type ComposeOptions, compose, serve } from "~/compose";
-import { openStore, removeStaleBackupTemps } from "~/db";
+import { type Migration, openStore, removeStaleBackupTemps, type Store } from "~/db";
 import { findLitestream, replicaTarget } from "~/features/replication";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -13,6 +13,15 @@ export interface StartOptions extends Omit<ComposeOptions, "replica" | "env" | "
   replicateTo?: string;
 }
 
+/** The server's open step: open and migrate the store, then clear what a backup killed halfway left beside it. */
+export function openServerStore(path: string, migrations?: Migration[]): Store {
+  log.info(`database ${path}`);
+  const store = openStore({ path, migrations });
+  // A backup killed halfway leaves its temporary file beside the database.
+  removeStaleBackupTemps(dirname(path));
+  return store;
+}
+
 /**
  * The one place that orders the boot: paths, open, migrate, compose, and only
  * then listen. Anything that throws before `Bun.serve` means no port is ever bound.
@@ -21,10 +30,7 @@ export async function start(options: StartOptions): Promise<void> {
   const path = dbPath(options.dbPath);
   // Checked before the store opens: a bad URL or a missing binary changes nothing on disk.
   const replica = options.replicateTo ? { target: replicaTarget(options.replicateTo), binary: findLitestream() } : undefined;
-  log.info(`database ${path}`);
-  const store = openStore({ path });
-  // A backup killed halfway leaves its temporary file beside the database.
-  removeStaleBackupTemps(dirname(path));
+  const store = openServerStore(path);
 
   let composed: Composed;
   try {

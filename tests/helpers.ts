@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ParsedArgs, parseArgs } from "citty";
 import { type Composed, compose, serve } from "~/compose";
-import { openStore } from "~/db";
 import { loadMigrations, readMigrationFolder } from "~/db/migrations";
 import { createArgs, createFromArgs } from "~/features/keys/cli";
 import { describeError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
+import { openServerStore } from "~/start";
 import { startOptionsFrom } from "~/start-args";
 import { captureLog } from "./log-capture";
 
@@ -189,8 +189,7 @@ export async function startServer(args: string[], env: Record<string, string>): 
   try {
     const options = startOptionsFrom(["--port", "0", ...args], env);
     const path = dbPath(options.dbPath, env);
-    log.info(`database ${path}`);
-    const store = openStore({ path, migrations: loadMigrations(env) });
+    const store = openServerStore(path, loadMigrations(env));
     try {
       composed = compose(store, { ...options, env });
     } catch (error) {
