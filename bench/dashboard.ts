@@ -5,12 +5,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { compose } from "~/compose";
 import { openStore } from "~/db";
-import { EventRecorder } from "~/features/events";
 import { type NewEvent, writeEvents } from "~/features/events/queries";
-import { createKey, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
-import { StoredResponses } from "~/features/responses";
-import { createApp } from "~/server";
+import { createKey } from "~/features/keys";
+import { log } from "~/lib/log";
+import { startOptionsFrom } from "~/start-args";
 import { printTable, summarize } from "./lib";
 
 const DAY = 86_400_000;
@@ -50,22 +50,11 @@ export async function benchDashboard(): Promise<void> {
     }
     const hourly = store.sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM usage_hourly").get()!.n;
 
-    const policy = { authDisabled: false, loopbackListener: true };
-    const recorder = new EventRecorder(store);
-    const makeApp = () =>
-      createApp({
-        store,
-        recorder,
-        keys: {
-          policy,
-          resolver: new KeyResolver(store, policy),
-          limiter: new RateLimiter(),
-          lastUsed: new LastUsedTracker(store),
-          premium: new PremiumUsage(store),
-        },
-        upstream: { bodyLimitBytes: 1 << 20 },
-        responses: { stored: new StoredResponses(store), storing: true },
-      });
+    // `start`'s defaults, without a GitHub token (the dashboard needs none); quiet: composed again for every first load.
+    const options = startOptionsFrom([], {});
+    const level = log.level;
+    log.level = 0;
+    const makeApp = () => compose(store, { ...options, env: {} }).app;
     const app = makeApp();
     const login = await app.request("/dashboard/login");
     const signInCookie = login.headers.getSetCookie()[0]!.split(";")[0]!;
@@ -147,7 +136,7 @@ export async function benchDashboard(): Promise<void> {
       [],
       "slowest",
     );
-    recorder.stop();
+    log.level = level;
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -19,7 +19,7 @@ import { benchStrictChunks } from "./strict-chunks";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
 benchLookup();
-benchKeys();
+await benchKeys();
 benchCredentials();
 benchRequestChecks();
 await benchEvents();

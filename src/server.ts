@@ -18,6 +18,7 @@ import {
   presentsAdminKey,
   type RateLimiter,
   rateLimit,
+  requireAdmin,
   resolveKey,
 } from "~/features/keys";
 import { type GatewayMetrics, metricsRoute } from "~/features/metrics";
@@ -26,7 +27,7 @@ import { quotaRoutes } from "~/features/quota/routes";
 import type { StoredResponses } from "~/features/responses";
 import type { Tracing } from "~/features/tracing";
 import { usageRoutes } from "~/features/usage/routes";
-import { apiError, openAIShape } from "~/lib/api-error";
+import { apiError, type ErrorShape, openAIShape } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
 import { ANTHROPIC_PATHS, anthropicProtocol, anthropicShape, speaksAnthropic, type TokenCounter } from "~/protocols/anthropic";
@@ -35,6 +36,13 @@ import { openAIProtocol } from "~/protocols/openai";
 import { type ProtocolDeps, protocolRoutes } from "~/protocols/pipeline";
 import { RESPONSES_PATHS, responsesProtocol } from "~/protocols/responses";
 import type { UpstreamChoice } from "~/upstream/forwarder";
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** How errors are worded for this request: its protocol's shape (set first, below). */
+    errorShape: ErrorShape;
+  }
+}
 
 export interface AppDeps {
   store: Store;
@@ -95,7 +103,7 @@ export function createApp(deps: AppDeps) {
   app.get("/", (c) => c.redirect("/dashboard", 302));
 
   // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
-  app.route("/dashboard", dashboardRoutes({ store: deps.store, resolver: deps.keys.resolver, quota: deps.quota, now: deps.now, recorder: deps.recorder }));
+  app.route("/dashboard", dashboardRoutes({ store: deps.store, quota: deps.quota, now: deps.now, recorder: deps.recorder }));
 
   // One span per request (when tracing is on), ended once its event is committed.
   if (deps.tracing) app.use(deps.tracing.middleware);
@@ -115,6 +123,8 @@ export function createApp(deps: AppDeps) {
   app.use(noteLastUsed(deps.keys.lastUsed));
   // Which Copilot seat answers: the key's credential, the pool, or the default GitHub token (c.var.upstream).
   app.use(chooseUpstream(deps.router ?? new UpstreamRouter(deps.upstream)));
+  // /admin/* takes admin keys only (403 for a client key), whatever feature serves the route.
+  app.use("/admin/*", requireAdmin);
 
   // The protocols, each at / and /v1, each an adapter over protocols/pipeline.ts; one count of arriving bodies per address for all.
   const upstream = { ...deps.upstream, bodyReads: deps.upstream.bodyReads ?? new BodyReads() };
@@ -123,7 +133,7 @@ export function createApp(deps: AppDeps) {
     app.route("/", routes);
     app.route("/v1", routes);
   }
-  // Admin keys only.
+  // Behind requireAdmin (above).
   app.route("/admin", usageRoutes(deps.store));
   app.route("/admin", quotaRoutes(deps.quota));
   app.route("/admin", eventsCsvRoute(deps.store));

@@ -15,7 +15,7 @@ import {
   MAIN,
   ROOT,
   sqlite3,
-  startServer,
+  startProcess,
   tempDir,
   writeMigrations,
 } from "./helpers";
@@ -29,7 +29,7 @@ const mode = (path: string) => statSync(path).mode & 0o777;
 describe("boot", () => {
   test("start on an empty data folder creates a WAL database, files 0600, folder 0700, and serves /healthz", async () => {
     const home = tempDir();
-    const server = await startServer([], isolatedEnv(home));
+    const server = await startProcess([], isolatedEnv(home));
     const db = dbFileOf(home);
     expect(mode(appDirOf(home))).toBe(0o700);
     for (const file of [db, `${db}-wal`, `${db}-shm`]) expect(mode(file)).toBe(0o600);
@@ -125,7 +125,7 @@ describe("boot", () => {
       { tag: "0102_more", sql: "ALTER TABLE boots ADD COLUMN note text;\n--> statement-breakpoint\nINSERT INTO boots (pid, note) VALUES (2, 'once');" },
     ];
     const env = isolatedEnv(home, { COPILOT_API_MIGRATIONS_DIR: writeMigrations(join(home, "migrations"), fixtures) });
-    const servers = await Promise.all(Array.from({ length: 8 }, () => startServer([], env)));
+    const servers = await Promise.all(Array.from({ length: 8 }, () => startProcess([], env)));
     const codes = await Promise.all(servers.map((s) => s.stop()));
     expect(codes).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
     // Every migration was applied by exactly one of them.
@@ -144,7 +144,7 @@ describe("boot", () => {
 
   test("a port already in use is a clear error, and the database is closed cleanly", async () => {
     const home = tempDir();
-    const first = await startServer([], isolatedEnv(home));
+    const first = await startProcess([], isolatedEnv(home));
     const port = new URL(first.url).port;
     const second = Bun.spawn([process.execPath, MAIN, "start", "--port", port], { cwd: ROOT, env: isolatedEnv(home), stderr: "pipe", stdout: "ignore" });
     const text = await new Response(second.stderr).text();

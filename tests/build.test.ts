@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { loadMigrations } from "~/db/migrations";
 import type { DbStatus } from "~/db/status";
-import { cleanUpAfterFile, isolatedEnv, ROOT, startServer, tempDir } from "./helpers";
+import { cleanUpAfterFile, isolatedEnv, ROOT, startProcess, tempDir } from "./helpers";
 
 cleanUpAfterFile();
 
@@ -26,7 +26,7 @@ describe.each(builds)("%s", (_name, script, cmd) => {
     const home = tempDir();
     const elsewhere = tempDir("copilot-api-cwd-");
     const env = isolatedEnv(home);
-    const server = await startServer([], env, { cmd, cwd: elsewhere });
+    const server = await startProcess([], env, { cmd, cwd: elsewhere });
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     // count_tokens runs on a thread that loads the bundle (or the binary) itself.
     const count = await fetch(`${server.url}/v1/messages/count_tokens`, {

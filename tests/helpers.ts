@@ -2,7 +2,16 @@ import { afterAll } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readMigrationFolder } from "~/db/migrations";
+import { type ParsedArgs, parseArgs } from "citty";
+import { type Composed, compose, type Served, serve } from "~/compose";
+import { loadMigrations, readMigrationFolder } from "~/db/migrations";
+import { createArgs, createFromArgs } from "~/features/keys/cli";
+import { describeError } from "~/lib/errors";
+import { log } from "~/lib/log";
+import { dbPath } from "~/lib/paths";
+import { openServerStore } from "~/start";
+import { startOptionsFrom } from "~/start-args";
+import { captureLog } from "./log-capture";
 
 export const ROOT = join(import.meta.dir, "..");
 export const MAIN = join(ROOT, "src", "main.ts");
@@ -27,6 +36,7 @@ export function cleanUpAfterFile(): void {
   fileRegistered = true;
   afterAll(async () => {
     fileRegistered = false;
+    await Promise.all([...running].map((server) => server.stop()));
     const left = [...children];
     children.clear();
     for (const proc of left) proc.kill("SIGKILL");
@@ -96,23 +106,28 @@ export function writeMigrations(dir: string, fixtures: Fixture[]): string {
 }
 
 export interface RunningServer {
-  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   url: string;
-  /** Everything the server wrote to stderr so far. */
+  /** Everything the server logged so far. */
   log: () => string;
+  /** Stops it as SIGTERM does (drain, stop the workers, close the store); the exit code a process would have. */
   stop: () => Promise<number>;
+}
+
+export interface ProcessServer extends RunningServer {
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
 }
 
 /**
  * Starts `copilot-api start` in a child process and resolves once it says it is
- * listening; rejects with its log if it exits first.
+ * listening; rejects with its log if it exits first. For the tests whose point
+ * is the process (boot, signals, crash, the package); the rest use startServer().
  */
-export async function startServer(
+export async function startProcess(
   args: string[],
   env: Record<string, string>,
   { cmd = [process.execPath, MAIN], cwd = ROOT }: { cmd?: string[]; cwd?: string } = {},
-): Promise<RunningServer> {
-  requireCleanup("startServer()");
+): Promise<ProcessServer> {
+  requireCleanup("startProcess()");
   const proc = track(Bun.spawn([...cmd, "start", "--port", "0", ...args], { cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" }));
   let text = "";
   const decoder = new TextDecoder();
@@ -144,6 +159,86 @@ export async function startServer(
     await Bun.sleep(20);
   }
 }
+
+/** `copilot-api start`'s defaults (the flags as parsed, with ARGS), as compose() options. */
+export const appOptions = (...args: string[]) => startOptionsFrom(["--port", "0", ...args], {});
+
+/** What an in-process server cannot honour: these tests need startProcess(). */
+const PROCESS_ONLY_ENV =
+  /^COPILOT_API_(SSE_KEEPALIVE_SECONDS|EDITOR_VERSION|PLUGIN_VERSION|USER_AGENT|API_VERSION|GITHUB_API_VERSION|INTEGRATION_ID|LITESTREAM|REPLICATE_TO)$/;
+
+/** True when ENV sets what only a process reads (identity, keep-alive, Litestream): such a server needs startProcess(). */
+export const needsProcess = (env: Record<string, string>) => Object.keys(env).some((name) => PROCESS_ONLY_ENV.test(name));
+
+const running = new Set<RunningServer>();
+
+/**
+ * `copilot-api start ARGS` with ENV, composed in this process (src/compose.ts,
+ * as start.ts does) on a real HTTP server on a free loopback port: the same app,
+ * store, workers and log lines, without a process start. Rejects with the log
+ * when the boot fails.
+ */
+export async function startServer(args: string[], env: Record<string, string>): Promise<RunningServer> {
+  requireCleanup("startServer()");
+  const unsupported = Object.keys(env).filter((name) => PROCESS_ONLY_ENV.test(name));
+  if (unsupported.length > 0 || args.includes("--replicate-to"))
+    throw new Error(`startServer() runs in-process: use startProcess() for ${unsupported.join(", ") || "--replicate-to"}`);
+  const capture = captureLog();
+  let composed: Composed;
+  let server: Served["server"];
+  try {
+    const options = startOptionsFrom(["--port", "0", ...args], env);
+    const path = dbPath(options.dbPath, env);
+    const store = openServerStore(path, loadMigrations(env));
+    try {
+      composed = compose(store, { ...options, env });
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+    server = serve(composed, { port: 0, host: options.host }).server;
+  } catch (error) {
+    capture.release();
+    throw new Error(`server did not start:\n${capture.text()}${describeError(error)}`);
+  }
+  let stopped: Promise<number> | undefined;
+  const handle: RunningServer = {
+    url: `http://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`,
+    log: capture.text,
+    stop: () => {
+      stopped ??= (async () => {
+        running.delete(handle);
+        // As start.ts: in-flight requests finish, an idle keep-alive client does not hold the stop.
+        await Promise.race([server.stop(), Bun.sleep(2000).then(() => server.stop(true))]);
+        let code = 0;
+        try {
+          await composed.close();
+          log.info("stopped cleanly");
+        } catch (error) {
+          log.error(`stopping failed: ${describeError(error)}`);
+          code = 1;
+        }
+        capture.release();
+        return code;
+      })();
+      return stopped;
+    },
+  };
+  running.add(handle);
+  return handle;
+}
+
+/** POST /v1/chat/completions: "hi" to gpt-4o unless `body` says otherwise, with `headers` (a key, an Origin…). */
+export const chat = (url: string, body: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+  fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], ...body }),
+  });
+
+/** The `error` object of an OpenAI-shaped error answer. */
+export const errorOf = async (response: Response) =>
+  ((await response.json()) as { error: { message: string; type: string; code: string | null; param: string | null } }).error;
 
 /** The sqlite3 CLI, when the machine has it (undefined otherwise: callers need a fallback). */
 export function sqlite3(file: string, command: string): string | undefined {
@@ -185,9 +280,20 @@ export interface CreatedKey {
   allowedModels: string[];
 }
 
-/** `keys create --json` in a child process; fails the test if it does not succeed. */
-export async function createKey(env: Record<string, string>, ...args: string[]): Promise<CreatedKey> {
+/** `keys create --json ARGS` in a child process: for tests whose point is another process writing (under load, beside Litestream). */
+export async function createKeyByCli(env: Record<string, string>, ...args: string[]): Promise<CreatedKey> {
   const result = await cli(["keys", "create", "--json", ...args], env);
   if (result.code !== 0) throw new Error(`keys create failed:\n${result.stderr}`);
   return JSON.parse(result.stdout) as CreatedKey;
+}
+
+/** `keys create ARGS` as the CLI runs it (another connection to the store, as a separate process would be), without a process. */
+export async function createKey(env: Record<string, string>, ...args: string[]): Promise<CreatedKey> {
+  const quiet = captureLog();
+  try {
+    const { row, secret } = await createFromArgs(parseArgs(args, createArgs) as ParsedArgs<typeof createArgs>, env);
+    return { id: row.id, secret, tier: row.tier, allowedModels: row.allowedModels };
+  } finally {
+    quiet.release();
+  }
 }

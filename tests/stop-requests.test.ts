@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { readReplicationStatus } from "~/db";
 import { type FakeUpstream, startFakeUpstream } from "./fake-upstream";
-import { cleanUpAfterFile, createKey, dbFileOf, isolatedEnv, ROOT, startServer, tempDir } from "./helpers";
+import { cleanUpAfterFile, createKey, dbFileOf, isolatedEnv, ROOT, startProcess, tempDir } from "./helpers";
 
 cleanUpAfterFile();
 
@@ -47,7 +47,7 @@ test("SIGHUP stops the server cleanly: exit 0, the last event written, and its L
   const replica = join(tempDir("copilot-api-replica-"), "replica");
   const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_REPLICATE_TO: `file://${replica}` });
   const key = await createKey(env);
-  const server = await startServer([], env);
+  const server = await startProcess([], env);
   let litestream: number | undefined;
   for (let i = 0; i < 400 && !litestream; i++) {
     litestream = readReplicationStatus(dbFileOf(home))?.pid;
@@ -79,7 +79,7 @@ test("a launcher killed outright (SIGKILL, which it cannot forward) leaves no se
 
   const home = tempDir();
   const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_BUN: process.execPath });
-  const server = await startServer([], env, { cmd: [node, join(root, "bin", "copilot-api.mjs")], cwd: root });
+  const server = await startProcess([], env, { cmd: [node, join(root, "bin", "copilot-api.mjs")], cwd: root });
   expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
 
   server.proc.kill("SIGKILL");

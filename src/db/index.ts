@@ -41,10 +41,20 @@ export interface Store {
   transaction<T>(fn: (tx: Parameters<Parameters<AppDatabase["transaction"]>[0]>[0]) => T): T;
   /**
    * PRAGMA data_version: changes whenever another connection (another process,
-   * e.g. the CLI) commits. Caches use it to prove the database has not changed.
-   * This connection's own commits do not change it.
+   * e.g. the CLI) commits. This connection's own commits do not change it: a
+   * cache of rows this process writes too reads changeCounter() instead.
    */
   dataVersion(): number;
+  /**
+   * Moves whenever the database may have changed, by any path: another
+   * connection's commit (data_version) or a row written on this one
+   * (total_changes(): a transaction, the turn writer, a Drizzle statement, a
+   * raw one). A cache keeps what it read with the counter it saw and trusts it
+   * while the counter stays put, so no write has to remember to invalidate it.
+   * Cheap enough for every request: data_version costs a read transaction, so it
+   * is read at most once per event-loop turn; total_changes() reads no page.
+   */
+  changeCounter(): number;
   /**
    * Runs fn with another busy timeout, for writers that must never stall the
    * event loop waiting for a lock (they retry later instead).
@@ -108,6 +118,7 @@ const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefined): Store {
   const db = drizzle({ client: sqlite, schema });
   const dataVersion = sqlite.query<{ data_version: number }, []>("PRAGMA data_version");
+  const changeCounter = changeCounterOver(() => dataVersion.get()!.data_version, sqlite.query<{ n: number }, []>("SELECT total_changes() AS n"));
   let closed = false;
   let problem: string | undefined;
   const fileProblem = () => {
@@ -125,6 +136,7 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
       return db.transaction(fn, { behavior: "immediate" });
     },
     dataVersion: () => dataVersion.get()!.data_version,
+    changeCounter,
     withBusyTimeout(ms, fn) {
       sqlite.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(ms))}`);
       try {
@@ -159,6 +171,34 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
       if (!replicatedByLitestream(path)) sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
       sqlite.close();
     },
+  };
+}
+
+/**
+ * Store.changeCounter over one connection: a number that moves when data_version
+ * (as of this event-loop turn) or this connection's total_changes() moved.
+ */
+function changeCounterOver(dataVersion: () => number, totalChanges: { get(): { n: number } | null }): () => number {
+  let turnVersion: number | undefined;
+  const nextTurn = () => {
+    turnVersion = undefined;
+  };
+  let seenVersion = Number.NaN;
+  let seenChanges = Number.NaN;
+  let counter = 0;
+  return () => {
+    if (turnVersion === undefined) {
+      turnVersion = dataVersion();
+      // Another process's commit shows from the next turn on: the next request sees it.
+      setImmediate(nextTurn);
+    }
+    const changes = totalChanges.get()!.n;
+    if (turnVersion !== seenVersion || changes !== seenChanges) {
+      seenVersion = turnVersion;
+      seenChanges = changes;
+      counter++;
+    }
+    return counter;
   };
 }
 

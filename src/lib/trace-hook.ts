@@ -9,3 +9,10 @@ export interface RequestTrace {
   /** The event's store write begins (recorded → committed); returns its end. */
   storeWrite(): () => void;
 }
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** This request's trace, only when tracing is on (--otlp-endpoint). */
+    trace: RequestTrace | undefined;
+  }
+}

@@ -5,7 +5,7 @@ import { FILE_MODE, octal, tightenLoudly } from "~/lib/file-modes";
 import { log } from "~/lib/log";
 import { appDir } from "~/lib/paths";
 
-export const githubTokenPath = () => join(appDir(), "github_token");
+export const githubTokenPath = (env: Record<string, string | undefined> = process.env) => join(appDir(env), "github_token");
 
 export type TokenSource = "--github-token" | "--github-token-file" | "GH_TOKEN" | "file";
 
@@ -34,7 +34,7 @@ export function resolveGithubToken(flags: GithubTokenFlags, env = process.env): 
   }
   if (flags.file !== undefined) return { token: readTokenFile(flags.file), source: "--github-token-file" };
   if (env.GH_TOKEN) return { token: env.GH_TOKEN.trim(), source: "GH_TOKEN" };
-  const path = githubTokenPath();
+  const path = githubTokenPath(env);
   if (!existsSync(path)) return undefined;
   tightenLoudly(path, FILE_MODE);
   const token = readFileSync(path, "utf8").trim();

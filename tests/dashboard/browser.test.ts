@@ -182,7 +182,7 @@ describe.skipIf(!chromium)("the dashboard in a real browser", () => {
   });
   afterAll(async () => {
     await browser?.close();
-    s?.stop();
+    await s?.stop();
   });
 
   async function checkCleanPage() {

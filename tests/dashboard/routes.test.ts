@@ -168,7 +168,7 @@ describe("dashboard sign-in and sessions", () => {
       limited.clock.offset = 61_000;
       expect((await postSignIn(limited.url, "cpk_wrong")).status).toBe(401);
     } finally {
-      limited.stop();
+      await limited.stop();
     }
   });
 });
@@ -183,8 +183,8 @@ describe("dashboard keys, CSRF and data", () => {
     seedEvents(s.store, [s.admin.id, s.client.id], 600);
     signed = await signIn(s.url, s.admin.secret);
   });
-  afterAll(() => {
-    s.stop();
+  afterAll(async () => {
+    await s.stop();
     fake.stop();
   });
 

@@ -2,16 +2,9 @@ import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { startFakeUpstream } from "../fake-upstream";
-import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
+import { chat, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
-
-const chat = (server: RunningServer) =>
-  fetch(`${server.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }),
-  });
 
 async function health(server: RunningServer): Promise<{ code: number; body: { status: string; reasons: string[] } }> {
   const response = await fetch(`${server.url}/healthz`);
@@ -29,7 +22,7 @@ test("a deleted database: the server says so loudly, /healthz answers 503, and s
   const home = tempDir();
   const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
   const server = await startServer([], env);
-  expect((await chat(server)).status).toBe(200);
+  expect((await chat(server.url)).status).toBe(200);
   expect((await health(server)).code).toBe(200);
 
   const path = dbFileOf(home);
@@ -45,7 +38,7 @@ test("a deleted database: the server says so loudly, /healthz answers 503, and s
 
   // A CLI run creates a new database at the path; the server writes nothing into it.
   const key = await createKey(env);
-  expect((await chat(server)).status).toBe(200); // requests are unaffected; their events are dropped, counted
+  expect((await chat(server.url)).status).toBe(200); // requests are unaffected; their events are dropped, counted
   expect((await health(server)).code).toBe(503);
   expect(await server.stop()).toBe(0);
   expect(server.log()).not.toContain("SQLITE_CORRUPT");
@@ -64,7 +57,7 @@ test("a database replaced by another file (mv over it): 503, and the server's ow
   const home = tempDir();
   const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
   const server = await startServer([], env);
-  for (let i = 0; i < 20; i++) expect((await chat(server)).status).toBe(200); // frames in the server's -wal
+  for (let i = 0; i < 20; i++) expect((await chat(server.url)).status).toBe(200); // frames in the server's -wal
 
   // Another database, closed cleanly (a single file), moved over the live one: a restore gone wrong.
   const otherHome = tempDir();
@@ -76,7 +69,7 @@ test("a database replaced by another file (mv over it): 503, and the server's ow
   const after = await health(server);
   expect(after.code).toBe(503);
   expect(after.body.reasons.join("\n")).toContain("the database file copilot-api.db was replaced by another file while the server had it open"); // no folder without an admin key
-  expect((await chat(server)).status).toBe(200);
+  expect((await chat(server.url)).status).toBe(200);
   expect(await server.stop()).toBe(0);
   expect(server.log()).toContain("was replaced by another file");
   fake.stop();

@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { startFakeUpstream } from "../fake-upstream";
-import { cleanUpAfterFile, dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
+import { cleanUpAfterFile, dbFileOf, isolatedEnv, startProcess, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -13,7 +13,7 @@ const MAX_MS = 4000;
 test("kill -9 under load: every request the client saw answered has its event row", async () => {
   const fake = startFakeUpstream();
   const home = tempDir();
-  const server = await startServer([], isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken }));
+  const server = await startProcess([], isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken }));
   const acknowledged: string[] = [];
   let sent = 0;
   let killed = false;

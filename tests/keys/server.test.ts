@@ -2,18 +2,9 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
-import { type CreatedKey, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
+import { type CreatedKey, chat, cleanUpAfterFile, cli, createKey, dbFileOf, errorOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
-
-const chat = (url: string, headers: Record<string, string>, model = "gpt-4o") =>
-  fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
-  });
-
-const errorOf = async (response: Response) => ((await response.json()) as { error: { message: string; type: string; code: string } }).error;
 
 describe("key resolution on a serving proxy", () => {
   let fake: FakeUpstream;
@@ -40,8 +31,8 @@ describe("key resolution on a serving proxy", () => {
 
   test("accepts the key as a Bearer token or as x-api-key, and strips both before forwarding", async () => {
     const before = fake.requests.length;
-    expect((await chat(server.url, { authorization: `Bearer ${full.secret}` })).status).toBe(200);
-    expect((await chat(server.url, { "x-api-key": full.secret })).status).toBe(200);
+    expect((await chat(server.url, {}, { authorization: `Bearer ${full.secret}` })).status).toBe(200);
+    expect((await chat(server.url, {}, { "x-api-key": full.secret })).status).toBe(200);
     // Only the chat requests: the model catalog's own GET /models may land in between.
     const forwarded = fake.requests.slice(before).filter((r) => r.path === "/chat/completions");
     expect(forwarded).toHaveLength(2);
@@ -57,7 +48,7 @@ describe("key resolution on a serving proxy", () => {
     ["malformed", { authorization: "Bearer sk-not-ours" }, "malformed API key"],
     ["empty", { "x-api-key": "" }, "missing API key"],
   ])("a %s key gets 401 in the OpenAI error shape", async (_what, headers, message) => {
-    const response = await chat(server.url, headers as Record<string, string>);
+    const response = await chat(server.url, {}, headers as Record<string, string>);
     expect(response.status).toBe(401);
     const error = await errorOf(response);
     expect(error).toMatchObject({ type: "invalid_request_error", code: "invalid_api_key" });
@@ -66,16 +57,16 @@ describe("key resolution on a serving proxy", () => {
 
   test("a well-formed key that was never issued gets 401 unknown", async () => {
     const stranger = await createKey(isolatedEnv(tempDir())); // a valid key of another installation
-    const response = await chat(server.url, { authorization: `Bearer ${stranger.secret}` });
+    const response = await chat(server.url, {}, { authorization: `Bearer ${stranger.secret}` });
     expect(response.status).toBe(401);
     expect((await errorOf(response)).message).toContain("unknown API key");
   });
 
   test("a model outside the key's allowed models gets 403, and /models lists only allowed ones", async () => {
-    const denied = await chat(server.url, { authorization: `Bearer ${limited.secret}` }, "gpt-4o");
+    const denied = await chat(server.url, { model: "gpt-4o" }, { authorization: `Bearer ${limited.secret}` });
     expect(denied.status).toBe(403);
     expect(await errorOf(denied)).toMatchObject({ code: "model_not_allowed", type: "invalid_request_error" });
-    expect((await chat(server.url, { authorization: `Bearer ${limited.secret}` }, "claude-sonnet-4")).status).toBe(200);
+    expect((await chat(server.url, { model: "claude-sonnet-4" }, { authorization: `Bearer ${limited.secret}` })).status).toBe(200);
     const models = await fetch(`${server.url}/models`, { headers: { authorization: `Bearer ${limited.secret}` } });
     expect(((await models.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual([
       "claude-sonnet-4.5",
@@ -87,10 +78,10 @@ describe("key resolution on a serving proxy", () => {
 
   test("a key over its rate limit gets 429 with Retry-After", async () => {
     const auth = { authorization: `Bearer ${throttled.secret}` };
-    expect((await chat(server.url, auth)).status).toBe(200);
-    expect((await chat(server.url, auth)).status).toBe(200);
+    expect((await chat(server.url, {}, auth)).status).toBe(200);
+    expect((await chat(server.url, {}, auth)).status).toBe(200);
     // Each request takes exactly one token: the third within the minute is refused.
-    const third = await chat(server.url, auth);
+    const third = await chat(server.url, {}, auth);
     expect(third.status).toBe(429);
     expect(Number(third.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(await errorOf(third)).toMatchObject({ code: "rate_limit_exceeded" });
@@ -99,11 +90,11 @@ describe("key resolution on a serving proxy", () => {
   test("revoking from another process while the server runs takes effect on the very next request", async () => {
     const victim = await createKey(env, "--label", "to revoke");
     const auth = { authorization: `Bearer ${victim.secret}` };
-    expect((await chat(server.url, auth)).status).toBe(200); // resolved and now cached
-    expect((await chat(server.url, auth)).status).toBe(200);
+    expect((await chat(server.url, {}, auth)).status).toBe(200); // resolved and now cached
+    expect((await chat(server.url, {}, auth)).status).toBe(200);
     const revoked = await cli(["keys", "revoke", victim.id], env);
     expect(revoked.code).toBe(0);
-    const next = await chat(server.url, auth);
+    const next = await chat(server.url, {}, auth);
     expect(next.status).toBe(401);
     expect((await errorOf(next)).message).toContain(`this API key was revoked: ask the owner for a new one (${victim.id})`);
   });
@@ -134,7 +125,7 @@ describe("last_used_at", () => {
     const env = isolatedEnv(tempDir(), { ...fake.env(), GH_TOKEN: fake.githubToken });
     const key = await createKey(env);
     const server = await startServer([], env);
-    expect((await chat(server.url, { authorization: `Bearer ${key.secret}` })).status).toBe(200);
+    expect((await chat(server.url, {}, { authorization: `Bearer ${key.secret}` })).status).toBe(200);
     expect(await server.stop()).toBe(0);
     fake.stop();
     const shown = JSON.parse((await cli(["keys", "show", key.id, "--json"], env)).stdout) as { lastUsedAt: number | null };
@@ -239,22 +230,22 @@ describe("revoking every key never opens a server", () => {
     const only = await createKey(env, "--tier", "admin");
     const server = await startServer([], env);
     const auth = { authorization: `Bearer ${only.secret}` };
-    expect((await chat(server.url, auth)).status).toBe(200);
+    expect((await chat(server.url, {}, auth)).status).toBe(200);
     expect((await cli(["keys", "revoke", only.id], env)).code).toBe(0);
 
-    const revoked = await chat(server.url, auth);
+    const revoked = await chat(server.url, {}, auth);
     expect(revoked.status).toBe(401);
     expect((await errorOf(revoked)).message).toContain(`this API key was revoked: ask the owner for a new one (${only.id})`);
-    const garbage = await chat(server.url, { authorization: "Bearer sk-garbage" });
+    const garbage = await chat(server.url, {}, { authorization: "Bearer sk-garbage" });
     expect(garbage.status).toBe(401);
     expect((await errorOf(garbage)).message).toContain("malformed API key");
     const stranger = await createKey(isolatedEnv(tempDir()));
-    expect((await chat(server.url, { "x-api-key": stranger.secret })).status).toBe(401);
-    const none = await chat(server.url, {});
+    expect((await chat(server.url, {}, { "x-api-key": stranger.secret })).status).toBe(401);
+    const none = await chat(server.url);
     expect(none.status).toBe(401);
     expect(await errorOf(none)).toMatchObject({ code: "invalid_api_key" });
-    expect((await errorOf(await chat(server.url, {}))).message).toContain("no active API key, so every request is refused");
-    expect((await errorOf(await chat(server.url, {}))).message).toContain("copilot-api keys create");
+    expect((await errorOf(await chat(server.url))).message).toContain("no active API key, so every request is refused");
+    expect((await errorOf(await chat(server.url))).message).toContain("copilot-api keys create");
     for (const headers of [auth, {}]) {
       expect((await fetch(`${server.url}/admin/usage`, { headers })).status).toBe(401);
       expect((await fetch(`${server.url}/v1/models`, { headers })).status).toBe(401);
@@ -394,7 +385,7 @@ describe("requests that pass without a key: host and cross-site guards", () => {
       { origin: "http://[::1]:5173" },
     ];
     for (const headers of local) {
-      expect((await chat(server.url, headers)).status).toBe(200);
+      expect((await chat(server.url, {}, headers)).status).toBe(200);
     }
     expect(forwardedSince(before)).toBe(4);
     await server.stop();
@@ -404,8 +395,10 @@ describe("requests that pass without a key: host and cross-site guards", () => {
     const env = isolatedEnv(tempDir(), { ...fake.env(), GH_TOKEN: fake.githubToken });
     const key = await createKey(env);
     const server = await startServer([], env);
-    expect((await chat(server.url, { authorization: `Bearer ${key.secret}`, origin: "https://app.example", "sec-fetch-site": "cross-site" })).status).toBe(200);
-    expect((await chat(server.url, { origin: "https://app.example" })).status).toBe(401);
+    expect((await chat(server.url, {}, { authorization: `Bearer ${key.secret}`, origin: "https://app.example", "sec-fetch-site": "cross-site" })).status).toBe(
+      200,
+    );
+    expect((await chat(server.url, {}, { origin: "https://app.example" })).status).toBe(401);
     await server.stop();
   });
 });

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSyn
 import { delimiter, join } from "node:path";
 import { loadMigrations } from "~/db/migrations";
 import type { DbStatus } from "~/db/status";
-import { cleanUpAfterFile, dbFileOf, isolatedEnv, ROOT, startServer, tempDir } from "../helpers";
+import { cleanUpAfterFile, dbFileOf, isolatedEnv, ROOT, startProcess, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -127,7 +127,7 @@ describe("npm install <tarball> on a machine with Node only", () => {
     const launcher = join(installed, "node_modules", ".bin", "copilot-api");
     await startStopViaNpx(env);
 
-    const server = await startServer([], env, { cmd: [launcher], cwd: installed });
+    const server = await startProcess([], env, { cmd: [launcher], cwd: installed });
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect(await server.stop()).toBe(0);
     expect(server.log()).toContain("stopped cleanly");

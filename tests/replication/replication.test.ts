@@ -10,7 +10,7 @@ import { openStore } from "~/db";
 import type { DbStatus } from "~/db/status";
 import { findLitestream } from "~/features/replication";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
-import { appMigrations, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir, writeMigrations } from "../helpers";
+import { appMigrations, chat, cleanUpAfterFile, cli, createKeyByCli, dbFileOf, isolatedEnv, startProcess, tempDir, writeMigrations } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -51,13 +51,6 @@ async function syncedAfter(env: Record<string, string>, since: number): Promise<
   }
 }
 
-const chat = (url: string, secret: string) =>
-  fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }),
-  });
-
 async function restore(env: Record<string, string>, from: string, to: string, ...extra: string[]) {
   return cli(["db", "restore", "--from", from, "--to", to, ...extra], env);
 }
@@ -75,8 +68,8 @@ describe("replicating under load", () => {
       const home = tempDir();
       const replica = join(tempDir("copilot-api-replica-"), "replica");
       const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_REPLICATE_TO: `file://${replica}` });
-      const first = await createKey(env, "--rate-limit", "100000");
-      const server = await startServer([], env);
+      const first = await createKeyByCli(env, "--rate-limit", "100000");
+      const server = await startProcess([], env);
       expect(server.log()).toContain("replicating to file://");
 
       const keysAt: { id: string; at: number }[] = [{ id: first.id, at: Date.now() }];
@@ -84,7 +77,7 @@ describe("replicating under load", () => {
       let loading = true;
       const client = async () => {
         while (loading) {
-          const response = await chat(server.url, first.secret);
+          const response = await chat(server.url, {}, { authorization: `Bearer ${first.secret}` });
           await response.text();
           expect(response.status).toBe(200);
           answeredAt.push(Date.now());
@@ -92,7 +85,7 @@ describe("replicating under load", () => {
       };
       const keyMaker = async () => {
         while (loading) {
-          const key = await createKey(env, "--label", "under-load");
+          const key = await createKeyByCli(env, "--label", "under-load");
           keysAt.push({ id: key.id, at: Date.now() });
         }
       };
@@ -140,7 +133,7 @@ describe("replicating under load", () => {
 
       // The restored store boots on the other machine and serves the same keys.
       const otherEnv = isolatedEnv(otherHome, { ...fake.env(), GH_TOKEN: fake.githubToken });
-      const other = await startServer(["--db-path", restored], otherEnv);
+      const other = await startProcess(["--db-path", restored], otherEnv);
       const ask = (secret: string) => fetch(`${other.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
       expect((await ask(first.secret)).status).toBe(200);
       expect((await ask("cpk_not_a_key")).status).toBe(401);
@@ -155,14 +148,16 @@ describe("replicating under load", () => {
       const home = tempDir();
       const replica = join(tempDir("copilot-api-replica-"), "replica");
       const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
-      const key = await createKey(env);
-      const server = await startServer(["--replicate-to", `file://${replica}`], env);
+      const key = await createKeyByCli(env);
+      const server = await startProcess(["--replicate-to", `file://${replica}`], env);
       const synced = await syncedAfter(env, 0);
       expect(synced.replication).toMatchObject({ replica: `file://${replica}`, live: true, running: true, restarts: 0 });
       expect(synced.replication?.lagMs).toBeGreaterThanOrEqual(0);
       const litestreamPid = synced.replication!.pid!;
 
-      const answers = await Promise.all(Array.from({ length: 20 }, () => chat(server.url, key.secret).then((r) => r.status)));
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => chat(server.url, {}, { authorization: `Bearer ${key.secret}` }).then((r) => r.status)),
+      );
       expect(answers.every((s) => s === 200)).toBe(true);
       // At once: the events are still on their way to the replica when the server is told to stop.
       expect(await server.stop()).toBe(0);
@@ -193,7 +188,7 @@ describe("replicating under load", () => {
       const home = tempDir();
       const replica = join(tempDir("copilot-api-replica-"), "replica");
       const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
-      const server = await startServer(["--replicate-to", `file://${replica}`], env);
+      const server = await startProcess(["--replicate-to", `file://${replica}`], env);
       const first = await syncedAfter(env, 0);
       process.kill(first.replication!.pid!, "SIGKILL");
       const deadline = Date.now() + 20_000;
@@ -205,7 +200,7 @@ describe("replicating under load", () => {
       expect(now.replication).toMatchObject({ restarts: 1, running: true, live: true });
       expect(now.replication?.lastError).toContain("litestream exited");
       expect(server.log()).toContain("restarting it in");
-      const key = await createKey(env);
+      const key = await createKeyByCli(env);
       await syncedAfter(env, Date.now());
       expect(await server.stop()).toBe(0);
       const restored = join(tempDir(), "r.db");
@@ -228,26 +223,26 @@ describe("a replica across restarts and migrations", () => {
       const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_MIGRATIONS_DIR: folder });
       const args = ["--replicate-to", `file://${replica}`];
 
-      let server = await startServer(args, env);
-      const k1 = await createKey(env);
+      let server = await startProcess(args, env);
+      const k1 = await createKeyByCli(env);
       await syncedAfter(env, Date.now());
       expect(await server.stop()).toBe(0);
 
-      server = await startServer(args, env);
-      const k2 = await createKey(env);
+      server = await startProcess(args, env);
+      const k2 = await createKeyByCli(env);
       await syncedAfter(env, Date.now());
       // A point in time inside this run's generation (Litestream restores a time only from within one).
       await Bun.sleep(200);
       const pointInTime = new Date();
       await Bun.sleep(200);
-      const k2later = await createKey(env);
+      const k2later = await createKeyByCli(env);
       await syncedAfter(env, Date.now());
       expect(await server.stop()).toBe(0);
 
       writeMigrations(folder, [...base, { tag: "9999_replication_probe", sql: "CREATE TABLE `replication_probe` (`id` integer PRIMARY KEY NOT NULL);" }]);
-      server = await startServer(args, env);
+      server = await startProcess(args, env);
       expect(server.log()).toMatch(/applied \S*9999_replication_probe\.sql \(schema \d+\)/);
-      const k3 = await createKey(env);
+      const k3 = await createKeyByCli(env);
       await syncedAfter(env, Date.now());
       expect(await server.stop()).toBe(0);
 
@@ -272,7 +267,7 @@ describe("the gateway's WAL management while Litestream replicates", () => {
   test("a CLI command on a replicated database leaves the WAL to Litestream instead of waiting out its read transaction to truncate it", async () => {
     const home = tempDir();
     const env = isolatedEnv(home);
-    await createKey(env);
+    await createKeyByCli(env);
     const file = dbFileOf(home);
     // Litestream's folder beside the database says it is Litestream's to checkpoint.
     mkdirSync(join(home, "data", "copilot-api", ".copilot-api.db-litestream"));
@@ -291,7 +286,7 @@ describe("the gateway's WAL management while Litestream replicates", () => {
       const lines = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
       expect((await lines.read()).value).toContain("holding");
       // A closing TRUNCATE would wait for the reader, then empty the WAL Litestream has not copied yet.
-      await createKey(env);
+      await createKeyByCli(env);
       expect((await lines.read()).value).toContain("released");
       expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
     } finally {

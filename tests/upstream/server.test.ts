@@ -1,15 +1,20 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FakeUpstream, startFakeUpstream, streamChunks, strictChunk } from "../fake-upstream";
-import { type CreatedKey, cleanUpAfterFile, cli, createKey, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
+import {
+  type CreatedKey,
+  chat,
+  cleanUpAfterFile,
+  cli,
+  createKey,
+  isolatedEnv,
+  needsProcess,
+  type RunningServer,
+  startProcess,
+  startServer,
+  tempDir,
+} from "../helpers";
 
 cleanUpAfterFile();
-
-const chat = (url: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-  fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], ...body }),
-  });
 
 /** Runs `body` against a fresh fake upstream and a server started with `args` and `extra` env; both stopped afterwards. */
 async function withServer(
@@ -20,7 +25,9 @@ async function withServer(
 ) {
   const fake = startFakeUpstream();
   setup(fake);
-  const server = await startServer(args, isolatedEnv(tempDir(), extra(fake)));
+  const env = isolatedEnv(tempDir(), extra(fake));
+  // The identity and keep-alive overrides are read from the environment of the process.
+  const server = needsProcess(env) ? await startProcess(args, env) : await startServer(args, env);
   try {
     await body(server, fake);
   } finally {

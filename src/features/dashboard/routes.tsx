@@ -8,7 +8,6 @@ import { EVENT_ERRORS, type EventError, KEY_TIERS } from "~/db/schema";
 import { type AuditEntry, appendAudit, createKeyAudited, httpActor } from "~/features/audit";
 import type { EventRecorder } from "~/features/events";
 import {
-  type KeyResolver,
   type KeyRow,
   type KeySettingsInput,
   keyById,
@@ -20,10 +19,10 @@ import {
   listKeys,
   parseKeySettings,
   premiumUsedThisMonth,
-  requireAdmin,
   revokeKey,
   updateKey,
 } from "~/features/keys";
+
 import type { QuotaSource } from "~/features/quota";
 import { apiError } from "~/lib/api-error";
 import { parseChoice } from "~/lib/cli";
@@ -73,8 +72,6 @@ import { signInLinkRoute } from "./sign-in-link";
 
 export interface DashboardDeps {
   store: Store;
-  /** Told when a key changes here: its cache cannot see this connection's own writes. */
-  resolver: Pick<KeyResolver, "invalidate">;
   /** Copilot's own counters; absent without a GitHub token. */
   quota?: QuotaSource;
   /** Wall clock, Unix ms: session expiry and windows (tests move it past a session's expiry). */
@@ -156,9 +153,9 @@ function exportCsv(c: Context, store: Store, now: number): Response {
   });
 }
 
-/** GET /admin/events.csv?since=…&key=…: the export for admin keys (scripts, curl). */
+/** GET /admin/events.csv?since=…&key=…: the export for admin keys (scripts, curl; behind requireAdmin in server.ts). */
 export function eventsCsvRoute(store: Store) {
-  return new Hono<AppEnv>().get("/events.csv", requireAdmin, (c) => exportCsv(c, store, Date.now()));
+  return new Hono<AppEnv>().get("/events.csv", (c) => exportCsv(c, store, Date.now()));
 }
 
 const LOGIN_NOTICES: Record<string, string> = {
@@ -392,7 +389,6 @@ export function dashboardRoutes(deps: DashboardDeps) {
         httpActor(c, "session", c.var.session.keyId),
         now(),
       );
-      deps.resolver.invalidate();
       return keysPage(c, { created });
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
@@ -448,7 +444,6 @@ export function dashboardRoutes(deps: DashboardDeps) {
       if (!(error instanceof AppError)) throw error;
       return editPage(c, keyById(store.db, row.id) ?? row, echoed(values), formError(error));
     }
-    deps.resolver.invalidate();
     return c.redirect(`/dashboard/keys?updated=${row.id}`, 303);
   });
 
@@ -465,7 +460,6 @@ export function dashboardRoutes(deps: DashboardDeps) {
     if (!row) return noSuchKey(c);
     if (revokeKey(store.db, row.id, now()))
       audit(c, bySession(c), { action: "key.revoked", target: row.id, before: keyView(row), after: keyView(keyById(store.db, row.id) ?? row) });
-    deps.resolver.invalidate();
     const ended = deleteSessionsOfKey(store.db, row.id);
     if (ended > 0) audit(c, bySession(c), { action: "dashboard.session_ended", target: row.id, after: { sessions: ended, reason: "key revoked" } });
     if (row.id === c.var.session.keyId) {

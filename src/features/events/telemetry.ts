@@ -45,6 +45,13 @@ function errorTag(status: number, draft: EventDraft): EventError | null {
  * stream's last bytes only once its event is, so a crash never loses the
  * event of a request the client saw answered.
  */
+declare module "hono" {
+  interface ContextVariableMap {
+    /** What telemetry records for this request; handlers fill it in. */
+    event: EventDraft;
+  }
+}
+
 export function telemetry(recorder: EventRecorder, ...protocols: RecordedRoutes[]): MiddlewareHandler<AppEnv> {
   const recorded = new Set(protocols.flatMap((routes) => [...routes.usage, ...routes.other]));
   const withUsage = new Set(protocols.flatMap((routes) => routes.usage));

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand, type ParsedArgs } from "citty";
 import type { Store } from "~/db";
 import { withStore } from "~/db";
 import { KEY_TIERS } from "~/db/schema";
@@ -89,27 +89,34 @@ function findOrFail(row: KeyRow | undefined, id: string): KeyRow {
   return row;
 }
 
+/** The flags of `keys create` (the tests parse them too, to create keys without a process). */
+export const createArgs = {
+  ...dbPathArg,
+  tier: { type: "string", description: `${KEY_TIERS.join(" or ")}: admin keys may also read /admin routes`, default: "client" },
+  label: { type: "string", description: "a note for you: who or what uses it", default: "" },
+  ...settingsArgs,
+  json: { type: "boolean", description: "print JSON", default: false },
+} as const;
+
+/** `keys create` without the printing: validates everything before opening the database, so bad input writes nothing. */
+export function createFromArgs(args: ParsedArgs<typeof createArgs>, env: Record<string, string | undefined> = process.env) {
+  const tier = parseChoice("--tier", args.tier, KEY_TIERS);
+  const settings = parseKeySettings(settingsInput(args));
+  return withStore(dbPath(args["db-path"], env), (store) => {
+    const created = createKeyAudited(store, keySpecFrom(tier, settings), cliActor());
+    if (args.credential === undefined) return created;
+    bindKey(store.db, created.row.id, args.credential);
+    const bound = keyById(store.db, created.row.id) ?? created.row;
+    appendAudit(store.db, { ...cliActor(), action: "key.updated", target: bound.id, before: keyView(created.row), after: keyView(bound) });
+    return { ...created, row: bound };
+  });
+}
+
 const create = defineCommand({
   meta: { name: "create", description: "Create an API key and print its secret (shown only this once)" },
-  args: {
-    ...dbPathArg,
-    tier: { type: "string", description: `${KEY_TIERS.join(" or ")}: admin keys may also read /admin routes`, default: "client" },
-    label: { type: "string", description: "a note for you: who or what uses it", default: "" },
-    ...settingsArgs,
-    json: { type: "boolean", description: "print JSON", default: false },
-  },
+  args: createArgs,
   run: guarded(async ({ args }) => {
-    // Validate everything before opening the database: bad input writes nothing.
-    const tier = parseChoice("--tier", args.tier, KEY_TIERS);
-    const settings = parseKeySettings(settingsInput(args));
-    const { row, secret } = await withStore(dbPath(args["db-path"]), (store) => {
-      const created = createKeyAudited(store, keySpecFrom(tier, settings), cliActor());
-      if (args.credential === undefined) return created;
-      bindKey(store.db, created.row.id, args.credential);
-      const bound = keyById(store.db, created.row.id) ?? created.row;
-      appendAudit(store.db, { ...cliActor(), action: "key.updated", target: bound.id, before: keyView(created.row), after: keyView(bound) });
-      return { ...created, row: bound };
-    });
+    const { row, secret } = await createFromArgs(args);
     if (args.json) {
       console.log(JSON.stringify({ ...publicView(row), secret }, null, 2));
       return;

@@ -1,7 +1,9 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import { apiError } from "~/lib/api-error";
-import { type KeyResolver, NO_AUTH_KEY_ID, type Resolution } from "./resolver";
+
+import { type KeyResolver, NO_AUTH_KEY_ID, type Resolution, type ResolvedKey } from "./resolver";
+
 import { utcTime } from "./settings";
 
 const REASONS: Record<Exclude<Resolution, { key: unknown }>["reason"], string> = {
@@ -31,6 +33,13 @@ function presentedSecret(authorization: string | undefined, apiKey: string | und
  * The client's Authorization and x-api-key headers never reach Copilot: the
  * upstream client builds its headers from a fixed set and copies none.
  */
+declare module "hono" {
+  interface ContextVariableMap {
+    /** The key this request came with (or the __noauth__ sentinel): set by resolveKey. */
+    apiKey: ResolvedKey;
+  }
+}
+
 export function resolveKey(resolver: KeyResolver): MiddlewareHandler<AppEnv> {
   return async function resolveKey(c, next) {
     const resolution = resolver.resolve(presentedSecret(c.req.header("authorization"), c.req.header("x-api-key")));

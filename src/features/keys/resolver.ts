@@ -53,8 +53,9 @@ const CACHE_LIMIT = 10_000;
 
 /**
  * Turns a presented secret into a key. Lookups are cached by hash, and the
- * cache is only trusted while PRAGMA data_version proves no other process has
- * committed since: a key revoked from the CLI is refused on the very next request.
+ * cache is only trusted while the store's change counter stays put: a key
+ * revoked by any write (the CLI, the dashboard, another process) is refused on
+ * the very next request, without the writer invalidating anything.
  * Expiry is compared with the wall clock on every resolution, cached or not, so
  * a key is refused from its expiry time on.
  * A presented secret is always checked (unless --no-auth), whatever the mode.
@@ -62,7 +63,8 @@ const CACHE_LIMIT = 10_000;
 export class KeyResolver {
   private cache = new Map<string, ResolvedKey | { revokedId: string } | null>();
   private version = Number.NaN;
-  private counts: KeyCounts = { total: 0, active: 0 };
+  /** Read when first needed after the counter moved: a valid cached key never needs them. */
+  private counts: KeyCounts | undefined;
 
   constructor(
     private readonly store: Store,
@@ -74,48 +76,43 @@ export class KeyResolver {
   /** How many keys the database holds, all and active (as of this call). */
   keyCounts(): KeyCounts {
     this.revalidate();
+    this.counts ??= keyCounts(this.store.db);
     return this.counts;
   }
 
   resolve(secret: string | undefined): Resolution {
     if (this.policy.authDisabled) return { key: NO_AUTH_KEY };
-    this.revalidate();
-    const keyless = passesWithoutKey(this.policy, this.counts);
     if (!secret) {
-      if (keyless) return { key: NO_AUTH_KEY };
-      return { reason: this.counts.active === 0 ? "no_keys" : "missing" };
+      const counts = this.keyCounts();
+      if (passesWithoutKey(this.policy, counts)) return { key: NO_AUTH_KEY };
+      return { reason: counts.active === 0 ? "no_keys" : "missing" };
     }
+    this.revalidate();
+    // Whether sending no key would have passed: said with a refusal.
+    const keyless = () => passesWithoutKey(this.policy, this.keyCounts());
     // Keyless: a placeholder SDKs insist on ("dummy", "sk-…") is no key; anything shaped like ours is checked.
-    if (keyless && !looksLikeKey(secret)) return { key: NO_AUTH_KEY };
+    if (!looksLikeKey(secret) && keyless()) return { key: NO_AUTH_KEY };
 
     const hash = hashSecret(secret);
     let entry = this.cache.get(hash);
     if (entry === undefined) {
       // Only a miss pays for the checksum; a typo or a foreign token never reaches the database.
-      if (!isWellFormed(secret)) return { reason: "malformed", keyless };
+      if (!isWellFormed(secret)) return { reason: "malformed", keyless: keyless() };
       entry = toEntry(keyByHash(this.store.db, hash));
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(hash, entry);
     }
-    if (entry === null) return { reason: "unknown", keyless };
+    if (entry === null) return { reason: "unknown", keyless: keyless() };
     if ("revokedId" in entry) return { reason: "revoked", keyId: entry.revokedId };
     if (entry.expiresAt !== null && this.now() >= entry.expiresAt) return { reason: "expired", keyId: entry.id, expiredAt: entry.expiresAt };
     return { key: entry };
   }
 
-  /**
-   * Drops the cache: for changes to keys made through this process's own
-   * connection (the dashboard), which PRAGMA data_version does not show.
-   */
-  invalidate(): void {
-    this.version = Number.NaN;
-  }
-
   private revalidate(): void {
-    const version = this.store.dataVersion();
+    const version = this.store.changeCounter();
     if (version === this.version) return;
     this.cache.clear();
-    this.counts = keyCounts(this.store.db);
+    this.counts = undefined;
     this.version = version;
   }
 }

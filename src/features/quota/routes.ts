@@ -1,15 +1,14 @@
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
-import { requireAdmin } from "~/features/keys";
 import { apiError } from "~/lib/api-error";
 import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { GithubTokenRejected } from "~/upstream/copilot-token";
 import type { QuotaSource } from "./quota";
 
-/** GET /admin/quota: Copilot's own counters for this server's GitHub account, for admin keys. */
+/** GET /admin/quota: Copilot's own counters for this server's GitHub account, for admin keys (server.ts mounts it behind requireAdmin). */
 export function quotaRoutes(source: QuotaSource | undefined) {
-  return new Hono<AppEnv>().get("/quota", requireAdmin, async (c) => {
+  return new Hono<AppEnv>().get("/quota", async (c) => {
     if (!source) {
       return apiError(c, 503, {
         message: "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token or GH_TOKEN",

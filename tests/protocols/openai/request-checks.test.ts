@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { MAX_JSON_DEPTH, notJson, repeatedKey, topLevelKeys } from "~/protocols/json-body";
 import { type FakeUpstream, startFakeUpstream } from "../../fake-upstream";
-import { type CreatedKey, cleanUpAfterFile, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../../helpers";
+import { type CreatedKey, cleanUpAfterFile, createKey, dbFileOf, errorOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../../helpers";
 
 cleanUpAfterFile();
 
@@ -36,11 +36,6 @@ const bodyFor = (route: string) => JSON.stringify(route.endsWith("embeddings") ?
 function send(path: string, body: RequestInit["body"], headers: Record<string, string> = { "content-type": "application/json" }) {
   return fetch(`${server.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${key.secret}`, ...headers }, body });
 }
-
-interface ErrorBody {
-  error: { message: string; type: string; code: string | null; param: string | null };
-}
-const errorOf = async (response: Response) => ((await response.json()) as ErrorBody).error;
 
 /** How many requests reached the fake Copilot on its model routes so far. */
 const forwarded = () => fake.requests.filter((r) => r.path === "/chat/completions" || r.path === "/embeddings").length;
@@ -161,10 +156,10 @@ describe("client strings are bounded before they are stored or echoed (point 6)"
     ] as const) {
       const before = forwarded();
       const response = await send(route, JSON.stringify(body));
-      const text = await response.text();
+      const text = await response.clone().text();
       expect(response.status).toBe(400);
       expect(text.length).toBeLessThan(1000);
-      const error = (JSON.parse(text) as ErrorBody).error;
+      const error = await errorOf(response);
       expect(error).toMatchObject({ type: "invalid_request_error", code: "string_above_max_length", param: "model" });
       expect(error.message).toContain("model");
       expect(error.message).toContain("256");

@@ -2,8 +2,9 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { completeChunks, completeFields } from "~/protocols/openai/strict-fields";
 import { type FakeUpstream, startFakeUpstream, streamChunks, strictChunk } from "../../fake-upstream";
+
 import { GPT_CHOICE_FILTER, PROMPT_FILTER_CHUNK } from "../../fixtures/copilot-chat-chunks";
-import { cleanUpAfterFile, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../../helpers";
+import { chat, cleanUpAfterFile, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../../helpers";
 
 cleanUpAfterFile();
 
@@ -39,13 +40,6 @@ afterAll(async () => {
   fake.stop();
 });
 
-const chat = (body: Record<string, unknown>) =>
-  fetch(`${server.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], ...body }),
-  });
-
 describe("strict clients through the proxy", () => {
   test("the fake upstream answers the way Copilot does: no object, a prompt_filter_results chunk first, usage last", async () => {
     const token = (await (await fetch(`${fake.url}/copilot_internal/v2/token`, { headers: { authorization: `token ${fake.githubToken}` } })).json()) as {
@@ -67,7 +61,7 @@ describe("strict clients through the proxy", () => {
   });
 
   test("every streamed chunk carries object chat.completion.chunk and a model; nothing else changes", async () => {
-    const response = await chat({ model: "gpt-4o", stream: true });
+    const response = await chat(server.url, { model: "gpt-4o", stream: true });
     expect(response.status).toBe(200);
     const data = sseData(await response.text());
     expect(data.at(-1)).toBe("[DONE]");
@@ -78,7 +72,7 @@ describe("strict clients through the proxy", () => {
   });
 
   test("a non-streamed answer carries object chat.completion; the rest, usage included, is untouched", async () => {
-    const response = await chat({ model: "gpt-4o" });
+    const response = await chat(server.url, { model: "gpt-4o" });
     expect(response.status).toBe(200);
     const answer = (await response.json()) as { object?: string; model?: string; usage?: unknown; choices: unknown[] };
     expect(answer.object).toBe("chat.completion");
@@ -88,7 +82,7 @@ describe("strict clients through the proxy", () => {
   });
 
   test("a stream Copilot breaks off mid-way is logged through the logger, with route and model and no stack trace", async () => {
-    const response = await chat({ model: "broken-stream", stream: true });
+    const response = await chat(server.url, { model: "broken-stream", stream: true });
     expect(response.status).toBe(200);
     const reader = response.body!.getReader();
     let text = "";

@@ -1,0 +1,212 @@
+import type { Store } from "~/db";
+import { StoreFileWatch } from "~/db";
+import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
+import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
+import { EventRecorder, RetentionJob } from "~/features/events";
+import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
+import { GatewayMetrics, type ListenAddress, serveMetrics } from "~/features/metrics";
+import { QuotaSource } from "~/features/quota/quota";
+import { ReplicationWorker } from "~/features/replication";
+import type { ReplicaTarget } from "~/features/replication/litestream";
+import { MAX_RESPONSE_BYTES, responsesRetention, StoredResponses } from "~/features/responses";
+import type { Tracing } from "~/features/tracing";
+import { describeError } from "~/lib/errors";
+import { log } from "~/lib/log";
+import { isLoopback } from "~/lib/net";
+import { stopAll, type Worker } from "~/lib/worker";
+import { listen as listenOn } from "~/listen";
+import { TokenCounter } from "~/protocols/anthropic";
+import type { BodyReads } from "~/protocols/body-read";
+import { createApp, PROTOCOL_ROUTES } from "~/server";
+import { type AccountType, upstreamUrls } from "~/upstream/config";
+import { CopilotClient } from "~/upstream/copilot-client";
+import { CopilotToken } from "~/upstream/copilot-token";
+import { resolveGithubToken } from "~/upstream/github-token";
+import { ModelCatalog } from "~/upstream/model-catalog";
+
+export interface ComposeOptions {
+  /** The address the app will listen on: a loopback listener lets requests pass without a key while the store has none. */
+  host: string;
+  accountType: AccountType;
+  githubToken?: string;
+  /** --github-token-file: read the token from this file. */
+  githubTokenFile?: string;
+  /** --enterprise-url: a GHE.com tenant host. */
+  enterpriseUrl?: string;
+  bodyLimitBytes: number;
+  /** Authentication off: every request passes as __noauth__. */
+  noAuth: boolean;
+  /** Delete events older than this many days; 0 keeps everything. */
+  eventsRetentionDays: number;
+  /** Delete stored responses older than this many days; 0 keeps them. */
+  responsesRetentionDays: number;
+  /** --no-store-responses: keep no Responses API answers (previous_response_id is refused). */
+  noStoreResponses: boolean;
+  /** Delete audit entries older than this many days (default 365; 0 keeps them). */
+  auditRetentionDays?: number;
+  /** --pool: labels of the credentials unbound keys are spread over. */
+  pool?: string[];
+  /** --metrics serves GET /metrics to admin keys; --metrics-listen also on its own loopback listener (checked by parseMetricsListen). */
+  metrics?: boolean;
+  metricsListen?: ListenAddress;
+  /** OpenTelemetry tracing, loaded by the caller when --otlp-endpoint is set (loading is async); absent, tracing is off. */
+  tracing?: Tracing;
+  /** The count of bodies arriving per address; one of the app's own by default (tests pass a smaller one). */
+  bodyReads?: BodyReads;
+  /** Litestream replicates the store to this target with this binary (checked before the store opened). */
+  replica?: { target: ReplicaTarget; binary: string };
+  /** Where GH_TOKEN and the COPILOT_API_*_URL overrides are read; process.env by default. */
+  env?: Record<string, string | undefined>;
+  /** Admin quota source; by default the GitHub token's (none without a token). */
+  quota?: QuotaSource;
+  /** Wall clock (Unix ms) for dashboard sessions; tests move it. Date.now by default. */
+  now?: () => number;
+}
+
+/** The app and everything that lives as long as it: built, nothing started. */
+export interface Composed {
+  app: ReturnType<typeof createApp>;
+  /** In start order; `close()` stops them in reverse. */
+  workers: Worker[];
+  store: Store;
+  policy: KeyPolicy;
+  resolver: KeyResolver;
+  /** Prometheus metrics, when asked for (--metrics, --metrics-listen). */
+  metrics?: GatewayMetrics;
+  /** Starts every worker, in order (once the port is open). */
+  start(): void;
+  /** Stops every worker in reverse whatever fails, then closes the store, last; rejects with the first error. */
+  close(): Promise<void>;
+}
+
+/**
+ * The app composed once, over an opened store: the boot (start.ts), the tests
+ * and the benchmarks all build it here, so what they run is what users run.
+ * Throws (the store still open: the caller owns it) when the GitHub token
+ * source named cannot be read.
+ */
+export function compose(store: Store, options: ComposeOptions): Composed {
+  const env = options.env ?? process.env;
+  const github = resolveGithubToken({ token: options.githubToken, file: options.githubTokenFile }, env);
+  const urls = upstreamUrls(options.accountType, { enterpriseUrl: options.enterpriseUrl, env });
+  const token = github ? new CopilotToken(urls, github.token) : undefined;
+  // Each credential's seat is built on first use; the pool's are checked now, so a bad --pool fails the start.
+  const seats = new Seats(store, new CredentialVault(store), urls);
+  const pool = options.pool?.length ? new SeatPool(seats.pool(options.pool)) : undefined;
+  if (pool) log.info(`pool: keys bound to no credential are spread over ${options.pool?.join(", ")}`);
+  if (github) log.info(`GitHub token from ${github.source}; Copilot account type ${options.accountType}`);
+  else log.warn("no GitHub token: /healthz works, proxy routes answer 503 until you run `copilot-api auth` (or pass --github-token-file / GH_TOKEN)");
+
+  const policy: KeyPolicy = { authDisabled: options.noAuth, loopbackListener: isLoopback(options.host) };
+  const resolver = new KeyResolver(store, policy);
+  const lastUsed = new LastUsedTracker(store);
+  const premium = new PremiumUsage(store);
+  // Each committed batch keeps the keys' premium usage this month current for --premium-quota;
+  // metrics count committed events (off the request path), built only when asked for.
+  let metrics: GatewayMetrics | undefined;
+  const recorder = new EventRecorder(store, {
+    onCommitted: (events) => {
+      premium.committed(events);
+      metrics?.committed(events);
+    },
+  });
+  const storedResponses = new StoredResponses(store, {
+    retentionDays: options.responsesRetentionDays,
+    // No stored response larger than a request may be.
+    maxResponseBytes: Math.min(options.bodyLimitBytes, MAX_RESPONSE_BYTES),
+  });
+  const fileWatch = new StoreFileWatch(store);
+  const copilot = token && new CopilotClient(urls, token);
+  // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
+  const catalog = copilot && new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });
+  const tokens = new TokenCounter();
+  const replica = options.replica;
+  if (options.metrics || options.metricsListen) {
+    metrics = new GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES });
+  }
+  const tracing = options.tracing;
+  // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
+  const replication = replica && new ReplicationWorker(store, replica.target, { binary: replica.binary });
+  if (replica) log.info(`replicating to ${replica.target.display} with ${replica.binary}`);
+  const app = createApp({
+    store,
+    tokens,
+    recorder,
+    keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
+    upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes, bodyReads: options.bodyReads },
+    router: new UpstreamRouter({ copilot, catalog }, seats, pool),
+    responses: { stored: storedResponses, storing: !options.noStoreResponses },
+    quota: options.quota ?? (github && new QuotaSource(urls, github.token)),
+    metrics,
+    tracing,
+    replication,
+    now: options.now,
+  });
+  // Retention runs that deleted something are admin actions of the gateway's own: audited.
+  const onPurged = (run: { what: string; deleted: number; cutoff: number; days: number }) =>
+    appendAudit(store.db, {
+      ...GATEWAY_ACTOR,
+      action: "retention.run",
+      target: run.what,
+      after: { deleted: run.deleted, olderThanDays: run.days, cutoff: new Date(run.cutoff).toISOString() },
+    });
+  // Started in this order once the port is open, stopped in reverse: the recorder
+  // is the last to let go of the store but Litestream, after everything that could still produce an event.
+  const workers: Worker[] = [
+    // Stopped last: its final flush carries the spans of the last requests.
+    ...(tracing ? [tracing] : []),
+    ...(replication ? [replication] : []),
+    recorder,
+    // Written before the store closes: a completed response is never lost to a clean shutdown.
+    storedResponses,
+    lastUsed,
+    new RetentionJob(store, { days: options.eventsRetentionDays, onPurged }),
+    new RetentionJob(store, { days: options.responsesRetentionDays, target: responsesRetention, onPurged }),
+    new RetentionJob(store, { days: options.auditRetentionDays ?? 365, target: auditRetention, onPurged }),
+    fileWatch,
+    tokens,
+    ...(token ? [token] : []),
+    ...(catalog ? [catalog] : []),
+    seats,
+  ];
+  return {
+    app,
+    workers,
+    store,
+    policy,
+    resolver,
+    metrics,
+    start: () => {
+      for (const worker of workers) worker.start();
+    },
+    // Said once more at the end (fileWatch.check): a replaced file means the last events went nowhere.
+    close: () =>
+      stopAll(
+        workers,
+        () => fileWatch.check(),
+        () => store.close(),
+      ),
+  };
+}
+
+/** The listeners a composed app serves on: its own, and the keyless metrics one when asked for. */
+export interface Served {
+  server: ReturnType<typeof listenOn>;
+  metricsServer?: ReturnType<typeof Bun.serve>;
+}
+
+/**
+ * Opens the port for a composed app and starts its workers: says the key
+ * policy first, then "listening on …" (what the tests and users wait for).
+ */
+export function serve(composed: Composed, at: { port: number; host: string; metricsListen?: ListenAddress }): Served {
+  announcePolicy(composed.policy, at.host, composed.resolver.keyCounts());
+  // Served with Bun's limits set by listen() (connections of refused bodies closed).
+  const server = listenOn({ port: at.port, hostname: at.host, fetch: composed.app.fetch });
+  const metricsServer = composed.metrics && at.metricsListen ? serveMetrics(at.metricsListen, composed.metrics) : undefined;
+  log.success(`listening on http://${at.host}:${server.port}`);
+  log.info(`dashboard: http://${at.host}:${server.port}/dashboard (\`copilot-api dashboard\` prints a one-time sign-in link)`);
+  if (metricsServer) log.info(`metrics on http://${at.metricsListen?.host}:${metricsServer.port}/metrics (loopback, no key)`);
+  composed.start();
+  return { server, metricsServer };
+}

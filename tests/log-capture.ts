@@ -1,0 +1,35 @@
+import { formatWithOptions } from "node:util";
+import type { ConsolaReporter } from "consola";
+import { log } from "~/lib/log";
+
+const captures = new Set<{ lines: string[] }>();
+let saved: ConsolaReporter[] | undefined;
+
+/** One line as consola's basic reporter writes it to a child's stderr: `[type] message`. */
+const capturing: ConsolaReporter = {
+  log(entry) {
+    const line = `[${entry.type}] ${formatWithOptions({ colors: false }, ...entry.args)}\n`;
+    for (const capture of captures) capture.lines.push(line);
+  },
+};
+
+/**
+ * The app's log (src/lib/log.ts) read in-process: from now until release(),
+ * every line goes here instead of stderr, as a child's stderr would hold it.
+ * Several captures at once each get every line (a test file's servers share one log).
+ */
+export function captureLog(): { text: () => string; release: () => void } {
+  const capture = { lines: [] as string[] };
+  if (captures.size === 0) {
+    saved = log.options.reporters;
+    log.setReporters([capturing]);
+  }
+  captures.add(capture);
+  return {
+    text: () => capture.lines.join(""),
+    release: () => {
+      if (!captures.delete(capture) || captures.size > 0) return;
+      if (saved) log.setReporters(saved);
+    },
+  };
+}
