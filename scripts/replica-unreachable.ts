@@ -6,7 +6,7 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openStore, readReplicationStatus, replicationFolder } from "~/db";
+import { openStore, readReplicationStatus, replicationFolder, walFile } from "~/db";
 import { EventRecorder } from "~/features/events/recorder";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
 import { sampleEvent } from "../tests/fixtures/sample-event";
@@ -67,7 +67,7 @@ while (Date.now() - started < seconds * 1000) {
       statSync(path).size +
       (() => {
         try {
-          return statSync(`${path}-wal`).size;
+          return statSync(walFile(path)).size;
         } catch {
           return 0;
         }

@@ -14,7 +14,7 @@ export { osUser } from "./audit";
 export type AppDatabase = BunSQLiteDatabase<typeof schema>;
 export { removeStaleBackupTemps } from "./backup";
 export { isBusy } from "./busy";
-export { allDatabaseFiles } from "./files";
+export { allDatabaseFiles, walFile } from "./files";
 export type { Migration } from "./migrations";
 export {
   dropLitestreamShadow,

@@ -75,6 +75,7 @@ const KEY_ROWS = [
     revoked_at: null,
     premium_quota: 300,
     expires_at: null,
+    credential_id: null,
   },
   {
     id: "k2",
@@ -88,6 +89,7 @@ const KEY_ROWS = [
     revoked_at: 9,
     premium_quota: null,
     expires_at: 7,
+    credential_id: null,
   },
   {
     id: "k3",
@@ -101,12 +103,13 @@ const KEY_ROWS = [
     revoked_at: null,
     premium_quota: null,
     expires_at: null,
+    credential_id: null,
   },
 ];
 
 function insertKeys(sqlite: Database): void {
   const insert = sqlite.query(
-    "INSERT INTO keys (id, hash, tier, label, allowed_models, rate_limit, created_at, last_used_at, revoked_at, premium_quota, expires_at) VALUES ($id, $hash, $tier, $label, $allowed_models, $rate_limit, $created_at, $last_used_at, $revoked_at, $premium_quota, $expires_at)",
+    "INSERT INTO keys (id, hash, tier, label, allowed_models, rate_limit, created_at, last_used_at, revoked_at, premium_quota, expires_at, credential_id) VALUES ($id, $hash, $tier, $label, $allowed_models, $rate_limit, $created_at, $last_used_at, $revoked_at, $premium_quota, $expires_at, $credential_id)",
   );
   for (const row of KEY_ROWS) insert.run(row);
 }
@@ -267,10 +270,11 @@ CREATE TABLE \`__new_keys\` (
 	\`last_used_at\` integer,
 	\`revoked_at\` integer,
 	\`premium_quota\` integer,
-	\`expires_at\` integer
+	\`expires_at\` integer,
+	\`credential_id\` text REFERENCES credentials(id)
 );
 --> statement-breakpoint
-INSERT INTO \`__new_keys\`("id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at", "premium_quota", "expires_at") SELECT "id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at", "premium_quota", "expires_at" FROM \`keys\`;--> statement-breakpoint
+INSERT INTO \`__new_keys\`("id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at", "premium_quota", "expires_at", "credential_id") SELECT "id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at", "premium_quota", "expires_at", "credential_id" FROM \`keys\`;--> statement-breakpoint
 DROP TABLE \`keys\`;--> statement-breakpoint
 ALTER TABLE \`__new_keys\` RENAME TO \`keys\`;--> statement-breakpoint
 PRAGMA foreign_keys=ON;--> statement-breakpoint

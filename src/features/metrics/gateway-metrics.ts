@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { readReplicationStatus, type Store } from "~/db";
+import { readReplicationStatus, type Store, walFile } from "~/db";
 import { LATENCY_BUCKETS, type RecordedEvent } from "~/features/events";
 import { listKeys } from "~/features/keys";
 
@@ -194,7 +194,7 @@ export class GatewayMetrics {
     gaugeFrom(
       "copilot_api_store_wal_bytes",
       "Size of the database's write-ahead log",
-      () => statSync(`${store.path}-wal`, { throwIfNoEntry: false })?.size ?? 0,
+      () => statSync(walFile(store.path), { throwIfNoEntry: false })?.size ?? 0,
       registers,
     );
     if (replicating) {
