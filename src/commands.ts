@@ -11,7 +11,8 @@ import { parseMetricsListen } from "~/features/metrics";
 import { quotaCommand } from "~/features/quota/cli";
 import { restoreCommand } from "~/features/replication";
 import { usageCommand } from "~/features/usage/cli";
-import { dbPathArg, guarded, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
+import { databaseUrl, databaseUrlArg, dbPathArg, guarded, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
+import { AppError } from "~/lib/errors";
 import { start } from "~/start";
 import { accountTypeArg, enterpriseUrlArg, githubTokenArgs } from "~/upstream/cli-args";
 import { ACCOUNT_TYPES } from "~/upstream/config";
@@ -22,6 +23,7 @@ const startCommand = defineCommand({
     port: { type: "string", description: "port to listen on (0 picks a free one)", default: "4141", alias: "p" },
     host: { type: "string", description: "address to listen on", default: "127.0.0.1" },
     ...dbPathArg,
+    ...databaseUrlArg,
     ...accountTypeArg,
     ...enterpriseUrlArg,
     ...githubTokenArgs,
@@ -69,8 +71,16 @@ const startCommand = defineCommand({
       negativeDescription: "do not check API keys (trusted networks only)",
     },
   },
-  run: guarded(({ args }) =>
-    start({
+  run: guarded(({ args }) => {
+    const url = databaseUrl(args["database-url"]);
+    if (url) {
+      // The schema, migrations and `db` commands work on Postgres; the request path's queries are still bun:sqlite calls.
+      throw new AppError(
+        "serving on PostgreSQL is not available yet: this build can migrate and inspect a Postgres store (`copilot-api db migrate|status|verify --database-url …`), but the gateway itself still runs on its SQLite file",
+        "start without --database-url (and unset COPILOT_API_DATABASE_URL) to serve from the SQLite store; see docs/scaling.md",
+      );
+    }
+    return start({
       port: parsePort(args.port),
       host: args.host,
       dbPath: args["db-path"],
@@ -94,8 +104,8 @@ const startCommand = defineCommand({
       metrics: args.metrics,
       otlpEndpoint: args["otlp-endpoint"] || process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
       metricsListen: args["metrics-listen"] === undefined ? undefined : parseMetricsListen(args["metrics-listen"]),
-    }),
-  ),
+    });
+  }),
 });
 
 // `db restore` belongs to the replication feature (it runs Litestream); src/db knows nothing of features.
