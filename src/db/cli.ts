@@ -13,7 +13,7 @@ import { connectPostgres, type PgConnection } from "./pg/connect";
 import { applyPgMigrations } from "./pg/runner";
 import { type PgStatus, pgStatusOf, pgVerify } from "./pg/status";
 import type { ReplicationStatus } from "./replication";
-import { type DbStatus, statusOf, verify } from "./status";
+import { type DbStatus, type MigrationStatus, statusOf, verify } from "./status";
 
 /** Opens an existing database for inspection, runs fn, and always closes it. */
 function inspect<T>(path: string, fn: (opened: ReturnType<typeof openDatabase>) => T): T {
@@ -35,10 +35,8 @@ async function onPostgres<T>(url: string, fn: (conn: PgConnection) => Promise<T>
   }
 }
 
-function printPgStatus(s: PgStatus): void {
-  const lines = [
-    `database      ${s.database}`,
-    `server        ${s.server}`,
+function migrationLines(s: MigrationStatus): string[] {
+  return [
     `schema        ${s.schemaVersion} of ${s.buildVersion} in this build${s.schemaVersion > s.buildVersion ? "  (NEWER THAN THIS BUILD)" : ""}`,
     `applied       ${s.applied.length}`,
     ...s.applied.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}  ${m.appliedAt ?? "(no ledger row)"}`),
@@ -47,6 +45,10 @@ function printPgStatus(s: PgStatus): void {
     `modified      ${s.modified.length}`,
     ...s.modified.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}: ${m.reason}`),
   ];
+}
+
+function printPgStatus(s: PgStatus): void {
+  const lines = [`database      ${s.database}`, `server        ${s.server}`, ...migrationLines(s)];
   console.log(lines.join("\n"));
 }
 
@@ -56,13 +58,7 @@ function printStatus(s: DbStatus): void {
   const lines = [
     `database      ${s.path}`,
     `sqlite        ${s.sqliteVersion}, journal_mode=${s.journalMode}`,
-    `schema        ${s.schemaVersion} of ${s.buildVersion} in this build${s.schemaVersion > s.buildVersion ? "  (NEWER THAN THIS BUILD)" : ""}`,
-    `applied       ${s.applied.length}`,
-    ...s.applied.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}  ${m.appliedAt ?? "(no ledger row)"}`),
-    `pending       ${s.pending.length}`,
-    ...s.pending.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}  (${m.statements} statements)`),
-    `modified      ${s.modified.length}`,
-    ...s.modified.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}: ${m.reason}`),
+    ...migrationLines(s),
     "files",
     ...s.files.map((f) => `  ${f.mode}  ${f.path}`),
     `backups       ${s.backups.length}`,

@@ -2,37 +2,25 @@ import { sql } from "drizzle-orm";
 import { diffShapes, shapeOfSchema } from "../introspect";
 import type { Migration, MigrationPlan } from "../migrations";
 import * as schema from "../schema";
+import { type MigrationStatus, migrationStatus } from "../status";
 import type { PgDatabase } from "./connect";
 import { shapeOfPgDatabase } from "./introspect";
 import { readPgLedger } from "./ledger";
 import { planPgMigrations } from "./runner";
 
 /** `db status` on a Postgres store: what SQLite's status says that Postgres has (no files, modes or WAL). */
-export interface PgStatus {
+export interface PgStatus extends MigrationStatus {
   database: string;
   server: string;
-  schemaVersion: number;
-  buildVersion: number;
-  applied: { version: number; tag: string; appliedAt: string | null }[];
-  pending: { version: number; tag: string; statements: number }[];
-  modified: { version: number; tag: string; reason: string }[];
 }
 
 export async function pgStatusOf(db: PgDatabase, shown: string, migrations: Migration[]): Promise<{ status: PgStatus; plan: MigrationPlan }> {
   const plan = await planPgMigrations(db, migrations);
-  const ledger = new Map((await readPgLedger(db)).map((r) => [r.version, r]));
   const [server] = await db.execute<{ server_version: string }>(sql`SHOW server_version`);
   const status: PgStatus = {
     database: shown,
     server: `PostgreSQL ${server?.server_version ?? "?"}`,
-    schemaVersion: plan.dbVersion,
-    buildVersion: plan.buildVersion,
-    applied: plan.applied.map((m) => {
-      const at = ledger.get(m.version)?.appliedAt;
-      return { version: m.version, tag: m.tag, appliedAt: at ? new Date(at).toISOString() : null };
-    }),
-    pending: plan.pending.map((m) => ({ version: m.version, tag: m.tag, statements: m.statements.length })),
-    modified: plan.modified.map((m) => ({ version: m.migration.version, tag: m.migration.tag, reason: m.reason })),
+    ...migrationStatus(plan, await readPgLedger(db)),
   };
   return { status, plan };
 }
