@@ -2,7 +2,8 @@
  * `bun run db:generate [drizzle-kit generate flags]`: runs drizzle-kit generate
  * (--name, --custom and the rest pass through), then repairs the file it just
  * wrote (see src/db/migrations/rebuild-repair.ts) and prints what it changed, then runs the
- * migration guard over the whole folder.
+ * migration guard over the whole folder. Then it generates the PostgreSQL series
+ * (drizzle.pg.config.ts: src/db/pg-schema.ts into drizzle-pg/) with the same flags.
  *
  * `bun run db:generate --repair drizzle/NNNN_x.sql` repairs an existing file
  * that has not been applied anywhere yet (applied migrations are immutable).
@@ -21,12 +22,10 @@ function flag(args: string[], name: string): string | undefined {
   return arg.includes("=") ? arg.slice(name.length + 1) : args[i + 1];
 }
 
-async function outFolder(args: string[]): Promise<string> {
-  const out = flag(args, "--out");
-  if (out) return out;
+async function kitConfig(args: string[]): Promise<{ out: string; dialect: string }> {
   const config = resolve(root, flag(args, "--config") ?? "drizzle.config.ts");
-  const loaded = existsSync(config) ? ((await import(config)) as { default?: { out?: string } }).default : undefined;
-  return loaded?.out ?? "drizzle";
+  const loaded = existsSync(config) ? ((await import(config)) as { default?: { out?: string; dialect?: string } }).default : undefined;
+  return { out: flag(args, "--out") ?? loaded?.out ?? "drizzle", dialect: flag(args, "--dialect") ?? loaded?.dialect ?? "sqlite" };
 }
 
 function journalTags(folder: string): string[] {
@@ -70,14 +69,26 @@ async function main(args: string[]): Promise<number> {
     return guard(folder) ? 0 : 1;
   }
 
-  const folder = resolve(root, await outFolder(args));
+  const config = await kitConfig(args);
+  // The repair and the guard replay SQLite; a Postgres series is drizzle-kit's output as is.
+  if (config.dialect !== "sqlite") return drizzleKitGenerate(args);
+  const folder = resolve(root, config.out);
   const before = new Set(journalTags(folder));
-  const kit = Bun.spawn([process.execPath, "x", "drizzle-kit", "generate", ...args], { cwd: root, stdio: ["inherit", "inherit", "inherit"] });
-  const code = await kit.exited;
+  const code = await drizzleKitGenerate(args);
   if (code !== 0) return code;
   const written = journalTags(folder).filter((t) => !before.has(t));
   for (const tag of written) repair(folder, tag);
-  return guard(folder) ? 0 : 1;
+  if (!guard(folder)) return 1;
+  // Both dialects move together: the Postgres series (drizzle.pg.config.ts) follows
+  // unless the caller chose one config or folder explicitly.
+  if (flag(args, "--config") || flag(args, "--out")) return 0;
+  return drizzleKitGenerate(["--config", PG_CONFIG, ...args]);
+}
+
+const PG_CONFIG = "drizzle.pg.config.ts";
+
+function drizzleKitGenerate(args: string[]): Promise<number> {
+  return Bun.spawn([process.execPath, "x", "drizzle-kit", "generate", ...args], { cwd: root, stdio: ["inherit", "inherit", "inherit"] }).exited;
 }
 
 try {

@@ -1,6 +1,6 @@
 import { type ParsedArgs, parseArgs } from "citty";
 import { parseMetricsListen } from "~/features/metrics";
-import { dbPathArg, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
+import { databaseUrlArg, dbPathArg, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
 import type { StartOptions } from "~/start";
 import { accountTypeArg, enterpriseUrlArg, githubTokenArgs } from "~/upstream/cli-args";
 import { ACCOUNT_TYPES } from "~/upstream/config";
@@ -10,6 +10,7 @@ export const startArgs = {
   port: { type: "string", description: "port to listen on (0 picks a free one)", default: "4141", alias: "p" },
   host: { type: "string", description: "address to listen on", default: "127.0.0.1" },
   ...dbPathArg,
+  ...databaseUrlArg,
   ...accountTypeArg,
   ...enterpriseUrlArg,
   ...githubTokenArgs,

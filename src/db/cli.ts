@@ -1,16 +1,19 @@
 import { existsSync } from "node:fs";
 import { defineCommand } from "citty";
-import { dbPathArg, guarded } from "~/lib/cli";
+import { databaseUrl, databaseUrlArg, dbPathArg, guarded } from "~/lib/cli";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { openStore } from ".";
 import { auditStoreAction } from "./audit";
 import { backupDatabase, manualBackupName } from "./backup";
-import { assertMigratable, loadMigrations } from "./migrations";
+import { assertMigratable, loadMigrations, loadPgMigrations } from "./migrations";
 import { openDatabase } from "./open";
+import { connectPostgres, type PgConnection } from "./pg/connect";
+import { applyPgMigrations } from "./pg/runner";
+import { type PgStatus, pgStatusOf, pgVerify } from "./pg/status";
 import type { ReplicationStatus } from "./replication";
-import { type DbStatus, statusOf, verify } from "./status";
+import { type DbStatus, type MigrationStatus, statusOf, verify } from "./status";
 
 /** Opens an existing database for inspection, runs fn, and always closes it. */
 function inspect<T>(path: string, fn: (opened: ReturnType<typeof openDatabase>) => T): T {
@@ -22,12 +25,18 @@ function inspect<T>(path: string, fn: (opened: ReturnType<typeof openDatabase>) 
   }
 }
 
-const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(2)} MiB`;
+/** Connects to a Postgres store, runs fn, and always disconnects. */
+async function onPostgres<T>(url: string, fn: (conn: PgConnection) => Promise<T>): Promise<T> {
+  const conn = await connectPostgres(url);
+  try {
+    return await fn(conn);
+  } finally {
+    await conn.close();
+  }
+}
 
-function printStatus(s: DbStatus): void {
-  const lines = [
-    `database      ${s.path}`,
-    `sqlite        ${s.sqliteVersion}, journal_mode=${s.journalMode}`,
+function migrationLines(s: MigrationStatus): string[] {
+  return [
     `schema        ${s.schemaVersion} of ${s.buildVersion} in this build${s.schemaVersion > s.buildVersion ? "  (NEWER THAN THIS BUILD)" : ""}`,
     `applied       ${s.applied.length}`,
     ...s.applied.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}  ${m.appliedAt ?? "(no ledger row)"}`),
@@ -35,6 +44,21 @@ function printStatus(s: DbStatus): void {
     ...s.pending.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}  (${m.statements} statements)`),
     `modified      ${s.modified.length}`,
     ...s.modified.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}: ${m.reason}`),
+  ];
+}
+
+function printPgStatus(s: PgStatus): void {
+  const lines = [`database      ${s.database}`, `server        ${s.server}`, ...migrationLines(s)];
+  console.log(lines.join("\n"));
+}
+
+const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(2)} MiB`;
+
+function printStatus(s: DbStatus): void {
+  const lines = [
+    `database      ${s.path}`,
+    `sqlite        ${s.sqliteVersion}, journal_mode=${s.journalMode}`,
+    ...migrationLines(s),
     "files",
     ...s.files.map((f) => `  ${f.mode}  ${f.path}`),
     `backups       ${s.backups.length}`,
@@ -66,8 +90,15 @@ function replicationLines(r: ReplicationStatus | undefined): string[] {
 
 const status = defineCommand({
   meta: { name: "status", description: "Show the database's schema version, migrations and file modes" },
-  args: { ...dbPathArg, json: { type: "boolean", description: "print JSON", default: false } },
-  run: guarded(({ args }) => {
+  args: { ...dbPathArg, ...databaseUrlArg, json: { type: "boolean", description: "print JSON", default: false } },
+  run: guarded(async ({ args }) => {
+    const url = databaseUrl(args["database-url"]);
+    if (url) {
+      const s = await onPostgres(url, async ({ db, shown }) => (await pgStatusOf(db, shown, loadPgMigrations())).status);
+      if (args.json) console.log(JSON.stringify(s, null, 2));
+      else printPgStatus(s);
+      return;
+    }
     const s = inspect(dbPath(args["db-path"]), ({ sqlite, path }) => statusOf(sqlite, path, loadMigrations()).status);
     if (args.json) console.log(JSON.stringify(s, null, 2));
     else printStatus(s);
@@ -76,8 +107,10 @@ const status = defineCommand({
 
 const migrate = defineCommand({
   meta: { name: "migrate", description: "Apply pending migrations now (start does this too)" },
-  args: { ...dbPathArg, "dry-run": { type: "boolean", description: "show what would be applied; write nothing", default: false } },
-  run: guarded(({ args }) => {
+  args: { ...dbPathArg, ...databaseUrlArg, "dry-run": { type: "boolean", description: "show what would be applied; write nothing", default: false } },
+  run: guarded(async ({ args }) => {
+    const url = databaseUrl(args["database-url"]);
+    if (url) return migratePostgres(url, args["dry-run"]);
     const path = dbPath(args["db-path"]);
     const migrations = loadMigrations();
     if (args["dry-run"]) {
@@ -97,10 +130,35 @@ const migrate = defineCommand({
   }),
 });
 
+async function migratePostgres(url: string, dryRun: boolean): Promise<void> {
+  await onPostgres(url, async ({ db, shown }) => {
+    const migrations = loadPgMigrations();
+    if (dryRun) {
+      const { plan } = await pgStatusOf(db, shown, migrations);
+      assertMigratable(plan);
+      if (plan.pending.length === 0) console.log("nothing to apply");
+      for (const m of plan.pending) console.log(`would apply ${m.file} (schema ${m.version}, ${m.statements.length} statements)`);
+      return;
+    }
+    const applied = await applyPgMigrations(db, migrations, { onApplied: (m, ms) => log.info(`applied ${m.file} in ${ms.toFixed(0)} ms`) });
+    log.success(`${shown}: ${applied.length === 0 ? "already up to date" : `${applied.length} migration(s) applied`} (schema ${migrations.length})`);
+  });
+}
+
 const backup = defineCommand({
   meta: { name: "backup", description: "Write a consistent, checked snapshot of the live database" },
-  args: { ...dbPathArg, out: { type: "string", description: "backup file (default: beside the database, named by time)", valueHint: "FILE" } },
+  args: {
+    ...dbPathArg,
+    ...databaseUrlArg,
+    out: { type: "string", description: "backup file (default: beside the database, named by time)", valueHint: "FILE" },
+  },
   run: guarded(({ args }) => {
+    if (databaseUrl(args["database-url"])) {
+      throw new AppError(
+        "db backup writes SQLite snapshots; it does not back up a PostgreSQL store",
+        "use PostgreSQL's own tools: `pg_dump --format=custom --file=copilot-api.dump <url>` (restore with pg_restore), or your provider's backups / point-in-time recovery",
+      );
+    }
     const path = dbPath(args["db-path"]);
     const out = args.out ? args.out : manualBackupName(path);
     const result = inspect(path, ({ sqlite }) => {
@@ -114,12 +172,15 @@ const backup = defineCommand({
 
 const verifyCommand = defineCommand({
   meta: { name: "verify", description: "Check integrity, foreign keys, migration hashes, file modes and schema drift" },
-  args: { ...dbPathArg },
-  run: guarded(({ args }) => {
-    const problems = inspect(dbPath(args["db-path"]), ({ sqlite, path, tightened }) => [
-      ...tightened.map((t) => `${t.path} had mode ${t.tightenedFrom} (now ${t.mode})`),
-      ...verify(sqlite, statusOf(sqlite, path, loadMigrations()).plan),
-    ]);
+  args: { ...dbPathArg, ...databaseUrlArg },
+  run: guarded(async ({ args }) => {
+    const url = databaseUrl(args["database-url"]);
+    const problems = url
+      ? await onPostgres(url, async ({ db, shown }) => pgVerify(db, (await pgStatusOf(db, shown, loadPgMigrations())).plan))
+      : inspect(dbPath(args["db-path"]), ({ sqlite, path, tightened }) => [
+          ...tightened.map((t) => `${t.path} had mode ${t.tightenedFrom} (now ${t.mode})`),
+          ...verify(sqlite, statusOf(sqlite, path, loadMigrations()).plan),
+        ]);
     if (problems.length === 0) {
       log.success("database verified: integrity, foreign keys, migration hashes, file modes and schema all ok");
       return;

@@ -4,10 +4,10 @@ import { getTableConfig, type SQLiteColumn, SQLiteSyncDialect, SQLiteTable } fro
 import { LEDGER_TABLE } from "./migrations";
 import { LITESTREAM_TABLES } from "./replication";
 
-/** Tables, columns, indexes and foreign keys in one comparable shape. */
+/** Tables, columns, indexes and foreign keys in one comparable shape (src/db/pg/introspect.ts reads Postgres into it too). */
 export type SchemaShape = Record<string, TableShape>;
 
-interface TableShape {
+export interface TableShape {
   columns: Record<string, string>;
   indexes: Record<string, string>;
   foreignKeys: string[];
@@ -16,7 +16,7 @@ interface TableShape {
 }
 
 // A single-column primary key is never null in practice (drizzle-kit writes NOT NULL, hand-written SQL often does not).
-const column = (type: string, notNull: boolean, primary: boolean, dflt: string | null) =>
+export const column = (type: string, notNull: boolean, primary: boolean, dflt: string | null) =>
   `${type.toLowerCase()}${primary ? " primary key" : notNull ? " not null" : ""}${dflt === null ? "" : ` default ${unwrap(dflt)}`}`;
 
 /** SQLite reports `DEFAULT (unixepoch())` as `unixepoch()`: compare expressions without their outer parentheses. */
@@ -34,8 +34,8 @@ function closingParen(s: string): number {
   }
   return -1;
 }
-const index = (columns: string[], unique: boolean) => `${unique ? "unique " : ""}(${columns.join(", ")})`;
-const foreignKey = (from: string[], table: string, to: string[], onDelete: string, onUpdate: string) =>
+export const index = (columns: string[], unique: boolean) => `${unique ? "unique " : ""}(${columns.join(", ")})`;
+export const foreignKey = (from: string[], table: string, to: string[], onDelete: string, onUpdate: string) =>
   `(${from.join(", ")}) -> ${table}(${to.join(", ")}) on delete ${onDelete.toLowerCase()} on update ${onUpdate.toLowerCase()}`;
 
 /** What a live database holds, ignoring SQLite's own tables, the migration ledger and Litestream's (see replication.ts). */

@@ -11,6 +11,7 @@ import {
   describeAppliedFinding,
   describeFinding,
   findingHint,
+  type LedgerRow,
   loadMigrations,
   type Migration,
   type MigrationPlan,
@@ -21,15 +22,33 @@ import { openDatabase } from "./open";
 import { type ReplicationStatus, readReplicationStatus } from "./replication";
 import * as schema from "./schema";
 
-export interface DbStatus {
-  path: string;
-  sqliteVersion: string;
-  journalMode: string;
+/** The migrations part of `db status`, the same on both dialects. */
+export interface MigrationStatus {
   schemaVersion: number;
   buildVersion: number;
   applied: { version: number; tag: string; appliedAt: string | null }[];
   pending: { version: number; tag: string; statements: number }[];
   modified: { version: number; tag: string; reason: string }[];
+}
+
+export function migrationStatus(plan: MigrationPlan, ledgerRows: LedgerRow[]): MigrationStatus {
+  const ledger = new Map(ledgerRows.map((r) => [r.version, r]));
+  return {
+    schemaVersion: plan.dbVersion,
+    buildVersion: plan.buildVersion,
+    applied: plan.applied.map((m) => {
+      const at = ledger.get(m.version)?.appliedAt;
+      return { version: m.version, tag: m.tag, appliedAt: at ? new Date(at).toISOString() : null };
+    }),
+    pending: plan.pending.map((m) => ({ version: m.version, tag: m.tag, statements: m.statements.length })),
+    modified: plan.modified.map((m) => ({ version: m.migration.version, tag: m.migration.tag, reason: m.reason })),
+  };
+}
+
+export interface DbStatus extends MigrationStatus {
+  path: string;
+  sqliteVersion: string;
+  journalMode: string;
   files: { path: string; mode: string }[];
   backups: string[];
   /** Temporary files of backups beside the database: running ones, and stale ones a killed backup left (removed by the next backup or start). */
@@ -44,20 +63,12 @@ export interface DbStatus {
 
 export function statusOf(sqlite: Database, path: string, migrations: Migration[]): { status: DbStatus; plan: MigrationPlan } {
   const plan = planMigrations(sqlite, migrations);
-  const ledger = new Map(readLedger(sqlite).map((r) => [r.version, r]));
   const files = [dirname(path), ...databaseFiles(path)].filter((f) => existsSync(f)).map((f) => ({ path: f, mode: octal(modeOf(f) ?? 0) }));
   const status: DbStatus = {
     path,
     sqliteVersion: sqlite.query<{ v: string }, []>("SELECT sqlite_version() AS v").get()!.v,
     journalMode: sqlite.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()!.journal_mode,
-    schemaVersion: plan.dbVersion,
-    buildVersion: plan.buildVersion,
-    applied: plan.applied.map((m) => {
-      const at = ledger.get(m.version)?.appliedAt;
-      return { version: m.version, tag: m.tag, appliedAt: at ? new Date(at).toISOString() : null };
-    }),
-    pending: plan.pending.map((m) => ({ version: m.version, tag: m.tag, statements: m.statements.length })),
-    modified: plan.modified.map((m) => ({ version: m.migration.version, tag: m.migration.tag, reason: m.reason })),
+    ...migrationStatus(plan, readLedger(sqlite)),
     files,
     backups: automaticBackups(path),
     backupTemps: backupTemps(dirname(path)),

@@ -45,6 +45,20 @@ export function parseDays(value: string, flag = "--events-retention-days"): numb
   return n;
 }
 
+/** `--database-url postgres://…`: the shared PostgreSQL store instead of the SQLite file (COPILOT_API_DATABASE_URL). */
+export const databaseUrlArg = {
+  "database-url": {
+    type: "string",
+    description: "a PostgreSQL store instead of the SQLite file (default: $COPILOT_API_DATABASE_URL; db status/verify/migrate for now)",
+    valueHint: "postgres://…",
+  },
+} as const;
+
+/** The PostgreSQL URL chosen by flag or environment, if any: without one, the SQLite file is used. */
+export function databaseUrl(flag: string | undefined, env: Record<string, string | undefined> = process.env): string | undefined {
+  return flag || env.COPILOT_API_DATABASE_URL || undefined;
+}
+
 export const dbPathArg = {
   "db-path": {
     type: "string",

@@ -94,6 +94,25 @@ describe("schema drift", () => {
     expect(ok.exitCode).toBe(0);
   });
 
+  test("db:check fails on a change to pg-schema.ts that no migration in drizzle-pg/ carries", () => {
+    const dir = scratch();
+    try {
+      writeFileSync(
+        join(dir, "pg-schema.ts"),
+        `export * from "../../src/db/pg-schema";\nimport { bigint, pgTable } from "drizzle-orm/pg-core";\nexport const extra = pgTable("extra", { id: bigint("id", { mode: "number" }).primaryKey() });\n`,
+      );
+      const drifted = Bun.spawnSync([process.execPath, "run", "scripts/db-check.ts"], {
+        cwd: ROOT,
+        stdin: "ignore",
+        env: { ...process.env, DB_CHECK_PG_SCHEMA: relative(ROOT, join(dir, "pg-schema.ts")) },
+      });
+      expect(drifted.exitCode).toBe(1);
+      expect(drifted.stderr.toString()).toMatch(/pg-schema\.ts has changes that no migration in drizzle-pg\/ carries \(drizzle-kit would write \d{4}_\w+\.sql/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test.each([
     [
       "a new table added to schema.ts",

@@ -10,3 +10,8 @@ import { type MigrationSource, readMigrationFolder } from "./folder";
 export function embeddedMigrations(): MigrationSource[] {
   return readMigrationFolder(join(import.meta.dir, "..", "..", "..", "drizzle"));
 }
+
+/** The PostgreSQL series (drizzle-pg/), inlined the same way. */
+export function embeddedPgMigrations(): MigrationSource[] {
+  return readMigrationFolder(join(import.meta.dir, "..", "..", "..", "drizzle-pg"));
+}

@@ -1,8 +1,9 @@
 /**
  * The migrations wing of the store: what the store, `db` commands, scripts and
- * tests use. Each file does one thing:
+ * tests use (the Postgres runner, src/db/pg/, reuses its plan, ledger and loading).
+ * Each file does one thing:
  *
- *   load.ts            the migrations this build carries (embedded, or COPILOT_API_MIGRATIONS_DIR)
+ *   load.ts            the migrations this build carries (embedded, or COPILOT_API_MIGRATIONS_DIR), both dialects
  *   folder.ts          reads a drizzle-kit folder: journal order, every file listed
  *   embedded.ts        the Bun macro that inlines drizzle/ at build time
  *   split.ts           splits a file into statements (with their line numbers), previews one for messages
@@ -14,8 +15,18 @@
  */
 export { readMigrationFolder } from "./folder";
 export { checkMigrations, describeAppliedFinding, describeFinding, findingHint } from "./guard";
-export { LEDGER_TABLE, migrationLedger, readLedger } from "./ledger";
-export { fromSources, loadMigrations, type Migration } from "./load";
+export { createLedgerSql, LEDGER_TABLE, type LedgerRow, migrationLedger, readLedger } from "./ledger";
+export { fromSources, loadMigrations, loadPgMigrations, type Migration } from "./load";
 export { describeRepair, repairRebuilds } from "./rebuild-repair";
-export { applyMigrations, assertMigratable, type MigrationPlan, planMigrations, userVersion } from "./runner";
+export {
+  type ApplyHooks,
+  applyMigrations,
+  assertMigratable,
+  assertNoTransactionStatements,
+  ledgerMismatch,
+  type MigrationPlan,
+  planFrom,
+  planMigrations,
+  userVersion,
+} from "./runner";
 export { isForeignKeysPragma } from "./split";

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { asc } from "drizzle-orm";
+import { asc, type Column } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { getTableConfig, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
@@ -24,18 +24,19 @@ export type LedgerRow = typeof migrationLedger.$inferSelect;
 /**
  * CREATE TABLE written from the declaration. It covers what a ledger column can
  * declare (type, primary key, NOT NULL) and refuses anything else, so the
- * declaration cannot say more than the table the runner creates.
+ * declaration cannot say more than the table the runner creates. The Postgres
+ * ledger (src/db/pg/ledger.ts) is written by the same function.
  */
-function createLedgerSql(): string {
-  const columns = getTableConfig(migrationLedger).columns.map((c) => {
+export function createLedgerSql(columns: Column[]): string {
+  const lines = columns.map((c) => {
     if (c.default !== undefined || c.defaultFn || c.isUnique || c.generated)
       throw new Error(`${LEDGER_TABLE}.${c.name}: the ledger's DDL supports only type, primary key and NOT NULL`);
     return `  ${c.name} ${c.getSQLType().toUpperCase()}${c.primary ? " PRIMARY KEY" : ""}${c.notNull ? " NOT NULL" : ""}`;
   });
-  return `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (\n${columns.join(",\n")}\n)`;
+  return `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (\n${lines.join(",\n")}\n)`;
 }
 
-const CREATE_LEDGER_SQL = createLedgerSql();
+const CREATE_LEDGER_SQL = createLedgerSql(getTableConfig(migrationLedger).columns);
 
 /** The typed handle over a raw connection the runner holds (its BEGIN IMMEDIATE transaction included). */
 const handles = new WeakMap<Database, BunSQLiteDatabase>();

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { embeddedMigrations } from "./embedded" with { type: "macro" };
+import { embeddedMigrations, embeddedPgMigrations } from "./embedded" with { type: "macro" };
 import { type MigrationSource, readMigrationFolder } from "./folder";
-import { type SqlStatement, splitSql } from "./split";
+import { type SqlStatement, splitAtBreakpoints, splitSql } from "./split";
 
 export interface Migration {
-  /** 1-based position in the journal; applying it sets user_version to this. */
+  /** 1-based position in the journal; applying it sets user_version (SQLite) or the ledger's newest version (Postgres) to this. */
   version: number;
   tag: string;
   /** Where it came from, for messages: drizzle/0003_x.sql. */
@@ -23,7 +23,16 @@ export function loadMigrations(env: Record<string, string | undefined> = process
   return dir ? fromSources(readMigrationFolder(dir), dir) : fromSources(embeddedMigrations(), "drizzle");
 }
 
-export function fromSources(sources: MigrationSource[], folder: string): Migration[] {
+/**
+ * The PostgreSQL series (drizzle-pg/) this build carries, for --database-url.
+ * COPILOT_API_PG_MIGRATIONS_DIR swaps in another folder, like COPILOT_API_MIGRATIONS_DIR.
+ */
+export function loadPgMigrations(env: Record<string, string | undefined> = process.env): Migration[] {
+  const dir = env.COPILOT_API_PG_MIGRATIONS_DIR;
+  return dir ? fromSources(readMigrationFolder(dir), dir, splitAtBreakpoints) : fromSources(embeddedPgMigrations(), "drizzle-pg", splitAtBreakpoints);
+}
+
+export function fromSources(sources: MigrationSource[], folder: string, split: (sql: string) => SqlStatement[] = splitSql): Migration[] {
   return sources.map((source, index) => {
     const sql = source.sql.replace(/\r\n/g, "\n");
     return {
@@ -31,7 +40,7 @@ export function fromSources(sources: MigrationSource[], folder: string): Migrati
       tag: source.tag,
       file: `${folder}/${source.tag}.sql`,
       hash: createHash("sha256").update(sql).digest("hex"),
-      statements: splitSql(sql),
+      statements: split(sql),
     };
   });
 }

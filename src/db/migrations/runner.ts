@@ -23,8 +23,12 @@ export function userVersion(sqlite: Database): number {
 
 /** Read-only: what the database has, what this build carries, and what differs. */
 export function planMigrations(sqlite: Database, migrations: Migration[]): MigrationPlan {
-  const dbVersion = userVersion(sqlite);
-  const ledger = new Map(readLedger(sqlite).map((row) => [row.version, row]));
+  return planFrom(userVersion(sqlite), readLedger(sqlite), migrations);
+}
+
+/** The plan from a database's schema version and ledger, whichever dialect they were read from. */
+export function planFrom(dbVersion: number, ledgerRows: LedgerRow[], migrations: Migration[]): MigrationPlan {
+  const ledger = new Map(ledgerRows.map((row) => [row.version, row]));
   const applied = migrations.slice(0, dbVersion);
   const modified = applied.flatMap((migration) => {
     const reason = ledgerMismatch(migration, ledger.get(migration.version));
@@ -33,7 +37,7 @@ export function planMigrations(sqlite: Database, migrations: Migration[]): Migra
   return { dbVersion, buildVersion: migrations.length, applied, pending: migrations.slice(dbVersion), modified };
 }
 
-function ledgerMismatch(migration: Migration, row: LedgerRow | undefined): string | undefined {
+export function ledgerMismatch(migration: Migration, row: LedgerRow | undefined): string | undefined {
   if (!row) return "the ledger has no record of it";
   if (row.tag !== migration.tag) return `the ledger says version ${row.version} was ${row.tag}`;
   if (row.sha256 !== migration.hash) return `its sha256 is ${migration.hash.slice(0, 12)}…, applied as ${row.sha256.slice(0, 12)}…`;
@@ -41,7 +45,7 @@ function ledgerMismatch(migration: Migration, row: LedgerRow | undefined): strin
 }
 
 /** Refuses, writing nothing, a database this build must not migrate. */
-export function assertMigratable(plan: MigrationPlan): void {
+export function assertMigratable(plan: MigrationPlan, applicable: (migration: Migration) => void = assertApplicable): void {
   if (plan.dbVersion > plan.buildVersion) {
     throw new AppError(
       `database schema ${plan.dbVersion} is newer than this build (${plan.buildVersion})`,
@@ -55,24 +59,30 @@ export function assertMigratable(plan: MigrationPlan): void {
       "applied migrations are immutable: restore the file from git and put the change in a new migration (`bun run db:generate`); nothing was written",
     );
   }
-  for (const migration of plan.pending) assertApplicable(migration);
+  for (const migration of plan.pending) applicable(migration);
 }
 
-const TRANSACTION_KEYWORDS = new Set(["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"]);
+const TRANSACTION_KEYWORDS = new Set(["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "START"]);
+
+/** Both dialects: the runner owns each migration's transaction, so a file must not open or end one. */
+export function assertNoTransactionStatements(migration: Migration): void {
+  migration.statements.forEach((statement, i) => {
+    if (!TRANSACTION_KEYWORDS.has(statement.keyword)) return;
+    throw new AppError(
+      `${migration.file} statement ${i + 1} (line ${statement.line}): ${statement.keyword} is not allowed in a migration`,
+      "the runner wraps each migration file in its own transaction; remove the transaction statements from the file",
+    );
+  });
+}
 
 /**
  * Refuses statements that would break the one-transaction-per-migration
  * guarantee, before anything is applied.
  */
 function assertApplicable(migration: Migration): void {
+  assertNoTransactionStatements(migration);
   migration.statements.forEach((statement, i) => {
     const where = `${migration.file} statement ${i + 1} (line ${statement.line})`;
-    if (TRANSACTION_KEYWORDS.has(statement.keyword)) {
-      throw new AppError(
-        `${where}: ${statement.keyword} is not allowed in a migration`,
-        "the runner wraps each migration file in its own transaction; remove the transaction statements from the file",
-      );
-    }
     if (statement.keyword === "PRAGMA" && !isForeignKeysPragma(statement)) {
       throw new AppError(
         `${where}: \`${statement.sql}\` is not allowed in a migration`,

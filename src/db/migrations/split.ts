@@ -134,3 +134,23 @@ export function preview(sql: string): string {
     .trim();
   return flat.length > 240 ? `${flat.slice(0, 240)}…` : flat;
 }
+
+const BREAKPOINT = "--> statement-breakpoint";
+
+/**
+ * Splits a PostgreSQL migration where drizzle-kit marks statement boundaries.
+ * Postgres quoting ($$ bodies, E'' strings) is not SQLite's, so the Postgres
+ * series is split only at the markers drizzle-kit writes (hand-written files use them too).
+ */
+export function splitAtBreakpoints(text: string): SqlStatement[] {
+  const statements: SqlStatement[] = [];
+  let offset = 0;
+  for (const chunk of text.split(BREAKPOINT)) {
+    const at = offset + firstCodeOffset(chunk);
+    offset += chunk.length + BREAKPOINT.length;
+    const sql = chunk.trim().replace(/;\s*$/, "");
+    const keyword = words(sql)[0];
+    if (keyword) statements.push({ sql, line: lineAt(text, at), keyword });
+  }
+  return statements;
+}
