@@ -2,6 +2,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { startFakeUpstream } from "../fake-upstream";
 import { appDirOf, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
@@ -71,6 +72,24 @@ describe("credentials", () => {
     ]);
     expect(statSync(join(appDirOf(home), "credentials.key")).mode & 0o777).toBe(0o600);
     expect((await cli(["credentials", "test", "alice"], env)).stderr).toContain("credential alice works: GitHub alice");
+  });
+
+  test("adding, replacing and removing a credential are audited once each, as the OS user, never with its token", async () => {
+    const CAROL = "github_pat_11CAROL00000000000000000000";
+    fake.users.set(CAROL, { login: "carol", plan: "business" });
+    await addCredential(env, "carol", CAROL);
+    await addCredential(env, "carol", CAROL);
+    const id = (JSON.parse((await cli(["credentials", "list", "--json"], env)).stdout) as { id: string; label: string }[]).find((c) => c.label === "carol")!.id;
+    expect((await cli(["credentials", "remove", "carol"], env)).code).toBe(0);
+    const audited = await cli(["audit", "--json", "--key", id], env);
+    expect(audited.stdout).not.toContain(CAROL);
+    expect(audited.stdout).not.toContain("tokenSealed");
+    const entries = (JSON.parse(audited.stdout) as { action: string; actorKind: string; actor: string; before: unknown; after: unknown }[]).toReversed();
+    expect(entries.map((e) => e.action)).toEqual(["credential.added", "credential.added", "credential.removed"]);
+    for (const e of entries) expect({ kind: e.actorKind, actor: e.actor }).toEqual({ kind: "cli", actor: userInfo().username });
+    expect(entries[0]).toMatchObject({ before: null, after: { label: "carol", githubLogin: "carol", kind: "pat" } });
+    expect(entries[1]).toMatchObject({ before: { label: "carol" }, after: { label: "carol" } });
+    expect(entries[2]).toMatchObject({ before: { label: "carol", id }, after: { keysUnbound: 0 } });
   });
 
   test("two keys bound to two credentials reach Copilot on their own seats, recorded apart; remove refuses while bound", async () => {
