@@ -1,7 +1,7 @@
 // Several GitHub credentials through one gateway: real CLI and server processes against the fake upstream.
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { startFakeUpstream } from "../fake-upstream";
@@ -119,6 +119,20 @@ describe("credentials", () => {
         { key_id: unbound.id, label: null, n: 1 },
       ]),
     );
+    // `usage --by credential` reads usage_hourly: exact after the events are gone (retention), on a copy of the store.
+    const copy = join(tempDir(), "copy.db");
+    copyFileSync(dbFileOf(home), copy);
+    const copied = new Database(copy);
+    copied.run("DELETE FROM events");
+    copied.close();
+    const usage = await cli(["usage", "--by", "credential", "--json", "--db-path", copy], env);
+    const report = JSON.parse(usage.stdout) as { rows: { group: string; label?: string; requests: number }[] };
+    expect(report.rows.map((r) => [r.label, r.requests]).sort()).toEqual([
+      ["alice", 2],
+      ["bob", 1],
+      ["default token", 1],
+    ]);
+    expect((await cli(["usage", "--by", "credential", "--db-path", copy], env)).stdout).toMatch(/alice \(cred_[0-9a-f]{12}\)/);
     const refused = await cli(["credentials", "remove", "bob"], env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("1 key(s) are bound to credential bob");

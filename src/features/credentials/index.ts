@@ -3,6 +3,7 @@ export { credentialsCommand } from "./cli";
 export { addCredential } from "./inspect";
 export { chooseUpstream } from "./middleware";
 export { SeatPool } from "./pool";
+export { credentialLabels } from "./queries";
 export { UpstreamRouter } from "./router";
 export { Seats } from "./seats";
 export { CredentialVault, checkLabel } from "./vault";
