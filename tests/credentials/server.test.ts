@@ -164,6 +164,42 @@ describe("credentials", () => {
     }
   });
 
+  test("a pool continues a Responses conversation (previous_response_id) on the seat that answered its last turn", async () => {
+    const key = await createKey(env);
+    const server = await startServer(["--pool", "alice,bob"], env);
+    const respond = async (previous?: string) => {
+      const before = fake.requests.length;
+      const answer = await fetch(`${server.url}/v1/responses`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key.secret}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-5.1-codex", input: "hi", ...(previous ? { previous_response_id: previous } : {}) }),
+      });
+      expect(answer.status).toBe(200);
+      const { id } = (await answer.json()) as { id: string };
+      return { id, login: fake.requests.slice(before).findLast((r) => r.path === "/responses")!.login! };
+    };
+    try {
+      // The key's own seat, then a new conversation pushed to the other seat by a 429 there.
+      const keySeat = (await respond()).login;
+      const other = keySeat === "alice" ? "bob" : "alice";
+      fake.rateLimitedLogins.add(keySeat);
+      const moved = await respond();
+      expect(moved.login).toBe(other);
+      fake.rateLimitedLogins.clear();
+      // Its continuation goes back to the seat that answered it, not to the key's seat.
+      await Bun.sleep(50); // the stored response is written on the next timer turn
+      const next = await respond(moved.id);
+      expect(next.login).toBe(other);
+      expect((await respond(next.id)).login).toBe(other);
+    } finally {
+      fake.rateLimitedLogins.clear();
+      await server.stop();
+    }
+    // Every stored turn names its seat.
+    const stored = rows<{ n: number }>(dbFileOf(home), `SELECT count(*) AS n FROM responses WHERE key_id = '${key.id}' AND credential_id IS NOT NULL`);
+    expect(stored).toEqual([{ n: 4 }]);
+  });
+
   test("a bound key whose credential GitHub refuses gets a 503 naming the credential and what to do", async () => {
     const a = await createKey(env, "--credential", "alice");
     fake.refusedTokens.add(ALICE);
