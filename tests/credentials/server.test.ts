@@ -74,6 +74,21 @@ describe("credentials", () => {
     expect((await cli(["credentials", "test", "alice"], env)).stderr).toContain("credential alice works: GitHub alice");
   });
 
+  test("`quota` shows the default token's counters and each credential's, side by side", async () => {
+    const shown = await cli(["quota", "--json"], env);
+    expect(shown.code).toBe(0);
+    const report = JSON.parse(shown.stdout) as { plan: string; credentials: { label: string; report?: { plan: string } }[] };
+    expect(report.credentials.map((c) => [c.label, c.report?.plan])).toEqual([
+      ["alice", "individual_pro"],
+      ["bob", "business"],
+    ]);
+    expect(shown.stdout).not.toContain(ALICE);
+    const table = await cli(["quota"], env);
+    expect(table.stdout).toContain("default GitHub token");
+    expect(table.stdout).toMatch(/credential alice \(cred_[0-9a-f]{12}\)\nplan individual_pro/);
+    expect(table.stdout).toMatch(/credential bob \(cred_[0-9a-f]{12}\)\nplan business/);
+  });
+
   test("adding, replacing and removing a credential are audited once each, as the OS user, never with its token", async () => {
     const CAROL = "github_pat_11CAROL00000000000000000000";
     fake.users.set(CAROL, { login: "carol", plan: "business" });
