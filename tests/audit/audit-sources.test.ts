@@ -5,19 +5,13 @@ import { userInfo } from "node:os";
 import { appendAudit, readAudit } from "~/features/audit";
 import { createSignInLink } from "~/features/dashboard/sign-in-link";
 import { createKey } from "~/features/keys";
-import { signIn, startDashboard } from "../dashboard/harness";
+import { sessionCookie, signIn, startDashboard } from "../dashboard/harness";
 import { cleanUpAfterFile, cli, isolatedEnv, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
 const dash = startDashboard();
 afterAll(() => dash.stop());
-
-const sessionCookie = (response: Response) =>
-  response.headers
-    .getSetCookie()
-    .find((c) => c.startsWith("copilot_api_session="))
-    ?.split(";")[0];
 
 describe("audit: sign-in by link, sessions ended by a CLI revoke", () => {
   test("a one-time link's sign-in is audited once, as that key's session, with the browser's address and User-Agent", async () => {

@@ -2,6 +2,7 @@ import { AUDIT_ACTIONS } from "~/db/schema";
 import type { AuditRow } from "~/features/audit";
 import type { Session } from "../env";
 import { utc } from "./format";
+import { ErrorNote } from "./keys";
 import { Layout } from "./layout";
 import { linkWith } from "./links";
 
@@ -62,12 +63,7 @@ export function AuditPage(v: AuditView) {
         </label>
         <button type="submit">Apply</button>
       </form>
-      {v.error ? (
-        <div class="form-error" role="alert">
-          <p class="error">{v.error.message}</p>
-          {v.error.hint ? <p class="remedy">{v.error.hint}</p> : null}
-        </div>
-      ) : null}
+      {v.error ? <ErrorNote error={v.error} /> : null}
       <div class="table-wrap">
         <table data-table="audit">
           <caption>Newest first, times in UTC</caption>
