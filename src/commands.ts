@@ -3,11 +3,11 @@ import { dbCommand } from "~/db/cli";
 import { auditCommand } from "~/features/audit";
 import { authCommand } from "~/features/auth/cli";
 import { claudeCodeCommand } from "~/features/claude-code/cli";
-import { credentialsCommand } from "~/features/credentials";
+import { credentialQuotas, credentialsCommand } from "~/features/credentials";
 import { dashboardCommand } from "~/features/dashboard/cli";
 import { doctorCommand } from "~/features/doctor/cli";
 import { keysCommand } from "~/features/keys/cli";
-import { quotaCommand } from "~/features/quota/cli";
+import { quotaCommandWith } from "~/features/quota";
 import { restoreCommand } from "~/features/replication";
 import { usageCommand } from "~/features/usage/cli";
 import { databaseUrl, guarded } from "~/lib/cli";
@@ -45,7 +45,7 @@ export const main = defineCommand({
     usage: usageCommand,
     db: withRestore,
     doctor: doctorCommand,
-    quota: quotaCommand,
+    quota: quotaCommandWith(credentialQuotas),
     "claude-code": claudeCodeCommand,
     dashboard: dashboardCommand,
   },

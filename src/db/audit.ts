@@ -1,4 +1,4 @@
-import type { Database } from "bun:sqlite";
+import { Database } from "bun:sqlite";
 import { userInfo } from "node:os";
 import type { AuditAction } from "./schema";
 
@@ -22,4 +22,14 @@ export function auditStoreAction(sqlite: Database, action: AuditAction, target: 
   sqlite
     .query("INSERT INTO audit_log (ts, action, actor_kind, actor, target, after) VALUES (?, ?, 'cli', ?, ?, ?)")
     .run(Date.now(), action, osUser(), target, JSON.stringify(after));
+}
+
+/** The same, into a database file no store has open (a restored copy, before it is put in place). */
+export function auditDatabaseFile(path: string, action: AuditAction, target: string, after: unknown): void {
+  const sqlite = new Database(path);
+  try {
+    auditStoreAction(sqlite, action, target, after);
+  } finally {
+    sqlite.close();
+  }
 }

@@ -10,7 +10,7 @@ import { BUSY_TIMEOUT_MS, openDatabase } from "./open";
 import { replicatedByLitestream } from "./replication";
 import * as schema from "./schema";
 
-export { osUser } from "./audit";
+export { auditDatabaseFile, osUser } from "./audit";
 export type AppDatabase = BunSQLiteDatabase<typeof schema>;
 export { removeStaleBackupTemps } from "./backup";
 export { isBusy } from "./busy";

@@ -106,6 +106,7 @@ export const usageHourly = pgTable(
     hour: int8("hour").notNull(),
     keyId: text("key_id").notNull(),
     model: text("model").notNull(),
+    credentialId: text("credential_id").notNull().default(""),
     requests: int8("requests").notNull().default(0),
     errors: int8("errors").notNull().default(0),
     promptTokens: int8("prompt_tokens").notNull().default(0),
@@ -127,7 +128,7 @@ export const usageHourly = pgTable(
     latencyLe30000: int8("latency_le_30000").notNull().default(0),
     latencyOver30000: int8("latency_over_30000").notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.hour, t.keyId, t.model] }), index("usage_hourly_key_premium_idx").on(t.keyId, t.hour, t.premiumRequests)],
+  (t) => [primaryKey({ columns: [t.hour, t.keyId, t.model, t.credentialId] }), index("usage_hourly_key_premium_idx").on(t.keyId, t.hour, t.premiumRequests)],
 );
 
 export const sessions = pgTable(

@@ -135,7 +135,7 @@ export const events = sqliteTable(
 );
 
 /**
- * Hourly totals per key and model, kept in the same transaction as the events
+ * Hourly totals per key, model and credential, kept in the same transaction as the events
  * they count, so usage reports over months read a few thousand rows instead of
  * scanning millions of events.
  */
@@ -147,6 +147,8 @@ export const usageHourly = sqliteTable(
     keyId: text("key_id").notNull(),
     /** The requested model; '' when the request named none. */
     model: text("model").notNull(),
+    /** The credential whose seat answered; '' for the default GitHub token (part of the key, so never null). */
+    credentialId: text("credential_id").notNull().default(""),
     requests: integer("requests").notNull().default(0),
     errors: integer("errors").notNull().default(0),
     promptTokens: integer("prompt_tokens").notNull().default(0),
@@ -170,7 +172,7 @@ export const usageHourly = sqliteTable(
     latencyOver30000: integer("latency_over_30000").notNull().default(0),
   },
   (t) => [
-    primaryKey({ columns: [t.hour, t.keyId, t.model] }),
+    primaryKey({ columns: [t.hour, t.keyId, t.model, t.credentialId] }),
     // A key's premium requests this month (--premium-quota) without scanning every key's hours:
     // covering, so the sum never touches the table.
     index("usage_hourly_key_premium_idx").on(t.keyId, t.hour, t.premiumRequests),
@@ -266,6 +268,8 @@ export const AUDIT_ACTIONS = [
   "db.backup",
   "db.restore",
   "db.migrations_applied",
+  "credential.added",
+  "credential.removed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

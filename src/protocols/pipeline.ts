@@ -30,8 +30,8 @@ export type { ModelRequest };
  */
 export type ProtocolDeps = BodyDeps;
 
-/** What Copilot is told about a request besides its body: images in it, and who started it (X-Initiator). */
-export type Traits = Pick<ForwardOptions, "vision" | "initiator">;
+/** What Copilot is told about a request besides its body: images in it, who started it (X-Initiator), and (for a pool) which conversation it continues. */
+export type Traits = Pick<ForwardOptions, "vision" | "initiator" | "affinity">;
 
 /** One send to Copilot: the codec says where, what and with which headers and traits. */
 export type Send = Omit<ForwardOptions, "signal">;

@@ -1,7 +1,8 @@
 // Several GitHub credentials through one gateway: real CLI and server processes against the fake upstream.
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { startFakeUpstream } from "../fake-upstream";
 import { appDirOf, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
@@ -73,6 +74,39 @@ describe("credentials", () => {
     expect((await cli(["credentials", "test", "alice"], env)).stderr).toContain("credential alice works: GitHub alice");
   });
 
+  test("`quota` shows the default token's counters and each credential's, side by side", async () => {
+    const shown = await cli(["quota", "--json"], env);
+    expect(shown.code).toBe(0);
+    const report = JSON.parse(shown.stdout) as { plan: string; credentials: { label: string; report?: { plan: string } }[] };
+    expect(report.credentials.map((c) => [c.label, c.report?.plan])).toEqual([
+      ["alice", "individual_pro"],
+      ["bob", "business"],
+    ]);
+    expect(shown.stdout).not.toContain(ALICE);
+    const table = await cli(["quota"], env);
+    expect(table.stdout).toContain("default GitHub token");
+    expect(table.stdout).toMatch(/credential alice \(cred_[0-9a-f]{12}\)\nplan individual_pro/);
+    expect(table.stdout).toMatch(/credential bob \(cred_[0-9a-f]{12}\)\nplan business/);
+  });
+
+  test("adding, replacing and removing a credential are audited once each, as the OS user, never with its token", async () => {
+    const CAROL = "github_pat_11CAROL00000000000000000000";
+    fake.users.set(CAROL, { login: "carol", plan: "business" });
+    await addCredential(env, "carol", CAROL);
+    await addCredential(env, "carol", CAROL);
+    const id = (JSON.parse((await cli(["credentials", "list", "--json"], env)).stdout) as { id: string; label: string }[]).find((c) => c.label === "carol")!.id;
+    expect((await cli(["credentials", "remove", "carol"], env)).code).toBe(0);
+    const audited = await cli(["audit", "--json", "--key", id], env);
+    expect(audited.stdout).not.toContain(CAROL);
+    expect(audited.stdout).not.toContain("tokenSealed");
+    const entries = (JSON.parse(audited.stdout) as { action: string; actorKind: string; actor: string; before: unknown; after: unknown }[]).toReversed();
+    expect(entries.map((e) => e.action)).toEqual(["credential.added", "credential.added", "credential.removed"]);
+    for (const e of entries) expect({ kind: e.actorKind, actor: e.actor }).toEqual({ kind: "cli", actor: userInfo().username });
+    expect(entries[0]).toMatchObject({ before: null, after: { label: "carol", githubLogin: "carol", kind: "pat" } });
+    expect(entries[1]).toMatchObject({ before: { label: "carol" }, after: { label: "carol" } });
+    expect(entries[2]).toMatchObject({ before: { label: "carol", id }, after: { keysUnbound: 0 } });
+  });
+
   test("two keys bound to two credentials reach Copilot on their own seats, recorded apart; remove refuses while bound", async () => {
     const a = await createKey(env, "--credential", "alice");
     const b = await createKey(env, "--credential", "bob");
@@ -100,6 +134,20 @@ describe("credentials", () => {
         { key_id: unbound.id, label: null, n: 1 },
       ]),
     );
+    // `usage --by credential` reads usage_hourly: exact after the events are gone (retention), on a copy of the store.
+    const copy = join(tempDir(), "copy.db");
+    copyFileSync(dbFileOf(home), copy);
+    const copied = new Database(copy);
+    copied.run("DELETE FROM events");
+    copied.close();
+    const usage = await cli(["usage", "--by", "credential", "--json", "--db-path", copy], env);
+    const report = JSON.parse(usage.stdout) as { rows: { group: string; label?: string; requests: number }[] };
+    expect(report.rows.map((r) => [r.label, r.requests]).sort()).toEqual([
+      ["alice", 2],
+      ["bob", 1],
+      ["default token", 1],
+    ]);
+    expect((await cli(["usage", "--by", "credential", "--db-path", copy], env)).stdout).toMatch(/alice \(cred_[0-9a-f]{12}\)/);
     const refused = await cli(["credentials", "remove", "bob"], env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("1 key(s) are bound to credential bob");
@@ -129,6 +177,42 @@ describe("credentials", () => {
       fake.rateLimitedLogins.clear();
       await server.stop();
     }
+  });
+
+  test("a pool continues a Responses conversation (previous_response_id) on the seat that answered its last turn", async () => {
+    const key = await createKey(env);
+    const server = await startServer(["--pool", "alice,bob"], env);
+    const respond = async (previous?: string) => {
+      const before = fake.requests.length;
+      const answer = await fetch(`${server.url}/v1/responses`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key.secret}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-5.1-codex", input: "hi", ...(previous ? { previous_response_id: previous } : {}) }),
+      });
+      expect(answer.status).toBe(200);
+      const { id } = (await answer.json()) as { id: string };
+      return { id, login: fake.requests.slice(before).findLast((r) => r.path === "/responses")!.login! };
+    };
+    try {
+      // The key's own seat, then a new conversation pushed to the other seat by a 429 there.
+      const keySeat = (await respond()).login;
+      const other = keySeat === "alice" ? "bob" : "alice";
+      fake.rateLimitedLogins.add(keySeat);
+      const moved = await respond();
+      expect(moved.login).toBe(other);
+      fake.rateLimitedLogins.clear();
+      // Its continuation goes back to the seat that answered it, not to the key's seat.
+      await Bun.sleep(50); // the stored response is written on the next timer turn
+      const next = await respond(moved.id);
+      expect(next.login).toBe(other);
+      expect((await respond(next.id)).login).toBe(other);
+    } finally {
+      fake.rateLimitedLogins.clear();
+      await server.stop();
+    }
+    // Every stored turn names its seat.
+    const stored = rows<{ n: number }>(dbFileOf(home), `SELECT count(*) AS n FROM responses WHERE key_id = '${key.id}' AND credential_id IS NOT NULL`);
+    expect(stored).toEqual([{ n: 4 }]);
   });
 
   test("a bound key whose credential GitHub refuses gets a 503 naming the credential and what to do", async () => {

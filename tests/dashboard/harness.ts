@@ -85,6 +85,13 @@ const cookieOf = (response: Response, name: string) =>
     .find((c) => c.startsWith(`${name}=`))
     ?.split(";")[0];
 
+/** The session cookie a response sets (Name=value), if any. */
+export const sessionCookie = (response: Response) =>
+  response.headers
+    .getSetCookie()
+    .find((c) => c.startsWith("copilot_api_session="))
+    ?.split(";")[0];
+
 export const hiddenCsrf = (html: string) => html.match(/name="csrf" value="([^"]+)"/)?.[1];
 
 export interface Signed {

@@ -3,7 +3,7 @@ import { signInLinks } from "~/db/schema";
 import { createSignInLink } from "~/features/dashboard/sign-in-link";
 import { createKey, revokeKey } from "~/features/keys";
 import { cleanUpAfterFile, cli, isolatedEnv, startServer, tempDir } from "../helpers";
-import { startDashboard } from "./harness";
+import { sessionCookie, startDashboard } from "./harness";
 
 cleanUpAfterFile();
 
@@ -11,11 +11,6 @@ const dash = startDashboard();
 afterAll(() => dash.stop());
 
 const open = (token: string) => dash.request(`/dashboard/link?token=${encodeURIComponent(token)}`, { redirect: "manual" });
-const sessionCookie = (response: Response) =>
-  response.headers
-    .getSetCookie()
-    .find((c) => c.startsWith("copilot_api_session="))
-    ?.split(";")[0];
 
 describe("one-time dashboard sign-in links", () => {
   test("a link signs the browser in once, as the admin key it was made for", async () => {

@@ -5,6 +5,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { openStore } from "~/db";
 import type { DbStatus } from "~/db/status";
@@ -118,6 +119,13 @@ describe("replicating under load", () => {
       expect(result.code).toBe(0);
 
       expect(keyIds(restored)).toEqual(expect.arrayContaining(keysBefore));
+      // The restored store says, once, who restored it and from where.
+      const restores = rows<{ actor_kind: string; actor: string; target: string; after: string }>(
+        restored,
+        "SELECT actor_kind, actor, target, after FROM audit_log WHERE action = 'db.restore'",
+      );
+      expect(restores).toEqual([{ actor_kind: "cli", actor: userInfo().username, target: restored, after: expect.any(String) }]);
+      expect(JSON.parse(restores[0]!.after)).toEqual({ from: `file://${elsewhere}`, timestamp: null });
       const events = rows<{ n: number; max: number | null }>(restored, "SELECT count(*) AS n, max(id) AS max FROM events")[0]!;
       // Events are written in id order by one writer: the restored ones are a prefix, holding every answer given before.
       expect(events.n).toBe(events.max ?? 0);

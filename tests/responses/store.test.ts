@@ -186,6 +186,7 @@ describe("previous_response_id expansion", () => {
     const expansion = expandChain(responses, "key_a", "resp_three");
     expect(expansion).toEqual({
       turns: 3,
+      credentialId: null,
       items: [
         ...one.input,
         ...(one.response.output as unknown[]),

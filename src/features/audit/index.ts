@@ -2,7 +2,7 @@
 export { cliActor, GATEWAY_ACTOR, httpActor } from "./actors";
 export { auditCommand } from "./cli";
 export { createKeyAudited } from "./keys";
-export { type AuditEntry, appendAudit } from "./queries";
-export { readAudit } from "./read";
+export { type AuditEntry, type AuditRow, appendAudit } from "./queries";
+export { type AuditQueryInput, readAudit } from "./read";
 export { auditRetention } from "./retention";
 export { auditRoute } from "./routes";

@@ -29,7 +29,7 @@ export const authCommand = defineCommand({
     log.box(`Open ${code.verification_uri} and enter the code ${code.user_code}`);
     const token = await pollForToken(urls, code);
     if (label) {
-      await withStore(dbPath(args["db-path"]), (store) => addCredential(store.db, new CredentialVault(store), urls, { label, kind: "oauth", token }));
+      await withStore(dbPath(args["db-path"]), (store) => addCredential(store, new CredentialVault(store), urls, { label, kind: "oauth", token }));
       return;
     }
     const path = saveGithubToken(token);

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { withStore } from "~/db";
+import { appendAudit, cliActor } from "~/features/audit";
 import { dbPathArg, guarded } from "~/lib/cli";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -44,7 +45,7 @@ const add = defineCommand({
     const label = checkLabel(args.label);
     const token = await readToken(args["token-file"]);
     const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"] });
-    await withStore(dbPath(args["db-path"]), (store) => addCredential(store.db, new CredentialVault(store), urls, { label, kind: "pat", token }));
+    await withStore(dbPath(args["db-path"]), (store) => addCredential(store, new CredentialVault(store), urls, { label, kind: "pat", token }));
   }),
 });
 
@@ -121,6 +122,7 @@ const remove = defineCommand({
           );
         }
         removeCredential(tx, row.id);
+        appendAudit(tx, { ...cliActor(), action: "credential.removed", target: row.id, before: viewOf(row), after: { keysUnbound: bound } });
         return bound;
       }),
     );

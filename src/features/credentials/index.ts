@@ -3,6 +3,8 @@ export { credentialsCommand } from "./cli";
 export { addCredential } from "./inspect";
 export { chooseUpstream } from "./middleware";
 export { SeatPool } from "./pool";
+export { credentialLabels } from "./queries";
+export { credentialQuotas } from "./quota";
 export { UpstreamRouter } from "./router";
 export { Seats } from "./seats";
 export { CredentialVault, checkLabel } from "./vault";

@@ -1,11 +1,12 @@
-import type { AppDatabase } from "~/db";
+import type { Store } from "~/db";
 import type { CredentialKind } from "~/db/schema";
+import { appendAudit, cliActor } from "~/features/audit";
 import { log } from "~/lib/log";
 import type { UpstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
 import { fetchCopilotUser } from "~/upstream/copilot-user";
-import type { CredentialRow } from "./queries";
+import { type CredentialRow, credentialByLabel, viewOf } from "./queries";
 import type { CredentialVault } from "./vault";
 
 /** What GitHub and Copilot say about a token: whose it is, its plan, how many models it may use. */
@@ -30,15 +31,20 @@ export async function inspectToken(urls: UpstreamUrls, githubToken: string, labe
   return { githubLogin: bounded(user.login), plan: bounded(user.copilot_plan), models: models.length };
 }
 
-/** Checks the token, then seals and stores it under the label (`auth --label`, `credentials add`). */
+/** Checks the token, then seals and stores it under the label (`auth --label`, `credentials add`), audited as the OS user. */
 export async function addCredential(
-  db: AppDatabase,
+  store: Store,
   vault: CredentialVault,
   urls: UpstreamUrls,
   spec: { label: string; kind: CredentialKind; token: string },
 ): Promise<CredentialRow> {
   const report = await inspectToken(urls, spec.token, spec.label);
-  const row = vault.add(db, { ...spec, githubLogin: report.githubLogin, plan: report.plan });
+  const row = store.transaction((tx) => {
+    const before = credentialByLabel(tx, spec.label);
+    const added = vault.add(tx, { ...spec, githubLogin: report.githubLogin, plan: report.plan });
+    appendAudit(tx, { ...cliActor(), action: "credential.added", target: added.id, before: before && viewOf(before), after: viewOf(added) });
+    return added;
+  });
   log.success(
     `credential ${row.label} stored (${row.kind}, GitHub ${row.githubLogin ?? "(unknown login)"}, plan ${row.plan ?? "(unknown)"}, ${report.models} models); its token is sealed with ${vault.box.keyPath}: back that file up apart from the database`,
   );

@@ -36,7 +36,7 @@ export class SeatPool {
   }
 
   private async forward(options: ForwardOptions, fallbackAffinity: string, chosen: (seat: Seat) => void): Promise<Response> {
-    const start = stableHash(options.affinity ?? fallbackAffinity) % this.seats.length;
+    const start = this.startOf(options.affinity ?? fallbackAffinity);
     const order = this.seats.map((_, i) => this.seats[(start + i) % this.seats.length]!);
     // Seats known to be refused or rate limited go last: tried only when nothing else is left.
     const tries = [...order.filter((seat) => seat.usable()), ...order.filter((seat) => !seat.usable())];
@@ -57,6 +57,12 @@ export class SeatPool {
       this.moved(seat, next, `Copilot answered HTTP ${response.status}`);
     }
     throw new Error("a pool has at least one seat");
+  }
+
+  /** A seat's own id (a stored response's credential) names that seat; any other value is hashed. */
+  private startOf(affinity: string): number {
+    const pinned = this.seats.findIndex((seat) => seat.id === affinity);
+    return pinned >= 0 ? pinned : stableHash(affinity) % this.seats.length;
   }
 
   private moved(from: Seat, to: Seat, why: string): void {

@@ -43,6 +43,15 @@ export function listCredentials(db: AppDatabase): CredentialRow[] {
   return db.select().from(credentials).orderBy(asc(credentials.label)).all();
 }
 
+/** Every credential's label by id, for reports (removed credentials are absent: their id stands alone). */
+export function credentialLabels(db: AppDatabase): [string, string][] {
+  return db
+    .select({ id: credentials.id, label: credentials.label })
+    .from(credentials)
+    .all()
+    .map((c) => [c.id, c.label]);
+}
+
 export function credentialByLabel(db: AppDatabase, label: string): CredentialRow | undefined {
   return db.select().from(credentials).where(eq(credentials.label, label)).get();
 }

@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Store } from "~/db";
+import { appendAudit, GATEWAY_ACTOR } from "~/features/audit";
 import { apiError } from "~/lib/api-error";
 import type { DashboardEnv, Session } from "./env";
 import { REFUSALS, refusal } from "./pages/layout";
@@ -65,7 +66,12 @@ export function currentSession(c: Context, store: Store, now: number): Session |
     return undefined;
   }
   if (row.keyRevokedAt !== null || row.keyTier !== "admin" || (row.keyExpiresAt !== null && row.keyExpiresAt <= now)) {
-    deleteSessionsOfKey(store.db, row.keyId);
+    // The key changed outside the dashboard (`keys revoke` or `update` from the CLI, or it expired): its
+    // sessions end here, at their first use since, and only the request that deletes them audits it.
+    const ended = deleteSessionsOfKey(store.db, row.keyId);
+    const reason = row.keyRevokedAt !== null ? "key revoked" : row.keyTier !== "admin" ? "key no longer admin" : "key expired";
+    if (ended > 0)
+      appendAudit(store.db, { ...GATEWAY_ACTOR, action: "dashboard.session_ended", target: row.keyId, ts: now, after: { sessions: ended, reason } });
     return undefined;
   }
   if (row.expiresAt - now < SESSION_TTL_MS - SLIDE_STEP_MS) {

@@ -1,4 +1,5 @@
 import type { Store } from "~/db";
+import { type AuditQueryInput, type AuditRow, readAudit } from "~/features/audit";
 import { type EventCursor, type EventLine, exportPage } from "./queries";
 
 /** Rows read per page of the export: memory stays at one page whatever the export's size. */
@@ -59,31 +60,63 @@ function eventLine(e: EventLine): string {
 }
 
 /**
- * Events as CSV, read a page at a time by keyset (time, id) as the client
- * reads: a page is fetched only when the previous one was taken, so a slow
- * client or a million rows never sit in memory.
+ * Rows as CSV, read a page at a time as the client reads: `next` is called
+ * only when the previous page was taken, so a slow client or a million rows
+ * never sit in memory. `next` gets the last row of the previous page (keyset).
  */
-export function eventsCsv(store: Store, filter: { since: number; keyId?: string }): ReadableStream<Uint8Array> {
+function pagedCsv<T>(header: string[], next: (last: T | undefined) => T[], line: (row: T) => string): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
-  let cursor: EventCursor | undefined;
+  let last: T | undefined;
   let started = false;
   return new ReadableStream<Uint8Array>(
     {
       pull(controller) {
         if (!started) {
           started = true;
-          controller.enqueue(encoder.encode(csvLine(HEADER)));
+          controller.enqueue(encoder.encode(csvLine(header)));
           return;
         }
-        const rows = exportPage(store.db, filter, cursor, EXPORT_PAGE_ROWS);
+        const rows = next(last);
         if (rows.length > 0) {
-          const last = rows.at(-1)!;
-          cursor = { ts: last.ts, id: last.id };
-          controller.enqueue(encoder.encode(rows.map(eventLine).join("")));
+          last = rows.at(-1)!;
+          controller.enqueue(encoder.encode(rows.map(line).join("")));
         }
         if (rows.length < EXPORT_PAGE_ROWS) controller.close();
       },
     },
     { highWaterMark: 1 },
   );
+}
+
+/** Events as CSV, by keyset (time, id). */
+export function eventsCsv(store: Store, filter: { since: number; keyId?: string }): ReadableStream<Uint8Array> {
+  const page = (last: EventLine | undefined) => {
+    const cursor: EventCursor | undefined = last && { ts: last.ts, id: last.id };
+    return exportPage(store.db, filter, cursor, EXPORT_PAGE_ROWS);
+  };
+  return pagedCsv(HEADER, page, eventLine);
+}
+
+const AUDIT_HEADER = ["time", "action", "actor_kind", "actor", "address", "user_agent", "target", "before", "after"];
+
+const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+
+const auditLine = (r: AuditRow) =>
+  csvLine([new Date(r.ts).toISOString(), r.action, r.actorKind, r.actor, r.address, r.userAgent, r.target, json(r.before), json(r.after)]);
+
+/** The audit log as CSV, newest first, by id; the filters are checked before the first byte (readAudit throws). */
+export function auditCsv(store: Store, input: AuditQueryInput, now: number): ReadableStream<Uint8Array> {
+  const first = readAudit(store.db, { ...input, limit: EXPORT_PAGE_ROWS }, now);
+  const page = (last: AuditRow | undefined) => (last ? readAudit(store.db, { ...input, limit: EXPORT_PAGE_ROWS, beforeId: last.id }, now) : first);
+  return pagedCsv(AUDIT_HEADER, page, auditLine);
+}
+
+/** The headers of a CSV download named by what it holds and when it was taken. */
+export function csvDownload(what: "events" | "audit", now: number): Record<string, string> {
+  const stamp = new Date(now).toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
+  return {
+    "content-type": "text/csv; charset=utf-8",
+    "content-disposition": `attachment; filename="copilot-api-${what}-${stamp}.csv"`,
+    "cache-control": "no-store",
+  };
 }

@@ -30,6 +30,7 @@ import { clip } from "~/lib/clip";
 import { AppError, describeError } from "~/lib/errors";
 import { parseSince } from "~/lib/since";
 import { assetNamed } from "./assets";
+import { auditPages } from "./audit-routes";
 import {
   CSRF_FIELD,
   clearDashboardCookie,
@@ -44,7 +45,7 @@ import {
   setDashboardCookie,
   signInToken,
 } from "./auth";
-import { eventsCsv } from "./csv";
+import { csvDownload, eventsCsv } from "./csv";
 import type { DashboardEnv } from "./env";
 import { EventsPage } from "./pages/events";
 import { utc } from "./pages/format";
@@ -145,12 +146,7 @@ function exportCsv(c: Context, store: Store, now: number): Response {
     if (!(error instanceof AppError)) throw error;
     return apiError(c, 400, { message: describeError(error), type: "invalid_request_error", code: "invalid_query", param: "since" });
   }
-  const stamp = new Date(now).toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
-  return c.body(eventsCsv(store, { since, keyId: queryValue(c, "key", 64) }), 200, {
-    "content-type": "text/csv; charset=utf-8",
-    "content-disposition": `attachment; filename="copilot-api-events-${stamp}.csv"`,
-    "cache-control": "no-store",
-  });
+  return c.body(eventsCsv(store, { since, keyId: queryValue(c, "key", 64) }), 200, csvDownload("events", now));
 }
 
 /** GET /admin/events.csv?since=…&key=…: the export for admin keys (scripts, curl; behind requireAdmin in server.ts). */
@@ -497,6 +493,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
   });
 
   app.get("/events.csv", data, (c) => exportCsv(c, store, now()));
+  app.route("/", auditPages(store, now, page, data));
 
   // Nothing under /dashboard falls through to the API key pipeline.
   app.all("*", (c) => refusal(c, 404, REFUSALS.notFound));

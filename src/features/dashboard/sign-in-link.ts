@@ -2,6 +2,7 @@ import { eq, lte } from "drizzle-orm";
 import { Hono } from "hono";
 import type { AppDatabase, Store } from "~/db";
 import { keys, signInLinks } from "~/db/schema";
+import { appendAudit, httpActor } from "~/features/audit";
 import { COOKIE_PATH, SESSION_COOKIE, setDashboardCookie } from "./auth";
 import type { DashboardEnv } from "./env";
 import { deleteExpiredSessions, hashSessionId, insertSession, newSessionId, SESSION_ID_SHAPE, SESSION_TTL_MS } from "./sessions";
@@ -47,6 +48,7 @@ export function signInLinkRoute(store: Store, now: () => number) {
     deleteExpiredSessions(store.db, at);
     const id = newSessionId();
     insertSession(store.db, hashSessionId(id), keyId, at);
+    appendAudit(store.db, { ...httpActor(c, "session", keyId), action: "dashboard.sign_in", target: keyId, ts: at, after: { via: "one-time link" } });
     setDashboardCookie(c, SESSION_COOKIE, id, SESSION_TTL_MS / 1000);
     return c.redirect(COOKIE_PATH, 303);
   });

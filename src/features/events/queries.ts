@@ -68,11 +68,12 @@ const addToHour = preparedFor((db) =>
       hour: sql.placeholder("hour"),
       keyId: sql.placeholder("keyId"),
       model: sql.placeholder("model"),
+      credentialId: sql.placeholder("credentialId"),
       latencyMsMax: sql.placeholder("latencyMsMax"),
       ...Object.fromEntries(SUMMED.map((column) => [column, sql.placeholder(column)])),
     })
     .onConflictDoUpdate({
-      target: [usageHourly.hour, usageHourly.keyId, usageHourly.model],
+      target: [usageHourly.hour, usageHourly.keyId, usageHourly.model, usageHourly.credentialId],
       set: {
         latencyMsMax: sql`max(${usageHourly.latencyMsMax}, excluded.${sql.identifier(usageHourly.latencyMsMax.name)})`,
         ...Object.fromEntries(SUMMED.map((column) => [column, sql`${usageHourly[column]} + excluded.${sql.identifier(usageHourly[column].name)}`])),
@@ -81,10 +82,10 @@ const addToHour = preparedFor((db) =>
     .prepare(),
 );
 
-type HourTotals = { hour: number; keyId: string; model: string; latencyMsMax: number } & Record<(typeof SUMMED)[number], number>;
+type HourTotals = { hour: number; keyId: string; model: string; credentialId: string; latencyMsMax: number } & Record<(typeof SUMMED)[number], number>;
 
-function emptyHour(hour: number, keyId: string, model: string): HourTotals {
-  const totals = { hour, keyId, model, latencyMsMax: 0 } as HourTotals;
+function emptyHour(hour: number, keyId: string, model: string, credentialId: string): HourTotals {
+  const totals = { hour, keyId, model, credentialId, latencyMsMax: 0 } as HourTotals;
   for (const column of SUMMED) totals[column] = 0;
   return totals;
 }
@@ -99,10 +100,11 @@ export function writeEvents(store: Store, batch: RecordedEvent[]): void {
   for (const e of batch) {
     const hour = hourOf(e.ts);
     const model = e.model ?? "";
-    const id = `${hour}\u0000${e.keyId}\u0000${model}`;
+    const credential = e.credentialId ?? "";
+    const id = `${hour}\u0000${e.keyId}\u0000${model}\u0000${credential}`;
     let t = hours.get(id);
     if (!t) {
-      t = emptyHour(hour, e.keyId, model);
+      t = emptyHour(hour, e.keyId, model, credential);
       hours.set(id, t);
     }
     t.requests += 1;

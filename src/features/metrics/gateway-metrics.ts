@@ -1,8 +1,9 @@
 import { statSync } from "node:fs";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { readReplicationStatus, type Store, walFile } from "~/db";
-import { LATENCY_BUCKETS, type RecordedEvent } from "~/features/events";
+import type { RecordedEvent } from "~/features/events";
 import { listKeys } from "~/features/keys";
+import { RequestSeries } from "./request-series";
 
 /** What the metrics read at scrape time; each part is optional where the gateway may run without it. */
 export interface MetricsSources {
@@ -20,21 +21,8 @@ export interface MetricsSources {
 /** A request that named no model, or one the catalog does not list: two fixed values, so a client cannot mint series. */
 const NO_MODEL = "none";
 const OTHER_MODEL = "other";
-const TOKEN_KINDS = [
-  ["promptTokens", "input"],
-  ["completionTokens", "output"],
-  ["cacheReadTokens", "cache_read"],
-  ["cacheCreationTokens", "cache_creation"],
-  ["reasoningTokens", "reasoning"],
-] as const;
-
-/** One event's series, as prom-client label children. */
-interface Series {
-  requests: Counter.Internal;
-  latency: Histogram.Internal<string>;
-  tokens: Counter.Internal[];
-  premium: Counter.Internal;
-}
+/** Requested names remembered with their label; past this many distinct names the memo starts over (a client may send any). */
+const MODEL_MEMO_MAX = 1000;
 
 /**
  * The gateway's Prometheus metrics. Request series are counted from committed
@@ -47,44 +35,16 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly protocolOf = new Map<string, string>();
   private labels = new Map<string, string>();
-  private series = new Map<string, Series>();
+  private readonly requestSeries = new RequestSeries();
+  private readonly modelLabels = new Map<string, string>();
   private catalogLoadedAt: number | undefined;
   private pending: (readonly RecordedEvent[])[] = [];
-  private readonly requests: Counter;
-  private readonly latency: Histogram;
-  private readonly tokens: Counter;
-  private readonly premium: Counter;
 
   constructor(private readonly sources: MetricsSources) {
     for (const [protocol, routes] of Object.entries(sources.protocols))
       for (const route of [...routes.usage, ...routes.other]) this.protocolOf.set(route, protocol);
+    this.catalogLoadedAt = sources.catalog?.lastLoadedAt;
     const registers = [this.registry];
-    this.requests = new Counter({
-      name: "copilot_api_requests_total",
-      help: "Requests recorded as events, by route, protocol, model (from the catalog), key and status",
-      labelNames: ["route", "protocol", "model", "key", "key_label", "status"],
-      registers,
-    });
-    // The buckets of usage_hourly's latency columns, so the two agree.
-    this.latency = new Histogram({
-      name: "copilot_api_request_duration_seconds",
-      help: "Request latency as recorded in events (the client's wait, to the last byte for streams)",
-      labelNames: ["route", "protocol", "model"],
-      buckets: LATENCY_BUCKETS.filter((b) => Number.isFinite(b.le)).map((b) => b.le / 1000),
-      registers,
-    });
-    this.tokens = new Counter({
-      name: "copilot_api_tokens_total",
-      help: "Tokens Copilot reported, by model and kind",
-      labelNames: ["model", "kind"],
-      registers,
-    });
-    this.premium = new Counter({
-      name: "copilot_api_premium_requests_total",
-      help: "Premium requests billed (a user-initiated request to a premium model costs its multiplier)",
-      labelNames: ["model", "key", "key_label"],
-      registers,
-    });
     this.scrapeTimeMetrics(registers);
     collectDefaultMetrics({ register: this.registry });
   }
@@ -101,71 +61,33 @@ export class GatewayMetrics {
   private readonly drain = () => {
     const batches = this.pending;
     this.pending = [];
-    for (const batch of batches) this.count(batch);
+    for (const batch of batches) for (const event of batch) this.requestSeries.add(event, this.modelLabel(event.model));
   };
 
-  private count(events: readonly RecordedEvent[]): void {
-    for (const event of events) {
-      const series = this.seriesOf(event);
-      series.requests.inc();
-      series.latency.observe(event.latencyMs / 1000);
-      for (const [i, [field]] of TOKEN_KINDS.entries()) {
-        const count = event[field];
-        if (count) series.tokens[i]!.inc(count);
-      }
-      if (event.premiumRequests) series.premium.inc(event.premiumRequests);
-    }
-  }
-
-  /**
-   * The label children of an event's series, built once per combination: prom-client's
-   * label hashing per update costs microseconds, a Map lookup does not. Bounded like the
-   * series themselves (routes × catalog models × keys × statuses).
-   */
-  private seriesOf(event: RecordedEvent): Series {
-    const id = `${event.route}\u0000${event.model ?? ""}\u0000${event.keyId}\u0000${event.status}`;
-    let series = this.series.get(id);
-    if (series) return series;
-    const model = this.modelLabel(event.model);
-    const route = event.route;
-    const protocol = this.protocolOf.get(route) ?? "other";
-    const key = event.keyId;
-    const keyLabel = this.keyLabel(key);
-    series = {
-      requests: this.requests.labels({ route, protocol, model, key, key_label: keyLabel, status: String(event.status) }),
-      latency: this.latency.labels({ route, protocol, model }),
-      tokens: TOKEN_KINDS.map(([, kind]) => this.tokens.labels({ model, kind })),
-      premium: this.premium.labels({ model, key, key_label: keyLabel }),
-    };
-    this.series.set(id, series);
-    return series;
-  }
-
-  /** The Prometheus text exposition. */
+  /** The Prometheus text exposition: the request series, then prom-client's registry (gauges, process metrics). */
   async render(): Promise<{ body: string; contentType: string }> {
     this.drain();
-    const labels = keyLabels(this.sources.store);
-    // A relabelled key, or a reloaded catalog (it may know a model now), resolves its labels again.
+    // A reloaded catalog may know a model now: names resolve again from here on.
     const loadedAt = this.sources.catalog?.lastLoadedAt;
-    if (loadedAt !== this.catalogLoadedAt || [...labels].some(([id, label]) => this.labels.has(id) && this.labels.get(id) !== label)) this.series.clear();
+    if (loadedAt !== this.catalogLoadedAt) this.modelLabels.clear();
     this.catalogLoadedAt = loadedAt;
-    this.labels = labels;
-    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+    // Key labels as the store holds them now (a relabelled key shows its new label).
+    this.labels = keyLabels(this.sources.store);
+    const series = this.requestSeries.exposition({
+      protocolOf: (route) => this.protocolOf.get(route) ?? "other",
+      keyLabel: (key) => this.labels.get(key) ?? "",
+    });
+    return { body: series + (await this.registry.metrics()), contentType: this.registry.contentType };
   }
 
   private modelLabel(name: string | null | undefined): string {
     if (!name) return NO_MODEL;
-    return this.sources.catalog?.resolve(name)?.id ?? OTHER_MODEL;
-  }
-
-  /** A key's label from the store; a key created since the last read is looked up once. Sentinels (__noauth__) have none. */
-  private keyLabel(keyId: string): string {
-    const known = this.labels.get(keyId);
-    if (known !== undefined || keyId.startsWith("__")) return known ?? "";
-    this.labels = keyLabels(this.sources.store);
-    const label = this.labels.get(keyId) ?? "";
-    // Remembered even when absent, so an unknown id reads the store once, not per event.
-    this.labels.set(keyId, label);
+    let label = this.modelLabels.get(name);
+    if (label === undefined) {
+      label = this.sources.catalog?.resolve(name)?.id ?? OTHER_MODEL;
+      if (this.modelLabels.size >= MODEL_MEMO_MAX) this.modelLabels.clear();
+      this.modelLabels.set(name, label);
+    }
     return label;
   }
 

@@ -1,22 +1,54 @@
 import { defineCommand } from "citty";
-import { guarded } from "~/lib/cli";
+import { dbPathArg, guarded } from "~/lib/cli";
+import { describeError } from "~/lib/errors";
+import { dbPath } from "~/lib/paths";
 import { enterpriseUrlArg, githubTokenArgs, githubTokenFlags, requireGithubToken } from "~/upstream/cli-args";
-import { upstreamUrls } from "~/upstream/config";
+import { type UpstreamUrls, upstreamUrls } from "~/upstream/config";
 import { fetchCopilotUser } from "~/upstream/copilot-user";
-import { formatQuota, summarize } from "./quota";
+import { resolveGithubToken } from "~/upstream/github-token";
+import { formatQuota, type QuotaReport, summarize } from "./quota";
 
-export const quotaCommand = defineCommand({
-  meta: { name: "quota", description: "Copilot's own counters: premium interactions, chat and completions used and left, and the reset date" },
-  args: {
-    ...enterpriseUrlArg,
-    ...githubTokenArgs,
-    json: { type: "boolean", description: "print JSON", default: false },
-  },
-  run: guarded(async ({ args }) => {
-    const github = requireGithubToken(githubTokenFlags(args));
-    // The account type only picks the Copilot API URL; the counters come from the GitHub API.
-    const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"] });
-    const report = summarize(await fetchCopilotUser(urls, github.token));
-    console.log(args.json ? JSON.stringify(report, null, 2) : formatQuota(report));
-  }),
-});
+/** Each stored credential's counters (or why they could not be read), asked of GitHub with its own token. */
+export type CredentialQuotas = (dbPath: string, urls: UpstreamUrls) => Promise<{ label: string; id: string; report?: QuotaReport; error?: string }[]>;
+
+/** Counters for one GitHub token, or the error that stopped them, as a line to print. */
+export async function quotaOf(urls: UpstreamUrls, token: string): Promise<{ report?: QuotaReport; error?: string }> {
+  try {
+    return { report: summarize(await fetchCopilotUser(urls, token)) };
+  } catch (error) {
+    return { error: describeError(error) };
+  }
+}
+
+/** `quota`: the default token's counters, then every credential's, side by side (credentials come from the store: see commands.ts). */
+export function quotaCommandWith(credentialQuotas: CredentialQuotas) {
+  return defineCommand({
+    meta: {
+      name: "quota",
+      description:
+        "Copilot's own counters, for the default GitHub token and each credential: premium interactions, chat and completions used and left, and the reset date",
+    },
+    args: {
+      ...dbPathArg,
+      ...enterpriseUrlArg,
+      ...githubTokenArgs,
+      json: { type: "boolean", description: "print JSON", default: false },
+    },
+    run: guarded(async ({ args }) => {
+      // The account type only picks the Copilot API URL; the counters come from the GitHub API.
+      const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"] });
+      const credentials = await credentialQuotas(dbPath(args["db-path"]), urls);
+      // The default token is needed only when there is no credential to show.
+      const github = credentials.length ? resolveGithubToken(githubTokenFlags(args)) : requireGithubToken(githubTokenFlags(args));
+      const report = github && summarize(await fetchCopilotUser(urls, github.token));
+      if (args.json) {
+        console.log(JSON.stringify(credentials.length ? { ...report, credentials } : report, null, 2));
+        return;
+      }
+      const blocks = report ? [`default GitHub token\n${formatQuota(report)}`] : [];
+      for (const c of credentials)
+        blocks.push(`credential ${c.label} (${c.id})\n${c.report ? formatQuota(c.report) : `  could not read its counters: ${c.error}`}`);
+      console.log(blocks.join("\n\n"));
+    }),
+  });
+}

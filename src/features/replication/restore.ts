@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, linkSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { defineCommand } from "citty";
-import { allDatabaseFiles, checkDatabaseFile } from "~/db";
+import { allDatabaseFiles, auditDatabaseFile, checkDatabaseFile } from "~/db";
 import { dbPathArg, guarded } from "~/lib/cli";
 import { AppError, errorMessage } from "~/lib/errors";
 import { FILE_MODE, FOLDER_MODE } from "~/lib/file-modes";
@@ -78,6 +78,8 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
           : "try an earlier --timestamp, or another replica",
       );
     }
+    // Into the checked copy before it takes its name: the restored store says where it came from.
+    auditDatabaseFile(tmp, "db.restore", to, { from: target.display, timestamp: options.timestamp?.toISOString() ?? null });
     try {
       linkSync(tmp, to);
     } catch (error) {

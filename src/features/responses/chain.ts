@@ -5,7 +5,8 @@ import { StoredResponses } from "./stored";
 export const MAX_CHAIN_LENGTH = 10_000;
 
 export type Expansion =
-  | { items: unknown[]; turns: number }
+  /** `credentialId`: the seat that answered the newest link, where the conversation continues. */
+  | { items: unknown[]; turns: number; credentialId: string | null }
   | { missing: string }
   /** A link was too large to store: only a note of its size was kept. */
   | { notStored: { id: string; bytes: number } }
@@ -40,13 +41,14 @@ export function expandChain(stored: StoredResponses, keyId: string, id: string, 
     links.push(found);
     cursor = found.previousResponseId;
   }
+  const credentialId = links[0]?.credentialId ?? null;
   const items: unknown[] = [];
   for (const link of links.reverse()) {
     items.push(...link.input);
     const output = Array.isArray(link.response.output) ? link.response.output : [];
     for (const item of output) if (carried(item)) items.push(item);
   }
-  return { items, turns: links.length };
+  return { items, turns: links.length, credentialId };
 }
 
 function carried(item: unknown): boolean {

@@ -17,6 +17,8 @@ export interface StoredResponse {
   createdAt: number;
   status: StoredStatus;
   previousResponseId: string | null;
+  /** The credential (Copilot seat) that answered; a pooled conversation continues on it. */
+  credentialId?: string | null;
   /** The input items this request gave (not the expanded chain). */
   input: unknown[];
   /** The Response object, as answered. */
@@ -39,6 +41,7 @@ const insertRow = preparedFor((db) =>
       createdAt: sql.placeholder("createdAt"),
       status: sql.placeholder("status"),
       previousResponseId: sql.placeholder("previousResponseId"),
+      credentialId: sql.placeholder("credentialId"),
       encoding: sql.placeholder("encoding"),
       body: sql.placeholder("body"),
     })
@@ -68,7 +71,17 @@ export function encodeResponse(r: StoredResponse, maxBytes: number): EncodedResp
   const json = jsonOf({ input: r.input, response: r.response });
   const omitted = json.length > maxBytes ? json.length : undefined;
   const { encoding, body } = encodeJson(omitted === undefined ? json : jsonOf({ input: [], response: { id: r.id }, omittedBytes: omitted }));
-  const row = { id: r.id, keyId: r.keyId, model: r.model, createdAt: r.createdAt, status: r.status, previousResponseId: r.previousResponseId, encoding, body };
+  const row = {
+    id: r.id,
+    keyId: r.keyId,
+    model: r.model,
+    createdAt: r.createdAt,
+    status: r.status,
+    previousResponseId: r.previousResponseId,
+    credentialId: r.credentialId ?? null,
+    encoding,
+    body,
+  };
   return { row, storedBytes: body.length, omittedBytes: omitted };
 }
 
@@ -95,6 +108,7 @@ export function responseById(store: Store, id: string): StoredResponse | undefin
     response,
     bodyBytes: bytes,
     ...(omittedBytes === undefined ? {} : { omittedBytes }),
+    ...(row.credentialId === null ? {} : { credentialId: row.credentialId }),
   };
 }
 

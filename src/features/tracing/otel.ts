@@ -1,5 +1,5 @@
 // Loaded only when tracing is on (see ./index.ts): OpenTelemetry's SDK never loads otherwise.
-import { type Attributes, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
+import { type Attributes, type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -8,10 +8,11 @@ import type { RequestTrace } from "~/lib/trace-hook";
 
 const propagator = new W3CTraceContextPropagator();
 const headerGetter = { keys: (carrier: Headers) => [...carrier.keys()], get: (carrier: Headers, key: string) => carrier.get(key) ?? undefined };
-const recordSetter = {
-  set(carrier: Record<string, string>, key: string, value: string) {
-    carrier[key] = value;
-  },
+
+/** W3C traceparent of a span, written directly (the propagator's inject builds a context and a carrier for the same string). */
+const traceparentOf = (span: Span) => {
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return `00-${traceId}-${spanId}-0${(traceFlags & 0xff).toString(16)}`;
 };
 
 /** The OTLP/HTTP (JSON) exporter's URL: the spec's base endpoint plus /v1/traces, unless the path is already there. */
@@ -36,6 +37,8 @@ export class OtelRequestTrace implements RequestTrace {
   readonly span: Span;
   /** The path the request went to Copilot on (native or translated). */
   upstreamPath: string | undefined;
+  /** The request span's context, made once for its children. */
+  private readonly context: Context;
 
   constructor(
     private readonly tracer: Tracer,
@@ -45,15 +48,14 @@ export class OtelRequestTrace implements RequestTrace {
   ) {
     const parent = propagator.extract(ROOT_CONTEXT, headers, headerGetter);
     this.span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+    this.context = trace.setSpan(ROOT_CONTEXT, this.span);
   }
 
   upstream(path: string) {
     this.upstreamPath = path;
     const span = this.child(`POST ${path}`, SpanKind.CLIENT, { "server.address": "copilot", "url.path": path });
-    const carrier: Record<string, string> = {};
-    propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, recordSetter);
     return {
-      traceparent: carrier.traceparent ?? "",
+      traceparent: traceparentOf(span),
       end: (status: number | undefined) => {
         if (status === undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: "Copilot not reached" });
         else {
@@ -78,6 +80,6 @@ export class OtelRequestTrace implements RequestTrace {
   }
 
   private child(name: string, kind: SpanKind, attributes: Attributes): Span {
-    return this.tracer.startSpan(name, { kind, attributes }, trace.setSpan(ROOT_CONTEXT, this.span));
+    return this.tracer.startSpan(name, { kind, attributes }, this.context);
   }
 }

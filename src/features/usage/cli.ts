@@ -10,7 +10,7 @@ export const usageCommand = defineCommand({
     ...dbPathArg,
     since: { type: "string", description: "window reaching back from now: 24h, 7d, 30d, …", default: "24h" },
     key: { type: "string", description: "only this key id", valueHint: "ID" },
-    by: { type: "string", description: "group by key, model or day (UTC)", default: "key" },
+    by: { type: "string", description: "group by key, model, day (UTC) or credential (the Copilot seat that answered)", default: "key" },
     json: { type: "boolean", description: "print JSON", default: false },
   },
   run: guarded(async ({ args }) => {

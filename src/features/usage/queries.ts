@@ -3,7 +3,8 @@ import type { AppDatabase } from "~/db";
 import { events, usageHourly } from "~/db/schema";
 import { HOUR_MS, LATENCY_BUCKETS } from "~/features/events";
 
-export const USAGE_GROUPS = ["key", "model", "day"] as const;
+/** credential: the seat that answered ("" for the default GitHub token), exact for as long as usage_hourly is kept. */
+export const USAGE_GROUPS = ["key", "model", "day", "credential"] as const;
 export type UsageGroup = (typeof USAGE_GROUPS)[number];
 
 /** The counters summed per group, from usage_hourly and events alike (same names in both). */
@@ -67,7 +68,7 @@ const hourBucketSums = Object.fromEntries(LATENCY_BUCKETS.map((bucket, i) => [bu
 export function usageReport(db: AppDatabase, query: UsageQuery): UsageResult {
   const firstFullHour = Math.ceil(query.since / HOUR_MS) * HOUR_MS;
 
-  const hourGroup = { key: usageHourly.keyId, model: usageHourly.model, day: utcDay(usageHourly.hour) }[query.by];
+  const hourGroup = { key: usageHourly.keyId, model: usageHourly.model, day: utcDay(usageHourly.hour), credential: usageHourly.credentialId }[query.by];
   const fromHours = db
     .select({
       group: sql<string>`${hourGroup}`,
@@ -84,7 +85,12 @@ export function usageReport(db: AppDatabase, query: UsageQuery): UsageResult {
     .groupBy(hourGroup)
     .all();
 
-  const eventGroup = { key: events.keyId, model: sql`coalesce(${events.model}, '')`, day: utcDay(events.ts) }[query.by];
+  const eventGroup = {
+    key: events.keyId,
+    model: sql`coalesce(${events.model}, '')`,
+    day: utcDay(events.ts),
+    credential: sql`coalesce(${events.credentialId}, '')`,
+  }[query.by];
   const fromEvents =
     firstFullHour > query.since
       ? db

@@ -1,4 +1,5 @@
 import type { AppDatabase } from "~/db";
+import { credentialLabels } from "~/features/credentials";
 import { listKeys } from "~/features/keys";
 import { AppError } from "~/lib/errors";
 import { textTable } from "~/lib/table";
@@ -39,8 +40,13 @@ export function buildReport(db: AppDatabase, options: ReportOptions, now = Date.
   const since = now - options.windowMs;
   const by = options.by;
   const { rows, totals } = usageReport(db, { since, by, keyId: options.key });
-  // By key, each row says whose key it is: ids alone mean nothing to a reader.
-  const labels = by === "key" ? new Map(listKeys(db, { includeRevoked: true }).map((k) => [k.id, k.label])) : undefined;
+  // By key or credential, each row says whose it is: ids alone mean nothing to a reader.
+  const labels =
+    by === "key"
+      ? new Map(listKeys(db, { includeRevoked: true }).map((k) => [k.id, k.label]))
+      : by === "credential"
+        ? new Map([["", "default token"], ...credentialLabels(db)])
+        : undefined;
   const labelled = labels ? rows.map((row) => ({ ...row, label: labels.get(row.group) ?? undefined })) : rows;
   return { since: new Date(since).toISOString(), until: new Date(now).toISOString(), by, key: options.key ?? null, rows: labelled, totals };
 }
@@ -75,7 +81,7 @@ export function formatReport(report: UsageReport): string {
       r.p95LatencyMs ?? "-",
       r.maxLatencyMs,
     ].map(String);
-  const body = [...report.rows.map((r) => line(r.label ? `${r.label} (${r.group})` : r.group, r)), line("TOTAL", report.totals)];
+  const body = [...report.rows.map((r) => line(r.label && r.group ? `${r.label} (${r.group})` : (r.label ?? r.group), r)), line("TOTAL", report.totals)];
   return [
     `usage from ${report.since} to ${report.until}${report.key ? ` for key ${report.key}` : ""}`,
     textTable(header, body, { numeric: true }),

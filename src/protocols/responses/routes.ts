@@ -68,19 +68,32 @@ function conversation(c: Context<AppEnv>, request: ResponsesRequest, text: strin
   const previous = request.previous_response_id ?? null;
   const newInput = inputItems(request.input);
   // The expanded request is held to --body-limit-mb like one a client sends whole.
-  const items = previous === null ? newInput : [...history(store, keyId, previous, store.bodyLimitBytes - text.length), ...newInput];
+  const earlier = previous === null ? undefined : history(store, keyId, previous, store.bodyLimitBytes - text.length);
+  const items = earlier ? [...earlier.items, ...newInput] : newInput;
   const storing = store.storing && request.store !== false;
   const save: Save | undefined = storing
     ? (response) => {
         const stored = toStored(response as Record<string, unknown>, keyId, request.model, previous, newInput);
-        if (stored) store.stored.save(stored);
+        // The seat that answered (a pool's choice, after any failover), so a continuation goes back to it.
+        if (stored) store.stored.save({ ...stored, credentialId: c.var.event.credentialId ?? null });
       }
     : undefined;
-  return { previous, items, storing, save, traits: { vision: responsesHasImages(items), initiator: responsesInitiator(items) } };
+  return {
+    previous,
+    items,
+    storing,
+    save,
+    traits: {
+      vision: responsesHasImages(items),
+      initiator: responsesInitiator(items),
+      // A pool continues a conversation on the seat that answered its last turn.
+      affinity: earlier?.credentialId ?? undefined,
+    },
+  };
 }
 
 /** The stored input and output items a previous_response_id stands for; 400/404 when they cannot be had. */
-function history(store: ResponsesStore, keyId: string, previous: string, budgetBytes: number): InputItem[] {
+function history(store: ResponsesStore, keyId: string, previous: string, budgetBytes: number): { items: InputItem[]; credentialId: string | null } {
   if (!store.storing) {
     throw new ApiFailure(400, {
       message:
@@ -91,7 +104,7 @@ function history(store: ResponsesStore, keyId: string, previous: string, budgetB
     });
   }
   const expansion = expandChain(store.stored, keyId, previous, budgetBytes);
-  if ("items" in expansion) return expansion.items as InputItem[];
+  if ("items" in expansion) return { items: expansion.items as InputItem[], credentialId: expansion.credentialId };
   if ("notStored" in expansion) {
     const { id, bytes } = expansion.notStored;
     const which = id === previous ? "it" : `the response it continues, ${JSON.stringify(id)},`;

@@ -63,7 +63,8 @@ function PremiumCell({ used, quota }: { used: number; quota: number | null }) {
   );
 }
 
-function ErrorNote({ error }: { error: FormError }) {
+/** A refusal shown above a form or a table: what happened, and the remedy. */
+export function ErrorNote({ error }: { error: Pick<FormError, "message" | "hint"> }) {
   return (
     <div class="form-error" role="alert">
       <p class="error">{error.message}</p>

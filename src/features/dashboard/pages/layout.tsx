@@ -4,7 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { assetUrl } from "../assets";
 import type { Session } from "../env";
 
-export type Section = "usage" | "keys" | "events";
+export type Section = "usage" | "keys" | "events" | "audit";
 
 /** Hidden field every state-changing form carries. */
 export const Csrf = ({ session }: { session: Session }) => <input type="hidden" name="csrf" value={session.csrf} />;
@@ -13,6 +13,7 @@ const NAV: [Section, string, string][] = [
   ["usage", "Usage", "/dashboard"],
   ["keys", "Keys", "/dashboard/keys"],
   ["events", "Events", "/dashboard/events"],
+  ["audit", "Audit", "/dashboard/audit"],
 ];
 
 /** Every page: no inline script or style (the CSP forbids both), scripts from /dashboard/assets only. */

@@ -1,0 +1,5 @@
+ALTER TABLE "audit_log" DROP CONSTRAINT "audit_log_action_known";--> statement-breakpoint
+ALTER TABLE "usage_hourly" DROP CONSTRAINT "usage_hourly_hour_key_id_model_pk";--> statement-breakpoint
+ALTER TABLE "usage_hourly" ADD COLUMN "credential_id" text DEFAULT '' NOT NULL;--> statement-breakpoint
+ALTER TABLE "usage_hourly" ADD CONSTRAINT "usage_hourly_hour_key_id_model_credential_id_pk" PRIMARY KEY("hour","key_id","model","credential_id");--> statement-breakpoint
+ALTER TABLE "audit_log" ADD CONSTRAINT "audit_log_action_known" CHECK ("audit_log"."action" IN ('key.created', 'key.updated', 'key.revoked', 'dashboard.sign_in', 'dashboard.sign_in_failed', 'dashboard.sign_out', 'dashboard.session_ended', 'retention.run', 'db.backup', 'db.restore', 'db.migrations_applied', 'credential.added', 'credential.removed'));
