@@ -37,7 +37,8 @@ function commandLines(markdown: string): string[] {
 }
 
 function programCalls(line: string): string[] {
-  return [...line.matchAll(PROGRAM)].map((m) => m[1]!.trim()).filter((rest) => rest.length > 0);
+  // "bun run cli …" stands for any command: nothing to check.
+  return [...line.matchAll(PROGRAM)].map((m) => m[1]!.trim()).filter((rest) => rest.length > 0 && rest !== "…" && !rest.startsWith("<"));
 }
 
 /** A doc's placeholders (`ID`, `[--json]`, `a|b`) read as the user would type them. */
@@ -45,7 +46,8 @@ function argv(rest: string): string[] {
   return rest
     .replace(/\[([^\]]*)\]/g, "$1")
     .split(/\s+/)
-    .filter((token) => token && !/^<.*>$/.test(token))
+    .filter((token) => token && !/^<.*>?$/.test(token))
+    .map((token) => (token === "…" ? "VALUE" : token))
     .map((token) => token.split("\\|")[0]!.split("|")[0]!);
 }
 
