@@ -9,7 +9,7 @@ import { QuotaSource } from "~/features/quota/quota";
 import { ReplicationWorker } from "~/features/replication";
 import type { ReplicaTarget } from "~/features/replication/litestream";
 import { MAX_RESPONSE_BYTES, responsesRetention, StoredResponses } from "~/features/responses";
-import type { Tracing } from "~/features/tracing";
+import { loadTracing, type Tracing } from "~/features/tracing";
 import { describeError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
@@ -187,6 +187,16 @@ export function compose(store: Store, options: ComposeOptions): Composed {
         () => store.close(),
       ),
   };
+}
+
+/**
+ * compose() with what must be loaded first: OpenTelemetry, only when --otlp-endpoint is set (its
+ * SDK is not part of a plain start). What start.ts and the in-process test servers run.
+ */
+export async function composeServer(store: Store, options: ComposeOptions & { otlpEndpoint?: string }): Promise<Composed> {
+  const tracing = options.otlpEndpoint ? await loadTracing(options.otlpEndpoint, "0.1.0") : undefined;
+  if (options.otlpEndpoint) log.info(`tracing: OTLP/HTTP to ${options.otlpEndpoint}`);
+  return compose(store, { ...options, tracing });
 }
 
 /** The listeners a composed app serves on: its own, and the keyless metrics one when asked for. */

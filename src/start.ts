@@ -1,8 +1,7 @@
 import { dirname } from "node:path";
-import { type Composed, type ComposeOptions, compose, type Served, serve } from "~/compose";
+import { type Composed, type ComposeOptions, composeServer, type Served, serve } from "~/compose";
 import { type Migration, openStore, removeStaleBackupTemps, type Store } from "~/db";
 import { findLitestream, replicaTarget } from "~/features/replication";
-import { loadTracing } from "~/features/tracing";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
@@ -38,10 +37,7 @@ export async function start(options: StartOptions): Promise<void> {
 
   let composed: Composed;
   try {
-    // OpenTelemetry is loaded only when asked for (its SDK is not part of a plain start).
-    const tracing = options.otlpEndpoint ? await loadTracing(options.otlpEndpoint, "0.1.0") : undefined;
-    if (options.otlpEndpoint) log.info(`tracing: OTLP/HTTP to ${options.otlpEndpoint}`);
-    composed = compose(store, { ...options, replica, tracing });
+    composed = await composeServer(store, { ...options, replica });
   } catch (error) {
     store.close();
     throw error;

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ParsedArgs, parseArgs } from "citty";
-import { type Composed, compose, type Served, serve } from "~/compose";
+import { type Composed, composeServer, type Served, serve } from "~/compose";
 import { loadMigrations, readMigrationFolder } from "~/db/migrations";
 import { createArgs, createFromArgs } from "~/features/keys/cli";
 import { describeError } from "~/lib/errors";
@@ -185,22 +185,23 @@ export async function startServer(args: string[], env: Record<string, string>): 
     throw new Error(`startServer() runs in-process: use startProcess() for ${unsupported.join(", ") || "--replicate-to"}`);
   const capture = captureLog();
   let composed: Composed;
-  let server: Served["server"];
+  let served: Served;
   try {
     const options = startOptionsFrom(["--port", "0", ...args], env);
     const path = dbPath(options.dbPath, env);
     const store = openServerStore(path, loadMigrations(env));
     try {
-      composed = compose(store, { ...options, env });
+      composed = await composeServer(store, { ...options, env });
     } catch (error) {
       store.close();
       throw error;
     }
-    server = serve(composed, { port: 0, host: options.host }).server;
+    served = serve(composed, { port: 0, host: options.host, metricsListen: options.metricsListen });
   } catch (error) {
     capture.release();
     throw new Error(`server did not start:\n${capture.text()}${describeError(error)}`);
   }
+  const server = served.server;
   let stopped: Promise<number> | undefined;
   const handle: RunningServer = {
     url: `http://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`,
@@ -210,6 +211,7 @@ export async function startServer(args: string[], env: Record<string, string>): 
         running.delete(handle);
         // As start.ts: in-flight requests finish, an idle keep-alive client does not hold the stop.
         await Promise.race([server.stop(), Bun.sleep(2000).then(() => server.stop(true))]);
+        served.metricsServer?.stop(true);
         let code = 0;
         try {
           await composed.close();

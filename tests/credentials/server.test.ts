@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFil
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { startFakeUpstream } from "../fake-upstream";
-import { appDirOf, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
+import { appDirOf, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startProcess, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -236,7 +236,7 @@ describe("credentials", () => {
   test("the raw tokens are nowhere in the database, its WAL, a db backup, nor a Litestream replica", async () => {
     const replica = join(tempDir("copilot-api-replica-"), "replica");
     const key = await createKey(env, "--credential", "bob");
-    const server = await startServer(["--replicate-to", `file://${replica}`], env);
+    const server = await startProcess(["--replicate-to", `file://${replica}`], env);
     try {
       expect((await chat(server.url, key.secret)).status).toBe(200);
       const backup = join(tempDir(), "backup.db");

@@ -58,6 +58,7 @@ beforeAll(async () => {
     "bin/copilot-api.mjs",
     "dist/copilot-api.js",
     "docs/clients.md",
+    "docs/img/dashboard.png",
     "docs/operations.md",
     "docs/scaling.md",
     "package.json",

@@ -10,7 +10,7 @@ import { EventRecorder } from "~/features/events";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
 import { sampleEvent } from "../fixtures/sample-event";
-import { cleanUpAfterFile, createKey, dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
+import { cleanUpAfterFile, createKey, dbFileOf, isolatedEnv, startProcess, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -122,7 +122,7 @@ describe.skipIf(!root)("on a small disk (a 32 MiB tmpfs; needs root)", () => {
     try {
       const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_REPLICATE_TO: unwritableReplica() });
       const key = await createKey(env);
-      const server = await startServer([], env);
+      const server = await startProcess([], env);
       const health = async () => {
         const response = await fetch(`${server.url}/healthz`);
         return { status: response.status, body: (await response.json()) as { reasons: string[] } };
