@@ -51,12 +51,17 @@ const SHELL_INPUTS: Record<string, Record<string, unknown>> = {
   shell: { command: ["echo", FAKE_SHELL_OUTPUT] },
 };
 
+/** The function tool copilot-api offers a model in place of a hosted web search. */
+export const FAKE_SEARCH_FUNCTION = "web_search";
+
 /** The prompt marker that makes the fake answer with text even when tools are offered (an agent's "hello"). */
 export const TEXT_ONLY = "__text_only__";
 
 /** The call the fake makes when it calls a tool: an agent's shell tool running `echo`, else the first tool with a city. */
 export function fakeToolCall(tools: readonly string[], lastUserText: string): { name: string; input: Record<string, unknown> } | undefined {
   if (tools.length === 0 || lastUserText.includes(TEXT_ONLY)) return undefined;
+  // The gateway's stand-in for a hosted web search: searched for what the user asked.
+  if (tools.includes(FAKE_SEARCH_FUNCTION)) return { name: FAKE_SEARCH_FUNCTION, input: { query: lastUserText.trim().slice(0, 100) || "anything" } };
   const shell = tools.find((name) => name in SHELL_INPUTS);
   return shell ? { name: shell, input: SHELL_INPUTS[shell]! } : { name: tools[0]!, input: { city: "Paris" } };
 }
