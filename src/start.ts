@@ -35,6 +35,8 @@ export interface StartOptions {
   /** --enterprise-url: a GHE.com tenant host. */
   enterpriseUrl?: string;
   bodyLimitBytes: number;
+  /** --web-search-model: the model that runs the web searches the gateway fulfils (default: a cheap one offering /responses). */
+  webSearchModel?: string;
   /** Authentication off: every request passes as __noauth__. */
   noAuth: boolean;
   /** Delete events older than this many days; 0 keeps everything. */
@@ -134,7 +136,7 @@ export async function start(options: StartOptions): Promise<void> {
     tokens,
     recorder,
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
-    upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
+    upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes, webSearchModel: options.webSearchModel },
     router: new UpstreamRouter({ copilot, catalog }, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: github && new QuotaSource(urls, github.token),

@@ -169,7 +169,9 @@ type ChatRequestLike = {
 };
 
 /** Chat answers beyond plain text: a tool call when tools are offered to a user turn, JSON for a json_schema, the tool's result echoed after a tool turn. */
-function richChat(payload: ChatRequestLike): { content: string | null; toolCall?: { id: string; name: string; arguments?: string }; finish: string } | undefined {
+function richChat(
+  payload: ChatRequestLike,
+): { content: string | null; toolCall?: { id: string; name: string; arguments?: string }; finish: string } | undefined {
   const last = payload.messages?.at(-1);
   if (payload.tools?.length && last?.role === "user") {
     const name = payload.tools[0]!.function.name;
@@ -184,7 +186,11 @@ function richChat(payload: ChatRequestLike): { content: string | null; toolCall?
 
 function richChatAnswer(payload: ChatRequestLike, rich: NonNullable<ReturnType<typeof richChat>>): Response {
   const base = { id: "chatcmpl-rich", created: 1_700_000_000, model: payload.model };
-  const call = rich.toolCall && { id: rich.toolCall.id, type: "function", function: { name: rich.toolCall.name, arguments: rich.toolCall.arguments ?? FAKE_CALL_ARGUMENTS } };
+  const call = rich.toolCall && {
+    id: rich.toolCall.id,
+    type: "function",
+    function: { name: rich.toolCall.name, arguments: rich.toolCall.arguments ?? FAKE_CALL_ARGUMENTS },
+  };
   if (!payload.stream) {
     const message = { role: "assistant", content: rich.content, ...(call ? { tool_calls: [call] } : {}) };
     return json({ ...base, choices: [{ index: 0, message, finish_reason: rich.finish }], usage: DETAILED_USAGE });

@@ -160,7 +160,8 @@ function countBlock(block: ContentBlock, count: TextCounter): number {
       if (block.content === undefined) return 0;
       if (typeof block.content === "string") return count(block.content);
       let sum = 0;
-      for (const part of block.content) sum += part.type === "text" ? count(part.text) : part.type === "image" ? IMAGE_TOKEN_ESTIMATE : count(JSON.stringify(part));
+      for (const part of block.content)
+        sum += part.type === "text" ? count(part.text) : part.type === "image" ? IMAGE_TOKEN_ESTIMATE : count(JSON.stringify(part));
       return sum;
     }
     case "thinking":

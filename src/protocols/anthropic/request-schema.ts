@@ -74,7 +74,10 @@ export const serverToolUseBlockSchema = z.looseObject({
 export const webSearchToolResultBlockSchema = z.looseObject({
   type: z.literal("web_search_tool_result"),
   tool_use_id: z.string(),
-  content: z.union([z.array(z.looseObject({ type: z.string(), url: z.string().optional(), title: z.string().nullish() })), z.looseObject({ type: z.string() })]),
+  content: z.union([
+    z.array(z.looseObject({ type: z.string(), url: z.string().optional(), title: z.string().nullish() })),
+    z.looseObject({ type: z.string() }),
+  ]),
   cache_control: cacheControl,
 });
 

@@ -12,12 +12,12 @@ import type { AppEnv } from "~/app-env";
 import type { ChildEvent } from "~/features/events";
 import { clip } from "~/lib/clip";
 import { log } from "~/lib/log";
-import { type CatalogEntry, type ModelCatalog, premiumMultiplier, supports } from "~/upstream/model-catalog";
+import { type CatalogEntry, defaultSearchModel, type ModelCatalog, supports } from "~/upstream/model-catalog";
 import { sendToCopilot } from "~/upstream/relay";
 import type { ModelCall, ModelRequest, Send } from "../pipeline";
 import { readChatAnswer } from "./answer";
-import { chatUsage } from "./usage";
 import type { ChatCompletionRequest, ChatCompletionResponse, ChatMessage, ChatTool, ChatToolCall, ChatUsage } from "./types";
+import { chatUsage } from "./usage";
 
 /** The function tool the model is offered in place of the hosted one. */
 export const WEB_SEARCH_FUNCTION = "web_search";
@@ -80,13 +80,9 @@ export interface SearchLoopResult {
  */
 export function searchModelOf(catalog: ModelCatalog | undefined, wanted?: string): CatalogEntry | undefined {
   if (!catalog) return undefined;
-  if (wanted) {
-    const entry = catalog.resolve(wanted);
-    return entry && supports(entry, "/responses") ? entry : undefined;
-  }
-  const rank = (entry: CatalogEntry) => (premiumMultiplier(entry) === null ? 0 : 2) + (/mini|nano/i.test(entry.id) ? 0 : 1);
-  const candidates = catalog.all().filter((entry) => supports(entry, "/responses") && (entry.capabilities?.type ?? "chat") === "chat");
-  return candidates.sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id))[0];
+  if (!wanted) return defaultSearchModel(catalog.all());
+  const entry = catalog.resolve(wanted);
+  return entry && supports(entry, "/responses") ? entry : undefined;
 }
 
 /** The function tool offered in place of the hosted search. */
@@ -128,7 +124,8 @@ export async function runSearchLoop(c: Context<AppEnv>, chat: ChatCompletionRequ
     for (const call of searchCalls) {
       const query = queryOf(call.function.arguments);
       if (query === undefined) searches.push({ callId: call.id, query: "", sources: [], text: "web_search needs a query", error: "invalid_input" });
-      else if (searchCount >= settings.maxUses) searches.push({ callId: call.id, query, sources: [], text: "no more searches allowed", error: "max_uses_exceeded" });
+      else if (searchCount >= settings.maxUses)
+        searches.push({ callId: call.id, query, sources: [], text: "no more searches allowed", error: "max_uses_exceeded" });
       else {
         searchCount += 1;
         searches.push(await searchOnce(c, call.id, query, settings));
@@ -308,10 +305,15 @@ export async function fulfilSearch<R extends ModelRequest>(
   traits: Pick<Send, "vision" | "initiator" | "affinity">,
 ): Promise<SearchLoopResult> {
   const observer = call.observe(chatUsage);
+  // The event is the first turn's (what Copilot bills: its initiator); later turns only add their usage.
+  const later = { ...observer, sending: undefined, reached: () => {} };
   const tools = [searchFunctionTool(settings), ...((chat.tools ?? []) as ChatTool[])];
   const result = await runSearchLoop(call.c, { ...chat, tools }, settings, async (body, turn) => {
     const initiator = turn === 0 ? traits.initiator : "agent";
-    const upstream = await call.send({ method: "POST", path: "/chat/completions", body: JSON.stringify(body), ...traits, initiator }, observer);
+    const upstream = await call.send(
+      { method: "POST", path: "/chat/completions", body: JSON.stringify(body), ...traits, initiator },
+      turn === 0 ? observer : later,
+    );
     return readChatAnswer(upstream);
   });
   const last = result.turns.at(-1)?.completion;

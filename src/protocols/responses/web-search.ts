@@ -5,7 +5,7 @@
  */
 import { DEFAULT_MAX_USES, type SearchLoopResult, type SearchSettings, type SearchSource, WEB_SEARCH_FUNCTION } from "../chat/web-search";
 import { chatToResponse, mapUsage, type ResponseContext } from "./from-chat";
-import { type OutputItem, newId, type ResponseObject } from "./types";
+import { newId, type OutputItem, type ResponseObject } from "./types";
 
 const strings = (value: unknown): string[] | undefined =>
   Array.isArray(value) ? value.filter((v): v is string => typeof v === "string" && v !== "").map((v) => v.slice(0, 253)) : undefined;
