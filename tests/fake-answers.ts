@@ -13,6 +13,7 @@
  * What the answer holds follows the request, so tests can drive a conversation:
  * - thinking enabled (Anthropic `thinking`, chat `thinking_budget`) → a thinking block first;
  * - the last message carries a tool result → text quoting it (the end of a tool loop);
+ * - a `web_search` function offered (the gateway's stand-in for a hosted search) and the user asking to search → a call to it;
  * - otherwise, with tools → a sentence and a call to a tool: an agent's shell tool (Claude Code's `Bash`,
  *   Codex's `exec_command` / `shell`) with `echo fake-tool-ran` when offered, else the first tool with
  *   input `{"city":"Paris"}`; unless the last user text says `__text_only__`;
@@ -61,9 +62,13 @@ export const TEXT_ONLY = "__text_only__";
 export function fakeToolCall(tools: readonly string[], lastUserText: string): { name: string; input: Record<string, unknown> } | undefined {
   if (tools.length === 0 || lastUserText.includes(TEXT_ONLY)) return undefined;
   // The gateway's stand-in for a hosted web search: searched for what the user asked.
-  if (tools.includes(FAKE_SEARCH_FUNCTION)) return { name: FAKE_SEARCH_FUNCTION, input: { query: lastUserText.trim().slice(0, 100) || "anything" } };
+  if (tools.includes(FAKE_SEARCH_FUNCTION) && /\bsearch\b/i.test(lastUserText)) {
+    return { name: FAKE_SEARCH_FUNCTION, input: { query: lastUserText.trim().slice(0, 100) } };
+  }
   const shell = tools.find((name) => name in SHELL_INPUTS);
-  return shell ? { name: shell, input: SHELL_INPUTS[shell]! } : { name: tools[0]!, input: { city: "Paris" } };
+  const other = tools.find((name) => name !== FAKE_SEARCH_FUNCTION);
+  if (shell) return { name: shell, input: SHELL_INPUTS[shell]! };
+  return other ? { name: other, input: { city: "Paris" } } : undefined;
 }
 
 type Json = Record<string, unknown>;

@@ -174,9 +174,18 @@ function richChat(
 ): { content: string | null; toolCall?: { id: string; name: string; arguments?: string }; finish: string } | undefined {
   const last = payload.messages?.at(-1);
   if (payload.tools?.length && last?.role === "user") {
-    const name = payload.tools[0]!.function.name;
-    const query = name === FAKE_SEARCH_FUNCTION ? JSON.stringify({ query: String(last.content).slice(0, 100) }) : undefined;
-    return { content: null, toolCall: { id: "call_fake_1", name, arguments: query }, finish: "tool_calls" };
+    // The gateway's stand-in for a hosted search when the user asks to search, else the first other tool.
+    const names = payload.tools.map((tool) => tool.function.name);
+    const text = String(last.content);
+    if (names.includes(FAKE_SEARCH_FUNCTION) && /\bsearch\b/i.test(text)) {
+      return {
+        content: null,
+        toolCall: { id: "call_fake_1", name: FAKE_SEARCH_FUNCTION, arguments: JSON.stringify({ query: text.slice(0, 100) }) },
+        finish: "tool_calls",
+      };
+    }
+    const name = names.find((n) => n !== FAKE_SEARCH_FUNCTION);
+    if (name) return { content: null, toolCall: { id: "call_fake_1", name }, finish: "tool_calls" };
   }
   if (payload.response_format?.type === "json_schema")
     return { content: JSON.stringify(sampleFor(payload.response_format.json_schema?.schema)), finish: "stop" };

@@ -186,7 +186,7 @@ describe("Anthropic's web search server tool", () => {
         {
           ...SEARCH_TOOL,
           allowed_domains: ["bun.com", "example.com"],
-          user_location: { type: "approximate", city: "Paris", country: "FR" },
+          user_location: { type: "approximate" as const, city: "Paris", country: "FR" },
         },
       ],
     });
