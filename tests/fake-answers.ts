@@ -52,6 +52,9 @@ const SHELL_INPUTS: Record<string, Record<string, unknown>> = {
   shell: { command: ["echo", FAKE_SHELL_OUTPUT] },
 };
 
+/** What the fake asks Claude Code's WebSearch tool to search for. */
+export const FAKE_AGENT_QUERY = "bun runtime docs";
+
 /** The function tool copilot-api offers a model in place of a hosted web search. */
 export const FAKE_SEARCH_FUNCTION = "web_search";
 
@@ -62,9 +65,10 @@ export const TEXT_ONLY = "__text_only__";
 export function fakeToolCall(tools: readonly string[], lastUserText: string): { name: string; input: Record<string, unknown> } | undefined {
   if (tools.length === 0 || lastUserText.includes(TEXT_ONLY)) return undefined;
   // The gateway's stand-in for a hosted web search: searched for what the user asked.
-  if (tools.includes(FAKE_SEARCH_FUNCTION) && /\bsearch\b/i.test(lastUserText)) {
-    return { name: FAKE_SEARCH_FUNCTION, input: { query: lastUserText.trim().slice(0, 100) } };
-  }
+  const asksToSearch = /\bsearch\b/i.test(lastUserText);
+  if (tools.includes(FAKE_SEARCH_FUNCTION) && asksToSearch) return { name: FAKE_SEARCH_FUNCTION, input: { query: lastUserText.trim().slice(0, 100) } };
+  // Claude Code's own WebSearch tool, which then asks the API for a search with the server tool.
+  if (tools.includes("WebSearch") && asksToSearch) return { name: "WebSearch", input: { query: FAKE_AGENT_QUERY } };
   const shell = tools.find((name) => name in SHELL_INPUTS);
   const other = tools.find((name) => name !== FAKE_SEARCH_FUNCTION);
   if (shell) return { name: shell, input: SHELL_INPUTS[shell]! };
