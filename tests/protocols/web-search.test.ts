@@ -268,6 +268,7 @@ describe("Responses' web_search on a model without /responses (gpt-4.1)", () => 
     }
     expect(response.tools).toEqual([expect.objectContaining({ type: "web_search" })]);
     expect(reached(from).paths).toEqual(["/chat/completions", "/responses", "/chat/completions"]);
+    expect(reached(from).searches[0]!.tools).toEqual([{ type: "web_search" }]);
 
     await recorder.committed();
     const parent = store.db.select().from(events).where(eq(events.route, "/responses")).orderBy(desc(events.id)).limit(1).all();
@@ -276,7 +277,13 @@ describe("Responses' web_search on a model without /responses (gpt-4.1)", () => 
   });
 
   test("streamed: output items added and done, the search's events, the annotations, then response.completed", async () => {
-    const stream = await openai().responses.create({ ...body, stream: true });
+    const from = fake.requests.length;
+    // As Codex 0.171 sends it by default: its external_web_access goes to the search as it came.
+    const stream = await openai().responses.create({
+      ...body,
+      tools: [{ type: "web_search", external_web_access: false } as OpenAI.Responses.WebSearchTool],
+      stream: true,
+    });
     const types: string[] = [];
     let completed: OpenAI.Responses.Response | undefined;
     for await (const event of stream) {
@@ -292,6 +299,7 @@ describe("Responses' web_search on a model without /responses (gpt-4.1)", () => 
     expect(types[0]).toBe("response.created");
     expect(types.at(-1)).toBe("response.completed");
     expect(completed?.output.map((item) => item.type)).toEqual(["message", "web_search_call", "message"]);
+    expect(reached(from).searches[0]!.tools).toEqual([{ type: "web_search", external_web_access: false }]);
   });
 
   test("the usage report counts each search under the search model", async () => {

@@ -38,6 +38,8 @@ export interface SearchSettings {
   blockedDomains?: string[];
   userLocation?: { city?: string; region?: string; country?: string; timezone?: string };
   maxUses: number;
+  /** OpenAI's `external_web_access` as the client sent it (Codex: false, cached results only); absent from Anthropic's tool. */
+  externalWebAccess?: boolean;
   /** The catalog id of the model that runs the searches (one that offers /responses). */
   model: string;
 }
@@ -192,6 +194,7 @@ export function searchRequest(model: string, query: string, settings: SearchSett
   const tool: Record<string, unknown> = { type: "web_search" };
   if (settings.allowedDomains?.length) tool.filters = { allowed_domains: settings.allowedDomains.slice(0, 100) };
   if (settings.userLocation) tool.user_location = { type: "approximate", ...settings.userLocation };
+  if (settings.externalWebAccess !== undefined) tool.external_web_access = settings.externalWebAccess;
   // OpenAI's tool has no blocked list: the model is told, and the sources are filtered here.
   const avoid = settings.blockedDomains?.length ? `\n\nDo not use results from ${settings.blockedDomains.join(", ")}.` : "";
   return { model, input: [{ role: "user", content: `${query}${avoid}` }], tools: [tool], tool_choice: "required", store: false, stream: false };

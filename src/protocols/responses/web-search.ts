@@ -16,7 +16,8 @@ export function settingsOf(tool: Record<string, unknown> | undefined, model: str
   const location = tool?.user_location as Record<string, unknown> | undefined;
   const field = (name: string) => (typeof location?.[name] === "string" ? (location[name] as string).slice(0, 100) : undefined);
   const userLocation = location ? { city: field("city"), region: field("region"), country: field("country"), timezone: field("timezone") } : undefined;
-  return { allowedDomains: strings(filters?.allowed_domains), userLocation, maxUses: DEFAULT_MAX_USES, model };
+  const externalWebAccess = typeof tool?.external_web_access === "boolean" ? tool.external_web_access : undefined;
+  return { allowedDomains: strings(filters?.allowed_domains), userLocation, maxUses: DEFAULT_MAX_USES, externalWebAccess, model };
 }
 
 /** The sources a text names by URL, as `url_citation` annotations at each place it names them. */
