@@ -42,7 +42,12 @@ interface RequestView {
   /** The names of the tools offered, in order. */
   tools: string[];
   thinking: boolean;
+  /** Chat only: how many tool results the conversation holds, when a user asked `__search_again__` (the model keeps searching). */
+  searchAgainAfter?: number;
 }
+
+/** The prompt marker that makes the chat model call the gateway's web_search function again after each result. */
+export const SEARCH_AGAIN = "__search_again__";
 
 /** What the fake's tool calls ask a real agent's shell tool to run, and what the agent then sends back. */
 export const FAKE_SHELL_OUTPUT = "fake-tool-ran";
@@ -112,6 +117,9 @@ export function viewChat(body: Json): RequestView {
     toolResult: last?.role === "tool" ? String(last.content) : undefined,
     tools: tools.map((t) => t.function.name),
     thinking: typeof body.thinking_budget === "number",
+    searchAgainAfter: messages.some((m) => m.role === "user" && textOf(m.content).includes(SEARCH_AGAIN))
+      ? messages.filter((m) => m.role === "tool").length
+      : undefined,
   };
 }
 
@@ -137,7 +145,14 @@ export function scriptedFailure(view: RequestView, native: boolean): Response | 
 export function scriptedAnswer(view: RequestView): ScriptedAnswer {
   const answer: ScriptedAnswer = { text: SCRIPTED_HELLO };
   if (view.thinking) answer.thinking = SCRIPTED_THINKING;
-  if (view.toolResult !== undefined) answer.text = `The tool said: ${view.toolResult}`;
+  if (view.toolResult !== undefined && view.searchAgainAfter !== undefined && view.tools.includes(FAKE_SEARCH_FUNCTION)) {
+    answer.text = "Let me search once more.";
+    answer.tool = {
+      id: `toolu_fake_search_${view.searchAgainAfter}`,
+      name: FAKE_SEARCH_FUNCTION,
+      input: { query: `search number ${view.searchAgainAfter + 1}` },
+    };
+  } else if (view.toolResult !== undefined) answer.text = `The tool said: ${view.toolResult}`;
   else {
     const call = fakeToolCall(view.tools, view.lastUserText);
     if (call) {

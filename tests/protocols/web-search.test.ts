@@ -17,6 +17,7 @@ import { upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
 import { ModelCatalog } from "~/upstream/model-catalog";
+import { SEARCH_AGAIN } from "../fake-answers";
 import { FAKE_SEARCH_SOURCES, type FakeUpstream, startFakeUpstream } from "../fake-upstream";
 import { cleanUpAfterFile, tempDir } from "../helpers";
 
@@ -205,6 +206,26 @@ describe("Anthropic's web search server tool", () => {
     const results = (blocked.content[2] as Anthropic.WebSearchToolResultBlock).content as Anthropic.WebSearchResultBlock[];
     expect(results.map((r) => r.url)).toEqual(["https://example.com/copilot-api"]);
     expect(JSON.stringify(reached(blockedFrom).searches[0]!.input)).toContain("Do not use results from bun.com");
+  });
+
+  test("max_uses bounds the searches: past it the function is no longer offered and the model answers", async () => {
+    const from = fake.requests.length;
+    const message = await anthropic().messages.create({
+      model: "claude-sonnet-4",
+      max_tokens: 512,
+      messages: [{ role: "user", content: `${PROMPT} ${SEARCH_AGAIN}` }],
+      tools: [{ ...SEARCH_TOOL, max_uses: 2 }],
+    });
+    const { sent, paths } = reached(from);
+    expect(paths).toEqual(["/chat/completions", "/responses", "/chat/completions", "/responses", "/chat/completions"]);
+    expect(JSON.parse(sent[4]!.body).tools).toBeUndefined();
+    expect(message.usage.server_tool_use?.web_search_requests).toBe(2);
+    expect(message.content.filter((block) => block.type === "server_tool_use").map((block) => (block as Anthropic.ServerToolUseBlock).input)).toEqual([
+      { query: `${PROMPT} ${SEARCH_AGAIN}` },
+      { query: "search number 2" },
+    ]);
+    const parent = (await eventsOfLastRequest())!;
+    expect(childrenOf(parent.id)).toHaveLength(2);
   });
 
   test("a later turn replaying the search blocks (and document / search_result blocks) is accepted and read as text", async () => {
