@@ -6,11 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "~/db";
-import { EventRecorder } from "~/features/events";
 import { type NewEvent, writeEvents } from "~/features/events/queries";
-import { createKey, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
-import { StoredResponses } from "~/features/responses";
-import { createApp } from "~/server";
+import { createKey } from "~/features/keys";
+import { inProcessApp } from "../tests/in-process-app";
 import { printTable, summarize } from "./lib";
 
 const DAY = 86_400_000;
@@ -50,22 +48,8 @@ export async function benchDashboard(): Promise<void> {
     }
     const hourly = store.sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM usage_hourly").get()!.n;
 
-    const policy = { authDisabled: false, loopbackListener: true };
-    const recorder = new EventRecorder(store);
-    const makeApp = () =>
-      createApp({
-        store,
-        recorder,
-        keys: {
-          policy,
-          resolver: new KeyResolver(store, policy),
-          limiter: new RateLimiter(),
-          lastUsed: new LastUsedTracker(store),
-          premium: new PremiumUsage(store),
-        },
-        upstream: { bodyLimitBytes: 1 << 20 },
-        responses: { stored: new StoredResponses(store), storing: true },
-      });
+    const { recorder } = inProcessApp(store, { bodyLimitBytes: 1 << 20 });
+    const makeApp = () => inProcessApp(store, { bodyLimitBytes: 1 << 20 }, { recorder }).app;
     const app = makeApp();
     const login = await app.request("/dashboard/login");
     const signInCookie = login.headers.getSetCookie()[0]!.split(";")[0]!;

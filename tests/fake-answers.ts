@@ -57,6 +57,9 @@ const SHELL_INPUTS: Record<string, Record<string, unknown>> = {
   shell: { command: ["echo", FAKE_SHELL_OUTPUT] },
 };
 
+/** A user text that asks for a web search (agents' system reminders say "search" alone often enough). */
+export const ASKS_TO_SEARCH = /\bweb search\b/i;
+
 /** What the fake asks Claude Code's WebSearch tool to search for. */
 export const FAKE_AGENT_QUERY = "bun runtime docs";
 
@@ -70,7 +73,7 @@ export const TEXT_ONLY = "__text_only__";
 export function fakeToolCall(tools: readonly string[], lastUserText: string): { name: string; input: Record<string, unknown> } | undefined {
   if (tools.length === 0 || lastUserText.includes(TEXT_ONLY)) return undefined;
   // The gateway's stand-in for a hosted web search: searched for what the user asked.
-  const asksToSearch = /\bsearch\b/i.test(lastUserText);
+  const asksToSearch = ASKS_TO_SEARCH.test(lastUserText);
   if (tools.includes(FAKE_SEARCH_FUNCTION) && asksToSearch) return { name: FAKE_SEARCH_FUNCTION, input: { query: lastUserText.trim().slice(0, 100) } };
   // Claude Code's own WebSearch tool, which then asks the API for a search with the server tool.
   if (tools.includes("WebSearch") && asksToSearch) return { name: "WebSearch", input: { query: FAKE_AGENT_QUERY } };

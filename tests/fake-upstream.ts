@@ -1,5 +1,6 @@
 import type { CatalogEntry } from "~/upstream/model-catalog";
 import {
+  ASKS_TO_SEARCH,
   anthropicEvents,
   anthropicMessage,
   chatChunks,
@@ -177,7 +178,7 @@ function richChat(
     // The gateway's stand-in for a hosted search when the user asks to search, else the first other tool.
     const names = payload.tools.map((tool) => tool.function.name);
     const text = String(last.content);
-    if (names.includes(FAKE_SEARCH_FUNCTION) && /\bsearch\b/i.test(text)) {
+    if (names.includes(FAKE_SEARCH_FUNCTION) && ASKS_TO_SEARCH.test(text)) {
       return {
         content: null,
         toolCall: { id: "call_fake_1", name: FAKE_SEARCH_FUNCTION, arguments: JSON.stringify({ query: text.slice(0, 100) }) },

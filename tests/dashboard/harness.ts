@@ -1,14 +1,12 @@
 import { join } from "node:path";
 import { openStore, type Store } from "~/db";
-import { EventRecorder } from "~/features/events";
 import { writeEvents } from "~/features/events/queries";
-import { createKey, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
+import { createKey } from "~/features/keys";
 import type { QuotaSource } from "~/features/quota";
-import { StoredResponses } from "~/features/responses";
 import { listen } from "~/listen";
 import type { BodyReads } from "~/protocols/body-read";
-import { createApp } from "~/server";
 import { tempDir } from "../helpers";
+import { inProcessApp } from "../in-process-app";
 
 /**
  * The whole app (server.ts, every middleware) on a real HTTP server on port 0,
@@ -34,23 +32,11 @@ export function startDashboard(options: { quota?: QuotaSource; bodyReads?: BodyR
   const admin = createKey(store.db, { tier: "admin", label: "ops laptop", allowedModels: ["*"], rateLimit: null });
   const client = createKey(store.db, { tier: "client", label: "ci bot", allowedModels: ["*"], rateLimit: null });
   const clock = { offset: 0 };
-  const policy = { authDisabled: false, loopbackListener: true };
-  const recorder = new EventRecorder(store);
-  const app = createApp({
+  const { app, recorder } = inProcessApp(
     store,
-    recorder,
-    keys: {
-      policy,
-      resolver: new KeyResolver(store, policy),
-      limiter: new RateLimiter(),
-      lastUsed: new LastUsedTracker(store),
-      premium: new PremiumUsage(store),
-    },
-    upstream: { bodyLimitBytes: 1024 * 1024, bodyReads: options.bodyReads },
-    responses: { stored: new StoredResponses(store), storing: true },
-    quota: options.quota,
-    now: () => Date.now() + clock.offset,
-  });
+    { bodyLimitBytes: 1024 * 1024, bodyReads: options.bodyReads },
+    { quota: options.quota, now: () => Date.now() + clock.offset },
+  );
   // Served as start.ts serves it (Bun's limits, connections of refused bodies closed).
   const server = listen({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
   return {

@@ -10,9 +10,7 @@ import OpenAI from "openai";
 import { openStore, type Store } from "~/db";
 import { events, usageHourly } from "~/db/schema";
 import { EventRecorder } from "~/features/events";
-import { createKey, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
-import { StoredResponses } from "~/features/responses";
-import { createApp } from "~/server";
+import { createKey } from "~/features/keys";
 import { upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
@@ -20,6 +18,7 @@ import { ModelCatalog } from "~/upstream/model-catalog";
 import { SEARCH_AGAIN } from "../fake-answers";
 import { FAKE_SEARCH_SOURCES, type FakeUpstream, startFakeUpstream } from "../fake-upstream";
 import { cleanUpAfterFile, tempDir } from "../helpers";
+import { inProcessApp } from "../in-process-app";
 
 cleanUpAfterFile();
 
@@ -31,23 +30,8 @@ let copilot: CopilotClient;
 let secret: string;
 
 /** The app over the fake Copilot; `webSearchModel` as --web-search-model. */
-function appWith(webSearchModel?: string) {
-  const policy = { authDisabled: false, loopbackListener: true };
-  return createApp({
-    store,
-    recorder,
-    keys: {
-      policy,
-      resolver: new KeyResolver(store, policy),
-      limiter: new RateLimiter(),
-      lastUsed: new LastUsedTracker(store),
-      premium: new PremiumUsage(store),
-    },
-    upstream: { copilot, catalog, bodyLimitBytes: 1024 * 1024, webSearchModel },
-    responses: { stored: new StoredResponses(store), storing: true },
-  });
-}
-let app: ReturnType<typeof createApp>;
+const appWith = (webSearchModel?: string) => inProcessApp(store, { copilot, catalog, bodyLimitBytes: 1024 * 1024, webSearchModel }, { recorder }).app;
+let app: ReturnType<typeof appWith>;
 
 beforeAll(async () => {
   fake = startFakeUpstream();
@@ -70,7 +54,7 @@ afterAll(() => {
 });
 
 /** The SDKs talk to the app in this process: their fetch is the app's. */
-const inProcess = (target: () => ReturnType<typeof createApp>) => (input: string | URL | Request, init?: RequestInit) =>
+const inProcess = (target: () => ReturnType<typeof appWith>) => (input: string | URL | Request, init?: RequestInit) =>
   Promise.resolve(target().fetch(new Request(input, init)));
 const anthropic = (target = () => app) => new Anthropic({ baseURL: "http://gateway.test", apiKey: secret, maxRetries: 0, fetch: inProcess(target) });
 const openai = (target = () => app) => new OpenAI({ baseURL: "http://gateway.test/v1", apiKey: secret, maxRetries: 0, fetch: inProcess(target) });
@@ -274,7 +258,7 @@ describe("Anthropic's web search server tool", () => {
 });
 
 describe("Responses' web_search on a model without /responses (gpt-4.1)", () => {
-  const body = { model: "gpt-4.1", input: "search the web for bun runtime docs", tools: [{ type: "web_search" as const }], store: false };
+  const body = { model: "gpt-4.1", input: "web search for bun runtime docs", tools: [{ type: "web_search" as const }], store: false };
 
   test("not streamed: a web_search_call item, the message with url_citation annotations, a linked search event", async () => {
     const from = fake.requests.length;

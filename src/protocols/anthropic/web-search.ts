@@ -5,7 +5,16 @@
  * Copilot's chat (../chat/web-search.ts); the answer is Anthropic's: `server_tool_use` +
  * `web_search_tool_result` blocks, text citing the sources, `usage.server_tool_use.web_search_requests`.
  */
-import { DEFAULT_MAX_USES, type SearchDone, type SearchLoopResult, type SearchSettings, type SearchSource, WEB_SEARCH_FUNCTION } from "../chat/web-search";
+import {
+  DEFAULT_MAX_USES,
+  domainList,
+  locationOf,
+  type SearchDone,
+  type SearchLoopResult,
+  type SearchSettings,
+  type SearchSource,
+  WEB_SEARCH_FUNCTION,
+} from "../chat/web-search";
 import { type AnthropicMessageResponse, type AnthropicResponseBlock, chatToAnthropic, mapUsage, messageId } from "./from-chat";
 import type { MessagesRequest } from "./request-schema";
 
@@ -25,17 +34,17 @@ export function withoutServerSearch(request: MessagesRequest, tool: Tool): Messa
   return { ...request, tools: tools?.length ? tools : undefined, tool_choice: named || !tools?.length ? undefined : request.tool_choice };
 }
 
-const strings = (value: unknown): string[] | undefined =>
-  Array.isArray(value) ? value.filter((v): v is string => typeof v === "string" && v !== "").map((v) => v.slice(0, 253)) : undefined;
-
 /** What the server tool asks: allowed / blocked domains, the user's location, max_uses. */
 export function settingsOf(tool: Tool, model: string): SearchSettings {
   const raw = tool as Record<string, unknown>;
-  const location = raw.user_location as Record<string, unknown> | undefined;
-  const field = (name: string) => (typeof location?.[name] === "string" ? (location[name] as string).slice(0, 100) : undefined);
   const maxUses = typeof raw.max_uses === "number" && Number.isInteger(raw.max_uses) && raw.max_uses > 0 ? raw.max_uses : DEFAULT_MAX_USES;
-  const userLocation = location ? { city: field("city"), region: field("region"), country: field("country"), timezone: field("timezone") } : undefined;
-  return { allowedDomains: strings(raw.allowed_domains), blockedDomains: strings(raw.blocked_domains), userLocation, maxUses, model };
+  return {
+    allowedDomains: domainList(raw.allowed_domains),
+    blockedDomains: domainList(raw.blocked_domains),
+    userLocation: locationOf(raw.user_location),
+    maxUses,
+    model,
+  };
 }
 
 const toolUseId = (callId: string) => `srvtoolu_${callId.replace(/[^A-Za-z0-9_]/g, "").slice(0, 64)}`;

@@ -87,6 +87,18 @@ export function searchModelOf(catalog: ModelCatalog | undefined, wanted?: string
   return entry && supports(entry, "/responses") ? entry : undefined;
 }
 
+/** A tool's list of domains: its strings, each bounded (a domain has at most 253 characters). */
+export const domainList = (value: unknown): string[] | undefined =>
+  Array.isArray(value) ? value.filter((v): v is string => typeof v === "string" && v !== "").map((v) => v.slice(0, 253)) : undefined;
+
+/** A tool's `user_location` (Anthropic's and OpenAI's have the same fields), each bounded. */
+export function locationOf(value: unknown): SearchSettings["userLocation"] {
+  if (typeof value !== "object" || value === null) return undefined;
+  const location = value as Record<string, unknown>;
+  const field = (name: string) => (typeof location[name] === "string" ? (location[name] as string).slice(0, 100) : undefined);
+  return { city: field("city"), region: field("region"), country: field("country"), timezone: field("timezone") };
+}
+
 /** The function tool offered in place of the hosted search. */
 export function searchFunctionTool(settings: Pick<SearchSettings, "allowedDomains" | "blockedDomains">): ChatTool {
   const scope = settings.allowedDomains?.length ? ` Only ${settings.allowedDomains.join(", ")} are searched.` : "";

@@ -3,21 +3,29 @@
  * runs the search (../chat/web-search.ts) and answers as OpenAI does: `web_search_call` output items, and
  * `url_citation` annotations on the text that names a source; streamed as OpenAI's events.
  */
-import { DEFAULT_MAX_USES, type SearchLoopResult, type SearchSettings, type SearchSource, WEB_SEARCH_FUNCTION } from "../chat/web-search";
+import {
+  DEFAULT_MAX_USES,
+  domainList,
+  locationOf,
+  type SearchLoopResult,
+  type SearchSettings,
+  type SearchSource,
+  WEB_SEARCH_FUNCTION,
+} from "../chat/web-search";
 import { chatToResponse, mapUsage, type ResponseContext } from "./from-chat";
 import { newId, type OutputItem, type ResponseObject } from "./types";
-
-const strings = (value: unknown): string[] | undefined =>
-  Array.isArray(value) ? value.filter((v): v is string => typeof v === "string" && v !== "").map((v) => v.slice(0, 253)) : undefined;
 
 /** What the hosted tool asks: `filters.allowed_domains` and `user_location`; OpenAI's tool has no max_uses, the gateway's bound holds. */
 export function settingsOf(tool: Record<string, unknown> | undefined, model: string): SearchSettings {
   const filters = tool?.filters as Record<string, unknown> | undefined;
-  const location = tool?.user_location as Record<string, unknown> | undefined;
-  const field = (name: string) => (typeof location?.[name] === "string" ? (location[name] as string).slice(0, 100) : undefined);
-  const userLocation = location ? { city: field("city"), region: field("region"), country: field("country"), timezone: field("timezone") } : undefined;
   const externalWebAccess = typeof tool?.external_web_access === "boolean" ? tool.external_web_access : undefined;
-  return { allowedDomains: strings(filters?.allowed_domains), userLocation, maxUses: DEFAULT_MAX_USES, externalWebAccess, model };
+  return {
+    allowedDomains: domainList(filters?.allowed_domains),
+    userLocation: locationOf(tool?.user_location),
+    maxUses: DEFAULT_MAX_USES,
+    externalWebAccess,
+    model,
+  };
 }
 
 /** The sources a text names by URL, as `url_citation` annotations at each place it names them. */
