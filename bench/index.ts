@@ -16,6 +16,7 @@ import { benchRequestChecks } from "./request-checks";
 import { benchResponses } from "./responses";
 import { benchResponsesChain } from "./responses-chain";
 import { benchStrictChunks } from "./strict-chunks";
+import { benchWebSearch } from "./web-search";
 
 console.log(`copilot-api benchmarks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString().slice(0, 10)}`);
 benchLookup();
@@ -32,5 +33,6 @@ await benchStrictChunks();
 await benchDashboard();
 await benchResponses();
 await benchResponsesChain();
+await benchWebSearch();
 await benchReplication();
 await benchObservability();

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startGateway } from "../bench/gateway";
 import { FAKE_SHELL_OUTPUT, TEXT_ONLY } from "../tests/fake-answers";
-import { type FakeUpstream, type Recorded, startFakeUpstream } from "../tests/fake-upstream";
+import { FAKE_SEARCH_SOURCES, type FakeUpstream, type Recorded, startFakeUpstream } from "../tests/fake-upstream";
 
 const ROOT = join(import.meta.dir, "..");
 const CACHE = join(ROOT, ".cache", "agents");
@@ -197,6 +197,16 @@ const reasoningReplayed = (sent: Recorded[]) =>
     ? undefined
     : "no reasoning item with content null reached Copilot's /responses on turn 2";
 
+/** The gateway ran the search: the search model's /responses got the hosted web_search tool, and no request carried Anthropic's server tool. */
+const searchedByGateway = (sent: Recorded[]) => {
+  const searches = bodies(sent).filter((b) => (b.tools as { type: string }[] | undefined)?.some((t) => t.type === "web_search"));
+  if (searches.length === 0) return "no web search reached Copilot's /responses";
+  if (searches.some((b) => b.model !== "gpt-5-mini")) return `the search ran on ${String(searches[0]!.model)}, not the default search model gpt-5-mini`;
+  return undefined;
+};
+
+const WEB_SEARCH_PROMPT = "Use web search to find the Bun runtime docs, and give me the URL.";
+
 const RUNS: Run[] = [
   {
     name: "claude-hello-native",
@@ -224,6 +234,34 @@ const RUNS: Run[] = [
     upstreamPath: "/v1/messages",
     check: toolLoop("tool_result"),
     quiet: true,
+  },
+  {
+    name: "claude-web-search-native",
+    agent: "claude",
+    model: "claude-sonnet-4-5",
+    prompt: WEB_SEARCH_PROMPT,
+    expect: FAKE_SEARCH_SOURCES[0].url,
+    upstreamPath: "/responses",
+    check: searchedByGateway,
+    quiet: true,
+  },
+  {
+    name: "claude-web-search-translated",
+    agent: "claude",
+    model: "claude-sonnet-4",
+    prompt: WEB_SEARCH_PROMPT,
+    expect: FAKE_SEARCH_SOURCES[0].url,
+    upstreamPath: "/responses",
+    check: searchedByGateway,
+  },
+  {
+    name: "codex-web-search-translated",
+    agent: "codex",
+    model: "gpt-4.1",
+    prompt: WEB_SEARCH_PROMPT,
+    expect: FAKE_SEARCH_SOURCES[0].url,
+    upstreamPath: "/responses",
+    check: searchedByGateway,
   },
   {
     name: "codex-hello-native",

@@ -34,6 +34,8 @@ export interface ComposeOptions {
   /** --enterprise-url: a GHE.com tenant host. */
   enterpriseUrl?: string;
   bodyLimitBytes: number;
+  /** --web-search-model: the model that runs the web searches the gateway fulfils (default: a cheap one offering /responses). */
+  webSearchModel?: string;
   /** Authentication off: every request passes as __noauth__. */
   noAuth: boolean;
   /** Delete events older than this many days; 0 keeps everything. */
@@ -133,7 +135,7 @@ export function compose(store: Store, options: ComposeOptions): Composed {
     tokens,
     recorder,
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
-    upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes, bodyReads: options.bodyReads },
+    upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes, bodyReads: options.bodyReads, webSearchModel: options.webSearchModel },
     router: new UpstreamRouter({ copilot, catalog }, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: options.quota ?? (github && new QuotaSource(urls, github.token)),

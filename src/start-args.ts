@@ -15,6 +15,11 @@ export const startArgs = {
   ...enterpriseUrlArg,
   ...githubTokenArgs,
   "body-limit-mb": { type: "string", description: "largest request body accepted, in MiB", default: "32" },
+  "web-search-model": {
+    type: "string",
+    description: "model that runs web searches for clients whose model cannot (Claude Code's WebSearch; default: a cheap catalog model offering /responses)",
+    valueHint: "MODEL",
+  },
   "events-retention-days": { type: "string", description: "delete request events older than this many days (0 keeps everything)", default: "90" },
   "responses-retention-days": {
     type: "string",
@@ -70,6 +75,7 @@ export function startOptions(args: ParsedArgs<typeof startArgs>, env: Record<str
     githubTokenFile: args["github-token-file"],
     enterpriseUrl: args["enterprise-url"],
     bodyLimitBytes: Math.round(parsePositive("--body-limit-mb", args["body-limit-mb"]) * 1024 * 1024),
+    webSearchModel: args["web-search-model"]?.trim() || undefined,
     noAuth: !args.auth,
     eventsRetentionDays: parseDays(args["events-retention-days"]),
     responsesRetentionDays: parseDays(args["responses-retention-days"], "--responses-retention-days"),

@@ -13,6 +13,7 @@
  * What the answer holds follows the request, so tests can drive a conversation:
  * - thinking enabled (Anthropic `thinking`, chat `thinking_budget`) → a thinking block first;
  * - the last message carries a tool result → text quoting it (the end of a tool loop);
+ * - a `web_search` function offered (the gateway's stand-in for a hosted search) and the user asking to search → a call to it;
  * - otherwise, with tools → a sentence and a call to a tool: an agent's shell tool (Claude Code's `Bash`,
  *   Codex's `exec_command` / `shell`) with `echo fake-tool-ran` when offered, else the first tool with
  *   input `{"city":"Paris"}`; unless the last user text says `__text_only__`;
@@ -41,7 +42,12 @@ interface RequestView {
   /** The names of the tools offered, in order. */
   tools: string[];
   thinking: boolean;
+  /** Chat only: how many tool results the conversation holds, when a user asked `__search_again__` (the model keeps searching). */
+  searchAgainAfter?: number;
 }
+
+/** The prompt marker that makes the chat model call the gateway's web_search function again after each result. */
+export const SEARCH_AGAIN = "__search_again__";
 
 /** What the fake's tool calls ask a real agent's shell tool to run, and what the agent then sends back. */
 export const FAKE_SHELL_OUTPUT = "fake-tool-ran";
@@ -51,14 +57,30 @@ const SHELL_INPUTS: Record<string, Record<string, unknown>> = {
   shell: { command: ["echo", FAKE_SHELL_OUTPUT] },
 };
 
+/** A user text that asks for a web search (agents' system reminders say "search" alone often enough). */
+export const ASKS_TO_SEARCH = /\bweb search\b/i;
+
+/** What the fake asks Claude Code's WebSearch tool to search for. */
+export const FAKE_AGENT_QUERY = "bun runtime docs";
+
+/** The function tool copilot-api offers a model in place of a hosted web search. */
+export const FAKE_SEARCH_FUNCTION = "web_search";
+
 /** The prompt marker that makes the fake answer with text even when tools are offered (an agent's "hello"). */
 export const TEXT_ONLY = "__text_only__";
 
 /** The call the fake makes when it calls a tool: an agent's shell tool running `echo`, else the first tool with a city. */
 export function fakeToolCall(tools: readonly string[], lastUserText: string): { name: string; input: Record<string, unknown> } | undefined {
   if (tools.length === 0 || lastUserText.includes(TEXT_ONLY)) return undefined;
+  // The gateway's stand-in for a hosted web search: searched for what the user asked.
+  const asksToSearch = ASKS_TO_SEARCH.test(lastUserText);
+  if (tools.includes(FAKE_SEARCH_FUNCTION) && asksToSearch) return { name: FAKE_SEARCH_FUNCTION, input: { query: lastUserText.trim().slice(0, 100) } };
+  // Claude Code's own WebSearch tool, which then asks the API for a search with the server tool.
+  if (tools.includes("WebSearch") && asksToSearch) return { name: "WebSearch", input: { query: FAKE_AGENT_QUERY } };
   const shell = tools.find((name) => name in SHELL_INPUTS);
-  return shell ? { name: shell, input: SHELL_INPUTS[shell]! } : { name: tools[0]!, input: { city: "Paris" } };
+  const other = tools.find((name) => name !== FAKE_SEARCH_FUNCTION);
+  if (shell) return { name: shell, input: SHELL_INPUTS[shell]! };
+  return other ? { name: other, input: { city: "Paris" } } : undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -98,6 +120,9 @@ export function viewChat(body: Json): RequestView {
     toolResult: last?.role === "tool" ? String(last.content) : undefined,
     tools: tools.map((t) => t.function.name),
     thinking: typeof body.thinking_budget === "number",
+    searchAgainAfter: messages.some((m) => m.role === "user" && textOf(m.content).includes(SEARCH_AGAIN))
+      ? messages.filter((m) => m.role === "tool").length
+      : undefined,
   };
 }
 
@@ -123,7 +148,14 @@ export function scriptedFailure(view: RequestView, native: boolean): Response | 
 export function scriptedAnswer(view: RequestView): ScriptedAnswer {
   const answer: ScriptedAnswer = { text: SCRIPTED_HELLO };
   if (view.thinking) answer.thinking = SCRIPTED_THINKING;
-  if (view.toolResult !== undefined) answer.text = `The tool said: ${view.toolResult}`;
+  if (view.toolResult !== undefined && view.searchAgainAfter !== undefined && view.tools.includes(FAKE_SEARCH_FUNCTION)) {
+    answer.text = "Let me search once more.";
+    answer.tool = {
+      id: `toolu_fake_search_${view.searchAgainAfter}`,
+      name: FAKE_SEARCH_FUNCTION,
+      input: { query: `search number ${view.searchAgainAfter + 1}` },
+    };
+  } else if (view.toolResult !== undefined) answer.text = `The tool said: ${view.toolResult}`;
   else {
     const call = fakeToolCall(view.tools, view.lastUserText);
     if (call) {

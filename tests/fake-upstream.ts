@@ -1,9 +1,11 @@
 import type { CatalogEntry } from "~/upstream/model-catalog";
 import {
+  ASKS_TO_SEARCH,
   anthropicEvents,
   anthropicMessage,
   chatChunks,
   chatCompletion,
+  FAKE_SEARCH_FUNCTION,
   fakeToolCall,
   scriptedAnswer,
   scriptedFailure,
@@ -168,10 +170,24 @@ type ChatRequestLike = {
 };
 
 /** Chat answers beyond plain text: a tool call when tools are offered to a user turn, JSON for a json_schema, the tool's result echoed after a tool turn. */
-function richChat(payload: ChatRequestLike): { content: string | null; toolCall?: { id: string; name: string }; finish: string } | undefined {
+function richChat(
+  payload: ChatRequestLike,
+): { content: string | null; toolCall?: { id: string; name: string; arguments?: string }; finish: string } | undefined {
   const last = payload.messages?.at(-1);
-  if (payload.tools?.length && last?.role === "user")
-    return { content: null, toolCall: { id: "call_fake_1", name: payload.tools[0]!.function.name }, finish: "tool_calls" };
+  if (payload.tools?.length && last?.role === "user") {
+    // The gateway's stand-in for a hosted search when the user asks to search, else the first other tool.
+    const names = payload.tools.map((tool) => tool.function.name);
+    const text = String(last.content);
+    if (names.includes(FAKE_SEARCH_FUNCTION) && ASKS_TO_SEARCH.test(text)) {
+      return {
+        content: null,
+        toolCall: { id: "call_fake_1", name: FAKE_SEARCH_FUNCTION, arguments: JSON.stringify({ query: text.slice(0, 100) }) },
+        finish: "tool_calls",
+      };
+    }
+    const name = names.find((n) => n !== FAKE_SEARCH_FUNCTION);
+    if (name) return { content: null, toolCall: { id: "call_fake_1", name }, finish: "tool_calls" };
+  }
   if (payload.response_format?.type === "json_schema")
     return { content: JSON.stringify(sampleFor(payload.response_format.json_schema?.schema)), finish: "stop" };
   if (last?.role === "tool") return { content: `the tool said: ${String(last.content)}`, finish: "stop" };
@@ -180,7 +196,11 @@ function richChat(payload: ChatRequestLike): { content: string | null; toolCall?
 
 function richChatAnswer(payload: ChatRequestLike, rich: NonNullable<ReturnType<typeof richChat>>): Response {
   const base = { id: "chatcmpl-rich", created: 1_700_000_000, model: payload.model };
-  const call = rich.toolCall && { id: rich.toolCall.id, type: "function", function: { name: rich.toolCall.name, arguments: FAKE_CALL_ARGUMENTS } };
+  const call = rich.toolCall && {
+    id: rich.toolCall.id,
+    type: "function",
+    function: { name: rich.toolCall.name, arguments: rich.toolCall.arguments ?? FAKE_CALL_ARGUMENTS },
+  };
   if (!payload.stream) {
     const message = { role: "assistant", content: rich.content, ...(call ? { tool_calls: [call] } : {}) };
     return json({ ...base, choices: [{ index: 0, message, finish_reason: rich.finish }], usage: DETAILED_USAGE });
@@ -196,8 +216,9 @@ function richChatAnswer(payload: ChatRequestLike, rich: NonNullable<ReturnType<t
         },
       ],
     });
-    const half = Math.floor(FAKE_CALL_ARGUMENTS.length / 2);
-    for (const piece of [FAKE_CALL_ARGUMENTS.slice(0, half), FAKE_CALL_ARGUMENTS.slice(half)]) {
+    const args = call.function.arguments;
+    const half = Math.floor(args.length / 2);
+    for (const piece of [args.slice(0, half), args.slice(half)]) {
       chunks.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] } }] });
     }
   } else {
@@ -508,6 +529,10 @@ export function startFakeUpstream(): FakeUpstream {
         const entry = COPILOT_MODELS.find((m) => m.id === payload.model);
         if (!entry?.supported_endpoints?.includes("/v1/messages")) {
           return json({ type: "error", error: { type: "invalid_request_error", message: `model ${payload.model} is not supported via /v1/messages` } }, 400);
+        }
+        // Copilot refuses Anthropic's web-search server tool on this endpoint, whatever the beta header.
+        if ((payload.tools as { type?: string }[] | undefined)?.some((t) => /^web_search_\d{8}$/.test(String(t.type)))) {
+          return json({ error: { message: "The use of the web search tool is not supported.", code: "unsupported_value" } }, 400);
         }
         const view = viewAnthropic(payload);
         const failure = scriptedFailure(view, true);

@@ -241,3 +241,8 @@ export async function withStore<T>(path: string, fn: (store: Store) => T | Promi
 export function rowsChanged(result: unknown): number {
   return (result as { changes: number }).changes;
 }
+
+/** The rowid an insert's run() gave its row (Drizzle's bun-sqlite run() returns bun:sqlite's Changes, typed void). */
+export function insertedRowId(result: unknown): number {
+  return Number((result as { lastInsertRowid: number | bigint }).lastInsertRowid);
+}

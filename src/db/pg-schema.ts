@@ -96,6 +96,7 @@ export const events = pgTable(
     latencyMs: int8("latency_ms").notNull(),
     error: text("error", { enum: EVENT_ERRORS }),
     credentialId: text("credential_id"),
+    parentEventId: int8("parent_event_id"),
   },
   (t) => [index("events_ts_idx").on(t.ts), check("events_error_known", sql`${t.error} IS NULL OR ${t.error} IN (${within(EVENT_ERRORS)})`)],
 );

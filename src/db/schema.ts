@@ -126,6 +126,8 @@ export const events = sqliteTable(
     error: text("error", { enum: EVENT_ERRORS }),
     /** The credential whose seat answered; null for the default GitHub token. No foreign key: events outlive credentials. */
     credentialId: text("credential_id"),
+    /** The event of the request that caused this one (a web search the gateway ran for it); null for a client's own request. No foreign key: retention deletes by age. */
+    parentEventId: integer("parent_event_id"),
   },
   (t) => [
     // Retention deletes by age, and reports read the newest partial hour by time.

@@ -28,7 +28,10 @@ export type { ModelRequest };
  * (c.var.upstream: the key's credential, the pool, or the default token; absent without a
  * GitHub token, when model requests answer 503).
  */
-export type ProtocolDeps = BodyDeps;
+export type ProtocolDeps = BodyDeps & {
+  /** --web-search-model: the catalog model that runs the web searches the gateway fulfils (default: a cheap one offering /responses). */
+  webSearchModel?: string;
+};
 
 /** What Copilot is told about a request besides its body: images in it, who started it (X-Initiator), and (for a pool) which conversation it continues. */
 export type Traits = Pick<ForwardOptions, "vision" | "initiator" | "affinity">;
@@ -39,6 +42,7 @@ export type Send = Omit<ForwardOptions, "signal">;
 /** A checked model request on its way: what a codec reads, and how it sends. */
 export interface ModelCall<R extends ModelRequest> {
   readonly c: Context<AppEnv>;
+  readonly deps: ProtocolDeps;
   readonly request: R;
   /** The client's bytes, to forward unchanged when nothing needs rewriting. */
   readonly text: string;
@@ -102,7 +106,7 @@ const relayRefusal = async (upstream: Response) => new Response(upstream.body, {
 export function protocolRoutes(protocol: Protocol, deps: ProtocolDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   const [isJson, limit] = jsonBodyChecks(deps);
-  for (const route of protocol.models) routes.post(route.path, isJson, limit, (c) => runModelRequest(c, route));
+  for (const route of protocol.models) routes.post(route.path, isJson, limit, (c) => runModelRequest(c, route, deps));
   protocol.extraRoutes?.(routes, deps);
   // Every problem thrown on these routes is answered here, once; anything else is a bug, for the app's 500.
   routes.onError((error, c) => {
@@ -136,7 +140,7 @@ export async function checkModelRequest<R extends ModelRequest>(
  */
 export const jsonBodyChecks = (deps: ProtocolDeps, own?: Parameters<typeof readBodyWithin>[1]) => [requireJsonBody, readBodyWithin(deps, own)] as const;
 
-async function runModelRequest<R extends ModelRequest>(c: Context<AppEnv>, route: ModelRoute<R>): Promise<Response> {
+async function runModelRequest<R extends ModelRequest>(c: Context<AppEnv>, route: ModelRoute<R>, deps: ProtocolDeps): Promise<Response> {
   const { text, request, entry } = await checkModelRequest(c, route);
   // The event: what was asked, what it means upstream, what it costs.
   const draft = c.var.event;
@@ -144,6 +148,7 @@ async function runModelRequest<R extends ModelRequest>(c: Context<AppEnv>, route
   draft.premiumMultiplier = premiumMultiplier(entry);
   const call: ModelCall<R> = {
     c,
+    deps,
     request,
     text,
     entry,

@@ -290,6 +290,16 @@ export function premiumMultiplier(entry: CatalogEntry | undefined): number | nul
   return billing?.is_premium === true && typeof billing.multiplier === "number" && billing.multiplier > 0 ? billing.multiplier : null;
 }
 
+/**
+ * The model that runs the web searches the gateway fulfils, when --web-search-model names none: the cheapest
+ * chat model offering /responses (not premium first, then a "mini" / "nano" one, then by id); undefined without one.
+ */
+export function defaultSearchModel(entries: readonly CatalogEntry[]): CatalogEntry | undefined {
+  const rank = (entry: CatalogEntry) => (premiumMultiplier(entry) === null ? 0 : 2) + (/mini|nano/i.test(entry.id) ? 0 : 1);
+  const candidates = entries.filter((entry) => supports(entry, "/responses") && (entry.capabilities?.type ?? "chat") === "chat");
+  return candidates.sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id))[0];
+}
+
 /** A Claude chat model: vendor Anthropic or a `claude-` id, and not an embeddings model. */
 export function isClaude(entry: CatalogEntry): boolean {
   const vendor = entry.vendor?.toLowerCase();

@@ -67,13 +67,14 @@ describe("Codex CLI 0.171 (default config) on /v1/responses", () => {
     ["turn 1", CODEX_TURN1],
     ["turn 2", CODEX_TURN2],
   ] as const) {
-    test(`translated (gpt-4.1): ${turn} is answered; namespace functions go flat, web search is left out and named in a header`, async () => {
+    test(`translated (gpt-4.1): ${turn} is answered; namespace functions go flat, web search is offered as the gateway's function`, async () => {
       const { response, text, upstream } = await replay(fixture, { ...fixture.body, model: "gpt-4.1" });
       expect(response.status).toBe(200);
       expect(text).toContain("response.completed");
-      expect(response.headers.get("x-copilot-api-dropped-tools")).toBe("web_search");
+      expect(response.headers.get("x-copilot-api-dropped-tools")).toBeNull();
       const [chat] = posted(upstream, "/chat/completions");
       const names = (chat!.tools as { type: string; function: { name: string } }[]).map((t) => t.function.name);
+      expect(names[0]).toBe("web_search");
       expect(names).toContain("multi_agent_v1__spawn_agent");
       expect(names).toContain("exec_command");
       expect((chat!.tools as { type: string }[]).every((t) => t.type === "function")).toBe(true);

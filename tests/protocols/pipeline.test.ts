@@ -6,10 +6,8 @@ import { join } from "node:path";
 import { desc } from "drizzle-orm";
 import { openStore, type Store } from "~/db";
 import { events } from "~/db/schema";
-import { EventRecorder } from "~/features/events";
-import { createKey, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
-import { StoredResponses } from "~/features/responses";
-import { createApp } from "~/server";
+import type { EventRecorder } from "~/features/events";
+import { createKey } from "~/features/keys";
 import { upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
@@ -17,6 +15,7 @@ import { ModelCatalog } from "~/upstream/model-catalog";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
 import { COPILOT_MODELS } from "../fixtures/copilot-models";
 import { cleanUpAfterFile, tempDir } from "../helpers";
+import { inProcessApp } from "../in-process-app";
 
 cleanUpAfterFile();
 
@@ -24,7 +23,7 @@ let fake: FakeUpstream;
 let store: Store;
 let recorder: EventRecorder;
 let catalog: ModelCatalog;
-let app: ReturnType<typeof createApp>;
+let app: ReturnType<typeof inProcessApp>["app"];
 
 beforeAll(async () => {
   fake = startFakeUpstream();
@@ -37,21 +36,7 @@ beforeAll(async () => {
   catalog.start();
   await catalog.loaded();
   catalog.stop();
-  const policy = { authDisabled: false, loopbackListener: true };
-  recorder = new EventRecorder(store);
-  app = createApp({
-    store,
-    recorder,
-    keys: {
-      policy,
-      resolver: new KeyResolver(store, policy),
-      limiter: new RateLimiter(),
-      lastUsed: new LastUsedTracker(store),
-      premium: new PremiumUsage(store),
-    },
-    upstream: { copilot, catalog, bodyLimitBytes: 1024 * 1024 },
-    responses: { stored: new StoredResponses(store), storing: true },
-  });
+  ({ app, recorder } = inProcessApp(store, { copilot, catalog, bodyLimitBytes: 1024 * 1024 }));
 });
 
 afterAll(() => {

@@ -29,6 +29,7 @@ describe("copilot-api doctor", () => {
       "ok    GitHub token:",
       `ok    Copilot API: ${fake.url} (from COPILOT_API_COPILOT_URL)`,
       `ok    catalog: GET /models answered ${COPILOT_MODELS.length} models`,
+      "web search for models that cannot run it (Claude Code's WebSearch) runs on gpt-5-mini",
       "all checks passed",
     ]) {
       expect(result.stdout).toContain(text);

@@ -6,6 +6,7 @@ import { ACCOUNT_TYPES, type ClientIdentity, clientIdentity, copilotBaseUrl, IDE
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
 import { githubTokenPath, resolveGithubToken } from "~/upstream/github-token";
+import { type CatalogEntry, defaultSearchModel } from "~/upstream/model-catalog";
 
 interface Check {
   ok: boolean;
@@ -117,7 +118,11 @@ async function catalogCheck(client: CopilotClient): Promise<Check> {
   try {
     const list = (await response.json()) as { data?: unknown };
     if (!Array.isArray(list.data)) throw new Error("no data array");
-    return { ok: true, text: `catalog: GET /models answered ${list.data.length} models` };
+    const searcher = defaultSearchModel(list.data as CatalogEntry[]);
+    const search = searcher
+      ? `; web search for models that cannot run it (Claude Code's WebSearch) runs on ${searcher.id} (start --web-search-model to choose another)`
+      : "; no model offers /responses, so web search tools are left out of requests (x-copilot-api-dropped-tools)";
+    return { ok: true, text: `catalog: GET /models answered ${list.data.length} models${search}` };
   } catch (error) {
     return {
       ok: false,

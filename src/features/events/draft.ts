@@ -37,6 +37,24 @@ export interface EventDraft {
    * released by telemetry once the event (with the real cost) is committed.
    */
   reservation: Reservation | null;
+  /** Requests the gateway made to Copilot on this one's behalf (web searches): recorded as events of their own, linked to it. */
+  children: ChildEvent[];
+}
+
+/** A request the gateway sent Copilot for a client's request (a web search): its own event, recorded with the parent's. */
+export interface ChildEvent {
+  ts: number;
+  route: string;
+  model: string | null;
+  upstreamModel: string | null;
+  initiator: Initiator;
+  status: number;
+  latencyMs: number;
+  promptTokens?: number | null;
+  completionTokens?: number | null;
+  cacheReadTokens?: number | null;
+  usageSeen?: boolean;
+  error?: EventError | null;
 }
 
 /** Before key resolution knows better: a request that presented no usable key. */
@@ -60,6 +78,7 @@ export function newDraft(): EventDraft {
     usageSeen: false,
     error: null,
     reservation: null,
+    children: [],
   };
 }
 

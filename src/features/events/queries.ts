@@ -1,11 +1,15 @@
 import { inArray, lt, sql } from "drizzle-orm";
-import { preparedFor, rowsChanged, type Store } from "~/db";
+import { insertedRowId, preparedFor, rowsChanged, type Store } from "~/db";
 import { events, usageHourly } from "~/db/schema";
 
 /** Every query on events and usage_hourly that writes lives here. */
 export type NewEvent = typeof events.$inferInsert;
 /** An event as the recorder holds it: `rowless` ones add to usage_hourly but get no events row. */
-export type RecordedEvent = NewEvent & { rowless?: boolean };
+export type RecordedEvent = NewEvent & {
+  rowless?: boolean;
+  /** Requests made on this one's behalf (web searches): written right after it, linked by parent_event_id, counted in usage_hourly. */
+  children?: RecordedEvent[];
+};
 
 export const HOUR_MS = 3_600_000;
 export const hourOf = (ts: number) => ts - (ts % HOUR_MS);
@@ -56,6 +60,7 @@ const insertEvent = preparedFor((db) =>
       latencyMs: sql.placeholder("latencyMs"),
       error: sql.placeholder("error"),
       credentialId: sql.placeholder("credentialId"),
+      parentEventId: sql.placeholder("parentEventId"),
     })
     .prepare(),
 );
@@ -97,7 +102,7 @@ function emptyHour(hour: number, keyId: string, model: string, credentialId: str
  */
 export function writeEvents(store: Store, batch: RecordedEvent[]): void {
   const hours = new Map<string, HourTotals>();
-  for (const e of batch) {
+  for (const e of batch.flatMap((parent) => [parent, ...(parent.children ?? [])])) {
     const hour = hourOf(e.ts);
     const model = e.model ?? "";
     const credential = e.credentialId ?? "";
@@ -117,8 +122,7 @@ export function writeEvents(store: Store, batch: RecordedEvent[]): void {
   }
   store.transaction(() => {
     const insert = insertEvent(store.db);
-    for (const e of batch) {
-      if (e.rowless) continue;
+    const row = (e: RecordedEvent, parentEventId: number | null) =>
       insert.run({
         ts: e.ts,
         keyId: e.keyId,
@@ -139,7 +143,12 @@ export function writeEvents(store: Store, batch: RecordedEvent[]): void {
         status: e.status,
         latencyMs: e.latencyMs,
         error: e.error ?? null,
+        parentEventId,
       });
+    for (const e of batch) {
+      if (e.rowless) continue;
+      const parentId = insertedRowId(row(e, null));
+      for (const child of e.children ?? []) row(child, parentId);
     }
     const add = addToHour(store.db);
     for (const t of hours.values()) add.run(t);

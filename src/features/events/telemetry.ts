@@ -1,7 +1,8 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { EventError } from "~/db/schema";
-import { type EventDraft, expectedPremium, newDraft } from "./draft";
+import { type ChildEvent, type EventDraft, expectedPremium, newDraft } from "./draft";
+import type { RecordedEvent } from "./queries";
 import type { EventRecorder } from "./recorder";
 
 /** The routes that leave an event, as recorded (without the optional /v1 prefix); each protocol's list, given by server.ts. */
@@ -35,6 +36,28 @@ function errorTag(status: number, draft: EventDraft): EventError | null {
   // Copilot's own 429 is told apart from ours: the plan's limits, not a key's.
   if (draft.reachedUpstream) return status === 429 ? "upstream_rate_limited" : "upstream_error";
   return OWN_ERRORS[status] ?? (status >= 500 ? "internal_error" : "bad_request");
+}
+
+/** A request made on the client's behalf, as its own event: the parent's key and seat, its own model and usage. */
+function childEvent(draft: EventDraft, child: ChildEvent): RecordedEvent {
+  return {
+    ts: child.ts,
+    keyId: draft.keyId,
+    route: child.route,
+    model: child.model,
+    upstreamModel: child.upstreamModel,
+    stream: false,
+    promptTokens: child.promptTokens ?? null,
+    completionTokens: child.completionTokens ?? null,
+    cacheReadTokens: child.cacheReadTokens ?? null,
+    initiator: child.initiator,
+    premiumRequests: 0, // agent-initiated: Copilot bills nothing for it
+    usageUnknown: child.status < 400 && !child.usageSeen,
+    status: child.status,
+    latencyMs: child.latencyMs,
+    error: child.error ?? null,
+    credentialId: draft.credentialId,
+  };
 }
 
 /**
@@ -92,6 +115,7 @@ export function telemetry(recorder: EventRecorder, ...protocols: RecordedRoutes[
         latencyMs: Math.round(performance.now() - started),
         error: errorTag(status, draft),
         credentialId: draft.credentialId,
+        children: draft.children.map((child) => childEvent(draft, child)),
       });
     if (draft.streamEnded) {
       draft.recorded = draft.streamEnded

@@ -160,11 +160,18 @@ function countBlock(block: ContentBlock, count: TextCounter): number {
       if (block.content === undefined) return 0;
       if (typeof block.content === "string") return count(block.content);
       let sum = 0;
-      for (const part of block.content) sum += part.type === "text" ? count(part.text) : IMAGE_TOKEN_ESTIMATE;
+      for (const part of block.content)
+        sum += part.type === "text" ? count(part.text) : part.type === "image" ? IMAGE_TOKEN_ESTIMATE : count(JSON.stringify(part));
       return sum;
     }
     case "thinking":
     case "redacted_thinking":
       return 0;
+    // Replayed search calls and results, and supplied sources: their JSON, a fair estimate of the text they carry.
+    case "server_tool_use":
+    case "web_search_tool_result":
+    case "document":
+    case "search_result":
+      return count(JSON.stringify(block));
   }
 }

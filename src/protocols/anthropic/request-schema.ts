@@ -43,12 +43,50 @@ export const toolUseBlockSchema = z.looseObject({
   cache_control: cacheControl,
 });
 
+/** A source a client hands the model: text, base64 or URL (PDF), or content blocks; read as text on the translated path. */
+export const documentBlockSchema = z.looseObject({
+  type: z.literal("document"),
+  source: z.looseObject({ type: z.string() }),
+  title: z.string().nullish(),
+  context: z.string().nullish(),
+  cache_control: cacheControl,
+});
+
+/** A search result the client found itself (RAG), cited like a web search's. */
+export const searchResultBlockSchema = z.looseObject({
+  type: z.literal("search_result"),
+  source: z.string(),
+  title: z.string(),
+  content: z.array(textBlockSchema),
+  cache_control: cacheControl,
+});
+
+/** A server tool's call (web search) replayed from an earlier answer. */
+export const serverToolUseBlockSchema = z.looseObject({
+  type: z.literal("server_tool_use"),
+  id: z.string(),
+  name: z.string(),
+  input: z.record(z.string(), z.unknown()),
+  cache_control: cacheControl,
+});
+
+/** A web search's results replayed from an earlier answer: the results, or an error object. */
+export const webSearchToolResultBlockSchema = z.looseObject({
+  type: z.literal("web_search_tool_result"),
+  tool_use_id: z.string(),
+  content: z.union([
+    z.array(z.looseObject({ type: z.string(), url: z.string().optional(), title: z.string().nullish() })),
+    z.looseObject({ type: z.string() }),
+  ]),
+  cache_control: cacheControl,
+});
+
 export const toolResultBlockSchema = z.looseObject({
   type: z.literal("tool_result"),
   tool_use_id: z.string(),
   content: z
-    .union([z.string(), z.array(z.discriminatedUnion("type", [textBlockSchema, imageBlockSchema]))], {
-      error: "expected a string or an array of text and image blocks",
+    .union([z.string(), z.array(z.discriminatedUnion("type", [textBlockSchema, imageBlockSchema, searchResultBlockSchema, documentBlockSchema]))], {
+      error: "expected a string or an array of text, image, search_result and document blocks",
     })
     .optional(),
   is_error: z.boolean().optional(),
@@ -73,6 +111,10 @@ export const contentBlockSchema = z.discriminatedUnion("type", [
   toolResultBlockSchema,
   thinkingBlockSchema,
   redactedThinkingBlockSchema,
+  serverToolUseBlockSchema,
+  webSearchToolResultBlockSchema,
+  documentBlockSchema,
+  searchResultBlockSchema,
 ]);
 
 export const messageSchema = z.looseObject({
@@ -128,6 +170,9 @@ export const countTokensRequestSchema = messagesRequestSchema.extend({ max_token
 
 export type ImageBlock = z.infer<typeof imageBlockSchema>;
 export type ToolResultBlock = z.infer<typeof toolResultBlockSchema>;
+export type DocumentBlock = z.infer<typeof documentBlockSchema>;
+export type SearchResultBlock = z.infer<typeof searchResultBlockSchema>;
+export type WebSearchToolResultBlock = z.infer<typeof webSearchToolResultBlockSchema>;
 export type ContentBlock = z.infer<typeof contentBlockSchema>;
 export type AnthropicMessage = z.infer<typeof messageSchema>;
 export type AnthropicToolChoice = z.infer<typeof toolChoiceSchema>;

@@ -3,6 +3,7 @@ import type { AppEnv } from "~/app-env";
 import { ApiFailure } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { chatUsage, readChatAnswer } from "~/protocols/chat";
+import { DROPPED_TOOLS_HEADER, fulfilSearch, searchModelFor, WEB_SEARCH_FUNCTION, warnDropped } from "~/protocols/chat/web-search";
 import { checkModelRequest, jsonBodyChecks, type ModelCall, modelRoute, type ProtocolDeps } from "~/protocols/pipeline";
 import { hasReasoning } from "~/upstream/model-catalog";
 import { isEventStream, relay, relayedHeaders } from "~/upstream/relay";
@@ -16,6 +17,7 @@ import { translateChatStream } from "./stream-from-chat";
 import { anthropicToChat } from "./to-chat";
 import type { CountOutcome, TokenCounter } from "./token-worker";
 import { anthropicUsage } from "./usage";
+import { messageEvents, searchMessage, serverSearchTool, settingsOf, withoutServerSearch } from "./web-search";
 
 /** What Anthropic's API sends on a quiet stream, so clients and proxies keep it open. */
 const ANTHROPIC_PING = 'event: ping\ndata: {"type": "ping"}\n\n';
@@ -77,14 +79,38 @@ async function viaChat({ c, request, entry, upstreamModel, send, observe }: Mode
   return c.json(chatToAnthropic(completion, { model: request.model }));
 }
 
+/**
+ * A request with Anthropic's web-search server tool, on either path: the gateway runs the search
+ * (Copilot refuses the tool on /v1/messages, and its chat has none). Without a model that can search,
+ * the tool is left out and named in the answer's header: never a 400 for what Claude Code sends.
+ */
+async function withWebSearch(call: ModelCall<MessagesRequest>, otherwise: (call: ModelCall<MessagesRequest>) => Promise<Response>): Promise<Response> {
+  const tool = serverSearchTool(call.request);
+  if (!tool) return otherwise(call);
+  const request = withoutServerSearch(call.request, tool);
+  const searchModel = searchModelFor(call);
+  if (!searchModel) {
+    warnDropped(call.upstreamModel, [String(tool.type)]);
+    const answer = await otherwise({ ...call, request, text: JSON.stringify(request) });
+    answer.headers.set(DROPPED_TOOLS_HEADER, WEB_SEARCH_FUNCTION);
+    return answer;
+  }
+  const { entry, upstreamModel } = call;
+  const chat = anthropicToChat(request, { model: upstreamModel, supportsReasoning: entry !== undefined && hasReasoning(entry) });
+  const result = await fulfilSearch(call, chat, settingsOf(tool, searchModel), traitsOf(call.request));
+  const message = searchMessage(result, call.request.model);
+  if (!call.request.stream) return call.c.json(message);
+  return new Response(messageEvents(message), { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+}
+
 /** POST /messages: Claude Code and the Anthropic SDKs. */
 export const messagesRoute = modelRoute<MessagesRequest>({
   path: "/messages",
   schema: messagesRequestSchema,
   endpoint: "/v1/messages",
   unknownModel,
-  native,
-  viaChat,
+  native: (call) => withWebSearch(call, native),
+  viaChat: (call) => withWebSearch(call, viaChat),
 });
 
 /** Copilot's error answer in Anthropic's shape, its status, message and retry headers kept. */

@@ -7,7 +7,17 @@
  * the answer can't be known either (see from-chat.ts).
  */
 import type { ChatCompletionRequest, ChatContentPart, ChatMessage, ChatTool, ChatToolCall, ChatToolChoice } from "../chat";
-import type { AnthropicMessage, AnthropicToolChoice, ContentBlock, ImageBlock, MessagesRequest, ToolResultBlock } from "./request-schema";
+import type {
+  AnthropicMessage,
+  AnthropicToolChoice,
+  ContentBlock,
+  DocumentBlock,
+  ImageBlock,
+  MessagesRequest,
+  SearchResultBlock,
+  ToolResultBlock,
+  WebSearchToolResultBlock,
+} from "./request-schema";
 
 export interface ToChatOptions {
   /** The Copilot model id, already resolved through the catalog. */
@@ -101,6 +111,8 @@ function convertUserBlocks(blocks: ContentBlock[]): ChatMessage[] {
       }
     } else if (block.type === "text") {
       parts.push({ type: "text", text: block.text });
+    } else if (block.type === "document" || block.type === "search_result") {
+      parts.push({ type: "text", text: sourceText(block) });
     } else if (block.type === "image") {
       parts.push({ type: "image_url", image_url: { url: imageUrl(block) } });
     }
@@ -123,7 +135,8 @@ export function flattenToolResult(block: ToolResultBlock): { text: string; image
     const texts: string[] = [];
     for (const part of block.content) {
       if (part.type === "text") texts.push(part.text);
-      else images.push(part);
+      else if (part.type === "image") images.push(part);
+      else texts.push(sourceText(part));
     }
     text = texts.join("\n");
   }
@@ -145,6 +158,11 @@ function convertAssistantBlocks(blocks: ContentBlock[], supportsReasoning: boole
       if (block.signature) opaque = block.signature;
     } else if (block.type === "redacted_thinking") {
       opaque = block.data;
+    } else if (block.type === "server_tool_use") {
+      // A search the gateway (or Anthropic) ran: the model reads what was searched and found, as text.
+      texts.push(`[${block.name}: ${typeof block.input.query === "string" ? block.input.query : JSON.stringify(block.input)}]`);
+    } else if (block.type === "web_search_tool_result") {
+      texts.push(searchResultsText(block));
     }
   }
   const text = texts.join("\n\n");
@@ -156,6 +174,26 @@ function convertAssistantBlocks(blocks: ContentBlock[], supportsReasoning: boole
     if (opaque !== undefined) message.reasoning_opaque = opaque;
   }
   return message;
+}
+
+/** A document or search result the client supplied, as text the model can read. */
+function sourceText(block: DocumentBlock | SearchResultBlock): string {
+  if (block.type === "search_result") return `Search result: ${block.title} (${block.source})\n${block.content.map((part) => part.text).join("\n")}`;
+  const title = block.title ? `Document: ${block.title}\n` : "Document:\n";
+  const source = block.source as { type: string; data?: unknown; url?: unknown; content?: unknown };
+  if (source.type === "text" && typeof source.data === "string") return title + source.data;
+  if (source.type === "content" && Array.isArray(source.content)) {
+    return title + source.content.map((part: { text?: unknown }) => (typeof part.text === "string" ? part.text : "")).join("\n");
+  }
+  if (typeof source.url === "string") return `${title}(at ${source.url})`;
+  return `${title}(a ${source.type} document this model cannot read)`;
+}
+
+/** A replayed web search's results as text: each source's title and URL, or the error. */
+function searchResultsText(block: WebSearchToolResultBlock): string {
+  if (!Array.isArray(block.content)) return `[web search failed: ${String((block.content as { error_code?: unknown }).error_code ?? "error")}]`;
+  const lines = block.content.map((result, index) => `${index + 1}. ${result.title ?? ""} — ${result.url ?? ""}`);
+  return `Web search results:\n${lines.join("\n")}`;
 }
 
 function convertTools(request: MessagesRequest): ChatTool[] {

@@ -3,8 +3,8 @@ import type { AppEnv } from "~/app-env";
 import { expandChain, isStoredStatus, type StoredResponse, type StoredResponses } from "~/features/responses";
 import { ApiFailure } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
-import { log } from "~/lib/log";
 import { readChatAnswer } from "~/protocols/chat";
+import { DROPPED_TOOLS_HEADER, fulfilSearch, type SearchSettings, searchModelFor, warnDropped } from "~/protocols/chat/web-search";
 import { type ModelCall, modelRoute, type Traits } from "~/protocols/pipeline";
 import { hasReasoning } from "~/upstream/model-catalog";
 import { isEventStream, relay } from "~/upstream/relay";
@@ -17,6 +17,7 @@ import { type ResponsesStreamTranslator, translateChatStream } from "./stream-fr
 import { responsesToChat } from "./to-chat";
 import type { InputItem, ResponsesRequest } from "./types";
 import { noteResponseUsage, responsesUsage } from "./usage";
+import { responseEvents, searchResponse, settingsOf } from "./web-search";
 
 export interface ResponsesStore {
   /** The stored responses (previous_response_id, GET, DELETE). */
@@ -35,21 +36,6 @@ const notFound = (id: string) =>
 /** How to go on when a chain cannot be expanded. */
 const CONTINUE =
   "start a new conversation without previous_response_id, or send the turns you want kept yourself in input (with store: false if you keep them)";
-
-/** Names the tools the gateway left out of the upstream request (it could not run them), so the client can tell. */
-export const DROPPED_TOOLS_HEADER = "x-copilot-api-dropped-tools";
-
-/** The models whose dropped web search was already logged: one line each, not one per request. */
-const warnedDrops = new Set<string>();
-
-/** One log line per model whose requests lose their web search, not one per request. */
-function warnDropped(model: string, dropped: string[]): void {
-  if (warnedDrops.has(model) || warnedDrops.size >= 100) return;
-  warnedDrops.add(model);
-  log.warn(
-    `${model}: ${dropped.join(", ")} left out of its requests (said once): Copilot runs web search only for models whose catalog entry lists /responses`,
-  );
-}
 
 /** How a request's answer is kept, when it is. */
 type Save = (response: object) => void;
@@ -162,7 +148,12 @@ async function native({ c, request, text, send, observe }: ModelCall<ResponsesRe
 async function viaChat(call: ModelCall<ResponsesRequest>, store: ResponsesStore): Promise<Response> {
   const { kept, dropped } = withoutWebSearch(call.request.tools);
   if (dropped.length === 0) return translated(call, store);
-  warnDropped(call.upstreamModel.slice(0, 64), dropped);
+  const searchModel = searchModelFor(call);
+  if (searchModel) {
+    const tool = call.request.tools?.find((t) => dropped.includes(String(t.type)));
+    return searched({ ...call, request: { ...call.request, tools: kept } }, store, settingsOf(tool, searchModel), call.request);
+  }
+  warnDropped(call.upstreamModel, dropped);
   const answer = await translated({ ...call, request: { ...call.request, tools: kept } }, store);
   // Set on the answer itself: a relayed stream is a Response of its own, which c.header would not reach.
   answer.headers.set(DROPPED_TOOLS_HEADER, dropped.join(", "));
@@ -201,6 +192,19 @@ async function translated({ c, request, text, entry, upstreamModel, send, observ
   if (typeof completion.model === "string" && completion.model !== "") c.var.event.upstreamModel = completion.model;
   save?.(response);
   return c.json(response);
+}
+
+/** The web search run by the gateway (the model has no /responses): the loop on chat, the answer as OpenAI's Response. */
+async function searched(call: ModelCall<ResponsesRequest>, store: ResponsesStore, settings: SearchSettings, asSent: ResponsesRequest): Promise<Response> {
+  const { c, request, text, entry, upstreamModel } = call;
+  const { items, storing, save, traits } = conversation(c, request, text, store);
+  const chat = responsesToChat(request, items, { model: upstreamModel, supportsReasoning: entry !== undefined && hasReasoning(entry) });
+  const result = await fulfilSearch(call, chat, settings, traits);
+  // The Response names the tools as the client sent them, web search included.
+  const response = searchResponse(result, newContext(asSent, storing));
+  save?.(response);
+  if (!request.stream) return c.json(response);
+  return new Response(responseEvents(response), { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
 }
 
 /** POST /responses on every model of the plan. */
