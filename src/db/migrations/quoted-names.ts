@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { errorMessage } from "~/lib/errors";
+import { scanSql } from "./sql-scan";
 
 /**
  * SQLite's "double-quoted string literal" fallback: a "name" that matches no
@@ -28,36 +29,9 @@ interface QuotedToken {
 /** Every "double-quoted" token outside comments, 'strings', `names` and [names]. */
 export function doubleQuotedTokens(sql: string): QuotedToken[] {
   const tokens: QuotedToken[] = [];
-  let i = 0;
-  const n = sql.length;
-  while (i < n) {
-    const ch = sql[i]!;
-    if (ch === "-" && sql[i + 1] === "-") {
-      const end = sql.indexOf("\n", i);
-      i = end === -1 ? n : end + 1;
-    } else if (ch === "/" && sql[i + 1] === "*") {
-      const end = sql.indexOf("*/", i + 2);
-      i = end === -1 ? n : end + 2;
-    } else if (ch === "'" || ch === '"' || ch === "`" || ch === "[") {
-      const close = ch === "[" ? "]" : ch;
-      let j = i + 1;
-      for (;;) {
-        const end = sql.indexOf(close, j);
-        if (end === -1) {
-          j = n;
-          break;
-        }
-        if (close !== "]" && sql[end + 1] === close) {
-          j = end + 2;
-          continue;
-        }
-        j = end + 1;
-        break;
-      }
-      if (ch === '"') tokens.push({ start: i, end: j, name: sql.slice(i + 1, j - 1).replaceAll('""', '"') });
-      i = j;
-    } else {
-      i += 1;
+  for (const token of scanSql(sql)) {
+    if (token.kind === "quoted" && token.quote === '"') {
+      tokens.push({ start: token.start, end: token.end, name: sql.slice(token.start + 1, token.end - 1).replaceAll('""', '"') });
     }
   }
   return tokens;

@@ -1,3 +1,4 @@
+import { scanSql } from "./sql-scan";
 /**
  * Splits a migration file into single statements, so that each one runs on its
  * own (bun:sqlite's prepared statements run only the first of several) and a
@@ -21,41 +22,10 @@ export interface SqlStatement {
 export function splitSql(text: string): SqlStatement[] {
   const pieces: { sql: string; start: number }[] = [];
   let start = 0;
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    const ch = text[i]!;
-    if (ch === "-" && text[i + 1] === "-") {
-      const end = text.indexOf("\n", i);
-      i = end === -1 ? n : end + 1;
-    } else if (ch === "/" && text[i + 1] === "*") {
-      const end = text.indexOf("*/", i + 2);
-      i = end === -1 ? n : end + 2;
-    } else if (ch === "'" || ch === '"' || ch === "`" || ch === "[") {
-      const close = ch === "[" ? "]" : ch;
-      let j = i + 1;
-      for (;;) {
-        const end = text.indexOf(close, j);
-        if (end === -1) {
-          j = n;
-          break;
-        }
-        // A doubled quote is an escaped quote inside the literal.
-        if (close !== "]" && text[end + 1] === close) {
-          j = end + 2;
-          continue;
-        }
-        j = end + 1;
-        break;
-      }
-      i = j;
-    } else if (ch === ";") {
-      pieces.push({ sql: text.slice(start, i), start });
-      i += 1;
-      start = i;
-    } else {
-      i += 1;
-    }
+  for (const token of scanSql(text)) {
+    if (token.kind !== "semicolon") continue;
+    pieces.push({ sql: text.slice(start, token.at), start });
+    start = token.at + 1;
   }
   pieces.push({ sql: text.slice(start), start });
 
