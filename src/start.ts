@@ -9,7 +9,8 @@ import { QuotaSource } from "~/features/quota/quota";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
 import { MAX_RESPONSE_BYTES, responsesRetention, StoredResponses } from "~/features/responses";
 import { loadTracing } from "~/features/tracing";
-import { AppError, describeError, errorMessage } from "~/lib/errors";
+import { cmd } from "~/lib/command-name";
+import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { dbPath } from "~/lib/paths";
@@ -19,10 +20,8 @@ import { TokenCounter } from "~/protocols/anthropic";
 import { createApp, PROTOCOL_ROUTES } from "~/server";
 import { onStopRequests } from "~/stop-requests";
 import { type AccountType, upstreamUrls } from "~/upstream/config";
-import { CopilotClient } from "~/upstream/copilot-client";
-import { CopilotToken } from "~/upstream/copilot-token";
-import { resolveGithubToken } from "~/upstream/github-token";
-import { ModelCatalog } from "~/upstream/model-catalog";
+import { DefaultUpstream } from "~/upstream/default-upstream";
+import { defaultTokenSource, resolveGithubToken } from "~/upstream/github-token";
 
 export interface StartOptions {
   port: number;
@@ -85,7 +84,8 @@ export async function start(options: StartOptions): Promise<void> {
     throw error;
   }
   const urls = upstreamUrls(options.accountType, { enterpriseUrl: options.enterpriseUrl });
-  const token = github ? new CopilotToken(urls, github.token) : undefined;
+  // The default token's Copilot client and catalog, built again when `auth` (or --github-token-file's file) brings a new token.
+  const defaultUpstream = new DefaultUpstream(urls, github?.token, defaultTokenSource({ file: options.githubTokenFile }, github?.source));
   // Each credential's seat is built on first use; the pool's are checked now, so a bad --pool fails the start.
   const seats = new Seats(store, new CredentialVault(store), urls);
   let pool: SeatPool | undefined;
@@ -97,7 +97,10 @@ export async function start(options: StartOptions): Promise<void> {
   }
   if (pool) log.info(`pool: keys bound to no credential are spread over ${options.pool!.join(", ")}`);
   if (github) log.info(`GitHub token from ${github.source}; Copilot account type ${options.accountType}`);
-  else log.warn("no GitHub token: /healthz works, proxy routes answer 503 until you run `copilot-api auth` (or pass --github-token-file / GH_TOKEN)");
+  else
+    log.warn(
+      `no GitHub token: proxy routes answer 503 until you run \`${cmd("auth")}\` (picked up without a restart), or restart with --github-token-file / GH_TOKEN`,
+    );
 
   const policy: KeyPolicy = { authDisabled: options.noAuth, loopbackListener: isLoopback(options.host) };
   const resolver = new KeyResolver(store, policy);
@@ -118,9 +121,8 @@ export async function start(options: StartOptions): Promise<void> {
     maxResponseBytes: Math.min(options.bodyLimitBytes, MAX_RESPONSE_BYTES),
   });
   const fileWatch = new StoreFileWatch(store);
-  const copilot = token && new CopilotClient(urls, token);
-  // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
-  const catalog = copilot && new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });
+  const { copilot, catalog } = defaultUpstream.current();
+  const token = defaultUpstream.token;
   const tokens = new TokenCounter();
   if (options.metrics || options.metricsListen) {
     metrics = new GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES });
@@ -135,7 +137,7 @@ export async function start(options: StartOptions): Promise<void> {
     recorder,
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
-    router: new UpstreamRouter({ copilot, catalog }, seats, pool),
+    router: new UpstreamRouter(defaultUpstream, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: github && new QuotaSource(urls, github.token),
     metrics,
@@ -158,8 +160,7 @@ export async function start(options: StartOptions): Promise<void> {
     new RetentionJob(store, { days: options.auditRetentionDays ?? 365, target: auditRetention, onPurged }),
     fileWatch,
     tokens,
-    ...(token ? [token] : []),
-    ...(catalog ? [catalog] : []),
+    defaultUpstream,
     seats,
   ];
   /** Everything that holds the store, in the order it must let go of it. */

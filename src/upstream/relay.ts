@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { ApiFailure, ClientGone } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
+import { cmd } from "~/lib/command-name";
 import { describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import type { RequestTrace } from "~/lib/trace-hook";
@@ -58,7 +59,7 @@ export interface RelayOptions {
 /** What every route that needs Copilot answers without a GitHub token. */
 export const noGithubToken = () =>
   new ApiFailure(503, {
-    message: "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token-file or GH_TOKEN",
+    message: `copilot-api has no GitHub token: run \`${cmd("auth")}\`; this server picks the token up on its next request, no restart needed (or restart it with --github-token-file or GH_TOKEN)`,
     type: "server_error",
     code: "not_authenticated",
   });

@@ -140,7 +140,7 @@ describe("credentials", () => {
       expect(answer.status).toBe(503);
       const body = (await answer.json()) as { error: { message: string } };
       expect(body.error.message).toContain("refused the token of credential alice");
-      expect(body.error.message).toContain("copilot-api auth --label alice");
+      expect(body.error.message).toContain("bun run cli auth --label alice");
     } finally {
       fake.refusedTokens.clear();
       await server.stop();
