@@ -228,7 +228,7 @@ export class GithubTokenRejected extends UpstreamAuthError {
         : `GitHub (${githubApi}) refused the GitHub token: it is invalid, expired or revoked`,
       hint ??
         (credential
-          ? `add it again with \`${cmd(`auth --label ${credential}`)}\` (or \`${cmd(`credentials add --label ${credential} --token-file PATH`)}\`): that replaces its token and its keys stay bound; then restart copilot-api`
+          ? `add it again with \`${cmd(`auth --label ${credential}`)}\` (or \`${cmd(`credentials add --label ${credential} --token-file PATH`)}\`): that replaces its token and its keys stay bound; a running server picks it up on its next request, no restart needed`
           : `run \`${cmd("auth")}\` again (or pass a valid --github-token-file / GH_TOKEN)`),
       401,
     );
