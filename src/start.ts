@@ -1,5 +1,6 @@
 import { dirname } from "node:path";
 import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
+import { type Drain, drain } from "~/drain";
 import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
 import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
 import { EventRecorder, RetentionJob } from "~/features/events";
@@ -176,12 +177,17 @@ export async function start(options: StartOptions): Promise<void> {
   let server: ReturnType<typeof listen> | undefined;
   let metricsServer: ReturnType<typeof Bun.serve> | undefined;
   let stopping = false;
+  let draining: Drain | undefined;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    // A second Ctrl-C cuts what is still in flight; the stop goes on (the final flush still runs).
+    if (stopping) return draining?.now(signal);
     stopping = true;
     log.info(`${signal}: stopping`);
-    // Let in-flight requests finish, but never hang shutdown on an idle keep-alive client.
-    if (server) await Promise.race([server.stop(), Bun.sleep(5000).then(() => server?.stop(true))]);
+    // Let in-flight requests finish, for a while (said in the log), and never hang on an idle keep-alive client.
+    if (server) {
+      draining = drain(server);
+      await draining.finished;
+    }
     metricsServer?.stop(true);
     // In-flight requests have finished, so every event is in the recorder: flush it, then close.
     await release();

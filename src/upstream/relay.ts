@@ -208,7 +208,7 @@ export function observeStream(
   const clientHungUp = () => {
     if (hungUp || ended) return;
     hungUp = true;
-    log.info(`the client hung up after ${kept.bytes} bytes of the stream (${where()}); the event is tagged client_aborted`);
+    log.info(`the client's connection closed after ${kept.bytes} bytes of the stream (${where()}); the event is tagged client_aborted`);
   };
   const finish = (failure: StreamFailure | null) => {
     ended ??= end(kept.ends(), failure);
