@@ -206,7 +206,7 @@ export async function start(options: StartOptions): Promise<void> {
     throw new AppError(`cannot listen on ${options.host}:${options.port}: ${errorMessage(error)}`, "pick another --port or --host");
   }
   log.success(`listening on http://${options.host}:${server.port}`);
-  log.info(`dashboard: http://${options.host}:${server.port}/dashboard (\`copilot-api dashboard\` prints a one-time sign-in link)`);
+  log.info(`dashboard: http://${options.host}:${server.port}/dashboard (\`${cmd("dashboard")}\` prints a one-time sign-in link)`);
   if (metricsServer) log.info(`metrics on http://${options.metricsListen?.host}:${metricsServer.port}/metrics (loopback, no key)`);
   for (const worker of workers) worker.start();
 }

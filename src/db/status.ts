@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { getTableConfig } from "drizzle-orm/sqlite-core";
+import { cmd } from "~/lib/command-name";
 import { modeOf, octal } from "~/lib/file-modes";
 import { automaticBackups, type BackupTemp, backupTemps } from "./backup";
 import { databaseFiles } from "./files";
@@ -110,7 +111,7 @@ export function verify(sqlite: Database, plan: MigrationPlan, { drift = true }: 
     );
   }
   if (plan.pending.length > 0) {
-    problems.push(`${plan.pending.length} migration(s) pending, from ${plan.pending[0]!.file}: run \`copilot-api db migrate\``);
+    problems.push(`${plan.pending.length} migration(s) pending, from ${plan.pending[0]!.file}: run \`${cmd("db migrate")}\``);
   } else if (drift && plan.dbVersion === plan.buildVersion) {
     for (const drift of diffShapes(shapeOfSchema(schema), shapeOfDatabase(sqlite))) problems.push(`schema drift: ${drift}`);
   }

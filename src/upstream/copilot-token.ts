@@ -147,7 +147,7 @@ export class CopilotToken implements Worker {
       throw new AppError("GitHub's Copilot token answer is not JSON", "GitHub may be having trouble; try again shortly");
     }
     if (typeof body?.token !== "string" || !body.token || typeof body.refresh_in !== "number" || !(body.refresh_in > 0)) {
-      throw new AppError("GitHub's Copilot token answer lacks token or refresh_in", "GitHub may have changed the token exchange; run `copilot-api doctor`");
+      throw new AppError("GitHub's Copilot token answer lacks token or refresh_in", `GitHub may have changed the token exchange; run \`${cmd("doctor")}\``);
     }
     const refreshMs = Math.max(body.refresh_in * 1000, REFRESH_FLOOR_MS);
     const held: Held = {

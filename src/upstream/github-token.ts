@@ -20,7 +20,7 @@ export interface GithubTokenFlags {
 /** A GitHub token is about 40–100 characters; anything much larger is the wrong file. */
 const TOKEN_FILE_LIMIT = 64 * 1024;
 
-const TOKEN_FILE_HINT = "write only the token to it (e.g. `gh auth token > FILE && chmod 600 FILE`), or use GH_TOKEN or `copilot-api auth`";
+const TOKEN_FILE_HINT = `write only the token to it (e.g. \`gh auth token > FILE && chmod 600 FILE\`), or use GH_TOKEN or \`${cmd("auth")}\``;
 
 /** --github-token, else --github-token-file, else GH_TOKEN, else the file `copilot-api auth` wrote. */
 export function resolveGithubToken(flags: GithubTokenFlags, env = process.env): { token: string; source: TokenSource } | undefined {

@@ -74,7 +74,7 @@ describe("copilot-api doctor", () => {
     const result = await cli(["doctor"], isolatedEnv(tempDir(), fake.env()));
     expect(result.code).toBe(1);
     expect(result.stdout).toContain("GitHub token            (none)");
-    expect(result.stdout).toContain("what to do: run `copilot-api auth`");
+    expect(result.stdout).toContain("what to do: run `bun run cli auth`");
   });
 });
 

@@ -1,4 +1,5 @@
 import type { Store } from "~/db";
+import { cmd } from "~/lib/command-name";
 import { AppError, describeError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import type { Worker } from "~/lib/worker";
@@ -34,7 +35,7 @@ export class Seats implements Worker {
     if (!row) {
       throw new SeatUnavailable(
         `this key is bound to a credential that was removed (${id})`,
-        "bind the key to another credential: `copilot-api keys update KEY --credential LABEL` (or `--credential none`)",
+        `bind the key to another credential: \`${cmd("keys update KEY --credential LABEL")}\` (or \`--credential none\`)`,
       );
     }
     let token: string;
@@ -61,7 +62,7 @@ export class Seats implements Worker {
     if (missing.length) {
       throw new AppError(
         `--pool names no credential ${missing.join(", ")}`,
-        "list them with `copilot-api credentials list`; add one with `copilot-api auth --label LABEL`",
+        `list them with \`${cmd("credentials list")}\`; add one with \`${cmd("auth --label LABEL")}\``,
       );
     }
     return labels.map((label) => this.get(rows.find((row) => row.label === label)!.id));
