@@ -9,6 +9,8 @@ import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/cre
 import { newDraft } from "~/features/events/draft";
 import { NO_AUTH_KEY } from "~/features/keys/resolver";
 import { upstreamUrls } from "~/upstream/config";
+import { DefaultUpstream } from "~/upstream/default-upstream";
+import { defaultTokenSource } from "~/upstream/github-token";
 import { perCallNs, printTable, summarize } from "./lib";
 
 export function benchCredentials(): void {
@@ -19,9 +21,12 @@ export function benchCredentials(): void {
     const ids = ["alice", "bob", "ci"].map(
       (label) => vault.add(store.db, { label, kind: "pat", token: `github_pat_${label}`, githubLogin: label, plan: "business" }).id,
     );
-    const seats = new Seats(store, vault, upstreamUrls("individual", { env: {} }));
+    const urls = upstreamUrls("individual", { env: {} });
+    const seats = new Seats(store, vault, urls);
     const pool = new SeatPool(seats.pool(["alice", "bob", "ci"]));
     const plain = new UpstreamRouter({});
+    // The default token as start.ts builds it now: asked per request, so a new token is picked up without a restart.
+    const watching = new UpstreamRouter(new DefaultUpstream(urls, "gho_bench", defaultTokenSource({}, "file")));
     const router = new UpstreamRouter({}, seats, pool);
     const unbound = { ...NO_AUTH_KEY, id: "key_0123456789" };
     const bound = { ...unbound, credentialId: ids[0]! };
@@ -34,6 +39,12 @@ export function benchCredentials(): void {
       }),
     );
     const rows = [
+      summarize(
+        "default token that can change (DefaultUpstream, working token)",
+        perCallNs(() => {
+          sink += watching.forRequest(unbound, draft).copilot ? 1 : 0;
+        }),
+      ),
       summarize(
         "key bound to a credential",
         perCallNs(() => {

@@ -10,7 +10,7 @@ import { ReplicationWorker } from "~/features/replication";
 import type { ReplicaTarget } from "~/features/replication/litestream";
 import { MAX_RESPONSE_BYTES, responsesRetention, StoredResponses } from "~/features/responses";
 import { loadTracing, type Tracing } from "~/features/tracing";
-import { describeError } from "~/lib/errors";
+import { cmd } from "~/lib/command-name";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { stopAll, type Worker } from "~/lib/worker";
@@ -19,10 +19,8 @@ import { TokenCounter } from "~/protocols/anthropic";
 import type { BodyReads } from "~/protocols/body-read";
 import { createApp, PROTOCOL_ROUTES } from "~/server";
 import { type AccountType, upstreamUrls } from "~/upstream/config";
-import { CopilotClient } from "~/upstream/copilot-client";
-import { CopilotToken } from "~/upstream/copilot-token";
-import { resolveGithubToken } from "~/upstream/github-token";
-import { ModelCatalog } from "~/upstream/model-catalog";
+import { DefaultUpstream } from "~/upstream/default-upstream";
+import { defaultTokenSource, resolveGithubToken } from "~/upstream/github-token";
 
 export interface ComposeOptions {
   /** The address the app will listen on: a loopback listener lets requests pass without a key while the store has none. */
@@ -91,13 +89,17 @@ export function compose(store: Store, options: ComposeOptions): Composed {
   const env = options.env ?? process.env;
   const github = resolveGithubToken({ token: options.githubToken, file: options.githubTokenFile }, env);
   const urls = upstreamUrls(options.accountType, { enterpriseUrl: options.enterpriseUrl, env });
-  const token = github ? new CopilotToken(urls, github.token) : undefined;
+  // The default token's Copilot client and catalog, built again when `auth` (or --github-token-file's file) brings a new token.
+  const defaultUpstream = new DefaultUpstream(urls, github?.token, defaultTokenSource({ file: options.githubTokenFile }, github?.source, env));
   // Each credential's seat is built on first use; the pool's are checked now, so a bad --pool fails the start.
   const seats = new Seats(store, new CredentialVault(store), urls);
   const pool = options.pool?.length ? new SeatPool(seats.pool(options.pool)) : undefined;
   if (pool) log.info(`pool: keys bound to no credential are spread over ${options.pool?.join(", ")}`);
   if (github) log.info(`GitHub token from ${github.source}; Copilot account type ${options.accountType}`);
-  else log.warn("no GitHub token: /healthz works, proxy routes answer 503 until you run `copilot-api auth` (or pass --github-token-file / GH_TOKEN)");
+  else
+    log.warn(
+      `no GitHub token: proxy routes answer 503 until you run \`${cmd("auth")}\` (picked up without a restart), or restart with --github-token-file / GH_TOKEN`,
+    );
 
   const policy: KeyPolicy = { authDisabled: options.noAuth, loopbackListener: isLoopback(options.host) };
   const resolver = new KeyResolver(store, policy);
@@ -118,9 +120,9 @@ export function compose(store: Store, options: ComposeOptions): Composed {
     maxResponseBytes: Math.min(options.bodyLimitBytes, MAX_RESPONSE_BYTES),
   });
   const fileWatch = new StoreFileWatch(store);
-  const copilot = token && new CopilotClient(urls, token);
-  // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
-  const catalog = copilot && new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });
+  // As the server starts (a token signed in later is the router's, per request).
+  const { copilot, catalog } = defaultUpstream.current();
+  const token = defaultUpstream.token;
   const tokens = new TokenCounter();
   const replica = options.replica;
   if (options.metrics || options.metricsListen) {
@@ -136,7 +138,7 @@ export function compose(store: Store, options: ComposeOptions): Composed {
     recorder,
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes, bodyReads: options.bodyReads, webSearchModel: options.webSearchModel },
-    router: new UpstreamRouter({ copilot, catalog }, seats, pool),
+    router: new UpstreamRouter(defaultUpstream, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: options.quota ?? (github && new QuotaSource(urls, github.token)),
     metrics,
@@ -167,8 +169,7 @@ export function compose(store: Store, options: ComposeOptions): Composed {
     new RetentionJob(store, { days: options.auditRetentionDays ?? 365, target: auditRetention, onPurged }),
     fileWatch,
     tokens,
-    ...(token ? [token] : []),
-    ...(catalog ? [catalog] : []),
+    defaultUpstream,
     seats,
   ];
   return {
@@ -217,7 +218,7 @@ export function serve(composed: Composed, at: { port: number; host: string; metr
   const server = listenOn({ port: at.port, hostname: at.host, fetch: composed.app.fetch });
   const metricsServer = composed.metrics && at.metricsListen ? serveMetrics(at.metricsListen, composed.metrics) : undefined;
   log.success(`listening on http://${at.host}:${server.port}`);
-  log.info(`dashboard: http://${at.host}:${server.port}/dashboard (\`copilot-api dashboard\` prints a one-time sign-in link)`);
+  log.info(`dashboard: http://${at.host}:${server.port}/dashboard (\`${cmd("dashboard")}\` prints a one-time sign-in link)`);
   if (metricsServer) log.info(`metrics on http://${at.metricsListen?.host}:${metricsServer.port}/metrics (loopback, no key)`);
   composed.start();
   return { server, metricsServer };

@@ -1,6 +1,7 @@
 import { dirname } from "node:path";
 import { type Composed, type ComposeOptions, composeServer, type Served, serve } from "~/compose";
 import { type Migration, openStore, removeStaleBackupTemps, type Store } from "~/db";
+import { type Drain, drain } from "~/drain";
 import { findLitestream, replicaTarget } from "~/features/replication";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -47,13 +48,17 @@ export async function start(options: StartOptions): Promise<void> {
   // the process outright, skipping the final event flush and WAL checkpoint.
   let served: Served | undefined;
   let stopping = false;
+  let draining: Drain | undefined;
   const stop = async (why: string) => {
-    if (stopping) return;
+    // A second Ctrl-C cuts what is still in flight; the stop goes on (the final flush still runs).
+    if (stopping) return draining?.now(why);
     stopping = true;
     log.info(`${why}: stopping`);
-    const server = served?.server;
-    // Let in-flight requests finish, but never hang shutdown on an idle keep-alive client.
-    if (server) await Promise.race([server.stop(), Bun.sleep(5000).then(() => server.stop(true))]);
+    // Let in-flight requests finish, for a while (said in the log), and never hang on an idle keep-alive client.
+    if (served) {
+      draining = drain(served.server);
+      await draining.finished;
+    }
     served?.metricsServer?.stop(true);
     // In-flight requests have finished, so every event is in the recorder: flush it, then close.
     try {

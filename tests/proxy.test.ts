@@ -160,7 +160,7 @@ describe("Copilot token lifecycle", () => {
       expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
       const response = await fetch(`${running.url}/v1/models`);
       expect(response.status).toBe(503);
-      expect(((await response.json()) as { error: { message: string } }).error.message).toContain("copilot-api auth");
+      expect(((await response.json()) as { error: { message: string } }).error.message).toContain("run `bun run cli auth`");
     } finally {
       await running.stop();
     }

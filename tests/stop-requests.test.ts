@@ -95,3 +95,42 @@ test("a launcher killed outright (SIGKILL, which it cannot forward) leaves no se
   );
   expect(probe).toBe("refused");
 }, 90_000);
+
+test("Ctrl-C with a stream open says it waits and for how long; a second Ctrl-C stops at once, the stream's event still written", async () => {
+  const home = tempDir();
+  const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+  const key = await createKey(env);
+  const server = await startProcess([], env);
+  const response = await fetch(`${server.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key.secret}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "endless", stream: true, messages: [{ role: "user", content: "hi" }] }),
+  });
+  const reader = response.body!.getReader();
+  await reader.read(); // the stream is open and flowing
+  const reading = (async () => {
+    try {
+      while (!(await reader.read()).done);
+    } catch {
+      // cut by the server's stop: expected
+    }
+  })();
+
+  server.proc.kill("SIGINT");
+  const waiting = "waiting up to 5 s for 1 request(s) in flight; Ctrl-C again to stop now";
+  for (let i = 0; i < 200 && !server.log().includes(waiting); i++) await Bun.sleep(25);
+  expect(server.log()).toContain(waiting);
+  expect(server.proc.exitCode).toBeNull(); // still draining
+
+  server.proc.kill("SIGINT");
+  expect(await server.proc.exited).toBe(0);
+  await reading;
+  expect(server.log()).toContain("SIGINT again: stopping now, cutting 1 request(s) in flight");
+  expect(server.log()).toContain("stopped cleanly");
+  const db = new Database(dbFileOf(home), { readonly: true });
+  try {
+    expect(db.query<{ model: string; error: string }, []>("SELECT model, error FROM events").all()).toEqual([{ model: "endless", error: "client_aborted" }]);
+  } finally {
+    db.close();
+  }
+}, 60_000);

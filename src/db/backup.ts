@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { cmd } from "~/lib/command-name";
 import { AppError, errorMessage } from "~/lib/errors";
 import { FILE_MODE } from "~/lib/file-modes";
 import { log } from "~/lib/log";
@@ -127,7 +128,7 @@ function assertIntact(file: string): void {
     if (result.length !== 1 || result[0]?.integrity_check !== "ok") {
       throw new AppError(
         `the backup failed integrity_check: ${result.map((r) => r.integrity_check).join("; ")}`,
-        "the source may be damaged: run `copilot-api db verify`",
+        `the source may be damaged: run \`${cmd("db verify")}\``,
       );
     }
   } finally {

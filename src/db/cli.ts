@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { defineCommand } from "citty";
 import { databaseUrl, databaseUrlArg, dbPathArg, guarded } from "~/lib/cli";
+import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
@@ -37,12 +38,12 @@ async function onPostgres<T>(url: string, fn: (conn: PgConnection) => Promise<T>
 
 function migrationLines(s: MigrationStatus): string[] {
   return [
-    `schema        ${s.schemaVersion} of ${s.buildVersion} in this build${s.schemaVersion > s.buildVersion ? "  (NEWER THAN THIS BUILD)" : ""}`,
+    `schema        ${s.schemaVersion} of ${s.buildVersion} in this build${s.schemaVersion > s.buildVersion ? "  (NEWER THAN THIS BUILD: run the newer copilot-api that migrated it)" : ""}`,
     `applied       ${s.applied.length}`,
     ...s.applied.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}  ${m.appliedAt ?? "(no ledger row)"}`),
-    `pending       ${s.pending.length}`,
+    `pending       ${s.pending.length}${s.pending.length ? `  (applied by \`${cmd("db migrate")}\` or the next start)` : ""}`,
     ...s.pending.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}  (${m.statements} statements)`),
-    `modified      ${s.modified.length}`,
+    `modified      ${s.modified.length}${s.modified.length ? "  (an applied migration file changed: put it back as it was applied, e.g. reinstall this version or `git checkout drizzle/`)" : ""}`,
     ...s.modified.map((m) => `  ${String(m.version).padStart(4)}  ${m.tag}: ${m.reason}`),
   ];
 }

@@ -1,6 +1,7 @@
 import { Database } from "bun:sqlite";
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { cmd } from "~/lib/command-name";
 import { AppError, errorMessage } from "~/lib/errors";
 import { FILE_MODE, FOLDER_MODE, type ModeReport, tightenLoudly } from "~/lib/file-modes";
 import { appDir } from "~/lib/paths";
@@ -44,7 +45,7 @@ export function openDatabase(path: string, options: OpenOptions): OpenedDatabase
   if (!exists) refuseOrphanedSideFiles(path);
   if (exists) assertSqliteFile(path);
   else if (!options.create) {
-    throw new AppError(`no database at ${path}`, "start the server once (`copilot-api start`) or run `copilot-api db migrate` to create it");
+    throw new AppError(`no database at ${path}`, `start the server once (\`${cmd("start")}\`) or run \`${cmd("db migrate")}\` to create it`);
   } else createPrivateFile(path);
 
   // Left-over -wal/-shm keep whatever mode they had: tighten before SQLite uses them.

@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { getTableConfig } from "drizzle-orm/sqlite-core";
+import { cmd } from "~/lib/command-name";
 import { modeOf, octal } from "~/lib/file-modes";
 import { automaticBackups, type BackupTemp, backupTemps } from "./backup";
 import { databaseFiles } from "./files";
@@ -112,8 +113,12 @@ export function verify(sqlite: Database, plan: MigrationPlan, { drift = true }: 
   }
   const fk = sqlite.query<{ table: string; rowid: number; parent: string }, []>("PRAGMA foreign_key_check").all();
   for (const v of fk.slice(0, 20)) problems.push(`foreign key violation: ${v.table} row ${v.rowid} → ${v.parent}`);
-  if (plan.dbVersion > plan.buildVersion) problems.push(`database schema ${plan.dbVersion} is newer than this build (${plan.buildVersion})`);
-  for (const m of plan.modified) problems.push(`${m.migration.file} changed after it was applied: ${m.reason}`);
+  if (plan.dbVersion > plan.buildVersion)
+    problems.push(`database schema ${plan.dbVersion} is newer than this build (${plan.buildVersion}): run the newer copilot-api that migrated it`);
+  for (const m of plan.modified)
+    problems.push(
+      `${m.migration.file} changed after it was applied: ${m.reason}; put it back as it was applied (reinstall this version, or \`git checkout drizzle/\`)`,
+    );
   // Every migration file of this build, replayed on :memory:: applied ones may have written a column's name into rows.
   for (const f of checkMigrations([...plan.applied, ...plan.pending]).findings) {
     problems.push(
@@ -121,9 +126,10 @@ export function verify(sqlite: Database, plan: MigrationPlan, { drift = true }: 
     );
   }
   if (plan.pending.length > 0) {
-    problems.push(`${plan.pending.length} migration(s) pending, from ${plan.pending[0]!.file}: run \`copilot-api db migrate\``);
+    problems.push(`${plan.pending.length} migration(s) pending, from ${plan.pending[0]!.file}: run \`${cmd("db migrate")}\``);
   } else if (drift && plan.dbVersion === plan.buildVersion) {
-    for (const drift of diffShapes(shapeOfSchema(schema), shapeOfDatabase(sqlite))) problems.push(`schema drift: ${drift}`);
+    for (const drift of diffShapes(shapeOfSchema(schema), shapeOfDatabase(sqlite)))
+      problems.push(`schema drift: ${drift} (changed outside the migrations: restore a backup, or undo the change by hand)`);
   }
   return problems;
 }

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { cmd } from "~/lib/command-name";
 import { AppError } from "./errors";
 import { FILE_MODE, FOLDER_MODE, tightenLoudly } from "./file-modes";
 
@@ -16,8 +17,7 @@ const FORMAT_V1 = 1;
 /** Where the key for the database at `dbPath` lives. */
 export const secretKeyPath = (dbPath: string) => join(dirname(dbPath), SECRET_KEY_FILE);
 
-const REMEDY =
-  "add the credentials again (`copilot-api auth --label LABEL` or `copilot-api credentials add --label LABEL --token-file PATH`): that seals their tokens anew and their keys stay bound";
+const REMEDY = `add the credentials again (\`${cmd("auth --label LABEL")}\` or \`${cmd("credentials add --label LABEL --token-file PATH")}\`): that seals their tokens anew and their keys stay bound`;
 
 /**
  * Seals secrets with AES-256-GCM under a 32-byte key kept in a file (0600, its

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "~/app-env";
 import { ApiFailure } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
+import { cmd } from "~/lib/command-name";
 import type { UpstreamChoice } from "~/upstream/forwarder";
 import type { CatalogEntry, ModelCatalog } from "~/upstream/model-catalog";
 import { noGithubToken, sendToCopilot } from "~/upstream/relay";
@@ -38,7 +39,7 @@ export async function readyCatalog(c: Context, deps: UpstreamChoice): Promise<Mo
   const probe = await sendToCopilot(c, deps.copilot, { method: "GET", path: "/models" }, NO_OBSERVER);
   await probe.body?.cancel();
   throw new ApiFailure(502, {
-    message: "copilot-api could not load Copilot's model list (GET /models); its log says why: run `copilot-api doctor` to check the GitHub token and Copilot",
+    message: `copilot-api could not load Copilot's model list (GET /models); its log says why: run \`${cmd("doctor")}\` to check the GitHub token and Copilot`,
     type: "upstream_error",
     code: "catalog_unavailable",
   });

@@ -158,7 +158,7 @@ async function runModelRequest<R extends ModelRequest>(c: Context<AppEnv>, route
       if (!upstream.ok) throw new UpstreamRefused(upstream);
       return upstream;
     },
-    observe: (usage) => observeFor(draft, usage),
+    observe: (usage) => observeFor(draft, usage, c.req.raw.signal),
   };
   // Natively when the catalog lists the protocol's endpoint for the model, else via Copilot's chat (a model the catalog does not know too).
   if (route.viaChat && !(entry && supports(entry, route.endpoint))) return route.viaChat(call);

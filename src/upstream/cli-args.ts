@@ -1,3 +1,4 @@
+import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { ACCOUNT_TYPES } from "./config";
 import { type GithubTokenFlags, resolveGithubToken, type TokenSource } from "./github-token";
@@ -44,6 +45,6 @@ export const githubTokenFlags = (args: { "github-token"?: string; "github-token-
 /** The GitHub token for a one-shot command, or an error saying how to get one. */
 export function requireGithubToken(flags: GithubTokenFlags): { token: string; source: TokenSource } {
   const github = resolveGithubToken(flags);
-  if (!github) throw new AppError("no GitHub token", "run `copilot-api auth`, or pass --github-token-file or GH_TOKEN");
+  if (!github) throw new AppError("no GitHub token", `run \`${cmd("auth")}\`, or pass --github-token-file or GH_TOKEN`);
   return github;
 }

@@ -1,3 +1,4 @@
+import { cmd } from "~/lib/command-name";
 import { AppError, errorMessage } from "~/lib/errors";
 import { type ClientIdentity, clientIdentity, copilotBaseUrl, copilotHeaders, type UpstreamUrls } from "./config";
 import type { CopilotSession, CopilotToken } from "./copilot-token";
@@ -52,7 +53,7 @@ export class CopilotClient {
     const response = await this.forward({ method: "GET", path: "/models" });
     if (!response.ok) {
       await response.body?.cancel();
-      throw new AppError(`Copilot answered GET /models with HTTP ${response.status}`, "run `copilot-api doctor` to see what is sent upstream");
+      throw new AppError(`Copilot answered GET /models with HTTP ${response.status}`, `run \`${cmd("doctor")}\` to see what is sent upstream`);
     }
     return parseModelsResponse(await response.json());
   }

@@ -1,3 +1,4 @@
+import { cmd } from "~/lib/command-name";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import type { Worker } from "~/lib/worker";
@@ -39,6 +40,8 @@ export interface CopilotTokenOptions {
   identity?: ClientIdentity;
   /** The stored credential this token belongs to (its label), for errors that say which seat and what to do. */
   credential?: string;
+  /** What to do when GitHub refuses the token, when the default remedy does not fit (a server that picks up a new token). */
+  refusedHint?: string;
 }
 
 /**
@@ -70,6 +73,7 @@ export class CopilotToken implements Worker {
   private readonly clock: Clock;
   private readonly identity: ClientIdentity;
   private readonly credential?: string;
+  private readonly refusedHint?: string;
 
   constructor(
     private readonly urls: UpstreamUrls,
@@ -79,6 +83,12 @@ export class CopilotToken implements Worker {
     this.clock = options.clock ?? systemClock;
     this.identity = options.identity ?? clientIdentity();
     this.credential = options.credential;
+    this.refusedHint = options.refusedHint;
+  }
+
+  /** GitHub refused the GitHub token at the last exchange (it is never asked again for it before REJECTION_MEMORY_MS). */
+  get refused(): boolean {
+    return this.rejected !== undefined;
   }
 
   async get(): Promise<string> {
@@ -126,7 +136,7 @@ export class CopilotToken implements Worker {
       throw new AppError(`cannot reach ${this.urls.githubApi} for a Copilot token: ${errorMessage(error)}`, "check your network connection");
     }
     if (!response.ok) {
-      const error = await githubRefusal(response, this.urls.githubApi, "the Copilot token exchange", this.credential);
+      const error = await githubRefusal(response, this.urls.githubApi, "the Copilot token exchange", this.credential, this.refusedHint);
       if (error instanceof GithubTokenRejected) this.rejected = { error, until: this.clock.now() + REJECTION_MEMORY_MS };
       throw error;
     }
@@ -137,7 +147,7 @@ export class CopilotToken implements Worker {
       throw new AppError("GitHub's Copilot token answer is not JSON", "GitHub may be having trouble; try again shortly");
     }
     if (typeof body?.token !== "string" || !body.token || typeof body.refresh_in !== "number" || !(body.refresh_in > 0)) {
-      throw new AppError("GitHub's Copilot token answer lacks token or refresh_in", "GitHub may have changed the token exchange; run `copilot-api doctor`");
+      throw new AppError("GitHub's Copilot token answer lacks token or refresh_in", `GitHub may have changed the token exchange; run \`${cmd("doctor")}\``);
     }
     const refreshMs = Math.max(body.refresh_in * 1000, REFRESH_FLOOR_MS);
     const held: Held = {
@@ -210,14 +220,16 @@ export class GithubTokenRejected extends UpstreamAuthError {
   constructor(
     githubApi: string,
     readonly credential?: string,
+    hint?: string,
   ) {
     super(
       credential
         ? `GitHub (${githubApi}) refused the token of credential ${credential}: it is invalid, expired or revoked`
         : `GitHub (${githubApi}) refused the GitHub token: it is invalid, expired or revoked`,
-      credential
-        ? `add it again with \`copilot-api auth --label ${credential}\` (or \`credentials add --label ${credential} --token-file PATH\`): that replaces its token and its keys stay bound; then restart copilot-api`
-        : "run `copilot-api auth` again (or pass a valid --github-token / GH_TOKEN), then restart copilot-api",
+      hint ??
+        (credential
+          ? `add it again with \`${cmd(`auth --label ${credential}`)}\` (or \`${cmd(`credentials add --label ${credential} --token-file PATH`)}\`): that replaces its token and its keys stay bound; a running server picks it up on its next request, no restart needed`
+          : `run \`${cmd("auth")}\` again (or pass a valid --github-token-file / GH_TOKEN)`),
       401,
     );
   }
@@ -228,9 +240,15 @@ export class GithubTokenRejected extends UpstreamAuthError {
  * Copilot quota request"): 401 means the token itself is bad; 403/404 that the
  * account has no Copilot; anything else is GitHub's trouble. The body is discarded.
  */
-export async function githubRefusal(response: Response, githubApi: string, what: string, credential?: string): Promise<UpstreamAuthError> {
+export async function githubRefusal(
+  response: Response,
+  githubApi: string,
+  what: string,
+  credential?: string,
+  refusedHint?: string,
+): Promise<UpstreamAuthError> {
   await response.body?.cancel();
-  if (response.status === 401) return new GithubTokenRejected(githubApi, credential);
+  if (response.status === 401) return new GithubTokenRejected(githubApi, credential, refusedHint);
   const hint =
     response.status === 403 || response.status === 404
       ? "this GitHub account has no Copilot access, or the token lacks it: check your Copilot subscription"

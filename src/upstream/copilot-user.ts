@@ -1,3 +1,4 @@
+import { cmd } from "~/lib/command-name";
 import { AppError, errorMessage } from "~/lib/errors";
 import { type ClientIdentity, clientIdentity, githubHeaders, type UpstreamUrls } from "./config";
 import { githubRefusal } from "./copilot-token";
@@ -47,6 +48,6 @@ export async function fetchCopilotUser(urls: UpstreamUrls, githubToken: string, 
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw new Error("not an object");
     return body as CopilotUser;
   } catch {
-    throw new AppError("GitHub's copilot_internal/user answer is not a JSON object", "GitHub may have changed it; run `copilot-api doctor`");
+    throw new AppError("GitHub's copilot_internal/user answer is not a JSON object", `GitHub may have changed it; run \`${cmd("doctor")}\``);
   }
 }

@@ -1,3 +1,4 @@
+import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { GITHUB_CLIENT_ID, GITHUB_SCOPES, type UpstreamUrls } from "./config";
 
@@ -19,7 +20,7 @@ export async function requestDeviceCode(urls: UpstreamUrls): Promise<DeviceCode>
     body: JSON.stringify({ client_id: GITHUB_CLIENT_ID, scope: GITHUB_SCOPES }),
   });
   if (!response.ok) {
-    throw new AppError(`GitHub refused the device code request (HTTP ${response.status})`, "check your network, then run `copilot-api auth` again");
+    throw new AppError(`GitHub refused the device code request (HTTP ${response.status})`, `check your network, then run \`${cmd("auth")}\` again`);
   }
   return (await response.json()) as DeviceCode;
 }
@@ -48,12 +49,12 @@ export async function pollForToken(urls: UpstreamUrls, code: DeviceCode, sleep =
         intervalMs = (body.interval ?? intervalMs / 1000 + 5) * 1000;
         break;
       case "access_denied":
-        throw new AppError("the authorization was denied on GitHub", "run `copilot-api auth` again and approve the request");
+        throw new AppError("the authorization was denied on GitHub", `run \`${cmd("auth")}\` again and approve the request`);
       case "expired_token":
-        throw new AppError("the device code expired before it was approved", "run `copilot-api auth` again and enter the code within its time");
+        throw new AppError("the device code expired before it was approved", `run \`${cmd("auth")}\` again and enter the code within its time`);
       default:
-        throw new AppError(`GitHub answered the device flow with "${body.error ?? "no token"}"`, "run `copilot-api auth` again");
+        throw new AppError(`GitHub answered the device flow with "${body.error ?? "no token"}"`, `run \`${cmd("auth")}\` again`);
     }
   }
-  throw new AppError("the device code expired before it was approved", "run `copilot-api auth` again and enter the code within its time");
+  throw new AppError("the device code expired before it was approved", `run \`${cmd("auth")}\` again and enter the code within its time`);
 }

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { cmd } from "~/lib/command-name";
 import { AppError, errorMessage } from "~/lib/errors";
 import { FILE_MODE, octal, tightenLoudly } from "~/lib/file-modes";
 import { log } from "~/lib/log";
@@ -19,7 +20,7 @@ export interface GithubTokenFlags {
 /** A GitHub token is about 40–100 characters; anything much larger is the wrong file. */
 const TOKEN_FILE_LIMIT = 64 * 1024;
 
-const TOKEN_FILE_HINT = "write only the token to it (e.g. `gh auth token > FILE && chmod 600 FILE`), or use GH_TOKEN or `copilot-api auth`";
+const TOKEN_FILE_HINT = `write only the token to it (e.g. \`gh auth token > FILE && chmod 600 FILE\`), or use GH_TOKEN or \`${cmd("auth")}\``;
 
 /** --github-token, else --github-token-file, else GH_TOKEN, else the file `copilot-api auth` wrote. */
 export function resolveGithubToken(flags: GithubTokenFlags, env = process.env): { token: string; source: TokenSource } | undefined {
@@ -34,11 +35,51 @@ export function resolveGithubToken(flags: GithubTokenFlags, env = process.env): 
   }
   if (flags.file !== undefined) return { token: readTokenFile(flags.file), source: "--github-token-file" };
   if (env.GH_TOKEN) return { token: env.GH_TOKEN.trim(), source: "GH_TOKEN" };
+  const token = readSavedToken(env);
+  return token ? { token, source: "file" } : undefined;
+}
+
+/** The token `auth` saved in the app folder, if any. */
+function readSavedToken(env: Record<string, string | undefined> = process.env): string | undefined {
   const path = githubTokenPath(env);
   if (!existsSync(path)) return undefined;
   tightenLoudly(path, FILE_MODE);
-  const token = readFileSync(path, "utf8").trim();
-  return token ? { token, source: "file" } : undefined;
+  return readFileSync(path, "utf8").trim() || undefined;
+}
+
+/** A file the default GitHub token is read from, which a running server reads again after a refusal. */
+export interface WatchedTokenFile {
+  path: string;
+  /** The token it holds now; throws an AppError when it cannot be used. */
+  read(): string | undefined;
+}
+
+/** Where a running server's default token can change, and what to do when GitHub refuses it. */
+export interface DefaultTokenSource {
+  file?: WatchedTokenFile;
+  refusedHint: string;
+}
+
+const NO_RESTART = "this server picks the new token up on its next request, no restart needed";
+
+/**
+ * The file a running server watches for a new token: --github-token-file's, or
+ * the one `auth` writes (also when the server started with no token at all).
+ * A token given as --github-token or GH_TOKEN has none: it cannot change.
+ */
+export function defaultTokenSource(
+  flags: GithubTokenFlags,
+  source: TokenSource | undefined,
+  env: Record<string, string | undefined> = process.env,
+): DefaultTokenSource {
+  if (source === "--github-token-file" && flags.file !== undefined) {
+    const path = flags.file;
+    return { file: { path, read: () => readTokenFile(path) }, refusedHint: `write a valid token to ${path} (e.g. \`gh auth token > ${path}\`); ${NO_RESTART}` };
+  }
+  if (source === "--github-token" || source === "GH_TOKEN") {
+    return { refusedHint: `${source} cannot change under a running server: restart copilot-api with a valid one (or without it, and run \`${cmd("auth")}\`)` };
+  }
+  return { file: { path: githubTokenPath(env), read: () => readSavedToken(env) }, refusedHint: `run \`${cmd("auth")}\` again; ${NO_RESTART}` };
 }
 
 /**

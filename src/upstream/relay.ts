@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { ApiFailure, ClientGone } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
+import { cmd } from "~/lib/command-name";
 import { describeError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import type { RequestTrace } from "~/lib/trace-hook";
@@ -38,6 +39,8 @@ export interface AnswerObserver {
   streamStarted(): (ends: StreamEnds, failure: StreamFailure | null) => Promise<void>;
   /** The client went away before Copilot answered. */
   aborted(): void;
+  /** True once the client has hung up: a stream that breaks off then was cut on our side, because of the client. */
+  clientLeft?(): boolean;
 }
 
 export interface RelayOptions {
@@ -56,7 +59,7 @@ export interface RelayOptions {
 /** What every route that needs Copilot answers without a GitHub token. */
 export const noGithubToken = () =>
   new ApiFailure(503, {
-    message: "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token-file or GH_TOKEN",
+    message: `copilot-api has no GitHub token: run \`${cmd("auth")}\`; this server picks the token up on its next request, no restart needed (or restart it with --github-token-file or GH_TOKEN)`,
     type: "server_error",
     code: "not_authenticated",
   });
@@ -187,8 +190,8 @@ class StreamEndsKeeper {
  * Passes a stream through unchanged while keeping its first and last text,
  * where protocols put usage. Tells the observer when it finishes, fails, or
  * the client cancels it; the stream closes only once the observer is done.
- * A stream Copilot breaks off is said in the log (route, model, how far it
- * got, the reason in one line).
+ * A stream Copilot breaks off is said in the log as a warning (route, model, how
+ * far it got, the reason in one line); one the client hangs up on, as its doing.
  */
 export function observeStream(
   body: ReadableStream<Uint8Array>,
@@ -199,6 +202,14 @@ export function observeStream(
   const end = observer.streamStarted();
   const kept = new StreamEndsKeeper();
   let ended: Promise<void> | undefined;
+  const where = () => `${clip(about.route ?? "stream")}${about.model ? `, model ${clip(about.model)}` : ""}`;
+  let hungUp = false;
+  /** Said once, whichever the client's leaving reaches first: our read failing, or the stream's cancel. */
+  const clientHungUp = () => {
+    if (hungUp || ended) return;
+    hungUp = true;
+    log.info(`the client's connection closed after ${kept.bytes} bytes of the stream (${where()}); the event is tagged client_aborted`);
+  };
   const finish = (failure: StreamFailure | null) => {
     ended ??= end(kept.ends(), failure);
     return ended;
@@ -217,16 +228,22 @@ export function observeStream(
           kept.add(value);
           controller.enqueue(value);
         } catch (error) {
-          log.warn(
-            `Copilot's stream broke off after ${kept.bytes} bytes (${clip(about.route ?? "stream")}${about.model ? `, model ${clip(about.model)}` : ""}): ${clip(errorMessage(error))}; the client's stream was cut and the event tagged upstream_error`,
-          );
+          // The client hanging up aborts our fetch too: that break is the client's doing, not Copilot's.
+          const failure = observer.clientLeft?.() ? "client_aborted" : "upstream_error";
+          if (failure === "client_aborted") clientHungUp();
+          else {
+            log.warn(
+              `Copilot's stream broke off after ${kept.bytes} bytes (${where()}): ${clip(errorMessage(error))}; the client's stream was cut and the event tagged upstream_error`,
+            );
+          }
           // Cut the client's connection, as Copilot cut ours. Without a reason: the one
           // above is in our log, and Bun would print an Error's stack trace to stderr.
           controller.error();
-          void finish("upstream_error");
+          void finish(failure);
         }
       },
       async cancel(reason) {
+        clientHungUp();
         void finish("client_aborted");
         await reader.cancel(reason);
       },

@@ -128,6 +128,6 @@ describe("copilot-api claude-code", () => {
     expect(exported(given.stdout)).toMatchObject({ ANTHROPIC_BASE_URL: "https://gw.example", ANTHROPIC_MODEL: "claude-sonnet-4.5" });
     const missing = await cli(["claude-code"], envFor(home, false));
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain("copilot-api auth");
+    expect(missing.stderr).toContain("bun run cli auth");
   });
 });

@@ -11,9 +11,11 @@ cleanUpAfterFile();
 
 const ALICE = "gho_alice_token_0123456789abcdef";
 const BOB = "github_pat_11BOB0000000000000000000000";
+const ALICE_RENEWED = "gho_alice_renewed_0123456789abcdef";
 const fake = startFakeUpstream();
 fake.users.set(ALICE, { login: "alice", plan: "individual_pro" });
 fake.users.set(BOB, { login: "bob", plan: "business" });
+fake.users.set(ALICE_RENEWED, { login: "alice", plan: "individual_pro" });
 afterAll(() => fake.stop());
 
 const rows = <T>(file: string, sql: string): T[] => {
@@ -224,13 +226,28 @@ describe("credentials", () => {
       expect(answer.status).toBe(503);
       const body = (await answer.json()) as { error: { message: string } };
       expect(body.error.message).toContain("refused the token of credential alice");
-      expect(body.error.message).toContain("copilot-api auth --label alice");
+      expect(body.error.message).toContain("bun run cli auth --label alice");
+      expect(body.error.message).toContain("a running server picks it up on its next request, no restart needed");
+      const state = rows<{ state: string }>(dbFileOf(home), "SELECT state FROM credentials WHERE label = 'alice'")[0]!.state;
+      expect(state).toBe("refused");
+
+      // A new token for alice, added while the server runs: the same server answers her key (it looks again every 2 s).
+      await addCredential(env, "alice", ALICE_RENEWED);
+      let status = 503;
+      for (const deadline = Date.now() + 20_000; status === 503 && Date.now() < deadline; await Bun.sleep(200)) {
+        const again = await chat(server.url, a.secret);
+        status = again.status;
+        await again.body?.cancel();
+      }
+      expect(status).toBe(200);
+      expect(server.log()).toContain("credential alice: its token was replaced; requests use it from now on (no restart needed)");
+      expect(server.log()).not.toContain(ALICE_RENEWED);
     } finally {
       fake.refusedTokens.clear();
       await server.stop();
     }
-    const state = rows<{ state: string }>(dbFileOf(home), "SELECT state FROM credentials WHERE label = 'alice'")[0]!.state;
-    expect(state).toBe("refused");
+    // Put back as the other tests expect it.
+    await addCredential(env, "alice", ALICE);
   });
 
   test("the raw tokens are nowhere in the database, its WAL, a db backup, nor a Litestream replica", async () => {

@@ -199,7 +199,7 @@ describe.skipIf(!chromium)("the dashboard in a real browser", () => {
   test("a client key is refused with a page that says to use an admin key", async () => {
     await signIn(s.client.secret);
     expect(await text()).toContain("Client keys cannot sign in");
-    expect(await text()).toContain("copilot-api keys create --tier admin");
+    expect(await text()).toContain("bun run cli keys create --tier admin");
     await shot("refused-client-key");
   });
 

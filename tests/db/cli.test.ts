@@ -47,6 +47,7 @@ describe("db commands", () => {
     expect(status.pending).toEqual([{ version: 2, tag: "0001_ticks", statements: 1 }]);
     expect(status.modified).toEqual([]);
     expect(status.files.find((f) => f.path === dbFileOf(home))?.mode).toBe("0600");
+    expect((await cli(["db", "status"], env)).stdout).toContain("pending       1  (applied by `bun run cli db migrate` or the next start)");
 
     const dry = await cli(["db", "migrate", "--dry-run"], env);
     expect(dry.stdout).toContain(`would apply ${dir}/0001_ticks.sql (schema 2, 1 statements)`);
@@ -64,6 +65,8 @@ describe("db commands", () => {
 
     const status = JSON.parse((await cli(["db", "status", "--json"], env)).stdout) as DbStatus;
     expect(status.modified.map((m) => m.tag)).toEqual(["0001_ticks"]);
+    // The text form says what to do about it.
+    expect((await cli(["db", "status"], env)).stdout).toContain("(an applied migration file changed: put it back as it was applied");
     for (const args of [
       ["db", "migrate"],
       ["start", "--port", "0"],
@@ -87,6 +90,9 @@ describe("db commands", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("database schema 2 is newer than this build (1)");
     expect(result.stderr).not.toContain("listening on");
+    // status and verify say what to do about it too.
+    expect((await cli(["db", "status"], olderBuild)).stdout).toContain("(NEWER THAN THIS BUILD: run the newer copilot-api that migrated it)");
+    expect((await cli(["db", "verify"], olderBuild)).stderr).toContain("is newer than this build (1): run the newer copilot-api that migrated it");
     expect(dump(dbFileOf(home))).toBe(before);
   });
 
@@ -217,6 +223,8 @@ describe("db commands", () => {
     raw.close();
     const drift = await cli(["db", "verify"], env);
     expect(drift.code).toBe(1);
-    expect(drift.stderr).toContain("schema drift: table stray is in the database but not declared in schema.ts");
+    expect(drift.stderr).toContain(
+      "schema drift: table stray is in the database but not declared in schema.ts (changed outside the migrations: restore a backup",
+    );
   });
 });

@@ -100,6 +100,9 @@ describe("events for proxied requests", () => {
       return new Response("");
     });
     expect(row).toMatchObject({ model: "endless", stream: 1, status: 200, error: "client_aborted", usage_unknown: 1, prompt_tokens: null });
+    // The log blames the side that hung up: the client, not Copilot.
+    expect(server.log()).not.toContain("Copilot's stream broke off");
+    expect(server.log()).toContain("the client's connection closed after");
   });
 
   test("an upstream error keeps its status and is tagged upstream_error; Copilot's own 429 is upstream_rate_limited", async () => {

@@ -244,8 +244,8 @@ describe("revoking every key never opens a server", () => {
     const none = await chat(server.url);
     expect(none.status).toBe(401);
     expect(await errorOf(none)).toMatchObject({ code: "invalid_api_key" });
-    expect((await errorOf(await chat(server.url))).message).toContain("no active API key, so every request is refused");
-    expect((await errorOf(await chat(server.url))).message).toContain("copilot-api keys create");
+    expect((await errorOf(await chat(server.url, {}))).message).toContain("no active API key, so every request is refused");
+    expect((await errorOf(await chat(server.url, {}))).message).toContain("bun run cli keys create");
     for (const headers of [auth, {}]) {
       expect((await fetch(`${server.url}/admin/usage`, { headers })).status).toBe(401);
       expect((await fetch(`${server.url}/v1/models`, { headers })).status).toBe(401);
@@ -372,7 +372,7 @@ describe("requests that pass without a key: host and cross-site guards", () => {
       expect(response.status).toBe(403);
       const error = await errorOf(response);
       expect(error).toMatchObject({ type: "invalid_request_error", code: "cross_site_request" });
-      expect(error.message).toContain("copilot-api keys create");
+      expect(error.message).toContain("bun run cli keys create");
     }
     expect((await fetch(`${server.url}/admin/usage`, { headers: { origin: "https://evil.example" } })).status).toBe(403);
     expect(forwardedSince(before)).toBe(0);

@@ -55,7 +55,7 @@ describe("copilot-api doctor", () => {
     const result = await cli(["doctor"], envWith({ GH_TOKEN: "gho_wrong" }));
     expect(result.code).toBe(1);
     expect(result.stdout).toContain("FAIL  GitHub token:");
-    expect(result.stdout).toContain("what to do: run `copilot-api auth` again");
+    expect(result.stdout).toContain("what to do: run `bun run cli auth` again");
     expect(result.stdout).toContain("1 check(s) failed");
   });
 
@@ -75,7 +75,7 @@ describe("copilot-api doctor", () => {
     const result = await cli(["doctor"], isolatedEnv(tempDir(), fake.env()));
     expect(result.code).toBe(1);
     expect(result.stdout).toContain("GitHub token            (none)");
-    expect(result.stdout).toContain("what to do: run `copilot-api auth`");
+    expect(result.stdout).toContain("what to do: run `bun run cli auth`");
   });
 });
 
@@ -105,6 +105,6 @@ describe("copilot-api quota", () => {
     const result = await cli(["quota"], envWith({ GH_TOKEN: "gho_wrong" }));
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("refused the GitHub token");
-    expect(result.stderr).toContain("copilot-api auth");
+    expect(result.stderr).toContain("bun run cli auth");
   });
 });

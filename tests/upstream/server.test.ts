@@ -115,7 +115,7 @@ describe("a GitHub token that GitHub refuses", () => {
           expect(response.headers.get("x-should-retry")).toBe("false");
           const error = ((await response.json()) as { error: { message: string; code: string } }).error;
           expect(error.code).toBe("github_token_rejected");
-          expect(error.message).toContain("run `copilot-api auth` again");
+          expect(error.message).toContain("GH_TOKEN cannot change under a running server: restart copilot-api with a valid one");
         }
         // The boot's exchange was refused; the three requests were answered from memory.
         expect(fake.requests.filter((r) => r.path === "/copilot_internal/v2/token")).toHaveLength(1);

@@ -126,7 +126,7 @@ describe("a GitHub token that GitHub refuses", () => {
     await clock.advance(REJECTION_MEMORY_MS);
     const again = await token.get().catch((error: GithubTokenRejected) => error);
     expect(again).toBeInstanceOf(GithubTokenRejected);
-    expect((again as GithubTokenRejected).hint).toContain("copilot-api auth");
+    expect((again as GithubTokenRejected).hint).toContain("bun run cli auth");
     expect(exchangeRequests()).toBe(2);
   });
 });

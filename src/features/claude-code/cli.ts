@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { withStore } from "~/db";
 import { cliActor, createKeyAudited } from "~/features/audit";
 import { dbPathArg, guarded, parseChoice, parsePort } from "~/lib/cli";
+import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
@@ -46,7 +47,7 @@ function resolveFlag(flag: string, name: string, catalog: ModelCatalog | undefin
 export const claudeCodeCommand = defineCommand({
   meta: {
     name: "claude-code",
-    description: 'Print the environment that points Claude Code at this server: eval "$(copilot-api claude-code --create-key)", then run claude',
+    description: `Print the environment that points Claude Code at this server: eval "$(${cmd("claude-code --create-key")})", then run claude`,
   },
   args: {
     port: { type: "string", description: "the port `start` listens on", default: "4141", alias: "p" },
@@ -73,7 +74,7 @@ export const claudeCodeCommand = defineCommand({
     if (!main || !small)
       throw new AppError(
         "this Copilot plan's model list has no Claude model Claude Code could use",
-        "pass --model and --small-model with models of your plan (`copilot-api doctor` lists how many it has)",
+        `pass --model and --small-model with models of your plan (\`${cmd("doctor")}\` lists how many it has)`,
       );
 
     const lines = [`export ANTHROPIC_BASE_URL=${shellWord(baseUrl)}`];
@@ -84,7 +85,7 @@ export const claudeCodeCommand = defineCommand({
       lines.push(`export ANTHROPIC_AUTH_TOKEN=${shellWord(secret)}`);
       log.success(`created client key ${row.id} (${row.label}); its secret is in ANTHROPIC_AUTH_TOKEN above and is shown only once`);
     } else {
-      lines.push("# export ANTHROPIC_AUTH_TOKEN=cpk_…   a client key: rerun with --create-key, or use one from `copilot-api keys create`");
+      lines.push(`# export ANTHROPIC_AUTH_TOKEN=cpk_…   a client key: rerun with --create-key, or use one from \`${cmd("keys create")}\``);
     }
     lines.push(
       `export ANTHROPIC_MODEL=${shellWord(main)}`,

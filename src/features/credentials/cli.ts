@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { withStore } from "~/db";
 import { appendAudit, cliActor } from "~/features/audit";
 import { dbPathArg, guarded } from "~/lib/cli";
+import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
@@ -23,13 +24,13 @@ async function readToken(path: string): Promise<string> {
   if (!token || /\s/.test(token))
     throw new AppError(
       "--token-file - read no single token from stdin",
-      "pipe only the token, e.g. `pass show gh/ci | copilot-api credentials add --label ci --token-file -`",
+      `pipe only the token, e.g. \`pass show gh/ci | ${cmd("credentials add --label ci --token-file -")}\``,
     );
   return token;
 }
 
 function findOrFail(row: CredentialRow | undefined, label: string): CredentialRow {
-  if (!row) throw new AppError(`no credential labelled ${label}`, "list them with `copilot-api credentials list`");
+  if (!row) throw new AppError(`no credential labelled ${label}`, `list them with \`${cmd("credentials list")}\``);
   return row;
 }
 
@@ -61,7 +62,7 @@ const list = defineCommand({
       return;
     }
     if (!rows.length) {
-      console.log("no credentials yet: add one with `copilot-api auth --label NAME` or `copilot-api credentials add --label NAME --token-file PATH`");
+      console.log(`no credentials yet: add one with \`${cmd("auth --label NAME")}\` or \`${cmd("credentials add --label NAME --token-file PATH")}\``);
       return;
     }
     const header = ["LABEL", "ID", "KIND", "GITHUB", "PLAN", "STATE", "SINCE", "KEYS", "CREATED", "LAST USED"];
@@ -118,7 +119,7 @@ const remove = defineCommand({
         if (bound > 0 && !args.force) {
           throw new AppError(
             `${bound} key(s) are bound to credential ${row.label}`,
-            `bind them elsewhere (\`copilot-api keys update KEY --credential LABEL|none\`), or pass --force to unbind them`,
+            `bind them elsewhere (\`${cmd("keys update KEY --credential LABEL|none")}\`), or pass --force to unbind them`,
           );
         }
         removeCredential(tx, row.id);

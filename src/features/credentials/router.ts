@@ -10,15 +10,20 @@ import type { Seats } from "./seats";
  * token, as before credentials existed. The event records the seat that answered.
  */
 export class UpstreamRouter {
+  private readonly fallback: () => UpstreamChoice;
+
   constructor(
-    private readonly fallback: UpstreamChoice,
+    /** The default token's client and catalog: fixed, or asked per request (a server that picks up a new token, upstream/default-upstream.ts). */
+    fallback: UpstreamChoice | { current(): UpstreamChoice },
     private readonly seats?: Seats,
     private readonly pool?: SeatPool,
-  ) {}
+  ) {
+    this.fallback = "current" in fallback ? () => fallback.current() : () => fallback;
+  }
 
   forRequest(key: ResolvedKey, event: EventDraft): UpstreamChoice {
     if (key.credentialId !== null) return this.bound(key.credentialId, event);
-    if (!this.pool) return this.fallback;
+    if (!this.pool) return this.fallback();
     const copilot = this.pool.forRequest(key.id, (seat) => {
       event.credentialId = seat.id;
     });

@@ -18,6 +18,8 @@ export interface Refusal {
 
 /** How long a seat that answered 429 without Retry-After is passed over by the pool. */
 const DEFAULT_BACKOFF_MS = 60_000;
+/** A refused seat reads its credential's token again at most this often: a token replaced since (`auth --label`) is used without a restart. */
+const RENEW_CHECK_MS = 2000;
 
 /**
  * One credential's Copilot session: its own token exchange and refresh, its own
@@ -26,28 +28,65 @@ const DEFAULT_BACKOFF_MS = 60_000;
  * exhausted) is what the pool reads to skip it, and what `onState` persists.
  */
 export class Seat implements Forwarder {
-  readonly token: CopilotToken;
-  readonly client: CopilotClient;
-  readonly catalog: ModelCatalog;
-  readonly quota: QuotaSource;
+  token!: CopilotToken;
+  client!: CopilotClient;
+  catalog!: ModelCatalog;
+  quota!: QuotaSource;
   state: CredentialState = "ok";
   lastRefusal: Refusal | null = null;
   /** Unix ms until which Copilot said this seat is rate limited (Retry-After); null when not. */
   exhaustedUntil: number | null = null;
 
+  private started = false;
+  private renewCheckedAt = Number.NEGATIVE_INFINITY;
+
   constructor(
     readonly credential: CredentialView,
-    githubToken: string,
-    urls: UpstreamUrls,
+    private githubToken: string,
+    private readonly urls: UpstreamUrls,
     private readonly onState: (seat: Seat) => void = () => {},
     private readonly now: () => number = Date.now,
+    /** The credential's token as the store holds it now (undefined once removed). */
+    private readonly reread?: () => string | undefined,
   ) {
-    this.token = new CopilotToken(urls, githubToken, { credential: credential.label });
-    this.client = new CopilotClient(urls, this.token);
-    this.catalog = new ModelCatalog(() => this.client.models(), {
-      onError: (error) => log.warn(`model catalog of credential ${credential.label}: ${describeError(error)}`),
+    this.build(githubToken);
+  }
+
+  /** Its Copilot session from this GitHub token: token exchange, client, catalog, quota. */
+  private build(githubToken: string): void {
+    this.githubToken = githubToken;
+    this.token = new CopilotToken(this.urls, githubToken, { credential: this.credential.label });
+    const client = new CopilotClient(this.urls, this.token);
+    this.client = client;
+    this.catalog = new ModelCatalog(() => client.models(), {
+      onError: (error) => log.warn(`model catalog of credential ${this.credential.label}: ${describeError(error)}`),
     });
-    this.quota = new QuotaSource(urls, githubToken);
+    this.quota = new QuotaSource(this.urls, githubToken);
+  }
+
+  /**
+   * A seat GitHub refused reads its credential again (at most every RENEW_CHECK_MS): a token
+   * replaced since with `auth --label` or `credentials add` is used from now on, no restart.
+   */
+  renewIfRefused(): void {
+    if (!this.reread || !(this.state === "refused" || this.token.refused)) return;
+    const now = this.now();
+    if (now - this.renewCheckedAt < RENEW_CHECK_MS) return;
+    this.renewCheckedAt = now;
+    let githubToken: string | undefined;
+    try {
+      githubToken = this.reread();
+    } catch (error) {
+      log.warn(`credential ${this.credential.label}: its token could not be read again: ${describeError(error)}`);
+      return;
+    }
+    if (!githubToken || githubToken === this.githubToken) return;
+    const running = this.started;
+    this.stop();
+    this.build(githubToken);
+    if (running) this.start();
+    log.info(`credential ${this.credential.label}: its token was replaced; requests use it from now on (no restart needed)`);
+    this.note("ok");
   }
 
   get id(): string {
@@ -56,6 +95,7 @@ export class Seat implements Forwarder {
 
   /** Ready for requests: not refused, not inside a 429's back-off. */
   usable(): boolean {
+    this.renewIfRefused();
     return this.state !== "refused" && (this.exhaustedUntil === null || this.now() >= this.exhaustedUntil);
   }
 
@@ -79,11 +119,13 @@ export class Seat implements Forwarder {
   }
 
   start(): void {
+    this.started = true;
     this.token.start();
     this.catalog.start();
   }
 
   stop(): void {
+    this.started = false;
     this.token.stop();
     this.catalog.stop();
   }

@@ -1,4 +1,5 @@
 import type { Store } from "~/db";
+import { cmd } from "~/lib/command-name";
 import { AppError, describeError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import type { Worker } from "~/lib/worker";
@@ -10,8 +11,8 @@ import type { CredentialVault } from "./vault";
 
 /**
  * Every credential's seat, created on first use (a credential nobody uses costs
- * no token exchange). A seat lives until the server stops; a token replaced with
- * `credentials add` is picked up at the next start.
+ * no token exchange). A seat lives until the server stops; a token GitHub refused
+ * and since replaced with `credentials add` or `auth --label` is picked up by the seat.
  */
 export class Seats implements Worker {
   private readonly byId = new Map<string, Seat>();
@@ -26,12 +27,15 @@ export class Seats implements Worker {
   /** The credential's seat; SeatUnavailable when it was removed or its token cannot be opened (the key file). */
   get(id: string): Seat {
     const known = this.byId.get(id);
-    if (known) return known;
+    if (known) {
+      known.renewIfRefused();
+      return known;
+    }
     const row = credentialById(this.store.db, id);
     if (!row) {
       throw new SeatUnavailable(
         `this key is bound to a credential that was removed (${id})`,
-        "bind the key to another credential: `copilot-api keys update KEY --credential LABEL` (or `--credential none`)",
+        `bind the key to another credential: \`${cmd("keys update KEY --credential LABEL")}\` (or \`--credential none\`)`,
       );
     }
     let token: string;
@@ -41,7 +45,11 @@ export class Seats implements Worker {
       if (error instanceof AppError) throw new SeatUnavailable(error.message, error.hint);
       throw error;
     }
-    const seat = new Seat(viewOf(row), token, this.urls, (changed) => this.persist(changed));
+    const reread = () => {
+      const now = credentialById(this.store.db, id);
+      return now && this.vault.token(now);
+    };
+    const seat = new Seat(viewOf(row), token, this.urls, (changed) => this.persist(changed), Date.now, reread);
     this.byId.set(id, seat);
     if (this.started) seat.start();
     return seat;
@@ -54,7 +62,7 @@ export class Seats implements Worker {
     if (missing.length) {
       throw new AppError(
         `--pool names no credential ${missing.join(", ")}`,
-        "list them with `copilot-api credentials list`; add one with `copilot-api auth --label LABEL`",
+        `list them with \`${cmd("credentials list")}\`; add one with \`${cmd("auth --label LABEL")}\``,
       );
     }
     return labels.map((label) => this.get(rows.find((row) => row.label === label)!.id));

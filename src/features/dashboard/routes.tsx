@@ -27,6 +27,7 @@ import type { QuotaSource } from "~/features/quota";
 import { apiError } from "~/lib/api-error";
 import { parseChoice } from "~/lib/cli";
 import { clip } from "~/lib/clip";
+import { cmd } from "~/lib/command-name";
 import { AppError, describeError } from "~/lib/errors";
 import { parseSince } from "~/lib/since";
 import { assetNamed } from "./assets";
@@ -158,7 +159,7 @@ const LOGIN_NOTICES: Record<string, string> = {
   "signed-out": "Signed out.",
   ended: "Your session ended (it expired, or its key was revoked): sign in again.",
   "revoked-self": "You revoked the key you signed in with, so you are signed out.",
-  "link-used": "That sign-in link was already used or has expired: run `copilot-api dashboard` for a new one, or sign in with an admin key.",
+  "link-used": `That sign-in link was already used or has expired: run \`${cmd("dashboard")}\` for a new one, or sign in with an admin key.`,
 };
 
 const KEY_ID = /^key_[0-9A-Za-z]{10}$/;

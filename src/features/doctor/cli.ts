@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { guarded, parseChoice } from "~/lib/cli";
+import { cmd } from "~/lib/command-name";
 import { AppError, errorMessage } from "~/lib/errors";
 import { githubTokenFlags, upstreamArgs } from "~/upstream/cli-args";
 import { ACCOUNT_TYPES, type ClientIdentity, clientIdentity, copilotBaseUrl, IDENTITY_ENV, upstreamUrls } from "~/upstream/config";
@@ -77,7 +78,7 @@ export const doctorCommand = defineCommand({
 
     const checks: Check[] = [];
     if (!github) {
-      checks.push({ ok: false, text: "GitHub token: none found", hint: "run `copilot-api auth`, or pass --github-token-file or GH_TOKEN" });
+      checks.push({ ok: false, text: "GitHub token: none found", hint: `run \`${cmd("auth")}\`, or pass --github-token-file or GH_TOKEN` });
     } else {
       const token = new CopilotToken(urls, github.token, { identity });
       try {

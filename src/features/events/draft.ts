@@ -101,8 +101,9 @@ export interface UsageReader {
  * protocol read usage, and tracks a stream so telemetry records it at its end
  * (the stream closes for the client only once that event is committed).
  */
-export function observeFor(draft: EventDraft, usage: UsageReader): AnswerObserver {
+export function observeFor(draft: EventDraft, usage: UsageReader, client?: AbortSignal): AnswerObserver {
   return {
+    clientLeft: () => client?.aborted === true,
     sending: (sent) => draft.reservation?.resize(expectedPremium(draft, sent.initiator)),
     reached: (sent) => {
       draft.reachedUpstream = true;

@@ -4,6 +4,7 @@ import { withStore } from "~/db";
 import { KEY_TIERS } from "~/db/schema";
 import { appendAudit, cliActor, createKeyAudited } from "~/features/audit";
 import { dbPathArg, guarded, parseChoice } from "~/lib/cli";
+import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
@@ -85,7 +86,7 @@ const settingsInput = (args: { label?: string; models?: string; "rate-limit"?: s
 });
 
 function findOrFail(row: KeyRow | undefined, id: string): KeyRow {
-  if (!row) throw new AppError(`no key with id ${id}`, "list the keys with `copilot-api keys list --all`");
+  if (!row) throw new AppError(`no key with id ${id}`, `list the keys with \`${cmd("keys list --all")}\``);
   return row;
 }
 
@@ -143,7 +144,7 @@ const list = defineCommand({
           2,
         ),
       );
-    else console.log(rows.length ? table(rows, used) : "no keys yet: create one with `copilot-api keys create`");
+    else console.log(rows.length ? table(rows, used) : `no keys yet: create one with \`${cmd("keys create")}\``);
   }),
 });
 
@@ -178,7 +179,7 @@ const update = defineCommand({
       // --credential alone is a change too: updateKey would say there is nothing to change.
       const onlyCredential = args.credential !== undefined && Object.values(input).every((value) => value === undefined);
       if (args.credential !== undefined && !bindKey(store.db, args.id, args.credential)) {
-        throw new AppError(`no active key with id ${args.id}`, "list the keys with `copilot-api keys list --all`");
+        throw new AppError(`no active key with id ${args.id}`, `list the keys with \`${cmd("keys list --all")}\``);
       }
       const after = onlyCredential ? findOrFail(keyById(store.db, args.id), args.id) : updateKey(store, args.id, input).after;
       appendAudit(store.db, { ...cliActor(), action: "key.updated", target: after.id, before: keyView(before), after: keyView(after) });
@@ -201,7 +202,7 @@ const revoke = defineCommand({
       store.transaction(() => {
         const row = findOrFail(keyById(store.db, args.id), args.id);
         if (row.revokedAt !== null || !revokeKey(store.db, args.id)) {
-          throw new AppError(`key ${args.id} was already revoked at ${time(row.revokedAt)}`, "nothing to do; `copilot-api keys list` shows the active keys");
+          throw new AppError(`key ${args.id} was already revoked at ${time(row.revokedAt)}`, `nothing to do; \`${cmd("keys list")}\` shows the active keys`);
         }
         appendAudit(store.db, {
           ...cliActor(),

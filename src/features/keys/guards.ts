@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import { apiError } from "~/lib/api-error";
+import { cmd } from "~/lib/command-name";
 import { isLoopback } from "~/lib/net";
 import type { KeyPolicy } from "./policy";
 import { NO_AUTH_KEY_ID } from "./resolver";
@@ -43,7 +44,7 @@ export function hostGuard(options: KeyPolicy): MiddlewareHandler<AppEnv> {
   return async function hostGuard(c, next) {
     if (options.loopbackListener && passedWithoutKey(c) && !isLoopback(hostnameOf(c.req.header("host")))) {
       return apiError(c, 403, {
-        message: `${why(options)}, so it only answers requests addressed to localhost, 127.0.0.1 or [::1] (DNS rebinding guard): use one of those names, or create a key with \`copilot-api keys create\` and send it`,
+        message: `${why(options)}, so it only answers requests addressed to localhost, 127.0.0.1 or [::1] (DNS rebinding guard): use one of those names, or create a key with \`${cmd("keys create")}\` and send it`,
         type: "invalid_request_error",
         code: "host_not_allowed",
       });
@@ -62,7 +63,7 @@ export function crossSiteGuard(options: KeyPolicy): MiddlewareHandler<AppEnv> {
   return async function crossSiteGuard(c, next) {
     if (passedWithoutKey(c) && isCrossSite(c.req.header("origin"), c.req.header("sec-fetch-site"))) {
       return apiError(c, 403, {
-        message: `${why(options)}, so it refuses requests a browser marks as coming from another site's web page (Origin or Sec-Fetch-Site header): call it from a program, or create a key with \`copilot-api keys create\` and send it`,
+        message: `${why(options)}, so it refuses requests a browser marks as coming from another site's web page (Origin or Sec-Fetch-Site header): call it from a program, or create a key with \`${cmd("keys create")}\` and send it`,
         type: "invalid_request_error",
         code: "cross_site_request",
       });

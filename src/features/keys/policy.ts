@@ -1,3 +1,4 @@
+import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import type { KeyCounts } from "./queries";
@@ -44,14 +45,14 @@ export function announcePolicy(policy: KeyPolicy, host: string, keys: KeyCounts)
   if (!policy.loopbackListener) {
     throw new AppError(
       `refusing to listen on ${host} with no active API key${keys.total > 0 ? ` (all ${keys.total} revoked)` : ""}: anyone on the network could use your Copilot quota`,
-      "create a key with `copilot-api keys create`, listen on 127.0.0.1, or pass --no-auth if this network is trusted",
+      `create a key with \`${cmd("keys create")}\`, listen on 127.0.0.1, or pass --no-auth if this network is trusted`,
     );
   }
   if (keys.total > 0) {
-    log.warn(`no active API key (all ${keys.total} revoked): every request is refused with 401 until you create one with \`copilot-api keys create\``);
+    log.warn(`no active API key (all ${keys.total} revoked): every request is refused with 401 until you create one with \`${cmd("keys create")}\``);
     return;
   }
   log.warn(
-    "no API key yet: requests from this machine pass without one (as __noauth__), if addressed to localhost and not from another site's web page; once you create a key with `copilot-api keys create`, every request needs one",
+    `no API key yet: requests from this machine pass without one (as __noauth__), if addressed to localhost and not from another site's web page; once you create a key with \`${cmd("keys create")}\`, every request needs one`,
   );
 }

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { AppDatabase, Store } from "~/db";
 import { apiError } from "~/lib/api-error";
+import { cmd } from "~/lib/command-name";
 import { Reservations } from "~/lib/reservations";
 import { premiumUsedBetween, premiumUsedByKey } from "./queries";
 import { utcTime } from "./settings";
@@ -110,7 +111,7 @@ export function premiumQuota(usage: PremiumUsage): MiddlewareHandler<AppEnv> {
       if (used < key.premiumQuota) {
         c.header("retry-after", "1");
         return apiError(c, 429, {
-          message: `premium request quota of key ${key.id} is taken by requests in flight: ${amount(used)} used this month (UTC) and ${amount(reserved)} held by requests still running, of ${key.premiumQuota}; retry when they finish. To raise it: \`copilot-api keys update ${key.id} --premium-quota N\``,
+          message: `premium request quota of key ${key.id} is taken by requests in flight: ${amount(used)} used this month (UTC) and ${amount(reserved)} held by requests still running, of ${key.premiumQuota}; retry when they finish. To raise it: \`${cmd(`keys update ${key.id} --premium-quota N`)}\``,
           type: "rate_limit_error",
           code: "premium_quota_exceeded",
         });
@@ -120,7 +121,7 @@ export function premiumQuota(usage: PremiumUsage): MiddlewareHandler<AppEnv> {
       // Retrying within seconds cannot help: tell SDKs not to.
       c.header("x-should-retry", "false");
       return apiError(c, 429, {
-        message: `premium request quota of key ${key.id} reached: ${amount(used)} of ${key.premiumQuota} premium requests used this month (UTC); it resets at ${utcTime(resets)}. To raise it: \`copilot-api keys update ${key.id} --premium-quota N\``,
+        message: `premium request quota of key ${key.id} reached: ${amount(used)} of ${key.premiumQuota} premium requests used this month (UTC); it resets at ${utcTime(resets)}. To raise it: \`${cmd(`keys update ${key.id} --premium-quota N`)}\``,
         type: "rate_limit_error",
         code: "premium_quota_exceeded",
       });

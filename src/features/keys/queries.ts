@@ -1,6 +1,7 @@
 import { and, count, desc, eq, gte, isNull, lt, or, sql, sum } from "drizzle-orm";
 import { type AppDatabase, preparedFor, rowsChanged, type Store } from "~/db";
 import { credentials, type KeyTier, keys, usageHourly } from "~/db/schema";
+import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 
 /** Every query on the keys table lives here; routes, middleware and the CLI call these by name. */
@@ -26,7 +27,7 @@ export function bindKey(db: AppDatabase, id: string, credentialLabel: string): b
   if (credentialLabel !== "none") {
     credentialId = db.select({ id: credentials.id }).from(credentials).where(eq(credentials.label, credentialLabel)).get()?.id ?? null;
     if (credentialId === null)
-      throw new AppError(`no credential labelled ${credentialLabel}`, "list them with `copilot-api credentials list`, or pass --credential none");
+      throw new AppError(`no credential labelled ${credentialLabel}`, `list them with \`${cmd("credentials list")}\`, or pass --credential none`);
   }
   return (
     rowsChanged(

@@ -1,9 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import { apiError } from "~/lib/api-error";
-
+import { cmd } from "~/lib/command-name";
 import { type KeyResolver, NO_AUTH_KEY_ID, type Resolution, type ResolvedKey } from "./resolver";
-
 import { utcTime } from "./settings";
 
 const REASONS: Record<Exclude<Resolution, { key: unknown }>["reason"], string> = {
@@ -11,14 +10,13 @@ const REASONS: Record<Exclude<Resolution, { key: unknown }>["reason"], string> =
   expired: "this API key expired",
   missing: "missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`",
   malformed: "malformed API key: it is not a copilot-api key (wrong prefix, length or checksum); check for a copy-paste error",
-  unknown: "unknown API key: create one with `copilot-api keys create`",
+  unknown: `unknown API key: create one with \`${cmd("keys create")}\``,
   revoked: "this API key was revoked: ask the owner for a new one",
-  no_keys:
-    "this server has no active API key, so every request is refused (revoking the last key does not open a server): create one with `copilot-api keys create`",
+  no_keys: `this server has no active API key, so every request is refused (revoking the last key does not open a server): create one with \`${cmd("keys create")}\``,
 };
 
 /** Said when a key was presented to a store that never held one, where sending none would pass. */
-const KEYLESS_HINT = "; this server has no key yet, so from this machine a request without any key passes (or create one with `copilot-api keys create`)";
+const KEYLESS_HINT = `; this server has no key yet, so from this machine a request without any key passes (or create one with \`${cmd("keys create")}\`)`;
 
 /** Reads the key from either header both OpenAI- and Anthropic-style clients use. */
 function presentedSecret(authorization: string | undefined, apiKey: string | undefined): string | undefined {
@@ -47,7 +45,7 @@ export function resolveKey(resolver: KeyResolver): MiddlewareHandler<AppEnv> {
       if (resolution.keyId) c.var.event.keyId = resolution.keyId; // who still uses a revoked or expired key is worth knowing
       let message = REASONS[resolution.reason];
       if (resolution.expiredAt !== undefined) {
-        message += ` at ${utcTime(resolution.expiredAt)}: ask the owner to extend it (\`copilot-api keys update ${resolution.keyId} --expires 30d\`) or for a new one`;
+        message += ` at ${utcTime(resolution.expiredAt)}: ask the owner to extend it (\`${cmd(`keys update ${resolution.keyId} --expires 30d`)}\`) or for a new one`;
       }
       if (resolution.keyId) message += ` (${resolution.keyId})`;
       if (resolution.keyless) message += KEYLESS_HINT;

@@ -1,4 +1,5 @@
 import type { Store } from "~/db";
+import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { parseModelList } from "./models";
 import { type KeyRow, type KeySettings, keyById, updateKeySettings } from "./queries";
@@ -117,7 +118,7 @@ export function parseExpires(value: string, now = Date.now()): number | null {
     }
   }
   if (at <= now) {
-    throw new AppError(`--expires ${value} is in the past (${utcTime(at)})`, "pick a later time; to stop a key now, use `copilot-api keys revoke ID`");
+    throw new AppError(`--expires ${value} is in the past (${utcTime(at)})`, `pick a later time; to stop a key now, use \`${cmd("keys revoke ID")}\``);
   }
   if (at - now > EXPIRES_MAX_MS) throw new AppError(`--expires ${value} is more than 100 years away`, `${EXPIRES_HINT}; never means no expiry`);
   return at;
@@ -136,11 +137,11 @@ export function updateKey(store: Store, id: string, input: KeySettingsInput, now
   }
   return store.transaction(() => {
     const before = keyById(store.db, id);
-    if (!before) throw new AppError(`no key with id ${id}`, "list the keys with `copilot-api keys list --all`");
+    if (!before) throw new AppError(`no key with id ${id}`, `list the keys with \`${cmd("keys list --all")}\``);
     if (before.revokedAt !== null) {
       throw new AppError(
         `key ${id} was revoked at ${utcTime(before.revokedAt)}; a revoked key stays revoked`,
-        "create a new one with `copilot-api keys create`",
+        `create a new one with \`${cmd("keys create")}\``,
       );
     }
     const after = updateKeySettings(store.db, id, settings);

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import { apiError } from "~/lib/api-error";
+import { cmd } from "~/lib/command-name";
 import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { GithubTokenRejected } from "~/upstream/copilot-token";
@@ -11,7 +12,7 @@ export function quotaRoutes(source: QuotaSource | undefined) {
   return new Hono<AppEnv>().get("/quota", async (c) => {
     if (!source) {
       return apiError(c, 503, {
-        message: "copilot-api has no GitHub token: run `copilot-api auth`, or start it with --github-token or GH_TOKEN",
+        message: `copilot-api has no GitHub token: run \`${cmd("auth")}\`, or start it with --github-token or GH_TOKEN`,
         type: "server_error",
         code: "not_authenticated",
       });

@@ -1,4 +1,5 @@
 import { ApiFailure } from "~/lib/api-error";
+import { cmd } from "~/lib/command-name";
 import type { ChatCompletionResponse } from "./types";
 
 /**
@@ -10,7 +11,7 @@ export async function readChatAnswer(upstream: Response): Promise<ChatCompletion
     return (await upstream.json()) as ChatCompletionResponse;
   } catch {
     throw new ApiFailure(502, {
-      message: "Copilot answered something that is not a chat completion (not JSON); retry, and run `copilot-api doctor` if it persists",
+      message: `Copilot answered something that is not a chat completion (not JSON); retry, and run \`${cmd("doctor")}\` if it persists`,
       type: "upstream_error",
       code: "upstream_invalid_answer",
     });

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { cmd } from "~/lib/command-name";
 import { assetUrl } from "../assets";
 import type { Session } from "../env";
 
@@ -84,12 +85,12 @@ export const REFUSALS = {
   wrongKey: {
     title: "Not a valid key",
     message: "That is not an active copilot-api key of this server (mistyped, revoked, expired or from another installation).",
-    remedy: "Paste an admin key, or create one on the server with `copilot-api keys create --tier admin`.",
+    remedy: `Paste an admin key, or create one on the server with \`${cmd("keys create --tier admin")}\`.`,
   },
   clientKey: {
     title: "Client keys cannot sign in",
     message: "That key is a client key: it may call the API, but the dashboard needs an admin key.",
-    remedy: "Sign in with an admin key, or create one on the server with `copilot-api keys create --tier admin`.",
+    remedy: `Sign in with an admin key, or create one on the server with \`${cmd("keys create --tier admin")}\`.`,
   },
   rateLimited: {
     title: "Too many sign-in attempts",

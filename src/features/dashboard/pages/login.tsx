@@ -1,3 +1,4 @@
+import { cmd } from "~/lib/command-name";
 import { Layout } from "./layout";
 
 /** The sign-in page: an admin key, pasted once, for a session cookie. */
@@ -22,7 +23,7 @@ export function LoginPage(props: { token: string; notice?: string }) {
           </button>
         </form>
         <p class="hint">
-          No admin key yet? On the server: <code>copilot-api keys create --tier admin</code>
+          No admin key yet? On the server: <code>{cmd("keys create --tier admin")}</code>
         </p>
       </section>
     </Layout>

@@ -1,6 +1,7 @@
 import { LATENCY_BUCKETS } from "~/features/events";
 import type { QuotaLine, QuotaReport } from "~/features/quota";
 import { QUOTA_NAMES } from "~/features/quota";
+import { cmd } from "~/lib/command-name";
 import type { Session } from "../env";
 import { type UsageLine, type UsageTables, WINDOWS, type WindowName } from "../queries";
 import { atMost, compact, ms, num, percent, utc } from "./format";
@@ -137,7 +138,9 @@ function Quota({ state }: { state: QuotaState }) {
     <section class="panel quota" aria-label="Copilot quota">
       <h2>Copilot quota</h2>
       {state.kind === "none" ? (
-        <p class="muted">This server has no GitHub token, so Copilot's own counters are unknown: run `copilot-api auth` and restart.</p>
+        <p class="muted">
+          This server has no GitHub token, so Copilot's own counters are unknown: run <code>{cmd("auth")}</code> and restart.
+        </p>
       ) : state.kind === "error" ? (
         <p class="muted">Copilot's counters could not be read: {state.message}</p>
       ) : (
