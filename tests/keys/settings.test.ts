@@ -184,7 +184,16 @@ describe("parsing settings (the code path a dashboard would share)", () => {
   });
 
   test("a key's settings written back as text (an edit form's starting values) parse to the same settings", () => {
-    const base = { id: "key_0123456789", hash: "h", tier: "client" as const, createdAt: now, lastUsedAt: null, revokedAt: null, credentialId: null };
+    const base = {
+      id: "key_0123456789",
+      hash: "h",
+      tier: "client" as const,
+      createdAt: now,
+      lastUsedAt: null,
+      revokedAt: null,
+      credentialId: null,
+      budgetNanoAiu: null,
+    };
     const open = { ...base, label: "", allowedModels: ["*"], rateLimit: null, premiumQuota: null, expiresAt: null };
     expect(keySettingsText(open)).toEqual({ label: "", models: "*", rateLimit: "none", premiumQuota: "none", expires: "never" });
     const tight = { ...base, label: "ci", allowedModels: ["gpt-4o", "claude-*"], rateLimit: 60, premiumQuota: 300, expiresAt: Date.UTC(2027, 0, 2, 3, 4, 5) };

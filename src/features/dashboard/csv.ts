@@ -1,4 +1,5 @@
 import type { Store } from "~/db";
+import { creditsOf, usdOf } from "~/lib/credits";
 import { type EventCursor, type EventLine, exportPage } from "./queries";
 
 /** Rows read per page of the export: memory stays at one page whatever the export's size. */
@@ -20,7 +21,11 @@ const HEADER = [
   "cache_creation_tokens",
   "reasoning_tokens",
   "initiator",
-  "premium_requests",
+  "cost_nano_aiu",
+  "credits",
+  "usd",
+  "token_details",
+  "premium_requests_legacy",
 ];
 
 /**
@@ -54,6 +59,11 @@ function eventLine(e: EventLine): string {
     e.cacheCreationTokens,
     e.reasoningTokens,
     e.initiator,
+    // Unknown stays empty, never 0: Copilot sent no cost for it.
+    e.costNanoAiu,
+    e.costNanoAiu === null ? null : creditsOf(e.costNanoAiu),
+    e.costNanoAiu === null ? null : usdOf(e.costNanoAiu),
+    e.tokenDetails,
     e.premiumRequests,
   ]);
 }

@@ -2,6 +2,7 @@ import type { EventError } from "~/db/schema";
 import type { Reservation } from "~/lib/reservations";
 import type { Initiator } from "~/upstream/copilot-client";
 import type { AnswerObserver, StreamEnds } from "~/upstream/relay";
+import { noteCost, noteStreamCost } from "./cost";
 
 /** What a request's handlers learn about it, filled in as it goes and recorded once at its end. */
 export interface EventDraft {
@@ -23,6 +24,10 @@ export interface EventDraft {
   premiumMultiplier: number | null;
   /** The request reached Copilot (its status is Copilot's). */
   reachedUpstream: boolean;
+  /** Copilot's meter for the answer (copilot_usage.total_nano_aiu); null: it sent none, unknown. */
+  costNanoAiu: number | null;
+  /** copilot_usage.token_details, compact JSON; null when absent. */
+  tokenDetails: string | null;
   /** A usage block was found in Copilot's answer. */
   usageSeen: boolean;
   /** Set when something more specific than the status explains the failure. */
@@ -58,6 +63,8 @@ export function newDraft(): EventDraft {
     premiumMultiplier: null,
     reachedUpstream: false,
     usageSeen: false,
+    costNanoAiu: null,
+    tokenDetails: null,
     error: null,
     reservation: null,
   };
@@ -79,7 +86,7 @@ export interface UsageReader {
 
 /**
  * The relay's observer for this request: marks what reached Copilot, lets the
- * protocol read usage, and tracks a stream so telemetry records it at its end
+ * protocol read usage (and reads Copilot's cost, the same on every protocol), and tracks a stream so telemetry records it at its end
  * (the stream closes for the client only once that event is committed).
  */
 export function observeFor(draft: EventDraft, usage: UsageReader): AnswerObserver {
@@ -89,7 +96,10 @@ export function observeFor(draft: EventDraft, usage: UsageReader): AnswerObserve
       draft.reachedUpstream = true;
       draft.initiator = sent.initiator ?? null;
     },
-    answer: (json) => usage.fromAnswer(draft, json),
+    answer: (json) => {
+      usage.fromAnswer(draft, json);
+      noteCost(draft, json);
+    },
     aborted: () => {
       draft.error = "client_aborted";
     },
@@ -98,6 +108,8 @@ export function observeFor(draft: EventDraft, usage: UsageReader): AnswerObserve
       draft.streamEnded = new Promise<void>((resolve) => (settle = resolve));
       return async (ends, failure) => {
         usage.fromStream(draft, ends);
+        // Copilot's meter is the same block on every protocol: read here once, from the bytes Copilot sent.
+        noteStreamCost(draft, ends.tail, ends.head);
         if (failure) draft.error = failure;
         settle();
         await draft.recorded;

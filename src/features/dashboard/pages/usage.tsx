@@ -1,6 +1,7 @@
 import { LATENCY_BUCKETS } from "~/features/events";
 import type { QuotaLine, QuotaReport } from "~/features/quota";
 import { QUOTA_NAMES } from "~/features/quota";
+import { formatCredits, formatUsd } from "~/lib/credits";
 import type { Session } from "../env";
 import { type UsageLine, type UsageTables, WINDOWS, type WindowName } from "../queries";
 import { atMost, compact, ms, num, percent, utc } from "./format";
@@ -14,6 +15,7 @@ export const SORTABLE = [
   "promptTokens",
   "completionTokens",
   "cacheReadTokens",
+  "costNanoAiu",
   "premiumRequests",
   "p50LatencyMs",
   "p95LatencyMs",
@@ -49,7 +51,8 @@ const COLUMNS: [SortColumn, string, (line: UsageLine) => string][] = [
   ["promptTokens", "Prompt tok", (l) => num(l.promptTokens)],
   ["completionTokens", "Completion tok", (l) => num(l.completionTokens)],
   ["cacheReadTokens", "Cached tok", (l) => num(l.cacheReadTokens)],
-  ["premiumRequests", "Premium", (l) => num(l.premiumRequests)],
+  ["costNanoAiu", "Credits", (l) => formatCredits(l.costNanoAiu)],
+  ["premiumRequests", "Premium (legacy)", (l) => num(l.premiumRequests)],
   ["p50LatencyMs", "p50 ≤", (l) => ms(l.p50LatencyMs)],
   ["p95LatencyMs", "p95 ≤", (l) => ms(l.p95LatencyMs)],
 ];
@@ -162,7 +165,8 @@ const LATENCY_NOTE = `p50 and p95 are read from a histogram: each is the upper b
 const CHARTS: [string, string][] = [
   ["requests", "Requests and errors"],
   ["tokens", "Tokens"],
-  ["premium", "Premium requests"],
+  ["credits", "AI credits (1 credit = $0.01)"],
+  ["premium", "Premium requests (legacy unit)"],
   ["latency", "Latency p50 / p95 (ms, bucket upper bounds)"],
 ];
 
@@ -236,8 +240,18 @@ export function UsagePage(v: UsageView) {
           <span class="label">Completion tokens</span>
           <span class="value">{compact(totals.completionTokens)}</span>
         </div>
-        <div class="card">
-          <span class="label">Premium requests</span>
+        <div class="card" title="GitHub AI credits as Copilot metered each answer; 1 credit = $0.01">
+          <span class="label">AI credits</span>
+          <span class="value" data-total="credits">
+            {formatCredits(totals.costNanoAiu)}
+          </span>
+          <span class="sub">
+            {formatUsd(totals.costNanoAiu)}
+            {totals.costUnknown > 0 ? `, ${num(totals.costUnknown)} without a cost` : ""}
+          </span>
+        </div>
+        <div class="card" title="premium requests × multiplier: billed only on annual Pro/Pro+ plans until they renew">
+          <span class="label">Premium requests (legacy)</span>
           <span class="value">{num(totals.premiumRequests)}</span>
         </div>
         <div class="card" data-card="latency" title={LATENCY_NOTE}>
