@@ -7,6 +7,8 @@ import { chooseUpstream, UpstreamRouter } from "~/features/credentials";
 import { dashboardRoutes, eventsCsvRoute } from "~/features/dashboard";
 import { type EventRecorder, telemetry } from "~/features/events";
 import {
+  CreditBudget,
+  creditBudget,
   crossSiteGuard,
   hostGuard,
   type KeyPolicy,
@@ -39,7 +41,7 @@ import type { UpstreamChoice } from "~/upstream/forwarder";
 export interface AppDeps {
   store: Store;
   recorder: EventRecorder;
-  keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker; premium: PremiumUsage };
+  keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker; premium: PremiumUsage; budget?: CreditBudget };
   /** The default GitHub token's Copilot client and catalog (absent without one), and the body limits. */
   upstream: ProtocolDeps & UpstreamChoice;
   /** Chooses each request's Copilot seat (credentials, --pool); without one, every request uses `upstream`. */
@@ -111,6 +113,8 @@ export function createApp(deps: AppDeps) {
   app.use(rateLimit(deps.keys.limiter));
   // The key's --premium-quota for this calendar month (429 until the 1st, UTC).
   app.use(premiumQuota(deps.keys.premium));
+  // The key's --budget of AI credits for this calendar month (429 budget_exceeded until the 1st, UTC).
+  app.use(creditBudget(deps.keys.budget ?? new CreditBudget(deps.store)));
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
   // Which Copilot seat answers: the key's credential, the pool, or the default GitHub token (c.var.upstream).

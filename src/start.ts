@@ -3,7 +3,7 @@ import { openStore, removeStaleBackupTemps, StoreFileWatch } from "~/db";
 import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
 import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
 import { EventRecorder, RetentionJob } from "~/features/events";
-import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
+import { announcePolicy, CreditBudget, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { GatewayMetrics, type ListenAddress, serveMetrics } from "~/features/metrics";
 import { QuotaSource } from "~/features/quota/quota";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
@@ -103,12 +103,14 @@ export async function start(options: StartOptions): Promise<void> {
   const resolver = new KeyResolver(store, policy);
   const lastUsed = new LastUsedTracker(store);
   const premium = new PremiumUsage(store);
+  const budget = new CreditBudget(store);
   // Each committed batch keeps the keys' premium usage this month current for --premium-quota.
   // Metrics count committed events (off the request path); built only when asked for.
   let metrics: GatewayMetrics | undefined;
   const recorder = new EventRecorder(store, {
     onCommitted: (events) => {
       premium.committed(events);
+      budget.committed(events);
       metrics?.committed(events);
     },
   });
@@ -133,7 +135,7 @@ export async function start(options: StartOptions): Promise<void> {
     store,
     tokens,
     recorder,
-    keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
+    keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium, budget },
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
     router: new UpstreamRouter({ copilot, catalog }, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },

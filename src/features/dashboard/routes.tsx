@@ -182,6 +182,7 @@ function settingsForm(form: Record<string, string | File>): SettingsForm {
     models: clip(text(form.models), 1000),
     rateLimit: clip(text(form.rateLimit), 20),
     premiumQuota: clip(text(form.premiumQuota), 20),
+    budget: clip(text(form.budget), 20),
     expires: clip(text(form.expires), 40),
   };
 }
@@ -190,7 +191,7 @@ function settingsForm(form: Record<string, string | File>): SettingsForm {
 const echoed = <T extends SettingsForm>(form: T): T => ({ ...form, label: clip(form.label, LABEL_MAX) });
 
 /** A blank field means what leaving the flag out of `keys create` means: no limit, every model, never. */
-const BLANK: Omit<SettingsForm, "label"> = { models: "*", rateLimit: "none", premiumQuota: "none", expires: "never" };
+const BLANK: Omit<SettingsForm, "label"> = { models: "*", rateLimit: "none", premiumQuota: "none", budget: "none", expires: "never" };
 
 /** Create: blank fields are left out, as flags not given to `keys create`. */
 function createInput(form: SettingsForm): KeySettingsInput {
@@ -217,6 +218,7 @@ const FLAGS: [string, keyof SettingsForm][] = [
   ["--models", "models"],
   ["--rate-limit", "rateLimit"],
   ["--premium-quota", "premiumQuota"],
+  ["--budget", "budget"],
   ["--expires", "expires"],
 ];
 

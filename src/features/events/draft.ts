@@ -42,6 +42,14 @@ export interface EventDraft {
    * released by telemetry once the event (with the real cost) is committed.
    */
   reservation: Reservation | null;
+  /**
+   * What this request holds of its key's monthly credit budget (--budget) in nano-AIU: the
+   * model's expected cost, taken just before sending, released once the event (with
+   * Copilot's real cost) is committed.
+   */
+  budgetHold: Reservation | null;
+  /** Set by the budget check for a key with a --budget: called just before sending; holds the model's expected cost, or throws its 429. */
+  chargeBudget?: (model: string | null) => void;
 }
 
 /** Before key resolution knows better: a request that presented no usable key. */
@@ -67,6 +75,7 @@ export function newDraft(): EventDraft {
     tokenDetails: null,
     error: null,
     reservation: null,
+    budgetHold: null,
   };
 }
 
@@ -91,7 +100,10 @@ export interface UsageReader {
  */
 export function observeFor(draft: EventDraft, usage: UsageReader): AnswerObserver {
   return {
-    sending: (sent) => draft.reservation?.resize(expectedPremium(draft, sent.initiator)),
+    sending: (sent) => {
+      draft.reservation?.resize(expectedPremium(draft, sent.initiator));
+      draft.chargeBudget?.(draft.upstreamModel ?? draft.model);
+    },
     reached: (sent) => {
       draft.reachedUpstream = true;
       draft.initiator = sent.initiator ?? null;

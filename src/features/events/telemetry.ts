@@ -54,7 +54,10 @@ export function telemetry(recorder: EventRecorder, ...protocols: RecordedRoutes[
     const draft = newDraft();
     c.set("event", draft);
     // A quota's hold is let go only once the event that counts the real cost is committed.
-    const release = () => draft.reservation?.release();
+    const release = () => {
+      draft.reservation?.release();
+      draft.budgetHold?.release();
+    };
     try {
       await next();
     } catch (error) {
