@@ -12,6 +12,7 @@ import { quotaCommand } from "~/features/quota/cli";
 import { restoreCommand } from "~/features/replication";
 import { usageCommand } from "~/features/usage/cli";
 import { dbPathArg, guarded, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
+import { AppError } from "~/lib/errors";
 import { start } from "~/start";
 import { accountTypeArg, enterpriseUrlArg, githubTokenArgs } from "~/upstream/cli-args";
 import { ACCOUNT_TYPES } from "~/upstream/config";
@@ -61,6 +62,12 @@ const startCommand = defineCommand({
       description: "spread keys bound to no credential over these credentials (comma-separated labels), with failover; only seats you are entitled to use",
       valueHint: "LABEL,LABEL",
     },
+    "reserve-window": {
+      type: "string",
+      description: "keep the last share of Copilot's session and weekly windows for admin keys: below it, client keys get 429 saying why (0% keeps none)",
+      default: "0%",
+      valueHint: "10%",
+    },
     // citty reads --no-auth as auth=false.
     auth: {
       type: "boolean",
@@ -83,6 +90,7 @@ const startCommand = defineCommand({
       eventsRetentionDays: parseDays(args["events-retention-days"]),
       responsesRetentionDays: parseDays(args["responses-retention-days"], "--responses-retention-days"),
       noStoreResponses: !args["store-responses"],
+      reserveWindowPercent: parsePercent("--reserve-window", args["reserve-window"]),
       pool: args.pool
         ? args.pool
             .split(",")
@@ -97,6 +105,15 @@ const startCommand = defineCommand({
     }),
   ),
 });
+
+/** `10%` (or `10`): a share of a window, from 0 to 100. */
+function parsePercent(flag: string, value: string): number {
+  const n = Number(value.trim().replace(/%$/, ""));
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 100) {
+    throw new AppError(`${flag} ${value} is not a percentage from 0 to 100`, `pass e.g. ${flag} 10%`);
+  }
+  return n;
+}
 
 // `db restore` belongs to the replication feature (it runs Litestream); src/db knows nothing of features.
 const withRestore = defineCommand({ ...dbCommand, subCommands: { ...(dbCommand.subCommands as Record<string, typeof dbCommand>), restore: restoreCommand } });

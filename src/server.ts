@@ -25,6 +25,7 @@ import {
 import { type GatewayMetrics, metricsRoute } from "~/features/metrics";
 import type { QuotaSource } from "~/features/quota/quota";
 import { quotaRoutes } from "~/features/quota/routes";
+import { type SeatWindows, windowGate, windowsReport } from "~/features/quota/windows";
 import type { StoredResponses } from "~/features/responses";
 import type { Tracing } from "~/features/tracing";
 import { usageRoutes } from "~/features/usage/routes";
@@ -58,6 +59,10 @@ export interface AppDeps {
   tracing?: Tracing;
   /** Litestream replicating the store (--replicate-to): its persistent failures make /healthz degraded. */
   replication?: { problems(): string[] };
+  /** Each Copilot seat's windows, for /admin/quota and /healthz. */
+  windows?: SeatWindows;
+  /** --reserve-window: the last percent of each Copilot window kept for admin keys. */
+  reserveWindowPercent?: number;
   /** Wall clock (Unix ms) for dashboard sessions; tests inject one. Date.now by default. */
   now?: () => number;
 }
@@ -89,7 +94,15 @@ export function createApp(deps: AppDeps) {
     const fileProblem = deps.store.fileProblem();
     let reasons = [...(fileProblem ? [`${fileProblem}: restart copilot-api`] : []), ...deps.recorder.problems(), ...(deps.replication?.problems() ?? [])];
     if (reasons.length && !presentsAdminKey(deps.keys.resolver, c)) reasons = reasons.map((reason) => reason.replaceAll(dataFolder, ""));
-    const body = { status: reasons.length ? "degraded" : "ok", eventsDropped: deps.recorder.dropped, eventsNotStored: deps.recorder.notStored, reasons };
+    // Copilot's windows are information, never a reason to be degraded: the gateway answers for an exhausted one.
+    const windows = windowsReport(deps.windows ?? (() => []));
+    const body = {
+      status: reasons.length ? "degraded" : "ok",
+      eventsDropped: deps.recorder.dropped,
+      eventsNotStored: deps.recorder.notStored,
+      reasons,
+      windows,
+    };
     return c.json(body, reasons.length ? 503 : 200);
   });
 
@@ -119,6 +132,8 @@ export function createApp(deps: AppDeps) {
   app.use(noteLastUsed(deps.keys.lastUsed));
   // Which Copilot seat answers: the key's credential, the pool, or the default GitHub token (c.var.upstream).
   app.use(chooseUpstream(deps.router ?? new UpstreamRouter(deps.upstream)));
+  // That seat's Copilot windows: exhausted (429 until the reset, probing once a minute), or inside --reserve-window for client keys.
+  app.use(windowGate(deps.reserveWindowPercent ?? 0, new Set(protocols.flatMap((protocol) => protocol.paths.usage))));
 
   // The protocols, each at / and /v1, each an adapter over protocols/pipeline.ts; one count of arriving bodies per address for all.
   const upstream = { ...deps.upstream, bodyReads: deps.upstream.bodyReads ?? new BodyReads() };
@@ -129,7 +144,7 @@ export function createApp(deps: AppDeps) {
   }
   // Admin keys only.
   app.route("/admin", usageRoutes(deps.store));
-  app.route("/admin", quotaRoutes(deps.quota));
+  app.route("/admin", quotaRoutes(deps.quota, deps.windows));
   app.route("/admin", eventsCsvRoute(deps.store));
   app.route("/admin", auditRoute(deps.store));
   // Prometheus metrics for admin keys (a keyless scraper uses --metrics-listen on loopback).

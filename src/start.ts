@@ -52,6 +52,8 @@ export interface StartOptions {
   /** --metrics serves GET /metrics to admin keys; --metrics-listen also on its own loopback listener (checked by parseMetricsListen). */
   metrics?: boolean;
   metricsListen?: ListenAddress;
+  /** --reserve-window: the last percent of each Copilot window kept for admin keys (0: none). */
+  reserveWindowPercent?: number;
   /** --pool: labels of the credentials unbound keys are spread over. */
   pool?: string[];
 }
@@ -137,6 +139,11 @@ export async function start(options: StartOptions): Promise<void> {
     recorder,
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium, budget },
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
+    reserveWindowPercent: options.reserveWindowPercent ?? 0,
+    windows: () => [
+      ...(copilot ? [{ seat: "default", windows: copilot.windows }] : []),
+      ...seats.all().map((seat) => ({ seat: seat.credential.label, windows: seat.windows })),
+    ],
     router: new UpstreamRouter({ copilot, catalog }, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: github && new QuotaSource(urls, github.token),

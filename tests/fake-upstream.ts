@@ -70,6 +70,14 @@ export interface FakeUpstream {
   richChat: boolean;
   /** Every copilot_usage.total_nano_aiu the fake put on its answers, summed: what a gateway's report must show. */
   nanoAiuSent: number;
+  /**
+   * Copilot's usage windows, said on every model answer (x-usage-ratelimit-session / -weekly,
+   * x-quota-snapshot-premium_interactions): percent left, counting down by its step per model
+   * request; a window at 0 answers 429 `user_<window>_rate_limited` with Retry-After until its reset.
+   */
+  windows: Record<"session" | "weekly", { remaining: number; step: number; resetInSeconds: number }>;
+  /** Model requests Copilot received (refused by a window or answered). */
+  modelRequests: number;
   env(): Record<string, string>;
   stop(): void;
 }
@@ -77,6 +85,8 @@ export interface FakeUpstream {
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 const CATALOG_IDS = new Set(COPILOT_MODELS.map((m) => m.id));
+/** The Copilot API's model routes: the ones its usage windows count. */
+const MODEL_PATHS = new Set(["/chat/completions", "/responses", "/v1/messages", "/embeddings"]);
 
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
 
@@ -441,6 +451,8 @@ export function startFakeUpstream(): FakeUpstream {
     models: COPILOT_MODELS,
     richChat: false,
     nanoAiuSent: 0,
+    windows: { session: { remaining: 100, step: 0.05, resetInSeconds: 5 * 3600 }, weekly: { remaining: 100, step: 0.01, resetInSeconds: 3 * 86_400 } },
+    modelRequests: 0,
     env: () => ({ COPILOT_API_GITHUB_URL: fake.url, COPILOT_API_GITHUB_API_URL: fake.url, COPILOT_API_COPILOT_URL: fake.url }),
     stop: () => server.stop(true),
   };
@@ -449,8 +461,33 @@ export function startFakeUpstream(): FakeUpstream {
     port: 0,
     hostname: "127.0.0.1",
     idleTimeout: 60,
-    fetch: async (req) => meter(await answer(req)),
+    fetch: async (req) => {
+      if (req.method !== "POST" || !MODEL_PATHS.has(new URL(req.url).pathname)) return answer(req);
+      fake.modelRequests += 1;
+      const exhausted = (["session", "weekly"] as const).find((name) => fake.windows[name].remaining <= 0);
+      const response = exhausted ? windowRefusal(exhausted) : await meter(await answer(req));
+      for (const name of ["session", "weekly"] as const) fake.windows[name].remaining = Math.max(0, fake.windows[name].remaining - fake.windows[name].step);
+      return withWindowHeaders(response);
+    },
   });
+
+  /** Copilot's window headers as it sends them: `rem` percent left, `rst` the reset time URL-encoded. */
+  function withWindowHeaders(response: Response): Response {
+    const header = (remaining: number, resetInSeconds: number) =>
+      `ent=0&ov=0.0&ovPerm=false&rem=${Math.round(remaining * 100) / 100}&rst=${encodeURIComponent(new Date(Date.now() + resetInSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"))}`;
+    const { session, weekly } = fake.windows;
+    response.headers.set("x-usage-ratelimit-session", header(session.remaining, session.resetInSeconds));
+    response.headers.set("x-usage-ratelimit-weekly", header(weekly.remaining, weekly.resetInSeconds));
+    response.headers.set("x-quota-snapshot-premium_interactions", header(weekly.remaining, weekly.resetInSeconds));
+    return response;
+  }
+  function windowRefusal(name: "session" | "weekly"): Response {
+    const message = name === "weekly" ? "You have exceeded your weekly rate limit." : "You have exceeded your session rate limit.";
+    return new Response(JSON.stringify({ error: { message, code: `user_${name}_rate_limited` } }), {
+      status: 429,
+      headers: { "content-type": "application/json", "retry-after": String(fake.windows[name].resetInSeconds) },
+    });
+  }
 
   /** Adds up the meter on an answer as it leaves: a JSON body read from a copy, a stream as it passes. */
   async function meter(response: Response): Promise<Response> {

@@ -50,6 +50,10 @@ export class Seat implements Forwarder {
     this.quota = new QuotaSource(urls, githubToken);
   }
 
+  get windows() {
+    return this.client.windows;
+  }
+
   get id(): string {
     return this.credential.id;
   }
