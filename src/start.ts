@@ -126,8 +126,13 @@ export async function start(options: StartOptions): Promise<void> {
   // Copilot's model catalog routes every protocol: loaded once the port is open, refreshed every 10 minutes.
   const catalog = copilot && new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });
   const tokens = new TokenCounter();
+  // Each Copilot seat's windows, by name: for /admin/quota, /healthz and /metrics.
+  const seatWindows = () => [
+    ...(copilot ? [{ seat: "default", windows: copilot.windows }] : []),
+    ...seats.all().map((seat) => ({ seat: seat.credential.label, windows: seat.windows })),
+  ];
   if (options.metrics || options.metricsListen) {
-    metrics = new GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES });
+    metrics = new GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES, windows: seatWindows });
   }
   const tracing = options.otlpEndpoint ? await loadTracing(options.otlpEndpoint, "0.1.0") : undefined;
   if (options.otlpEndpoint) log.info(`tracing: OTLP/HTTP to ${options.otlpEndpoint}`);
@@ -140,10 +145,7 @@ export async function start(options: StartOptions): Promise<void> {
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium, budget },
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes },
     reserveWindowPercent: options.reserveWindowPercent ?? 0,
-    windows: () => [
-      ...(copilot ? [{ seat: "default", windows: copilot.windows }] : []),
-      ...seats.all().map((seat) => ({ seat: seat.credential.label, windows: seat.windows })),
-    ],
+    windows: seatWindows,
     router: new UpstreamRouter({ copilot, catalog }, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: github && new QuotaSource(urls, github.token),

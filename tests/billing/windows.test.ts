@@ -57,7 +57,7 @@ describe("windows on a running server", () => {
     const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
     client = await createKey(env);
     admin = await createKey(env, "--tier", "admin");
-    server = await startServer(["--reserve-window", "10%"], env);
+    server = await startServer(["--reserve-window", "10%", "--metrics"], env);
   });
   // Each test sets the windows where it wants them: no counting down under it.
   const hold = () => {
@@ -109,6 +109,17 @@ describe("windows on a running server", () => {
       windows: { seat: string; windows: Record<string, { remainingPercent: number }> }[];
     };
     expect(quota.windows.find((w) => w.seat === "default")!.windows.session!.remainingPercent).toBe(42);
+  });
+
+  test("/metrics: each seat's windows as gauges, and what Copilot metered as a counter by model", async () => {
+    const before = fake.nanoAiuSent;
+    expect((await chat(client.secret)).status).toBe(200);
+    const cost = fake.nanoAiuSent - before;
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${admin.secret}` } })).text();
+    expect(metrics).toContain('copilot_api_window_remaining_percent{seat="default",window="session"} 42');
+    expect(metrics).toMatch(/copilot_api_window_reset_seconds\{seat="default",window="weekly"\} \d+/);
+    // Every gpt-4.1 answer so far on this server came from this fake: the counter is their sum.
+    expect(metrics).toContain(`copilot_api_cost_nano_aiu_total{model="gpt-4.1",key="${client.id}",key_label=""} ${before + cost}`);
   });
 
   test("--reserve-window 10%: below it, client keys get 429 saying why and admin keys still pass", async () => {

@@ -13,6 +13,8 @@ export interface MetricsSources {
   token?: { refreshFailures: number };
   /** Replicating with Litestream: the replica's lag is read from its state file. */
   replicating: boolean;
+  /** Each Copilot seat's windows (session, weekly…): gauges of percent left and seconds to reset. */
+  windows?: () => { seat: string; windows: { states: ReadonlyMap<string, { remainingPercent: number; resetsAt: number | null }> } }[];
   /** Which protocol each recorded route belongs to (server.ts's lists). */
   protocols: Record<string, { usage: readonly string[]; other: readonly string[] }>;
 }
@@ -34,6 +36,7 @@ interface Series {
   latency: Histogram.Internal<string>;
   tokens: Counter.Internal[];
   premium: Counter.Internal;
+  cost: Counter.Internal;
 }
 
 /**
@@ -54,6 +57,7 @@ export class GatewayMetrics {
   private readonly latency: Histogram;
   private readonly tokens: Counter;
   private readonly premium: Counter;
+  private readonly cost: Counter;
 
   constructor(private readonly sources: MetricsSources) {
     for (const [protocol, routes] of Object.entries(sources.protocols))
@@ -85,6 +89,13 @@ export class GatewayMetrics {
       labelNames: ["model", "key", "key_label"],
       registers,
     });
+    this.cost = new Counter({
+      name: "copilot_api_cost_nano_aiu_total",
+      help: "What Copilot metered (copilot_usage.total_nano_aiu; 1 GitHub AI credit = 1e9, $0.01), by model and key; answers without a cost add nothing",
+      labelNames: ["model", "key", "key_label"],
+      registers,
+    });
+    this.windowGauges(registers);
     this.scrapeTimeMetrics(registers);
     collectDefaultMetrics({ register: this.registry });
   }
@@ -114,6 +125,7 @@ export class GatewayMetrics {
         if (count) series.tokens[i]!.inc(count);
       }
       if (event.premiumRequests) series.premium.inc(event.premiumRequests);
+      if (event.costNanoAiu) series.cost.inc(event.costNanoAiu);
     }
   }
 
@@ -136,6 +148,7 @@ export class GatewayMetrics {
       latency: this.latency.labels({ route, protocol, model }),
       tokens: TOKEN_KINDS.map(([, kind]) => this.tokens.labels({ model, kind })),
       premium: this.premium.labels({ model, key, key_label: keyLabel }),
+      cost: this.cost.labels({ model, key, key_label: keyLabel }),
     };
     this.series.set(id, series);
     return series;
@@ -170,6 +183,36 @@ export class GatewayMetrics {
   }
 
   /** Gauges and counters read from their sources when Prometheus scrapes. */
+  /** Copilot's windows per seat, read at scrape time: labels are seat labels (the store's) and window names (fixed). */
+  private windowGauges(registers: Registry[]): void {
+    const windows = this.sources.windows;
+    if (!windows) return;
+    const collectWith = (read: (state: { remainingPercent: number; resetsAt: number | null }) => number | undefined) =>
+      function (this: Gauge) {
+        this.reset();
+        for (const { seat, windows: w } of windows()) {
+          for (const [window, state] of w.states) {
+            const value = read(state);
+            if (value !== undefined) this.set({ seat, window }, value);
+          }
+        }
+      };
+    new Gauge({
+      name: "copilot_api_window_remaining_percent",
+      help: "Percent left of each Copilot usage window (session, weekly, quota snapshots) as its last answer said, per seat",
+      labelNames: ["seat", "window"],
+      registers,
+      collect: collectWith((state) => state.remainingPercent),
+    });
+    new Gauge({
+      name: "copilot_api_window_reset_seconds",
+      help: "Seconds until each Copilot usage window resets, as its last answer said, per seat",
+      labelNames: ["seat", "window"],
+      registers,
+      collect: collectWith((state) => (state.resetsAt === null ? undefined : Math.max(0, (state.resetsAt - Date.now()) / 1000))),
+    });
+  }
+
   private scrapeTimeMetrics(registers: Registry[]): void {
     const { store, recorder, catalog, token, replicating } = this.sources;
     counterFrom("copilot_api_events_dropped_total", "Events lost (buffer full, store not writable, after stop)", () => recorder.dropped, registers);
