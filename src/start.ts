@@ -6,6 +6,7 @@ import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, CreditBudget, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { GatewayMetrics, type ListenAddress, serveMetrics } from "~/features/metrics";
 import { QuotaSource } from "~/features/quota/quota";
+import { WindowsFile, windowsFileOf } from "~/features/quota/windows";
 import { findLitestream, ReplicationWorker, replicaTarget } from "~/features/replication";
 import { MAX_RESPONSE_BYTES, responsesRetention, StoredResponses } from "~/features/responses";
 import { loadTracing } from "~/features/tracing";
@@ -172,6 +173,7 @@ export async function start(options: StartOptions): Promise<void> {
     ...(token ? [token] : []),
     ...(catalog ? [catalog] : []),
     seats,
+    new WindowsFile(windowsFileOf(path), seatWindows),
   ];
   /** Everything that holds the store, in the order it must let go of it. */
   const release = async () => {

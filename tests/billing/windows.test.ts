@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { CopilotWindows, PROBE_EVERY_MS, parseWindowHeader } from "~/upstream/windows";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
-import { cleanUpAfterFile, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
+import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -50,11 +50,12 @@ describe("windows on a running server", () => {
   let home: string;
   let client: { id: string; secret: string };
   let admin: { id: string; secret: string };
+  let env: Record<string, string>;
 
   beforeAll(async () => {
     fake = startFakeUpstream();
     home = tempDir();
-    const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+    env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
     client = await createKey(env);
     admin = await createKey(env, "--tier", "admin");
     server = await startServer(["--reserve-window", "10%", "--metrics"], env);
@@ -167,5 +168,22 @@ describe("windows on a running server", () => {
     };
     expect(health.status).toBe("ok");
     expect(health.windows.find((w) => w.seat === "default")!.exhausted).toMatchObject({ window: "weekly" });
+  });
+
+  test("`quota` (and --json) shows the session and weekly windows the server last saw, with when", async () => {
+    expect(await server.stop()).toBe(0); // the server leaves its windows beside the database as it stops
+    const json = await cli(["quota", "--json"], env);
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout) as {
+      plan: string;
+      windows: { seat: string; windows: Record<string, { remainingPercent: number; seenAt: string }>; exhausted: { window: string } | null }[];
+    };
+    const seat = report.windows.find((w) => w.seat === "default")!;
+    expect(seat.windows.session!.remainingPercent).toBe(100);
+    expect(seat.exhausted).toMatchObject({ window: "weekly" });
+    expect(Date.parse(seat.windows.weekly!.seenAt)).toBeGreaterThan(Date.now() - 60_000);
+    const table = await cli(["quota"], env);
+    expect(table.stdout).toMatch(/default\s+session\s+100\s/);
+    expect(table.stdout).toMatch(/default\s+weekly\s+0\s/);
   });
 });
