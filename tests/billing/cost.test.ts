@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import { signIn } from "../dashboard/harness";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
 import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
 
@@ -115,5 +116,18 @@ describe("cost per event, as Copilot metered it", () => {
     expect(cells.reduce((sum, row) => sum + Number(row[cost]), 0)).toBe(total);
     expect(cells.reduce((sum, row) => sum + Number(row[credits]), 0)).toBeCloseTo(total / 1e9, 12);
     expect(cells.filter((row) => row[cost] === "")).toHaveLength(1); // the embeddings answer: unknown, not 0
+
+    // The dashboard: the credits card, the chart's series, the by-model table, and the seat's windows.
+    const { cookie } = await signIn(server.url, admin.secret);
+    const html = await (await fetch(`${server.url}/dashboard?window=24h`, { headers: { cookie } })).text();
+    expect(html).toMatch(new RegExp(`data-total="credits">\\s*${(total / 1e9).toFixed(4)}`));
+    expect(html).toContain(`$${(total / 1e11).toFixed(4)}`);
+    expect(html).toContain("Premium requests (legacy)");
+    expect(html).toMatch(/data-window="default\/session"/);
+    const { series } = (await (await fetch(`${server.url}/dashboard/api/usage?window=24h`, { headers: { cookie } })).json()) as {
+      series: { costNanoAiu: number[]; credits: number[] };
+    };
+    expect(series.costNanoAiu.reduce((a, b) => a + b, 0)).toBe(total);
+    expect(series.credits.reduce((a, b) => a + b, 0)).toBeCloseTo(total / 1e9, 12);
   });
 });

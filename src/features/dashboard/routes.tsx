@@ -25,6 +25,7 @@ import {
   updateKey,
 } from "~/features/keys";
 import type { QuotaSource } from "~/features/quota";
+import { type SeatWindows, windowsReport } from "~/features/quota/windows";
 import { apiError } from "~/lib/api-error";
 import { parseChoice } from "~/lib/cli";
 import { clip } from "~/lib/clip";
@@ -77,6 +78,8 @@ export interface DashboardDeps {
   resolver: Pick<KeyResolver, "invalidate">;
   /** Copilot's own counters; absent without a GitHub token. */
   quota?: QuotaSource;
+  /** Each Copilot seat's session and weekly windows, as their answers said them. */
+  windows?: SeatWindows;
   /** Wall clock, Unix ms: session expiry and windows (tests move it past a session's expiry). */
   now?: () => number;
   /** Where failed sign-ins are recorded as events (capped per minute, always counted). */
@@ -327,6 +330,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
         keySort={sortOf(c.req.query("ks"))}
         modelSort={sortOf(c.req.query("ms"))}
         quota={await quotaState(deps.quota)}
+        windows={windowsReport(deps.windows ?? (() => []))}
         query={new URL(c.req.url).searchParams}
       />,
     );

@@ -1,6 +1,7 @@
 import { LATENCY_BUCKETS } from "~/features/events";
 import type { QuotaLine, QuotaReport } from "~/features/quota";
 import { QUOTA_NAMES } from "~/features/quota";
+import type { windowsReport } from "~/features/quota/windows";
 import { formatCredits, formatUsd } from "~/lib/credits";
 import type { Session } from "../env";
 import { type UsageLine, type UsageTables, WINDOWS, type WindowName } from "../queries";
@@ -41,6 +42,8 @@ export interface UsageView {
   keySort: Sort;
   modelSort: Sort;
   quota: QuotaState;
+  /** Each seat's Copilot windows as last seen. */
+  windows: ReturnType<typeof windowsReport>;
   /** The current query string, for links that change one parameter. */
   query: URLSearchParams;
 }
@@ -132,6 +135,36 @@ function QuotaMeter({ name, line }: { name: string; line: QuotaLine | null }) {
         {num(line.used)} / {num(line.entitlement)} used{line.overage ? `, ${num(line.overage)} over` : ""}
       </span>
     </div>
+  );
+}
+
+/** Copilot's session and weekly windows per seat: what is left, when it resets, when it was seen. */
+function Windows({ seats }: { seats: UsageView["windows"] }) {
+  const lines = seats.flatMap(({ seat, windows, exhausted }) =>
+    (["session", "weekly"] as const).flatMap((name) => {
+      const w = windows[name];
+      return w ? [{ seat, name, w, exhausted: exhausted?.window === name ? exhausted.until : null }] : [];
+    }),
+  );
+  return (
+    <section class="panel quota" aria-label="Copilot windows" data-windows>
+      <h2>Copilot usage windows</h2>
+      {lines.length === 0 ? (
+        <p class="muted">None seen yet: Copilot says where its session and weekly windows stand on each answer.</p>
+      ) : (
+        lines.map((l) => (
+          <div class="quota-line" data-window={`${l.seat}/${l.name}`}>
+            <span>
+              {l.seat}: {l.name}
+            </span>
+            <meter min={0} max={100} value={l.w.remainingPercent} low={25} high={50} optimum={100} />
+            <span class="num">
+              {l.exhausted ? `exhausted until ${l.exhausted}` : `${l.w.remainingPercent}% left`}, resets {l.w.resetsAt ?? "(unknown)"}, seen {l.w.seenAt}
+            </span>
+          </div>
+        ))
+      )}
+    </section>
   );
 }
 
@@ -277,6 +310,7 @@ export function UsagePage(v: UsageView) {
       </section>
 
       <Quota state={v.quota} />
+      <Windows seats={v.windows} />
 
       <UsageTable caption="By key" param="ks" lines={v.tables.byKey} sort={v.keySort} query={v.query} nameOf={label} />
       <UsageTable caption="By model" param="ms" lines={v.tables.byModel} sort={v.modelSort} query={v.query} nameOf={(m) => m || "(none)"} />
