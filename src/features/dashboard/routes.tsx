@@ -25,7 +25,7 @@ import {
   updateKey,
 } from "~/features/keys";
 import type { QuotaSource } from "~/features/quota";
-import { type SeatWindows, windowsReport } from "~/features/quota/windows";
+import { type SeatWindows, windowsReport } from "~/features/quota";
 import { apiError } from "~/lib/api-error";
 import { parseChoice } from "~/lib/cli";
 import { clip } from "~/lib/clip";

@@ -1,2 +1,3 @@
 /** The quota feature's public face: Copilot's own counters, for the dashboard. */
 export { QUOTA_NAMES, type QuotaLine, type QuotaReport, QuotaSource } from "./quota";
+export { type SeatWindows, windowsReport } from "./windows";

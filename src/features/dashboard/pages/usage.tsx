@@ -1,7 +1,6 @@
 import { LATENCY_BUCKETS } from "~/features/events";
-import type { QuotaLine, QuotaReport } from "~/features/quota";
+import type { QuotaLine, QuotaReport, windowsReport } from "~/features/quota";
 import { QUOTA_NAMES } from "~/features/quota";
-import type { windowsReport } from "~/features/quota/windows";
 import { formatCredits, formatUsd } from "~/lib/credits";
 import type { Session } from "../env";
 import { type UsageLine, type UsageTables, WINDOWS, type WindowName } from "../queries";
