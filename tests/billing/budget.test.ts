@@ -2,20 +2,14 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { startFakeUpstream } from "../fake-upstream";
-import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
+import { chatWithKey, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, seedUsageHour, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
 const HOUR = 3_600_000;
 
-function seedSpent(file: string, keyId: string, nanoAiu: number, at = Date.now()): void {
-  const db = new Database(file);
-  try {
-    db.run("INSERT INTO usage_hourly (hour, key_id, model, requests, cost_nano_aiu) VALUES (?, ?, 'gpt-4.1', 1, ?)", [at - (at % HOUR), keyId, nanoAiu]);
-  } finally {
-    db.close();
-  }
-}
+const seedSpent = (file: string, keyId: string, nanoAiu: number, at = Date.now()) =>
+  seedUsageHour(file, { hour: at - (at % HOUR), keyId, model: "gpt-4.1", column: "cost_nano_aiu", value: nanoAiu });
 
 function spent(file: string, keyId: string): number {
   const db = new Database(file, { readonly: true });
@@ -26,12 +20,7 @@ function spent(file: string, keyId: string): number {
   }
 }
 
-const chat = (url: string, secret: string) =>
-  fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-    body: JSON.stringify({ model: "gpt-4.1", messages: [{ role: "user", content: "hi" }] }),
-  });
+const chat = (url: string, secret: string) => chatWithKey(url, secret, "gpt-4.1");
 
 describe("--budget: AI credits per key and calendar month", () => {
   test("a key that spent its budget gets 429 budget_exceeded (budget, spent, reset, Retry-After) in its protocol's shape; last month's spend does not count", async () => {

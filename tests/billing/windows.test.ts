@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { CopilotWindows, PROBE_EVERY_MS, parseWindowHeader } from "~/upstream/windows";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
-import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
+import { chatWithKey, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -70,12 +70,7 @@ describe("windows on a running server", () => {
     fake.stop();
   });
 
-  const chat = (secret: string) =>
-    fetch(`${server.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-      body: JSON.stringify({ model: "gpt-4.1", messages: [{ role: "user", content: "hi" }] }),
-    });
+  const chat = (secret: string) => chatWithKey(server.url, secret, "gpt-4.1");
   const errors = () => {
     const db = new Database(dbFileOf(home), { readonly: true });
     try {
