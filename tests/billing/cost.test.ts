@@ -2,11 +2,30 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import { noteStreamCost } from "~/features/events/cost";
 import { signIn } from "../dashboard/harness";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
 import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, type RunningServer, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
+
+describe("reading copilot_usage from a stream's ends", () => {
+  const fresh = () => ({ costNanoAiu: null as number | null, tokenDetails: null as string | null });
+  test("the last whole meter in the tail wins; one cut by the window is skipped; the head is read when the tail has none; none leaves it unknown", () => {
+    const meter = (n: number) =>
+      `data: {"choices":[],"copilot_usage":{"total_nano_aiu":${n},"token_details":[{"token_type":"output","token_count":2,"nested":{"x":1}}]}}\n\n`;
+    const cut = meter(999).slice(0, 40);
+    const tail = fresh();
+    noteStreamCost(tail, `${meter(5)}${meter(7)}${cut}`, meter(1));
+    expect(tail).toEqual({ costNanoAiu: 7, tokenDetails: '[{"token_type":"output","token_count":2}]' });
+    const head = fresh();
+    noteStreamCost(head, `"copilot_usage" ${cut}`, meter(3));
+    expect(head.costNanoAiu).toBe(3);
+    const none = fresh();
+    noteStreamCost(none, 'data: {"usage":{"prompt_tokens":1}}\n\n', "");
+    expect(none).toEqual({ costNanoAiu: null, tokenDetails: null });
+  });
+});
 
 /**
  * Copilot's meter (copilot_usage.total_nano_aiu) on every protocol, streamed or not, native or

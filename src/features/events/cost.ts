@@ -40,18 +40,24 @@ export function noteCost(draft: CostFields, holder: unknown): boolean {
   return true;
 }
 
-/** The last `copilot_usage` in an SSE text (a stream's tail, then its head): only lines naming it are parsed. */
+/**
+ * The last `copilot_usage` in an SSE text (a stream's tail, then its head): found by searching
+ * back for the name, and only the `data:` line holding it parsed (a 32 KB tail is not split).
+ */
 export function noteStreamCost(draft: CostFields, ...texts: string[]): void {
   for (const text of texts) {
-    const lines = text.split("\n");
-    for (let i = lines.length - 1; i >= 0; i -= 1) {
-      const line = lines[i]!;
-      if (!line.startsWith("data:") || !line.includes('"copilot_usage"')) continue;
+    const NAME = '"copilot_usage"';
+    for (let at = text.lastIndexOf(NAME); at >= 0; at = at > 0 ? text.lastIndexOf(NAME, at - 1) : -1) {
+      const start = text.lastIndexOf("\n", at) + 1;
+      const end = text.indexOf("\n", at);
+      const line = text.slice(start, end < 0 ? undefined : end);
+      if (!line.startsWith("data:")) continue;
       try {
         if (noteCost(draft, JSON.parse(line.slice(5)))) return;
       } catch {
-        // cut by the head/tail window: look further
+        // cut by the head/tail window: look further back
       }
+      at = start; // the rest of this line was read
     }
   }
 }
