@@ -133,7 +133,7 @@ async function native({ c, request, text, send, observe }: ModelCall<ResponsesRe
   const { previous, items, save, traits } = conversation(c, request, text, store);
   const body = previous === null ? text : JSON.stringify({ ...request, input: items, previous_response_id: undefined });
   const tap = new TerminalEventTap(save);
-  const observer = observe(responsesUsage(() => tap.response));
+  const observer = observe(responsesUsage(() => tap.event));
   const answer = observer.answer;
   observer.answer = (json) => {
     answer(json);
