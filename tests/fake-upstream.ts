@@ -451,7 +451,7 @@ export function startFakeUpstream(): FakeUpstream {
     models: COPILOT_MODELS,
     richChat: false,
     nanoAiuSent: 0,
-    windows: { session: { remaining: 100, step: 0.05, resetInSeconds: 5 * 3600 }, weekly: { remaining: 100, step: 0.01, resetInSeconds: 3 * 86_400 } },
+    windows: { session: { remaining: 100, step: 0.001, resetInSeconds: 5 * 3600 }, weekly: { remaining: 100, step: 0.0001, resetInSeconds: 3 * 86_400 } },
     modelRequests: 0,
     env: () => ({ COPILOT_API_GITHUB_URL: fake.url, COPILOT_API_GITHUB_API_URL: fake.url, COPILOT_API_COPILOT_URL: fake.url }),
     stop: () => server.stop(true),
@@ -474,7 +474,7 @@ export function startFakeUpstream(): FakeUpstream {
   /** Copilot's window headers as it sends them: `rem` percent left, `rst` the reset time URL-encoded. */
   function withWindowHeaders(response: Response): Response {
     const header = (remaining: number, resetInSeconds: number) =>
-      `ent=0&ov=0.0&ovPerm=false&rem=${Math.round(remaining * 100) / 100}&rst=${encodeURIComponent(new Date(Date.now() + resetInSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"))}`;
+      `ent=0&ov=0.0&ovPerm=false&rem=${Math.round(remaining * 10_000) / 10_000}&rst=${encodeURIComponent(new Date(Date.now() + resetInSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"))}`;
     const { session, weekly } = fake.windows;
     response.headers.set("x-usage-ratelimit-session", header(session.remaining, session.resetInSeconds));
     response.headers.set("x-usage-ratelimit-weekly", header(weekly.remaining, weekly.resetInSeconds));

@@ -85,6 +85,8 @@ describe("windows on a running server", () => {
 
   test("each answer's headers are the seat's state: /admin/quota and /healthz show session and weekly left, reset and when seen", async () => {
     // The fake counts down as Copilot does: the headers say what is left after this request.
+    fake.windows.session.step = 0.05;
+    fake.windows.weekly.step = 0.01;
     expect((await chat(client.secret)).status).toBe(200);
     expect(fake.windows.session.remaining).toBe(99.95);
     hold();
