@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "~/db";
+import { CreditBudget } from "~/features/keys/budget";
 import { monthOf, PremiumUsage } from "~/features/keys/premium-quota";
 import { insertKey } from "~/features/keys/queries";
 import { KeyResolver } from "~/features/keys/resolver";
@@ -143,11 +144,25 @@ function benchPremiumQuota(store: ReturnType<typeof openStore>, resolution: Retu
       hold.release();
     }),
   );
+  // --budget: the same ledger in nano-AIU, the model's estimate read (16 recent costs per model), and the refusal check.
+  const budget = new CreditBudget(store);
+  for (let m = 0; m < MODELS; m++) for (let i = 0; i < 16; i++) budget.estimates.observe(`model-${m}`, 100_000_000 + i * 1_000);
+  let m = 0;
+  const budgetHold = summarize(
+    "budget reservation: used() cached + reserved() + estimate(model) + reserve() + release()",
+    perCallNs(() => {
+      const key = nextKey();
+      m = (m + 1) % MODELS;
+      holds += budget.used(key, now) + budget.inFlight.reserved(key);
+      const hold = budget.inFlight.reserve(key, budget.estimates.estimate(`model-${m}`));
+      hold.release();
+    }),
+  );
   if (Number.isNaN(holds)) throw new Error("unreachable: keeps the loop from being optimized away");
   printTable(
-    `Premium quota check per request (${QUOTA_KEYS} keys x ${MODELS} models x ${hours} hours this month)`,
+    `Premium quota and budget checks per request (${QUOTA_KEYS} keys x ${MODELS} models x ${hours} hours this month)`,
     "ns/op",
     { ...resolution, name: "resolver, cached: what every request pays already" },
-    [cached, reserved, uncached],
+    [cached, reserved, budgetHold, uncached],
   );
 }

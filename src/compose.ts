@@ -3,9 +3,10 @@ import { StoreFileWatch } from "~/db";
 import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
 import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
 import { EventRecorder, RetentionJob } from "~/features/events";
-import { announcePolicy, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
+import { announcePolicy, CreditBudget, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { GatewayMetrics, type ListenAddress, serveMetrics } from "~/features/metrics";
 import { QuotaSource } from "~/features/quota/quota";
+import { WindowsFile, windowsFileOf } from "~/features/quota/windows";
 import { ReplicationWorker } from "~/features/replication";
 import type { ReplicaTarget } from "~/features/replication/litestream";
 import { MAX_RESPONSE_BYTES, responsesRetention, StoredResponses } from "~/features/responses";
@@ -46,6 +47,8 @@ export interface ComposeOptions {
   auditRetentionDays?: number;
   /** --pool: labels of the credentials unbound keys are spread over. */
   pool?: string[];
+  /** --reserve-window: the last percent of each Copilot window kept for admin keys (0: none). */
+  reserveWindowPercent?: number;
   /** --metrics serves GET /metrics to admin keys; --metrics-listen also on its own loopback listener (checked by parseMetricsListen). */
   metrics?: boolean;
   metricsListen?: ListenAddress;
@@ -105,12 +108,14 @@ export function compose(store: Store, options: ComposeOptions): Composed {
   const resolver = new KeyResolver(store, policy);
   const lastUsed = new LastUsedTracker(store);
   const premium = new PremiumUsage(store);
+  const budget = new CreditBudget(store);
   // Each committed batch keeps the keys' premium usage this month current for --premium-quota;
   // metrics count committed events (off the request path), built only when asked for.
   let metrics: GatewayMetrics | undefined;
   const recorder = new EventRecorder(store, {
     onCommitted: (events) => {
       premium.committed(events);
+      budget.committed(events);
       metrics?.committed(events);
     },
   });
@@ -125,8 +130,13 @@ export function compose(store: Store, options: ComposeOptions): Composed {
   const token = defaultUpstream.token;
   const tokens = new TokenCounter();
   const replica = options.replica;
+  // Each Copilot seat's windows, by name: for /admin/quota, /healthz, the dashboard and /metrics.
+  const seatWindows = () => {
+    const windows = defaultUpstream.windows;
+    return [...(windows ? [{ seat: "default", windows }] : []), ...seats.all().map((seat) => ({ seat: seat.credential.label, windows: seat.windows }))];
+  };
   if (options.metrics || options.metricsListen) {
-    metrics = new GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES });
+    metrics = new GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES, windows: seatWindows });
   }
   const tracing = options.tracing;
   // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
@@ -136,7 +146,9 @@ export function compose(store: Store, options: ComposeOptions): Composed {
     store,
     tokens,
     recorder,
-    keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium },
+    keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium, budget },
+    reserveWindowPercent: options.reserveWindowPercent ?? 0,
+    windows: seatWindows,
     upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes, bodyReads: options.bodyReads, webSearchModel: options.webSearchModel },
     router: new UpstreamRouter(defaultUpstream, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
@@ -168,6 +180,8 @@ export function compose(store: Store, options: ComposeOptions): Composed {
     new RetentionJob(store, { days: options.responsesRetentionDays, target: responsesRetention, onPurged }),
     new RetentionJob(store, { days: options.auditRetentionDays ?? 365, target: auditRetention, onPurged }),
     fileWatch,
+    // `quota` runs without the server: the windows the server saw are left beside the database for it.
+    new WindowsFile(windowsFileOf(store.path), seatWindows),
     tokens,
     defaultUpstream,
     seats,

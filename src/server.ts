@@ -7,6 +7,8 @@ import { chooseUpstream, UpstreamRouter } from "~/features/credentials";
 import { dashboardRoutes, eventsCsvRoute } from "~/features/dashboard";
 import { type EventRecorder, telemetry } from "~/features/events";
 import {
+  CreditBudget,
+  creditBudget,
   crossSiteGuard,
   hostGuard,
   type KeyPolicy,
@@ -24,6 +26,7 @@ import {
 import { type GatewayMetrics, metricsRoute } from "~/features/metrics";
 import type { QuotaSource } from "~/features/quota/quota";
 import { quotaRoutes } from "~/features/quota/routes";
+import { type SeatWindows, windowGate, windowsReport } from "~/features/quota/windows";
 import type { StoredResponses } from "~/features/responses";
 import type { Tracing } from "~/features/tracing";
 import { usageRoutes } from "~/features/usage/routes";
@@ -47,7 +50,7 @@ declare module "hono" {
 export interface AppDeps {
   store: Store;
   recorder: EventRecorder;
-  keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker; premium: PremiumUsage };
+  keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker; premium: PremiumUsage; budget?: CreditBudget };
   /** The default GitHub token's Copilot client and catalog (absent without one), and the body limits. */
   upstream: ProtocolDeps & UpstreamChoice;
   /** Chooses each request's Copilot seat (credentials, --pool); without one, every request uses `upstream`. */
@@ -64,6 +67,10 @@ export interface AppDeps {
   tracing?: Tracing;
   /** Litestream replicating the store (--replicate-to): its persistent failures make /healthz degraded. */
   replication?: { problems(): string[] };
+  /** Each Copilot seat's windows, for /admin/quota and /healthz. */
+  windows?: SeatWindows;
+  /** --reserve-window: the last percent of each Copilot window kept for admin keys. */
+  reserveWindowPercent?: number;
   /** Wall clock (Unix ms) for dashboard sessions; tests inject one. Date.now by default. */
   now?: () => number;
 }
@@ -95,7 +102,15 @@ export function createApp(deps: AppDeps) {
     const fileProblem = deps.store.fileProblem();
     let reasons = [...(fileProblem ? [`${fileProblem}: restart copilot-api`] : []), ...deps.recorder.problems(), ...(deps.replication?.problems() ?? [])];
     if (reasons.length && !presentsAdminKey(deps.keys.resolver, c)) reasons = reasons.map((reason) => reason.replaceAll(dataFolder, ""));
-    const body = { status: reasons.length ? "degraded" : "ok", eventsDropped: deps.recorder.dropped, eventsNotStored: deps.recorder.notStored, reasons };
+    // Copilot's windows are information, never a reason to be degraded: the gateway answers for an exhausted one.
+    const windows = windowsReport(deps.windows ?? (() => []));
+    const body = {
+      status: reasons.length ? "degraded" : "ok",
+      eventsDropped: deps.recorder.dropped,
+      eventsNotStored: deps.recorder.notStored,
+      reasons,
+      windows,
+    };
     return c.json(body, reasons.length ? 503 : 200);
   });
 
@@ -103,7 +118,7 @@ export function createApp(deps: AppDeps) {
   app.get("/", (c) => c.redirect("/dashboard", 302));
 
   // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
-  app.route("/dashboard", dashboardRoutes({ store: deps.store, quota: deps.quota, now: deps.now, recorder: deps.recorder }));
+  app.route("/dashboard", dashboardRoutes({ store: deps.store, quota: deps.quota, windows: deps.windows, now: deps.now, recorder: deps.recorder }));
 
   // One span per request (when tracing is on), ended once its event is committed.
   if (deps.tracing) app.use(deps.tracing.middleware);
@@ -119,10 +134,14 @@ export function createApp(deps: AppDeps) {
   app.use(rateLimit(deps.keys.limiter));
   // The key's --premium-quota for this calendar month (429 until the 1st, UTC).
   app.use(premiumQuota(deps.keys.premium));
+  // The key's --budget of AI credits for this calendar month (429 budget_exceeded until the 1st, UTC).
+  app.use(creditBudget(deps.keys.budget ?? new CreditBudget(deps.store)));
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
   // Which Copilot seat answers: the key's credential, the pool, or the default GitHub token (c.var.upstream).
   app.use(chooseUpstream(deps.router ?? new UpstreamRouter(deps.upstream)));
+  // That seat's Copilot windows: exhausted (429 until the reset, probing once a minute), or inside --reserve-window for client keys.
+  app.use(windowGate(deps.reserveWindowPercent ?? 0, new Set(protocols.flatMap((protocol) => protocol.paths.usage))));
   // /admin/* takes admin keys only (403 for a client key), whatever feature serves the route.
   app.use("/admin/*", requireAdmin);
 
@@ -135,7 +154,7 @@ export function createApp(deps: AppDeps) {
   }
   // Behind requireAdmin (above).
   app.route("/admin", usageRoutes(deps.store));
-  app.route("/admin", quotaRoutes(deps.quota));
+  app.route("/admin", quotaRoutes(deps.quota, deps.windows));
   app.route("/admin", eventsCsvRoute(deps.store));
   app.route("/admin", auditRoute(deps.store));
   // Prometheus metrics for admin keys (a keyless scraper uses --metrics-listen on loopback).

@@ -1,6 +1,6 @@
 import { type ParsedArgs, parseArgs } from "citty";
 import { parseMetricsListen } from "~/features/metrics";
-import { databaseUrlArg, dbPathArg, parseChoice, parseDays, parsePort, parsePositive } from "~/lib/cli";
+import { databaseUrlArg, dbPathArg, parseChoice, parseDays, parsePercent, parsePort, parsePositive } from "~/lib/cli";
 import type { StartOptions } from "~/start";
 import { accountTypeArg, enterpriseUrlArg, githubTokenArgs } from "~/upstream/cli-args";
 import { ACCOUNT_TYPES } from "~/upstream/config";
@@ -50,6 +50,12 @@ export const startArgs = {
     description: "export OpenTelemetry traces (OTLP/HTTP) to this collector URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT; off without it)",
     valueHint: "http://127.0.0.1:4318",
   },
+  "reserve-window": {
+    type: "string",
+    description: "keep the last share of Copilot's session and weekly windows for admin keys: below it, client keys get 429 saying why (0% keeps none)",
+    default: "0%",
+    valueHint: "10%",
+  },
   pool: {
     type: "string",
     description: "spread keys bound to no credential over these credentials (comma-separated labels), with failover; only seats you are entitled to use",
@@ -80,6 +86,7 @@ export function startOptions(args: ParsedArgs<typeof startArgs>, env: Record<str
     eventsRetentionDays: parseDays(args["events-retention-days"]),
     responsesRetentionDays: parseDays(args["responses-retention-days"], "--responses-retention-days"),
     noStoreResponses: !args["store-responses"],
+    reserveWindowPercent: parsePercent("--reserve-window", args["reserve-window"]),
     pool: args.pool
       ? args.pool
           .split(",")

@@ -36,7 +36,7 @@ describe("boot", () => {
 
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: "ok", eventsDropped: 0, eventsNotStored: 0, reasons: [] });
+    expect(await health.json()).toEqual({ status: "ok", eventsDropped: 0, eventsNotStored: 0, reasons: [], windows: [] });
     const missing = await fetch(`${server.url}/nope`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");

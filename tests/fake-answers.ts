@@ -187,13 +187,45 @@ function anthropicUsage() {
   };
 }
 
+/**
+ * Copilot's own meter, as it puts it on answers: nano-AIU per token type (1 AI credit = 1e9),
+ * from the counts the answer reports. Rates are the fake's own, distinct per type so a
+ * reader that swaps them is caught.
+ */
+export const FAKE_RATES = { input: 200_000, cached: 50_000, output: 800_000 } as const;
+export function copilotUsage(input: number, output: number, cached = 0): Json {
+  const uncached = input - cached;
+  return {
+    total_nano_aiu: uncached * FAKE_RATES.input + cached * FAKE_RATES.cached + output * FAKE_RATES.output,
+    token_details: [
+      { token_type: "input", token_count: uncached, nano_aiu_per_token: FAKE_RATES.input },
+      { token_type: "cached_input", token_count: cached, nano_aiu_per_token: FAKE_RATES.cached },
+      { token_type: "output", token_count: output, nano_aiu_per_token: FAKE_RATES.output },
+    ],
+  };
+}
+
+/** Anthropic's counts as one meter: input excludes the cache; cache writes are billed as input. */
+const anthropicCost = () =>
+  copilotUsage(SCRIPTED_USAGE.input + SCRIPTED_USAGE.cacheCreation + SCRIPTED_USAGE.cacheRead, SCRIPTED_USAGE.output, SCRIPTED_USAGE.cacheRead);
+
 /** Copilot's native /v1/messages, not streamed. */
 export function anthropicMessage(model: string, a: ScriptedAnswer): Json {
   const content: Json[] = [];
   if (a.thinking) content.push({ type: "thinking", thinking: a.thinking.text, signature: a.thinking.signature });
   content.push({ type: "text", text: a.text });
   if (a.tool) content.push({ type: "tool_use", id: a.tool.id, name: a.tool.name, input: a.tool.input });
-  return { id: "msg_fake_01", type: "message", role: "assistant", model, content, stop_reason: stopReason(a), stop_sequence: null, usage: anthropicUsage() };
+  return {
+    id: "msg_fake_01",
+    type: "message",
+    role: "assistant",
+    model,
+    content,
+    stop_reason: stopReason(a),
+    stop_sequence: null,
+    usage: anthropicUsage(),
+    copilot_usage: anthropicCost(),
+  };
 }
 
 const event = (name: string, data: Json) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
@@ -224,7 +256,11 @@ export function anthropicEvents(model: string, a: ScriptedAnswer, textDeltas: nu
     }
     out += event("content_block_stop", { index });
   }
-  out += event("message_delta", { delta: { stop_reason: stopReason(a), stop_sequence: null }, usage: { output_tokens: SCRIPTED_USAGE.output } });
+  out += event("message_delta", {
+    delta: { stop_reason: stopReason(a), stop_sequence: null },
+    usage: { output_tokens: SCRIPTED_USAGE.output },
+    copilot_usage: anthropicCost(),
+  });
   out += event("message_stop", {});
   return out;
 }
@@ -239,6 +275,8 @@ function chatUsage(a: ScriptedAnswer) {
     ...(a.thinking ? { completion_tokens_details: { reasoning_tokens: SCRIPTED_USAGE.reasoning } } : {}),
   };
 }
+
+const chatCost = () => copilotUsage(SCRIPTED_USAGE.input + SCRIPTED_USAGE.cacheRead, SCRIPTED_USAGE.output, SCRIPTED_USAGE.cacheRead);
 
 const PROMPT_FILTER = {
   choices: [],
@@ -265,6 +303,7 @@ export function chatCompletion(model: string, a: ScriptedAnswer): Json {
     model,
     prompt_filter_results: PROMPT_FILTER.prompt_filter_results,
     usage: chatUsage(a),
+    copilot_usage: chatCost(),
   };
 }
 
@@ -284,6 +323,6 @@ export function chatChunks(model: string, a: ScriptedAnswer, textDeltas: number)
     for (const piece of pieces(JSON.stringify(a.tool.input), 3)) delta({ content: null, tool_calls: [{ function: { arguments: piece }, index: 0 }] });
   }
   chunks.push({ choices: [{ ...choiceFilter(model), finish_reason: a.tool ? "tool_calls" : "stop", index: 0, delta: { content: null } }], ...meta });
-  chunks.push({ choices: [], ...meta, usage: chatUsage(a) });
+  chunks.push({ choices: [], ...meta, usage: chatUsage(a), copilot_usage: chatCost() });
   return `${chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join("")}data: [DONE]\n\n`;
 }

@@ -5,6 +5,7 @@ import {
   anthropicMessage,
   chatChunks,
   chatCompletion,
+  copilotUsage,
   FAKE_SEARCH_FUNCTION,
   fakeToolCall,
   scriptedAnswer,
@@ -69,6 +70,16 @@ export interface FakeUpstream {
   models: CatalogEntry[];
   /** Chat answers tool calls, json_schema and tool results the way the Responses tests expect (richChat) instead of the catalog's scripted answers. */
   richChat: boolean;
+  /** Every copilot_usage.total_nano_aiu the fake put on its answers, summed: what a gateway's report must show. */
+  nanoAiuSent: number;
+  /**
+   * Copilot's usage windows, said on every model answer (x-usage-ratelimit-session / -weekly,
+   * x-quota-snapshot-premium_interactions): percent left, counting down by its step per model
+   * request; a window at 0 answers 429 `user_<window>_rate_limited` with Retry-After until its reset.
+   */
+  windows: Record<"session" | "weekly", { remaining: number; step: number; resetInSeconds: number }>;
+  /** Model requests Copilot received (refused by a window or answered). */
+  modelRequests: number;
   env(): Record<string, string>;
   stop(): void;
 }
@@ -76,6 +87,8 @@ export interface FakeUpstream {
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 const CATALOG_IDS = new Set(COPILOT_MODELS.map((m) => m.id));
+/** The Copilot API's model routes: the ones its usage windows count. */
+const MODEL_PATHS = new Set(["/chat/completions", "/responses", "/v1/messages", "/embeddings"]);
 
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
 
@@ -88,6 +101,7 @@ function completion(model: string) {
     model,
     prompt_filter_results: PROMPT_FILTER_CHUNK.prompt_filter_results,
     usage: USAGE,
+    copilot_usage: copilotUsage(USAGE.prompt_tokens, USAGE.completion_tokens),
   };
 }
 
@@ -106,7 +120,7 @@ export function streamChunks(model: string): unknown[] {
     PROMPT_FILTER_CHUNK,
     { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "hel" } }] },
     { ...base, choices: [{ index: 0, delta: { content: "lo" }, finish_reason: "stop" }] },
-    { ...base, choices: [], usage: USAGE },
+    { ...base, choices: [], usage: USAGE, copilot_usage: copilotUsage(USAGE.prompt_tokens, USAGE.completion_tokens) },
   ];
 }
 
@@ -121,6 +135,8 @@ export const DETAILED_USAGE = {
   prompt_tokens_details: { cached_tokens: 16 },
   completion_tokens_details: { reasoning_tokens: 5 },
 };
+
+const DETAILED_COST = copilotUsage(DETAILED_USAGE.prompt_tokens, DETAILED_USAGE.completion_tokens, DETAILED_USAGE.prompt_tokens_details.cached_tokens);
 
 /** Usage as Copilot's /responses reports it. */
 export const RESPONSES_USAGE = {
@@ -203,7 +219,7 @@ function richChatAnswer(payload: ChatRequestLike, rich: NonNullable<ReturnType<t
   };
   if (!payload.stream) {
     const message = { role: "assistant", content: rich.content, ...(call ? { tool_calls: [call] } : {}) };
-    return json({ ...base, choices: [{ index: 0, message, finish_reason: rich.finish }], usage: DETAILED_USAGE });
+    return json({ ...base, choices: [{ index: 0, message, finish_reason: rich.finish }], usage: DETAILED_USAGE, copilot_usage: DETAILED_COST });
   }
   const chunks: unknown[] = [{ id: "", choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] }];
   if (call) {
@@ -227,7 +243,7 @@ function richChatAnswer(payload: ChatRequestLike, rich: NonNullable<ReturnType<t
     for (const piece of [text.slice(0, half), text.slice(half)]) chunks.push({ ...base, choices: [{ index: 0, delta: { content: piece } }] });
   }
   chunks.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: rich.finish }] });
-  chunks.push({ ...base, choices: [], usage: DETAILED_USAGE });
+  chunks.push({ ...base, choices: [], usage: DETAILED_USAGE, copilot_usage: DETAILED_COST });
   return new Response(sse(chunks), { headers: { "content-type": "text/event-stream" } });
 }
 
@@ -316,6 +332,7 @@ function responsesAnswer(payload: ResponsesRequestLike): Record<string, unknown>
     store: false,
     tools: payload.tools ?? [],
     usage: RESPONSES_USAGE,
+    copilot_usage: copilotUsage(RESPONSES_USAGE.input_tokens, RESPONSES_USAGE.output_tokens, RESPONSES_USAGE.input_tokens_details.cached_tokens),
   };
 }
 
@@ -325,7 +342,8 @@ function responsesEvents(answer: Record<string, unknown>): string {
   const frames: string[] = [];
   const emit = (type: string, data: Record<string, unknown>) =>
     frames.push(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`);
-  const start = { ...answer, status: "in_progress", output: [], usage: null };
+  const { copilot_usage: _meter, ...started } = answer;
+  const start = { ...started, status: "in_progress", output: [], usage: null };
   emit("response.created", { response: start });
   emit("response.in_progress", { response: start });
   for (const [index, item] of (answer.output as Record<string, unknown>[]).entries()) {
@@ -364,7 +382,9 @@ function responsesEvents(answer: Record<string, unknown>): string {
     }
     emit("response.output_item.done", { output_index: index, item });
   }
-  emit("response.completed", { response: answer });
+  // Copilot puts its meter at the terminal event's top level, beside the Response.
+  const { copilot_usage, ...response } = answer;
+  emit("response.completed", { response, copilot_usage });
   return frames.join("");
 }
 
@@ -451,6 +471,9 @@ export function startFakeUpstream(): FakeUpstream {
     responsesAnswered: [],
     models: COPILOT_MODELS,
     richChat: false,
+    nanoAiuSent: 0,
+    windows: { session: { remaining: 100, step: 0.001, resetInSeconds: 5 * 3600 }, weekly: { remaining: 100, step: 0.0001, resetInSeconds: 3 * 86_400 } },
+    modelRequests: 0,
     env: () => ({ COPILOT_API_GITHUB_URL: fake.url, COPILOT_API_GITHUB_API_URL: fake.url, COPILOT_API_COPILOT_URL: fake.url }),
     stop: () => server.stop(true),
   };
@@ -459,171 +482,221 @@ export function startFakeUpstream(): FakeUpstream {
     port: 0,
     hostname: "127.0.0.1",
     idleTimeout: 60,
-    async fetch(req) {
-      const url = new URL(req.url);
-      const body = await req.text();
-      const recorded: Recorded = { method: req.method, path: url.pathname, headers: Object.fromEntries(req.headers), body };
-      fake.requests.push(recorded);
-      const route = `${req.method} ${url.pathname}`;
-
-      if (route === "POST /login/device/code") {
-        return json({ device_code: "dev-123", user_code: "WDJB-MJHT", verification_uri: `${fake.url}/login/device`, expires_in: 60, interval: 0 });
-      }
-      if (route === "POST /login/oauth/access_token") {
-        if (fake.pendingPolls > 0) {
-          fake.pendingPolls -= 1;
-          return json({ error: "authorization_pending" });
-        }
-        return json({ access_token: fake.githubToken, token_type: "bearer", scope: "read:user" });
-      }
-      const githubToken = req.headers.get("authorization")?.replace(/^token /, "") ?? "";
-      const githubUser = githubToken === fake.githubToken ? { login: COPILOT_USER.login, plan: COPILOT_USER.copilot_plan } : fake.users.get(githubToken);
-      const githubAuthorized = !fake.refuseGithubToken && !fake.refusedTokens.has(githubToken) && githubUser !== undefined;
-      if (route === "GET /copilot_internal/v2/token") {
-        if (!githubAuthorized) return json({ message: "Bad credentials", documentation_url: "https://docs.github.com/rest" }, 401);
-        if (fake.exchangeFailures > 0) {
-          fake.exchangeFailures -= 1;
-          return json({ message: "Service unavailable" }, 500);
-        }
-        fake.exchanges += 1;
-        const token = `tid=fake-copilot-${fake.exchanges}`;
-        fake.validTokens.add(token);
-        copilotTokenOwner.set(token, githubUser!.login);
-        // GitHub's own clock: expires_at and the Date header agree with each other, whatever the local clock says.
-        const serverNow = Date.now() + fake.serverClockOffsetSeconds * 1000;
-        const answer = {
-          token,
-          expires_at: Math.floor(serverNow / 1000) + fake.tokenTtlSeconds,
-          refresh_in: fake.refreshInSeconds,
-          ...(fake.endpointsApi === null ? {} : { endpoints: { api: fake.endpointsApi || fake.url, proxy: fake.url, telemetry: fake.url } }),
-          chat_enabled: true,
-          sku: "plus_monthly_subscriber_quota",
-        };
-        return new Response(JSON.stringify(answer), { headers: { "content-type": "application/json", date: new Date(serverNow).toUTCString() } });
-      }
-      if (route === "GET /copilot_internal/user") {
-        if (!githubAuthorized) return json({ message: "Bad credentials", documentation_url: "https://docs.github.com/rest" }, 401);
-        return json({ ...COPILOT_USER, login: githubUser!.login, copilot_plan: githubUser!.plan });
-      }
-
-      // Everything below is the Copilot API: it wants a token it issued.
-      const bearer = req.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
-      if (!fake.validTokens.has(bearer)) return json({ error: { message: "unauthorized: token expired" } }, 401);
-      const login = copilotTokenOwner.get(bearer);
-      recorded.login = login;
-      if (login && fake.rateLimitedLogins.has(login)) {
-        return new Response(JSON.stringify({ error: { message: "You have exceeded your weekly rate limit.", code: "user_weekly_rate_limited" } }), {
-          status: 429,
-          headers: { "content-type": "application/json", "retry-after": "3600" },
-        });
-      }
-      if (fake.rejectClientVersion) {
-        const message = "bad request: the specified API version is no longer supported. You may need to update your client to a newer version.\n";
-        return json({ error: { message, type: "error" } }, 466);
-      }
-
-      if (route === "GET /models") return json({ object: "list", data: fake.models });
-      if (route === "POST /v1/messages") {
-        // Copilot's native Anthropic endpoint, for the catalog models that list it.
-        const payload = JSON.parse(body) as Record<string, unknown> & { model: string; stream?: boolean };
-        const entry = COPILOT_MODELS.find((m) => m.id === payload.model);
-        if (!entry?.supported_endpoints?.includes("/v1/messages")) {
-          return json({ type: "error", error: { type: "invalid_request_error", message: `model ${payload.model} is not supported via /v1/messages` } }, 400);
-        }
-        // Copilot refuses Anthropic's web-search server tool on this endpoint, whatever the beta header.
-        if ((payload.tools as { type?: string }[] | undefined)?.some((t) => /^web_search_\d{8}$/.test(String(t.type)))) {
-          return json({ error: { message: "The use of the web search tool is not supported.", code: "unsupported_value" } }, 400);
-        }
-        const view = viewAnthropic(payload);
-        const failure = scriptedFailure(view, true);
-        if (failure) return failure;
-        const answer = scriptedAnswer(view);
-        if (payload.stream) return new Response(anthropicEvents(payload.model, answer, fake.textDeltas), { headers: { "content-type": "text/event-stream" } });
-        return json(anthropicMessage(payload.model, answer));
-      }
-      if (route === "POST /responses") {
-        const payload = JSON.parse(body) as ResponsesRequestLike;
-        if (!supportsEndpoint(payload.model, "/responses") || !COPILOT_MODELS.some((m) => m.id === payload.model)) return unsupportedApi(payload.model);
-        const answer = responsesAnswer(payload);
-        const text = payload.stream ? responsesEvents(answer) : JSON.stringify(answer);
-        fake.responsesAnswered.push(text);
-        return new Response(text, { headers: { "content-type": payload.stream ? "text/event-stream" : "application/json" } });
-      }
-      if (route === "POST /embeddings") {
-        return json({
-          object: "list",
-          data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }],
-          model: "text-embedding-3-small",
-          usage: { prompt_tokens: 3, total_tokens: 3 },
-        });
-      }
-      if (route === "POST /chat/completions") {
-        const payload = JSON.parse(body) as ChatRequestLike;
-        if (!supportsEndpoint(payload.model, "/chat/completions")) return unsupportedApi(payload.model);
-        if (fake.richChat) {
-          // Tool calls, json_schema and tool results as the Responses tests expect them.
-          const rich = richChat(payload);
-          if (rich) return richChatAnswer(payload, rich);
-        } else if (CATALOG_IDS.has(payload.model)) {
-          // The realistic catalog's models answer as real Copilot does (tests/fake-answers.ts).
-          const view = viewChat(payload as unknown as Record<string, unknown>);
-          const failure = scriptedFailure(view, false);
-          if (failure) return failure;
-          const answer = scriptedAnswer(view);
-          if (payload.stream) return new Response(chatChunks(payload.model, answer, fake.textDeltas), { headers: { "content-type": "text/event-stream" } });
-          return json(chatCompletion(payload.model, answer));
-        }
-        if (payload.model === "error-429") return json({ error: { message: "rate limited upstream", type: "rate_limit" } }, 429);
-        if (payload.model === "error-500") return new Response("upstream exploded", { status: 500, headers: { "content-type": "text/plain" } });
-        if (payload.model === "slow") await Bun.sleep(300);
-        if ((payload.model === "pause" || payload.model === "pause-mid-event") && payload.stream) {
-          // A model that thinks for a long time mid-answer: an event, silence, then the rest.
-          const [first, ...rest] = streamChunks(payload.model).map((c) => `data: ${JSON.stringify(c)}\n\n`);
-          const tail = `${rest.join("")}data: [DONE]\n\n`;
-          const cut = payload.model === "pause-mid-event" ? first!.length - 20 : first!.length;
-          const encode = (text: string) => new TextEncoder().encode(text);
-          const stream = new ReadableStream<Uint8Array>({
-            async start(controller) {
-              controller.enqueue(encode(first!.slice(0, cut)));
-              await Bun.sleep(fake.pauseMs);
-              controller.enqueue(encode(first!.slice(cut) + tail));
-              controller.close();
-            },
-          });
-          return new Response(stream, { headers: { "content-type": "text/event-stream" } });
-        }
-        if (payload.model === "endless" && payload.stream) {
-          const chunk = streamChunks(payload.model)[1];
-          let timer: ReturnType<typeof setInterval>;
-          const stream = new ReadableStream<Uint8Array>({
-            start(controller) {
-              timer = setInterval(() => controller.enqueue(new TextEncoder().encode(`data: ${JSON.stringify(chunk)}\n\n`)), 20);
-            },
-            cancel() {
-              clearInterval(timer);
-              cancelled();
-            },
-          });
-          return new Response(stream, { headers: { "content-type": "text/event-stream" } });
-        }
-        if (payload.model === "broken-stream" && payload.stream) {
-          // Copilot's side breaks after two chunks: the connection ends without the stream's end.
-          const [filter, first] = streamChunks(payload.model);
-          const stream = new ReadableStream<Uint8Array>({
-            async start(controller) {
-              controller.enqueue(new TextEncoder().encode(`data: ${JSON.stringify(filter)}\n\ndata: ${JSON.stringify(first)}\n\n`));
-              await Bun.sleep(50);
-              controller.error(); // no reason: Bun then cuts the connection without printing a stack trace
-            },
-          });
-          return new Response(stream, { headers: { "content-type": "text/event-stream" } });
-        }
-        if (payload.stream) return new Response(sse(streamChunks(payload.model)), { headers: { "content-type": "text/event-stream" } });
-        return json(completion(payload.model));
-      }
-      return json({ error: { message: `fake upstream has no ${route}` } }, 404);
+    fetch: async (req) => {
+      if (req.method !== "POST" || !MODEL_PATHS.has(new URL(req.url).pathname)) return answer(req);
+      fake.modelRequests += 1;
+      const exhausted = (["session", "weekly"] as const).find((name) => fake.windows[name].remaining <= 0);
+      const response = exhausted ? windowRefusal(exhausted) : await meter(await answer(req));
+      for (const name of ["session", "weekly"] as const) fake.windows[name].remaining = Math.max(0, fake.windows[name].remaining - fake.windows[name].step);
+      return withWindowHeaders(response);
     },
   });
+
+  /** Copilot's window headers as it sends them: `rem` percent left, `rst` the reset time URL-encoded. */
+  function withWindowHeaders(response: Response): Response {
+    const header = (remaining: number, resetInSeconds: number) =>
+      `ent=0&ov=0.0&ovPerm=false&rem=${Math.round(remaining * 10_000) / 10_000}&rst=${encodeURIComponent(new Date(Date.now() + resetInSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"))}`;
+    const { session, weekly } = fake.windows;
+    response.headers.set("x-usage-ratelimit-session", header(session.remaining, session.resetInSeconds));
+    response.headers.set("x-usage-ratelimit-weekly", header(weekly.remaining, weekly.resetInSeconds));
+    response.headers.set("x-quota-snapshot-premium_interactions", header(weekly.remaining, weekly.resetInSeconds));
+    return response;
+  }
+  function windowRefusal(name: "session" | "weekly"): Response {
+    const message = name === "weekly" ? "You have exceeded your weekly rate limit." : "You have exceeded your session rate limit.";
+    return new Response(JSON.stringify({ error: { message, code: `user_${name}_rate_limited` } }), {
+      status: 429,
+      headers: { "content-type": "application/json", "retry-after": String(fake.windows[name].resetInSeconds) },
+    });
+  }
+
+  /** Adds up the meter on an answer as it leaves: a JSON body read from a copy, a stream as it passes. */
+  async function meter(response: Response): Promise<Response> {
+    const type = response.headers.get("content-type") ?? "";
+    if (type.includes("json")) {
+      addMeter(await response.clone().text());
+      return response;
+    }
+    if (!type.startsWith("text/event-stream") || !response.body) return response;
+    const decoder = new TextDecoder();
+    const counted = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          addMeter(decoder.decode(chunk, { stream: true }));
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(counted, { status: response.status, headers: response.headers });
+  }
+  function addMeter(text: string): void {
+    for (const match of text.matchAll(/"total_nano_aiu":(\d+)/g)) fake.nanoAiuSent += Number(match[1]);
+  }
+
+  async function answer(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const body = await req.text();
+    const recorded: Recorded = { method: req.method, path: url.pathname, headers: Object.fromEntries(req.headers), body };
+    fake.requests.push(recorded);
+    const route = `${req.method} ${url.pathname}`;
+
+    if (route === "POST /login/device/code") {
+      return json({ device_code: "dev-123", user_code: "WDJB-MJHT", verification_uri: `${fake.url}/login/device`, expires_in: 60, interval: 0 });
+    }
+    if (route === "POST /login/oauth/access_token") {
+      if (fake.pendingPolls > 0) {
+        fake.pendingPolls -= 1;
+        return json({ error: "authorization_pending" });
+      }
+      return json({ access_token: fake.githubToken, token_type: "bearer", scope: "read:user" });
+    }
+    const githubToken = req.headers.get("authorization")?.replace(/^token /, "") ?? "";
+    const githubUser = githubToken === fake.githubToken ? { login: COPILOT_USER.login, plan: COPILOT_USER.copilot_plan } : fake.users.get(githubToken);
+    const githubAuthorized = !fake.refuseGithubToken && !fake.refusedTokens.has(githubToken) && githubUser !== undefined;
+    if (route === "GET /copilot_internal/v2/token") {
+      if (!githubAuthorized) return json({ message: "Bad credentials", documentation_url: "https://docs.github.com/rest" }, 401);
+      if (fake.exchangeFailures > 0) {
+        fake.exchangeFailures -= 1;
+        return json({ message: "Service unavailable" }, 500);
+      }
+      fake.exchanges += 1;
+      const token = `tid=fake-copilot-${fake.exchanges}`;
+      fake.validTokens.add(token);
+      copilotTokenOwner.set(token, githubUser!.login);
+      // GitHub's own clock: expires_at and the Date header agree with each other, whatever the local clock says.
+      const serverNow = Date.now() + fake.serverClockOffsetSeconds * 1000;
+      const answer = {
+        token,
+        expires_at: Math.floor(serverNow / 1000) + fake.tokenTtlSeconds,
+        refresh_in: fake.refreshInSeconds,
+        ...(fake.endpointsApi === null ? {} : { endpoints: { api: fake.endpointsApi || fake.url, proxy: fake.url, telemetry: fake.url } }),
+        chat_enabled: true,
+        sku: "plus_monthly_subscriber_quota",
+      };
+      return new Response(JSON.stringify(answer), { headers: { "content-type": "application/json", date: new Date(serverNow).toUTCString() } });
+    }
+    if (route === "GET /copilot_internal/user") {
+      if (!githubAuthorized) return json({ message: "Bad credentials", documentation_url: "https://docs.github.com/rest" }, 401);
+      return json({ ...COPILOT_USER, login: githubUser!.login, copilot_plan: githubUser!.plan });
+    }
+
+    // Everything below is the Copilot API: it wants a token it issued.
+    const bearer = req.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
+    if (!fake.validTokens.has(bearer)) return json({ error: { message: "unauthorized: token expired" } }, 401);
+    const login = copilotTokenOwner.get(bearer);
+    recorded.login = login;
+    if (login && fake.rateLimitedLogins.has(login)) {
+      return new Response(JSON.stringify({ error: { message: "You have exceeded your weekly rate limit.", code: "user_weekly_rate_limited" } }), {
+        status: 429,
+        headers: { "content-type": "application/json", "retry-after": "3600" },
+      });
+    }
+    if (fake.rejectClientVersion) {
+      const message = "bad request: the specified API version is no longer supported. You may need to update your client to a newer version.\n";
+      return json({ error: { message, type: "error" } }, 466);
+    }
+
+    if (route === "GET /models") return json({ object: "list", data: fake.models });
+    if (route === "POST /v1/messages") {
+      // Copilot's native Anthropic endpoint, for the catalog models that list it.
+      const payload = JSON.parse(body) as Record<string, unknown> & { model: string; stream?: boolean };
+      const entry = COPILOT_MODELS.find((m) => m.id === payload.model);
+      if (!entry?.supported_endpoints?.includes("/v1/messages")) {
+        return json({ type: "error", error: { type: "invalid_request_error", message: `model ${payload.model} is not supported via /v1/messages` } }, 400);
+      }
+      // Copilot refuses Anthropic's web-search server tool on this endpoint, whatever the beta header.
+      if ((payload.tools as { type?: string }[] | undefined)?.some((t) => /^web_search_\d{8}$/.test(String(t.type)))) {
+        return json({ error: { message: "The use of the web search tool is not supported.", code: "unsupported_value" } }, 400);
+      }
+      const view = viewAnthropic(payload);
+      const failure = scriptedFailure(view, true);
+      if (failure) return failure;
+      const answer = scriptedAnswer(view);
+      if (payload.stream) return new Response(anthropicEvents(payload.model, answer, fake.textDeltas), { headers: { "content-type": "text/event-stream" } });
+      return json(anthropicMessage(payload.model, answer));
+    }
+    if (route === "POST /responses") {
+      const payload = JSON.parse(body) as ResponsesRequestLike;
+      if (!supportsEndpoint(payload.model, "/responses") || !COPILOT_MODELS.some((m) => m.id === payload.model)) return unsupportedApi(payload.model);
+      const answer = responsesAnswer(payload);
+      const text = payload.stream ? responsesEvents(answer) : JSON.stringify(answer);
+      fake.responsesAnswered.push(text);
+      return new Response(text, { headers: { "content-type": payload.stream ? "text/event-stream" : "application/json" } });
+    }
+    if (route === "POST /embeddings") {
+      return json({
+        object: "list",
+        data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }],
+        model: "text-embedding-3-small",
+        usage: { prompt_tokens: 3, total_tokens: 3 },
+      });
+    }
+    if (route === "POST /chat/completions") {
+      const payload = JSON.parse(body) as ChatRequestLike;
+      if (!supportsEndpoint(payload.model, "/chat/completions")) return unsupportedApi(payload.model);
+      if (fake.richChat) {
+        // Tool calls, json_schema and tool results as the Responses tests expect them.
+        const rich = richChat(payload);
+        if (rich) return richChatAnswer(payload, rich);
+      } else if (CATALOG_IDS.has(payload.model)) {
+        // The realistic catalog's models answer as real Copilot does (tests/fake-answers.ts).
+        const view = viewChat(payload as unknown as Record<string, unknown>);
+        const failure = scriptedFailure(view, false);
+        if (failure) return failure;
+        const answer = scriptedAnswer(view);
+        if (payload.stream) return new Response(chatChunks(payload.model, answer, fake.textDeltas), { headers: { "content-type": "text/event-stream" } });
+        return json(chatCompletion(payload.model, answer));
+      }
+      if (payload.model === "error-429") return json({ error: { message: "rate limited upstream", type: "rate_limit" } }, 429);
+      if (payload.model === "error-500") return new Response("upstream exploded", { status: 500, headers: { "content-type": "text/plain" } });
+      if (payload.model === "slow") await Bun.sleep(300);
+      if ((payload.model === "pause" || payload.model === "pause-mid-event") && payload.stream) {
+        // A model that thinks for a long time mid-answer: an event, silence, then the rest.
+        const [first, ...rest] = streamChunks(payload.model).map((c) => `data: ${JSON.stringify(c)}\n\n`);
+        const tail = `${rest.join("")}data: [DONE]\n\n`;
+        const cut = payload.model === "pause-mid-event" ? first!.length - 20 : first!.length;
+        const encode = (text: string) => new TextEncoder().encode(text);
+        const stream = new ReadableStream<Uint8Array>({
+          async start(controller) {
+            controller.enqueue(encode(first!.slice(0, cut)));
+            await Bun.sleep(fake.pauseMs);
+            controller.enqueue(encode(first!.slice(cut) + tail));
+            controller.close();
+          },
+        });
+        return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+      }
+      if (payload.model === "endless" && payload.stream) {
+        const chunk = streamChunks(payload.model)[1];
+        let timer: ReturnType<typeof setInterval>;
+        const stream = new ReadableStream<Uint8Array>({
+          start(controller) {
+            timer = setInterval(() => controller.enqueue(new TextEncoder().encode(`data: ${JSON.stringify(chunk)}\n\n`)), 20);
+          },
+          cancel() {
+            clearInterval(timer);
+            cancelled();
+          },
+        });
+        return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+      }
+      if (payload.model === "broken-stream" && payload.stream) {
+        // Copilot's side breaks after two chunks: the connection ends without the stream's end.
+        const [filter, first] = streamChunks(payload.model);
+        const stream = new ReadableStream<Uint8Array>({
+          async start(controller) {
+            controller.enqueue(new TextEncoder().encode(`data: ${JSON.stringify(filter)}\n\ndata: ${JSON.stringify(first)}\n\n`));
+            await Bun.sleep(50);
+            controller.error(); // no reason: Bun then cuts the connection without printing a stack trace
+          },
+        });
+        return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+      }
+      if (payload.stream) return new Response(sse(streamChunks(payload.model)), { headers: { "content-type": "text/event-stream" } });
+      return json(completion(payload.model));
+    }
+    return json({ error: { message: `fake upstream has no ${route}` } }, 404);
+  }
   fake.url = `http://127.0.0.1:${server.port}`;
   return fake;
 }

@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { afterAll } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -297,5 +298,26 @@ export async function createKey(env: Record<string, string>, ...args: string[]):
     return { id: row.id, secret, tier: row.tier, allowedModels: row.allowedModels };
   } finally {
     quiet.release();
+  }
+}
+
+/** One chat request ("hi") with a key, as a client sends it: for tests of what the key pipeline lets through. */
+export const chatWithKey = (url: string, secret: string, model: string) =>
+  fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+  });
+
+/** Adds an hour of use to a key in usage_hourly (one request with this much of a counter), as if it had been spent. */
+export function seedUsageHour(
+  file: string,
+  row: { hour: number; keyId: string; model: string; column: "premium_requests" | "cost_nano_aiu"; value: number },
+): void {
+  const db = new Database(file);
+  try {
+    db.run(`INSERT INTO usage_hourly (hour, key_id, model, requests, ${row.column}) VALUES (?, ?, ?, 1, ?)`, [row.hour, row.keyId, row.model, row.value]);
+  } finally {
+    db.close();
   }
 }

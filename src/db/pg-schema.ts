@@ -63,6 +63,7 @@ export const keys = pgTable(
     revokedAt: int8("revoked_at"),
     premiumQuota: int8("premium_quota"),
     expiresAt: int8("expires_at"),
+    budgetNanoAiu: int8("budget_nano_aiu"),
     credentialId: text("credential_id").references(() => credentials.id),
   },
   (t) => [
@@ -97,6 +98,8 @@ export const events = pgTable(
     error: text("error", { enum: EVENT_ERRORS }),
     credentialId: text("credential_id"),
     parentEventId: int8("parent_event_id"),
+    costNanoAiu: int8("cost_nano_aiu"),
+    tokenDetails: text("token_details"),
   },
   (t) => [index("events_ts_idx").on(t.ts), check("events_error_known", sql`${t.error} IS NULL OR ${t.error} IN (${within(EVENT_ERRORS)})`)],
 );
@@ -117,6 +120,8 @@ export const usageHourly = pgTable(
     reasoningTokens: int8("reasoning_tokens").notNull().default(0),
     premiumRequests: doublePrecision("premium_requests").notNull().default(0),
     usageUnknown: int8("usage_unknown").notNull().default(0),
+    costNanoAiu: int8("cost_nano_aiu").notNull().default(0),
+    costUnknown: int8("cost_unknown").notNull().default(0),
     latencyMsSum: int8("latency_ms_sum").notNull().default(0),
     latencyMsMax: int8("latency_ms_max").notNull().default(0),
     latencyLe100: int8("latency_le_100").notNull().default(0),
@@ -129,7 +134,11 @@ export const usageHourly = pgTable(
     latencyLe30000: int8("latency_le_30000").notNull().default(0),
     latencyOver30000: int8("latency_over_30000").notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.hour, t.keyId, t.model, t.credentialId] }), index("usage_hourly_key_premium_idx").on(t.keyId, t.hour, t.premiumRequests)],
+  (t) => [
+    primaryKey({ columns: [t.hour, t.keyId, t.model, t.credentialId] }),
+    index("usage_hourly_key_premium_idx").on(t.keyId, t.hour, t.premiumRequests),
+    index("usage_hourly_key_cost_idx").on(t.keyId, t.hour, t.costNanoAiu),
+  ],
 );
 
 export const sessions = pgTable(

@@ -64,6 +64,8 @@ export const keys = sqliteTable(
     expiresAt: integer("expires_at"),
     /** The credential (Copilot seat) this key's requests go to; null: the default GitHub token, or the pool. Removing a credential unbinds its keys first. */
     credentialId: text("credential_id").references(() => credentials.id),
+    /** GitHub AI credits this key may spend per calendar month (UTC), in nano-AIU (1 credit = 1e9); null means no budget. No CHECK: it would rebuild keys; settings.ts is the one path that writes it. */
+    budgetNanoAiu: integer("budget_nano_aiu"),
   },
   (t) => [
     check("keys_tier_valid", sql`${t.tier} IN ('admin', 'client')`),
@@ -81,6 +83,12 @@ export const EVENT_ERRORS = [
   "payload_too_large",
   "rate_limited",
   "quota_exceeded",
+  /** A key's monthly credit budget (--budget) is spent, or held by requests in flight. */
+  "budget_exceeded",
+  /** Copilot's session or weekly window is exhausted: answered by the gateway until its reset, or refused by Copilot. */
+  "window_exhausted",
+  /** The window is past the share --reserve-window keeps for admin keys. */
+  "window_reserved",
   "not_authenticated",
   "upstream_rate_limited",
   "upstream_error",
@@ -121,6 +129,10 @@ export const events = sqliteTable(
     premiumRequests: real("premium_requests").notNull().default(0),
     /** The response carried no usage block (errors, cut streams). */
     usageUnknown: integer("usage_unknown", { mode: "boolean" }).notNull().default(false),
+    /** What Copilot metered for the answer (copilot_usage.total_nano_aiu; 1 AI credit = 1e9); null when it sent none: unknown, never zero. */
+    costNanoAiu: integer("cost_nano_aiu"),
+    /** Copilot's copilot_usage.token_details as compact JSON ([{ token_type, token_count, … }]), bounded; null when absent. */
+    tokenDetails: text("token_details"),
     status: integer("status").notNull(),
     latencyMs: integer("latency_ms").notNull(),
     error: text("error", { enum: EVENT_ERRORS }),
@@ -160,6 +172,10 @@ export const usageHourly = sqliteTable(
     reasoningTokens: integer("reasoning_tokens").notNull().default(0),
     premiumRequests: real("premium_requests").notNull().default(0),
     usageUnknown: integer("usage_unknown").notNull().default(0),
+    /** Sum of the known costs in nano-AIU. */
+    costNanoAiu: integer("cost_nano_aiu").notNull().default(0),
+    /** Requests that reached Copilot and came back without a cost (older backends, errors, cut streams). */
+    costUnknown: integer("cost_unknown").notNull().default(0),
     latencyMsSum: integer("latency_ms_sum").notNull().default(0),
     latencyMsMax: integer("latency_ms_max").notNull().default(0),
     // Requests by latency bucket (upper bound in ms): percentiles without scanning events.
@@ -178,6 +194,8 @@ export const usageHourly = sqliteTable(
     // A key's premium requests this month (--premium-quota) without scanning every key's hours:
     // covering, so the sum never touches the table.
     index("usage_hourly_key_premium_idx").on(t.keyId, t.hour, t.premiumRequests),
+    // A key's credits this month (--budget), the same way.
+    index("usage_hourly_key_cost_idx").on(t.keyId, t.hour, t.costNanoAiu),
   ],
 );
 

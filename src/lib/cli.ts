@@ -66,3 +66,12 @@ export const dbPathArg = {
     valueHint: "FILE",
   },
 } as const;
+
+/** `10%` (or `10`): a share of a window, from 0 to 100. */
+export function parsePercent(flag: string, value: string): number {
+  const n = Number(value.trim().replace(/%$/, ""));
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 100) {
+    throw new AppError(`${flag} ${value} is not a percentage from 0 to 100`, `pass e.g. ${flag} 10%`);
+  }
+  return n;
+}

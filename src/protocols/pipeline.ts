@@ -6,6 +6,7 @@ import { answerFailure } from "~/lib/api-error";
 import type { ForwardOptions } from "~/upstream/copilot-client";
 import { type CatalogEntry, type CopilotEndpoint, type ModelCatalog, premiumMultiplier, supports } from "~/upstream/model-catalog";
 import { type AnswerObserver, relayedHeaders, sendToCopilot } from "~/upstream/relay";
+import { isWindowRefusal } from "~/upstream/windows";
 import { type BodyDeps, readBodyWithin } from "./body-read";
 import { requireJsonBody } from "./json-body";
 import { authorizeModel, type ModelRequest, readModelRequest } from "./request-checks";
@@ -155,7 +156,10 @@ async function runModelRequest<R extends ModelRequest>(c: Context<AppEnv>, route
     upstreamModel: entry?.id ?? request.model,
     send: async (options, observer) => {
       const upstream = await sendToCopilot(c, c.var.upstream.copilot, options, observer);
-      if (!upstream.ok) throw new UpstreamRefused(upstream);
+      if (!upstream.ok) {
+        if (isWindowRefusal(upstream)) draft.error = "window_exhausted";
+        throw new UpstreamRefused(upstream);
+      }
       return upstream;
     },
     observe: (usage) => observeFor(draft, usage, c.req.raw.signal),

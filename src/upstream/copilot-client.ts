@@ -3,6 +3,7 @@ import { AppError, errorMessage } from "~/lib/errors";
 import { type ClientIdentity, clientIdentity, copilotBaseUrl, copilotHeaders, type UpstreamUrls } from "./config";
 import type { CopilotSession, CopilotToken } from "./copilot-token";
 import { type CatalogEntry, parseModelsResponse } from "./model-catalog";
+import { CopilotWindows } from "./windows";
 
 /** Who started a request: the person, or the agent continuing its own work (X-Initiator). */
 export type Initiator = "user" | "agent";
@@ -29,6 +30,8 @@ export interface ForwardOptions {
  */
 export class CopilotClient {
   readonly identity: ClientIdentity;
+  /** This seat's session and weekly windows, as its answers' headers say them. */
+  readonly windows = new CopilotWindows();
 
   constructor(
     private readonly urls: UpstreamUrls,
@@ -40,6 +43,12 @@ export class CopilotClient {
   }
 
   async forward(options: ForwardOptions): Promise<Response> {
+    const response = await this.sendWithSession(options);
+    await this.windows.observe(response);
+    return response;
+  }
+
+  private async sendWithSession(options: ForwardOptions): Promise<Response> {
     const first = await this.token.session();
     const response = await this.send(options, first);
     if (response.status !== 401) return response;

@@ -16,6 +16,7 @@ export const TOKEN_RECHECK_MS = 2000;
 interface Built extends UpstreamChoice {
   githubToken: string;
   token: CopilotToken;
+  copilot: CopilotClient;
 }
 
 /**
@@ -51,6 +52,11 @@ export class DefaultUpstream implements Worker {
   current(): UpstreamChoice {
     if (this.file && (!this.built || this.built.token.refused)) this.recheck(this.file);
     return this.built ?? {};
+  }
+
+  /** The windows of the client in use now (Copilot's session and weekly limits), for /admin/quota, /healthz and /metrics. */
+  get windows(): CopilotClient["windows"] | undefined {
+    return this.built?.copilot.windows;
   }
 
   /** The Copilot token in use now, for /metrics. */

@@ -1,10 +1,13 @@
 import { AppError } from "~/lib/errors";
 import type { ForwardOptions } from "./copilot-client";
 import type { ModelCatalog } from "./model-catalog";
+import type { CopilotWindows } from "./windows";
 
 /** What sends a request to Copilot: one seat's client, or a pool of seats that fails over. */
 export interface Forwarder {
   forward(options: ForwardOptions): Promise<Response>;
+  /** One seat's windows (absent on a pool, which passes over an exhausted seat itself). */
+  readonly windows?: CopilotWindows;
 }
 
 /** The Copilot client and catalog one request uses (chosen per request: its key's seat, the pool, or the default token). */

@@ -228,7 +228,7 @@ describe.skipIf(!chromium)("the dashboard in a real browser", () => {
         };
       }),
     );
-    expect(charts.map((c) => c.name)).toEqual(["requests", "tokens", "premium", "latency"]);
+    expect(charts.map((c) => c.name)).toEqual(["requests", "tokens", "credits", "premium", "latency"]);
     for (const chart of charts) {
       expect(chart.points).toBe(7); // default window: 7 UTC days
       expect(chart.total).toBeGreaterThan(0);

@@ -72,6 +72,8 @@ export function seedEvents(store: Store, keyIds: string[], n: number, hours = 40
     cacheReadTokens: 10,
     premiumRequests: i % 2,
     usageUnknown: false,
+    // Copilot's meter on answers; none on errors (unknown, not 0).
+    costNanoAiu: i % 10 === 0 ? null : 24_000_000 + (i % 3) * 1_000_000,
     status: i % 10 === 0 ? 502 : 200,
     latencyMs: 150 + (i % 7) * 100,
     error: i % 10 === 0 ? ("upstream_error" as const) : null,

@@ -76,6 +76,7 @@ const KEY_ROWS = [
     premium_quota: 300,
     expires_at: null,
     credential_id: null,
+    budget_nano_aiu: null,
   },
   {
     id: "k2",
@@ -90,6 +91,7 @@ const KEY_ROWS = [
     premium_quota: null,
     expires_at: 7,
     credential_id: null,
+    budget_nano_aiu: null,
   },
   {
     id: "k3",
@@ -104,12 +106,13 @@ const KEY_ROWS = [
     premium_quota: null,
     expires_at: null,
     credential_id: null,
+    budget_nano_aiu: null,
   },
 ];
 
 function insertKeys(sqlite: Database): void {
   const insert = sqlite.query(
-    "INSERT INTO keys (id, hash, tier, label, allowed_models, rate_limit, created_at, last_used_at, revoked_at, premium_quota, expires_at, credential_id) VALUES ($id, $hash, $tier, $label, $allowed_models, $rate_limit, $created_at, $last_used_at, $revoked_at, $premium_quota, $expires_at, $credential_id)",
+    "INSERT INTO keys (id, hash, tier, label, allowed_models, rate_limit, created_at, last_used_at, revoked_at, premium_quota, expires_at, credential_id, budget_nano_aiu) VALUES ($id, $hash, $tier, $label, $allowed_models, $rate_limit, $created_at, $last_used_at, $revoked_at, $premium_quota, $expires_at, $credential_id, $budget_nano_aiu)",
   );
   for (const row of KEY_ROWS) insert.run(row);
 }
@@ -271,10 +274,11 @@ CREATE TABLE \`__new_keys\` (
 	\`revoked_at\` integer,
 	\`premium_quota\` integer,
 	\`expires_at\` integer,
-	\`credential_id\` text REFERENCES credentials(id)
+	\`credential_id\` text REFERENCES credentials(id),
+	\`budget_nano_aiu\` integer
 );
 --> statement-breakpoint
-INSERT INTO \`__new_keys\`("id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at", "premium_quota", "expires_at", "credential_id") SELECT "id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at", "premium_quota", "expires_at", "credential_id" FROM \`keys\`;--> statement-breakpoint
+INSERT INTO \`__new_keys\`("id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at", "premium_quota", "expires_at", "credential_id", "budget_nano_aiu") SELECT "id", "hash", "tier", "title", "allowed_models", "rate_limit", "created_at", "last_used_at", "revoked_at", "premium_quota", "expires_at", "credential_id", "budget_nano_aiu" FROM \`keys\`;--> statement-breakpoint
 DROP TABLE \`keys\`;--> statement-breakpoint
 ALTER TABLE \`__new_keys\` RENAME TO \`keys\`;--> statement-breakpoint
 PRAGMA foreign_keys=ON;--> statement-breakpoint

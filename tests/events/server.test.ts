@@ -193,7 +193,13 @@ describe("recording never costs a request", () => {
     const server = await startServer([], isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken }));
     const healthy = await fetch(`${server.url}/healthz`);
     expect(healthy.status).toBe(200);
-    expect(await healthy.json()).toEqual({ status: "ok", eventsDropped: 0, eventsNotStored: 0, reasons: [] });
+    expect(await healthy.json()).toEqual({
+      status: "ok",
+      eventsDropped: 0,
+      eventsNotStored: 0,
+      reasons: [],
+      windows: [{ seat: "default", exhausted: null, windows: {} }],
+    });
     const writer = new Database(dbFileOf(home));
     writer.run("CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
     writer.close();

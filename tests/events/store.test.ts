@@ -235,7 +235,12 @@ describe("usage report", () => {
     const s = store();
     writeEvents(s, fixture);
     const since = NOW - { "24h": DAY, "7d": 7 * DAY, "90m": 90 * 60_000 }[window];
-    expect(usageReport(s.db, { since, by }).rows).toEqual(expected as never);
+    // The fixture's events carry no cost (an older backend): nothing summed, none counted as unknown in whole hours.
+    const rows = usageReport(s.db, { since, by }).rows.map(({ costNanoAiu, credits, usd, costUnknown, ...rest }) => {
+      expect({ costNanoAiu, credits, usd }).toEqual({ costNanoAiu: 0, credits: 0, usd: 0 });
+      return rest;
+    });
+    expect(rows).toEqual(expected as never);
     s.close();
   });
 

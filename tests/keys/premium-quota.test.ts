@@ -10,27 +10,16 @@ import { PremiumUsage, premiumQuota } from "~/features/keys";
 import { insertKey } from "~/features/keys/queries";
 import { NO_AUTH_KEY, type ResolvedKey } from "~/features/keys/resolver";
 import { startFakeUpstream } from "../fake-upstream";
-import { cleanUpAfterFile, createKey, dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
+import { chatWithKey, cleanUpAfterFile, createKey, dbFileOf, isolatedEnv, seedUsageHour, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
 const HOUR = 3_600_000;
 
-function seedPremium(file: string, keyId: string, hour: number, premium: number, model = "claude-sonnet-4"): void {
-  const db = new Database(file);
-  try {
-    db.run("INSERT INTO usage_hourly (hour, key_id, model, requests, premium_requests) VALUES (?, ?, ?, 1, ?)", [hour, keyId, model, premium]);
-  } finally {
-    db.close();
-  }
-}
+const seedPremium = (file: string, keyId: string, hour: number, premium: number, model = "claude-sonnet-4") =>
+  seedUsageHour(file, { hour, keyId, model, column: "premium_requests", value: premium });
 
-const chat = (url: string, secret: string) =>
-  fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-    body: JSON.stringify({ model: "claude-sonnet-4", messages: [{ role: "user", content: "hi" }] }),
-  });
+const chat = (url: string, secret: string) => chatWithKey(url, secret, "claude-sonnet-4");
 
 describe("--premium-quota on a running server", () => {
   test("a key that used its quota this month gets 429 saying quota, use and reset, with Retry-After; last month's use does not count", async () => {

@@ -184,17 +184,47 @@ describe("parsing settings (the code path a dashboard would share)", () => {
   });
 
   test("a key's settings written back as text (an edit form's starting values) parse to the same settings", () => {
-    const base = { id: "key_0123456789", hash: "h", tier: "client" as const, createdAt: now, lastUsedAt: null, revokedAt: null, credentialId: null };
+    const base = {
+      id: "key_0123456789",
+      hash: "h",
+      tier: "client" as const,
+      createdAt: now,
+      lastUsedAt: null,
+      revokedAt: null,
+      credentialId: null,
+      budgetNanoAiu: null,
+    };
     const open = { ...base, label: "", allowedModels: ["*"], rateLimit: null, premiumQuota: null, expiresAt: null };
-    expect(keySettingsText(open)).toEqual({ label: "", models: "*", rateLimit: "none", premiumQuota: "none", expires: "never" });
-    const tight = { ...base, label: "ci", allowedModels: ["gpt-4o", "claude-*"], rateLimit: 60, premiumQuota: 300, expiresAt: Date.UTC(2027, 0, 2, 3, 4, 5) };
+    expect(keySettingsText(open)).toEqual({ label: "", models: "*", rateLimit: "none", premiumQuota: "none", budget: "none", expires: "never" });
+    const tight = {
+      ...base,
+      label: "ci",
+      allowedModels: ["gpt-4o", "claude-*"],
+      rateLimit: 60,
+      premiumQuota: 300,
+      budgetNanoAiu: 5e11,
+      expiresAt: Date.UTC(2027, 0, 2, 3, 4, 5),
+    };
     const text = keySettingsText(tight);
-    expect(text).toEqual({ label: "ci", models: "gpt-4o,claude-*", rateLimit: "60", premiumQuota: "300", expires: "2027-01-02T03:04:05Z" });
+    expect(text).toEqual({ label: "ci", models: "gpt-4o,claude-*", rateLimit: "60", premiumQuota: "300", budget: "5usd", expires: "2027-01-02T03:04:05Z" });
     for (const row of [open, tight]) {
-      const { label, allowedModels, rateLimit, premiumQuota, expiresAt } = row;
-      expect(parseKeySettings(keySettingsText(row), now)).toEqual({ label, allowedModels, rateLimit, premiumQuota, expiresAt });
+      const { label, allowedModels, rateLimit, premiumQuota, budgetNanoAiu, expiresAt } = row;
+      expect(parseKeySettings(keySettingsText(row), now)).toEqual({ label, allowedModels, rateLimit, premiumQuota, budgetNanoAiu, expiresAt });
     }
     expect(keySettingsText({ ...tight, expiresAt: Date.UTC(2027, 0, 2, 18) }).expires).toBe("2027-01-02T18:00Z");
     expect(keySettingsText({ ...tight, expiresAt: Date.UTC(2027, 0, 2, 18) + 250 }).expires).toBe("2027-01-02T18:00Z"); // to the second
+  });
+
+  test("--budget takes dollars or credits (1 credit = $0.01 = 1e9 nano-AIU), or none; anything else says how to write it", () => {
+    const budget = (text: string) => parseKeySettings({ budget: text }, now).budgetNanoAiu;
+    expect(budget("5usd")).toBe(500_000_000_000);
+    expect(budget("$2.50")).toBe(250_000_000_000);
+    expect(budget("500credits")).toBe(500_000_000_000);
+    expect(budget("0.5 credit")).toBe(500_000_000);
+    expect(budget("none")).toBeNull();
+    for (const bad of ["5", "five usd", "0usd", "-3usd", "1000000usd"]) expect(() => budget(bad)).toThrow(/--budget/);
+    const row = { id: "key_0123456789", hash: "h", tier: "client" as const, createdAt: now, lastUsedAt: null, revokedAt: null, credentialId: null };
+    const open = { ...row, label: "", allowedModels: ["*"], rateLimit: null, premiumQuota: null, expiresAt: null };
+    expect(keySettingsText({ ...open, budgetNanoAiu: 1_500_000_000 }).budget).toBe("1.5credits");
   });
 });

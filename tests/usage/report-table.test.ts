@@ -43,10 +43,10 @@ test("the usage table names each key's label beside its id and shows cached toke
   expect(report.rows).toEqual([expect.objectContaining({ group: row.id, label: "alice laptop", cacheReadTokens: 1234, requests: 2 })]);
 
   const table = formatReport(report).split("\n");
-  expect(table[1]).toMatch(/^KEY\s+REQUESTS\s+ERRORS\s+PROMPT TOK\s+CACHED TOK\s+COMPLETION TOK\s+PREMIUM\*/);
+  expect(table[1]).toMatch(/^KEY\s+REQUESTS\s+ERRORS\s+PROMPT TOK\s+CACHED TOK\s+COMPLETION TOK\s+CREDITS\s+USD\s+NO COST\s+PREMIUM\*/);
   const line = table.find((l) => l.startsWith("alice laptop"))!;
   expect(line).toContain(`alice laptop (${row.id})`);
-  expect(line.split(/\s{2,}/).slice(1, 7)).toEqual(["2", "0", "2000", "1234", "40", "1.33"]);
+  expect(line.split(/\s{2,}/).slice(1, 10)).toEqual(["2", "0", "2000", "1234", "40", "0.0000", "$0.0000", "0", "1.33"]);
   expect(table.at(-1)).toContain("legacy unit");
 
   // By model there are no labels to add.

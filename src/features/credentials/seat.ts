@@ -89,6 +89,10 @@ export class Seat implements Forwarder {
     this.note("ok");
   }
 
+  get windows() {
+    return this.client.windows;
+  }
+
   get id(): string {
     return this.credential.id;
   }

@@ -1,5 +1,6 @@
 import type { Store } from "~/db";
 import { type AuditQueryInput, type AuditRow, readAudit } from "~/features/audit";
+import { creditsOf, usdOf } from "~/lib/credits";
 import { type EventCursor, type EventLine, exportPage } from "./queries";
 
 /** Rows read per page of the export: memory stays at one page whatever the export's size. */
@@ -21,7 +22,11 @@ const HEADER = [
   "cache_creation_tokens",
   "reasoning_tokens",
   "initiator",
-  "premium_requests",
+  "cost_nano_aiu",
+  "credits",
+  "usd",
+  "token_details",
+  "premium_requests_legacy",
 ];
 
 /**
@@ -55,6 +60,11 @@ function eventLine(e: EventLine): string {
     e.cacheCreationTokens,
     e.reasoningTokens,
     e.initiator,
+    // Unknown stays empty, never 0: Copilot sent no cost for it.
+    e.costNanoAiu,
+    e.costNanoAiu === null ? null : creditsOf(e.costNanoAiu),
+    e.costNanoAiu === null ? null : usdOf(e.costNanoAiu),
+    e.tokenDetails,
     e.premiumRequests,
   ]);
 }

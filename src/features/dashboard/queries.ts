@@ -3,6 +3,7 @@ import type { AppDatabase, Store } from "~/db";
 import { type EventError, events, usageHourly } from "~/db/schema";
 import { HOUR_MS, LATENCY_BUCKETS } from "~/features/events";
 import { percentile } from "~/features/usage";
+import { creditsOf } from "~/lib/credits";
 
 /** What the dashboard reads: usage from usage_hourly (never a scan of events), recent events and the export by keyset. */
 
@@ -25,7 +26,7 @@ export function windowStart(name: WindowName, now: number): number {
   return now - (now % step) - ms + step;
 }
 
-const SUMMED = ["requests", "errors", "promptTokens", "completionTokens", "cacheReadTokens", "premiumRequests"] as const;
+const SUMMED = ["requests", "errors", "promptTokens", "completionTokens", "cacheReadTokens", "premiumRequests", "costNanoAiu", "costUnknown"] as const;
 type Summed = (typeof SUMMED)[number];
 
 /** The sums of usage_hourly every grouping selects: counters, latency sum and max, histogram buckets. */
@@ -61,6 +62,8 @@ const emptyAcc = (): Acc => ({
   completionTokens: 0,
   cacheReadTokens: 0,
   premiumRequests: 0,
+  costNanoAiu: 0,
+  costUnknown: 0,
   latencySum: 0,
   latencyMax: 0,
   buckets: LATENCY_BUCKETS.map(() => 0),
@@ -93,6 +96,8 @@ function lineOf(name: string, acc: Acc): UsageLine {
     completionTokens: acc.completionTokens,
     cacheReadTokens: acc.cacheReadTokens,
     premiumRequests: Math.round(acc.premiumRequests * 100) / 100,
+    costNanoAiu: acc.costNanoAiu,
+    costUnknown: acc.costUnknown,
     avgLatencyMs: acc.requests ? Math.round(acc.latencySum / acc.requests) : null,
     p50LatencyMs: percentile(acc.buckets, 0.5, acc.latencyMax),
     p95LatencyMs: percentile(acc.buckets, 0.95, acc.latencyMax),
@@ -241,6 +246,10 @@ export interface UsageSeries {
   completionTokens: number[];
   cacheReadTokens: number[];
   premiumRequests: number[];
+  costNanoAiu: number[];
+  costUnknown: number[];
+  /** costNanoAiu in AI credits, for the chart. */
+  credits: number[];
   p50LatencyMs: (number | null)[];
   p95LatencyMs: (number | null)[];
 }
@@ -266,6 +275,9 @@ export function usageSeries(parts: UsagePart[], filter: UsageFilter & { step: nu
     completionTokens: [],
     cacheReadTokens: [],
     premiumRequests: [],
+    costNanoAiu: [],
+    costUnknown: [],
+    credits: [],
     p50LatencyMs: [],
     p95LatencyMs: [],
   };
@@ -273,6 +285,7 @@ export function usageSeries(parts: UsagePart[], filter: UsageFilter & { step: nu
     const line = lineOf("", byAt.get(at) ?? emptyAcc());
     series.t.push(at / 1000);
     for (const column of SUMMED) series[column].push(line[column]);
+    series.credits.push(creditsOf(line.costNanoAiu));
     series.p50LatencyMs.push(line.p50LatencyMs);
     series.p95LatencyMs.push(line.p95LatencyMs);
   }
@@ -313,6 +326,8 @@ const eventColumns = {
   reasoningTokens: events.reasoningTokens,
   initiator: events.initiator,
   premiumRequests: events.premiumRequests,
+  costNanoAiu: events.costNanoAiu,
+  tokenDetails: events.tokenDetails,
 };
 const selectEvents = (db: AppDatabase) => db.select(eventColumns).from(events);
 export type EventLine = ReturnType<ReturnType<typeof selectEvents>["all"]>[number];

@@ -24,6 +24,7 @@ import {
 } from "~/features/keys";
 
 import type { QuotaSource } from "~/features/quota";
+import { type SeatWindows, windowsReport } from "~/features/quota";
 import { apiError } from "~/lib/api-error";
 import { parseChoice } from "~/lib/cli";
 import { clip } from "~/lib/clip";
@@ -76,6 +77,8 @@ export interface DashboardDeps {
   store: Store;
   /** Copilot's own counters; absent without a GitHub token. */
   quota?: QuotaSource;
+  /** Each Copilot seat's session and weekly windows, as their answers said them. */
+  windows?: SeatWindows;
   /** Wall clock, Unix ms: session expiry and windows (tests move it past a session's expiry). */
   now?: () => number;
   /** Where failed sign-ins are recorded as events (capped per minute, always counted). */
@@ -176,6 +179,7 @@ function settingsForm(form: Record<string, string | File>): SettingsForm {
     models: clip(text(form.models), 1000),
     rateLimit: clip(text(form.rateLimit), 20),
     premiumQuota: clip(text(form.premiumQuota), 20),
+    budget: clip(text(form.budget), 20),
     expires: clip(text(form.expires), 40),
   };
 }
@@ -184,7 +188,7 @@ function settingsForm(form: Record<string, string | File>): SettingsForm {
 const echoed = <T extends SettingsForm>(form: T): T => ({ ...form, label: clip(form.label, LABEL_MAX) });
 
 /** A blank field means what leaving the flag out of `keys create` means: no limit, every model, never. */
-const BLANK: Omit<SettingsForm, "label"> = { models: "*", rateLimit: "none", premiumQuota: "none", expires: "never" };
+const BLANK: Omit<SettingsForm, "label"> = { models: "*", rateLimit: "none", premiumQuota: "none", budget: "none", expires: "never" };
 
 /** Create: blank fields are left out, as flags not given to `keys create`. */
 function createInput(form: SettingsForm): KeySettingsInput {
@@ -211,6 +215,7 @@ const FLAGS: [string, keyof SettingsForm][] = [
   ["--models", "models"],
   ["--rate-limit", "rateLimit"],
   ["--premium-quota", "premiumQuota"],
+  ["--budget", "budget"],
   ["--expires", "expires"],
 ];
 
@@ -319,6 +324,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
         keySort={sortOf(c.req.query("ks"))}
         modelSort={sortOf(c.req.query("ms"))}
         quota={await quotaState(deps.quota)}
+        windows={windowsReport(deps.windows ?? (() => []))}
         query={new URL(c.req.url).searchParams}
       />,
     );

@@ -2,6 +2,7 @@ import type { EventError } from "~/db/schema";
 import type { Reservation } from "~/lib/reservations";
 import type { Initiator } from "~/upstream/copilot-client";
 import type { AnswerObserver, StreamEnds } from "~/upstream/relay";
+import { noteCost, noteStreamCost } from "./cost";
 
 /** What a request's handlers learn about it, filled in as it goes and recorded once at its end. */
 export interface EventDraft {
@@ -23,6 +24,10 @@ export interface EventDraft {
   premiumMultiplier: number | null;
   /** The request reached Copilot (its status is Copilot's). */
   reachedUpstream: boolean;
+  /** Copilot's meter for the answer (copilot_usage.total_nano_aiu); null: it sent none, unknown. */
+  costNanoAiu: number | null;
+  /** copilot_usage.token_details, compact JSON; null when absent. */
+  tokenDetails: string | null;
   /** A usage block was found in Copilot's answer. */
   usageSeen: boolean;
   /** Set when something more specific than the status explains the failure. */
@@ -37,6 +42,14 @@ export interface EventDraft {
    * released by telemetry once the event (with the real cost) is committed.
    */
   reservation: Reservation | null;
+  /**
+   * What this request holds of its key's monthly credit budget (--budget) in nano-AIU: the
+   * model's expected cost, taken just before sending, released once the event (with
+   * Copilot's real cost) is committed.
+   */
+  budgetHold: Reservation | null;
+  /** Set by the budget check for a key with a --budget: called just before sending; holds the model's expected cost, or throws its 429. */
+  chargeBudget?: (model: string | null) => void;
   /** Requests the gateway made to Copilot on this one's behalf (web searches): recorded as events of their own, linked to it. */
   children: ChildEvent[];
 }
@@ -76,9 +89,12 @@ export function newDraft(): EventDraft {
     premiumMultiplier: null,
     reachedUpstream: false,
     usageSeen: false,
+    costNanoAiu: null,
+    tokenDetails: null,
     error: null,
     reservation: null,
     children: [],
+    budgetHold: null,
   };
 }
 
@@ -98,18 +114,24 @@ export interface UsageReader {
 
 /**
  * The relay's observer for this request: marks what reached Copilot, lets the
- * protocol read usage, and tracks a stream so telemetry records it at its end
+ * protocol read usage (and reads Copilot's cost, the same on every protocol), and tracks a stream so telemetry records it at its end
  * (the stream closes for the client only once that event is committed).
  */
 export function observeFor(draft: EventDraft, usage: UsageReader, client?: AbortSignal): AnswerObserver {
   return {
     clientLeft: () => client?.aborted === true,
-    sending: (sent) => draft.reservation?.resize(expectedPremium(draft, sent.initiator)),
+    sending: (sent) => {
+      draft.reservation?.resize(expectedPremium(draft, sent.initiator));
+      draft.chargeBudget?.(draft.upstreamModel ?? draft.model);
+    },
     reached: (sent) => {
       draft.reachedUpstream = true;
       draft.initiator = sent.initiator ?? null;
     },
-    answer: (json) => usage.fromAnswer(draft, json),
+    answer: (json) => {
+      usage.fromAnswer(draft, json);
+      noteCost(draft, json);
+    },
     aborted: () => {
       draft.error = "client_aborted";
     },
@@ -118,6 +140,8 @@ export function observeFor(draft: EventDraft, usage: UsageReader, client?: Abort
       draft.streamEnded = new Promise<void>((resolve) => (settle = resolve));
       return async (ends, failure) => {
         usage.fromStream(draft, ends);
+        // Copilot's meter is the same block on every protocol: read here once, from the bytes Copilot sent.
+        noteStreamCost(draft, ends.tail, ends.head);
         if (failure) draft.error = failure;
         settle();
         await draft.recorded;

@@ -4,9 +4,13 @@ import { events, usageHourly } from "~/db/schema";
 
 /** Every query on events and usage_hourly that writes lives here. */
 export type NewEvent = typeof events.$inferInsert;
-/** An event as the recorder holds it: `rowless` ones add to usage_hourly but get no events row. */
+/**
+ * An event as the recorder holds it: `rowless` ones add to usage_hourly but get no events row;
+ * `costUnknown`: it reached Copilot and came back without a cost (counted per hour, not stored per row).
+ */
 export type RecordedEvent = NewEvent & {
   rowless?: boolean;
+  costUnknown?: boolean;
   /** Requests made on this one's behalf (web searches): written right after it, linked by parent_event_id, counted in usage_hourly. */
   children?: RecordedEvent[];
 };
@@ -33,9 +37,9 @@ type BucketColumn = (typeof LATENCY_BUCKETS)[number]["column"];
 export const bucketIndex = (latencyMs: number) => LATENCY_BUCKETS.findIndex((b) => latencyMs <= b.le);
 
 /** Event columns whose hourly sums usage_hourly keeps under the same name. */
-const TOKEN_SUMS = ["promptTokens", "completionTokens", "cacheReadTokens", "cacheCreationTokens", "reasoningTokens", "premiumRequests"] as const;
+const TOKEN_SUMS = ["promptTokens", "completionTokens", "cacheReadTokens", "cacheCreationTokens", "reasoningTokens", "premiumRequests", "costNanoAiu"] as const;
 
-const SUMMED = ["requests", "errors", ...TOKEN_SUMS, "usageUnknown", "latencyMsSum", ...LATENCY_BUCKETS.map((b) => b.column)] as const;
+const SUMMED = ["requests", "errors", ...TOKEN_SUMS, "usageUnknown", "costUnknown", "latencyMsSum", ...LATENCY_BUCKETS.map((b) => b.column)] as const;
 
 const insertEvent = preparedFor((db) =>
   db
@@ -56,6 +60,8 @@ const insertEvent = preparedFor((db) =>
       premiumMultiplier: sql.placeholder("premiumMultiplier"),
       premiumRequests: sql.placeholder("premiumRequests"),
       usageUnknown: sql.placeholder("usageUnknown"),
+      costNanoAiu: sql.placeholder("costNanoAiu"),
+      tokenDetails: sql.placeholder("tokenDetails"),
       status: sql.placeholder("status"),
       latencyMs: sql.placeholder("latencyMs"),
       error: sql.placeholder("error"),
@@ -116,6 +122,7 @@ export function writeEvents(store: Store, batch: RecordedEvent[]): void {
     t.errors += e.error ? 1 : 0;
     for (const column of TOKEN_SUMS) t[column] += e[column] ?? 0;
     t.usageUnknown += e.usageUnknown ? 1 : 0;
+    t.costUnknown += e.costUnknown ? 1 : 0;
     t.latencyMsSum += e.latencyMs;
     t.latencyMsMax = Math.max(t.latencyMsMax, e.latencyMs);
     t[LATENCY_BUCKETS[bucketIndex(e.latencyMs)]!.column as BucketColumn] += 1;
@@ -140,6 +147,8 @@ export function writeEvents(store: Store, batch: RecordedEvent[]): void {
         premiumMultiplier: e.premiumMultiplier ?? null,
         premiumRequests: e.premiumRequests ?? 0,
         usageUnknown: e.usageUnknown ? 1 : 0,
+        costNanoAiu: e.costNanoAiu ?? null,
+        tokenDetails: e.tokenDetails ?? null,
         status: e.status,
         latencyMs: e.latencyMs,
         error: e.error ?? null,

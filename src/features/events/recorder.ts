@@ -26,7 +26,15 @@ export interface RecorderOptions {
 const MINUTE_MS = 60_000;
 
 /** The gateway's own refusals (never Copilot's: those are tagged upstream_*): capped as rows, always counted. */
-const REFUSALS: ReadonlySet<EventError> = new Set(["unauthorized", "forbidden", "bad_request", "payload_too_large", "rate_limited", "quota_exceeded"]);
+const REFUSALS: ReadonlySet<EventError> = new Set([
+  "unauthorized",
+  "forbidden",
+  "bad_request",
+  "payload_too_large",
+  "rate_limited",
+  "quota_exceeded",
+  "budget_exceeded",
+]);
 
 /**
  * Records events off the request path: record() only appends to a bounded

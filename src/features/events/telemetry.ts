@@ -84,7 +84,10 @@ export function telemetry(recorder: EventRecorder, ...protocols: RecordedRoutes[
     const draft = newDraft();
     c.set("event", draft);
     // A quota's hold is let go only once the event that counts the real cost is committed.
-    const release = () => draft.reservation?.release();
+    const release = () => {
+      draft.reservation?.release();
+      draft.budgetHold?.release();
+    };
     try {
       await next();
     } catch (error) {
@@ -111,6 +114,9 @@ export function telemetry(recorder: EventRecorder, ...protocols: RecordedRoutes[
         premiumMultiplier: draft.premiumMultiplier,
         premiumRequests: premiumRequests(draft, status),
         usageUnknown: withUsage.has(route) && draft.reachedUpstream && !draft.usageSeen,
+        costNanoAiu: draft.costNanoAiu,
+        tokenDetails: draft.tokenDetails,
+        costUnknown: withUsage.has(route) && draft.reachedUpstream && status < 400 && draft.costNanoAiu === null,
         status,
         latencyMs: Math.round(performance.now() - started),
         error: errorTag(status, draft),

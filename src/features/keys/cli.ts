@@ -5,10 +5,12 @@ import { KEY_TIERS } from "~/db/schema";
 import { appendAudit, cliActor, createKeyAudited } from "~/features/audit";
 import { dbPathArg, guarded, parseChoice } from "~/lib/cli";
 import { cmd } from "~/lib/command-name";
+import { formatCredits } from "~/lib/credits";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
+import { spentThisMonth } from "./budget";
 import { keySpecFrom } from "./manage";
 import { premiumUsedThisMonth } from "./premium-quota";
 import { bindKey, type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
@@ -19,11 +21,18 @@ const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOStrin
 /** Premium requests are fractional (multipliers like 0.33): shown to two decimals. */
 const premium = (n: number) => String(Math.round(n * 100) / 100);
 
-/** A key as the CLI shows it: never the secret, never the hash. `premiumUsedThisMonth` is this calendar month's (UTC). */
-function publicView(row: KeyRow, premiumUsedThisMonth = 0) {
+/** What each key used this calendar month (UTC): premium requests (legacy unit) and nano-AIU spent. */
+interface MonthUse {
+  premium: Map<string, number>;
+  spent: Map<string, number>;
+}
+
+/** A key as the CLI shows it: never the secret, never the hash. What it used is this calendar month's (UTC). */
+function publicView(row: KeyRow, used?: MonthUse) {
   return {
     ...keyView(row),
-    premiumUsedThisMonth: Math.round(premiumUsedThisMonth * 100) / 100,
+    premiumUsedThisMonth: Math.round((used?.premium.get(row.id) ?? 0) * 100) / 100,
+    spentThisMonthNanoAiu: used?.spent.get(row.id) ?? 0,
     credentialId: row.credentialId,
     createdAt: row.createdAt,
     lastUsedAt: row.lastUsedAt,
@@ -36,15 +45,28 @@ function status(row: KeyRow, now: number): string {
   return "active";
 }
 
-function table(rows: KeyRow[], used: Map<string, number>, now = Date.now()): string {
-  const header = ["ID", "TIER", "LABEL", "MODELS", "RATE/MIN", "PREMIUM THIS MONTH", "EXPIRES", "CREATED", "LAST USED", "STATUS"];
+function table(rows: KeyRow[], used: MonthUse, now = Date.now()): string {
+  const header = [
+    "ID",
+    "TIER",
+    "LABEL",
+    "MODELS",
+    "RATE/MIN",
+    "CREDITS THIS MONTH",
+    "PREMIUM THIS MONTH (LEGACY)",
+    "EXPIRES",
+    "CREATED",
+    "LAST USED",
+    "STATUS",
+  ];
   const body = rows.map((r) => [
     r.id,
     r.tier,
     r.label || "-",
     r.allowedModels.join(","),
     r.rateLimit?.toString() ?? "-",
-    `${premium(used.get(r.id) ?? 0)}${r.premiumQuota === null ? "" : ` of ${r.premiumQuota}`}`,
+    `${formatCredits(used.spent.get(r.id) ?? 0)}${r.budgetNanoAiu === null ? "" : ` of ${formatCredits(r.budgetNanoAiu)}`}`,
+    `${premium(used.premium.get(r.id) ?? 0)}${r.premiumQuota === null ? "" : ` of ${r.premiumQuota}`}`,
     time(r.expiresAt),
     time(r.createdAt),
     time(r.lastUsedAt),
@@ -53,8 +75,8 @@ function table(rows: KeyRow[], used: Map<string, number>, now = Date.now()): str
   return textTable(header, body);
 }
 
-/** Each key's premium requests this calendar month (UTC), from the hourly totals. */
-const usedThisMonth = (store: Store) => premiumUsedThisMonth(store.db);
+/** Each key's use this calendar month (UTC), from the hourly totals. */
+const usedThisMonth = (store: Store): MonthUse => ({ premium: premiumUsedThisMonth(store.db), spent: spentThisMonth(store.db) });
 
 /** The flags `create` and `update` share, read into the settings input both validate the same way. */
 const settingsArgs = {
@@ -64,6 +86,11 @@ const settingsArgs = {
     type: "string",
     description: "premium requests per calendar month, UTC (default: unlimited; none removes it); past it the key gets 429 until the 1st",
     valueHint: "N|none",
+  },
+  budget: {
+    type: "string",
+    description: "GitHub AI credits per calendar month, UTC: 5usd or 500credits (1 credit = $0.01; none removes it); past it the key gets 429 until the 1st",
+    valueHint: "5usd|500credits|none",
   },
   credential: {
     type: "string",
@@ -77,11 +104,19 @@ const settingsArgs = {
   },
 } as const;
 
-const settingsInput = (args: { label?: string; models?: string; "rate-limit"?: string; "premium-quota"?: string; expires?: string }): KeySettingsInput => ({
+const settingsInput = (args: {
+  label?: string;
+  models?: string;
+  "rate-limit"?: string;
+  "premium-quota"?: string;
+  budget?: string;
+  expires?: string;
+}): KeySettingsInput => ({
   label: args.label,
   models: args.models,
   rateLimit: args["rate-limit"],
   premiumQuota: args["premium-quota"],
+  budget: args.budget,
   expires: args.expires,
 });
 
@@ -139,7 +174,7 @@ const list = defineCommand({
     if (args.json)
       console.log(
         JSON.stringify(
-          rows.map((r) => publicView(r, used.get(r.id))),
+          rows.map((r) => publicView(r, used)),
           null,
           2,
         ),
@@ -158,7 +193,7 @@ const show = defineCommand({
   run: guarded(async ({ args }) => {
     const [found, used] = await withStore(dbPath(args["db-path"]), (store) => [keyById(store.db, args.id), usedThisMonth(store)] as const);
     const row = findOrFail(found, args.id);
-    if (args.json) console.log(JSON.stringify(publicView(row, used.get(row.id)), null, 2));
+    if (args.json) console.log(JSON.stringify(publicView(row, used), null, 2));
     else console.log(table([row], used));
   }),
 });
@@ -186,7 +221,7 @@ const update = defineCommand({
       return { after, used: usedThisMonth(store) };
     });
     if (args.json) {
-      console.log(JSON.stringify(publicView(after, used.get(after.id)), null, 2));
+      console.log(JSON.stringify(publicView(after, used), null, 2));
       return;
     }
     console.log(table([after], used));

@@ -1,4 +1,6 @@
 /** The keys feature's public face: what the server, the boot and other features use. */
+
+export { CreditBudget, creditBudget } from "./budget";
 export { crossSiteGuard, hostGuard } from "./guards";
 export { LastUsedTracker, noteLastUsed } from "./last-used";
 export { createKey, type KeySpec, keyForSecret, keySpecFrom } from "./manage";

@@ -10,6 +10,7 @@ export interface KeySpec {
   allowedModels: string[];
   rateLimit: number | null;
   premiumQuota?: number | null;
+  budgetNanoAiu?: number | null;
   expiresAt?: number | null;
 }
 
@@ -21,6 +22,7 @@ export function keySpecFrom(tier: KeyTier, settings: KeySettings): KeySpec {
     allowedModels: settings.allowedModels ?? ["*"],
     rateLimit: settings.rateLimit ?? null,
     premiumQuota: settings.premiumQuota ?? null,
+    budgetNanoAiu: settings.budgetNanoAiu ?? null,
     expiresAt: settings.expiresAt ?? null,
   };
 }

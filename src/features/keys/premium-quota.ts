@@ -19,11 +19,12 @@ export function premiumUsedThisMonth(db: AppDatabase, now = Date.now()): Map<str
   return premiumUsedByKey(db, month.start, month.end);
 }
 
-/** What a committed event tells the quota: whose it was, when, and the premium requests it cost. */
+/** What a committed event tells a monthly limit: whose it was, when, and what it cost (premium requests, nano-AIU). */
 export interface CommittedUse {
   keyId: string;
   ts: number;
   premiumRequests?: number | null;
+  costNanoAiu?: number | null;
 }
 
 export interface PremiumUsageOptions {
@@ -36,14 +37,14 @@ export interface PremiumUsageOptions {
 }
 
 /**
- * Premium requests each key used this calendar month (UTC), as usage_hourly
- * counts them. A key's sum is read from the database once, then kept current
+ * What each key used this calendar month (UTC) of one monthly limit, as usage_hourly
+ * counts it. A key's sum is read from the database once, then kept current
  * by this process's own commits (`committed`, called by the event recorder),
  * and read again after `ttlMs` in case another process recorded some, or when
  * the month turns.
  */
-export class PremiumUsage {
-  /** Premium requests held by each key's requests in flight, until their events are committed. */
+export class MonthlyUse {
+  /** What each key's requests in flight hold, until their events are committed. */
   readonly inFlight = new Reservations();
   private cache = new Map<string, { month: number; used: number; readAt: number }>();
   readonly now: () => number;
@@ -52,6 +53,8 @@ export class PremiumUsage {
 
   constructor(
     private readonly store: Store,
+    private readonly usedBetween: (db: AppDatabase, keyId: string, from: number, to: number) => number,
+    private readonly costOf: (event: CommittedUse) => number | null | undefined,
     options: PremiumUsageOptions = {},
   ) {
     this.now = options.now ?? Date.now;
@@ -65,18 +68,26 @@ export class PremiumUsage {
     const cached = this.cache.get(keyId);
     const t = this.monotonic();
     if (cached && cached.month === month.start && t - cached.readAt < this.ttlMs) return cached.used;
-    const used = premiumUsedBetween(this.store.db, keyId, month.start, month.end);
+    const used = this.usedBetween(this.store.db, keyId, month.start, month.end);
     this.cache.set(keyId, { month: month.start, used, readAt: t });
     return used;
   }
 
-  /** Events just committed to usage_hourly: their premium requests are added to the cached sums. */
+  /** Events just committed to usage_hourly: their cost is added to the cached sums. */
   committed(events: readonly CommittedUse[]): void {
     for (const event of events) {
-      if (!event.premiumRequests) continue;
+      const cost = this.costOf(event);
+      if (!cost) continue;
       const cached = this.cache.get(event.keyId);
-      if (cached && cached.month === monthOf(event.ts).start) cached.used += event.premiumRequests;
+      if (cached && cached.month === monthOf(event.ts).start) cached.used += cost;
     }
+  }
+}
+
+/** Premium requests each key used this calendar month (UTC): what --premium-quota reads. */
+export class PremiumUsage extends MonthlyUse {
+  constructor(store: Store, options: PremiumUsageOptions = {}) {
+    super(store, premiumUsedBetween, (event) => event.premiumRequests, options);
   }
 }
 

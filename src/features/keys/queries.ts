@@ -15,11 +15,12 @@ export interface NewKey {
   allowedModels: string[];
   rateLimit: number | null;
   premiumQuota?: number | null;
+  budgetNanoAiu?: number | null;
   expiresAt?: number | null;
 }
 
 /** What `keys update` (or a dashboard) may change on a key; the secret, tier and history stay. */
-export type KeySettings = Partial<Pick<KeyRow, "label" | "allowedModels" | "rateLimit" | "premiumQuota" | "expiresAt">>;
+export type KeySettings = Partial<Pick<KeyRow, "label" | "allowedModels" | "rateLimit" | "premiumQuota" | "budgetNanoAiu" | "expiresAt">>;
 
 /** Binds a key to a credential (by its label), or unbinds it with `none`; false when the key does not exist or was revoked. */
 export function bindKey(db: AppDatabase, id: string, credentialLabel: string): boolean {
@@ -124,27 +125,37 @@ export function recordLastUsed(store: Store, used: Map<string, number>): void {
   });
 }
 
-/** Premium requests (Copilot's billing unit) a key used in [from, to): whole hours of usage_hourly. Prepared: read by the quota check. */
-const premiumOfKey = preparedFor((db) =>
-  db
-    .select({ used: sum(usageHourly.premiumRequests).mapWith(Number) })
-    .from(usageHourly)
-    .where(and(eq(usageHourly.keyId, sql.placeholder("keyId")), gte(usageHourly.hour, sql.placeholder("from")), lt(usageHourly.hour, sql.placeholder("to"))))
-    .prepare(),
-);
+/** A usage_hourly counter that a monthly limit reads: premium requests (--premium-quota) or nano-AIU (--budget). */
+type LimitColumn = typeof usageHourly.premiumRequests | typeof usageHourly.costNanoAiu;
+
+/** What a key used of a counter in [from, to): whole hours of usage_hourly. Prepared: read by the limit checks. */
+const keySumOf = (column: LimitColumn) =>
+  preparedFor((db) =>
+    db
+      .select({ used: sum(column).mapWith(Number) })
+      .from(usageHourly)
+      .where(and(eq(usageHourly.keyId, sql.placeholder("keyId")), gte(usageHourly.hour, sql.placeholder("from")), lt(usageHourly.hour, sql.placeholder("to"))))
+      .prepare(),
+  );
+const premiumOfKey = keySumOf(usageHourly.premiumRequests);
+const costOfKey = keySumOf(usageHourly.costNanoAiu);
 
 export const premiumUsedBetween = (db: AppDatabase, keyId: string, from: number, to: number): number => premiumOfKey(db).get({ keyId, from, to })?.used ?? 0;
+export const costBetween = (db: AppDatabase, keyId: string, from: number, to: number): number => costOfKey(db).get({ keyId, from, to })?.used ?? 0;
 
-/** Premium requests per key in [from, to), for lists; keys that used none are absent. */
-export function premiumUsedByKey(db: AppDatabase, from: number, to: number): Map<string, number> {
+/** A counter per key in [from, to), for lists; keys that used none are absent. */
+function sumByKey(db: AppDatabase, column: LimitColumn, from: number, to: number): Map<string, number> {
   const rows = db
-    .select({ keyId: usageHourly.keyId, used: sum(usageHourly.premiumRequests).mapWith(Number) })
+    .select({ keyId: usageHourly.keyId, used: sum(column).mapWith(Number) })
     .from(usageHourly)
     .where(and(gte(usageHourly.hour, from), lt(usageHourly.hour, to)))
     .groupBy(usageHourly.keyId)
     .all();
   return new Map(rows.map((r) => [r.keyId, r.used ?? 0]));
 }
+
+export const premiumUsedByKey = (db: AppDatabase, from: number, to: number) => sumByKey(db, usageHourly.premiumRequests, from, to);
+export const costByKey = (db: AppDatabase, from: number, to: number) => sumByKey(db, usageHourly.costNanoAiu, from, to);
 
 /** A key's settings and state, never its secret or hash: what the CLI prints and the audit log keeps. */
 export function keyView(row: KeyRow) {
@@ -155,6 +166,7 @@ export function keyView(row: KeyRow) {
     allowedModels: row.allowedModels,
     rateLimit: row.rateLimit,
     premiumQuota: row.premiumQuota,
+    budgetNanoAiu: row.budgetNanoAiu,
     expiresAt: row.expiresAt,
     revokedAt: row.revokedAt,
     credentialId: row.credentialId,

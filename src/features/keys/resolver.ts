@@ -12,6 +12,8 @@ export interface ResolvedKey {
   rateLimit: number | null;
   /** Premium requests per calendar month (UTC); null: no quota. */
   premiumQuota: number | null;
+  /** GitHub AI credits per calendar month (UTC), in nano-AIU; null: no budget. */
+  budgetNanoAiu: number | null;
   /** Unix ms from which the key is refused; null: never. */
   expiresAt: number | null;
   /** The credential (Copilot seat) this key is bound to; null: the default GitHub token, or the pool. */
@@ -32,6 +34,7 @@ export const NO_AUTH_KEY: ResolvedKey = {
   allowedModels: ["*"],
   rateLimit: null,
   premiumQuota: null,
+  budgetNanoAiu: null,
   expiresAt: null,
   credentialId: null,
   allows: () => true,
@@ -126,6 +129,7 @@ function toEntry(row: KeyRow | undefined): ResolvedKey | { revokedId: string } |
     allowedModels: row.allowedModels,
     rateLimit: row.rateLimit,
     premiumQuota: row.premiumQuota,
+    budgetNanoAiu: row.budgetNanoAiu,
     expiresAt: row.expiresAt,
     credentialId: row.credentialId,
     allows: modelMatcher(row.allowedModels),

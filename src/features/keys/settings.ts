@@ -1,5 +1,6 @@
 import type { Store } from "~/db";
 import { cmd } from "~/lib/command-name";
+import { NANO_AIU_PER_CREDIT, NANO_AIU_PER_USD } from "~/lib/credits";
 import { AppError } from "~/lib/errors";
 import { parseModelList } from "./models";
 import { type KeyRow, type KeySettings, keyById, updateKeySettings } from "./queries";
@@ -17,6 +18,8 @@ export interface KeySettingsInput {
   rateLimit?: string;
   /** Premium requests per calendar month (UTC), or `none`. */
   premiumQuota?: string;
+  /** GitHub AI credits per calendar month (UTC): `5usd`, `500credits`, or `none`. */
+  budget?: string;
   /** `30d`, `12h`, `2w`, a date (`2026-12-31`, 00:00 UTC), a date-time with its zone (`2026-12-31T18:00Z`), or `never`. */
   expires?: string;
 }
@@ -52,6 +55,7 @@ export function keySettingsText(row: KeyRow): Required<KeySettingsInput> {
     models: row.allowedModels.join(","),
     rateLimit: row.rateLimit === null ? "none" : String(row.rateLimit),
     premiumQuota: row.premiumQuota === null ? "none" : String(row.premiumQuota),
+    budget: budgetText(row.budgetNanoAiu),
     expires: row.expiresAt === null ? "never" : expiresText(row.expiresAt),
   };
 }
@@ -65,8 +69,34 @@ export function parseKeySettings(input: KeySettingsInput, now = Date.now()): Key
   if (input.premiumQuota !== undefined) {
     settings.premiumQuota = parseLimit("--premium-quota", input.premiumQuota, QUOTA_MAX, "premium requests per month", "300");
   }
+  if (input.budget !== undefined) settings.budgetNanoAiu = parseBudget(input.budget);
   if (input.expires !== undefined) settings.expiresAt = parseExpires(input.expires, now);
   return settings;
+}
+
+/** The largest budget accepted: $100,000 a month keeps nano-AIU sums exact in a double. */
+const BUDGET_MAX_USD = 100_000;
+const BUDGET_HINT = "pass an amount with its unit: --budget 5usd (US dollars), --budget 500credits (GitHub AI credits, 1 credit = $0.01), or --budget none";
+
+/** A monthly budget in nano-AIU: `5usd`, `$5`, `2.50 usd`, `500credits`, `500 credits`; null for `none`. */
+export function parseBudget(value: string): number | null {
+  const text = value.trim().toLowerCase();
+  if (text === "none") return null;
+  const match = text.match(/^(\$)?\s*(\d+(?:\.\d+)?)\s*(usd|\$|credits?)?$/);
+  const unit = match?.[1] ? "usd" : match?.[3]?.startsWith("credit") ? "credits" : match?.[3] ? "usd" : undefined;
+  if (!match || !unit) throw new AppError(`--budget ${value} is not an amount with a unit`, BUDGET_HINT);
+  const nano = Math.round(Number(match[2]) * (unit === "usd" ? NANO_AIU_PER_USD : NANO_AIU_PER_CREDIT));
+  if (nano < 1) throw new AppError(`--budget ${value} is nothing`, `${BUDGET_HINT}; to stop a key now, revoke it`);
+  if (nano > BUDGET_MAX_USD * NANO_AIU_PER_USD) {
+    throw new AppError(`--budget ${value} is above the largest accepted budget, ${BUDGET_MAX_USD}usd a month`, "pass --budget none for no budget");
+  }
+  return nano;
+}
+
+/** A budget as it is typed back: in dollars when whole cents, else in credits. */
+export function budgetText(nano: number | null): string {
+  if (nano === null) return "none";
+  return nano % NANO_AIU_PER_CREDIT === 0 ? `${nano / NANO_AIU_PER_USD}usd` : `${nano / NANO_AIU_PER_CREDIT}credits`;
 }
 
 function parseLabel(value: string): string {
@@ -133,7 +163,7 @@ export function parseExpires(value: string, now = Date.now()): number | null {
 export function updateKey(store: Store, id: string, input: KeySettingsInput, now = Date.now()): { before: KeyRow; after: KeyRow } {
   const settings = parseKeySettings(input, now);
   if (Object.keys(settings).length === 0) {
-    throw new AppError("nothing to change", "pass at least one of --label, --models, --rate-limit, --premium-quota, --expires");
+    throw new AppError("nothing to change", "pass at least one of --label, --models, --rate-limit, --premium-quota, --budget, --expires");
   }
   return store.transaction(() => {
     const before = keyById(store.db, id);

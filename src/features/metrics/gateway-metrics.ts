@@ -16,6 +16,8 @@ export interface MetricsSources {
   replicating: boolean;
   /** Which protocol each recorded route belongs to (server.ts's lists). */
   protocols: Record<string, { usage: readonly string[]; other: readonly string[] }>;
+  /** Each Copilot seat's windows (session, weekly…): gauges of percent left and seconds to reset. */
+  windows?: () => { seat: string; windows: { states: ReadonlyMap<string, { remainingPercent: number; resetsAt: number | null }> } }[];
 }
 
 /** A request that named no model, or one the catalog does not list: two fixed values, so a client cannot mint series. */
@@ -46,7 +48,38 @@ export class GatewayMetrics {
     this.catalogLoadedAt = sources.catalog?.lastLoadedAt;
     const registers = [this.registry];
     this.scrapeTimeMetrics(registers);
+    this.windowGauges(registers);
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Copilot's windows per seat, read at scrape time: labels are seat labels (the store's) and window names (fixed). */
+  private windowGauges(registers: Registry[]): void {
+    const windows = this.sources.windows;
+    if (!windows) return;
+    const collectWith = (read: (state: { remainingPercent: number; resetsAt: number | null }) => number | undefined) =>
+      function (this: Gauge) {
+        this.reset();
+        for (const { seat, windows: w } of windows()) {
+          for (const [window, state] of w.states) {
+            const value = read(state);
+            if (value !== undefined) this.set({ seat, window }, value);
+          }
+        }
+      };
+    new Gauge({
+      name: "copilot_api_window_remaining_percent",
+      help: "Percent left of each Copilot usage window (session, weekly, quota snapshots) as its last answer said, per seat",
+      labelNames: ["seat", "window"],
+      registers,
+      collect: collectWith((state) => state.remainingPercent),
+    });
+    new Gauge({
+      name: "copilot_api_window_reset_seconds",
+      help: "Seconds until each Copilot usage window resets, as its last answer said, per seat",
+      labelNames: ["seat", "window"],
+      registers,
+      collect: collectWith((state) => (state.resetsAt === null ? undefined : Math.max(0, (state.resetsAt - Date.now()) / 1000))),
+    });
   }
 
   /**

@@ -23,6 +23,8 @@ interface Totals {
   latencySum: number;
   tokens: number[];
   premium: number;
+  /** Copilot's metered cost (nano-AIU); answers without one add nothing. */
+  cost: number;
 }
 
 /** What the exposition reads about labels at scrape time. */
@@ -74,6 +76,7 @@ export class RequestSeries {
         latencySum: 0,
         tokens: TOKEN_KINDS.map(() => 0),
         premium: 0,
+        cost: 0,
       };
       this.totals.set(id, t);
     }
@@ -91,6 +94,7 @@ export class RequestSeries {
       if (count) t.tokens[i]! += count;
     }
     if (event.premiumRequests) t.premium += event.premiumRequests;
+    if (event.costNanoAiu) t.cost += event.costNanoAiu;
   }
 
   /** The four families in the Prometheus text format (0.0.4). */
@@ -165,6 +169,25 @@ export class RequestSeries {
       },
     );
     for (const { labels: text, value } of premium) if (value.sum) out.push(`copilot_api_premium_requests_total{${text}} ${value.sum}`);
+
+    family(
+      "copilot_api_cost_nano_aiu_total",
+      "counter",
+      "What Copilot metered (copilot_usage.total_nano_aiu; 1 GitHub AI credit = 1e9, $0.01), by model and key; answers without a cost add nothing",
+    );
+    const cost = groupBy(
+      rows,
+      (t) => [
+        ["model", t.model],
+        ["key", t.key],
+        ["key_label", keyLabel.get(t.key)!],
+      ],
+      () => ({ sum: 0 }),
+      (p, t) => {
+        p.sum += t.cost;
+      },
+    );
+    for (const { labels: text, value } of cost) if (value.sum) out.push(`copilot_api_cost_nano_aiu_total{${text}} ${value.sum}`);
     return `${out.join("\n")}\n`;
   }
 }

@@ -7,6 +7,7 @@ import { type UpstreamUrls, upstreamUrls } from "~/upstream/config";
 import { fetchCopilotUser } from "~/upstream/copilot-user";
 import { resolveGithubToken } from "~/upstream/github-token";
 import { formatQuota, type QuotaReport, summarize } from "./quota";
+import { formatWindows, readWindowsFile, windowsFileOf } from "./windows";
 
 /** Each stored credential's counters (or why they could not be read), asked of GitHub with its own token. */
 export type CredentialQuotas = (dbPath: string, urls: UpstreamUrls) => Promise<{ label: string; id: string; report?: QuotaReport; error?: string }[]>;
@@ -26,7 +27,7 @@ export function quotaCommandWith(credentialQuotas: CredentialQuotas) {
     meta: {
       name: "quota",
       description:
-        "Copilot's own counters, for the default GitHub token and each credential: premium interactions, chat and completions used and left, and the reset date",
+        "Copilot's own counters, for the default GitHub token and each credential: premium interactions, chat and completions used and left, the reset date, and the session and weekly windows",
     },
     args: {
       ...dbPathArg,
@@ -41,13 +42,16 @@ export function quotaCommandWith(credentialQuotas: CredentialQuotas) {
       // The default token is needed only when there is no credential to show.
       const github = credentials.length ? resolveGithubToken(githubTokenFlags(args)) : requireGithubToken(githubTokenFlags(args));
       const report = github && summarize(await fetchCopilotUser(urls, github.token));
+      // The session and weekly windows come from Copilot's answers, which only the running server sees.
+      const windows = readWindowsFile(windowsFileOf(dbPath(args["db-path"])));
       if (args.json) {
-        console.log(JSON.stringify(credentials.length ? { ...report, credentials } : report, null, 2));
+        console.log(JSON.stringify({ ...report, windows: windows ?? [], ...(credentials.length ? { credentials } : {}) }, null, 2));
         return;
       }
       const blocks = report ? [`default GitHub token\n${formatQuota(report)}`] : [];
       for (const c of credentials)
         blocks.push(`credential ${c.label} (${c.id})\n${c.report ? formatQuota(c.report) : `  could not read its counters: ${c.error}`}`);
+      blocks.push(formatWindows(windows));
       console.log(blocks.join("\n\n"));
     }),
   });

@@ -6,9 +6,13 @@ import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { GithubTokenRejected } from "~/upstream/copilot-token";
 import type { QuotaSource } from "./quota";
+import { type SeatWindows, windowsReport } from "./windows";
 
-/** GET /admin/quota: Copilot's own counters for this server's GitHub account, for admin keys (server.ts mounts it behind requireAdmin). */
-export function quotaRoutes(source: QuotaSource | undefined) {
+/**
+ * GET /admin/quota: Copilot's own counters for this server's GitHub account, and each seat's session and
+ * weekly windows as last seen, for admin keys (server.ts mounts it behind requireAdmin).
+ */
+export function quotaRoutes(source: QuotaSource | undefined, seats: SeatWindows = () => []) {
   return new Hono<AppEnv>().get("/quota", async (c) => {
     if (!source) {
       return apiError(c, 503, {
@@ -18,7 +22,7 @@ export function quotaRoutes(source: QuotaSource | undefined) {
       });
     }
     try {
-      return c.json(await source.get());
+      return c.json({ ...(await source.get()), windows: windowsReport(seats) });
     } catch (error) {
       if (error instanceof GithubTokenRejected) {
         c.header("x-should-retry", "false");

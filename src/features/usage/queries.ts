@@ -2,13 +2,14 @@ import { and, eq, gte, lt, type SQL, sql } from "drizzle-orm";
 import type { AppDatabase } from "~/db";
 import { events, usageHourly } from "~/db/schema";
 import { HOUR_MS, LATENCY_BUCKETS } from "~/features/events";
+import { creditsOf, usdOf } from "~/lib/credits";
 
 /** credential: the seat that answered ("" for the default GitHub token), exact for as long as usage_hourly is kept. */
 export const USAGE_GROUPS = ["key", "model", "day", "credential"] as const;
 export type UsageGroup = (typeof USAGE_GROUPS)[number];
 
 /** The counters summed per group, from usage_hourly and events alike (same names in both). */
-const COUNTED = ["promptTokens", "completionTokens", "cacheReadTokens", "cacheCreationTokens", "reasoningTokens", "premiumRequests"] as const;
+const COUNTED = ["promptTokens", "completionTokens", "cacheReadTokens", "cacheCreationTokens", "reasoningTokens", "premiumRequests", "costNanoAiu"] as const;
 type Counted = (typeof COUNTED)[number];
 
 export interface UsageRow extends Record<Counted, number> {
@@ -17,6 +18,12 @@ export interface UsageRow extends Record<Counted, number> {
   errors: number;
   /** Requests whose answer carried no usage block: their tokens are not in the sums. */
   usageUnknown: number;
+  /** Answered requests Copilot sent no cost for: not in costNanoAiu (unknown, not free). */
+  costUnknown: number;
+  /** costNanoAiu in GitHub AI credits (1 credit = 1e9 nano-AIU). */
+  credits: number;
+  /** costNanoAiu in US dollars (1 credit = $0.01). */
+  usd: number;
   avgLatencyMs: number;
   maxLatencyMs: number;
   /**
@@ -41,7 +48,7 @@ export interface UsageResult {
 }
 
 /** A group's sums before averages and percentiles are taken. */
-type Sums = Pick<UsageRow, "group" | "requests" | "errors" | Counted | "usageUnknown"> & {
+type Sums = Pick<UsageRow, "group" | "requests" | "errors" | Counted | "usageUnknown" | "costUnknown"> & {
   latencySum: number;
   latencyMax: number;
   buckets: number[];
@@ -76,6 +83,7 @@ export function usageReport(db: AppDatabase, query: UsageQuery): UsageResult {
       errors: sql<number>`sum(${usageHourly.errors})`,
       ...(Object.fromEntries(COUNTED.map((column) => [column, sql<number>`sum(${usageHourly[column]})`])) as Record<Counted, SQL<number>>),
       usageUnknown: sql<number>`sum(${usageHourly.usageUnknown})`,
+      costUnknown: sql<number>`sum(${usageHourly.costUnknown})`,
       latencySum: sql<number>`sum(${usageHourly.latencyMsSum})`,
       latencyMax: sql<number>`max(${usageHourly.latencyMsMax})`,
       ...hourBucketSums,
@@ -100,6 +108,8 @@ export function usageReport(db: AppDatabase, query: UsageQuery): UsageResult {
             errors: sql<number>`count(${events.error})`,
             ...(Object.fromEntries(COUNTED.map((column) => [column, sql<number>`coalesce(sum(${events[column]}), 0)`])) as Record<Counted, SQL<number>>),
             usageUnknown: sql<number>`sum(${events.usageUnknown})`,
+            // As telemetry counts it: sent to Copilot (an initiator), answered, no cost.
+            costUnknown: sql<number>`coalesce(sum(${events.costNanoAiu} IS NULL AND ${events.initiator} IS NOT NULL AND ${events.status} < 400), 0)`,
             latencySum: sql<number>`sum(${events.latencyMs})`,
             latencyMax: sql<number>`max(${events.latencyMs})`,
             ...eventBucketSums,
@@ -136,6 +146,7 @@ function emptySums(group: string): Sums {
     errors: 0,
     ...(Object.fromEntries(COUNTED.map((column) => [column, 0])) as Record<Counted, number>),
     usageUnknown: 0,
+    costUnknown: 0,
     latencySum: 0,
     latencyMax: 0,
     buckets: LATENCY_BUCKETS.map(() => 0),
@@ -147,6 +158,7 @@ function add(into: Sums, part: Sums): void {
   into.errors += part.errors;
   for (const column of COUNTED) into[column] += part[column];
   into.usageUnknown += part.usageUnknown;
+  into.costUnknown += part.costUnknown;
   into.latencySum += part.latencySum;
   into.latencyMax = Math.max(into.latencyMax, part.latencyMax);
   part.buckets.forEach((n, i) => {
@@ -164,6 +176,9 @@ function finish(sums: Sums): UsageRow {
       number
     >),
     usageUnknown: sums.usageUnknown,
+    costUnknown: sums.costUnknown,
+    credits: creditsOf(sums.costNanoAiu),
+    usd: usdOf(sums.costNanoAiu),
     avgLatencyMs: sums.requests ? Math.round(sums.latencySum / sums.requests) : 0,
     maxLatencyMs: sums.latencyMax,
     p50LatencyMs: percentile(sums.buckets, 0.5, sums.latencyMax),

@@ -1,6 +1,7 @@
 import type { AppDatabase } from "~/db";
 import { credentialLabels } from "~/features/credentials";
 import { listKeys } from "~/features/keys";
+import { formatCredits, formatUsd } from "~/lib/credits";
 import { AppError } from "~/lib/errors";
 import { textTable } from "~/lib/table";
 import { USAGE_GROUPS, type UsageGroup, type UsageRow, usageReport } from "./queries";
@@ -59,6 +60,9 @@ export function formatReport(report: UsageReport): string {
     "PROMPT TOK",
     "CACHED TOK",
     "COMPLETION TOK",
+    "CREDITS",
+    "USD",
+    "NO COST",
     "PREMIUM*",
     "NO USAGE",
     "AVG MS",
@@ -74,6 +78,9 @@ export function formatReport(report: UsageReport): string {
       r.promptTokens,
       r.cacheReadTokens,
       r.completionTokens,
+      formatCredits(r.costNanoAiu),
+      formatUsd(r.costNanoAiu),
+      r.costUnknown,
       Math.round(r.premiumRequests * 100) / 100,
       r.usageUnknown,
       r.avgLatencyMs,
@@ -85,6 +92,7 @@ export function formatReport(report: UsageReport): string {
   return [
     `usage from ${report.since} to ${report.until}${report.key ? ` for key ${report.key}` : ""}`,
     textTable(header, body, { numeric: true }),
+    "credits: GitHub AI credits as Copilot metered each answer (1 credit = $0.01); NO COST: answers Copilot sent no cost for, not in the sums",
     "* premium requests × multiplier: the legacy unit, billed only on annual Pro/Pro+ plans until they renew",
   ].join("\n");
 }

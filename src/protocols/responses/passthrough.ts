@@ -4,18 +4,23 @@
  * gets stored and where usage is read. Only those events are parsed; every chunk goes on
  * unchanged and unbuffered.
  */
-import { isTerminalEventName, terminalEvent } from "./usage";
+import { isTerminalEventName, type TerminalEvent, terminalEvent } from "./usage";
 
 /** How much of a data line is enough to tell a terminal event by its `"type"` when no `event:` line named it. */
 const TYPE_WINDOW = 120;
 const TERMINAL_TYPE = /"type"\s*:\s*"response\.(completed|incomplete|failed)"/;
 
 export class TerminalEventTap {
-  /** The Response of the terminal event, once it went by. */
-  response: Record<string, unknown> | undefined;
+  /** The terminal event, once it went by. */
+  event: TerminalEvent | undefined;
   private readonly decoder = new TextDecoder();
   private pending = "";
   private eventName = "";
+
+  /** The Response of the terminal event, once it went by. */
+  get response(): Record<string, unknown> | undefined {
+    return this.event?.response;
+  }
 
   constructor(private readonly onResponse: (response: Record<string, unknown>) => void = () => {}) {}
 
@@ -65,12 +70,12 @@ export class TerminalEventTap {
       this.eventName = line.slice(6).trim();
       return;
     }
-    if (!line.startsWith("data:") || this.response) return;
+    if (!line.startsWith("data:") || this.event) return;
     const named = this.eventName !== "";
     if (named ? !isTerminalEventName(this.eventName) : !TERMINAL_TYPE.test(line.slice(0, TYPE_WINDOW))) return;
-    const response = terminalEvent(line.slice(5).trim());
-    if (!response) return;
-    this.response = response;
-    this.onResponse(response);
+    const event = terminalEvent(line.slice(5).trim());
+    if (!event) return;
+    this.event = event;
+    this.onResponse(event.response);
   }
 }

@@ -1,5 +1,6 @@
 import type { Context, Hono } from "hono";
 import type { AppEnv } from "~/app-env";
+import { noteCost } from "~/features/events";
 import { expandChain, isStoredStatus, type StoredResponse, type StoredResponses } from "~/features/responses";
 import { ApiFailure } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
@@ -131,7 +132,7 @@ async function native({ c, request, text, send, observe }: ModelCall<ResponsesRe
   const { previous, items, save, traits } = conversation(c, request, text, store);
   const body = previous === null ? text : JSON.stringify({ ...request, input: items, previous_response_id: undefined });
   const tap = new TerminalEventTap(save);
-  const observer = observe(responsesUsage(() => tap.response));
+  const observer = observe(responsesUsage(() => tap.event));
   const answer = observer.answer;
   observer.answer = (json) => {
     answer(json);
@@ -189,6 +190,7 @@ async function translated({ c, request, text, entry, upstreamModel, send, observ
   const completion = await readChatAnswer(upstream);
   const response = chatToResponse(completion, context);
   observer.answer(response);
+  noteCost(c.var.event, completion); // the translated Response has no copilot_usage: Copilot's chat answer does
   if (typeof completion.model === "string" && completion.model !== "") c.var.event.upstreamModel = completion.model;
   save?.(response);
   return c.json(response);

@@ -1,4 +1,4 @@
-import type { EventDraft, UsageReader } from "~/features/events";
+import { type EventDraft, noteCost, type UsageReader } from "~/features/events";
 
 /**
  * Usage in the Responses API: a Response's `usage` block
@@ -33,17 +33,20 @@ export function terminalResponseIn(text: string): Record<string, unknown> | unde
   for (const line of text.split("\n").reverse()) {
     if (!line.startsWith("data:")) continue;
     const event = terminalEvent(line.slice(5).trim());
-    if (event) return event;
+    if (event) return event.response;
   }
   return undefined;
 }
 
-/** Parses one SSE data payload when it is a terminal event; its Response, else undefined. */
-export function terminalEvent(data: string): Record<string, unknown> | undefined {
+/** A terminal event: its Response, and Copilot's meter beside it (copilot_usage, at the event's top level). */
+export type TerminalEvent = { response: Record<string, unknown> } & Record<string, unknown>;
+
+/** Parses one SSE data payload when it is a terminal event; the event, else undefined. */
+export function terminalEvent(data: string): TerminalEvent | undefined {
   try {
     const event = JSON.parse(data) as { type?: unknown; response?: unknown };
     if (typeof event.type === "string" && TERMINAL_EVENTS.has(event.type) && typeof event.response === "object" && event.response !== null) {
-      return event.response as Record<string, unknown>;
+      return event as TerminalEvent;
     }
   } catch {
     // cut by the tail window, or not JSON
@@ -53,11 +56,18 @@ export function terminalEvent(data: string): Record<string, unknown> | undefined
 
 export const isTerminalEventName = (name: string) => TERMINAL_EVENTS.has(name);
 
-/** Reads usage from a Response answer, or from a stream's terminal event (`found` first: the whole event, when the route caught it). */
-export function responsesUsage(found: () => unknown = () => undefined): UsageReader {
+/**
+ * Reads usage from a Response answer, or from a stream's terminal event (`found` first: the whole
+ * event, when the route caught it, with Copilot's meter beside the Response however long its line).
+ */
+export function responsesUsage(found: () => TerminalEvent | undefined = () => undefined): UsageReader {
   return {
     fromAnswer: noteResponseUsage,
-    fromStream: (draft, { tail }) => noteResponseUsage(draft, found() ?? terminalResponseIn(tail)),
+    fromStream: (draft, { tail }) => {
+      const event = found();
+      noteResponseUsage(draft, event?.response ?? terminalResponseIn(tail));
+      if (event) noteCost(draft, event);
+    },
   };
 }
 

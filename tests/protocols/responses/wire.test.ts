@@ -155,8 +155,10 @@ describe("usage", () => {
     responsesUsage().fromStream(fromTail, { head: "", tail });
     expect(fromTail.promptTokens).toBe(21);
     const caught = newDraft();
-    responsesUsage(() => ({ usage: { input_tokens: 1, output_tokens: 2 } })).fromStream(caught, { head: "", tail });
-    expect(caught).toMatchObject({ promptTokens: 1, completionTokens: 2, cacheReadTokens: null });
+    // Copilot's meter sits beside the Response, at the event's top level: read from the caught event however long its line.
+    const event = { type: "response.completed", response: { usage: { input_tokens: 1, output_tokens: 2 } }, copilot_usage: { total_nano_aiu: 42 } };
+    responsesUsage(() => event).fromStream(caught, { head: "", tail });
+    expect(caught).toMatchObject({ promptTokens: 1, completionTokens: 2, cacheReadTokens: null, costNanoAiu: 42 });
     const none = newDraft();
     responsesUsage().fromStream(none, { head: "", tail: "data: {}\n\n" });
     expect(none.usageSeen).toBe(false);

@@ -45,7 +45,8 @@
       ["cacheReadTokens", "Cached (of prompt)", PALETTE[3], WIDE],
       ["completionTokens", "Completion", PALETTE[2], NARROW],
     ],
-    premium: [["premiumRequests", "Premium requests", PALETTE[4], WIDE]],
+    credits: [["credits", "AI credits", PALETTE[2], WIDE]],
+    premium: [["premiumRequests", "Premium requests (legacy)", PALETTE[4], WIDE]],
     // Latency is a line (empty buckets are gaps, not zeros); a value with no neighbour gets its point.
     latency: [
       ["p50LatencyMs", "p50 ≤ ms", PALETTE[0]],

@@ -9,6 +9,7 @@ export interface SettingsForm {
   models: string;
   rateLimit: string;
   premiumQuota: string;
+  budget: string;
   expires: string;
 }
 
@@ -16,7 +17,7 @@ export interface KeyForm extends SettingsForm {
   tier: string;
 }
 
-export const EMPTY_FORM: KeyForm = { tier: "client", label: "", models: "", rateLimit: "", premiumQuota: "", expires: "" };
+export const EMPTY_FORM: KeyForm = { tier: "client", label: "", models: "", rateLimit: "", premiumQuota: "", budget: "", expires: "" };
 
 /** A refused form: the AppError's message and, when it has one, what to do. */
 export interface FormError {
@@ -115,6 +116,11 @@ function SettingsFields({ form, error }: { form: SettingsForm; error?: FormError
           aria-invalid={invalid(error, "premiumQuota")}
         />
         <small class="hint">--premium-quota: N, or none</small>
+      </label>
+      <label>
+        Budget per month
+        <input name="budget" maxlength={20} value={form.budget} placeholder="none (unlimited)" aria-invalid={invalid(error, "budget")} />
+        <small class="hint">--budget: 5usd, 500credits, or none</small>
       </label>
       <label>
         Expires

@@ -1,7 +1,8 @@
 import { LATENCY_BUCKETS } from "~/features/events";
-import type { QuotaLine, QuotaReport } from "~/features/quota";
+import type { QuotaLine, QuotaReport, windowsReport } from "~/features/quota";
 import { QUOTA_NAMES } from "~/features/quota";
 import { cmd } from "~/lib/command-name";
+import { formatCredits, formatUsd } from "~/lib/credits";
 import type { Session } from "../env";
 import { type UsageLine, type UsageTables, WINDOWS, type WindowName } from "../queries";
 import { atMost, compact, ms, num, percent, utc } from "./format";
@@ -15,6 +16,7 @@ export const SORTABLE = [
   "promptTokens",
   "completionTokens",
   "cacheReadTokens",
+  "costNanoAiu",
   "premiumRequests",
   "p50LatencyMs",
   "p95LatencyMs",
@@ -40,6 +42,8 @@ export interface UsageView {
   keySort: Sort;
   modelSort: Sort;
   quota: QuotaState;
+  /** Each seat's Copilot windows as last seen. */
+  windows: ReturnType<typeof windowsReport>;
   /** The current query string, for links that change one parameter. */
   query: URLSearchParams;
 }
@@ -50,7 +54,8 @@ const COLUMNS: [SortColumn, string, (line: UsageLine) => string][] = [
   ["promptTokens", "Prompt tok", (l) => num(l.promptTokens)],
   ["completionTokens", "Completion tok", (l) => num(l.completionTokens)],
   ["cacheReadTokens", "Cached tok", (l) => num(l.cacheReadTokens)],
-  ["premiumRequests", "Premium", (l) => num(l.premiumRequests)],
+  ["costNanoAiu", "Credits", (l) => formatCredits(l.costNanoAiu)],
+  ["premiumRequests", "Premium (legacy)", (l) => num(l.premiumRequests)],
   ["p50LatencyMs", "p50 ≤", (l) => ms(l.p50LatencyMs)],
   ["p95LatencyMs", "p95 ≤", (l) => ms(l.p95LatencyMs)],
 ];
@@ -133,6 +138,36 @@ function QuotaMeter({ name, line }: { name: string; line: QuotaLine | null }) {
   );
 }
 
+/** Copilot's session and weekly windows per seat: what is left, when it resets, when it was seen. */
+function Windows({ seats }: { seats: UsageView["windows"] }) {
+  const lines = seats.flatMap(({ seat, windows, exhausted }) =>
+    (["session", "weekly"] as const).flatMap((name) => {
+      const w = windows[name];
+      return w ? [{ seat, name, w, exhausted: exhausted?.window === name ? exhausted.until : null }] : [];
+    }),
+  );
+  return (
+    <section class="panel quota" aria-label="Copilot windows" data-windows>
+      <h2>Copilot usage windows</h2>
+      {lines.length === 0 ? (
+        <p class="muted">None seen yet: Copilot says where its session and weekly windows stand on each answer.</p>
+      ) : (
+        lines.map((l) => (
+          <div class="quota-line" data-window={`${l.seat}/${l.name}`}>
+            <span>
+              {l.seat}: {l.name}
+            </span>
+            <meter min={0} max={100} value={l.w.remainingPercent} low={25} high={50} optimum={100} />
+            <span class="num">
+              {l.exhausted ? `exhausted until ${l.exhausted}` : `${l.w.remainingPercent}% left`}, resets {l.w.resetsAt ?? "(unknown)"}, seen {l.w.seenAt}
+            </span>
+          </div>
+        ))
+      )}
+    </section>
+  );
+}
+
 function Quota({ state }: { state: QuotaState }) {
   return (
     <section class="panel quota" aria-label="Copilot quota">
@@ -165,7 +200,8 @@ const LATENCY_NOTE = `p50 and p95 are read from a histogram: each is the upper b
 const CHARTS: [string, string][] = [
   ["requests", "Requests and errors"],
   ["tokens", "Tokens"],
-  ["premium", "Premium requests"],
+  ["credits", "AI credits (1 credit = $0.01)"],
+  ["premium", "Premium requests (legacy unit)"],
   ["latency", "Latency p50 / p95 (ms, bucket upper bounds)"],
 ];
 
@@ -239,8 +275,18 @@ export function UsagePage(v: UsageView) {
           <span class="label">Completion tokens</span>
           <span class="value">{compact(totals.completionTokens)}</span>
         </div>
-        <div class="card">
-          <span class="label">Premium requests</span>
+        <div class="card" title="GitHub AI credits as Copilot metered each answer; 1 credit = $0.01">
+          <span class="label">AI credits</span>
+          <span class="value" data-total="credits">
+            {formatCredits(totals.costNanoAiu)}
+          </span>
+          <span class="sub">
+            {formatUsd(totals.costNanoAiu)}
+            {totals.costUnknown > 0 ? `, ${num(totals.costUnknown)} without a cost` : ""}
+          </span>
+        </div>
+        <div class="card" title="premium requests × multiplier: billed only on annual Pro/Pro+ plans until they renew">
+          <span class="label">Premium requests (legacy)</span>
           <span class="value">{num(totals.premiumRequests)}</span>
         </div>
         <div class="card" data-card="latency" title={LATENCY_NOTE}>
@@ -266,6 +312,7 @@ export function UsagePage(v: UsageView) {
       </section>
 
       <Quota state={v.quota} />
+      <Windows seats={v.windows} />
 
       <UsageTable caption="By key" param="ks" lines={v.tables.byKey} sort={v.keySort} query={v.query} nameOf={label} />
       <UsageTable caption="By model" param="ms" lines={v.tables.byModel} sort={v.modelSort} query={v.query} nameOf={(m) => m || "(none)"} />
