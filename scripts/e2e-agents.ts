@@ -236,6 +236,15 @@ const RUNS: Run[] = [
     quiet: true,
   },
   {
+    name: "claude-tool-loop-translated",
+    agent: "claude",
+    model: "claude-sonnet-4",
+    prompt: "Run the shell command the fake asks for.",
+    expect: `The tool said: ${FAKE_SHELL_OUTPUT}`,
+    upstreamPath: "/chat/completions",
+    check: toolLoop("tool"),
+  },
+  {
     name: "claude-web-search-native",
     agent: "claude",
     model: "claude-sonnet-4-5",
@@ -289,6 +298,15 @@ const RUNS: Run[] = [
     expect: "the tool said:",
     upstreamPath: "/responses",
     check: all(toolLoop("function_call_output"), reasoningReplayed, webSearchForwarded),
+  },
+  {
+    name: "codex-tool-loop-translated",
+    agent: "codex",
+    model: "gpt-4.1",
+    prompt: "Run the shell command the fake asks for.",
+    expect: "The tool said:",
+    upstreamPath: "/chat/completions",
+    check: toolLoop("tool"),
   },
 ];
 
