@@ -155,39 +155,31 @@ export class RequestSeries {
     for (const { labels: text, value: sums } of tokens)
       for (const [i, [, kind]] of TOKEN_KINDS.entries()) if (sums[i]) out.push(`copilot_api_tokens_total{${text},kind="${kind}"} ${sums[i]}`);
 
-    family("copilot_api_premium_requests_total", "counter", "Premium requests billed (a user-initiated request to a premium model costs its multiplier)");
-    const premium = groupBy(
-      rows,
-      (t) => [
-        ["model", t.model],
-        ["key", t.key],
-        ["key_label", keyLabel.get(t.key)!],
+    // Premium requests and Copilot's metered cost: sums by model and key.
+    const sums = [
+      ["copilot_api_premium_requests_total", "Premium requests billed (a user-initiated request to a premium model costs its multiplier)", "premium"],
+      [
+        "copilot_api_cost_nano_aiu_total",
+        "What Copilot metered (copilot_usage.total_nano_aiu; 1 GitHub AI credit = 1e9, $0.01), by model and key; answers without a cost add nothing",
+        "cost",
       ],
-      () => ({ sum: 0 }),
-      (p, t) => {
-        p.sum += t.premium;
-      },
-    );
-    for (const { labels: text, value } of premium) if (value.sum) out.push(`copilot_api_premium_requests_total{${text}} ${value.sum}`);
-
-    family(
-      "copilot_api_cost_nano_aiu_total",
-      "counter",
-      "What Copilot metered (copilot_usage.total_nano_aiu; 1 GitHub AI credit = 1e9, $0.01), by model and key; answers without a cost add nothing",
-    );
-    const cost = groupBy(
-      rows,
-      (t) => [
-        ["model", t.model],
-        ["key", t.key],
-        ["key_label", keyLabel.get(t.key)!],
-      ],
-      () => ({ sum: 0 }),
-      (p, t) => {
-        p.sum += t.cost;
-      },
-    );
-    for (const { labels: text, value } of cost) if (value.sum) out.push(`copilot_api_cost_nano_aiu_total{${text}} ${value.sum}`);
+    ] as const;
+    for (const [name, help, field] of sums) {
+      family(name, "counter", help);
+      const groups = groupBy(
+        rows,
+        (t) => [
+          ["model", t.model],
+          ["key", t.key],
+          ["key_label", keyLabel.get(t.key)!],
+        ],
+        () => ({ sum: 0 }),
+        (p, t) => {
+          p.sum += t[field];
+        },
+      );
+      for (const { labels: text, value } of groups) if (value.sum) out.push(`${name}{${text}} ${value.sum}`);
+    }
     return `${out.join("\n")}\n`;
   }
 }
