@@ -321,3 +321,13 @@ export function seedUsageHour(
     db.close();
   }
 }
+
+/** Rows of a read-only query on a database file (a second connection, as another process would read it). */
+export const rows = <T>(file: string, sql: string): T[] => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.query<T, []>(sql).all();
+  } finally {
+    db.close();
+  }
+};

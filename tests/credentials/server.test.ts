@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFil
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { startFakeUpstream } from "../fake-upstream";
-import { appDirOf, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startProcess, startServer, tempDir } from "../helpers";
+import { appDirOf, cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, rows, startProcess, startServer, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -17,15 +17,6 @@ fake.users.set(ALICE, { login: "alice", plan: "individual_pro" });
 fake.users.set(BOB, { login: "bob", plan: "business" });
 fake.users.set(ALICE_RENEWED, { login: "alice", plan: "individual_pro" });
 afterAll(() => fake.stop());
-
-const rows = <T>(file: string, sql: string): T[] => {
-  const db = new Database(file, { readonly: true });
-  try {
-    return db.query<T, []>(sql).all();
-  } finally {
-    db.close();
-  }
-};
 
 const chat = (url: string, secret: string, userId?: string) =>
   fetch(`${url}/v1/messages`, {

@@ -2,7 +2,6 @@
 // file:// replica: keys and events under load, a restore on "another machine" (another
 // folder, from a copy of the replica), a restored store that boots and serves, and a
 // replica that survives the gateway's restarts and a migration.
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
@@ -11,7 +10,7 @@ import { openStore } from "~/db";
 import type { DbStatus } from "~/db/status";
 import { findLitestream } from "~/features/replication";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
-import { appMigrations, chat, cleanUpAfterFile, cli, createKeyByCli, dbFileOf, isolatedEnv, startProcess, tempDir, writeMigrations } from "../helpers";
+import { appMigrations, chat, cleanUpAfterFile, cli, createKeyByCli, dbFileOf, isolatedEnv, rows, startProcess, tempDir, writeMigrations } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -25,14 +24,6 @@ beforeAll(() => {
 });
 afterAll(() => fake.stop());
 
-const rows = <T>(file: string, sql: string): T[] => {
-  const db = new Database(file, { readonly: true });
-  try {
-    return db.query<T, []>(sql).all();
-  } finally {
-    db.close();
-  }
-};
 const keyIds = (file: string) => rows<{ id: string }>(file, "SELECT id FROM keys ORDER BY id").map((r) => r.id);
 
 async function status(env: Record<string, string>): Promise<DbStatus> {
@@ -206,8 +197,8 @@ describe("replicating under load", () => {
         now = await status(env);
       }
       expect(now.replication).toMatchObject({ restarts: 1, running: true, live: true });
-      expect(now.replication?.lastError).toContain("litestream exited");
-      expect(server.log()).toContain("restarting it in");
+      // Why it restarted is in the log; the state file's lastError may already be the new Litestream's first warning.
+      expect(server.log()).toMatch(/replication: litestream exited with code \S+.*; restarting it in/);
       const key = await createKeyByCli(env);
       await syncedAfter(env, Date.now());
       expect(await server.stop()).toBe(0);
