@@ -270,21 +270,24 @@ describe("the gateway's WAL management while Litestream replicates", () => {
     const file = dbFileOf(home);
     // Litestream's folder beside the database says it is Litestream's to checkpoint.
     mkdirSync(join(home, "data", "copilot-api", ".copilot-api.db-litestream"));
-    // Another process holds a read transaction for 1.5 s, as Litestream always does (it lets go only to checkpoint).
+    // Another process holds a read transaction, as Litestream always does (it lets go only to checkpoint),
+    // until a second key shows up: then a closing TRUNCATE (waiting for it, or not yet started) would empty
+    // the WAL Litestream has not copied yet. No race with how fast the CLI starts on a loaded machine.
     const holder = Bun.spawn(
       [
         process.execPath,
         "-e",
         `const { Database } = require("bun:sqlite"); const db = new Database(${JSON.stringify(file)});
          db.run("BEGIN"); db.query("SELECT count(*) FROM keys").get(); console.log("holding");
-         await Bun.sleep(1500); db.run("ROLLBACK"); console.log("released"); await Bun.sleep(60000);`,
+         const poll = new Database(${JSON.stringify(file)});
+         while (poll.query("SELECT count(*) AS n FROM keys").get().n < 2) await Bun.sleep(5);
+         poll.close(); db.run("ROLLBACK"); console.log("released"); await Bun.sleep(60000);`,
       ],
       { stdout: "pipe", stderr: "inherit" },
     );
     try {
       const lines = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
       expect((await lines.read()).value).toContain("holding");
-      // A closing TRUNCATE would wait for the reader, then empty the WAL Litestream has not copied yet.
       await createKeyByCli(env);
       expect((await lines.read()).value).toContain("released");
       expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
