@@ -7,9 +7,9 @@ import type { FakeUpstream } from "../tests/fake-upstream";
 
 const ROOT = join(import.meta.dir, "..");
 
-/** Runs the CLI once, as a user would; its stdout, or an error with its stderr. */
-export function run(args: string[], env: Record<string, string | undefined>): string {
-  const result = Bun.spawnSync([process.execPath, join(ROOT, "src", "main.ts"), ...args], { cwd: ROOT, env });
+/** Runs the CLI of a checkout (this one unless said) once, as a user would; its stdout, or an error with its stderr. */
+export function run(args: string[], env: Record<string, string | undefined>, checkout = ROOT): string {
+  const result = Bun.spawnSync([process.execPath, join(checkout, "src", "main.ts"), ...args], { cwd: checkout, env });
   if (result.exitCode !== 0) throw new Error(result.stderr.toString());
   return result.stdout.toString();
 }

@@ -3,9 +3,12 @@
 // answers as real Copilot does (tests/fake-upstream.ts). Reps are interleaved (each rep boots
 // every gateway afresh, runs every row, then stops it) and each number is the median of the
 // reps with their min–max. Ratios are leads: above 1 means copilot-api is ahead.
+// `--against REF` (repeatable) adds copilot-api at a git commit, tag or branch as one more
+// column, from a temp worktree of it: a change's before/after in the same run.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { type FakeUpstream, startFakeUpstream } from "../tests/fake-upstream";
 import { run } from "./gateway";
 
@@ -130,12 +133,25 @@ async function startProcess(
   };
 }
 
-/** copilot-api from this checkout, on a temp store with one key. */
-function startOurs(fake: FakeUpstream): Promise<Target & { bootMs: number }> {
+/** copilot-api from a checkout (this one unless `checkout` says), on a temp store with one key. */
+function startOurs(fake: FakeUpstream, name = "copilot-api", checkout = ROOT): Promise<Target & { bootMs: number }> {
   const { home, env } = tempHome(fake);
-  const secret = (JSON.parse(run(["keys", "create", "--json"], env)) as { secret: string }).secret;
-  const args = (port: number) => [join(ROOT, "src", "main.ts"), "start", "--port", String(port)];
-  return startProcess("copilot-api", args, env, { authorization: `Bearer ${secret}` }, [home]);
+  const secret = (JSON.parse(run(["keys", "create", "--json"], env, checkout)) as { secret: string }).secret;
+  const args = (port: number) => [join(checkout, "src", "main.ts"), "start", "--port", String(port)];
+  return startProcess(name, args, env, { authorization: `Bearer ${secret}` }, [home]);
+}
+
+/** A temp worktree of this repository at `ref` with its dependencies installed (from Bun's cache when it can). */
+function checkoutAt(ref: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "copilot-api-at-"));
+  const git = (...args: string[]) => {
+    const result = Bun.spawnSync(["git", ...args], { cwd: ROOT, stderr: "pipe" });
+    if (result.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${result.stderr.toString()}`);
+  };
+  git("worktree", "add", "--detach", dir, ref);
+  const install = Bun.spawnSync([process.execPath, "install", "--frozen-lockfile"], { cwd: dir, stdout: "ignore", stderr: "inherit" });
+  if (install.exitCode !== 0) throw new Error(`bun install in the worktree of ${ref} failed`);
+  return { dir, remove: () => git("worktree", "remove", "--force", dir) };
 }
 
 /** ericc-ch's package, installed once into a cache folder with npm. */
@@ -222,24 +238,28 @@ const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const spread = (xs: number[]) => `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
 const lead = (ours: number[], theirs: number[]) => (median(ours) / median(theirs)).toFixed(2);
 
-function report(samples: Samples, names: { fake: string; ours: string; peer: string }): string {
+function report(samples: Samples, names: { fake: string; ours: string; peer: string; others: string[] }): string {
   const get = (name: string, key: string) => samples.get(`${name}|${key}`) ?? [];
+  const cells = (values: string[]) => values.map((value) => ` ${value} |`).join("");
   const lines = [
     `### Throughput (requests/s; median of ${REPS} reps, min–max)\n`,
-    `| row | c | fake directly | copilot-api | ${PEER.label} | copilot-api ÷ ${PEER.label} | copilot-api ÷ fake |`,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| row | c | fake directly | copilot-api |${cells(names.others)} ${PEER.label} | copilot-api ÷ ${PEER.label} |${cells(names.others.map((other) => `copilot-api ÷ ${other}`))} copilot-api ÷ fake |`,
+    `| --- | ---: | ---: | ---: |${" ---: |".repeat(2 * names.others.length)} ---: | ---: | ---: |`,
   ];
   for (const row of ROWS) {
     for (const c of CONCURRENCY) {
       const key = `${row.name}|${c}`;
       const [fake, ours, peer] = [get(names.fake, key), get(names.ours, key), get(names.peer, key)];
-      lines.push(`| ${row.name} | ${c} | ${spread(fake)} | ${spread(ours)} | ${spread(peer)} | ${lead(ours, peer)} | ${lead(ours, fake)} |`);
+      const others = names.others.map((other) => get(other, key));
+      lines.push(
+        `| ${row.name} | ${c} | ${spread(fake)} | ${spread(ours)} |${cells(others.map(spread))} ${spread(peer)} | ${lead(ours, peer)} |${cells(others.map((other) => lead(ours, other)))} ${lead(ours, fake)} |`,
+      );
     }
   }
   lines.push(
-    `\n### Boot and memory (median of ${REPS}, min–max; lead = ${PEER.label} ÷ copilot-api, above 1 is ahead)\n`,
-    `| | copilot-api | ${PEER.label} | lead |`,
-    "| --- | ---: | ---: | ---: |",
+    `\n### Boot and memory (median of ${REPS}, min–max; lead = other ÷ copilot-api, above 1 is ahead)\n`,
+    `| | copilot-api |${cells(names.others)} ${PEER.label} | lead over ${PEER.label} |${cells(names.others.map((other) => `lead over ${other}`))}`,
+    `| --- | ---: |${" ---: |".repeat(2 * names.others.length)} ---: | ---: |`,
   );
   for (const [label, key] of [
     ["cold boot → first 200 (ms)", "boot"],
@@ -247,13 +267,17 @@ function report(samples: Samples, names: { fake: string; ours: string; peer: str
     ["RSS peak (MiB)", "peak"],
   ] as const) {
     const [ours, peer] = [get(names.ours, key), get(names.peer, key)];
-    lines.push(`| ${label} | ${spread(ours)} | ${spread(peer)} | ${lead(peer, ours)} |`);
+    const others = names.others.map((other) => get(other, key));
+    lines.push(
+      `| ${label} | ${spread(ours)} |${cells(others.map(spread))} ${spread(peer)} | ${lead(peer, ours)} |${cells(others.map((other) => lead(other, ours)))}`,
+    );
   }
   return lines.join("\n");
 }
 
-export async function benchPeers(): Promise<string> {
+export async function benchPeers(against: string[] = []): Promise<string> {
   const pkg = peerPackage();
+  const checkouts = against.map((ref) => ({ ref, ...checkoutAt(ref) }));
   const fake = startFakeUpstream();
   const samples: Samples = new Map();
   const direct = await fakeDirect(fake);
@@ -261,10 +285,17 @@ export async function benchPeers(): Promise<string> {
   try {
     for (let rep = 0; rep < REPS; rep++) {
       // Alternate who goes first, so neither always meets a warmer machine.
-      const starts = rep % 2 === 0 ? [startOurs, startPeer] : [startPeer, startOurs];
+      const others = checkouts.map(
+        ({ ref, dir }) =>
+          (fake: FakeUpstream) =>
+            startOurs(fake, `copilot-api ${ref}`, dir),
+      );
+      const ours = [(fake: FakeUpstream) => startOurs(fake), ...others];
+      const starts =
+        rep % 2 === 0 ? [...ours, (fake: FakeUpstream) => startPeer(fake, pkg)] : [(fake: FakeUpstream) => startPeer(fake, pkg), ...ours.reverse()];
       await measure(direct, fake, samples);
       for (const start of starts) {
-        const target = await start(fake, pkg);
+        const target = await start(fake);
         try {
           note(samples, `${target.name}|boot`, target.bootMs);
           await measure(target, fake, samples);
@@ -280,8 +311,9 @@ export async function benchPeers(): Promise<string> {
     }
   } finally {
     fake.stop();
+    for (const checkout of checkouts) checkout.remove();
   }
-  return report(samples, { fake: direct.name, ours: "copilot-api", peer: PEER.label });
+  return report(samples, { fake: direct.name, ours: "copilot-api", peer: PEER.label, others: against.map((ref) => `copilot-api ${ref}`) });
 }
 
 if (import.meta.main) {
@@ -289,5 +321,6 @@ if (import.meta.main) {
   console.log(
     `copilot-api beside its peers — ${new Date().toISOString().slice(0, 10)}, Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores (${cpu}); ${STREAM_DELTAS} deltas per stream; gateways run on Bun\n`,
   );
-  console.log(await benchPeers());
+  const { values } = parseArgs({ args: Bun.argv.slice(2), options: { against: { type: "string", multiple: true } } });
+  console.log(await benchPeers(values.against ?? []));
 }
