@@ -1,7 +1,7 @@
 import { type KeyRow, type KeySettingsInput, keySettingsText, LABEL_MAX } from "~/features/keys";
 import { clip } from "~/lib/clip";
-import type { AppError } from "~/lib/errors";
-import type { FormError, SettingsForm } from "../pages/keys";
+import { type AppError, FieldError } from "~/lib/errors";
+import { EMPTY_FORM, type FormError, type KeyForm, type SettingsForm } from "../pages/keys";
 import { text } from "./context";
 
 /**
@@ -45,17 +45,8 @@ export function changedInput(form: SettingsForm, row: KeyRow): KeySettingsInput 
   return input;
 }
 
-/** The flag each field's error messages start with (the keys feature speaks the CLI's words). */
-const FLAGS: [string, keyof SettingsForm][] = [
-  ["--label", "label"],
-  ["--models", "models"],
-  ["--rate-limit", "rateLimit"],
-  ["--premium-quota", "premiumQuota"],
-  ["--budget", "budget"],
-  ["--expires", "expires"],
-];
-
+/** The form field a refusal is about, from the parser's FieldError (a form field of another name, or none, marks no input). */
 export function formError(error: AppError): FormError {
-  const field = FLAGS.find(([flag]) => error.message.startsWith(`${flag} `))?.[1];
+  const field = error instanceof FieldError && Object.hasOwn(EMPTY_FORM, error.field) ? (error.field as keyof KeyForm) : undefined;
   return { message: error.message, hint: error.hint, field };
 }

@@ -5,7 +5,7 @@ import { createKeyAudited, httpActor } from "~/features/audit";
 import { keyById, keySpecFrom, keyView, listKeys, parseKeySettings, premiumUsedThisMonth, revokeKey } from "~/features/keys";
 import { parseChoice } from "~/lib/cli";
 import { clip } from "~/lib/clip";
-import { AppError } from "~/lib/errors";
+import { AppError, forField } from "~/lib/errors";
 import { clearDashboardCookie, requireCsrf, SESSION_COOKIE } from "../auth";
 import type { DashboardEnv } from "../env";
 import { EMPTY_FORM, type FormError, type KeyForm, KeysPage, RevokePage } from "../pages/keys";
@@ -53,7 +53,7 @@ export function keysRoutes(d: Dashboard) {
   app.post("/keys", page, requireCsrf, (c) => {
     const values: KeyForm = { tier: clip(text(c.var.form.tier), 20), ...settingsForm(c.var.form) };
     try {
-      const tier = parseChoice("tier", values.tier, KEY_TIERS);
+      const tier = forField("tier", () => parseChoice("tier", values.tier, KEY_TIERS));
       const created = createKeyAudited(
         store,
         keySpecFrom(tier, parseKeySettings(createInput(values), now())),
