@@ -2,11 +2,13 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { listKeys } from "~/features/keys";
 import { type QuotaSource, windowsReport } from "~/features/quota";
+import { UsageReader } from "~/features/usage";
 import { describeError } from "~/lib/errors";
+import { parseSince } from "~/lib/since";
 import type { DashboardEnv } from "../env";
 import { render } from "../pages/layout";
 import { type QuotaState, SORTABLE, type Sort, UsagePage } from "../pages/usage";
-import { DEFAULT_WINDOW, UsageParts, usageSeries, usageTables, WINDOWS, type WindowName, windowStart } from "../queries";
+import { DEFAULT_WINDOW, usageSeries, usageTables, WINDOWS, type WindowName } from "../queries";
 import { type Dashboard, queryValue } from "./context";
 
 const isWindow = (value: string | undefined): value is WindowName => value !== undefined && Object.hasOwn(WINDOWS, value);
@@ -22,7 +24,9 @@ function usageInput(c: Context, now: number) {
   const window = isWindow(c.req.query("window")) ? (c.req.query("window") as WindowName) : DEFAULT_WINDOW;
   return {
     window,
-    since: windowStart(window, now),
+    step: WINDOWS[window].step,
+    // The window's start as `usage --since` and /admin/usage?since= read the same words.
+    since: parseSince(window, now),
     until: now,
     keyId: queryValue(c, "key", 64),
     model: c.req.query("model") === undefined ? undefined : queryValue(c, "model"),
@@ -44,12 +48,12 @@ async function quotaState(source: QuotaSource | undefined): Promise<QuotaState> 
 /** The usage page (/dashboard) and its charts' data (/dashboard/api/usage). */
 export function usageRoutes(d: Dashboard) {
   const { store, now } = d;
-  const usage = new UsageParts(store);
+  const usage = new UsageReader(store);
   const app = new Hono<DashboardEnv>();
 
   app.get("/", d.page, async (c) => {
     const input = usageInput(c, now());
-    const tables = usageTables(usage.read(input.since, WINDOWS[input.window].step, input.until), input);
+    const tables = usageTables(usage.read(input, input.until), input);
     if (input.keyId && !tables.keysSeen.includes(input.keyId)) tables.keysSeen.push(input.keyId);
     if (input.model !== undefined && !tables.modelsSeen.includes(input.model)) tables.modelsSeen.push(input.model);
     const labels = new Map(listKeys(store.db, { includeRevoked: true }).map((k) => [k.id, k.label]));
@@ -76,14 +80,7 @@ export function usageRoutes(d: Dashboard) {
   // The charts' data: the same window and filters as the page, by hour or UTC day.
   app.get("/api/usage", d.data, (c) => {
     const input = usageInput(c, now());
-    const step = WINDOWS[input.window].step;
-    const series = usageSeries(usage.read(input.since, step, input.until), {
-      since: input.since,
-      until: input.until,
-      keyId: input.keyId,
-      model: input.model,
-      step,
-    });
+    const series = usageSeries(usage.read(input, input.until), input);
     return c.json({
       window: input.window,
       since: new Date(input.since).toISOString(),
