@@ -141,11 +141,10 @@ export class UsageReader {
   constructor(private readonly store: Store) {}
 
   /** Parts over [since, now and beyond); by UTC day they come from the cache for the settled days. */
-  read(query: Omit<PartsQuery, "until" | "keyId">, now: number): UsagePart[] {
+  read({ since, step }: Pick<PartsQuery, "since" | "step">, now: number): UsagePart[] {
     const db = this.store.db;
-    if (query.step !== DAY_MS) return readUsageParts(db, query);
+    if (step !== DAY_MS) return readUsageParts(db, { since, step });
     this.revalidate();
-    const { since } = query;
     const firstDay = Math.ceil(since / DAY_MS) * DAY_MS;
     const settled = now - (now % DAY_MS) - DAY_MS; // the start of yesterday
     const head = firstDay > since ? readUsageParts(db, { since, until: firstDay, step: DAY_MS }) : [];
