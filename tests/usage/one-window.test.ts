@@ -61,6 +61,7 @@ describe("usage: one window, one number on every surface", () => {
       at(t0 - DAY + MINUTE, "gpt-4o", 32), // 24h: the slice before its first whole hour
       at(t0 - 23 * HOUR, "claude-sonnet-4", 64), // 24h: a whole hour
       at(t0 - 10 * MINUTE, "gpt-4o", 128), // 24h: the current hour
+      { ...at(t0 - HOUR, "gpt-4o", 1000), keyId: s.client.id }, // another key: filtered out, still a choice
     ]);
   });
   afterAll(() => s.stop());
@@ -87,6 +88,8 @@ describe("usage: one window, one number on every surface", () => {
 
     const html = await (await s.request(`/dashboard?window=${window}&key=${keyId}`, { headers: { cookie: signed.cookie } })).text();
     expect(html).toMatch(new RegExp(`data-total="requests">\\s*${requests}\\s*<`));
+    // The key filter narrows the sums, not the filter's choices.
+    expect(html).toContain(`<option value="${s.client.id}"`);
   });
 
   test("the CLI and /admin/usage read a date as the same start, and refuse the same bad window", async () => {
