@@ -10,7 +10,7 @@ import { events } from "~/db/schema";
 import { type NewEvent, writeEvents } from "~/features/events/queries";
 import { EventRecorder } from "~/features/events/recorder";
 import { RetentionJob } from "~/features/events/retention";
-import { usageReport } from "~/features/usage/queries";
+import { usageReport } from "~/features/usage/read-model";
 import { printTable, summarize } from "./lib";
 
 const DAY = 86_400_000;

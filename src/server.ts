@@ -71,7 +71,7 @@ export interface AppDeps {
   windows?: SeatWindows;
   /** --reserve-window: the last percent of each Copilot window kept for admin keys. */
   reserveWindowPercent?: number;
-  /** Wall clock (Unix ms) for dashboard sessions; tests inject one. Date.now by default. */
+  /** Wall clock (Unix ms) for dashboard sessions and usage windows; tests inject one. Date.now by default. */
   now?: () => number;
 }
 
@@ -153,7 +153,7 @@ export function createApp(deps: AppDeps) {
     app.route("/v1", routes);
   }
   // Behind requireAdmin (above).
-  app.route("/admin", usageRoutes(deps.store));
+  app.route("/admin", usageRoutes(deps.store, deps.now));
   app.route("/admin", quotaRoutes(deps.quota, deps.windows));
   app.route("/admin", eventsCsvRoute(deps.store));
   app.route("/admin", auditRoute(deps.store));

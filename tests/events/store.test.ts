@@ -6,7 +6,7 @@ import { loadMigrations } from "~/db/migrations";
 import { bucketIndex, HOUR_MS, LATENCY_BUCKETS, type NewEvent, writeEvents } from "~/features/events/queries";
 import { EventRecorder } from "~/features/events/recorder";
 import { RetentionJob } from "~/features/events/retention";
-import { percentile, usageReport } from "~/features/usage/queries";
+import { percentile, usageReport } from "~/features/usage/read-model";
 import { cleanUpAfterFile, tempDir } from "../helpers";
 
 cleanUpAfterFile();

@@ -1,6 +1,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { keySettingsText, parseExpires, parseKeySettings } from "~/features/keys/settings";
+import { FieldError } from "~/lib/errors";
 import { startFakeUpstream } from "../fake-upstream";
 import { cleanUpAfterFile, cli, createKey, dbFileOf, isolatedEnv, startServer, tempDir } from "../helpers";
 
@@ -171,6 +172,25 @@ describe("parsing settings (the code path a dashboard would share)", () => {
     ["label of 201 characters", { label: "x".repeat(201) }, "--label is 201 characters long; the limit is 200"],
   ])("refuses %s", (_what, input, message) => {
     expect(() => parseKeySettings(input, now)).toThrow(message);
+  });
+
+  test.each([
+    ["label", { label: "x".repeat(201) }],
+    ["models", { models: "gpt-4o,,o3" }],
+    ["rateLimit", { rateLimit: "fast" }],
+    ["premiumQuota", { premiumQuota: "lots" }],
+    ["budget", { budget: "lots" }],
+    ["expires", { expires: "yesterday" }],
+  ] as const)("an error about %s is a FieldError naming that field, in the CLI's words", (field, input) => {
+    let thrown: unknown;
+    try {
+      parseKeySettings({ label: "fine", rateLimit: "60", ...input }, now);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(FieldError);
+    expect((thrown as FieldError).field).toBe(field);
+    expect((thrown as FieldError).message).toStartWith(`--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} `);
   });
 
   test("absent fields stay absent; none clears a limit", () => {

@@ -39,7 +39,7 @@ test("the usage table names each key's label beside its id and shows cached toke
       error: null,
     },
   ]);
-  const report = buildReport(store.db, { windowMs: 3_600_000, by: "key" }, now);
+  const report = buildReport(store.db, { since: now - 3_600_000, by: "key" }, now);
   expect(report.rows).toEqual([expect.objectContaining({ group: row.id, label: "alice laptop", cacheReadTokens: 1234, requests: 2 })]);
 
   const table = formatReport(report).split("\n");
@@ -50,5 +50,5 @@ test("the usage table names each key's label beside its id and shows cached toke
   expect(table.at(-1)).toContain("legacy unit");
 
   // By model there are no labels to add.
-  expect(buildReport(store.db, { windowMs: 3_600_000, by: "model" }, now).rows[0]).not.toHaveProperty("label");
+  expect(buildReport(store.db, { since: now - 3_600_000, by: "model" }, now).rows[0]).not.toHaveProperty("label");
 });

@@ -1,194 +1,42 @@
-import { and, desc, eq, gte, isNull, lt, type SQL, sql } from "drizzle-orm";
-import type { AppDatabase, Store } from "~/db";
-import { type EventError, events, usageHourly } from "~/db/schema";
-import { HOUR_MS, LATENCY_BUCKETS } from "~/features/events";
-import { percentile } from "~/features/usage";
-import { creditsOf } from "~/lib/credits";
+import { and, desc, eq, gte, isNull, type SQL, sql } from "drizzle-orm";
+import type { AppDatabase } from "~/db";
+import { type EventError, events } from "~/db/schema";
+import { HOUR_MS } from "~/features/events";
+import { DAY_MS, emptySums, foldParts, type Sums, type UsagePart, type UsageRow, usageRow } from "~/features/usage";
 
-/** What the dashboard reads: usage from usage_hourly (never a scan of events), recent events and the export by keyset. */
+/** What the dashboard reads: usage through the usage feature's read model (never a scan of events), recent events and the export by keyset. */
 
-export const DAY_MS = 86_400_000;
-
-/** The window picker: each reaches back from the current hour (hourly) or the current UTC day (daily). */
+/**
+ * The window picker: each name is a window back from now as every surface
+ * reads it (~/lib/since: `24h` is now minus 24 hours, as `usage --since 24h`),
+ * charted by hour or UTC day.
+ */
 export const WINDOWS = {
-  "24h": { ms: 24 * HOUR_MS, step: HOUR_MS },
-  "48h": { ms: 48 * HOUR_MS, step: HOUR_MS },
-  "7d": { ms: 7 * DAY_MS, step: DAY_MS },
-  "30d": { ms: 30 * DAY_MS, step: DAY_MS },
-  "90d": { ms: 90 * DAY_MS, step: DAY_MS },
+  "24h": { step: HOUR_MS },
+  "48h": { step: HOUR_MS },
+  "7d": { step: DAY_MS },
+  "30d": { step: DAY_MS },
+  "90d": { step: DAY_MS },
 } as const;
 export type WindowName = keyof typeof WINDOWS;
 export const DEFAULT_WINDOW: WindowName = "7d";
 
-/** The first bucket's start: the window holds exactly ms/step buckets, the current one included. */
-export function windowStart(name: WindowName, now: number): number {
-  const { ms, step } = WINDOWS[name];
-  return now - (now % step) - ms + step;
-}
+/** The columns a chart can plot. */
+const CHARTED = ["requests", "errors", "promptTokens", "completionTokens", "cacheReadTokens", "premiumRequests", "costNanoAiu", "costUnknown"] as const;
 
-const SUMMED = ["requests", "errors", "promptTokens", "completionTokens", "cacheReadTokens", "premiumRequests", "costNanoAiu", "costUnknown"] as const;
-type Summed = (typeof SUMMED)[number];
+/** One line of a usage table: a key, a model, or the total (no average latency without requests). */
+export type UsageLine = Omit<UsageRow, "group" | "avgLatencyMs"> & { name: string; avgLatencyMs: number | null };
 
-/** The sums of usage_hourly every grouping selects: counters, latency sum and max, histogram buckets. */
-const sums = {
-  ...(Object.fromEntries(SUMMED.map((column) => [column, sql<number>`sum(${usageHourly[column]})`])) as Record<Summed, SQL<number>>),
-  latencySum: sql<number>`sum(${usageHourly.latencyMsSum})`,
-  latencyMax: sql<number>`max(${usageHourly.latencyMsMax})`,
-  ...(Object.fromEntries(LATENCY_BUCKETS.map((bucket, i) => [`b${i}`, sql<number>`sum(${usageHourly[bucket.column]})`])) as Record<`b${number}`, SQL<number>>),
-};
-type SumRow = Record<Summed | "latencySum" | "latencyMax", number> & Record<string, unknown>;
-
-const bucketsOf = (row: SumRow) => LATENCY_BUCKETS.map((_, i) => Number(row[`b${i}`] ?? 0));
-
-/** One line of a usage table: a key, a model, or the total. */
-export interface UsageLine extends Record<Summed, number> {
-  name: string;
-  avgLatencyMs: number | null;
-  /** At most this many ms (the histogram bucket's upper bound, capped by the max). */
-  p50LatencyMs: number | null;
-  p95LatencyMs: number | null;
-}
-
-export interface Acc extends Record<Summed, number> {
-  latencySum: number;
-  latencyMax: number;
-  buckets: number[];
-}
-
-const emptyAcc = (): Acc => ({
-  requests: 0,
-  errors: 0,
-  promptTokens: 0,
-  completionTokens: 0,
-  cacheReadTokens: 0,
-  premiumRequests: 0,
-  costNanoAiu: 0,
-  costUnknown: 0,
-  latencySum: 0,
-  latencyMax: 0,
-  buckets: LATENCY_BUCKETS.map(() => 0),
-});
-
-function addTo(acc: Acc, row: SumRow): void {
-  for (const column of SUMMED) acc[column] += Number(row[column] ?? 0);
-  acc.latencySum += Number(row.latencySum ?? 0);
-  acc.latencyMax = Math.max(acc.latencyMax, Number(row.latencyMax ?? 0));
-  bucketsOf(row).forEach((n, i) => {
-    acc.buckets[i]! += n;
-  });
-}
-
-function merge(into: Acc, part: Acc): void {
-  for (const column of SUMMED) into[column] += part[column];
-  into.latencySum += part.latencySum;
-  into.latencyMax = Math.max(into.latencyMax, part.latencyMax);
-  part.buckets.forEach((n, i) => {
-    into.buckets[i]! += n;
-  });
-}
-
-function lineOf(name: string, acc: Acc): UsageLine {
-  return {
-    name,
-    requests: acc.requests,
-    errors: acc.errors,
-    promptTokens: acc.promptTokens,
-    completionTokens: acc.completionTokens,
-    cacheReadTokens: acc.cacheReadTokens,
-    premiumRequests: Math.round(acc.premiumRequests * 100) / 100,
-    costNanoAiu: acc.costNanoAiu,
-    costUnknown: acc.costUnknown,
-    avgLatencyMs: acc.requests ? Math.round(acc.latencySum / acc.requests) : null,
-    p50LatencyMs: percentile(acc.buckets, 0.5, acc.latencyMax),
-    p95LatencyMs: percentile(acc.buckets, 0.95, acc.latencyMax),
-  };
+function lineOf(name: string, sums: Sums): UsageLine {
+  const { group: _group, ...row } = usageRow(name, sums);
+  return { ...row, name, avgLatencyMs: sums.requests ? row.avgLatencyMs : null };
 }
 
 export interface UsageFilter {
+  /** The window's start, Unix ms (parseSince). */
   since: number;
   keyId?: string;
   model?: string;
-}
-
-/** The sums of one key and model in one bucket (an hour or a UTC day). */
-export interface UsagePart {
-  at: number;
-  keyId: string;
-  model: string;
-  acc: Acc;
-}
-
-/** usage_hourly summed per bucket, key and model over [since, until): a few rows per key and model per bucket. */
-function readParts(db: AppDatabase, since: number, until: number | undefined, step: number): UsagePart[] {
-  const bucket = sql<number>`(${usageHourly.hour} / ${step}) * ${step}`;
-  const rows = db
-    .select({ at: bucket, keyId: usageHourly.keyId, model: usageHourly.model, ...sums })
-    .from(usageHourly)
-    .where(and(gte(usageHourly.hour, since), until !== undefined ? lt(usageHourly.hour, until) : undefined))
-    .groupBy(bucket, usageHourly.keyId, usageHourly.model)
-    .all() as (SumRow & { at: number; keyId: string; model: string })[];
-  return rows.map((row) => {
-    const acc = emptyAcc();
-    addTo(acc, row);
-    return { at: Number(row.at), keyId: row.keyId, model: row.model, acc };
-  });
-}
-
-/** Most parts the day cache holds (a few hundred bytes each); past it, days are read from the store every time. */
-const CACHE_LIMIT = 100_000;
-
-/**
- * Usage parts by hour or UTC day. Days that ended before yesterday no longer
- * change (an event is stamped when its request arrives and written when it
- * ends), so their daily sums are kept here: a 90-day page reads usage_hourly
- * for the last two days only. The kept days are dropped when another process
- * writes to the store (PRAGMA data_version) or retention removes hours (the
- * oldest hour moves).
- */
-export class UsageParts {
-  private days = new Map<number, UsagePart[]>();
-  private size = 0;
-  private stamp = "";
-
-  constructor(private readonly store: Store) {}
-
-  read(since: number, step: number, now: number): UsagePart[] {
-    const db = this.store.db;
-    if (step !== DAY_MS) return readParts(db, since, undefined, step);
-    this.revalidate();
-    const settled = now - (now % DAY_MS) - DAY_MS; // the start of yesterday
-    let firstMissing: number | undefined;
-    for (let day = since; day < settled; day += DAY_MS) {
-      if (!this.days.has(day)) {
-        firstMissing = day;
-        break;
-      }
-    }
-    if (firstMissing !== undefined) {
-      const fresh = readParts(db, firstMissing, settled, DAY_MS);
-      if (this.size + fresh.length > CACHE_LIMIT)
-        return [...readParts(db, since, settled, DAY_MS), ...readParts(db, Math.max(since, settled), undefined, DAY_MS)];
-      for (let day = firstMissing; day < settled; day += DAY_MS) this.days.set(day, []);
-      for (const part of fresh) this.days.get(part.at)?.push(part);
-      this.size += fresh.length;
-    }
-    const kept: UsagePart[] = [];
-    for (let day = since; day < settled; day += DAY_MS) kept.push(...(this.days.get(day) ?? []));
-    return [...kept, ...readParts(db, Math.max(since, settled), undefined, DAY_MS)];
-  }
-
-  private revalidate(): void {
-    const oldest =
-      this.store.db
-        .select({ hour: sql<number | null>`min(${usageHourly.hour})` })
-        .from(usageHourly)
-        .get()?.hour ?? null;
-    const stamp = `${this.store.dataVersion()}:${oldest}`;
-    if (stamp === this.stamp) return;
-    this.stamp = stamp;
-    this.days.clear();
-    this.size = 0;
-  }
 }
 
 export interface UsageTables {
@@ -205,87 +53,50 @@ const matches = (part: UsagePart, filter: UsageFilter) =>
 
 /** The usage tables, split by key and by model, with the filters applied to the split so the filter choices stay complete. */
 export function usageTables(parts: UsagePart[], filter: UsageFilter): UsageTables {
-  const total = emptyAcc();
-  const byKey = new Map<string, Acc>();
-  const byModel = new Map<string, Acc>();
-  const keysSeen = new Set<string>();
-  const modelsSeen = new Set<string>();
-  const into = (map: Map<string, Acc>, name: string, part: Acc) => {
-    let acc = map.get(name);
-    if (!acc) {
-      acc = emptyAcc();
-      map.set(name, acc);
-    }
-    merge(acc, part);
-  };
-  for (const part of parts) {
-    keysSeen.add(part.keyId);
-    modelsSeen.add(part.model);
-    if (!matches(part, filter)) continue;
-    merge(total, part.acc);
-    into(byKey, part.keyId, part.acc);
-    into(byModel, part.model, part.acc);
-  }
-  const lines = (map: Map<string, Acc>) => [...map].map(([name, acc]) => lineOf(name, acc)).sort((a, b) => b.requests - a.requests);
+  const kept = parts.filter((part) => matches(part, filter));
+  const lines = (groups: Map<string, Sums>) => [...groups].map(([name, sums]) => lineOf(name, sums)).sort((a, b) => b.requests - a.requests);
+  const byKey = foldParts(kept, (part) => part.keyId);
   return {
-    totals: lineOf("total", total),
-    byKey: lines(byKey),
-    byModel: lines(byModel),
-    keysSeen: [...keysSeen].sort(),
-    modelsSeen: [...modelsSeen].sort(),
+    totals: lineOf("total", byKey.total),
+    byKey: lines(byKey.groups),
+    byModel: lines(foldParts(kept, (part) => part.model).groups),
+    keysSeen: [...new Set(parts.map((part) => part.keyId))].sort(),
+    modelsSeen: [...new Set(parts.map((part) => part.model))].sort(),
   };
 }
 
 /** Chart series, column-wise as uPlot takes them: x in Unix seconds, one array per series. */
-export interface UsageSeries {
+export interface UsageSeries extends Record<(typeof CHARTED)[number], number[]> {
   step: "hour" | "day";
   t: number[];
-  requests: number[];
-  errors: number[];
-  promptTokens: number[];
-  completionTokens: number[];
-  cacheReadTokens: number[];
-  premiumRequests: number[];
-  costNanoAiu: number[];
-  costUnknown: number[];
   /** costNanoAiu in AI credits, for the chart. */
   credits: number[];
   p50LatencyMs: (number | null)[];
   p95LatencyMs: (number | null)[];
 }
 
-/** Usage over time, by hour or UTC day, every bucket of the window present (zero when idle). */
+/**
+ * Usage over time, by hour or UTC day, every bucket of the window present
+ * (zero when idle). The window starts inside a bucket (now minus 24 h is not
+ * on the hour): that bucket's slice of the window is drawn in the first whole
+ * bucket, so a window of 24 hours has 24 points and its sum is the tables' total.
+ */
 export function usageSeries(parts: UsagePart[], filter: UsageFilter & { step: number; until: number }): UsageSeries {
-  const byAt = new Map<number, Acc>();
-  for (const part of parts) {
-    if (!matches(part, filter)) continue;
-    let acc = byAt.get(part.at);
-    if (!acc) {
-      acc = emptyAcc();
-      byAt.set(part.at, acc);
-    }
-    merge(acc, part.acc);
-  }
+  const first = Math.floor(filter.since / filter.step) * filter.step + filter.step;
+  const { groups } = foldParts(parts, (part) => (matches(part, filter) ? String(Math.max(part.at, first)) : undefined));
   const series: UsageSeries = {
     step: filter.step === DAY_MS ? "day" : "hour",
     t: [],
-    requests: [],
-    errors: [],
-    promptTokens: [],
-    completionTokens: [],
-    cacheReadTokens: [],
-    premiumRequests: [],
-    costNanoAiu: [],
-    costUnknown: [],
+    ...(Object.fromEntries(CHARTED.map((column) => [column, []])) as unknown as Record<(typeof CHARTED)[number], number[]>),
     credits: [],
     p50LatencyMs: [],
     p95LatencyMs: [],
   };
-  for (let at = filter.since; at <= filter.until; at += filter.step) {
-    const line = lineOf("", byAt.get(at) ?? emptyAcc());
+  for (let at = first; at <= filter.until; at += filter.step) {
+    const line = lineOf("", groups.get(String(at)) ?? emptySums());
     series.t.push(at / 1000);
-    for (const column of SUMMED) series[column].push(line[column]);
-    series.credits.push(creditsOf(line.costNanoAiu));
+    for (const column of CHARTED) series[column].push(line[column]);
+    series.credits.push(line.credits);
     series.p50LatencyMs.push(line.p50LatencyMs);
     series.p95LatencyMs.push(line.p95LatencyMs);
   }

@@ -1,7 +1,7 @@
 import type { Store } from "~/db";
 import { cmd } from "~/lib/command-name";
 import { NANO_AIU_PER_CREDIT, NANO_AIU_PER_USD } from "~/lib/credits";
-import { AppError } from "~/lib/errors";
+import { AppError, forField } from "~/lib/errors";
 import { parseModelList } from "./models";
 import { type KeyRow, type KeySettings, keyById, updateKeySettings } from "./queries";
 
@@ -60,17 +60,24 @@ export function keySettingsText(row: KeyRow): Required<KeySettingsInput> {
   };
 }
 
-/** Checks every given field and turns it into column values; throws an AppError naming the first bad one. */
+/**
+ * Checks every given field and turns it into column values; throws a
+ * FieldError for the first bad one: its message names the CLI flag, its
+ * `field` the input (the dashboard shows it beside that input).
+ */
 export function parseKeySettings(input: KeySettingsInput, now = Date.now()): KeySettings {
   const settings: KeySettings = {};
-  if (input.label !== undefined) settings.label = parseLabel(input.label);
-  if (input.models !== undefined) settings.allowedModels = parseModelList(input.models);
-  if (input.rateLimit !== undefined) settings.rateLimit = parseLimit("--rate-limit", input.rateLimit, RATE_LIMIT_MAX, "requests per minute", "60");
-  if (input.premiumQuota !== undefined) {
-    settings.premiumQuota = parseLimit("--premium-quota", input.premiumQuota, QUOTA_MAX, "premium requests per month", "300");
+  const { label, models, rateLimit, premiumQuota, budget, expires } = input;
+  if (label !== undefined) settings.label = forField("label", () => parseLabel(label));
+  if (models !== undefined) settings.allowedModels = forField("models", () => parseModelList(models));
+  if (rateLimit !== undefined) {
+    settings.rateLimit = forField("rateLimit", () => parseLimit("--rate-limit", rateLimit, RATE_LIMIT_MAX, "requests per minute", "60"));
   }
-  if (input.budget !== undefined) settings.budgetNanoAiu = parseBudget(input.budget);
-  if (input.expires !== undefined) settings.expiresAt = parseExpires(input.expires, now);
+  if (premiumQuota !== undefined) {
+    settings.premiumQuota = forField("premiumQuota", () => parseLimit("--premium-quota", premiumQuota, QUOTA_MAX, "premium requests per month", "300"));
+  }
+  if (budget !== undefined) settings.budgetNanoAiu = forField("budget", () => parseBudget(budget));
+  if (expires !== undefined) settings.expiresAt = forField("expires", () => parseExpires(expires, now));
   return settings;
 }
 

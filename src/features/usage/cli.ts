@@ -1,21 +1,30 @@
-import { defineCommand } from "citty";
+import { defineCommand, type ParsedArgs } from "citty";
 import { withStore } from "~/db";
 import { dbPathArg, guarded } from "~/lib/cli";
 import { dbPath } from "~/lib/paths";
-import { buildReport, formatReport, parseGroup, parseWindow } from "./report";
+import { parseSince } from "~/lib/since";
+import { buildReport, formatReport, parseGroup, type UsageReport } from "./report";
+
+/** The flags of `usage` (the tests parse them too, to read the report at a clock of their own without a process). */
+export const usageArgs = {
+  ...dbPathArg,
+  since: { type: "string", description: "window reaching back from now (24h, 7d, 30d, …) or a date (2026-11-01)", default: "24h" },
+  key: { type: "string", description: "only this key id", valueHint: "ID" },
+  by: { type: "string", description: "group by key, model, day (UTC) or credential (the Copilot seat that answered)", default: "key" },
+  json: { type: "boolean", description: "print JSON", default: false },
+} as const;
+
+/** `usage` without the printing: the flags checked before the database is opened. */
+export async function usageFromArgs(args: ParsedArgs<typeof usageArgs>, now = Date.now()): Promise<UsageReport> {
+  const options = { since: parseSince(args.since, now, "--since "), by: parseGroup("--by", args.by), key: args.key };
+  return withStore(dbPath(args["db-path"]), (store) => buildReport(store.db, options, now));
+}
 
 export const usageCommand = defineCommand({
   meta: { name: "usage", description: "Who used how much, of which model, when" },
-  args: {
-    ...dbPathArg,
-    since: { type: "string", description: "window reaching back from now: 24h, 7d, 30d, …", default: "24h" },
-    key: { type: "string", description: "only this key id", valueHint: "ID" },
-    by: { type: "string", description: "group by key, model, day (UTC) or credential (the Copilot seat that answered)", default: "key" },
-    json: { type: "boolean", description: "print JSON", default: false },
-  },
+  args: usageArgs,
   run: guarded(async ({ args }) => {
-    const options = { windowMs: parseWindow("--since", args.since), by: parseGroup("--by", args.by), key: args.key };
-    const report = await withStore(dbPath(args["db-path"]), (store) => buildReport(store.db, options));
+    const report = await usageFromArgs(args);
     console.log(args.json ? JSON.stringify(report, null, 2) : formatReport(report));
   }),
 });

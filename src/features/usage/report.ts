@@ -4,15 +4,7 @@ import { listKeys } from "~/features/keys";
 import { formatCredits, formatUsd } from "~/lib/credits";
 import { AppError } from "~/lib/errors";
 import { textTable } from "~/lib/table";
-import { USAGE_GROUPS, type UsageGroup, type UsageRow, usageReport } from "./queries";
-
-/** "24h", "7d", "30d", "90m": a window reaching back from now. */
-export function parseWindow(name: string, value: string): number {
-  const match = value.trim().match(/^(\d+)\s*(m|h|d)$/);
-  const n = match ? Number(match[1]) : Number.NaN;
-  if (!match || n <= 0) throw new AppError(`${name} ${value} is not a window`, "use a number and a unit: 90m, 24h, 7d or 30d");
-  return n * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "m" | "h" | "d"];
-}
+import { USAGE_GROUPS, type UsageGroup, type UsageRow, usageReport } from "./read-model";
 
 export function parseGroup(name: string, value: string): UsageGroup {
   if ((USAGE_GROUPS as readonly string[]).includes(value)) return value as UsageGroup;
@@ -30,16 +22,15 @@ export interface UsageReport {
 
 /** What a report covers, already parsed (each caller names its own flags or query fields in errors). */
 export interface ReportOptions {
-  /** The window reaching back from now, in ms. */
-  windowMs: number;
+  /** The window's start, Unix ms (parseSince): the window is [since, now]. */
+  since: number;
   by: UsageGroup;
   key?: string;
 }
 
 /** The one report the CLI prints and GET /admin/usage answers. */
 export function buildReport(db: AppDatabase, options: ReportOptions, now = Date.now()): UsageReport {
-  const since = now - options.windowMs;
-  const by = options.by;
+  const { since, by } = options;
   const { rows, totals } = usageReport(db, { since, by, keyId: options.key });
   // By key or credential, each row says whose it is: ids alone mean nothing to a reader.
   const labels =

@@ -4,10 +4,11 @@ import type { Store } from "~/db";
 import { apiError } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { AppError, describeError } from "~/lib/errors";
-import { buildReport, parseGroup, parseWindow } from "./report";
+import { parseSince } from "~/lib/since";
+import { buildReport, parseGroup } from "./report";
 
 /** GET /admin/usage?since=7d&by=model&key=ID: the `usage` report as JSON, for admin keys (server.ts mounts it behind requireAdmin). */
-export function usageRoutes(store: Store) {
+export function usageRoutes(store: Store, clock: () => number = Date.now) {
   return new Hono<AppEnv>().get("/usage", (c) => {
     try {
       // Query values are the client's: bounded, since a refusal echoes them.
@@ -15,8 +16,9 @@ export function usageRoutes(store: Store) {
         const value = c.req.query(name);
         return value === undefined ? undefined : clip(value);
       };
-      const options = { windowMs: parseWindow("since", query("since") ?? "24h"), by: parseGroup("by", query("by") ?? "key"), key: query("key") };
-      return c.json(buildReport(store.db, options));
+      const now = clock();
+      const options = { since: parseSince(query("since") ?? "24h", now), by: parseGroup("by", query("by") ?? "key"), key: query("key") };
+      return c.json(buildReport(store.db, options, now));
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       return apiError(c, 400, { message: describeError(error), type: "invalid_request_error", code: "invalid_query" });

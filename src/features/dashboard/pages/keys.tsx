@@ -23,8 +23,8 @@ export const EMPTY_FORM: KeyForm = { tier: "client", label: "", models: "", rate
 export interface FormError {
   message: string;
   hint?: string;
-  /** The field the message names, marked in the form. */
-  field?: keyof SettingsForm;
+  /** The input the error is about (the parser's FieldError said so): marked, and the message shown beside it. */
+  field?: keyof KeyForm;
 }
 
 export interface KeysView {
@@ -74,59 +74,82 @@ export function ErrorNote({ error }: { error: Pick<FormError, "message" | "hint"
   );
 }
 
-const invalid = (error: FormError | undefined, field: keyof SettingsForm) => (error?.field === field ? "true" : undefined);
+/** The id of a field's own error message, which its input names in aria-describedby. */
+const errorId = (field: keyof KeyForm) => `key-${field}-error`;
+
+/** The attributes that tie an input to its error, when the error is about that input. */
+const errorAttributes = (error: FormError | undefined, field: keyof KeyForm) =>
+  error?.field === field ? { "aria-invalid": "true", "aria-describedby": errorId(field) } : {};
+
+/** A field's error beside its input (the note above the form repeats it, with the remedy). */
+function FieldMessage({ error, field }: { error?: FormError; field: keyof KeyForm }) {
+  return error?.field === field ? (
+    <small class="field-error" id={errorId(field)}>
+      {error.message}
+    </small>
+  ) : null;
+}
+
+/** One settings input: its label, the input, its error when it has one, and the CLI flag it stands for. */
+function Field(props: {
+  name: keyof SettingsForm;
+  label: string;
+  form: SettingsForm;
+  error?: FormError;
+  maxlength: number;
+  placeholder: string;
+  numeric?: boolean;
+  hint: string;
+}) {
+  const { name, error } = props;
+  return (
+    <label>
+      {props.label}
+      <input
+        name={name}
+        id={`key-${name}`}
+        inputmode={props.numeric ? "numeric" : undefined}
+        maxlength={props.maxlength}
+        value={props.form[name]}
+        placeholder={props.placeholder}
+        {...errorAttributes(error, name)}
+      />
+      <FieldMessage error={error} field={name} />
+      <small class="hint">{props.hint}</small>
+    </label>
+  );
+}
 
 /**
  * The fields create and edit share, named like the CLI's flags (error messages
  * name the flag). Blank means the CLI's default: no limit, every model, never.
  */
 function SettingsFields({ form, error }: { form: SettingsForm; error?: FormError }) {
+  const shared = { form, error };
   return (
     <>
-      <label>
-        Label
-        <input name="label" maxlength={200} value={form.label} placeholder="who or what uses it" aria-invalid={invalid(error, "label")} />
-        <small class="hint">--label</small>
-      </label>
-      <label>
-        Models
-        <input name="models" maxlength={1000} value={form.models} placeholder="* (every model)" aria-invalid={invalid(error, "models")} />
-        <small class="hint">--models: gpt-4o,claude-*; * for all</small>
-      </label>
-      <label>
-        Rate limit per minute
-        <input
-          name="rateLimit"
-          inputmode="numeric"
-          maxlength={20}
-          value={form.rateLimit}
-          placeholder="none (unlimited)"
-          aria-invalid={invalid(error, "rateLimit")}
-        />
-        <small class="hint">--rate-limit: N requests, or none</small>
-      </label>
-      <label>
-        Premium quota per month
-        <input
-          name="premiumQuota"
-          inputmode="numeric"
-          maxlength={20}
-          value={form.premiumQuota}
-          placeholder="none (unlimited)"
-          aria-invalid={invalid(error, "premiumQuota")}
-        />
-        <small class="hint">--premium-quota: N, or none</small>
-      </label>
-      <label>
-        Budget per month
-        <input name="budget" maxlength={20} value={form.budget} placeholder="none (unlimited)" aria-invalid={invalid(error, "budget")} />
-        <small class="hint">--budget: 5usd, 500credits, or none</small>
-      </label>
-      <label>
-        Expires
-        <input name="expires" maxlength={40} value={form.expires} placeholder="never" aria-invalid={invalid(error, "expires")} />
-        <small class="hint">--expires: 30d, a date, or never</small>
-      </label>
+      <Field {...shared} name="label" label="Label" maxlength={200} placeholder="who or what uses it" hint="--label" />
+      <Field {...shared} name="models" label="Models" maxlength={1000} placeholder="* (every model)" hint="--models: gpt-4o,claude-*; * for all" />
+      <Field
+        {...shared}
+        name="rateLimit"
+        label="Rate limit per minute"
+        numeric
+        maxlength={20}
+        placeholder="none (unlimited)"
+        hint="--rate-limit: N requests, or none"
+      />
+      <Field
+        {...shared}
+        name="premiumQuota"
+        label="Premium quota per month"
+        numeric
+        maxlength={20}
+        placeholder="none (unlimited)"
+        hint="--premium-quota: N, or none"
+      />
+      <Field {...shared} name="budget" label="Budget per month" maxlength={20} placeholder="none (unlimited)" hint="--budget: 5usd, 500credits, or none" />
+      <Field {...shared} name="expires" label="Expires" maxlength={40} placeholder="never" hint="--expires: 30d, a date, or never" />
     </>
   );
 }
@@ -246,7 +269,7 @@ export function KeysPage(v: KeysView) {
           <Csrf session={v.session} />
           <label>
             Tier
-            <select name="tier">
+            <select name="tier" id="key-tier" {...errorAttributes(v.formError, "tier")}>
               <option value="client" selected={v.form.tier !== "admin"}>
                 client: calls the API
               </option>
@@ -254,6 +277,7 @@ export function KeysPage(v: KeysView) {
                 admin: also /admin and this dashboard
               </option>
             </select>
+            <FieldMessage error={v.formError} field="tier" />
           </label>
           <SettingsFields form={v.form} error={v.formError} />
           <div class="form-end">

@@ -1,30 +1,26 @@
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { Hono } from "hono";
-import type { Store } from "~/db";
 import { type AuditQueryInput, type AuditRow, readAudit } from "~/features/audit";
 import { listKeys } from "~/features/keys";
 import { apiError } from "~/lib/api-error";
-import { clip } from "~/lib/clip";
 import { AppError, describeError } from "~/lib/errors";
-import { auditCsv, csvDownload } from "./csv";
-import type { DashboardEnv } from "./env";
-import { AuditPage } from "./pages/audit";
-import { render } from "./pages/layout";
+import { auditCsv, csvDownload } from "../csv";
+import type { DashboardEnv } from "../env";
+import { AuditPage } from "../pages/audit";
+import { render } from "../pages/layout";
+import { type Dashboard, queryValue } from "./context";
 
 const ENTRIES_PER_PAGE = 100;
 const DEFAULT_SINCE = "7d";
 
 /** The page's and the export's filters, bounded (readAudit checks the action and the time). */
 function auditInput(c: Context): AuditQueryInput & { since: string } {
-  const value = (name: string, max: number) => {
-    const given = c.req.query(name);
-    return given ? clip(given, max) : undefined;
-  };
-  return { since: value("since", 40) ?? DEFAULT_SINCE, key: value("key", 64), action: value("action", 60) };
+  return { since: queryValue(c, "since", 40) ?? DEFAULT_SINCE, key: queryValue(c, "key", 64), action: queryValue(c, "action", 60) };
 }
 
 /** /dashboard/audit (the log, filtered, paged by id) and /dashboard/audit.csv (the same filters, every page). */
-export function auditPages(store: Store, now: () => number, page: MiddlewareHandler<DashboardEnv>, data: MiddlewareHandler<DashboardEnv>) {
+export function auditRoutes(d: Dashboard) {
+  const { store, now, page, data } = d;
   const app = new Hono<DashboardEnv>();
 
   app.get("/audit", page, (c) => {
