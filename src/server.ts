@@ -117,7 +117,7 @@ export function createApp(deps: AppDeps) {
   app.get("/", (c) => c.redirect("/dashboard", 302));
 
   // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
-  app.route("/dashboard", dashboardRoutes({ store: deps.store, quota: deps.quota, windows: deps.windows, now: deps.now, recorder: deps.recorder }));
+  app.route("/", dashboardRoutes({ store: deps.store, quota: deps.quota, windows: deps.windows, now: deps.now, recorder: deps.recorder }));
 
   // One span per request (when tracing is on), ended once its event is committed.
   if (deps.tracing) app.use(deps.tracing.middleware);

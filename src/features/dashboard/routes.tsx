@@ -2,7 +2,6 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie } from "hono/cookie";
-import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { EVENT_ERRORS, type EventError, KEY_TIERS } from "~/db/schema";
 import { type AuditEntry, appendAudit, createKeyAudited, httpActor } from "~/features/audit";
@@ -142,7 +141,7 @@ async function quotaState(source: QuotaSource | undefined): Promise<QuotaState> 
 }
 
 /** The CSV export, for a session (/dashboard/events.csv) or an admin key (/admin/events.csv): one handler. */
-function exportCsv(c: Context, store: Store, now: number): Response {
+export function exportCsv(c: Context, store: Store, now: number): Response {
   let since: number;
   try {
     since = parseSince(queryValue(c, "since") ?? "24h", now);
@@ -151,11 +150,6 @@ function exportCsv(c: Context, store: Store, now: number): Response {
     return apiError(c, 400, { message: describeError(error), type: "invalid_request_error", code: "invalid_query", param: "since" });
   }
   return c.body(eventsCsv(store, { since, keyId: queryValue(c, "key", 64) }), 200, csvDownload("events", now));
-}
-
-/** GET /admin/events.csv?since=…&key=…: the export for admin keys (scripts, curl; behind requireAdmin in server.ts). */
-export function eventsCsvRoute(store: Store) {
-  return new Hono<AppEnv>().get("/events.csv", (c) => exportCsv(c, store, Date.now()));
 }
 
 const LOGIN_NOTICES: Record<string, string> = {
