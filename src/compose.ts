@@ -22,6 +22,7 @@ import { createApp, PROTOCOL_ROUTES } from "~/server";
 import { type AccountType, upstreamUrls } from "~/upstream/config";
 import { DefaultUpstream } from "~/upstream/default-upstream";
 import { defaultTokenSource, resolveGithubToken } from "~/upstream/github-token";
+import { KeptTokens } from "~/upstream/kept-token";
 
 export interface ComposeOptions {
   /** The address the app will listen on: a loopback listener lets requests pass without a key while the store has none. */
@@ -95,7 +96,14 @@ export function compose(store: Store, options: ComposeOptions): Composed {
   const github = resolveGithubToken({ token: options.githubToken, file: options.githubTokenFile }, env);
   const urls = upstreamUrls(options.accountType, { enterpriseUrl: options.enterpriseUrl, env });
   // The default token's Copilot client and catalog, built again when `auth` (or --github-token-file's file) brings a new token.
-  const defaultUpstream = new DefaultUpstream(urls, github?.token, defaultTokenSource({ file: options.githubTokenFile }, github?.source, env));
+  // Its Copilot token is kept sealed beside the database: a restart within the token's lifetime needs no exchange.
+  const defaultUpstream = new DefaultUpstream(
+    urls,
+    github?.token,
+    defaultTokenSource({ file: options.githubTokenFile }, github?.source, env),
+    undefined,
+    new KeptTokens(store.path),
+  );
   // Each credential's seat is built on first use; the pool's are checked now, so a bad --pool fails the start.
   const seats = new Seats(store, new CredentialVault(store), urls);
   const pool = options.pool?.length ? new SeatPool(seats.pool(options.pool)) : undefined;
