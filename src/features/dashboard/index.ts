@@ -22,8 +22,9 @@ export function dashboardRoutes(deps: DashboardDeps) {
       throw error;
     });
   };
+  const app = () => (built ??= build());
   // The dashboard answers every path under /dashboard (its own 404 page included): nothing falls through.
-  return new Hono<AppEnv>().use("/dashboard/*", async (c) => (await (built ??= build())).fetch(c.req.raw, c.env));
+  return new Hono<AppEnv>().use("/dashboard/*", async (c) => (await app()).fetch(c.req.raw, c.env));
 }
 
 /** GET /admin/events.csv?since=…&key=…: the export for admin keys (behind requireAdmin in server.ts). */
