@@ -27,9 +27,11 @@ export {
   replicationFolder,
   writeReplicationState,
 } from "./replication";
-/** status.ts loads the migration runner and the schema introspection: required when asked (restore, doctor), not at boot. */
-export const checkDatabaseFile: typeof import("./status")["checkDatabaseFile"] = (...args) =>
-  (require("./status") as typeof import("./status")).checkDatabaseFile(...args);
+/** The checks of `db verify` on a file (a restored copy): status.ts loads the migration runner and the schema introspection, which a server never needs. */
+export async function checkDatabaseFile(path: string) {
+  const { checkDatabaseFile: check } = await import("./status");
+  return check(path);
+}
 export { TurnWriter } from "./turn-writer";
 export { StoreFileWatch } from "./watch";
 
