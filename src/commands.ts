@@ -1,24 +1,12 @@
-import { defineCommand } from "citty";
-import { dbCommand } from "~/db/cli";
-import { auditCommand } from "~/features/audit";
-import { authCommand } from "~/features/auth/cli";
-import { claudeCodeCommand } from "~/features/claude-code/cli";
-import { credentialQuotas, credentialsCommand } from "~/features/credentials";
-import { dashboardCommand } from "~/features/dashboard/cli";
-import { doctorCommand } from "~/features/doctor/cli";
-import { keysCommand } from "~/features/keys/cli";
-import { quotaCommandWith } from "~/features/quota";
-import { restoreCommand } from "~/features/replication";
-import { usageCommand } from "~/features/usage/cli";
+import { type CommandDef, defineCommand } from "citty";
 import { databaseUrl, guarded } from "~/lib/cli";
 import { AppError } from "~/lib/errors";
-import { start } from "~/start";
 import { startArgs, startOptions } from "~/start-args";
 
 const startCommand = defineCommand({
   meta: { name: "start", description: "Open and migrate the database, then serve the OpenAI-compatible API" },
   args: startArgs,
-  run: guarded(({ args }) => {
+  run: guarded(async ({ args }) => {
     if (databaseUrl(args["database-url"])) {
       // The schema, migrations and `db` commands work on Postgres; the request path's queries are still bun:sqlite calls.
       throw new AppError(
@@ -26,27 +14,43 @@ const startCommand = defineCommand({
         "start without --database-url (and unset COPILOT_API_DATABASE_URL) to serve from the SQLite store; see docs/scaling.md",
       );
     }
+    const { start } = await import("~/start");
     return start(startOptions(args));
   }),
 });
 
-// `db restore` belongs to the replication feature (it runs Litestream); src/db knows nothing of features.
-const withRestore = defineCommand({ ...dbCommand, subCommands: { ...(dbCommand.subCommands as Record<string, typeof dbCommand>), restore: restoreCommand } });
+// biome-ignore lint/suspicious/noExplicitAny: citty's own SubCommandsDef holds commands of any args, as `any`.
+type AnyCommand = CommandDef<any>;
 
-/** Every command and flag: run by src/main.ts, read by the docs test. */
+// `db restore` belongs to the replication feature (it runs Litestream); src/db knows nothing of features.
+async function dbWithRestore(): Promise<AnyCommand> {
+  const [{ dbCommand }, { restoreCommand }] = await Promise.all([import("~/db/cli"), import("~/features/replication/restore")]);
+  return defineCommand({ ...dbCommand, subCommands: { ...(dbCommand.subCommands as Record<string, AnyCommand>), restore: restoreCommand } });
+}
+
+async function quotaCommand(): Promise<AnyCommand> {
+  const [{ quotaCommandWith }, { credentialQuotas }] = await Promise.all([import("~/features/quota/cli"), import("~/features/credentials/quota")]);
+  return quotaCommandWith(credentialQuotas);
+}
+
+/**
+ * Every command and flag: run by src/main.ts, read by the docs test. Each command
+ * but `start` is loaded when it runs (citty resolves the one named), so a server
+ * loads none of the CLI's code and a CLI command none of the server's.
+ */
 export const main = defineCommand({
   meta: { name: "copilot-api", version: "0.1.0", description: "A local OpenAI-compatible gateway in front of GitHub Copilot" },
   subCommands: {
     start: startCommand,
-    auth: authCommand,
-    keys: keysCommand,
-    audit: auditCommand,
-    credentials: credentialsCommand,
-    usage: usageCommand,
-    db: withRestore,
-    doctor: doctorCommand,
-    quota: quotaCommandWith(credentialQuotas),
-    "claude-code": claudeCodeCommand,
-    dashboard: dashboardCommand,
+    auth: () => import("~/features/auth/cli").then((m) => m.authCommand),
+    keys: () => import("~/features/keys/cli").then((m) => m.keysCommand),
+    audit: () => import("~/features/audit/cli").then((m) => m.auditCommand),
+    credentials: () => import("~/features/credentials/cli").then((m) => m.credentialsCommand),
+    usage: () => import("~/features/usage/cli").then((m) => m.usageCommand),
+    db: dbWithRestore,
+    doctor: () => import("~/features/doctor/cli").then((m) => m.doctorCommand),
+    quota: quotaCommand,
+    "claude-code": () => import("~/features/claude-code/cli").then((m) => m.claudeCodeCommand),
+    dashboard: () => import("~/features/dashboard/cli").then((m) => m.dashboardCommand),
   },
 });

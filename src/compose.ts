@@ -4,7 +4,7 @@ import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
 import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, CreditBudget, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
-import { GatewayMetrics, type ListenAddress, serveMetrics } from "~/features/metrics";
+import { type GatewayMetrics, type ListenAddress, loadMetrics, type MetricsKit } from "~/features/metrics";
 import { QuotaSource } from "~/features/quota/quota";
 import { WindowsFile, windowsFileOf } from "~/features/quota/windows";
 import { ReplicationWorker } from "~/features/replication";
@@ -22,6 +22,7 @@ import { createApp, PROTOCOL_ROUTES } from "~/server";
 import { type AccountType, upstreamUrls } from "~/upstream/config";
 import { DefaultUpstream } from "~/upstream/default-upstream";
 import { defaultTokenSource, resolveGithubToken } from "~/upstream/github-token";
+import { KeptTokens } from "~/upstream/kept-token";
 
 export interface ComposeOptions {
   /** The address the app will listen on: a loopback listener lets requests pass without a key while the store has none. */
@@ -52,6 +53,8 @@ export interface ComposeOptions {
   /** --metrics serves GET /metrics to admin keys; --metrics-listen also on its own loopback listener (checked by parseMetricsListen). */
   metrics?: boolean;
   metricsListen?: ListenAddress;
+  /** The metrics code, loaded by composeServer when --metrics or --metrics-listen asks for it (compose() alone serves no metrics). */
+  metricsKit?: MetricsKit;
   /** OpenTelemetry tracing, loaded by the caller when --otlp-endpoint is set (loading is async); absent, tracing is off. */
   tracing?: Tracing;
   /** The count of bodies arriving per address; one of the app's own by default (tests pass a smaller one). */
@@ -74,8 +77,8 @@ export interface Composed {
   store: Store;
   policy: KeyPolicy;
   resolver: KeyResolver;
-  /** Prometheus metrics, when asked for (--metrics, --metrics-listen). */
-  metrics?: GatewayMetrics;
+  /** Prometheus metrics, when asked for (--metrics, --metrics-listen), and how to serve them on a listener of their own. */
+  metrics?: { gauges: GatewayMetrics; serve: MetricsKit["serveMetrics"] };
   /** Starts every worker, in order (once the port is open). */
   start(): void;
   /** Stops every worker in reverse whatever fails, then closes the store, last; rejects with the first error. */
@@ -93,7 +96,14 @@ export function compose(store: Store, options: ComposeOptions): Composed {
   const github = resolveGithubToken({ token: options.githubToken, file: options.githubTokenFile }, env);
   const urls = upstreamUrls(options.accountType, { enterpriseUrl: options.enterpriseUrl, env });
   // The default token's Copilot client and catalog, built again when `auth` (or --github-token-file's file) brings a new token.
-  const defaultUpstream = new DefaultUpstream(urls, github?.token, defaultTokenSource({ file: options.githubTokenFile }, github?.source, env));
+  // Its Copilot token is kept sealed beside the database: a restart within the token's lifetime needs no exchange.
+  const defaultUpstream = new DefaultUpstream(
+    urls,
+    github?.token,
+    defaultTokenSource({ file: options.githubTokenFile }, github?.source, env),
+    undefined,
+    new KeptTokens(store.path),
+  );
   // Each credential's seat is built on first use; the pool's are checked now, so a bad --pool fails the start.
   const seats = new Seats(store, new CredentialVault(store), urls);
   const pool = options.pool?.length ? new SeatPool(seats.pool(options.pool)) : undefined;
@@ -135,8 +145,9 @@ export function compose(store: Store, options: ComposeOptions): Composed {
     const windows = defaultUpstream.windows;
     return [...(windows ? [{ seat: "default", windows }] : []), ...seats.all().map((seat) => ({ seat: seat.credential.label, windows: seat.windows }))];
   };
-  if (options.metrics || options.metricsListen) {
-    metrics = new GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES, windows: seatWindows });
+  const kit = options.metricsKit;
+  if (kit) {
+    metrics = new kit.GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES, windows: seatWindows });
   }
   const tracing = options.tracing;
   // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
@@ -153,7 +164,7 @@ export function compose(store: Store, options: ComposeOptions): Composed {
     router: new UpstreamRouter(defaultUpstream, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota: options.quota ?? (github && new QuotaSource(urls, github.token)),
-    metrics,
+    metricsRoute: kit && metrics && kit.metricsRoute(metrics),
     tracing,
     replication,
     now: options.now,
@@ -192,7 +203,7 @@ export function compose(store: Store, options: ComposeOptions): Composed {
     store,
     policy,
     resolver,
-    metrics,
+    metrics: kit && metrics && { gauges: metrics, serve: kit.serveMetrics },
     start: () => {
       for (const worker of workers) worker.start();
     },
@@ -207,13 +218,16 @@ export function compose(store: Store, options: ComposeOptions): Composed {
 }
 
 /**
- * compose() with what must be loaded first: OpenTelemetry, only when --otlp-endpoint is set (its
- * SDK is not part of a plain start). What start.ts and the in-process test servers run.
+ * compose() with what must be loaded first: OpenTelemetry, only when --otlp-endpoint is set, and
+ * prom-client, only when --metrics or --metrics-listen is (neither is part of a plain start). What start.ts and the in-process test servers run.
  */
 export async function composeServer(store: Store, options: ComposeOptions & { otlpEndpoint?: string }): Promise<Composed> {
-  const tracing = options.otlpEndpoint ? await loadTracing(options.otlpEndpoint, "0.1.0") : undefined;
+  const [tracing, metricsKit] = await Promise.all([
+    options.otlpEndpoint ? loadTracing(options.otlpEndpoint, "0.1.0") : undefined,
+    options.metrics || options.metricsListen ? loadMetrics() : undefined,
+  ]);
   if (options.otlpEndpoint) log.info(`tracing: OTLP/HTTP to ${options.otlpEndpoint}`);
-  return compose(store, { ...options, tracing });
+  return compose(store, { ...options, tracing, metricsKit });
 }
 
 /** The listeners a composed app serves on: its own, and the keyless metrics one when asked for. */
@@ -230,7 +244,7 @@ export function serve(composed: Composed, at: { port: number; host: string; metr
   announcePolicy(composed.policy, at.host, composed.resolver.keyCounts());
   // Served with Bun's limits set by listen() (connections of refused bodies closed).
   const server = listenOn({ port: at.port, hostname: at.host, fetch: composed.app.fetch });
-  const metricsServer = composed.metrics && at.metricsListen ? serveMetrics(at.metricsListen, composed.metrics) : undefined;
+  const metricsServer = composed.metrics && at.metricsListen ? composed.metrics.serve(at.metricsListen, composed.metrics.gauges) : undefined;
   log.success(`listening on http://${at.host}:${server.port}`);
   log.info(`dashboard: http://${at.host}:${server.port}/dashboard (\`${cmd("dashboard")}\` prints a one-time sign-in link)`);
   if (metricsServer) log.info(`metrics on http://${at.metricsListen?.host}:${metricsServer.port}/metrics (loopback, no key)`);

@@ -23,7 +23,6 @@ import {
   requireAdmin,
   resolveKey,
 } from "~/features/keys";
-import { type GatewayMetrics, metricsRoute } from "~/features/metrics";
 import type { QuotaSource } from "~/features/quota/quota";
 import { quotaRoutes } from "~/features/quota/routes";
 import { type SeatWindows, windowGate, windowsReport } from "~/features/quota/windows";
@@ -61,8 +60,8 @@ export interface AppDeps {
   quota?: QuotaSource;
   /** count_tokens' thread, stopped with the other workers; the Anthropic routes make their own when absent. */
   tokens?: TokenCounter;
-  /** Prometheus metrics (--metrics / --metrics-listen); absent, GET /metrics is not served. */
-  metrics?: GatewayMetrics;
+  /** GET /metrics for admin keys (--metrics / --metrics-listen); absent, it is not served. */
+  metricsRoute?: Hono<AppEnv>;
   /** OpenTelemetry tracing (--otlp-endpoint); absent, no span and no OpenTelemetry code runs. */
   tracing?: Tracing;
   /** Litestream replicating the store (--replicate-to): its persistent failures make /healthz degraded. */
@@ -118,7 +117,7 @@ export function createApp(deps: AppDeps) {
   app.get("/", (c) => c.redirect("/dashboard", 302));
 
   // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
-  app.route("/dashboard", dashboardRoutes({ store: deps.store, quota: deps.quota, windows: deps.windows, now: deps.now, recorder: deps.recorder }));
+  app.route("/", dashboardRoutes({ store: deps.store, quota: deps.quota, windows: deps.windows, now: deps.now, recorder: deps.recorder }));
 
   // One span per request (when tracing is on), ended once its event is committed.
   if (deps.tracing) app.use(deps.tracing.middleware);
@@ -158,7 +157,7 @@ export function createApp(deps: AppDeps) {
   app.route("/admin", eventsCsvRoute(deps.store));
   app.route("/admin", auditRoute(deps.store));
   // Prometheus metrics for admin keys (a keyless scraper uses --metrics-listen on loopback).
-  if (deps.metrics) app.route("/", metricsRoute(deps.metrics));
+  if (deps.metricsRoute) app.route("/", deps.metricsRoute);
 
   // Method and path are the client's: bounded before they are echoed.
   app.notFound((c) =>

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadMigrations } from "~/db/migrations";
 import type { DbStatus } from "~/db/status";
@@ -51,5 +52,23 @@ describe.each(builds)("%s", (_name, script, cmd) => {
     expect(parsed.schemaVersion).toBe(carried.length);
     expect(parsed.applied.map((m) => m.tag)).toEqual(carried.map((m) => m.tag));
     expect(parsed.pending).toEqual([]);
+  });
+});
+
+describe("the bundled build is split", () => {
+  test("the entry holds no command's code: start, the CLI commands, the dashboard and the tokenizer are chunks loaded on first use", () => {
+    const built = Bun.spawnSync([process.execPath, "run", "build"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    expect(built.exitCode).toBe(0);
+    const dist = join(ROOT, "dist");
+    const chunks = readdirSync(join(dist, "chunks"));
+    const holding = (text: string) => chunks.filter((name) => readFileSync(join(dist, "chunks", name), "utf8").includes(text));
+    const entry = readFileSync(join(dist, "copilot-api.js"), "utf8");
+    // Markers: the tokenizer's encoding, the dashboard's sign-in page, the server's listening line.
+    for (const marker of ["o200k_base", "Paste an admin key of this server", "listening on http://"]) {
+      expect(entry).not.toContain(marker);
+      expect(holding(marker).length).toBeGreaterThan(0);
+    }
+    // The tokenizer's ranks (3 MB) are a chunk of their own, apart from the server's.
+    expect(chunks.some((name) => name.startsWith("o200k_base-"))).toBe(true);
   });
 });

@@ -1,12 +1,11 @@
 import { formatWithOptions } from "node:util";
-import type { ConsolaReporter } from "consola";
-import { log } from "~/lib/log";
+import { type LogReporter, log } from "~/lib/log";
 
 const captures = new Set<{ lines: string[] }>();
-let saved: ConsolaReporter[] | undefined;
+let saved: LogReporter[] | undefined;
 
-/** One line as consola's basic reporter writes it to a child's stderr: `[type] message`. */
-const capturing: ConsolaReporter = {
+/** One line as the log writes it to a child's stderr under bun test: `[type] message`. */
+const capturing: LogReporter = {
   log(entry) {
     const line = `[${entry.type}] ${formatWithOptions({ colors: false }, ...entry.args)}\n`;
     for (const capture of captures) capture.lines.push(line);

@@ -5,7 +5,8 @@ import { log } from "~/lib/log";
 import { auditStoreAction } from "./audit";
 import { backupBeforeMigrating } from "./backup";
 import { describeFileChange, type OpenedFiles, RESTART_HINT, walStillOurs } from "./identity";
-import { applyMigrations, loadMigrations, type Migration } from "./migrations";
+import type { Migration } from "./migrations";
+import { carriedIsCurrent } from "./migrations/carried";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./open";
 import { replicatedByLitestream } from "./replication";
 import * as schema from "./schema";
@@ -26,7 +27,11 @@ export {
   replicationFolder,
   writeReplicationState,
 } from "./replication";
-export { checkDatabaseFile } from "./status";
+/** The checks of `db verify` on a file (a restored copy): status.ts loads the migration runner and the schema introspection, which a server never needs. */
+export async function checkDatabaseFile(path: string) {
+  const { checkDatabaseFile: check } = await import("./status");
+  return check(path);
+}
 export { TurnWriter } from "./turn-writer";
 export { StoreFileWatch } from "./watch";
 
@@ -87,29 +92,39 @@ export interface OpenStoreOptions {
 export function openStore(options: OpenStoreOptions): Store {
   const { sqlite, files } = openDatabase(options.path, { create: true });
   try {
-    const applied = applyMigrations(sqlite, options.migrations ?? loadMigrations(), {
-      // A database that already has a schema is backed up before anything touches it.
-      beforeApply: (plan) => {
-        const backup = backupBeforeMigrating(sqlite, options.path, plan.dbVersion);
-        log.info(`backed up schema ${plan.dbVersion} to ${backup.path} before migrating`);
-      },
-      onApplying: (m) => log.info(`applying ${m.file}…`),
-      onApplied: (m, ms) => log.info(`applied ${m.file} (schema ${m.version}) in ${ms.toFixed(1)} ms`),
-    });
-    if (applied.length > 0) {
-      log.success(`database at schema ${applied.at(-1)!.version}`);
-      auditStoreAction(
-        sqlite,
-        "db.migrations_applied",
-        options.path,
-        applied.map((m) => m.file),
-      ); // issue 23
-    }
+    // The usual boot: nothing pending, nothing changed. The runner (and every migration's SQL split) is loaded only otherwise.
+    if (options.migrations || !carriedIsCurrent(sqlite)) migrate(sqlite, options);
   } catch (error) {
     sqlite.close();
     throw error;
   }
   return storeOver(sqlite, options.path, files);
+}
+
+/** Plans, then refuses or applies, the migrations (this build's by default), backing up first and auditing what it applied. */
+function migrate(sqlite: Database, options: OpenStoreOptions): void {
+  // Required, not imported: openStore is synchronous, and a server with nothing to migrate never loads the runner.
+  // (Each file, not the ./migrations barrel: Bun 1.4.5 never returns from require() of that barrel.)
+  const { applyMigrations } = require("./migrations/runner") as typeof import("./migrations/runner");
+  const { loadMigrations } = require("./migrations/load") as typeof import("./migrations/load");
+  const applied = applyMigrations(sqlite, options.migrations ?? loadMigrations(), {
+    // A database that already has a schema is backed up before anything touches it.
+    beforeApply: (plan) => {
+      const backup = backupBeforeMigrating(sqlite, options.path, plan.dbVersion);
+      log.info(`backed up schema ${plan.dbVersion} to ${backup.path} before migrating`);
+    },
+    onApplying: (m) => log.info(`applying ${m.file}…`),
+    onApplied: (m, ms) => log.info(`applied ${m.file} (schema ${m.version}) in ${ms.toFixed(1)} ms`),
+  });
+  if (applied.length > 0) {
+    log.success(`database at schema ${applied.at(-1)!.version}`);
+    auditStoreAction(
+      sqlite,
+      "db.migrations_applied",
+      options.path,
+      applied.map((m) => m.file),
+    ); // issue 23
+  }
 }
 
 /** SQLite's default wal_autocheckpoint, restored when Litestream hands checkpoints back. */

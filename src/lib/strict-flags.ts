@@ -90,9 +90,10 @@ function checkTokens(tokens: string[], args: ArgsDef, commandLine: string): void
  */
 export async function checkFlags(root: CommandDef, argv: string[], name = "copilot-api", { commands = false } = {}): Promise<void> {
   const args = (await resolve(root.args as Resolvable<ArgsDef>)) ?? {};
-  const subCommands = await resolve(root.subCommands as Resolvable<Record<string, CommandDef>> | undefined);
+  const subCommands = await resolve(root.subCommands as Resolvable<Record<string, Resolvable<CommandDef>>> | undefined);
   const at = subCommands ? argv.findIndex((token) => !token.startsWith("-")) : -1;
-  const sub = at >= 0 ? subCommands?.[argv[at]!] : undefined;
+  // A command may be loaded on first use (src/commands.ts): only the one named is loaded.
+  const sub = at >= 0 ? await resolve(subCommands?.[argv[at]!]) : undefined;
   // At run time an unknown command is citty's to report; `commands` checks it here too (the docs test).
   if (commands && subCommands && at >= 0 && !sub) {
     throw new AppError(`unknown command \`${name} ${argv[at]}\``, `\`${name}\` has: ${Object.keys(subCommands).join(", ")}`);

@@ -4,6 +4,7 @@ import { log } from "~/lib/log";
 import type { Worker } from "~/lib/worker";
 import { type Clock, systemClock } from "./clock";
 import { type ClientIdentity, clientIdentity, githubHeaders, parseEndpointsApi, type UpstreamUrls } from "./config";
+import type { TokenKeeper } from "./kept-token";
 
 interface TokenResponse {
   token?: unknown;
@@ -42,6 +43,10 @@ export interface CopilotTokenOptions {
   credential?: string;
   /** What to do when GitHub refuses the token, when the default remedy does not fit (a server that picks up a new token). */
   refusedHint?: string;
+  /** Keeps the token between runs (sealed, beside the database): a restart within its lifetime skips the exchange. */
+  keeper?: TokenKeeper;
+  /** Wall clock (Unix ms), only to carry a kept token's times from one run to the next. */
+  wallNow?: () => number;
 }
 
 /**
@@ -59,7 +64,8 @@ export interface CopilotTokenOptions {
  * the current token until that lifetime is over; only then does a request wait
  * for an exchange of its own. Concurrent callers share one exchange. A GitHub
  * token that GitHub refuses (401) is remembered for a minute and answered at once.
- * The tokens are never logged.
+ * With a keeper, each token is kept sealed between runs and a restart starts from
+ * it while it has minutes left. The tokens are never logged.
  */
 export class CopilotToken implements Worker {
   private held?: Held;
@@ -74,6 +80,10 @@ export class CopilotToken implements Worker {
   private readonly identity: ClientIdentity;
   private readonly credential?: string;
   private readonly refusedHint?: string;
+  private readonly keeper?: TokenKeeper;
+  private readonly wallNow: () => number;
+  /** The kept token is looked at once, before the first exchange. */
+  private keptLooked = false;
 
   constructor(
     private readonly urls: UpstreamUrls,
@@ -84,6 +94,8 @@ export class CopilotToken implements Worker {
     this.identity = options.identity ?? clientIdentity();
     this.credential = options.credential;
     this.refusedHint = options.refusedHint;
+    this.keeper = options.keeper;
+    this.wallNow = options.wallNow ?? Date.now;
   }
 
   /** GitHub refused the GitHub token at the last exchange (it is never asked again for it before REJECTION_MEMORY_MS). */
@@ -97,6 +109,7 @@ export class CopilotToken implements Worker {
 
   /** The current token while it lives; otherwise one exchange, shared by every caller waiting for it. */
   session(): Promise<CopilotSession> {
+    if (!this.keptLooked) this.takeKept();
     const held = this.held;
     if (held && this.clock.now() < held.expiresAt) return Promise.resolve({ token: held.token, apiUrl: held.apiUrl });
     return this.exchangeOnce();
@@ -116,6 +129,24 @@ export class CopilotToken implements Worker {
     this.stopped = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /** A token kept by an earlier run, while it lives: held as if just exchanged, its refresh due when that run planned it. */
+  private takeKept(): void {
+    this.keptLooked = true;
+    const kept = this.keeper?.load();
+    if (!kept) return;
+    const now = this.clock.now();
+    const wall = this.wallNow();
+    this.held = { token: kept.token, apiUrl: kept.apiUrl, expiresAt: now + (kept.expiresAt - wall), refreshAt: now + Math.max(kept.refreshAt - wall, 0) };
+    this.schedule(this.held.refreshAt - now);
+  }
+
+  /** Hands the token to the keeper with its times on the wall clock (the next run's monotonic clock starts elsewhere). */
+  private keep(held: Held): void {
+    if (!this.keeper) return;
+    const offset = this.wallNow() - this.clock.now();
+    this.keeper.save({ token: held.token, apiUrl: held.apiUrl, expiresAt: held.expiresAt + offset, refreshAt: held.refreshAt + offset });
   }
 
   private exchangeOnce(): Promise<CopilotSession> {
@@ -159,6 +190,7 @@ export class CopilotToken implements Worker {
     this.held = held;
     this.rejected = undefined;
     this.failures = 0;
+    this.keep(held);
     this.schedule(held.refreshAt - this.clock.now());
     return { token: held.token, apiUrl: held.apiUrl };
   }

@@ -7,6 +7,7 @@ import { CopilotClient } from "./copilot-client";
 import { CopilotToken } from "./copilot-token";
 import type { UpstreamChoice } from "./forwarder";
 import type { DefaultTokenSource, WatchedTokenFile } from "./github-token";
+import type { KeptTokens } from "./kept-token";
 import { ModelCatalog } from "./model-catalog";
 
 /** A server without a working token looks at its token file at most this often (a request may ask on every call). */
@@ -42,6 +43,8 @@ export class DefaultUpstream implements Worker {
     githubToken: string | undefined,
     private readonly source: DefaultTokenSource,
     private readonly now: () => number = () => performance.now(),
+    /** Where each GitHub token's Copilot token is kept between runs (beside the database); absent, every start exchanges. */
+    private readonly kept?: KeptTokens,
   ) {
     this.file = source.file;
     this.stamp = this.file && stampOf(this.file.path);
@@ -97,7 +100,7 @@ export class DefaultUpstream implements Worker {
   }
 
   private build(githubToken: string): Built {
-    const token = new CopilotToken(this.urls, githubToken, { refusedHint: this.source.refusedHint });
+    const token = new CopilotToken(this.urls, githubToken, { refusedHint: this.source.refusedHint, keeper: this.kept?.for(this.urls, githubToken) });
     const copilot = new CopilotClient(this.urls, token);
     // Copilot's model catalog routes every protocol: loaded once started, refreshed every 10 minutes.
     const catalog = new ModelCatalog(() => copilot.models(), { onError: (error) => log.warn(`model catalog: ${describeError(error)}`) });

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openStore } from "~/db";
 import { createKey, updateKey } from "~/features/keys";
-import { GatewayMetrics } from "~/features/metrics";
+import { GatewayMetrics } from "~/features/metrics/kit";
 import { cleanUpAfterFile, tempDir } from "../helpers";
 
 cleanUpAfterFile();

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { migrationHash } from "./carried";
 import { embeddedMigrations, embeddedPgMigrations } from "./embedded" with { type: "macro" };
 import { type MigrationSource, readMigrationFolder } from "./folder";
 import { type SqlStatement, splitAtBreakpoints, splitSql } from "./split";
@@ -39,7 +39,7 @@ export function fromSources(sources: MigrationSource[], folder: string, split: (
       version: index + 1,
       tag: source.tag,
       file: `${folder}/${source.tag}.sql`,
-      hash: createHash("sha256").update(sql).digest("hex"),
+      hash: migrationHash(sql),
       statements: split(sql),
     };
   });

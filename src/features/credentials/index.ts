@@ -1,10 +1,8 @@
 /** Several GitHub credentials, each its own Copilot seat: the public face for start.ts, server.ts and main.ts. */
-export { credentialsCommand } from "./cli";
 export { addCredential } from "./inspect";
 export { chooseUpstream } from "./middleware";
 export { SeatPool } from "./pool";
 export { credentialLabels } from "./queries";
-export { credentialQuotas } from "./quota";
 export { UpstreamRouter } from "./router";
 export { Seats } from "./seats";
 export { CredentialVault, checkLabel } from "./vault";

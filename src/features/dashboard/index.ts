@@ -1,2 +1,33 @@
-/** The dashboard's public face: its routes under /dashboard, and the CSV export for admin keys under /admin. */
-export { dashboardRoutes, eventsCsvRoute } from "./routes";
+import { Hono } from "hono";
+import type { AppEnv } from "~/app-env";
+import type { Store } from "~/db";
+import type { DashboardDeps } from "./routes";
+
+/*
+ * The dashboard's public face. Its code (pages, JSX, queries, CSV) is loaded on the first
+ * request that needs it, not at boot: a gateway nobody browses never loads it.
+ */
+
+type RoutesModule = typeof import("./routes");
+let routesModule: Promise<RoutesModule> | undefined;
+const routes = () => (routesModule ??= import("./routes"));
+
+/** Its routes under /dashboard, built on the first request there (the caller mounts this at the root). */
+export function dashboardRoutes(deps: DashboardDeps) {
+  let built: Promise<Hono<AppEnv>> | undefined;
+  const build = async () => {
+    const { dashboardRoutes: make } = await routes();
+    // Thrown errors go on to the gateway's own onError (logged, a 500 in the protocol's shape), as when it was mounted directly.
+    return new Hono<AppEnv>().route("/dashboard", make(deps)).onError((error) => {
+      throw error;
+    });
+  };
+  const app = () => (built ??= build());
+  // The dashboard answers every path under /dashboard (its own 404 page included): nothing falls through.
+  return new Hono<AppEnv>().use("/dashboard/*", async (c) => (await app()).fetch(c.req.raw, c.env));
+}
+
+/** GET /admin/events.csv?since=…&key=…: the export for admin keys (behind requireAdmin in server.ts). */
+export function eventsCsvRoute(store: Store) {
+  return new Hono<AppEnv>().get("/events.csv", async (c) => (await routes()).exportCsv(c, store, Date.now()));
+}

@@ -1,25 +1,12 @@
 import { defineCommand } from "citty";
 import { dbPathArg, guarded } from "~/lib/cli";
-import { describeError } from "~/lib/errors";
 import { dbPath } from "~/lib/paths";
 import { enterpriseUrlArg, githubTokenArgs, githubTokenFlags, requireGithubToken } from "~/upstream/cli-args";
-import { type UpstreamUrls, upstreamUrls } from "~/upstream/config";
+import { upstreamUrls } from "~/upstream/config";
 import { fetchCopilotUser } from "~/upstream/copilot-user";
 import { resolveGithubToken } from "~/upstream/github-token";
-import { formatQuota, type QuotaReport, summarize } from "./quota";
+import { type CredentialQuotas, formatQuota, summarize } from "./quota";
 import { formatWindows, readWindowsFile, windowsFileOf } from "./windows";
-
-/** Each stored credential's counters (or why they could not be read), asked of GitHub with its own token. */
-export type CredentialQuotas = (dbPath: string, urls: UpstreamUrls) => Promise<{ label: string; id: string; report?: QuotaReport; error?: string }[]>;
-
-/** Counters for one GitHub token, or the error that stopped them, as a line to print. */
-export async function quotaOf(urls: UpstreamUrls, token: string): Promise<{ report?: QuotaReport; error?: string }> {
-  try {
-    return { report: summarize(await fetchCopilotUser(urls, token)) };
-  } catch (error) {
-    return { error: describeError(error) };
-  }
-}
 
 /** `quota`: the default token's counters, then every credential's, side by side (credentials come from the store: see commands.ts). */
 export function quotaCommandWith(credentialQuotas: CredentialQuotas) {

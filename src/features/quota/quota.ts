@@ -1,4 +1,4 @@
-import type { AppError } from "~/lib/errors";
+import { type AppError, describeError } from "~/lib/errors";
 import { textTable } from "~/lib/table";
 import { type Clock, systemClock } from "~/upstream/clock";
 import type { ClientIdentity, UpstreamUrls } from "~/upstream/config";
@@ -124,5 +124,17 @@ export class QuotaSource {
       if (error instanceof GithubTokenRejected) this.rejected = { error, until: this.clock.now() + REJECTION_MEMORY_MS };
       throw error;
     }
+  }
+}
+
+/** Each stored credential's counters (or why they could not be read), asked of GitHub with its own token. */
+export type CredentialQuotas = (dbPath: string, urls: UpstreamUrls) => Promise<{ label: string; id: string; report?: QuotaReport; error?: string }[]>;
+
+/** Counters for one GitHub token, or the error that stopped them, as a line to print. */
+export async function quotaOf(urls: UpstreamUrls, token: string): Promise<{ report?: QuotaReport; error?: string }> {
+  try {
+    return { report: summarize(await fetchCopilotUser(urls, token)) };
+  } catch (error) {
+    return { error: describeError(error) };
   }
 }

@@ -69,7 +69,7 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
       );
     }
     chmodSync(tmp, FILE_MODE);
-    const check = checkDatabaseFile(tmp);
+    const check = await checkDatabaseFile(tmp);
     if (check.problems.length > 0) {
       throw new AppError(
         `the restored copy failed its checks, so it was not kept:\n  - ${check.problems.join("\n  - ")}`,
