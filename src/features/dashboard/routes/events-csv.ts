@@ -1,6 +1,5 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { apiError } from "~/lib/api-error";
 import { AppError, describeError } from "~/lib/errors";
@@ -10,7 +9,7 @@ import type { DashboardEnv } from "../env";
 import { type Dashboard, queryValue } from "./context";
 
 /** The CSV export, for a session (/dashboard/events.csv) or an admin key (/admin/events.csv): one handler. */
-function exportCsv(c: Context, store: Store, now: number): Response {
+export function exportCsv(c: Context, store: Store, now: number): Response {
   let since: number;
   try {
     since = parseSince(queryValue(c, "since") ?? "24h", now);
@@ -19,11 +18,6 @@ function exportCsv(c: Context, store: Store, now: number): Response {
     return apiError(c, 400, { message: describeError(error), type: "invalid_request_error", code: "invalid_query", param: "since" });
   }
   return c.body(eventsCsv(store, { since, keyId: queryValue(c, "key", 64) }), 200, csvDownload("events", now));
-}
-
-/** GET /admin/events.csv?since=…&key=…: the export for admin keys (scripts, curl; behind requireAdmin in server.ts). */
-export function eventsCsvRoute(store: Store) {
-  return new Hono<AppEnv>().get("/events.csv", (c) => exportCsv(c, store, Date.now()));
 }
 
 /** GET /dashboard/events.csv: the same export for a signed-in session. */

@@ -14,7 +14,8 @@ import { securityHeaders } from "./security-headers";
 import { signInRoutes } from "./sign-in";
 import { usageRoutes } from "./usage";
 
-export { eventsCsvRoute } from "./events-csv";
+export type { DashboardDeps } from "./context";
+export { exportCsv } from "./events-csv";
 
 /** The dashboard under /dashboard: its own sign-in and session cookie, separate from the API key pipeline. Each page is its own module. */
 export function dashboardRoutes(deps: DashboardDeps) {
