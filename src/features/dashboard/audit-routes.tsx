@@ -45,7 +45,7 @@ export function auditPages(store: Store, now: () => number, page: MiddlewareHand
     return render(
       c,
       <AuditPage
-        session={c.var.session}
+        session={c.get("session")}
         rows={shown}
         filter={input}
         keys={keys}

@@ -237,7 +237,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
   // Every admin action here goes in the audit log, with the session's key, address and User-Agent.
   const audit = (c: Context, actor: { kind: "session" | "key"; id: string }, entry: Omit<AuditEntry, "actorKind" | "actor">) =>
     appendAudit(store.db, { ...httpActor(c, actor.kind, actor.id), ts: now(), ...entry });
-  const bySession = (c: Context<DashboardEnv>) => ({ kind: "session" as const, id: c.var.session.keyId });
+  const bySession = (c: Context<DashboardEnv>) => ({ kind: "session" as const, id: c.get("session").keyId });
 
   app.use(securityHeaders);
   // Forms are small: nothing larger is read.
@@ -298,8 +298,8 @@ export function dashboardRoutes(deps: DashboardDeps) {
   });
 
   app.post("/logout", page, requireCsrf, (c) => {
-    deleteSession(store.db, c.var.session.idHash);
-    audit(c, bySession(c), { action: "dashboard.sign_out", target: c.var.session.keyId });
+    deleteSession(store.db, c.get("session").idHash);
+    audit(c, bySession(c), { action: "dashboard.sign_out", target: c.get("session").keyId });
     clearDashboardCookie(c, SESSION_COOKIE);
     return c.redirect("/dashboard/login?notice=signed-out", 303);
   });
@@ -313,7 +313,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
     return render(
       c,
       <UsagePage
-        session={c.var.session}
+        session={c.get("session")}
         window={input.window}
         keyId={input.keyId}
         model={input.model}
@@ -361,7 +361,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const premiumUsed = premiumUsedThisMonth(store.db, now());
     return render(
       c,
-      <KeysPage session={c.var.session} rows={rows} showAll={showAll} premiumUsed={premiumUsed} form={extra.form ?? EMPTY_FORM} {...extra} />,
+      <KeysPage session={c.get("session")} rows={rows} showAll={showAll} premiumUsed={premiumUsed} form={extra.form ?? EMPTY_FORM} {...extra} />,
       status,
     );
   };
@@ -383,13 +383,13 @@ export function dashboardRoutes(deps: DashboardDeps) {
 
   // The same code path as `copilot-api keys create`: the keys feature's parseKeySettings and createKey.
   app.post("/keys", page, requireCsrf, (c) => {
-    const values: KeyForm = { tier: clip(text(c.var.form.tier), 20), ...settingsForm(c.var.form) };
+    const values: KeyForm = { tier: clip(text(c.get("form").tier), 20), ...settingsForm(c.get("form")) };
     try {
       const tier = parseChoice("tier", values.tier, KEY_TIERS);
       const created = createKeyAudited(
         store,
         keySpecFrom(tier, parseKeySettings(createInput(values), now())),
-        httpActor(c, "session", c.var.session.keyId),
+        httpActor(c, "session", c.get("session").keyId),
         now(),
       );
       return keysPage(c, { created });
@@ -421,7 +421,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
   const editPage = (c: Context<DashboardEnv>, row: KeyRow, form: SettingsForm, error?: FormError) =>
     render(
       c,
-      <EditKeyPage session={c.var.session} row={row} form={form} premiumUsed={premiumUsedThisMonth(store.db, now()).get(row.id) ?? 0} error={error} />,
+      <EditKeyPage session={c.get("session")} row={row} form={form} premiumUsed={premiumUsedThisMonth(store.db, now()).get(row.id) ?? 0} error={error} />,
       error ? 400 : 200,
     );
 
@@ -437,7 +437,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const row = keyOr404(c);
     if (!row) return noSuchKey(c);
     if (row.revokedAt !== null) return revokedKey(c, row); // (revoked after the form was shown)
-    const values = settingsForm(c.var.form);
+    const values = settingsForm(c.get("form"));
     const input = changedInput(values, row);
     if (Object.keys(input).length === 0) return c.redirect(`/dashboard/keys?unchanged=${row.id}`, 303);
     try {
@@ -454,7 +454,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const row = keyOr404(c);
     if (!row) return noSuchKey(c);
     if (row.revokedAt !== null) return c.redirect("/dashboard/keys?all=1", 303);
-    return render(c, <RevokePage session={c.var.session} row={row} />);
+    return render(c, <RevokePage session={c.get("session")} row={row} />);
   });
 
   // The same code path as `copilot-api keys revoke`; its dashboard sessions end with it.
@@ -465,7 +465,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
       audit(c, bySession(c), { action: "key.revoked", target: row.id, before: keyView(row), after: keyView(keyById(store.db, row.id) ?? row) });
     const ended = deleteSessionsOfKey(store.db, row.id);
     if (ended > 0) audit(c, bySession(c), { action: "dashboard.session_ended", target: row.id, after: { sessions: ended, reason: "key revoked" } });
-    if (row.id === c.var.session.keyId) {
+    if (row.id === c.get("session").keyId) {
       clearDashboardCookie(c, SESSION_COOKIE);
       return c.redirect("/dashboard/login?notice=revoked-self", 303);
     }
@@ -488,7 +488,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
     return render(
       c,
       <EventsPage
-        session={c.var.session}
+        session={c.get("session")}
         rows={rows.page}
         filter={filter}
         keys={keys}

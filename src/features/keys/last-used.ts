@@ -56,7 +56,7 @@ export class LastUsedTracker implements Worker {
 /** Notes the key's use for keys.last_used_at (written in batches by the tracker). */
 export function noteLastUsed(tracker: LastUsedTracker): MiddlewareHandler<AppEnv> {
   return async function noteLastUsed(c, next) {
-    tracker.touch(c.var.apiKey.id);
+    tracker.touch(c.get("apiKey").id);
     await next();
   };
 }
