@@ -143,6 +143,13 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
   // Prepared once: a background write sets and resets the busy timeout without compiling a statement.
   const defaultBusyTimeout = sqlite.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   const noBusyTimeout = sqlite.prepare("PRAGMA busy_timeout = 0");
+  // Drizzle makes a transaction object (a query builder per table) and bun:sqlite a wrapper
+  // per transaction; a write per request would pay both. Made once: the outermost transaction
+  // object holds nothing of its own (the connection's session), and a nested Store.transaction
+  // still becomes a savepoint (bun:sqlite's wrapper sees the open transaction).
+  type Tx = Parameters<Parameters<AppDatabase["transaction"]>[0]>[0];
+  const tx = db.transaction((outermost) => outermost);
+  const immediate = sqlite.transaction(<T>(fn: (tx: Tx) => T): T => fn(tx)).immediate as <T>(fn: (tx: Tx) => T) => T;
   let closed = false;
   let problem: string | undefined;
   const fileProblem = () => {
@@ -167,7 +174,7 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
       const moved = recentFileProblem();
       if (moved) throw new AppError(moved, RESTART_HINT);
       try {
-        return db.transaction(fn, { behavior: "immediate" });
+        return immediate(fn);
       } catch (error) {
         const movedMeanwhile = fileProblem();
         if (movedMeanwhile) throw new AppError(movedMeanwhile, RESTART_HINT);

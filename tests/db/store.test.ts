@@ -50,6 +50,36 @@ describe("store", () => {
     store.close();
   });
 
+  test("transaction(): one made inside another is a savepoint (its failure undoes only its own writes); a failing outer one undoes everything", () => {
+    const store = openStore({ path: join(tempDir(), "nested.db") });
+    store.sqlite.run("CREATE TABLE t (x)");
+    const values = () =>
+      store.sqlite
+        .query<{ x: number }, []>("SELECT x FROM t ORDER BY x")
+        .all()
+        .map((row) => row.x);
+    store.transaction((tx) => {
+      tx.run(sql`INSERT INTO t VALUES (1)`);
+      expect(() =>
+        store.transaction((inner) => {
+          inner.run(sql`INSERT INTO t VALUES (2)`);
+          throw new Error("inner failed");
+        }),
+      ).toThrow("inner failed");
+      tx.run(sql`INSERT INTO t VALUES (3)`);
+    });
+    expect(values()).toEqual([1, 3]);
+    expect(() =>
+      store.transaction((tx) => {
+        tx.run(sql`INSERT INTO t VALUES (4)`);
+        tx.rollback();
+      }),
+    ).toThrow();
+    expect(values()).toEqual([1, 3]);
+    expect(store.sqlite.inTransaction).toBe(false);
+    store.close();
+  });
+
   test("close() checkpoints and truncates the WAL", () => {
     const path = join(tempDir(), "c.db");
     const store = openStore({ path });
