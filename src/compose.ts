@@ -1,5 +1,5 @@
 import type { Store } from "~/db";
-import { CheckpointThread, StoreFileWatch } from "~/db";
+import { StoreFileWatch } from "~/db";
 import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
 import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
 import { EventRecorder, RetentionJob } from "~/features/events";
@@ -125,7 +125,6 @@ export function compose(store: Store, options: ComposeOptions): Composed {
     maxResponseBytes: Math.min(options.bodyLimitBytes, MAX_RESPONSE_BYTES),
   });
   const fileWatch = new StoreFileWatch(store);
-  const checkpoints = new CheckpointThread(store);
   // As the server starts (a token signed in later is the router's, per request).
   const { copilot, catalog } = defaultUpstream.current();
   const token = defaultUpstream.token;
@@ -172,8 +171,6 @@ export function compose(store: Store, options: ComposeOptions): Composed {
   const workers: Worker[] = [
     // Stopped last: its final flush carries the spans of the last requests.
     ...(tracing ? [tracing] : []),
-    // Stopped once nothing writes any more, just before the store closes (and folds the WAL).
-    checkpoints,
     ...(replication ? [replication] : []),
     recorder,
     // Written before the store closes: a completed response is never lost to a clean shutdown.

@@ -14,7 +14,6 @@ export { auditDatabaseFile, osUser } from "./audit";
 export type AppDatabase = BunSQLiteDatabase<typeof schema>;
 export { removeStaleBackupTemps } from "./backup";
 export { isBusy } from "./busy";
-export { CheckpointThread } from "./checkpoint-thread";
 export { allDatabaseFiles, walFile } from "./files";
 export type { Migration } from "./migrations";
 export {
@@ -78,12 +77,6 @@ export interface Store {
    * autocheckpoint off, false turns it back on (see replication.ts).
    */
   handOverCheckpoints(handedOver: boolean): void;
-  /** True while Litestream checkpoints (handOverCheckpoints(true)). */
-  checkpointsHandedOver(): boolean;
-  /** The checkpoint thread (./checkpoint-thread.ts) checkpoints: true turns this connection's autocheckpoint off, false back on. */
-  checkpointOffThread(on: boolean): void;
-  /** Rows this connection changed since it opened (SQLite's total_changes()). */
-  totalChanges(): number;
   close(): void;
 }
 
@@ -158,12 +151,6 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
   const tx = db.transaction((outermost) => outermost);
   const immediate = sqlite.transaction(<T>(fn: (tx: Tx) => T): T => fn(tx)).immediate as <T>(fn: (tx: Tx) => T) => T;
   let closed = false;
-  // Who checkpoints: Litestream, the checkpoint thread, or (neither) this connection as its commits need.
-  let handedOver = false;
-  let offThread = false;
-  const autocheckpoint = () => {
-    if (!closed) sqlite.run(`PRAGMA wal_autocheckpoint = ${handedOver || offThread ? 0 : DEFAULT_AUTOCHECKPOINT_PAGES}`);
-  };
   let problem: string | undefined;
   const fileProblem = () => {
     if (problem === undefined && files) problem = describeFileChange(path, files);
@@ -207,17 +194,9 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
       }
     },
     fileProblem,
-    handOverCheckpoints(on) {
-      handedOver = on;
-      autocheckpoint();
+    handOverCheckpoints(handedOver) {
+      if (!closed) sqlite.run(`PRAGMA wal_autocheckpoint = ${handedOver ? 0 : DEFAULT_AUTOCHECKPOINT_PAGES}`);
     },
-    checkpointsHandedOver: () => handedOver,
-    checkpointOffThread(on) {
-      if (on === offThread) return;
-      offThread = on;
-      autocheckpoint();
-    },
-    totalChanges: changes,
     close() {
       if (closed) return;
       closed = true;
