@@ -1,4 +1,4 @@
-// `bun run bench/hot-path.ts [baseline-checkout]`: the request hot path of copilot-api, this
+// `bun run bench:hot [baseline-checkout]`: the request hot path of copilot-api, this
 // checkout beside another one (a baseline commit, e.g. `git worktree add /tmp/base main`
 // or a `git archive` copy with node_modules linked) on one fake Copilot, interleaved reps,
 // medians. Fewer rows and shorter than bench:peers, for measuring one change at a time.
