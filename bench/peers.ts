@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FakeUpstream, startFakeUpstream } from "../tests/fake-upstream";
-import { run } from "./gateway";
+import { run, throughput } from "./gateway";
 
 const ROOT = join(import.meta.dir, "..");
 const PEER = { name: "copilot-api", version: "0.7.0", label: "ericc-ch 0.7.0" };
@@ -180,21 +180,6 @@ function startPeer(fake: FakeUpstream, pkg: string): Promise<Target & { bootMs: 
   const copy = peerCopy(pkg, fake);
   const args = (port: number) => [join(copy, "dist", "main.js"), "start", "--port", String(port), "--github-token", fake.githubToken];
   return startProcess(PEER.label, args, env, {}, [home, copy]);
-}
-
-/** Requests per second for `count` requests from `concurrency` workers; any status but 200 stops the run. */
-async function throughput(send: () => Promise<Response>, concurrency: number, count: number): Promise<number> {
-  let left = count;
-  const worker = async () => {
-    while (left-- > 0) {
-      const response = await send();
-      const body = await response.text();
-      if (response.status !== 200) throw new Error(`status ${response.status}: ${body.slice(0, 300)}`);
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return (count / (performance.now() - started)) * 1000;
 }
 
 /** VmRSS and VmHWM (the peak) of a process, in MiB. */
