@@ -140,9 +140,9 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
     () => dataVersion.get()!.data_version,
     () => changes() - backgroundChanges,
   );
-  // Prepared once: a background write sets and resets the busy timeout without compiling a statement.
-  const defaultBusyTimeout = sqlite.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  const noBusyTimeout = sqlite.prepare("PRAGMA busy_timeout = 0");
+  // Run as text every time, never as a prepared statement: SQLite applies PRAGMA busy_timeout when
+  // the statement is compiled, so re-running a prepared one does not set it again.
+  const busyTimeout = (ms: number) => sqlite.run(`PRAGMA busy_timeout = ${ms}`);
   // Drizzle makes a transaction object (a query builder per table) and bun:sqlite a wrapper
   // per transaction; a write per request would pay both. Made once: the outermost transaction
   // object holds nothing of its own (the connection's session), and a nested Store.transaction
@@ -185,11 +185,11 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
     changeCounter,
     backgroundWrite(fn) {
       const before = changes();
-      noBusyTimeout.run();
+      busyTimeout(0);
       try {
         return fn();
       } finally {
-        defaultBusyTimeout.run();
+        busyTimeout(BUSY_TIMEOUT_MS);
         backgroundChanges += changes() - before;
       }
     },
@@ -200,7 +200,7 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
     close() {
       if (closed) return;
       closed = true;
-      for (const statement of [dataVersion, totalChanges, defaultBusyTimeout, noBusyTimeout]) statement.finalize();
+      for (const statement of [dataVersion, totalChanges]) statement.finalize();
       if (fileProblem()) {
         // The path names other files now: write nothing more (no optimize), except
         // to empty our own -wal when it is still the one at the path (only the main

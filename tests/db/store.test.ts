@@ -80,6 +80,18 @@ describe("store", () => {
     store.close();
   });
 
+  test("backgroundWrite() never waits for the lock (busy timeout 0 inside) and leaves the default busy timeout behind, every time", () => {
+    const store = openStore({ path: join(tempDir(), "busy.db") });
+    const timeout = () => store.sqlite.query<{ timeout: number }, []>("PRAGMA busy_timeout").get()!.timeout;
+    const before = timeout();
+    expect(before).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) {
+      expect(store.backgroundWrite(timeout)).toBe(0);
+      expect(timeout()).toBe(before);
+    }
+    store.close();
+  });
+
   test("close() checkpoints and truncates the WAL", () => {
     const path = join(tempDir(), "c.db");
     const store = openStore({ path });
