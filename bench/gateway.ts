@@ -7,11 +7,26 @@ import type { FakeUpstream } from "../tests/fake-upstream";
 
 const ROOT = join(import.meta.dir, "..");
 
-/** Runs the CLI of a checkout (this one unless said) once, as a user would; its stdout, or an error with its stderr. */
-export function run(args: string[], env: Record<string, string | undefined>, checkout = ROOT): string {
-  const result = Bun.spawnSync([process.execPath, join(checkout, "src", "main.ts"), ...args], { cwd: checkout, env });
+/** Runs the CLI once, as a user would; its stdout, or an error with its stderr. */
+export function run(args: string[], env: Record<string, string | undefined>, root = ROOT): string {
+  const result = Bun.spawnSync([process.execPath, join(root, "src", "main.ts"), ...args], { cwd: root, env });
   if (result.exitCode !== 0) throw new Error(result.stderr.toString());
   return result.stdout.toString();
+}
+
+/** Requests per second for `count` requests from `concurrency` workers; any status but 200 stops the run. */
+export async function throughput(send: () => Promise<Response>, concurrency: number, count: number): Promise<number> {
+  let left = count;
+  const worker = async () => {
+    while (left-- > 0) {
+      const response = await send();
+      const body = await response.text();
+      if (response.status !== 200) throw new Error(`status ${response.status}: ${body.slice(0, 300)}`);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return (count / (performance.now() - started)) * 1000;
 }
 
 /** Milliseconds per request, `count` of them after a warm-up; any status but 200 stops the run. */
@@ -42,13 +57,17 @@ export interface BenchGateway {
   stop(): Promise<void>;
 }
 
-/** copilot-api in a temporary home, pointed at the fake, with one key; listening when this resolves. `args` go to `start`. */
-export async function startGateway(fake: FakeUpstream, args: string[] = []): Promise<BenchGateway> {
+/**
+ * copilot-api in a temporary home, pointed at the fake, with one key; listening when this resolves.
+ * `args` go to `start`; `root` is the checkout to run (this one by default), `bunFlags` go to Bun (--cpu-prof).
+ */
+export async function startGateway(fake: FakeUpstream, args: string[] = [], options: { root?: string; bunFlags?: string[] } = {}): Promise<BenchGateway> {
+  const root = options.root ?? ROOT;
   const home = mkdtempSync(join(tmpdir(), "copilot-api-bench-"));
   const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), ...fake.env(), GH_TOKEN: fake.githubToken };
-  const secret = (JSON.parse(run(["keys", "create", "--json"], env)) as { secret: string }).secret;
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "start", "--port", "0", ...args], {
-    cwd: ROOT,
+  const secret = (JSON.parse(run(["keys", "create", "--json"], env, root)) as { secret: string }).secret;
+  const proc = Bun.spawn([process.execPath, ...(options.bunFlags ?? []), join(root, "src", "main.ts"), "start", "--port", "0", ...args], {
+    cwd: root,
     env,
     stdout: "ignore",
     stderr: "pipe",
@@ -85,4 +104,17 @@ export async function startGateway(fake: FakeUpstream, args: string[] = []): Pro
       rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/** A temp worktree of this repository at `ref` with its dependencies installed (from Bun's cache when it can). */
+export function checkoutAt(ref: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "copilot-api-at-"));
+  const git = (...args: string[]) => {
+    const result = Bun.spawnSync(["git", ...args], { cwd: ROOT, stderr: "pipe" });
+    if (result.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${result.stderr.toString()}`);
+  };
+  git("worktree", "add", "--detach", dir, ref);
+  const install = Bun.spawnSync([process.execPath, "install", "--frozen-lockfile"], { cwd: dir, stdout: "ignore", stderr: "inherit" });
+  if (install.exitCode !== 0) throw new Error(`bun install in the worktree of ${ref} failed`);
+  return { dir, remove: () => git("worktree", "remove", "--force", dir) };
 }

@@ -10,7 +10,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type FakeUpstream, startFakeUpstream } from "../tests/fake-upstream";
-import { run } from "./gateway";
+import { checkoutAt, run, throughput } from "./gateway";
 
 const ROOT = join(import.meta.dir, "..");
 const PEER = { name: "copilot-api", version: "0.7.0", label: "ericc-ch 0.7.0" };
@@ -141,19 +141,6 @@ function startOurs(fake: FakeUpstream, name = "copilot-api", checkout = ROOT): P
   return startProcess(name, args, env, { authorization: `Bearer ${secret}` }, [home]);
 }
 
-/** A temp worktree of this repository at `ref` with its dependencies installed (from Bun's cache when it can). */
-function checkoutAt(ref: string): { dir: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), "copilot-api-at-"));
-  const git = (...args: string[]) => {
-    const result = Bun.spawnSync(["git", ...args], { cwd: ROOT, stderr: "pipe" });
-    if (result.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${result.stderr.toString()}`);
-  };
-  git("worktree", "add", "--detach", dir, ref);
-  const install = Bun.spawnSync([process.execPath, "install", "--frozen-lockfile"], { cwd: dir, stdout: "ignore", stderr: "inherit" });
-  if (install.exitCode !== 0) throw new Error(`bun install in the worktree of ${ref} failed`);
-  return { dir, remove: () => git("worktree", "remove", "--force", dir) };
-}
-
 /** ericc-ch's package, installed once into a cache folder with npm. */
 function peerPackage(): string {
   const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "copilot-api", "bench-peers", `ericc-ch-${PEER.version}`);
@@ -196,21 +183,6 @@ function startPeer(fake: FakeUpstream, pkg: string): Promise<Target & { bootMs: 
   const copy = peerCopy(pkg, fake);
   const args = (port: number) => [join(copy, "dist", "main.js"), "start", "--port", String(port), "--github-token", fake.githubToken];
   return startProcess(PEER.label, args, env, {}, [home, copy]);
-}
-
-/** Requests per second for `count` requests from `concurrency` workers; any status but 200 stops the run. */
-async function throughput(send: () => Promise<Response>, concurrency: number, count: number): Promise<number> {
-  let left = count;
-  const worker = async () => {
-    while (left-- > 0) {
-      const response = await send();
-      const body = await response.text();
-      if (response.status !== 200) throw new Error(`status ${response.status}: ${body.slice(0, 300)}`);
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return (count / (performance.now() - started)) * 1000;
 }
 
 /** VmRSS and VmHWM (the peak) of a process, in MiB. */

@@ -137,7 +137,7 @@ export function createApp(deps: AppDeps) {
   app.use(creditBudget(deps.keys.budget ?? new CreditBudget(deps.store)));
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
-  // Which Copilot seat answers: the key's credential, the pool, or the default GitHub token (c.var.upstream).
+  // Which Copilot seat answers: the key's credential, the pool, or the default GitHub token (c.get("upstream")).
   app.use(chooseUpstream(deps.router ?? new UpstreamRouter(deps.upstream)));
   // That seat's Copilot windows: exhausted (429 until the reset, probing once a minute), or inside --reserve-window for client keys.
   app.use(windowGate(deps.reserveWindowPercent ?? 0, new Set(protocols.flatMap((protocol) => protocol.paths.usage))));

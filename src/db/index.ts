@@ -61,15 +61,20 @@ export interface Store {
    */
   changeCounter(): number;
   /**
-   * Runs fn with another busy timeout, for writers that must never stall the
-   * event loop waiting for a lock (they retry later instead).
+   * A write off the request path (events, usage totals, last-used times, stored
+   * responses): run with busy timeout 0, so it never waits for the lock (SQLITE_BUSY
+   * is thrown; the writer retries later), and the rows it changes do not move
+   * changeCounter(). Only for tables no cache reads: the key cache would otherwise be
+   * emptied by every request's own event.
    */
-  withBusyTimeout<T>(ms: number, fn: () => T): T;
+  backgroundWrite<T>(fn: () => T): T;
   /**
    * Undefined while the path still names the files this connection opened;
    * otherwise a sentence saying the database was deleted or replaced under the
    * server. Once set it stays set: from then on every transaction refuses to
    * start (the writes would go to a file nobody reads) and only a restart helps.
+   * Checks the files now; transactions check at most every identityCheckMs
+   * (and at once when one fails), so a write does not pay two stats.
    */
   fileProblem(): string | undefined;
   /**
@@ -86,7 +91,16 @@ export interface OpenStoreOptions {
   path: string;
   /** Defaults to the migrations this build carries. */
   migrations?: Migration[];
+  /** How often transactions check that the path still names the opened files; IDENTITY_CHECK_MS by default. */
+  identityCheckMs?: number;
 }
+
+/**
+ * Transactions check the files' identity at most this often: a replaced or deleted database
+ * is refused from at most a second after it happened (and /healthz, which checks on every
+ * call, says so at once), instead of every write paying two stats.
+ */
+export const IDENTITY_CHECK_MS = 1000;
 
 /** Opens the database, applies pending migrations, and hands back the typed handle. */
 export function openStore(options: OpenStoreOptions): Store {
@@ -98,7 +112,7 @@ export function openStore(options: OpenStoreOptions): Store {
     sqlite.close();
     throw error;
   }
-  return storeOver(sqlite, options.path, files);
+  return storeOver(sqlite, options.path, files, options.identityCheckMs ?? IDENTITY_CHECK_MS);
 }
 
 /** Plans, then refuses or applies, the migrations (this build's by default), backing up first and auditing what it applied. */
@@ -130,34 +144,68 @@ function migrate(sqlite: Database, options: OpenStoreOptions): void {
 /** SQLite's default wal_autocheckpoint, restored when Litestream hands checkpoints back. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
-function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefined): Store {
+function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefined, identityCheckMs: number): Store {
   const db = drizzle({ client: sqlite, schema });
   const dataVersion = sqlite.query<{ data_version: number }, []>("PRAGMA data_version");
-  const changeCounter = changeCounterOver(() => dataVersion.get()!.data_version, sqlite.query<{ n: number }, []>("SELECT total_changes() AS n"));
+  const totalChanges = sqlite.query<{ n: number }, []>("SELECT total_changes() AS n");
+  const changes = () => totalChanges.get()!.n;
+  /** Rows written by backgroundWrite: not changes any cache needs to see. */
+  let backgroundChanges = 0;
+  const changeCounter = changeCounterOver(
+    () => dataVersion.get()!.data_version,
+    () => changes() - backgroundChanges,
+  );
+  // Run as text every time, never as a prepared statement: SQLite applies PRAGMA busy_timeout when
+  // the statement is compiled, so re-running a prepared one does not set it again.
+  const busyTimeout = (ms: number) => sqlite.run(`PRAGMA busy_timeout = ${ms}`);
+  // Drizzle makes a transaction object (a query builder per table) and bun:sqlite a wrapper
+  // per transaction; a write per request would pay both. Made once: the outermost transaction
+  // object holds nothing of its own (the connection's session), and a nested Store.transaction
+  // still becomes a savepoint (bun:sqlite's wrapper sees the open transaction).
+  type Tx = Parameters<Parameters<AppDatabase["transaction"]>[0]>[0];
+  const tx = db.transaction((outermost) => outermost);
+  const immediate = sqlite.transaction(<T>(fn: (tx: Tx) => T): T => fn(tx)).immediate as <T>(fn: (tx: Tx) => T) => T;
   let closed = false;
   let problem: string | undefined;
   const fileProblem = () => {
     if (problem === undefined && files) problem = describeFileChange(path, files);
     return problem;
   };
+  let checkedAt = Number.NEGATIVE_INFINITY;
+  /** The identity as of at most identityCheckMs ago: a transaction then costs no stat. */
+  const recentFileProblem = () => {
+    if (problem !== undefined) return problem;
+    const now = performance.now();
+    if (now - checkedAt < identityCheckMs) return undefined;
+    checkedAt = now;
+    return fileProblem();
+  };
   return {
     path,
     db,
     sqlite,
     transaction: (fn) => {
-      // Two stat calls (about 2 µs) per transaction: writes never go to a file nobody will read.
-      const moved = fileProblem();
+      // Writes never go to a file nobody will read (checked at most every identityCheckMs, and on failure).
+      const moved = recentFileProblem();
       if (moved) throw new AppError(moved, RESTART_HINT);
-      return db.transaction(fn, { behavior: "immediate" });
+      try {
+        return immediate(fn);
+      } catch (error) {
+        const movedMeanwhile = fileProblem();
+        if (movedMeanwhile) throw new AppError(movedMeanwhile, RESTART_HINT);
+        throw error;
+      }
     },
     dataVersion: () => dataVersion.get()!.data_version,
     changeCounter,
-    withBusyTimeout(ms, fn) {
-      sqlite.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+    backgroundWrite(fn) {
+      const before = changes();
+      busyTimeout(0);
       try {
         return fn();
       } finally {
-        sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+        busyTimeout(BUSY_TIMEOUT_MS);
+        backgroundChanges += changes() - before;
       }
     },
     fileProblem,
@@ -167,7 +215,7 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
     close() {
       if (closed) return;
       closed = true;
-      dataVersion.finalize();
+      for (const statement of [dataVersion, totalChanges]) statement.finalize();
       if (fileProblem()) {
         // The path names other files now: write nothing more (no optimize), except
         // to empty our own -wal when it is still the one at the path (only the main
@@ -191,9 +239,10 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
 
 /**
  * Store.changeCounter over one connection: a number that moves when data_version
- * (as of this event-loop turn) or this connection's total_changes() moved.
+ * (as of this event-loop turn) or this connection's changes (total_changes(), less
+ * the background writes') moved.
  */
-function changeCounterOver(dataVersion: () => number, totalChanges: { get(): { n: number } | null }): () => number {
+function changeCounterOver(dataVersion: () => number, ownChanges: () => number): () => number {
   let turnVersion: number | undefined;
   const nextTurn = () => {
     turnVersion = undefined;
@@ -207,7 +256,7 @@ function changeCounterOver(dataVersion: () => number, totalChanges: { get(): { n
       // Another process's commit shows from the next turn on: the next request sees it.
       setImmediate(nextTurn);
     }
-    const changes = totalChanges.get()!.n;
+    const changes = ownChanges();
     if (turnVersion !== seenVersion || changes !== seenChanges) {
       seenVersion = turnVersion;
       seenChanges = changes;

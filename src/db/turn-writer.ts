@@ -3,7 +3,7 @@ import { log } from "~/lib/log";
 import { isBusy } from "./busy";
 
 export interface TurnWriterOptions<T> {
-  /** Writes one batch in one transaction (the Store's busy timeout is 0 around it, except in stop()). */
+  /** Writes one batch in one transaction (a Store.backgroundWrite: busy timeout 0, except in stop()). */
   write: (batch: T[]) => void;
   /** Items per transaction. */
   batchSize: number;
@@ -54,7 +54,7 @@ export class TurnWriter<T> {
   lastWriteError: string | undefined;
 
   constructor(
-    private readonly store: { withBusyTimeout<R>(ms: number, fn: () => R): R },
+    private readonly store: { backgroundWrite<R>(fn: () => R): R },
     options: TurnWriterOptions<T>,
   ) {
     this.options = options;
@@ -117,7 +117,7 @@ export class TurnWriter<T> {
         const batch = this.queue.length <= batchSize ? this.queue : this.queue.slice(0, batchSize);
         try {
           if (waitForLock) write(batch);
-          else this.store.withBusyTimeout(0, () => write(batch));
+          else this.store.backgroundWrite(() => write(batch));
         } catch (error) {
           if (!waitForLock && isBusy(error)) {
             // Another writer holds the lock: try again shortly, never wait for it on the event loop.

@@ -21,7 +21,7 @@ export type ErrorShape = (c: Context, status: ContentfulStatusCode, problem: Api
 /** `{ error: { message, type, code, param } }`, what OpenAI clients show. */
 export const openAIShape: ErrorShape = (c, status, { message, type, code = null, param = null }) => c.json({ error: { message, type, code, param } }, status);
 
-/** Answers an error in the shape of the protocol this request speaks (c.var.errorShape, set in server.ts). */
+/** Answers an error in the shape of the protocol this request speaks (c.get("errorShape"), set in server.ts). */
 export function apiError(c: Context, status: ContentfulStatusCode, problem: ApiProblem): Response {
   const shape: ErrorShape | undefined = c.get("errorShape");
   return (shape ?? openAIShape)(c, status, problem);

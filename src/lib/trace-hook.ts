@@ -1,5 +1,5 @@
 /**
- * What one traced request offers the parts it passes through (c.var.trace, set only when
+ * What one traced request offers the parts it passes through (c.get("trace"), set only when
  * tracing is on): the upstream call and the store write each get a child span. Kept here,
  * free of OpenTelemetry, so the request path imports nothing of it when tracing is off.
  */

@@ -63,7 +63,7 @@ const isChat = (entry: CatalogEntry) => (entry.capabilities?.type ?? "chat") ===
 /** GET /models: the catalog, filtered by the key's allowed models. */
 export async function listModels(c: Context<AppEnv>, deps: UpstreamChoice): Promise<Response> {
   const catalog = await readyCatalog(c, deps);
-  const key = c.var.apiKey;
+  const key = c.get("apiKey");
   const visible = catalog.all().filter((entry) => key.allows(entry.id));
   if (!wantsAnthropic(c)) return c.json({ object: "list", data: visible.map(openAIModel) });
   const data = visible.filter(isChat).map(anthropicModel);
@@ -74,7 +74,7 @@ export async function listModels(c: Context<AppEnv>, deps: UpstreamChoice): Prom
 export async function getModel(c: Context<AppEnv>, deps: UpstreamChoice, requested: string): Promise<Response> {
   const catalog = await readyCatalog(c, deps);
   const entry = catalog.resolve(requested);
-  const key = c.var.apiKey;
+  const key = c.get("apiKey");
   if (!entry || !(key.allows(entry.id) || key.allows(requested)) || (wantsAnthropic(c) && !isChat(entry))) {
     throw new ApiFailure(404, {
       message: `model ${JSON.stringify(clip(requested))} is not in this Copilot plan's model list, or this key may not use it; GET /v1/models lists the ones it may`,

@@ -26,7 +26,7 @@ export type { ModelRequest };
 
 /**
  * What a protocol's routes are given. The Copilot client and catalog are chosen per request
- * (c.var.upstream: the key's credential, the pool, or the default token; absent without a
+ * (c.get("upstream"): the key's credential, the pool, or the default token; absent without a
  * GitHub token, when model requests answer 503).
  */
 export type ProtocolDeps = BodyDeps & {
@@ -129,7 +129,7 @@ export async function checkModelRequest<R extends ModelRequest>(
 ): Promise<{ text: string; request: R; entry: CatalogEntry | undefined }> {
   const { text, request } = await readModelRequest<R>(c, route.schema);
   route.check?.(request, c);
-  const entry = await resolveModel(c.var.upstream.catalog, request.model);
+  const entry = await resolveModel(c.get("upstream").catalog, request.model);
   authorizeModel(c, request.model, entry?.id);
   if (!entry) await route.unknownModel?.(request.model, c);
   return { text, request, entry };
@@ -144,7 +144,7 @@ export const jsonBodyChecks = (deps: ProtocolDeps, own?: Parameters<typeof readB
 async function runModelRequest<R extends ModelRequest>(c: Context<AppEnv>, route: ModelRoute<R>, deps: ProtocolDeps): Promise<Response> {
   const { text, request, entry } = await checkModelRequest(c, route);
   // The event: what was asked, what it means upstream, what it costs.
-  const draft = c.var.event;
+  const draft = c.get("event");
   draft.upstreamModel = entry?.id ?? null; // until Copilot's answer names the model that answered
   draft.premiumMultiplier = premiumMultiplier(entry);
   const call: ModelCall<R> = {
@@ -155,7 +155,7 @@ async function runModelRequest<R extends ModelRequest>(c: Context<AppEnv>, route
     entry,
     upstreamModel: entry?.id ?? request.model,
     send: async (options, observer) => {
-      const upstream = await sendToCopilot(c, c.var.upstream.copilot, options, observer);
+      const upstream = await sendToCopilot(c, c.get("upstream").copilot, options, observer);
       if (!upstream.ok) {
         if (isWindowRefusal(upstream)) draft.error = "window_exhausted";
         throw new UpstreamRefused(upstream);

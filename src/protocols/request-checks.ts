@@ -61,7 +61,7 @@ export interface ModelRequest {
  * catalog id it means, the same on every protocol.
  */
 export function authorizeModel(c: Context<AppEnv>, requested: string, catalogId: string | undefined): void {
-  const key = c.var.apiKey;
+  const key = c.get("apiKey");
   if (key.allows(requested) || (catalogId !== undefined && key.allows(catalogId))) return;
   throw new ApiFailure(403, {
     message: `model ${JSON.stringify(requested)} is not allowed for key ${key.id} (allowed: ${key.allowedModels.join(", ")})`,
@@ -76,7 +76,7 @@ export function authorizeModel(c: Context<AppEnv>, requested: string, catalogId:
  * its bound, so a refused 30 MB "model" is never stored.
  */
 function noteRequest(c: Context<AppEnv>, json: JsonObject): void {
-  const draft = c.var.event;
+  const draft = c.get("event");
   if (typeof json.model === "string" && json.model.length <= MODEL_NAME_MAX) draft.model = json.model;
   draft.stream = json.stream === true;
 }

@@ -13,10 +13,13 @@ import { withKeepAlive } from "./keepalive";
 /** Why a relayed stream ended early: Copilot's side broke, or the client went away. */
 export type StreamFailure = "upstream_error" | "client_aborted";
 
-/** The first and last text of a relayed stream: usage sits at its start (Anthropic) or its end (OpenAI). */
+/**
+ * The first and last text of a relayed stream: usage sits at its start (Anthropic) or its end
+ * (OpenAI). Each is decoded when first read: a chat stream's usage never needs its head.
+ */
 export interface StreamEnds {
-  head: string;
-  tail: string;
+  readonly head: string;
+  readonly tail: string;
 }
 
 /**
@@ -176,15 +179,27 @@ class StreamEndsKeeper {
     while (this.tail.length > 1 && this.tailBytes - this.tail[0]!.byteLength >= TAIL_BYTES) this.tailBytes -= this.tail.shift()!.byteLength;
   }
 
-  /** As text; a character cut at the window's edge decodes as U+FFFD, which usage parsing skips like any cut line. */
+  /** As text, each end decoded once and only when read; a character cut at the window's edge decodes as U+FFFD, which usage parsing skips like any cut line. */
   ends(): StreamEnds {
-    const decode = (chunks: Uint8Array[]) => new TextDecoder().decode(Buffer.concat(chunks));
-    const head = decode(this.head);
-    const tail = decode(this.tail);
+    const decode = (chunks: Uint8Array[]) => utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    const { head, tail } = this;
+    let headText: string | undefined;
+    let tailText: string | undefined;
     // Whole chunks were kept: cut to the windows (in characters now, at most the bytes' count).
-    return { head: head.slice(0, HEAD_BYTES), tail: tail.slice(-TAIL_BYTES) };
+    return {
+      get head() {
+        headText ??= decode(head).slice(0, HEAD_BYTES);
+        return headText;
+      },
+      get tail() {
+        tailText ??= decode(tail).slice(-TAIL_BYTES);
+        return tailText;
+      },
+    };
   }
 }
+
+const utf8 = new TextDecoder();
 
 /**
  * Passes a stream through unchanged while keeping its first and last text,

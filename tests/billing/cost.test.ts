@@ -16,14 +16,26 @@ describe("reading copilot_usage from a stream's ends", () => {
       `data: {"choices":[],"copilot_usage":{"total_nano_aiu":${n},"token_details":[{"token_type":"output","token_count":2,"nested":{"x":1}}]}}\n\n`;
     const cut = meter(999).slice(0, 40);
     const tail = fresh();
-    noteStreamCost(tail, `${meter(5)}${meter(7)}${cut}`, meter(1));
+    noteStreamCost(tail, { tail: `${meter(5)}${meter(7)}${cut}`, head: meter(1) });
     expect(tail).toEqual({ costNanoAiu: 7, tokenDetails: '[{"token_type":"output","token_count":2}]' });
     const head = fresh();
-    noteStreamCost(head, `"copilot_usage" ${cut}`, meter(3));
+    noteStreamCost(head, { tail: `"copilot_usage" ${cut}`, head: meter(3) });
     expect(head.costNanoAiu).toBe(3);
     const none = fresh();
-    noteStreamCost(none, 'data: {"usage":{"prompt_tokens":1}}\n\n', "");
+    noteStreamCost(none, { tail: 'data: {"usage":{"prompt_tokens":1}}\n\n', head: "" });
     expect(none).toEqual({ costNanoAiu: null, tokenDetails: null });
+  });
+
+  test("a meter in the tail leaves the head unread (a stream's head is decoded only when needed)", () => {
+    const found = fresh();
+    const ends = {
+      tail: 'data: {"choices":[],"copilot_usage":{"total_nano_aiu":11}}\n\n',
+      get head(): string {
+        throw new Error("the head was read");
+      },
+    };
+    noteStreamCost(found, ends);
+    expect(found.costNanoAiu).toBe(11);
   });
 });
 

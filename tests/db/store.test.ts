@@ -50,6 +50,48 @@ describe("store", () => {
     store.close();
   });
 
+  test("transaction(): one made inside another is a savepoint (its failure undoes only its own writes); a failing outer one undoes everything", () => {
+    const store = openStore({ path: join(tempDir(), "nested.db") });
+    store.sqlite.run("CREATE TABLE t (x)");
+    const values = () =>
+      store.sqlite
+        .query<{ x: number }, []>("SELECT x FROM t ORDER BY x")
+        .all()
+        .map((row) => row.x);
+    store.transaction((tx) => {
+      tx.run(sql`INSERT INTO t VALUES (1)`);
+      expect(() =>
+        store.transaction((inner) => {
+          inner.run(sql`INSERT INTO t VALUES (2)`);
+          throw new Error("inner failed");
+        }),
+      ).toThrow("inner failed");
+      tx.run(sql`INSERT INTO t VALUES (3)`);
+    });
+    expect(values()).toEqual([1, 3]);
+    expect(() =>
+      store.transaction((tx) => {
+        tx.run(sql`INSERT INTO t VALUES (4)`);
+        tx.rollback();
+      }),
+    ).toThrow();
+    expect(values()).toEqual([1, 3]);
+    expect(store.sqlite.inTransaction).toBe(false);
+    store.close();
+  });
+
+  test("backgroundWrite() never waits for the lock (busy timeout 0 inside) and leaves the default busy timeout behind, every time", () => {
+    const store = openStore({ path: join(tempDir(), "busy.db") });
+    const timeout = () => store.sqlite.query<{ timeout: number }, []>("PRAGMA busy_timeout").get()!.timeout;
+    const before = timeout();
+    expect(before).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) {
+      expect(store.backgroundWrite(timeout)).toBe(0);
+      expect(timeout()).toBe(before);
+    }
+    store.close();
+  });
+
   test("close() checkpoints and truncates the WAL", () => {
     const path = join(tempDir(), "c.db");
     const store = openStore({ path });

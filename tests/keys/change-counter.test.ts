@@ -91,3 +91,45 @@ describe("the store's change counter: no cache has to be told about a write", ()
     }
   });
 });
+
+describe("background writes leave the change counter alone", () => {
+  test("a background write (events, usage, last-used times) does not move changeCounter(); any other write still does", () => {
+    const quiet = captureLog();
+    const store = openStore({ path: join(tempDir(), "copilot-api.db") });
+    quiet.release();
+    try {
+      const start = store.changeCounter();
+      store.backgroundWrite(() => store.sqlite.run("INSERT INTO usage_hourly (hour, key_id, model) VALUES (1, 'k', 'm')"));
+      store.backgroundWrite(() => store.transaction(() => store.sqlite.run("UPDATE usage_hourly SET requests = 2")));
+      expect(store.changeCounter()).toBe(start);
+      store.sqlite.run("UPDATE usage_hourly SET requests = 3");
+      expect(store.changeCounter()).not.toBe(start);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("a request's own event does not empty the key cache: the counter the key cache reads stays put across answered requests", async () => {
+    const { store, admin, status, app: hono, close } = app();
+    // A model request is recorded (the admin routes are not); without a GitHub token it answers 503, and its event is written all the same.
+    const modelRequest = async () =>
+      (
+        await hono.request("/v1/chat/completions", {
+          method: "POST",
+          body: JSON.stringify({ model: "gpt-4.1", messages: [{ role: "user", content: "hi" }] }),
+          headers: { authorization: `Bearer ${admin.secret}`, "content-type": "application/json" },
+        })
+      ).status;
+    try {
+      expect(await modelRequest()).toBe(503);
+      const before = store.changeCounter();
+      for (let i = 0; i < 3; i++) expect(await modelRequest()).toBe(503);
+      expect(store.sqlite.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 4 }); // each request's event was written before its answer…
+      expect(store.changeCounter()).toBe(before); // …without moving the counter
+      revokeKey(store.db, admin.row.id);
+      expect(await status()).toBe(401);
+    } finally {
+      await close();
+    }
+  });
+});

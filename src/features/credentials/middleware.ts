@@ -10,10 +10,10 @@ declare module "hono" {
   }
 }
 
-/** The one step of the request path that picks the Copilot seat: c.var.upstream, read by every protocol route. */
+/** The one step of the request path that picks the Copilot seat: c.get("upstream"), read by every protocol route. */
 export function chooseUpstream(router: UpstreamRouter): MiddlewareHandler<AppEnv> {
   return async function chooseUpstream(c, next) {
-    c.set("upstream", router.forRequest(c.var.apiKey, c.var.event));
+    c.set("upstream", router.forRequest(c.get("apiKey"), c.get("event")));
     await next();
   };
 }

@@ -113,7 +113,7 @@ export function requireSession(store: Store, now: () => number, answer: "page" |
  */
 export const requireCsrf: MiddlewareHandler<DashboardEnv> = async function requireCsrf(c, next) {
   const form = await c.req.parseBody();
-  if (!sameToken(c.var.session.csrf, form[CSRF_FIELD])) return refusal(c, 403, REFUSALS.csrf);
+  if (!sameToken(c.get("session").csrf, form[CSRF_FIELD])) return refusal(c, 403, REFUSALS.csrf);
   c.set("form", form);
   await next();
 };

@@ -41,23 +41,28 @@ export function noteCost(draft: CostFields, holder: unknown): boolean {
 }
 
 /**
- * The last `copilot_usage` in an SSE text (a stream's tail, then its head): found by searching
- * back for the name, and only the `data:` line holding it parsed (a 32 KB tail is not split).
+ * The last `copilot_usage` in a stream's tail, else its head: found by searching back for the
+ * name, and only the `data:` line holding it parsed (a 32 KB tail is not split). The head is
+ * decoded only when the tail has none.
  */
-export function noteStreamCost(draft: CostFields, ...texts: string[]): void {
-  for (const text of texts) {
-    const NAME = '"copilot_usage"';
-    for (let at = text.lastIndexOf(NAME); at >= 0; at = at > 0 ? text.lastIndexOf(NAME, at - 1) : -1) {
-      const start = text.lastIndexOf("\n", at) + 1;
-      const end = text.indexOf("\n", at);
-      const line = text.slice(start, end < 0 ? undefined : end);
-      if (!line.startsWith("data:")) continue;
-      try {
-        if (noteCost(draft, JSON.parse(line.slice(5)))) return;
-      } catch {
-        // cut by the head/tail window: look further back
-      }
-      at = start; // the rest of this line was read
+export function noteStreamCost(draft: CostFields, ends: { readonly tail: string; readonly head: string }): void {
+  if (!noteCostIn(draft, ends.tail)) noteCostIn(draft, ends.head);
+}
+
+/** The last `copilot_usage` of one SSE text into the draft; true when one was found. */
+function noteCostIn(draft: CostFields, text: string): boolean {
+  const NAME = '"copilot_usage"';
+  for (let at = text.lastIndexOf(NAME); at >= 0; at = at > 0 ? text.lastIndexOf(NAME, at - 1) : -1) {
+    const start = text.lastIndexOf("\n", at) + 1;
+    const end = text.indexOf("\n", at);
+    const line = text.slice(start, end < 0 ? undefined : end);
+    if (!line.startsWith("data:")) continue;
+    try {
+      if (noteCost(draft, JSON.parse(line.slice(5)))) return true;
+    } catch {
+      // cut by the head/tail window: look further back
     }
+    at = start; // the rest of this line was read
   }
+  return false;
 }

@@ -141,7 +141,7 @@ export function observeFor(draft: EventDraft, usage: UsageReader, client?: Abort
       return async (ends, failure) => {
         usage.fromStream(draft, ends);
         // Copilot's meter is the same block on every protocol: read here once, from the bytes Copilot sent.
-        noteStreamCost(draft, ends.tail, ends.head);
+        noteStreamCost(draft, ends);
         if (failure) draft.error = failure;
         settle();
         await draft.recorded;

@@ -82,7 +82,7 @@ export class RetentionJob implements Worker {
       const started = performance.now();
       let deleted: number;
       try {
-        deleted = this.store.withBusyTimeout(0, () => this.target.deleteBatch(this.store, cutoff, batchSize));
+        deleted = this.store.backgroundWrite(() => this.target.deleteBatch(this.store, cutoff, batchSize));
       } catch (error) {
         if (!isBusy(error)) throw error;
         await Bun.sleep(50); // another writer has the lock: never wait for it on the event loop

@@ -62,7 +62,7 @@ function childEvent(draft: EventDraft, child: ChildEvent): RecordedEvent {
 
 /**
  * One event per proxied request, whatever its outcome: starts the clock,
- * gives the handlers a draft to fill (c.var.event), and hands the finished
+ * gives the handlers a draft to fill (c.get("event")), and hands the finished
  * event to the recorder before the answer leaves: the response is handed back
  * only once the event is committed (end of this event-loop turn), and a
  * stream's last bytes only once its event is, so a crash never loses the

@@ -104,10 +104,10 @@ function refusal(keyId: string, limit: number, used: number, reserved: number, n
  */
 export function creditBudget(budget: CreditBudget): MiddlewareHandler<AppEnv> {
   return async function creditBudget(c, next) {
-    const key = c.var.apiKey;
+    const key = c.get("apiKey");
     const limit = key.budgetNanoAiu;
     if (limit === null) return next();
-    const draft = c.var.event;
+    const draft = c.get("event");
     // Spent already: refused before the body is read.
     const spent = refusal(key.id, limit, budget.used(key.id), 0, budget.now());
     if (spent) {

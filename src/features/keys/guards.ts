@@ -15,7 +15,7 @@ import { NO_AUTH_KEY_ID } from "./resolver";
  * needs a CORS preflight this server never answers.
  */
 
-const passedWithoutKey = (c: Context<AppEnv>) => c.var.apiKey?.id === NO_AUTH_KEY_ID;
+const passedWithoutKey = (c: Context<AppEnv>) => c.get("apiKey")?.id === NO_AUTH_KEY_ID;
 
 /** Why requests may pass without a key here, for the error message. */
 const why = (options: KeyPolicy) => (options.authDisabled ? "this server does not check API keys (--no-auth)" : "this server has no API key yet");

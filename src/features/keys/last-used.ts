@@ -37,7 +37,7 @@ export class LastUsedTracker implements Worker {
     this.pending = new Map();
     try {
       if (waitForLock) recordLastUsed(this.store, batch);
-      else this.store.withBusyTimeout(0, () => recordLastUsed(this.store, batch));
+      else this.store.backgroundWrite(() => recordLastUsed(this.store, batch));
     } catch (error) {
       // A busy or read-only database must not fail requests; the next flush retries.
       for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
@@ -56,7 +56,7 @@ export class LastUsedTracker implements Worker {
 /** Notes the key's use for keys.last_used_at (written in batches by the tracker). */
 export function noteLastUsed(tracker: LastUsedTracker): MiddlewareHandler<AppEnv> {
   return async function noteLastUsed(c, next) {
-    tracker.touch(c.var.apiKey.id);
+    tracker.touch(c.get("apiKey").id);
     await next();
   };
 }

@@ -112,13 +112,13 @@ const UNKNOWN_COST = 1;
  */
 export function premiumQuota(usage: PremiumUsage): MiddlewareHandler<AppEnv> {
   return async function premiumQuota(c, next) {
-    const key = c.var.apiKey;
+    const key = c.get("apiKey");
     if (key.premiumQuota === null) return next();
     const now = usage.now();
     const used = usage.used(key.id, now);
     const reserved = usage.inFlight.reserved(key.id);
     if (used + reserved >= key.premiumQuota) {
-      c.var.event.error = "quota_exceeded";
+      c.get("event").error = "quota_exceeded";
       if (used < key.premiumQuota) {
         c.header("retry-after", "1");
         return apiError(c, 429, {
@@ -137,7 +137,7 @@ export function premiumQuota(usage: PremiumUsage): MiddlewareHandler<AppEnv> {
         code: "premium_quota_exceeded",
       });
     }
-    c.var.event.reservation = usage.inFlight.reserve(key.id, UNKNOWN_COST);
+    c.get("event").reservation = usage.inFlight.reserve(key.id, UNKNOWN_COST);
     await next();
   };
 }

@@ -36,7 +36,7 @@ export class RateLimiter {
 /** 429 with Retry-After once a key with a --rate-limit has used its requests for the minute. */
 export function rateLimit(limiter: RateLimiter): MiddlewareHandler<AppEnv> {
   return async function rateLimit(c, next) {
-    const key = c.var.apiKey;
+    const key = c.get("apiKey");
     const wait = key.rateLimit === null ? 0 : limiter.take(key.id, key.rateLimit);
     if (wait > 0) {
       c.header("retry-after", String(wait));

@@ -25,7 +25,7 @@ function presentedSecret(authorization: string | undefined, apiKey: string | und
 }
 
 /**
- * Who is calling: resolves the presented key into c.var.apiKey (noted on the
+ * Who is calling: resolves the presented key into c.get("apiKey") (noted on the
  * event), or answers 401. Requests that pass without a key (as __noauth__) are
  * screened next by the host and cross-site guards (./guards.ts).
  * The client's Authorization and x-api-key headers never reach Copilot: the
@@ -42,7 +42,7 @@ export function resolveKey(resolver: KeyResolver): MiddlewareHandler<AppEnv> {
   return async function resolveKey(c, next) {
     const resolution = resolver.resolve(presentedSecret(c.req.header("authorization"), c.req.header("x-api-key")));
     if (!("key" in resolution)) {
-      if (resolution.keyId) c.var.event.keyId = resolution.keyId; // who still uses a revoked or expired key is worth knowing
+      if (resolution.keyId) c.get("event").keyId = resolution.keyId; // who still uses a revoked or expired key is worth knowing
       let message = REASONS[resolution.reason];
       if (resolution.expiredAt !== undefined) {
         message += ` at ${utcTime(resolution.expiredAt)}: ask the owner to extend it (\`${cmd(`keys update ${resolution.keyId} --expires 30d`)}\`) or for a new one`;
@@ -51,7 +51,7 @@ export function resolveKey(resolver: KeyResolver): MiddlewareHandler<AppEnv> {
       if (resolution.keyless) message += KEYLESS_HINT;
       return apiError(c, 401, { message, type: "invalid_request_error", code: "invalid_api_key" });
     }
-    c.var.event.keyId = resolution.key.id;
+    c.get("event").keyId = resolution.key.id;
     c.set("apiKey", resolution.key);
     await next();
   };

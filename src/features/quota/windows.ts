@@ -35,11 +35,11 @@ function message(closed: WindowClosed, reservePercent: number): string {
  */
 export function windowGate(reservePercent: number, modelRoutes: ReadonlySet<string>): MiddlewareHandler<AppEnv> {
   return async function windowGate(c, next) {
-    const windows = c.var.upstream.copilot?.windows;
+    const windows = c.get("upstream").copilot?.windows;
     if (!windows || !modelRoutes.has(c.req.path.replace(/^\/v1(?=\/)/, ""))) return next();
-    const closed = windows.closed(c.var.apiKey.tier === "admin", reservePercent);
+    const closed = windows.closed(c.get("apiKey").tier === "admin", reservePercent);
     if (!closed) return next();
-    c.var.event.error = closed.reserved ? "window_reserved" : "window_exhausted";
+    c.get("event").error = closed.reserved ? "window_reserved" : "window_exhausted";
     c.header("retry-after", String(Math.max(1, Math.ceil((closed.until - Date.now()) / 1000))));
     return apiError(c, 429, {
       message: message(closed, reservePercent),

@@ -32,7 +32,7 @@ const COPILOT_ANTHROPIC_VERSION = "2023-06-01";
 /** Claude Code sends Anthropic's names; a name the catalog cannot place is refused, naming the plan's Claude models. */
 async function unknownModel(requested: string, c: Context<AppEnv>): Promise<never> {
   // Without a GitHub token, or without a catalog loaded, that is the problem to tell.
-  const catalog = await readyCatalog(c, c.var.upstream);
+  const catalog = await readyCatalog(c, c.get("upstream"));
   const claude = catalog.claudeModelIds();
   const offer = claude.length > 0 ? `its Claude models are ${claude.join(", ")}` : "it has no Claude model";
   throw new ApiFailure(404, {

@@ -28,9 +28,15 @@ function noteUsage(draft: EventDraft, answer: unknown): void {
   draft.reasoningTokens = count(usage.completion_tokens_details?.reasoning_tokens);
 }
 
-/** Copilot puts usage in the last chunk before `data: [DONE]`: read the tail's `data:` lines from the end. */
+/**
+ * Copilot puts usage in the last chunk before `data: [DONE]`: the tail's `data:` lines are read
+ * from the end, one at a time, until one carries usage (the tail is not split into lines).
+ */
 function noteStreamUsage(draft: EventDraft, { tail }: StreamEnds): void {
-  for (const line of tail.split("\n").reverse()) {
+  for (let end = tail.length; end > 0; ) {
+    const start = tail.lastIndexOf("\n", end - 1) + 1;
+    const line = tail.slice(start, end);
+    end = start - 1;
     if (!line.startsWith("data:")) continue;
     const data = line.slice(5).trim();
     if (data === "[DONE]") continue;

@@ -220,7 +220,7 @@ async function searchOnce(c: Context<AppEnv>, callId: string, query: string, set
   const model = settings.model;
   const started = performance.now();
   const event: ChildEvent = { ts: Date.now(), route: "/responses", model, upstreamModel: model, initiator: "agent", status: 0, latencyMs: 0 };
-  c.var.event.children.push(event);
+  c.get("event").children.push(event);
   const done = (found: Omit<SearchDone, "callId" | "query">, status: number) => {
     event.status = status;
     event.latencyMs = Math.round(performance.now() - started);
@@ -229,7 +229,7 @@ async function searchOnce(c: Context<AppEnv>, callId: string, query: string, set
   const options = { method: "POST" as const, path: "/responses", body: JSON.stringify(searchRequest(model, query, settings)), initiator: "agent" as const };
   let upstream: Response;
   try {
-    upstream = await sendToCopilot(c, c.var.upstream.copilot, options, { reached: () => {}, aborted: () => {} });
+    upstream = await sendToCopilot(c, c.get("upstream").copilot, options, { reached: () => {}, aborted: () => {} });
   } catch (error) {
     event.error = "upstream_error";
     log.warn(`web search on ${model} could not be sent: ${error instanceof Error ? clip(error.message) : "unknown error"}`);
@@ -306,7 +306,8 @@ export function warnDropped(model: string, dropped: string[]): void {
 }
 
 /** The searching model for this call: --web-search-model, or the cheapest that offers /responses; undefined when the plan has none. */
-export const searchModelFor = (call: Pick<ModelCall<ModelRequest>, "c" | "deps">) => searchModelOf(call.c.var.upstream.catalog, call.deps.webSearchModel)?.id;
+export const searchModelFor = (call: Pick<ModelCall<ModelRequest>, "c" | "deps">) =>
+  searchModelOf(call.c.get("upstream").catalog, call.deps.webSearchModel)?.id;
 
 /**
  * Runs the search loop on Copilot's chat for a call: the first turn sent as the client started it (its

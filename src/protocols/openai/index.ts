@@ -48,7 +48,7 @@ export const openAIProtocol: Protocol = {
   ],
   extraRoutes(routes) {
     // Answered from the model catalog (Anthropic's shape with an anthropic-version header).
-    routes.get("/models", (c) => listModels(c, c.var.upstream));
-    routes.get("/models/:id", (c) => getModel(c, c.var.upstream, c.req.param("id")));
+    routes.get("/models", (c) => listModels(c, c.get("upstream")));
+    routes.get("/models/:id", (c) => getModel(c, c.get("upstream"), c.req.param("id")));
   },
 };

@@ -93,20 +93,21 @@ function topLevelModelSet(text: string, from: number, to: number): boolean {
 }
 
 /**
- * Which fields to write right after the opening `{` of the payload
- * text[from, to), or null when the text does not prove what is missing (the
- * caller then parses). A key's quotes are never escaped, so a payload without
- * `"object"` has no `object` key at any depth; without `"model"` no `model`.
+ * Which fields to write right after the opening `{` of the payload (one
+ * `data:` line's JSON), or null when the text does not prove what is missing
+ * (the caller then parses). A key's quotes are never escaped, so a payload
+ * without `"object"` has no `object` key at any depth; without `"model"` no
+ * `model`. Searched as a text of its own: a read holding many lines must not
+ * have each line's search run on to the end of the read.
  */
-function spliceFor(text: string, from: number, to: number): "object" | "both" | null {
+function spliceFor(payload: string): "object" | "both" | null {
+  const to = payload.length;
   // `{"` or `{}` and a closing `}`: no whitespace for the splice to get wrong.
-  const second = text.charCodeAt(from + 1);
-  if (text.charCodeAt(to - 1) !== CLOSE_OBJECT || (second !== QUOTE && second !== CLOSE_OBJECT)) return null;
-  const object = text.indexOf('"object"', from);
-  if ((object !== -1 && object < to) || !errorsAllNested(text, from, to)) return null;
-  const model = text.indexOf('"model"', from);
-  if (model === -1 || model >= to) return "both";
-  return topLevelModelSet(text, from, to) ? "object" : null;
+  const second = payload.charCodeAt(1);
+  if (payload.charCodeAt(to - 1) !== CLOSE_OBJECT || (second !== QUOTE && second !== CLOSE_OBJECT)) return null;
+  if (payload.includes('"object"') || !errorsAllNested(payload, 0, to)) return null;
+  if (!payload.includes('"model"')) return "both";
+  return topLevelModelSet(payload, 0, to) ? "object" : null;
 }
 
 /** One SSE line fixed the slow way: parsed, for what the text could not prove. */
@@ -164,7 +165,7 @@ function editsFor(lines: Uint8Array, model: string, splices: Splices): Edit[] {
     if (text.charCodeAt(open) !== OPEN_OBJECT) continue;
     const newline = text.indexOf("\n", open);
     const end = text.charCodeAt(newline - 1) === CR ? newline - 1 : newline;
-    const splice = spliceFor(text, open, end);
+    const splice = spliceFor(text.slice(open, end));
     if (splice) {
       edits.push({ at: open + 1, end: open + 1, bytes: splices.get(splice, text.charCodeAt(open + 1) === CLOSE_OBJECT) });
       continue;

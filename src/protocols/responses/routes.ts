@@ -51,7 +51,7 @@ interface Conversation {
 }
 
 function conversation(c: Context<AppEnv>, request: ResponsesRequest, text: string, store: ResponsesStore): Conversation {
-  const keyId = c.var.apiKey.id;
+  const keyId = c.get("apiKey").id;
   const previous = request.previous_response_id ?? null;
   const newInput = inputItems(request.input);
   // The expanded request is held to --body-limit-mb like one a client sends whole.
@@ -62,7 +62,7 @@ function conversation(c: Context<AppEnv>, request: ResponsesRequest, text: strin
     ? (response) => {
         const stored = toStored(response as Record<string, unknown>, keyId, request.model, previous, newInput);
         // The seat that answered (a pool's choice, after any failover), so a continuation goes back to it.
-        if (stored) store.stored.save({ ...stored, credentialId: c.var.event.credentialId ?? null });
+        if (stored) store.stored.save({ ...stored, credentialId: c.get("event").credentialId ?? null });
       }
     : undefined;
   return {
@@ -190,8 +190,8 @@ async function translated({ c, request, text, entry, upstreamModel, send, observ
   const completion = await readChatAnswer(upstream);
   const response = chatToResponse(completion, context);
   observer.answer(response);
-  noteCost(c.var.event, completion); // the translated Response has no copilot_usage: Copilot's chat answer does
-  if (typeof completion.model === "string" && completion.model !== "") c.var.event.upstreamModel = completion.model;
+  noteCost(c.get("event"), completion); // the translated Response has no copilot_usage: Copilot's chat answer does
+  if (typeof completion.model === "string" && completion.model !== "") c.get("event").upstreamModel = completion.model;
   save?.(response);
   return c.json(response);
 }
@@ -245,7 +245,7 @@ export function storedResponseRoutes(routes: Hono<AppEnv>, store: ResponsesStore
 
   routes.delete("/responses/:id", (c) => {
     const id = c.req.param("id");
-    if (id.length > RESPONSE_ID_MAX || !store.stored.delete(id, c.var.apiKey.id)) throw responseNotFound(id);
+    if (id.length > RESPONSE_ID_MAX || !store.stored.delete(id, c.get("apiKey").id)) throw responseNotFound(id);
     return c.json({ id, object: "response", deleted: true });
   });
 }
@@ -256,7 +256,7 @@ const responseNotFound = (id: string) =>
 /** The stored response the path names, if the calling key owns it; else the 404 that says so. */
 function lookup(c: Context<AppEnv>, store: ResponsesStore): StoredResponse {
   const id = c.req.param("id") ?? "";
-  const found = id.length <= RESPONSE_ID_MAX ? store.stored.find(id, c.var.apiKey.id) : undefined;
+  const found = id.length <= RESPONSE_ID_MAX ? store.stored.find(id, c.get("apiKey").id) : undefined;
   if (found?.omittedBytes !== undefined) {
     throw new ApiFailure(404, {
       message: `response ${JSON.stringify(id)} was not stored: its body was ${found.omittedBytes} bytes, above the ${store.stored.maxResponseBytes}-byte limit per stored response`,

@@ -41,7 +41,7 @@ export function auditRoutes(d: Dashboard) {
     return render(
       c,
       <AuditPage
-        session={c.var.session}
+        session={c.get("session")}
         rows={shown}
         filter={input}
         keys={keys}

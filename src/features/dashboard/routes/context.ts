@@ -46,7 +46,7 @@ export function dashboardOf(deps: DashboardDeps): Dashboard {
 }
 
 /** The signed-in key, as the actor of what a session does. */
-export const bySession = (c: Context<DashboardEnv>) => ({ kind: "session" as const, id: c.var.session.keyId });
+export const bySession = (c: Context<DashboardEnv>) => ({ kind: "session" as const, id: c.get("session").keyId });
 
 /** Query values are the client's: bounded before use. An empty value means "no filter". */
 export function queryValue(c: Context, name: string, max = 256): string | undefined {

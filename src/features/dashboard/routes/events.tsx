@@ -36,7 +36,7 @@ export function eventsRoutes(d: Dashboard) {
     return render(
       c,
       <EventsPage
-        session={c.var.session}
+        session={c.get("session")}
         rows={rows.page}
         filter={filter}
         keys={keys}

@@ -19,7 +19,7 @@ export function keyEditRoutes(d: Dashboard) {
   const editPage = (c: Context<DashboardEnv>, row: KeyRow, form: SettingsForm, error?: FormError) =>
     render(
       c,
-      <EditKeyPage session={c.var.session} row={row} form={form} premiumUsed={premiumUsedThisMonth(store.db, now()).get(row.id) ?? 0} error={error} />,
+      <EditKeyPage session={c.get("session")} row={row} form={form} premiumUsed={premiumUsedThisMonth(store.db, now()).get(row.id) ?? 0} error={error} />,
       error ? 400 : 200,
     );
 
@@ -35,7 +35,7 @@ export function keyEditRoutes(d: Dashboard) {
     const row = keyOf(c);
     if (!row) return noSuchKey(c);
     if (row.revokedAt !== null) return revokedKey(c, row); // (revoked after the form was shown)
-    const values = settingsForm(c.var.form);
+    const values = settingsForm(c.get("form"));
     const input = changedInput(values, row);
     if (Object.keys(input).length === 0) return c.redirect(`/dashboard/keys?unchanged=${row.id}`, 303);
     try {

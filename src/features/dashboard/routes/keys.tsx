@@ -42,7 +42,7 @@ export function keysRoutes(d: Dashboard) {
     const premiumUsed = premiumUsedThisMonth(store.db, now());
     return render(
       c,
-      <KeysPage session={c.var.session} rows={rows} showAll={showAll} premiumUsed={premiumUsed} form={extra.form ?? EMPTY_FORM} {...extra} />,
+      <KeysPage session={c.get("session")} rows={rows} showAll={showAll} premiumUsed={premiumUsed} form={extra.form ?? EMPTY_FORM} {...extra} />,
       status,
     );
   };
@@ -51,13 +51,13 @@ export function keysRoutes(d: Dashboard) {
 
   // The same code path as `copilot-api keys create`: the keys feature's parseKeySettings and createKey.
   app.post("/keys", page, requireCsrf, (c) => {
-    const values: KeyForm = { tier: clip(text(c.var.form.tier), 20), ...settingsForm(c.var.form) };
+    const values: KeyForm = { tier: clip(text(c.get("form").tier), 20), ...settingsForm(c.get("form")) };
     try {
       const tier = forField("tier", () => parseChoice("tier", values.tier, KEY_TIERS));
       const created = createKeyAudited(
         store,
         keySpecFrom(tier, parseKeySettings(createInput(values), now())),
-        httpActor(c, "session", c.var.session.keyId),
+        httpActor(c, "session", c.get("session").keyId),
         now(),
       );
       return keysPage(c, { created });
@@ -71,7 +71,7 @@ export function keysRoutes(d: Dashboard) {
     const row = keyOf(c);
     if (!row) return noSuchKey(c);
     if (row.revokedAt !== null) return c.redirect("/dashboard/keys?all=1", 303);
-    return render(c, <RevokePage session={c.var.session} row={row} />);
+    return render(c, <RevokePage session={c.get("session")} row={row} />);
   });
 
   // The same code path as `copilot-api keys revoke`; its dashboard sessions end with it.
@@ -82,7 +82,7 @@ export function keysRoutes(d: Dashboard) {
       d.audit(c, bySession(c), { action: "key.revoked", target: row.id, before: keyView(row), after: keyView(keyById(store.db, row.id) ?? row) });
     const ended = deleteSessionsOfKey(store.db, row.id);
     if (ended > 0) d.audit(c, bySession(c), { action: "dashboard.session_ended", target: row.id, after: { sessions: ended, reason: "key revoked" } });
-    if (row.id === c.var.session.keyId) {
+    if (row.id === c.get("session").keyId) {
       clearDashboardCookie(c, SESSION_COOKIE);
       return c.redirect("/dashboard/login?notice=revoked-self", 303);
     }

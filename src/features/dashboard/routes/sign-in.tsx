@@ -83,8 +83,8 @@ export function signInRoutes(d: Dashboard) {
   });
 
   app.post("/logout", page, requireCsrf, (c) => {
-    deleteSession(store.db, c.var.session.idHash);
-    d.audit(c, bySession(c), { action: "dashboard.sign_out", target: c.var.session.keyId });
+    deleteSession(store.db, c.get("session").idHash);
+    d.audit(c, bySession(c), { action: "dashboard.sign_out", target: c.get("session").keyId });
     clearDashboardCookie(c, SESSION_COOKIE);
     return c.redirect("/dashboard/login?notice=signed-out", 303);
   });

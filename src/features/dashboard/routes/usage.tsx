@@ -60,7 +60,7 @@ export function usageRoutes(d: Dashboard) {
     return render(
       c,
       <UsagePage
-        session={c.var.session}
+        session={c.get("session")}
         window={input.window}
         keyId={input.keyId}
         model={input.model}
