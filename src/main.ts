@@ -8,6 +8,6 @@ import { checkFlags } from "~/lib/strict-flags";
 // The bundle and the compiled binary are also what the token counter's thread runs (src/protocols/anthropic/token-worker.ts): no CLI there.
 if (isMainThread) {
   // A mistyped or valueless flag stops here, before any command runs (citty alone ignores it).
-  await guarded(() => checkFlags(main, process.argv.slice(2)))(undefined);
+  await guarded(() => checkFlags(main, process.argv.slice(2)))({});
   await runMain(main);
 }

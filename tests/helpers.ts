@@ -3,16 +3,19 @@ import { afterAll } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ParsedArgs, parseArgs } from "citty";
+import { type CommandDef, type ParsedArgs, parseArgs, runCommand } from "citty";
+import { main } from "~/commands";
 import { type Composed, composeServer, type Served, serve } from "~/compose";
 import { loadMigrations, readMigrationFolder } from "~/db/migrations";
 import { createArgs, createFromArgs } from "~/features/keys/cli";
+import { CliExit, type CliIo, guarded } from "~/lib/cli";
 import { describeError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
+import { checkFlags } from "~/lib/strict-flags";
 import { openServerStore } from "~/start";
 import { startOptionsFrom } from "~/start-args";
-import { captureLog } from "./log-capture";
+import { captureLog, captureLogWithin } from "./log-capture";
 
 export const ROOT = join(import.meta.dir, "..");
 export const MAIN = join(ROOT, "src", "main.ts");
@@ -85,11 +88,69 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI in a real child process. */
-export async function cli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<CliResult> {
+/** Runs the CLI in a real child process: for tests whose point is the binary (its exit codes and streams) or another process. */
+export async function cliProcess(args: string[], env: Record<string, string>, cwd = ROOT): Promise<CliResult> {
   const proc = track(Bun.spawn([process.execPath, MAIN, ...args], { cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" }));
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
+}
+
+/**
+ * The command ARGS name, walked down the tree as citty does, and the args left for it:
+ * citty hands its `data` (our io) only to the command it is given, not to subcommands.
+ */
+async function leafCommand(args: string[]): Promise<{ command: CommandDef; rest: string[] }> {
+  let command = main as CommandDef;
+  let rest = args;
+  for (;;) {
+    const subCommands = (await resolveValue(command.subCommands)) as Record<string, CommandDef | (() => Promise<CommandDef>)> | undefined;
+    const sub = subCommands && rest[0] !== undefined ? subCommands[rest[0]] : undefined;
+    if (!sub) return { command, rest };
+    command = await resolveValue(sub);
+    rest = rest.slice(1);
+  }
+}
+
+const resolveValue = async <T>(value: T | (() => T | Promise<T>) | Promise<T>): Promise<T> =>
+  typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
+
+/** What only a real process does: start owns it (signals, exit), citty's runMain prints help and version. */
+const processOnlyArgs = (args: string[]) => args[0] === "start" || args.some((arg) => ["--help", "-h", "--version", "-v"].includes(arg));
+
+/**
+ * `copilot-api ARGS` with ENV, as the binary runs it (the strict flag check, then
+ * src/commands.ts's command tree) but in this process: stdout is what the command
+ * printed, stderr its log lines, code the exit code it chose. A child process
+ * runs it instead where only one can: start, --help/--version, another working
+ * folder, env only a process reads (the client identity), and citty's own usage
+ * errors (rerun there so their text is the binary's; nothing ran yet).
+ */
+export async function cli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<CliResult> {
+  if (cwd !== ROOT || processOnlyArgs(args) || needsProcess(env)) return cliProcess(args, env, cwd);
+  let stdout = "";
+  const io: CliIo = {
+    env,
+    print: (text) => {
+      stdout += `${text}\n`;
+    },
+    stdin: async () => "",
+    exit: (code) => {
+      throw new CliExit(code);
+    },
+  };
+  const { result, text } = await captureLogWithin(async () => {
+    try {
+      await guarded(() => checkFlags(main, args))({ data: io });
+      const { command, rest } = await leafCommand(args);
+      await runCommand(command, { rawArgs: rest, data: io });
+      return 0;
+    } catch (error) {
+      if (error instanceof CliExit) return error.code;
+      return undefined;
+    }
+  });
+  if (result === undefined) return cliProcess(args, env, cwd);
+  return { code: result, stdout, stderr: text };
 }
 
 export interface Fixture {
@@ -285,7 +346,7 @@ export interface CreatedKey {
 
 /** `keys create --json ARGS` in a child process: for tests whose point is another process writing (under load, beside Litestream). */
 export async function createKeyByCli(env: Record<string, string>, ...args: string[]): Promise<CreatedKey> {
-  const result = await cli(["keys", "create", "--json", ...args], env);
+  const result = await cliProcess(["keys", "create", "--json", ...args], env);
   if (result.code !== 0) throw new Error(`keys create failed:\n${result.stderr}`);
   return JSON.parse(result.stdout) as CreatedKey;
 }

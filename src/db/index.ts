@@ -81,13 +81,15 @@ export interface OpenStoreOptions {
   path: string;
   /** Defaults to the migrations this build carries. */
   migrations?: Migration[];
+  /** Where the app folder and the migrations folder override are read (process.env by default). */
+  env?: Record<string, string | undefined>;
 }
 
 /** Opens the database, applies pending migrations, and hands back the typed handle. */
 export function openStore(options: OpenStoreOptions): Store {
-  const { sqlite, files } = openDatabase(options.path, { create: true });
+  const { sqlite, files } = openDatabase(options.path, { create: true, env: options.env });
   try {
-    const applied = applyMigrations(sqlite, options.migrations ?? loadMigrations(), {
+    const applied = applyMigrations(sqlite, options.migrations ?? loadMigrations(options.env), {
       // A database that already has a schema is backed up before anything touches it.
       beforeApply: (plan) => {
         const backup = backupBeforeMigrating(sqlite, options.path, plan.dbVersion);
@@ -225,8 +227,9 @@ export function preparedFor<T>(build: (db: AppDatabase) => T): (db: AppDatabase)
 }
 
 /** Opens (and migrates) the store for one CLI command, and always closes it. */
-export async function withStore<T>(path: string, fn: (store: Store) => T | Promise<T>): Promise<T> {
-  const store = openStore({ path });
+/** ENV: where the app folder and a migrations folder override are read. */
+export async function withStore<T>(path: string, env: Record<string, string | undefined>, fn: (store: Store) => T | Promise<T>): Promise<T> {
+  const store = openStore({ path, env });
   try {
     return await fn(store);
   } finally {

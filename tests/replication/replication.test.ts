@@ -10,7 +10,19 @@ import { openStore } from "~/db";
 import type { DbStatus } from "~/db/status";
 import { findLitestream } from "~/features/replication";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
-import { appMigrations, chat, cleanUpAfterFile, cli, createKeyByCli, dbFileOf, isolatedEnv, rows, startProcess, tempDir, writeMigrations } from "../helpers";
+import {
+  appMigrations,
+  chat,
+  cleanUpAfterFile,
+  cliProcess,
+  createKeyByCli,
+  dbFileOf,
+  isolatedEnv,
+  rows,
+  startProcess,
+  tempDir,
+  writeMigrations,
+} from "../helpers";
 
 cleanUpAfterFile();
 
@@ -27,7 +39,7 @@ afterAll(() => fake.stop());
 const keyIds = (file: string) => rows<{ id: string }>(file, "SELECT id FROM keys ORDER BY id").map((r) => r.id);
 
 async function status(env: Record<string, string>): Promise<DbStatus> {
-  const result = await cli(["db", "status", "--json"], env);
+  const result = await cliProcess(["db", "status", "--json"], env);
   expect(result.code).toBe(0);
   return JSON.parse(result.stdout) as DbStatus;
 }
@@ -44,7 +56,7 @@ async function syncedAfter(env: Record<string, string>, since: number): Promise<
 }
 
 async function restore(env: Record<string, string>, from: string, to: string, ...extra: string[]) {
-  return cli(["db", "restore", "--from", from, "--to", to, ...extra], env);
+  return cliProcess(["db", "restore", "--from", from, "--to", to, ...extra], env);
 }
 
 test("the Litestream binary comes from the npm package @flydotio/litestream", () => {
@@ -85,9 +97,9 @@ describe("replicating under load", () => {
 
       await Bun.sleep(SYNC_INTERVAL_MS);
       // What an operator does meanwhile: Litestream's own tables are no drift, and a backup reads beside it.
-      const verified = await cli(["db", "verify"], env);
+      const verified = await cliProcess(["db", "verify"], env);
       expect(verified.stderr).toContain("database verified");
-      expect((await cli(["db", "backup", "--out", join(home, "manual.bak")], env)).code).toBe(0);
+      expect((await cliProcess(["db", "backup", "--out", join(home, "manual.bak")], env)).code).toBe(0);
       await Bun.sleep(SYNC_INTERVAL_MS);
       // "Another machine": what the replica held at this moment, copied away while the load goes on.
       const copiedAt = Date.now();
@@ -316,7 +328,7 @@ describe("the gateway's WAL management while Litestream replicates", () => {
       ["ftp://host/path", "cannot replicate to ftp://"],
       ["file://relative", "names no local folder"],
     ] as const) {
-      const result = await cli(["start", "--port", "0", "--replicate-to", url], isolatedEnv(home));
+      const result = await cliProcess(["start", "--port", "0", "--replicate-to", url], isolatedEnv(home));
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(said);
       expect(result.stderr).toContain("what to do:");

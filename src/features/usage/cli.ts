@@ -13,9 +13,9 @@ export const usageCommand = defineCommand({
     by: { type: "string", description: "group by key, model, day (UTC) or credential (the Copilot seat that answered)", default: "key" },
     json: { type: "boolean", description: "print JSON", default: false },
   },
-  run: guarded(async ({ args }) => {
+  run: guarded(async ({ args }, io) => {
     const options = { windowMs: parseWindow("--since", args.since), by: parseGroup("--by", args.by), key: args.key };
-    const report = await withStore(dbPath(args["db-path"]), (store) => buildReport(store.db, options));
-    console.log(args.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    const report = await withStore(dbPath(args["db-path"], io.env), io.env, (store) => buildReport(store.db, options));
+    io.print(args.json ? JSON.stringify(report, null, 2) : formatReport(report));
   }),
 });
