@@ -5,8 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CommandDef, type ParsedArgs, parseArgs, runCommand } from "citty";
 import { main } from "~/commands";
-import { type Composed, composeServer, type Served, serve } from "~/compose";
+import { type Composed, compose, composeServer, type Served, serve } from "~/compose";
+import type { Store } from "~/db";
 import { loadMigrations, readMigrationFolder } from "~/db/migrations";
+import { EventRecorder } from "~/features/events";
 import { createArgs, createFromArgs } from "~/features/keys/cli";
 import { CliExit, type CliIo, guarded } from "~/lib/cli";
 import { describeError } from "~/lib/errors";
@@ -15,6 +17,7 @@ import { dbPath } from "~/lib/paths";
 import { checkFlags } from "~/lib/strict-flags";
 import { openServerStore } from "~/start";
 import { startOptionsFrom } from "~/start-args";
+import { DefaultUpstream } from "~/upstream/default-upstream";
 import { captureLog, captureLogWithin } from "./log-capture";
 
 export const ROOT = join(import.meta.dir, "..");
@@ -29,6 +32,8 @@ export const MAIN = join(ROOT, "src", "main.ts");
  */
 const made: string[] = [];
 const children = new Set<Bun.Subprocess>();
+/** The close() of each composedApp() not closed yet. */
+const composedApps = new Set<() => Promise<void>>();
 let fileRegistered = false;
 
 /**
@@ -41,6 +46,7 @@ export function cleanUpAfterFile(): void {
   afterAll(async () => {
     fileRegistered = false;
     await Promise.all([...running].map((server) => server.stop()));
+    await Promise.all([...composedApps].map((close) => close()));
     const left = [...children];
     children.clear();
     for (const proc of left) proc.kill("SIGKILL");
@@ -224,6 +230,29 @@ export async function startProcess(
 
 /** `copilot-api start`'s defaults (the flags as parsed, with ARGS), as compose() options. */
 export const appOptions = (...args: string[]) => startOptionsFrom(["--port", "0", ...args], {});
+
+/**
+ * The app start.ts composes over STORE, with `copilot-api start ARGS`'s options and ENV
+ * (the fake upstream's), its workers started and the catalog loaded: for app.request,
+ * with the recorder and the catalog it uses. `close()` (else the file's cleanup) stops it and closes the store.
+ */
+export async function composedApp(store: Store, env: Record<string, string>, ...args: string[]) {
+  requireCleanup("composedApp()");
+  const composed = compose(store, { ...appOptions(...args), env });
+  let closed: Promise<void> | undefined;
+  const close = () => {
+    closed ??= composed.close().finally(() => composedApps.delete(close));
+    return closed;
+  };
+  composedApps.add(close);
+  composed.start();
+  const worker = <T>(kind: abstract new (...args: never[]) => T) =>
+    composed.workers.find((w): w is T & (typeof composed.workers)[number] => w instanceof kind)!;
+  const catalog = worker(DefaultUpstream).current().catalog;
+  if (!catalog) throw new Error("composedApp(): no catalog: ENV must carry a GitHub token (GH_TOKEN: fake.githubToken)");
+  await catalog.loaded();
+  return { ...composed, recorder: worker(EventRecorder), catalog, close };
+}
 
 /** What an in-process server cannot honour: these tests need startProcess(). */
 const PROCESS_ONLY_ENV =
