@@ -368,6 +368,8 @@ export function appMigrations(): Fixture[] {
 
 export interface CreatedKey {
   id: string;
+  /** When it was written (ms), just before its transaction committed. */
+  createdAt: number;
   secret: string;
   tier: string;
   allowedModels: string[];
@@ -385,7 +387,7 @@ export async function createKey(env: Record<string, string>, ...args: string[]):
   const quiet = captureLog();
   try {
     const { row, secret } = await createFromArgs(parseArgs(args, createArgs) as ParsedArgs<typeof createArgs>, env);
-    return { id: row.id, secret, tier: row.tier, allowedModels: row.allowedModels };
+    return { id: row.id, createdAt: row.createdAt, secret, tier: row.tier, allowedModels: row.allowedModels };
   } finally {
     quiet.release();
   }

@@ -44,7 +44,11 @@ async function status(env: Record<string, string>): Promise<DbStatus> {
   return JSON.parse(result.stdout) as DbStatus;
 }
 
-/** Waits until `db status` says Litestream has synced after `since` (ms). */
+/**
+ * Waits until `db status` says Litestream has synced after `since` (ms): pass the time of the
+ * write to wait for (a key's createdAt), not the time the CLI that wrote it returned, which a
+ * sync of that very write may already precede on a busy machine.
+ */
 async function syncedAfter(env: Record<string, string>, since: number): Promise<DbStatus> {
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -212,7 +216,7 @@ describe("replicating under load", () => {
       // Why it restarted is in the log; the state file's lastError may already be the new Litestream's first warning.
       expect(server.log()).toMatch(/replication: litestream exited with code \S+.*; restarting it in/);
       const key = await createKeyByCli(env);
-      await syncedAfter(env, Date.now());
+      await syncedAfter(env, key.createdAt);
       expect(await server.stop()).toBe(0);
       const restored = join(tempDir(), "r.db");
       expect((await restore(env, `file://${replica}`, restored)).code).toBe(0);
@@ -236,25 +240,25 @@ describe("a replica across restarts and migrations", () => {
 
       let server = await startProcess(args, env);
       const k1 = await createKeyByCli(env);
-      await syncedAfter(env, Date.now());
+      await syncedAfter(env, k1.createdAt);
       expect(await server.stop()).toBe(0);
 
       server = await startProcess(args, env);
       const k2 = await createKeyByCli(env);
-      await syncedAfter(env, Date.now());
+      await syncedAfter(env, k2.createdAt);
       // A point in time inside this run's generation (Litestream restores a time only from within one).
       await Bun.sleep(200);
       const pointInTime = new Date();
       await Bun.sleep(200);
       const k2later = await createKeyByCli(env);
-      await syncedAfter(env, Date.now());
+      await syncedAfter(env, k2later.createdAt);
       expect(await server.stop()).toBe(0);
 
       writeMigrations(folder, [...base, { tag: "9999_replication_probe", sql: "CREATE TABLE `replication_probe` (`id` integer PRIMARY KEY NOT NULL);" }]);
       server = await startProcess(args, env);
       expect(server.log()).toMatch(/applied \S*9999_replication_probe\.sql \(schema \d+\)/);
       const k3 = await createKeyByCli(env);
-      await syncedAfter(env, Date.now());
+      await syncedAfter(env, k3.createdAt);
       expect(await server.stop()).toBe(0);
 
       const latest = join(tempDir(), "latest.db");
