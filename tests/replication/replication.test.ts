@@ -286,14 +286,16 @@ describe("the gateway's WAL management while Litestream replicates", () => {
     const file = dbFileOf(home);
     // Litestream's folder beside the database says it is Litestream's to checkpoint.
     mkdirSync(join(home, "data", "copilot-api", ".copilot-api.db-litestream"));
-    // Another process holds a read transaction for 1.5 s, as Litestream always does (it lets go only to checkpoint).
+    // Another process holds a read transaction for 3.5 s, as Litestream always does (it lets go only to checkpoint):
+    // long enough for the CLI's process to start and finish on a busy machine, shorter than the 5 s busy
+    // timeout, so a CLI that waited out the reader would still empty the WAL before giving up.
     const holder = Bun.spawn(
       [
         process.execPath,
         "-e",
         `const { Database } = require("bun:sqlite"); const db = new Database(${JSON.stringify(file)});
          db.run("BEGIN"); db.query("SELECT count(*) FROM keys").get(); console.log("holding");
-         await Bun.sleep(1500); db.run("ROLLBACK"); console.log("released"); await Bun.sleep(60000);`,
+         await Bun.sleep(3500); db.run("ROLLBACK"); console.log("released"); await Bun.sleep(60000);`,
       ],
       { stdout: "pipe", stderr: "inherit" },
     );
