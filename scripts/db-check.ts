@@ -9,17 +9,21 @@
  * drizzle-kit has no dry run, so generate runs against a throw-away copy of the
  * migrations folder and any file it writes there is the drift.
  * DB_CHECK_SCHEMA / DB_CHECK_OUT and DB_CHECK_PG_SCHEMA / DB_CHECK_PG_OUT point it
- * at another schema and folder (tests).
+ * at another schema and folder (tests); DB_CHECK_ONLY=sqlite (or postgresql) checks that
+ * dialect alone (a test about one dialect need not pay for drizzle-kit on the other).
  */
 import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { checkMigrations, describeFinding, findingHint, fromSources, readMigrationFolder } from "../src/db/migrations";
 
 const root = join(import.meta.dir, "..");
-const series = [
-  { dialect: "sqlite", schema: process.env.DB_CHECK_SCHEMA ?? "src/db/schema.ts", out: process.env.DB_CHECK_OUT ?? "drizzle" },
-  { dialect: "postgresql", schema: process.env.DB_CHECK_PG_SCHEMA ?? "src/db/pg-schema.ts", out: process.env.DB_CHECK_PG_OUT ?? "drizzle-pg" },
-] as const;
+const only = process.env.DB_CHECK_ONLY;
+const series = (
+  [
+    { dialect: "sqlite", schema: process.env.DB_CHECK_SCHEMA ?? "src/db/schema.ts", out: process.env.DB_CHECK_OUT ?? "drizzle" },
+    { dialect: "postgresql", schema: process.env.DB_CHECK_PG_SCHEMA ?? "src/db/pg-schema.ts", out: process.env.DB_CHECK_PG_OUT ?? "drizzle-pg" },
+  ] as const
+).filter((s) => !only || s.dialect === only);
 
 function drizzleKit(args: string[]): { code: number; output: string } {
   const result = Bun.spawnSync([process.execPath, "x", "drizzle-kit", ...args], {

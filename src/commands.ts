@@ -6,8 +6,8 @@ import { startArgs, startOptions } from "~/start-args";
 const startCommand = defineCommand({
   meta: { name: "start", description: "Open and migrate the database, then serve the OpenAI-compatible API" },
   args: startArgs,
-  run: guarded(async ({ args }) => {
-    if (databaseUrl(args["database-url"])) {
+  run: guarded(async ({ args }, io) => {
+    if (databaseUrl(args["database-url"], io.env)) {
       // The schema, migrations and `db` commands work on Postgres; the request path's queries are still bun:sqlite calls.
       throw new AppError(
         "serving on PostgreSQL is not available yet: this build can migrate and inspect a Postgres store (`copilot-api db migrate|status|verify --database-url …`), but the gateway itself still runs on its SQLite file",
@@ -15,7 +15,7 @@ const startCommand = defineCommand({
       );
     }
     const { start } = await import("~/start");
-    return start(startOptions(args));
+    return start(startOptions(args, io.env));
   }),
 });
 

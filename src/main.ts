@@ -9,7 +9,7 @@ import { checkFlags } from "~/lib/strict-flags";
 // there every module's import.meta.url is the binary): no CLI there, the counter, which `start` loads only lazily.
 if (isMainThread) {
   // A mistyped or valueless flag stops here, before any command runs (citty alone ignores it).
-  await guarded(() => checkFlags(main, process.argv.slice(2)))(undefined);
+  await guarded(() => checkFlags(main, process.argv.slice(2)))({});
   await runMain(main);
 } else {
   await import("~/protocols/anthropic/token-worker");

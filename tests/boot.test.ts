@@ -62,7 +62,7 @@ describe("boot", () => {
     const home = tempDir();
     const slow: Fixture = {
       tag: "0100_slow",
-      sql: "CREATE TABLE slow AS SELECT count(*) AS n FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 15000000) SELECT x FROM c);",
+      sql: "CREATE TABLE slow AS SELECT count(*) AS n FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT x FROM c);",
     };
     const migrations = writeMigrations(join(home, "migrations"), [...APP, slow]);
     const port = freePort();

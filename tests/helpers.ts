@@ -3,16 +3,22 @@ import { afterAll } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ParsedArgs, parseArgs } from "citty";
-import { type Composed, composeServer, type Served, serve } from "~/compose";
+import { type CommandDef, type ParsedArgs, parseArgs, runCommand } from "citty";
+import { main } from "~/commands";
+import { type Composed, compose, composeServer, type Served, serve } from "~/compose";
+import type { Store } from "~/db";
 import { loadMigrations, readMigrationFolder } from "~/db/migrations";
+import { EventRecorder } from "~/features/events";
 import { createArgs, createFromArgs } from "~/features/keys/cli";
+import { CliExit, type CliIo, guarded } from "~/lib/cli";
 import { describeError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
+import { checkFlags } from "~/lib/strict-flags";
 import { openServerStore } from "~/start";
 import { startOptionsFrom } from "~/start-args";
-import { captureLog } from "./log-capture";
+import { DefaultUpstream } from "~/upstream/default-upstream";
+import { captureLog, captureLogWithin } from "./log-capture";
 
 export const ROOT = join(import.meta.dir, "..");
 export const MAIN = join(ROOT, "src", "main.ts");
@@ -26,6 +32,8 @@ export const MAIN = join(ROOT, "src", "main.ts");
  */
 const made: string[] = [];
 const children = new Set<Bun.Subprocess>();
+/** The close() of each composedApp() not closed yet. */
+const composedApps = new Set<() => Promise<void>>();
 let fileRegistered = false;
 
 /**
@@ -38,6 +46,7 @@ export function cleanUpAfterFile(): void {
   afterAll(async () => {
     fileRegistered = false;
     await Promise.all([...running].map((server) => server.stop()));
+    await Promise.all([...composedApps].map((close) => close()));
     const left = [...children];
     children.clear();
     for (const proc of left) proc.kill("SIGKILL");
@@ -85,11 +94,69 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI in a real child process. */
-export async function cli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<CliResult> {
+/** Runs the CLI in a real child process: for tests whose point is the binary (its exit codes and streams) or another process. */
+export async function cliProcess(args: string[], env: Record<string, string>, cwd = ROOT): Promise<CliResult> {
   const proc = track(Bun.spawn([process.execPath, MAIN, ...args], { cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" }));
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
+}
+
+/**
+ * The command ARGS name, walked down the tree as citty does, and the args left for it:
+ * citty hands its `data` (our io) only to the command it is given, not to subcommands.
+ */
+async function leafCommand(args: string[]): Promise<{ command: CommandDef; rest: string[] }> {
+  let command = main as CommandDef;
+  let rest = args;
+  for (;;) {
+    const subCommands = (await resolveValue(command.subCommands)) as Record<string, CommandDef | (() => Promise<CommandDef>)> | undefined;
+    const sub = subCommands && rest[0] !== undefined ? subCommands[rest[0]] : undefined;
+    if (!sub) return { command, rest };
+    command = await resolveValue(sub);
+    rest = rest.slice(1);
+  }
+}
+
+const resolveValue = async <T>(value: T | (() => T | Promise<T>) | Promise<T>): Promise<T> =>
+  typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
+
+/** What only a real process does: start owns it (signals, exit), citty's runMain prints help and version. */
+const processOnlyArgs = (args: string[]) => args[0] === "start" || args.some((arg) => ["--help", "-h", "--version", "-v"].includes(arg));
+
+/**
+ * `copilot-api ARGS` with ENV, as the binary runs it (the strict flag check, then
+ * src/commands.ts's command tree) but in this process: stdout is what the command
+ * printed, stderr its log lines, code the exit code it chose. A child process
+ * runs it instead where only one can: start, --help/--version, another working
+ * folder, env only a process reads (the client identity), and citty's own usage
+ * errors (rerun there so their text is the binary's; nothing ran yet).
+ */
+export async function cli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<CliResult> {
+  if (cwd !== ROOT || processOnlyArgs(args) || needsProcess(env)) return cliProcess(args, env, cwd);
+  let stdout = "";
+  const io: CliIo = {
+    env,
+    print: (text) => {
+      stdout += `${text}\n`;
+    },
+    stdin: async () => "",
+    exit: (code) => {
+      throw new CliExit(code);
+    },
+  };
+  const { result, text } = await captureLogWithin(async () => {
+    try {
+      await guarded(() => checkFlags(main, args))({ data: io });
+      const { command, rest } = await leafCommand(args);
+      await runCommand(command, { rawArgs: rest, data: io });
+      return 0;
+    } catch (error) {
+      if (error instanceof CliExit) return error.code;
+      return undefined;
+    }
+  });
+  if (result === undefined) return cliProcess(args, env, cwd);
+  return { code: result, stdout, stderr: text };
 }
 
 export interface Fixture {
@@ -163,6 +230,29 @@ export async function startProcess(
 
 /** `copilot-api start`'s defaults (the flags as parsed, with ARGS), as compose() options. */
 export const appOptions = (...args: string[]) => startOptionsFrom(["--port", "0", ...args], {});
+
+/**
+ * The app start.ts composes over STORE, with `copilot-api start ARGS`'s options and ENV
+ * (the fake upstream's), its workers started and the catalog loaded: for app.request,
+ * with the recorder and the catalog it uses. `close()` (else the file's cleanup) stops it and closes the store.
+ */
+export async function composedApp(store: Store, env: Record<string, string>, ...args: string[]) {
+  requireCleanup("composedApp()");
+  const composed = compose(store, { ...appOptions(...args), env });
+  let closed: Promise<void> | undefined;
+  const close = () => {
+    closed ??= composed.close().finally(() => composedApps.delete(close));
+    return closed;
+  };
+  composedApps.add(close);
+  composed.start();
+  const worker = <T>(kind: abstract new (...args: never[]) => T) =>
+    composed.workers.find((w): w is T & (typeof composed.workers)[number] => w instanceof kind)!;
+  const catalog = worker(DefaultUpstream).current().catalog;
+  if (!catalog) throw new Error("composedApp(): no catalog: ENV must carry a GitHub token (GH_TOKEN: fake.githubToken)");
+  await catalog.loaded();
+  return { ...composed, recorder: worker(EventRecorder), catalog, close };
+}
 
 /** What an in-process server cannot honour: these tests need startProcess(). */
 const PROCESS_ONLY_ENV =
@@ -278,6 +368,8 @@ export function appMigrations(): Fixture[] {
 
 export interface CreatedKey {
   id: string;
+  /** When it was written (ms), just before its transaction committed. */
+  createdAt: number;
   secret: string;
   tier: string;
   allowedModels: string[];
@@ -285,7 +377,7 @@ export interface CreatedKey {
 
 /** `keys create --json ARGS` in a child process: for tests whose point is another process writing (under load, beside Litestream). */
 export async function createKeyByCli(env: Record<string, string>, ...args: string[]): Promise<CreatedKey> {
-  const result = await cli(["keys", "create", "--json", ...args], env);
+  const result = await cliProcess(["keys", "create", "--json", ...args], env);
   if (result.code !== 0) throw new Error(`keys create failed:\n${result.stderr}`);
   return JSON.parse(result.stdout) as CreatedKey;
 }
@@ -295,7 +387,7 @@ export async function createKey(env: Record<string, string>, ...args: string[]):
   const quiet = captureLog();
   try {
     const { row, secret } = await createFromArgs(parseArgs(args, createArgs) as ParsedArgs<typeof createArgs>, env);
-    return { id: row.id, secret, tier: row.tier, allowedModels: row.allowedModels };
+    return { id: row.id, createdAt: row.createdAt, secret, tier: row.tier, allowedModels: row.allowedModels };
   } finally {
     quiet.release();
   }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { defineCommand } from "citty";
-import { databaseUrl, databaseUrlArg, dbPathArg, guarded } from "~/lib/cli";
+import { type CliIo, databaseUrl, databaseUrlArg, dbPathArg, guarded } from "~/lib/cli";
 import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -17,8 +17,8 @@ import type { ReplicationStatus } from "./replication";
 import { type DbStatus, type MigrationStatus, statusOf, verify } from "./status";
 
 /** Opens an existing database for inspection, runs fn, and always closes it. */
-function inspect<T>(path: string, fn: (opened: ReturnType<typeof openDatabase>) => T): T {
-  const opened = openDatabase(path, { create: false });
+function inspect<T>(path: string, env: CliIo["env"], fn: (opened: ReturnType<typeof openDatabase>) => T): T {
+  const opened = openDatabase(path, { create: false, env });
   try {
     return fn(opened);
   } finally {
@@ -48,14 +48,14 @@ function migrationLines(s: MigrationStatus): string[] {
   ];
 }
 
-function printPgStatus(s: PgStatus): void {
+function pgStatusText(s: PgStatus): string {
   const lines = [`database      ${s.database}`, `server        ${s.server}`, ...migrationLines(s)];
-  console.log(lines.join("\n"));
+  return lines.join("\n");
 }
 
 const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(2)} MiB`;
 
-function printStatus(s: DbStatus): void {
+function statusText(s: DbStatus): string {
   const lines = [
     `database      ${s.path}`,
     `sqlite        ${s.sqliteVersion}, journal_mode=${s.journalMode}`,
@@ -75,7 +75,7 @@ function printStatus(s: DbStatus): void {
     ...s.space.map((t) => `  ${mib(t.bytes).padStart(10)}  ${t.table}`),
     ...replicationLines(s.replication),
   ];
-  console.log(lines.join("\n"));
+  return lines.join("\n");
 }
 
 function replicationLines(r: ReplicationStatus | undefined): string[] {
@@ -92,53 +92,53 @@ function replicationLines(r: ReplicationStatus | undefined): string[] {
 const status = defineCommand({
   meta: { name: "status", description: "Show the database's schema version, migrations and file modes" },
   args: { ...dbPathArg, ...databaseUrlArg, json: { type: "boolean", description: "print JSON", default: false } },
-  run: guarded(async ({ args }) => {
-    const url = databaseUrl(args["database-url"]);
+  run: guarded(async ({ args }, io) => {
+    const url = databaseUrl(args["database-url"], io.env);
     if (url) {
-      const s = await onPostgres(url, async ({ db, shown }) => (await pgStatusOf(db, shown, loadPgMigrations())).status);
-      if (args.json) console.log(JSON.stringify(s, null, 2));
-      else printPgStatus(s);
+      const s = await onPostgres(url, async ({ db, shown }) => (await pgStatusOf(db, shown, loadPgMigrations(io.env))).status);
+      if (args.json) io.print(JSON.stringify(s, null, 2));
+      else io.print(pgStatusText(s));
       return;
     }
-    const s = inspect(dbPath(args["db-path"]), ({ sqlite, path }) => statusOf(sqlite, path, loadMigrations()).status);
-    if (args.json) console.log(JSON.stringify(s, null, 2));
-    else printStatus(s);
+    const s = inspect(dbPath(args["db-path"], io.env), io.env, ({ sqlite, path }) => statusOf(sqlite, path, loadMigrations(io.env)).status);
+    if (args.json) io.print(JSON.stringify(s, null, 2));
+    else io.print(statusText(s));
   }),
 });
 
 const migrate = defineCommand({
   meta: { name: "migrate", description: "Apply pending migrations now (start does this too)" },
   args: { ...dbPathArg, ...databaseUrlArg, "dry-run": { type: "boolean", description: "show what would be applied; write nothing", default: false } },
-  run: guarded(async ({ args }) => {
-    const url = databaseUrl(args["database-url"]);
-    if (url) return migratePostgres(url, args["dry-run"]);
-    const path = dbPath(args["db-path"]);
-    const migrations = loadMigrations();
+  run: guarded(async ({ args }, io) => {
+    const url = databaseUrl(args["database-url"], io.env);
+    if (url) return migratePostgres(url, args["dry-run"], io);
+    const path = dbPath(args["db-path"], io.env);
+    const migrations = loadMigrations(io.env);
     if (args["dry-run"]) {
       const pending = existsSync(path)
-        ? inspect(path, ({ sqlite }) => {
+        ? inspect(path, io.env, ({ sqlite }) => {
             const { plan } = statusOf(sqlite, path, migrations);
             assertMigratable(plan);
             return plan.pending;
           })
         : migrations;
-      if (pending.length === 0) console.log("nothing to apply");
-      for (const m of pending) console.log(`would apply ${m.file} (schema ${m.version}, ${m.statements.length} statements)`);
+      if (pending.length === 0) io.print("nothing to apply");
+      for (const m of pending) io.print(`would apply ${m.file} (schema ${m.version}, ${m.statements.length} statements)`);
       return;
     }
-    const store = openStore({ path, migrations });
+    const store = openStore({ path, migrations, env: io.env });
     store.close();
   }),
 });
 
-async function migratePostgres(url: string, dryRun: boolean): Promise<void> {
+async function migratePostgres(url: string, dryRun: boolean, io: CliIo): Promise<void> {
   await onPostgres(url, async ({ db, shown }) => {
-    const migrations = loadPgMigrations();
+    const migrations = loadPgMigrations(io.env);
     if (dryRun) {
       const { plan } = await pgStatusOf(db, shown, migrations);
       assertMigratable(plan);
-      if (plan.pending.length === 0) console.log("nothing to apply");
-      for (const m of plan.pending) console.log(`would apply ${m.file} (schema ${m.version}, ${m.statements.length} statements)`);
+      if (plan.pending.length === 0) io.print("nothing to apply");
+      for (const m of plan.pending) io.print(`would apply ${m.file} (schema ${m.version}, ${m.statements.length} statements)`);
       return;
     }
     const applied = await applyPgMigrations(db, migrations, { onApplied: (m, ms) => log.info(`applied ${m.file} in ${ms.toFixed(0)} ms`) });
@@ -153,16 +153,16 @@ const backup = defineCommand({
     ...databaseUrlArg,
     out: { type: "string", description: "backup file (default: beside the database, named by time)", valueHint: "FILE" },
   },
-  run: guarded(({ args }) => {
-    if (databaseUrl(args["database-url"])) {
+  run: guarded(({ args }, io) => {
+    if (databaseUrl(args["database-url"], io.env)) {
       throw new AppError(
         "db backup writes SQLite snapshots; it does not back up a PostgreSQL store",
         "use PostgreSQL's own tools: `pg_dump --format=custom --file=copilot-api.dump <url>` (restore with pg_restore), or your provider's backups / point-in-time recovery",
       );
     }
-    const path = dbPath(args["db-path"]);
+    const path = dbPath(args["db-path"], io.env);
     const out = args.out ? args.out : manualBackupName(path);
-    const result = inspect(path, ({ sqlite }) => {
+    const result = inspect(path, io.env, ({ sqlite }) => {
       const written = backupDatabase(sqlite, out);
       auditStoreAction(sqlite, "db.backup", path, { file: written.path, bytes: written.bytes });
       return written;
@@ -174,13 +174,13 @@ const backup = defineCommand({
 const verifyCommand = defineCommand({
   meta: { name: "verify", description: "Check integrity, foreign keys, migration hashes, file modes and schema drift" },
   args: { ...dbPathArg, ...databaseUrlArg },
-  run: guarded(async ({ args }) => {
-    const url = databaseUrl(args["database-url"]);
+  run: guarded(async ({ args }, io) => {
+    const url = databaseUrl(args["database-url"], io.env);
     const problems = url
-      ? await onPostgres(url, async ({ db, shown }) => pgVerify(db, (await pgStatusOf(db, shown, loadPgMigrations())).plan))
-      : inspect(dbPath(args["db-path"]), ({ sqlite, path, tightened }) => [
+      ? await onPostgres(url, async ({ db, shown }) => pgVerify(db, (await pgStatusOf(db, shown, loadPgMigrations(io.env))).plan))
+      : inspect(dbPath(args["db-path"], io.env), io.env, ({ sqlite, path, tightened }) => [
           ...tightened.map((t) => `${t.path} had mode ${t.tightenedFrom} (now ${t.mode})`),
-          ...verify(sqlite, statusOf(sqlite, path, loadMigrations()).plan),
+          ...verify(sqlite, statusOf(sqlite, path, loadMigrations(io.env)).plan),
         ]);
     if (problems.length === 0) {
       log.success("database verified: integrity, foreign keys, migration hashes, file modes and schema all ok");

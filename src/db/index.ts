@@ -28,9 +28,9 @@ export {
   writeReplicationState,
 } from "./replication";
 /** The checks of `db verify` on a file (a restored copy): status.ts loads the migration runner and the schema introspection, which a server never needs. */
-export async function checkDatabaseFile(path: string) {
+export async function checkDatabaseFile(path: string, env: Record<string, string | undefined>) {
   const { checkDatabaseFile: check } = await import("./status");
-  return check(path);
+  return check(path, env);
 }
 export { TurnWriter } from "./turn-writer";
 export { StoreFileWatch } from "./watch";
@@ -93,6 +93,8 @@ export interface OpenStoreOptions {
   migrations?: Migration[];
   /** How often transactions check that the path still names the opened files; IDENTITY_CHECK_MS by default. */
   identityCheckMs?: number;
+  /** Where the app folder and the migrations folder override are read (process.env by default). */
+  env?: Record<string, string | undefined>;
 }
 
 /**
@@ -104,10 +106,10 @@ export const IDENTITY_CHECK_MS = 1000;
 
 /** Opens the database, applies pending migrations, and hands back the typed handle. */
 export function openStore(options: OpenStoreOptions): Store {
-  const { sqlite, files } = openDatabase(options.path, { create: true });
+  const { sqlite, files } = openDatabase(options.path, { create: true, env: options.env });
   try {
     // The usual boot: nothing pending, nothing changed. The runner (and every migration's SQL split) is loaded only otherwise.
-    if (options.migrations || !carriedIsCurrent(sqlite)) migrate(sqlite, options);
+    if (options.migrations || !carriedIsCurrent(sqlite, options.env)) migrate(sqlite, options);
   } catch (error) {
     sqlite.close();
     throw error;
@@ -121,7 +123,7 @@ function migrate(sqlite: Database, options: OpenStoreOptions): void {
   // (Each file, not the ./migrations barrel: Bun 1.4.5 never returns from require() of that barrel.)
   const { applyMigrations } = require("./migrations/runner") as typeof import("./migrations/runner");
   const { loadMigrations } = require("./migrations/load") as typeof import("./migrations/load");
-  const applied = applyMigrations(sqlite, options.migrations ?? loadMigrations(), {
+  const applied = applyMigrations(sqlite, options.migrations ?? loadMigrations(options.env), {
     // A database that already has a schema is backed up before anything touches it.
     beforeApply: (plan) => {
       const backup = backupBeforeMigrating(sqlite, options.path, plan.dbVersion);
@@ -289,8 +291,9 @@ export function preparedFor<T>(build: (db: AppDatabase) => T): (db: AppDatabase)
 }
 
 /** Opens (and migrates) the store for one CLI command, and always closes it. */
-export async function withStore<T>(path: string, fn: (store: Store) => T | Promise<T>): Promise<T> {
-  const store = openStore({ path });
+/** ENV: where the app folder and a migrations folder override are read. */
+export async function withStore<T>(path: string, env: Record<string, string | undefined>, fn: (store: Store) => T | Promise<T>): Promise<T> {
+  const store = openStore({ path, env });
   try {
     return await fn(store);
   } finally {

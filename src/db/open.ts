@@ -11,6 +11,8 @@ import { type OpenedFiles, openedFiles } from "./identity";
 export interface OpenOptions {
   /** Create the file when missing (start, migrate); status and verify only inspect. */
   create: boolean;
+  /** Where HOME and XDG_DATA_HOME are read, to know the app folder (process.env by default). */
+  env?: Record<string, string | undefined>;
 }
 
 export interface OpenedDatabase {
@@ -38,7 +40,7 @@ export function openDatabase(path: string, options: OpenOptions): OpenedDatabase
   const createdFolder = ensureFolder(folder, options.create);
   // Tighten only a folder that is ours: never chmod /tmp or a project folder
   // the user pointed --db-path into.
-  if (createdFolder || resolve(folder) === resolve(appDir())) note(tightened, tightenLoudly(folder, FOLDER_MODE));
+  if (createdFolder || resolve(folder) === resolve(appDir(options.env))) note(tightened, tightenLoudly(folder, FOLDER_MODE));
 
   for (const file of databaseFiles(path)) refuseLink(file);
   const exists = existsSync(path);

@@ -143,8 +143,9 @@ export interface DatabaseCheck {
 }
 
 /** `db verify`'s checks on a database file that no server uses yet (a restored copy): integrity, foreign keys, schema version against this build. */
-export function checkDatabaseFile(path: string, migrations: Migration[] = loadMigrations()): DatabaseCheck {
-  const { sqlite } = openDatabase(path, { create: false });
+export function checkDatabaseFile(path: string, env: Record<string, string | undefined>): DatabaseCheck {
+  const migrations = loadMigrations(env);
+  const { sqlite } = openDatabase(path, { create: false, env });
   try {
     const { plan } = statusOf(sqlite, path, migrations);
     return {

@@ -1,21 +1,57 @@
 import { AppError, describeError } from "./errors";
 import { log } from "./log";
 
+type Env = Record<string, string | undefined>;
+
+/**
+ * Where a command reads its environment and stdin and writes its result: the
+ * process's own for the binary; a test passes its own (citty's `data`) to run
+ * the command tree in-process. Log lines go to the log (stderr) either way.
+ */
+export interface CliIo {
+  env: Env;
+  /** One line (or block) of the command's result on stdout. */
+  print: (text: string) => void;
+  stdin: () => Promise<string>;
+  /** Ends the command with this exit code. */
+  exit: (code: number) => never;
+}
+
+export const processIo: CliIo = {
+  env: process.env,
+  print: (text) => console.log(text),
+  stdin: () => Bun.stdin.text(),
+  exit: (code) => process.exit(code),
+};
+
+/**
+ * What an io's exit throws where the process must go on (a test's in-process
+ * run): guarded lets it through, so a command's chosen exit code is not
+ * mistaken for a failure.
+ */
+export class CliExit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
 /** Prints an error the way a user can act on it, and exits non-zero. */
-function exitWithError(error: unknown): never {
+function exitWithError(error: unknown, io: CliIo): never {
+  if (error instanceof CliExit) throw error;
   // An AppError is said in words with its remedy; anything else is a bug, shown with its stack.
   if (error instanceof AppError) log.error(describeError(error, "\n  what to do: "));
   else log.error(error);
-  process.exit(1);
+  return io.exit(1);
 }
 
-/** Wraps a command's run so every failure goes through exitWithError. */
-export function guarded<A>(run: (ctx: A) => unknown): (ctx: A) => Promise<void> {
+/** Wraps a command's run so every failure goes through exitWithError; the run gets the io of citty's `data`. */
+export function guarded<A extends { data?: unknown }>(run: (ctx: A, io: CliIo) => unknown): (ctx: A) => Promise<void> {
   return async (ctx) => {
+    const io = (ctx.data as CliIo | undefined) ?? processIo;
     try {
-      await run(ctx);
+      await run(ctx, io);
     } catch (error) {
-      exitWithError(error);
+      exitWithError(error, io);
     }
   };
 }
@@ -55,7 +91,7 @@ export const databaseUrlArg = {
 } as const;
 
 /** The PostgreSQL URL chosen by flag or environment, if any: without one, the SQLite file is used. */
-export function databaseUrl(flag: string | undefined, env: Record<string, string | undefined> = process.env): string | undefined {
+export function databaseUrl(flag: string | undefined, env: Env): string | undefined {
   return flag || env.COPILOT_API_DATABASE_URL || undefined;
 }
 

@@ -43,8 +43,8 @@ export const githubTokenFlags = (args: { "github-token"?: string; "github-token-
 });
 
 /** The GitHub token for a one-shot command, or an error saying how to get one. */
-export function requireGithubToken(flags: GithubTokenFlags): { token: string; source: TokenSource } {
-  const github = resolveGithubToken(flags);
+export function requireGithubToken(flags: GithubTokenFlags, env: Record<string, string | undefined>): { token: string; source: TokenSource } {
+  const github = resolveGithubToken(flags, env);
   if (!github) throw new AppError("no GitHub token", `run \`${cmd("auth")}\`, or pass --github-token-file or GH_TOKEN`);
   return github;
 }

@@ -113,8 +113,8 @@ export function readTokenFile(path: string, flag = "--github-token-file"): strin
 }
 
 /** Written to a private temporary file and renamed, so the token is never readable by others, even briefly. */
-export function saveGithubToken(token: string): string {
-  const path = githubTokenPath();
+export function saveGithubToken(token: string, env: Record<string, string | undefined>): string {
+  const path = githubTokenPath(env);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, `${token}\n`, { mode: 0o600, flag: "w" });

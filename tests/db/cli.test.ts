@@ -4,7 +4,20 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { automaticBackups, backupTempName, manualBackupName } from "~/db/backup";
 import type { DbStatus } from "~/db/status";
-import { appDirOf, cleanUpAfterFile, cli, dbFileOf, type Fixture, isolatedEnv, ROOT, sqlite3, startServer, tempDir, writeMigrations } from "../helpers";
+import {
+  appDirOf,
+  cleanUpAfterFile,
+  cli,
+  cliProcess,
+  dbFileOf,
+  type Fixture,
+  isolatedEnv,
+  ROOT,
+  sqlite3,
+  startServer,
+  tempDir,
+  writeMigrations,
+} from "../helpers";
 
 cleanUpAfterFile();
 
@@ -140,7 +153,7 @@ describe("db commands", () => {
     const home = tempDir();
     const env = isolatedEnv(home);
     expect((await cli(["db", "migrate"], env)).code).toBe(0);
-    const results = await Promise.all(Array.from({ length: 4 }, () => cli(["db", "backup"], env)));
+    const results = await Promise.all(Array.from({ length: 4 }, () => cliProcess(["db", "backup"], env)));
     for (const result of results) expect(result.stderr).toContain("backup written to");
     const written = readdirSync(appDirOf(home)).filter((f) => f.endsWith(".manual.bak"));
     expect(written).toHaveLength(4);
@@ -157,7 +170,7 @@ describe("db commands", () => {
     raw.run("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) INSERT INTO filler SELECT randomblob(10000) FROM n");
     raw.close();
     const out = join(home, "same.db");
-    const results = await Promise.all(Array.from({ length: 6 }, () => cli(["db", "backup", "--out", out], env)));
+    const results = await Promise.all(Array.from({ length: 6 }, () => cliProcess(["db", "backup", "--out", out], env)));
     expect(results.filter((r) => r.code === 0)).toHaveLength(1);
     for (const loser of results.filter((r) => r.code !== 0)) {
       expect(loser.code).toBe(1);

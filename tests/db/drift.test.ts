@@ -104,7 +104,7 @@ describe("schema drift", () => {
       const drifted = Bun.spawnSync([process.execPath, "run", "scripts/db-check.ts"], {
         cwd: ROOT,
         stdin: "ignore",
-        env: { ...process.env, DB_CHECK_PG_SCHEMA: relative(ROOT, join(dir, "pg-schema.ts")) },
+        env: { ...process.env, DB_CHECK_PG_SCHEMA: relative(ROOT, join(dir, "pg-schema.ts")), DB_CHECK_ONLY: "postgresql" },
       });
       expect(drifted.exitCode).toBe(1);
       expect(drifted.stderr.toString()).toMatch(/pg-schema\.ts has changes that no migration in drizzle-pg\/ carries \(drizzle-kit would write \d{4}_\w+\.sql/);
@@ -131,7 +131,7 @@ describe("schema drift", () => {
       const drifted = Bun.spawnSync([process.execPath, "run", "scripts/db-check.ts"], {
         cwd: ROOT,
         stdin: "ignore",
-        env: { ...process.env, DB_CHECK_SCHEMA: relative(ROOT, join(dir, "schema.ts")) },
+        env: { ...process.env, DB_CHECK_SCHEMA: relative(ROOT, join(dir, "schema.ts")), DB_CHECK_ONLY: "sqlite" },
       });
       expect(drifted.exitCode).toBe(1);
       expect(drifted.stderr.toString()).toContain("has changes that no migration in drizzle/ carries");

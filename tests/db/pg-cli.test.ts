@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { loadPgMigrations } from "~/db/migrations";
-import { cleanUpAfterFile, cli, isolatedEnv, tempDir } from "../helpers";
+import { cleanUpAfterFile, cli, cliProcess, isolatedEnv, tempDir } from "../helpers";
 import { NO_POSTGRES, postgresBin, startPostgres } from "../postgres";
 
 cleanUpAfterFile();
@@ -26,7 +26,10 @@ describe.skipIf(!bin)("db commands on a Postgres store (--database-url, COPILOT_
     expect(JSON.parse(before.stdout)).toMatchObject({ schemaVersion: 0, buildVersion: count, applied: [] });
     expect(before.stdout).not.toContain("s3cret-pw");
 
-    const both = await Promise.all([cli(["db", "migrate", "--database-url", url], env), cli(["db", "migrate"], { ...env, COPILOT_API_DATABASE_URL: url })]);
+    const both = await Promise.all([
+      cliProcess(["db", "migrate", "--database-url", url], env),
+      cliProcess(["db", "migrate"], { ...env, COPILOT_API_DATABASE_URL: url }),
+    ]);
     for (const run of both) expect(run.code).toBe(0);
     expect(`${both[0].stdout}${both[0].stderr}${both[1].stdout}${both[1].stderr}`).not.toContain("s3cret-pw");
 

@@ -48,8 +48,10 @@ const eventCount = () => {
   }
 };
 
-/** Runs the real Prometheus (Debian's `prometheus` package) against the gateway until `check` accepts an answer, then stops it. */
-async function withPrometheus<T>(query: string, check: (result: { metric: Record<string, string>; value: [number, string] }[]) => T | undefined): Promise<T> {
+type Sample = { metric: Record<string, string>; value: [number, string] };
+
+/** Runs the real Prometheus (Debian's `prometheus` package) against the gateway, once for the queries `use` asks, then stops it. */
+async function withPrometheus<T>(use: (query: <R>(promql: string, check: (result: Sample[]) => R | undefined) => Promise<R>) => Promise<T>): Promise<T> {
   const binary = Bun.which("prometheus");
   if (!binary) throw new Error("this test needs the real Prometheus: apt-get install prometheus");
   const dir = tempDir("copilot-api-prometheus-");
@@ -63,14 +65,15 @@ async function withPrometheus<T>(query: string, check: (result: { metric: Record
     [binary, `--config.file=${config}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${webPort}`, "--log.level=warn"],
     { stdout: "ignore", stderr: "pipe" },
   );
-  try {
+  /** Asks PROMQL until `check` accepts an answer (Prometheus starting, then scraping every second). */
+  const query = async <R>(promql: string, check: (result: Sample[]) => R | undefined): Promise<R> => {
     const deadline = Date.now() + 45_000;
     let last = "";
     while (Date.now() < deadline) {
-      await Bun.sleep(500);
+      await Bun.sleep(250);
       try {
-        const answer = (await (await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(query)}`)).json()) as {
-          data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+        const answer = (await (await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(promql)}`)).json()) as {
+          data?: { result: Sample[] };
         };
         last = JSON.stringify(answer);
         const accepted = answer.data && check(answer.data.result);
@@ -79,7 +82,10 @@ async function withPrometheus<T>(query: string, check: (result: { metric: Record
         // not listening yet
       }
     }
-    throw new Error(`Prometheus never answered ${query} as expected; last answer: ${last}`);
+    throw new Error(`Prometheus never answered ${promql} as expected; last answer: ${last}`);
+  };
+  try {
+    return await use(query);
   } finally {
     proc.kill();
     await proc.exited;
@@ -93,16 +99,18 @@ describe("GET /metrics scraped by a real Prometheus", () => {
     await chat("no-such-model-from-a-client");
     const count = eventCount();
     expect(count).toBe(3);
-    const total = await withPrometheus("sum(copilot_api_requests_total)", (result) =>
-      result.length === 1 && Number(result[0]!.value[1]) === count ? Number(result[0]!.value[1]) : undefined,
-    );
-    expect(total).toBe(count);
-    const byModel = await withPrometheus('sum by (model, key, key_label) (copilot_api_requests_total{route="/chat/completions"})', (result) =>
-      result.length >= 2 ? result.map((r) => r.metric) : undefined,
-    );
-    expect(byModel).toContainEqual({ model: "gpt-4.1", key: client.id, key_label: "team-a" });
-    expect(byModel).toContainEqual({ model: "other", key: client.id, key_label: "team-a" });
-    expect(JSON.stringify(byModel)).not.toContain("no-such-model");
+    await withPrometheus(async (query) => {
+      const total = await query("sum(copilot_api_requests_total)", (result) =>
+        result.length === 1 && Number(result[0]!.value[1]) === count ? Number(result[0]!.value[1]) : undefined,
+      );
+      expect(total).toBe(count);
+      const byModel = await query('sum by (model, key, key_label) (copilot_api_requests_total{route="/chat/completions"})', (result) =>
+        result.length >= 2 ? result.map((r) => r.metric) : undefined,
+      );
+      expect(byModel).toContainEqual({ model: "gpt-4.1", key: client.id, key_label: "team-a" });
+      expect(byModel).toContainEqual({ model: "other", key: client.id, key_label: "team-a" });
+      expect(JSON.stringify(byModel)).not.toContain("no-such-model");
+    });
   });
 });
 

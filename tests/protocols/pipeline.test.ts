@@ -1,49 +1,33 @@
 // One pipeline for every protocol (issue 19, point 1): the drifts the three hand-written copies
-// had, each shown on the app itself (createApp in this process, a real SQLite file, the fake
+// had, each shown on the app itself (composed as start.ts does, in this process, a real SQLite file, the fake
 // Copilot on loopback), so the catalog it uses can be asked how often it was consulted.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { desc } from "drizzle-orm";
 import { openStore, type Store } from "~/db";
 import { events } from "~/db/schema";
-import type { EventRecorder } from "~/features/events";
 import { createKey } from "~/features/keys";
-import { upstreamUrls } from "~/upstream/config";
-import { CopilotClient } from "~/upstream/copilot-client";
-import { CopilotToken } from "~/upstream/copilot-token";
-import { ModelCatalog } from "~/upstream/model-catalog";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
 import { COPILOT_MODELS } from "../fixtures/copilot-models";
-import { cleanUpAfterFile, tempDir } from "../helpers";
-import { inProcessApp } from "../in-process-app";
+import { cleanUpAfterFile, composedApp, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
 let fake: FakeUpstream;
 let store: Store;
-let recorder: EventRecorder;
-let catalog: ModelCatalog;
-let app: ReturnType<typeof inProcessApp>["app"];
+let composed: Awaited<ReturnType<typeof composedApp>>;
+let app: typeof composed.app;
 
 beforeAll(async () => {
   fake = startFakeUpstream();
   // gpt-5-mini made premium at multiplier 0: where two ways of reading billing disagree.
   fake.models = COPILOT_MODELS.map((m) => (m.id === "gpt-5-mini" ? { ...m, billing: { is_premium: true, multiplier: 0 } } : m));
   store = openStore({ path: join(tempDir(), "copilot-api.db") });
-  const urls = upstreamUrls("individual", { env: fake.env() });
-  const copilot = new CopilotClient(urls, new CopilotToken(urls, fake.githubToken));
-  catalog = new ModelCatalog(() => copilot.models());
-  catalog.start();
-  await catalog.loaded();
-  catalog.stop();
-  ({ app, recorder } = inProcessApp(store, { copilot, catalog, bodyLimitBytes: 1024 * 1024 }));
+  composed = await composedApp(store, { ...fake.env(), GH_TOKEN: fake.githubToken }, "--body-limit-mb", "1");
+  app = composed.app;
 });
 
-afterAll(() => {
-  recorder.stop();
-  store.close();
-  fake.stop();
-});
+afterAll(() => fake.stop());
 
 /** A key limited to the given models, as `copilot-api keys create --models` makes one. */
 const keyFor = (...allowedModels: string[]) => createKey(store.db, { tier: "client", label: "pipeline test", allowedModels, rateLimit: null }).secret;
@@ -111,9 +95,9 @@ describe("one failure, one answer", () => {
 describe("the catalog is asked once per request", () => {
   test("/messages with a key limited to the catalog id and Anthropic's name for it: one lookup", async () => {
     const secret = keyFor("claude-sonnet-4.5");
-    const before = catalog.lookups;
+    const before = composed.catalog.lookups;
     expect((await post(secret, "/v1/messages", messagesBody("claude-sonnet-4-5-20250929"))).status).toBe(200);
-    expect(catalog.lookups - before).toBe(1);
+    expect(composed.catalog.lookups - before).toBe(1);
   });
 
   test("/chat/completions and /responses: one lookup each", async () => {
@@ -122,9 +106,9 @@ describe("the catalog is asked once per request", () => {
       ["/v1/chat/completions", chatBody("gpt-4.1")],
       ["/v1/responses", responsesBody("gpt-4.1")],
     ] as const) {
-      const before = catalog.lookups;
+      const before = composed.catalog.lookups;
       expect((await post(secret, path, body)).status).toBe(200);
-      expect({ path, lookups: catalog.lookups - before }).toEqual({ path, lookups: 1 });
+      expect({ path, lookups: composed.catalog.lookups - before }).toEqual({ path, lookups: 1 });
     }
   });
 });

@@ -9,53 +9,36 @@ import { desc, eq } from "drizzle-orm";
 import OpenAI from "openai";
 import { openStore, type Store } from "~/db";
 import { events, usageHourly } from "~/db/schema";
-import { EventRecorder } from "~/features/events";
 import { createKey } from "~/features/keys";
-import { upstreamUrls } from "~/upstream/config";
-import { CopilotClient } from "~/upstream/copilot-client";
-import { CopilotToken } from "~/upstream/copilot-token";
-import { ModelCatalog } from "~/upstream/model-catalog";
 import { SEARCH_AGAIN } from "../fake-answers";
 import { FAKE_SEARCH_SOURCES, type FakeUpstream, startFakeUpstream } from "../fake-upstream";
-import { cleanUpAfterFile, tempDir } from "../helpers";
-import { inProcessApp } from "../in-process-app";
+import { cleanUpAfterFile, composedApp, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
 let fake: FakeUpstream;
 let store: Store;
-let recorder: EventRecorder;
-let catalog: ModelCatalog;
-let copilot: CopilotClient;
+let composed: Awaited<ReturnType<typeof composedApp>>;
 let secret: string;
 
-/** The app over the fake Copilot; `webSearchModel` as --web-search-model. */
-const appWith = (webSearchModel?: string) => inProcessApp(store, { copilot, catalog, bodyLimitBytes: 1024 * 1024, webSearchModel }, { recorder }).app;
-let app: ReturnType<typeof appWith>;
+/** The app over the fake Copilot, as start.ts composes it; `webSearchModel` as --web-search-model. */
+const appWith = async (over: Store, webSearchModel?: string) =>
+  composedApp(over, { ...fake.env(), GH_TOKEN: fake.githubToken }, "--body-limit-mb", "1", ...(webSearchModel ? ["--web-search-model", webSearchModel] : []));
+type App = typeof composed.app;
+let app: App;
 
 beforeAll(async () => {
   fake = startFakeUpstream();
   store = openStore({ path: join(tempDir(), "copilot-api.db") });
-  const urls = upstreamUrls("individual", { env: fake.env() });
-  copilot = new CopilotClient(urls, new CopilotToken(urls, fake.githubToken));
-  catalog = new ModelCatalog(() => copilot.models());
-  catalog.start();
-  await catalog.loaded();
-  catalog.stop();
-  recorder = new EventRecorder(store);
   secret = createKey(store.db, { tier: "client", label: "web search test", allowedModels: ["*"], rateLimit: null }).secret;
-  app = appWith();
+  composed = await appWith(store);
+  app = composed.app;
 });
 
-afterAll(() => {
-  recorder.stop();
-  store.close();
-  fake.stop();
-});
+afterAll(() => fake.stop());
 
 /** The SDKs talk to the app in this process: their fetch is the app's. */
-const inProcess = (target: () => ReturnType<typeof appWith>) => (input: string | URL | Request, init?: RequestInit) =>
-  Promise.resolve(target().fetch(new Request(input, init)));
+const inProcess = (target: () => App) => (input: string | URL | Request, init?: RequestInit) => Promise.resolve(target().fetch(new Request(input, init)));
 const anthropic = (target = () => app) => new Anthropic({ baseURL: "http://gateway.test", apiKey: secret, maxRetries: 0, fetch: inProcess(target) });
 const openai = (target = () => app) => new OpenAI({ baseURL: "http://gateway.test/v1", apiKey: secret, maxRetries: 0, fetch: inProcess(target) });
 
@@ -72,7 +55,7 @@ function reached(from: number) {
 
 /** The newest events: the request's, and the searches it caused (linked by parent_event_id). */
 async function eventsOfLastRequest() {
-  await recorder.committed();
+  await composed.recorder.committed();
   const parent = store.db.select().from(events).where(eq(events.route, "/messages")).orderBy(desc(events.id)).limit(1).get();
   return parent;
 }
@@ -245,9 +228,12 @@ describe("Anthropic's web search server tool", () => {
 
   test("without a model that can search (--web-search-model names one without /responses), the tool is left out and named in a header", async () => {
     const from = fake.requests.length;
-    const { data, response } = await anthropic(() => appWith("claude-sonnet-4"))
+    // Its own connection to the same file: closing that app closes its store, not this file's.
+    const other = await appWith(openStore({ path: store.path }), "claude-sonnet-4");
+    const { data, response } = await anthropic(() => other.app)
       .messages.create({ model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user", content: "hello" }], tools: [SEARCH_TOOL] })
       .withResponse();
+    await other.close();
     expect(response.status).toBe(200);
     expect(response.headers.get("x-copilot-api-dropped-tools")).toBe("web_search");
     expect(data.content.map((block) => block.type)).toEqual(["text"]);
@@ -275,7 +261,7 @@ describe("Responses' web_search on a model without /responses (gpt-4.1)", () => 
     expect(reached(from).paths).toEqual(["/chat/completions", "/responses", "/chat/completions"]);
     expect(reached(from).searches[0]!.tools).toEqual([{ type: "web_search" }]);
 
-    await recorder.committed();
+    await composed.recorder.committed();
     const parent = store.db.select().from(events).where(eq(events.route, "/responses")).orderBy(desc(events.id)).limit(1).all();
     const parentRow = store.db.select().from(events).where(eq(events.model, "gpt-4.1")).orderBy(desc(events.id)).limit(1).get()!;
     expect(parent[0]).toMatchObject({ parentEventId: parentRow.id, model: "gpt-5-mini", initiator: "agent" });
@@ -308,7 +294,7 @@ describe("Responses' web_search on a model without /responses (gpt-4.1)", () => 
   });
 
   test("the usage report counts each search under the search model", async () => {
-    await recorder.committed();
+    await composed.recorder.committed();
     const rows = store.db.select().from(usageHourly).where(eq(usageHourly.model, "gpt-5-mini")).all();
     const searches = store.db.select().from(events).where(eq(events.model, "gpt-5-mini")).all();
     expect(searches.length).toBeGreaterThan(0);

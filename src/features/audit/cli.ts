@@ -17,16 +17,16 @@ export const auditCommand = defineCommand({
     action: { type: "string", description: `only this action: ${AUDIT_ACTIONS.join(", ")}`, valueHint: "ACTION" },
     json: { type: "boolean", description: "print JSON", default: false },
   },
-  run: guarded(async ({ args }) => {
-    const rows = await withStore(dbPath(args["db-path"]), (store) =>
+  run: guarded(async ({ args }, io) => {
+    const rows = await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
       readAudit(store.db, { since: args.since, key: args.key, action: args.action }, Date.now(), "--since "),
     );
     if (args.json) {
-      console.log(JSON.stringify(rows.map(auditJson), null, 2));
+      io.print(JSON.stringify(rows.map(auditJson), null, 2));
       return;
     }
     if (rows.length === 0) {
-      console.log("no audit entries match");
+      io.print("no audit entries match");
       return;
     }
     const header = ["TIME (UTC)", "ACTION", "ACTOR", "FROM", "TARGET", "BEFORE", "AFTER"];
@@ -39,6 +39,6 @@ export const auditCommand = defineCommand({
       brief(r.before),
       brief(r.after),
     ]);
-    console.log(textTable(header, body));
+    io.print(textTable(header, body));
   }),
 });

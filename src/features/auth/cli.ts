@@ -22,17 +22,19 @@ export const authCommand = defineCommand({
       valueHint: "LABEL",
     },
   },
-  run: guarded(async ({ args }) => {
+  run: guarded(async ({ args }, io) => {
     const label = args.label === undefined ? undefined : checkLabel(args.label);
-    const urls = upstreamUrls(parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES), { enterpriseUrl: args["enterprise-url"] });
+    const urls = upstreamUrls(parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES), { enterpriseUrl: args["enterprise-url"], env: io.env });
     const code = await requestDeviceCode(urls);
     log.box(`Open ${code.verification_uri} and enter the code ${code.user_code}`);
     const token = await pollForToken(urls, code);
     if (label) {
-      await withStore(dbPath(args["db-path"]), (store) => addCredential(store, new CredentialVault(store), urls, { label, kind: "oauth", token }));
+      await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
+        addCredential(store, new CredentialVault(store), urls, { label, kind: "oauth", token }),
+      );
       return;
     }
-    const path = saveGithubToken(token);
+    const path = saveGithubToken(token, io.env);
     log.success(`GitHub token saved to ${path} (mode 0600)`);
   }),
 });

@@ -1,13 +1,13 @@
 import { defineCommand } from "citty";
 import { withStore } from "~/db";
 import { cliActor, createKeyAudited } from "~/features/audit";
-import { dbPathArg, guarded, parseChoice, parsePort } from "~/lib/cli";
+import { type CliIo, dbPathArg, guarded, parseChoice, parsePort } from "~/lib/cli";
 import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { githubTokenFlags, requireGithubToken, upstreamArgs } from "~/upstream/cli-args";
-import { ACCOUNT_TYPES, upstreamUrls } from "~/upstream/config";
+import { ACCOUNT_TYPES, clientIdentity, upstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
 import { resolveGithubToken } from "~/upstream/github-token";
@@ -18,12 +18,16 @@ import { claudeCodeName, pickClaudeModels } from "./models";
 const shellWord = (value: string) => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`);
 
 /** Copilot's catalog, fetched once with the GitHub token (as `doctor` does). */
-async function fetchCatalog(args: Parameters<typeof githubTokenFlags>[0] & { "account-type": string; "enterprise-url"?: string }): Promise<ModelCatalog> {
-  const github = requireGithubToken(githubTokenFlags(args));
-  const urls = upstreamUrls(parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES), { enterpriseUrl: args["enterprise-url"] });
-  const token = new CopilotToken(urls, github.token);
+async function fetchCatalog(
+  args: Parameters<typeof githubTokenFlags>[0] & { "account-type": string; "enterprise-url"?: string },
+  env: CliIo["env"],
+): Promise<ModelCatalog> {
+  const github = requireGithubToken(githubTokenFlags(args), env);
+  const urls = upstreamUrls(parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES), { enterpriseUrl: args["enterprise-url"], env });
+  const identity = clientIdentity(env);
+  const token = new CopilotToken(urls, github.token, { identity });
   try {
-    const client = new CopilotClient(urls, token);
+    const client = new CopilotClient(urls, token, identity);
     let failure: unknown;
     const catalog = new ModelCatalog(() => client.models(), { onError: (error) => (failure = error) });
     if (!(await catalog.refreshOnce())) throw failure;
@@ -60,12 +64,12 @@ export const claudeCodeCommand = defineCommand({
     ...dbPathArg,
     ...upstreamArgs,
   },
-  run: guarded(async ({ args }) => {
+  run: guarded(async ({ args }, io) => {
     const baseUrl = (args["base-url"] ?? `http://${args.host.includes(":") ? `[${args.host}]` : args.host}:${parsePort(args.port)}`).replace(/\/+$/, "");
     // With a GitHub token the catalog checks the models given; both given, none is needed.
-    const offline = args.model !== undefined && args["small-model"] !== undefined && !resolveGithubToken(githubTokenFlags(args));
+    const offline = args.model !== undefined && args["small-model"] !== undefined && !resolveGithubToken(githubTokenFlags(args), io.env);
     if (offline) log.warn("no GitHub token: --model and --small-model are printed as given, not checked against the Copilot plan");
-    const catalog = offline ? undefined : await fetchCatalog(args);
+    const catalog = offline ? undefined : await fetchCatalog(args, io.env);
     const picked = catalog ? pickClaudeModels(catalog.all()) : undefined;
     // Printed in Claude Code's dashed spelling (the gateway resolves it to the catalog id); as given without a catalog.
     const named = (id: string | undefined) => (id && catalog ? claudeCodeName(id, (name) => catalog.resolve(name)?.id) : id);
@@ -79,7 +83,7 @@ export const claudeCodeCommand = defineCommand({
 
     const lines = [`export ANTHROPIC_BASE_URL=${shellWord(baseUrl)}`];
     if (args["create-key"]) {
-      const { row, secret } = await withStore(dbPath(args["db-path"]), (store) =>
+      const { row, secret } = await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
         createKeyAudited(store, { tier: "client", label: args.label, allowedModels: ["*"], rateLimit: null }, cliActor()),
       );
       lines.push(`export ANTHROPIC_AUTH_TOKEN=${shellWord(secret)}`);
@@ -92,6 +96,6 @@ export const claudeCodeCommand = defineCommand({
       `export ANTHROPIC_SMALL_FAST_MODEL=${shellWord(small)}`,
       `export ANTHROPIC_DEFAULT_HAIKU_MODEL=${shellWord(small)}`,
     );
-    console.log(lines.join("\n"));
+    io.print(lines.join("\n"));
   }),
 });

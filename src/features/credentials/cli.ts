@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { withStore } from "~/db";
 import { appendAudit, cliActor } from "~/features/audit";
-import { dbPathArg, guarded } from "~/lib/cli";
+import { type CliIo, dbPathArg, guarded } from "~/lib/cli";
 import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -18,9 +18,9 @@ import { CredentialVault, checkLabel } from "./vault";
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
 
 /** The token: from a file, or from stdin with `-`; never from argv, where `ps` shows it. */
-async function readToken(path: string): Promise<string> {
+async function readToken(path: string, io: CliIo): Promise<string> {
   if (path !== "-") return readTokenFile(path, "--token-file");
-  const token = (await Bun.stdin.text()).trim();
+  const token = (await io.stdin()).trim();
   if (!token || /\s/.test(token))
     throw new AppError(
       "--token-file - read no single token from stdin",
@@ -42,27 +42,27 @@ const add = defineCommand({
     label: { type: "string", description: "the credential's name, e.g. ci (adding a label again replaces its token)", required: true },
     "token-file": { type: "string", description: "read the token from this file, or from stdin with -", required: true, valueHint: "PATH|-" },
   },
-  run: guarded(async ({ args }) => {
+  run: guarded(async ({ args }, io) => {
     const label = checkLabel(args.label);
-    const token = await readToken(args["token-file"]);
-    const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"] });
-    await withStore(dbPath(args["db-path"]), (store) => addCredential(store, new CredentialVault(store), urls, { label, kind: "pat", token }));
+    const token = await readToken(args["token-file"], io);
+    const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"], env: io.env });
+    await withStore(dbPath(args["db-path"], io.env), io.env, (store) => addCredential(store, new CredentialVault(store), urls, { label, kind: "pat", token }));
   }),
 });
 
 const list = defineCommand({
   meta: { name: "list", description: "List the credentials (never their tokens)" },
   args: { ...dbPathArg, json: { type: "boolean", description: "print JSON", default: false } },
-  run: guarded(async ({ args }) => {
-    const rows = await withStore(dbPath(args["db-path"]), (store) =>
+  run: guarded(async ({ args }, io) => {
+    const rows = await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
       listCredentials(store.db).map((row) => ({ ...viewOf(row), boundKeys: boundKeyCount(store.db, row.id) })),
     );
     if (args.json) {
-      console.log(JSON.stringify(rows, null, 2));
+      io.print(JSON.stringify(rows, null, 2));
       return;
     }
     if (!rows.length) {
-      console.log(`no credentials yet: add one with \`${cmd("auth --label NAME")}\` or \`${cmd("credentials add --label NAME --token-file PATH")}\``);
+      io.print(`no credentials yet: add one with \`${cmd("auth --label NAME")}\` or \`${cmd("credentials add --label NAME --token-file PATH")}\``);
       return;
     }
     const header = ["LABEL", "ID", "KIND", "GITHUB", "PLAN", "STATE", "SINCE", "KEYS", "CREATED", "LAST USED"];
@@ -78,16 +78,16 @@ const list = defineCommand({
       time(r.createdAt),
       time(r.lastUsedAt),
     ]);
-    console.log(textTable(header, body));
+    io.print(textTable(header, body));
   }),
 });
 
 const test = defineCommand({
   meta: { name: "test", description: "Check a credential: open its token, exchange it for a Copilot token, read its model catalog" },
   args: { ...dbPathArg, ...enterpriseUrlArg, label: { type: "positional", description: "the credential's label", required: true } },
-  run: guarded(async ({ args }) => {
-    const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"] });
-    await withStore(dbPath(args["db-path"]), async (store) => {
+  run: guarded(async ({ args }, io) => {
+    const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"], env: io.env });
+    await withStore(dbPath(args["db-path"], io.env), io.env, async (store) => {
       const row = findOrFail(credentialByLabel(store.db, args.label), args.label);
       const token = new CredentialVault(store).token(row);
       try {
@@ -111,8 +111,8 @@ const remove = defineCommand({
     label: { type: "positional", description: "the credential's label", required: true },
     force: { type: "boolean", description: "unbind the keys bound to it (they then use the default token or the pool)", default: false },
   },
-  run: guarded(async ({ args }) => {
-    const unbound = await withStore(dbPath(args["db-path"]), (store) =>
+  run: guarded(async ({ args }, io) => {
+    const unbound = await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
       store.transaction((tx) => {
         const row = findOrFail(credentialByLabel(tx, args.label), args.label);
         const bound = boundKeyCount(tx, row.id);

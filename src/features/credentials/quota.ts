@@ -5,8 +5,8 @@ import { listCredentials } from "./queries";
 import { CredentialVault } from "./vault";
 
 /** `quota`'s credentials: each one's token opened and its counters asked of GitHub, side by side. */
-export const credentialQuotas: CredentialQuotas = async (path, urls) => {
-  const rows = await withStore(path, (store) => {
+export const credentialQuotas: CredentialQuotas = async (path, urls, env) => {
+  const rows = await withStore(path, env, (store) => {
     const vault = new CredentialVault(store);
     return listCredentials(store.db).map((row) => {
       try {

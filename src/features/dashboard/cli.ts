@@ -43,14 +43,14 @@ export const dashboardCommand = defineCommand({
     "create-key": { type: "boolean", description: "create an admin key named dashboard when there is none", default: false },
     ...dbPathArg,
   },
-  run: guarded(async ({ args }) => {
+  run: guarded(async ({ args }, io) => {
     const host = args.host === "0.0.0.0" || args.host === "::" ? "127.0.0.1" : args.host;
     const base = (args["base-url"] ?? `http://${host.includes(":") ? `[${host}]` : host}:${parsePort(args.port)}`).replace(/\/+$/, "");
     const now = Date.now();
-    const token = await withStore(dbPath(args["db-path"]), (store) =>
+    const token = await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
       createSignInLink(store.db, adminKeyFor(store.db, args.key, args["create-key"], now), now),
     );
-    console.log(`${base}/dashboard/link?token=${token}`);
+    io.print(`${base}/dashboard/link?token=${token}`);
     log.info(`open it in a browser within ${LINK_TTL_MS / 60_000} minutes; it works once`);
   }),
 });

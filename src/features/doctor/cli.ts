@@ -51,11 +51,11 @@ function identityLines(identity: ClientIdentity): [string, string][] {
 export const doctorCommand = defineCommand({
   meta: { name: "doctor", description: "Show what is sent to Copilot, then check the GitHub token and the model catalog" },
   args: { ...upstreamArgs },
-  run: guarded(async ({ args }) => {
+  run: guarded(async ({ args }, io) => {
     const accountType = parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES);
-    const urls = upstreamUrls(accountType, { enterpriseUrl: args["enterprise-url"] });
-    const identity = clientIdentity();
-    const github = resolveGithubToken(githubTokenFlags(args));
+    const urls = upstreamUrls(accountType, { enterpriseUrl: args["enterprise-url"], env: io.env });
+    const identity = clientIdentity(io.env);
+    const github = resolveGithubToken(githubTokenFlags(args), io.env);
     const out: string[] = [];
     const section = (title: string, rows: [string, string][]) => {
       out.push(title);
@@ -73,7 +73,7 @@ export const doctorCommand = defineCommand({
         urls.copilotOverride ? `${urls.copilotOverride} (from COPILOT_API_COPILOT_URL)` : `${urls.copilot} unless the token names another (endpoints.api)`,
       ],
       // Where the token comes from, never the token.
-      ["GitHub token", github ? (github.source === "file" ? `from ${githubTokenPath()}` : `from ${github.source}`) : "(none)"],
+      ["GitHub token", github ? (github.source === "file" ? `from ${githubTokenPath(io.env)}` : `from ${github.source}`) : "(none)"],
     ]);
 
     const checks: Check[] = [];
@@ -100,8 +100,8 @@ export const doctorCommand = defineCommand({
     }
     const failed = checks.filter((c) => !c.ok).length;
     out.push(failed ? `${failed} check(s) failed` : "all checks passed");
-    console.log(out.join("\n"));
-    if (failed) process.exit(1);
+    io.print(out.join("\n"));
+    if (failed) io.exit(1);
   }),
 });
 

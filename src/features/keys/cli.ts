@@ -135,10 +135,10 @@ export const createArgs = {
 } as const;
 
 /** `keys create` without the printing: validates everything before opening the database, so bad input writes nothing. */
-export function createFromArgs(args: ParsedArgs<typeof createArgs>, env: Record<string, string | undefined> = process.env) {
+export function createFromArgs(args: ParsedArgs<typeof createArgs>, env: Record<string, string | undefined>) {
   const tier = parseChoice("--tier", args.tier, KEY_TIERS);
   const settings = parseKeySettings(settingsInput(args));
-  return withStore(dbPath(args["db-path"], env), (store) => {
+  return withStore(dbPath(args["db-path"], env), env, (store) => {
     const created = createKeyAudited(store, keySpecFrom(tier, settings), cliActor());
     if (args.credential === undefined) return created;
     bindKey(store.db, created.row.id, args.credential);
@@ -151,13 +151,13 @@ export function createFromArgs(args: ParsedArgs<typeof createArgs>, env: Record<
 const create = defineCommand({
   meta: { name: "create", description: "Create an API key and print its secret (shown only this once)" },
   args: createArgs,
-  run: guarded(async ({ args }) => {
-    const { row, secret } = await createFromArgs(args);
+  run: guarded(async ({ args }, io) => {
+    const { row, secret } = await createFromArgs(args, io.env);
     if (args.json) {
-      console.log(JSON.stringify({ ...publicView(row), secret }, null, 2));
+      io.print(JSON.stringify({ ...publicView(row), secret }, null, 2));
       return;
     }
-    console.log(secret);
+    io.print(secret);
     log.success(`created ${row.tier} key ${row.id}${row.label ? ` (${row.label})` : ""}; the secret above is shown only once: store it now`);
   }),
 });
@@ -169,17 +169,21 @@ const list = defineCommand({
     all: { type: "boolean", description: "include revoked keys", default: false },
     json: { type: "boolean", description: "print JSON", default: false },
   },
-  run: guarded(async ({ args }) => {
-    const [rows, used] = await withStore(dbPath(args["db-path"]), (store) => [listKeys(store.db, { includeRevoked: args.all }), usedThisMonth(store)] as const);
+  run: guarded(async ({ args }, io) => {
+    const [rows, used] = await withStore(
+      dbPath(args["db-path"], io.env),
+      io.env,
+      (store) => [listKeys(store.db, { includeRevoked: args.all }), usedThisMonth(store)] as const,
+    );
     if (args.json)
-      console.log(
+      io.print(
         JSON.stringify(
           rows.map((r) => publicView(r, used)),
           null,
           2,
         ),
       );
-    else console.log(rows.length ? table(rows, used) : `no keys yet: create one with \`${cmd("keys create")}\``);
+    else io.print(rows.length ? table(rows, used) : `no keys yet: create one with \`${cmd("keys create")}\``);
   }),
 });
 
@@ -190,11 +194,11 @@ const show = defineCommand({
     id: { type: "positional", description: "key id (key_…)", required: true },
     json: { type: "boolean", description: "print JSON", default: false },
   },
-  run: guarded(async ({ args }) => {
-    const [found, used] = await withStore(dbPath(args["db-path"]), (store) => [keyById(store.db, args.id), usedThisMonth(store)] as const);
+  run: guarded(async ({ args }, io) => {
+    const [found, used] = await withStore(dbPath(args["db-path"], io.env), io.env, (store) => [keyById(store.db, args.id), usedThisMonth(store)] as const);
     const row = findOrFail(found, args.id);
-    if (args.json) console.log(JSON.stringify(publicView(row, used), null, 2));
-    else console.log(table([row], used));
+    if (args.json) io.print(JSON.stringify(publicView(row, used), null, 2));
+    else io.print(table([row], used));
   }),
 });
 
@@ -207,8 +211,8 @@ const update = defineCommand({
     ...settingsArgs,
     json: { type: "boolean", description: "print the key as JSON", default: false },
   },
-  run: guarded(async ({ args }) => {
-    const { after, used } = await withStore(dbPath(args["db-path"]), (store) => {
+  run: guarded(async ({ args }, io) => {
+    const { after, used } = await withStore(dbPath(args["db-path"], io.env), io.env, (store) => {
       const input = settingsInput(args);
       const before = findOrFail(keyById(store.db, args.id), args.id);
       // --credential alone is a change too: updateKey would say there is nothing to change.
@@ -221,10 +225,10 @@ const update = defineCommand({
       return { after, used: usedThisMonth(store) };
     });
     if (args.json) {
-      console.log(JSON.stringify(publicView(after, used), null, 2));
+      io.print(JSON.stringify(publicView(after, used), null, 2));
       return;
     }
-    console.log(table([after], used));
+    io.print(table([after], used));
     log.success(`updated ${after.id}; a running server applies it from its next request`);
   }),
 });
@@ -232,8 +236,8 @@ const update = defineCommand({
 const revoke = defineCommand({
   meta: { name: "revoke", description: "Revoke an API key; a running server refuses it from the next request" },
   args: { ...dbPathArg, id: { type: "positional", description: "key id (key_…)", required: true } },
-  run: guarded(async ({ args }) => {
-    await withStore(dbPath(args["db-path"]), (store) =>
+  run: guarded(async ({ args }, io) => {
+    await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
       store.transaction(() => {
         const row = findOrFail(keyById(store.db, args.id), args.id);
         if (row.revokedAt !== null || !revokeKey(store.db, args.id)) {

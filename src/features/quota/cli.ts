@@ -22,24 +22,24 @@ export function quotaCommandWith(credentialQuotas: CredentialQuotas) {
       ...githubTokenArgs,
       json: { type: "boolean", description: "print JSON", default: false },
     },
-    run: guarded(async ({ args }) => {
+    run: guarded(async ({ args }, io) => {
       // The account type only picks the Copilot API URL; the counters come from the GitHub API.
-      const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"] });
-      const credentials = await credentialQuotas(dbPath(args["db-path"]), urls);
+      const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"], env: io.env });
+      const credentials = await credentialQuotas(dbPath(args["db-path"], io.env), urls, io.env);
       // The default token is needed only when there is no credential to show.
-      const github = credentials.length ? resolveGithubToken(githubTokenFlags(args)) : requireGithubToken(githubTokenFlags(args));
+      const github = credentials.length ? resolveGithubToken(githubTokenFlags(args), io.env) : requireGithubToken(githubTokenFlags(args), io.env);
       const report = github && summarize(await fetchCopilotUser(urls, github.token));
       // The session and weekly windows come from Copilot's answers, which only the running server sees.
-      const windows = readWindowsFile(windowsFileOf(dbPath(args["db-path"])));
+      const windows = readWindowsFile(windowsFileOf(dbPath(args["db-path"], io.env)));
       if (args.json) {
-        console.log(JSON.stringify({ ...report, windows: windows ?? [], ...(credentials.length ? { credentials } : {}) }, null, 2));
+        io.print(JSON.stringify({ ...report, windows: windows ?? [], ...(credentials.length ? { credentials } : {}) }, null, 2));
         return;
       }
       const blocks = report ? [`default GitHub token\n${formatQuota(report)}`] : [];
       for (const c of credentials)
         blocks.push(`credential ${c.label} (${c.id})\n${c.report ? formatQuota(c.report) : `  could not read its counters: ${c.error}`}`);
       blocks.push(formatWindows(windows));
-      console.log(blocks.join("\n\n"));
+      io.print(blocks.join("\n\n"));
     }),
   });
 }

@@ -128,7 +128,11 @@ export class QuotaSource {
 }
 
 /** Each stored credential's counters (or why they could not be read), asked of GitHub with its own token. */
-export type CredentialQuotas = (dbPath: string, urls: UpstreamUrls) => Promise<{ label: string; id: string; report?: QuotaReport; error?: string }[]>;
+export type CredentialQuotas = (
+  dbPath: string,
+  urls: UpstreamUrls,
+  env: Record<string, string | undefined>,
+) => Promise<{ label: string; id: string; report?: QuotaReport; error?: string }[]>;
 
 /** Counters for one GitHub token, or the error that stopped them, as a line to print. */
 export async function quotaOf(urls: UpstreamUrls, token: string): Promise<{ report?: QuotaReport; error?: string }> {

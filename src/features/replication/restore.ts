@@ -17,6 +17,8 @@ export interface RestoreOptions {
   /** Restore the database as it was at this time. */
   timestamp?: Date;
   binary?: string;
+  /** Where COPILOT_API_LITESTREAM and Litestream's own settings (S3 credentials) are read; process.env by default. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface RestoreResult {
@@ -44,7 +46,7 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
   }
   const folder = dirname(to);
   if (!existsSync(folder)) mkdirSync(folder, { recursive: true, mode: FOLDER_MODE });
-  const binary = options.binary ?? findLitestream();
+  const binary = options.binary ?? findLitestream(options.env);
   const tmp = `${to}.restoring-${process.pid}`;
   const config = `${tmp}.yml`;
   const cleanUp = () => {
@@ -56,7 +58,7 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
     writeFileSync(config, litestreamConfig(to, target, { syncIntervalMs: DEFAULT_SYNC_INTERVAL_MS }), { mode: FILE_MODE });
     const args = [binary, "restore", "-config", config, "-no-expand-env", "-o", tmp];
     if (options.timestamp) args.push("-timestamp", options.timestamp.toISOString());
-    const run = Bun.spawnSync([...args, to], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    const run = Bun.spawnSync([...args, to], { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: options.env });
     if (run.exitCode !== 0 || !existsSync(tmp)) {
       const said = `${run.stderr.toString()}\n${run.stdout.toString()}`.trim().split("\n").slice(-3).join(" / ").slice(0, 500);
       throw new AppError(
@@ -69,7 +71,7 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
       );
     }
     chmodSync(tmp, FILE_MODE);
-    const check = await checkDatabaseFile(tmp);
+    const check = await checkDatabaseFile(tmp, options.env ?? process.env);
     if (check.problems.length > 0) {
       throw new AppError(
         `the restored copy failed its checks, so it was not kept:\n  - ${check.problems.join("\n  - ")}`,
@@ -108,9 +110,9 @@ export const restoreCommand = defineCommand({
     timestamp: { type: "string", description: "restore the database as it was at this time (RFC 3339, e.g. 2026-11-26T12:00:00Z)", valueHint: "TIME" },
     ...dbPathArg,
   },
-  run: guarded(async ({ args }) => {
-    const to = args.to ? args.to : join(dirname(dbPath(args["db-path"])), `copilot-api.restored-${stamp()}.db`);
-    const result = await restoreDatabase({ from: args.from, to, timestamp: parseTimestamp(args.timestamp) });
+  run: guarded(async ({ args }, io) => {
+    const to = args.to ? args.to : join(dirname(dbPath(args["db-path"], io.env)), `copilot-api.restored-${stamp()}.db`);
+    const result = await restoreDatabase({ from: args.from, to, timestamp: parseTimestamp(args.timestamp), env: io.env });
     const pending = result.pending > 0 ? `; ${result.pending} migration(s) of this build are still to apply (start applies them)` : "";
     log.success(`restored to ${result.path} (schema ${result.schemaVersion} of ${result.buildVersion} in this build, integrity_check ok, mode 0600${pending})`);
     log.info(`to use it: stop the server, then start it with --db-path ${result.path} (or move the file into place with its server stopped)`);

@@ -15,16 +15,20 @@ export const usageArgs = {
 } as const;
 
 /** `usage` without the printing: the flags checked before the database is opened. */
-export async function usageFromArgs(args: ParsedArgs<typeof usageArgs>, now = Date.now()): Promise<UsageReport> {
+export async function usageFromArgs(
+  args: ParsedArgs<typeof usageArgs>,
+  now = Date.now(),
+  env: Record<string, string | undefined> = process.env,
+): Promise<UsageReport> {
   const options = { since: parseSince(args.since, now, "--since "), by: parseGroup("--by", args.by), key: args.key };
-  return withStore(dbPath(args["db-path"]), (store) => buildReport(store.db, options, now));
+  return withStore(dbPath(args["db-path"], env), env, (store) => buildReport(store.db, options, now));
 }
 
 export const usageCommand = defineCommand({
   meta: { name: "usage", description: "Who used how much, of which model, when" },
   args: usageArgs,
-  run: guarded(async ({ args }) => {
-    const report = await usageFromArgs(args);
-    console.log(args.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  run: guarded(async ({ args }, io) => {
+    const report = await usageFromArgs(args, Date.now(), io.env);
+    io.print(args.json ? JSON.stringify(report, null, 2) : formatReport(report));
   }),
 });
