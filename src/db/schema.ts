@@ -330,3 +330,23 @@ export const auditLog = sqliteTable(
     check("audit_log_actor_kind_known", sql`${t.actorKind} IN (${sql.raw(AUDIT_ACTOR_KINDS.map((a) => `'${a}'`).join(", "))})`),
   ],
 );
+
+/**
+ * What requests in flight hold of a key's monthly --premium-quota and --budget while several
+ * gateways share one PostgreSQL store: each instance sees the others' holds, so a limit holds
+ * across them. A hold is deleted once its request's event is committed; one left by a gateway
+ * that died is ignored past expires_at. (A single SQLite gateway keeps its holds in memory.)
+ */
+export const limitHolds = sqliteTable(
+  "limit_holds",
+  {
+    /** Random, per request. */
+    id: text("id").primaryKey(),
+    keyId: text("key_id").notNull(),
+    premiumRequests: real("premium_requests").notNull().default(0),
+    costNanoAiu: integer("cost_nano_aiu").notNull().default(0),
+    /** Unix milliseconds after which the hold no longer counts (its gateway died). */
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("limit_holds_key_id_idx").on(t.keyId, t.expiresAt)],
+);
