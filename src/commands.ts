@@ -10,24 +10,14 @@ import { keysCommand } from "~/features/keys/cli";
 import { quotaCommandWith } from "~/features/quota";
 import { restoreCommand } from "~/features/replication";
 import { usageCommand } from "~/features/usage/cli";
-import { databaseUrl, guarded } from "~/lib/cli";
-import { AppError } from "~/lib/errors";
+import { guarded } from "~/lib/cli";
 import { start } from "~/start";
 import { startArgs, startOptions } from "~/start-args";
 
 const startCommand = defineCommand({
   meta: { name: "start", description: "Open and migrate the database, then serve the OpenAI-compatible API" },
   args: startArgs,
-  run: guarded(({ args }) => {
-    if (databaseUrl(args["database-url"])) {
-      // The schema, migrations and `db` commands work on Postgres; the request path's queries are still bun:sqlite calls.
-      throw new AppError(
-        "serving on PostgreSQL is not available yet: this build can migrate and inspect a Postgres store (`copilot-api db migrate|status|verify --database-url …`), but the gateway itself still runs on its SQLite file",
-        "start without --database-url (and unset COPILOT_API_DATABASE_URL) to serve from the SQLite store; see docs/scaling.md",
-      );
-    }
-    return start(startOptions(args));
-  }),
+  run: guarded(({ args }) => start(startOptions(args))),
 });
 
 // `db restore` belongs to the replication feature (it runs Litestream); src/db knows nothing of features.

@@ -1,11 +1,12 @@
 /** The keys feature's public face: what the server, the boot and other features use. */
 
-export { CreditBudget, creditBudget } from "./budget";
+export { CreditBudget, creditBudget, type SharedBudget } from "./budget";
 export { crossSiteGuard, hostGuard } from "./guards";
 export { LastUsedTracker, noteLastUsed } from "./last-used";
 export { createKey, type KeySpec, keyForSecret, keySpecFrom } from "./manage";
+export { PgKeyMirror, PgMonthlyLimit, pgLastUsedWriter } from "./pg";
 export { announcePolicy, type KeyPolicy } from "./policy";
-export { PremiumUsage, premiumQuota, premiumUsedThisMonth } from "./premium-quota";
+export { PremiumUsage, premiumQuota, premiumUsedThisMonth, type SharedLimit } from "./premium-quota";
 export { type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
 export { RateLimiter, rateLimit } from "./rate-limit";
 export { requireAdmin } from "./require-admin";
