@@ -88,3 +88,13 @@ export function startPostgres(bin: string): TestPostgres {
     },
   };
 }
+
+/** Rows of one query on a database (a connection of its own, as another process would read it). */
+export async function pgRows<T>(url: string, text: string): Promise<T[]> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return (await sql.unsafe(text)) as unknown as T[];
+  } finally {
+    await sql.end();
+  }
+}

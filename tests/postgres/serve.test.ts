@@ -1,8 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import postgres from "postgres";
 import { startFakeUpstream } from "../fake-upstream";
 import { chatWithKey, cleanUpAfterFile, cli, createKeyByCli, isolatedEnv, startProcess, tempDir } from "../helpers";
-import { NO_POSTGRES, postgresBin, startPostgres } from "../postgres";
+import { NO_POSTGRES, postgresBin, pgRows as query, startPostgres } from "../postgres";
 
 cleanUpAfterFile();
 
@@ -13,15 +12,6 @@ const fake = startFakeUpstream();
 afterAll(() => fake.stop());
 
 const gatewayEnv = () => isolatedEnv(tempDir(), { ...fake.env(), GH_TOKEN: fake.githubToken });
-
-async function query<T>(url: string, text: string): Promise<T[]> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    return (await sql.unsafe(text)) as unknown as T[];
-  } finally {
-    await sql.end();
-  }
-}
 
 const responses = (url: string, secret: string, body: Record<string, unknown>) =>
   fetch(`${url}/v1/responses`, {
