@@ -44,7 +44,7 @@ async function composedOnSqlite(options: StartOptions): Promise<Composed> {
 }
 
 /** The PostgreSQL boot: what it cannot do refused first, then connect, migrate (under the advisory lock), compose. */
-async function composedOnPostgres(url: string, options: StartOptions): Promise<Composed> {
+export async function composedOnPostgres(url: string, options: StartOptions & { env?: Record<string, string | undefined> }): Promise<Composed> {
   refuseOnPostgres(options);
   const pg = await openPgStore(url);
   try {

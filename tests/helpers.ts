@@ -10,7 +10,7 @@ import { createArgs, createFromArgs } from "~/features/keys/cli";
 import { describeError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
-import { openServerStore } from "~/start";
+import { composedOnPostgres, openServerStore, type StartOptions } from "~/start";
 import { startOptionsFrom } from "~/start-args";
 import { captureLog } from "./log-capture";
 
@@ -173,6 +173,16 @@ export const needsProcess = (env: Record<string, string>) => Object.keys(env).so
 
 const running = new Set<RunningServer>();
 
+async function composedOnSqlite(options: StartOptions, env: Record<string, string>): Promise<Composed> {
+  const store = openServerStore(dbPath(options.dbPath, env), loadMigrations(env));
+  try {
+    return await composeServer(store, { ...options, env });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
 /**
  * `copilot-api start ARGS` with ENV, composed in this process (src/compose.ts,
  * as start.ts does) on a real HTTP server on a free loopback port: the same app,
@@ -189,14 +199,7 @@ export async function startServer(args: string[], env: Record<string, string>): 
   let served: Served;
   try {
     const options = startOptionsFrom(["--port", "0", ...args], env);
-    const path = dbPath(options.dbPath, env);
-    const store = openServerStore(path, loadMigrations(env));
-    try {
-      composed = await composeServer(store, { ...options, env });
-    } catch (error) {
-      store.close();
-      throw error;
-    }
+    composed = options.databaseUrl ? await composedOnPostgres(options.databaseUrl, { ...options, env }) : await composedOnSqlite(options, env);
     served = serve(composed, { port: 0, host: options.host, metricsListen: options.metricsListen });
   } catch (error) {
     capture.release();
