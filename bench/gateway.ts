@@ -42,10 +42,10 @@ export interface BenchGateway {
   stop(): Promise<void>;
 }
 
-/** copilot-api in a temporary home, pointed at the fake, with one key; listening when this resolves. `args` go to `start`. */
-export async function startGateway(fake: FakeUpstream, args: string[] = []): Promise<BenchGateway> {
+/** copilot-api in a temporary home, pointed at the fake, with one key; listening when this resolves. `args` go to `start`, `extraEnv` to both commands. */
+export async function startGateway(fake: FakeUpstream, args: string[] = [], extraEnv: Record<string, string> = {}): Promise<BenchGateway> {
   const home = mkdtempSync(join(tmpdir(), "copilot-api-bench-"));
-  const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), ...fake.env(), GH_TOKEN: fake.githubToken };
+  const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), ...fake.env(), GH_TOKEN: fake.githubToken, ...extraEnv };
   const secret = (JSON.parse(run(["keys", "create", "--json"], env)) as { secret: string }).secret;
   const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "start", "--port", "0", ...args], {
     cwd: ROOT,

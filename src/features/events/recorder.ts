@@ -80,7 +80,7 @@ export class EventRecorder implements Worker {
     this.writer =
       "sqlite" in store
         ? new TurnWriter(store, { ...writing, write: (batch) => writeEvents(store, batch) })
-        : new AsyncTurnWriter((batch) => writeEventsPg(store.db, batch), writing);
+        : new AsyncTurnWriter((batch) => writeEventsPg(store, batch), writing);
   }
 
   get written(): number {
