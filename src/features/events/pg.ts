@@ -56,12 +56,16 @@ export async function writeEventsPg(pg: PgStore, batch: readonly RecordedEvent[]
   const rows: Record<string, unknown>[] = [];
   const withChildren = parents.some((e) => e.children?.length);
   if (withChildren) {
-    const ids = await pg.client<{ id: string }[]>`SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id FROM generate_series(1, ${parents.length})`;
-    parents.forEach((e, i) => {
-      const id = Number(ids[i]!.id);
+    const count = parents.reduce((n, e) => n + 1 + (e.children?.length ?? 0), 0);
+    const ids = (await pg.client<{ id: string }[]>`SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id FROM generate_series(1, ${count})`).map((row) =>
+      Number(row.id),
+    );
+    let next = 0;
+    for (const e of parents) {
+      const id = ids[next++]!;
       rows.push({ ...eventRow(e, null, asBoolean), id });
-      for (const child of e.children ?? []) rows.push(eventRow(child, id, asBoolean));
-    });
+      for (const child of e.children ?? []) rows.push({ ...eventRow(child, id, asBoolean), id: ids[next++] });
+    }
   } else {
     for (const e of parents) rows.push(eventRow(e, null, asBoolean));
   }
