@@ -1,7 +1,7 @@
 import { type Composed, type ComposeOptions, upstreamDeps, upstreamOf } from "~/compose";
 import type { PgStore } from "~/db";
 import { UpstreamRouter } from "~/features/credentials";
-import { EventRecorder } from "~/features/events";
+import { EventRecorder, PgRetentionJob } from "~/features/events";
 import { type KeyPolicy, KeyResolver, LastUsedTracker, PgKeyMirror, PgMonthlyLimit, pgLastUsedWriter, RateLimiter } from "~/features/keys";
 import { MAX_RESPONSE_BYTES, StoredResponses } from "~/features/responses";
 import { loadTracing } from "~/features/tracing";
@@ -72,7 +72,13 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
     tracing,
     now: options.now,
   });
-  const workers: Worker[] = [...(tracing ? [tracing] : []), recorder, storedResponses, lastUsed, mirror, tokens, defaultUpstream];
+  // Old rows purged by one gateway at a time (an advisory lock), whichever holds it.
+  const retention = new PgRetentionJob(pg, {
+    eventsDays: options.eventsRetentionDays,
+    responsesDays: options.responsesRetentionDays,
+    auditDays: options.auditRetentionDays ?? 365,
+  });
+  const workers: Worker[] = [...(tracing ? [tracing] : []), recorder, storedResponses, lastUsed, retention, mirror, tokens, defaultUpstream];
   return {
     app,
     workers,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { openPgStore } from "~/db";
-import { EventRecorder, type RecordedEvent } from "~/features/events";
+import { EventRecorder, PgRetentionJob, type RecordedEvent } from "~/features/events";
 import { cleanUpAfterFile } from "../helpers";
 import { NO_POSTGRES, pgRows, postgresBin, startPostgres } from "../postgres";
 
@@ -83,5 +83,39 @@ describe.skipIf(!bin)("the event recorder on PostgreSQL", () => {
     // A rowless event still counts in the hourly totals.
     const [hours] = await pgRows<{ requests: string }>(url, "SELECT sum(requests) AS requests FROM usage_hourly");
     expect(Number(hours?.requests)).toBe(6);
+  });
+});
+
+describe.skipIf(!bin)("retention on PostgreSQL", () => {
+  test("old events, hourly totals, stored responses, audit entries and dead gateways' holds go; two gateways purging at once delete each row once", async () => {
+    const url = await server!.freshDatabase();
+    const stores = await Promise.all([openPgStore(url), openPgStore(url)]);
+    const now = Date.UTC(2026, 11, 6, 12);
+    const day = 86_400_000;
+    const recorder = new EventRecorder(stores[0]!);
+    // 1,200 events 100 days old and 300 from today.
+    for (let i = 0; i < 1500; i++) recorder.record({ ...event(i), ts: i < 1200 ? now - 100 * day - i : now - i });
+    await recorder.stop();
+    await pgRows(
+      url,
+      `INSERT INTO responses (id, key_id, model, created_at, status, encoding, body) VALUES
+         ('resp_old', 'k', 'm', ${now - 40 * day}, 'completed', 'json', '\\x7b7d'), ('resp_new', 'k', 'm', ${now - day}, 'completed', 'json', '\\x7b7d');
+       INSERT INTO audit_log (ts, action, actor_kind, actor) VALUES (${now - 400 * day}, 'key.created', 'cli', 'me'), (${now}, 'key.created', 'cli', 'me');
+       INSERT INTO limit_holds (id, key_id, cost_nano_aiu, expires_at) VALUES ('dead', 'k', 5, ${now - 1}), ('live', 'k', 5, ${now + day});`,
+    );
+    const jobs = stores.map((store) => new PgRetentionJob(store, { eventsDays: 90, responsesDays: 30, auditDays: 365 }));
+    const deleted = await Promise.all(jobs.map((job) => job.purge(now)));
+    // Whatever the interleaving, every old row went once (a batch the other gateway held was skipped, not repeated).
+    const left = async (table: string) => (await pgRows<{ n: number }>(url, `SELECT count(*)::int AS n FROM ${table}`))[0]?.n;
+    expect(await left("events")).toBe(300);
+    expect((await pgRows<{ id: string }>(url, "SELECT id FROM responses")).map((r) => r.id)).toEqual(["resp_new"]);
+    expect(await left("audit_log")).toBe(1);
+    expect((await pgRows<{ id: string }>(url, "SELECT id FROM limit_holds")).map((r) => r.id)).toEqual(["live"]);
+    const [oldHours] = await pgRows<{ n: number }>(url, `SELECT count(*)::int AS n FROM usage_hourly WHERE hour < ${now - 90 * day}`);
+    expect(oldHours?.n).toBe(0);
+    expect(deleted.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1200 + 1 + 1);
+    // A later pass finds nothing left to delete.
+    expect(await jobs[0]!.purge(now)).toBe(0);
+    await Promise.all(stores.map((store) => store.close()));
   });
 });
