@@ -215,3 +215,9 @@ export const limitHolds = pgTable(
   },
   (t) => [index("limit_holds_key_id_idx").on(t.keyId, t.expiresAt)],
 );
+
+export const rateBuckets = pgTable("rate_buckets", {
+  keyId: text("key_id").primaryKey(),
+  tokens: doublePrecision("tokens").notNull(),
+  at: int8("at").notNull(),
+});

@@ -350,3 +350,15 @@ export const limitHolds = sqliteTable(
   },
   (t) => [index("limit_holds_key_id_idx").on(t.keyId, t.expiresAt)],
 );
+
+/**
+ * Each key's --rate-limit token bucket while several gateways share one PostgreSQL store, so
+ * the limit is one across them. (A single SQLite gateway keeps its buckets in memory.)
+ */
+export const rateBuckets = sqliteTable("rate_buckets", {
+  keyId: text("key_id").primaryKey(),
+  /** Requests the key may still send at once, as of `at`. */
+  tokens: real("tokens").notNull(),
+  /** Unix milliseconds of the last request counted. */
+  at: integer("at").notNull(),
+});
