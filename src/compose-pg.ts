@@ -2,7 +2,7 @@ import { type Composed, type ComposeOptions, upstreamDeps, upstreamOf } from "~/
 import type { PgStore } from "~/db";
 import { UpstreamRouter } from "~/features/credentials";
 import { EventRecorder, PgRetentionJob } from "~/features/events";
-import { type KeyPolicy, KeyResolver, LastUsedTracker, PgKeyMirror, PgMonthlyLimit, pgLastUsedWriter, RateLimiter } from "~/features/keys";
+import { type KeyPolicy, KeyResolver, LastUsedTracker, PgKeyMirror, PgMonthlyLimit, PgRateLimiter, pgLastUsedWriter } from "~/features/keys";
 import { MAX_RESPONSE_BYTES, StoredResponses } from "~/features/responses";
 import { loadTracing } from "~/features/tracing";
 import { AppError } from "~/lib/errors";
@@ -62,7 +62,7 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
   const app = createApp({
     tokens,
     recorder,
-    keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium, budget },
+    keys: { policy, resolver, limiter: new PgRateLimiter(pg.db), lastUsed, premium, budget },
     reserveWindowPercent: options.reserveWindowPercent ?? 0,
     windows,
     upstream: upstreamDeps(options, defaultUpstream.current()),

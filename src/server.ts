@@ -24,6 +24,7 @@ import {
   resolveKey,
   type SharedBudget,
   type SharedLimit,
+  type SharedRateLimiter,
 } from "~/features/keys";
 import { type GatewayMetrics, metricsRoute } from "~/features/metrics";
 import type { QuotaSource } from "~/features/quota/quota";
@@ -56,7 +57,7 @@ export interface AppDeps {
   keys: {
     policy: KeyPolicy;
     resolver: KeyResolver;
-    limiter: RateLimiter;
+    limiter: RateLimiter | SharedRateLimiter;
     lastUsed: LastUsedTracker;
     premium: PremiumUsage | SharedLimit;
     budget?: CreditBudget | SharedBudget;

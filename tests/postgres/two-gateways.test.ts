@@ -108,6 +108,27 @@ describe.skipIf(!bin)("two gateways on one PostgreSQL", () => {
     expect(await b.stop()).toBe(0);
   });
 
+  test("a --rate-limit is one bucket across both gateways", async () => {
+    const { env, a, b } = await twoGateways();
+    // A burst of 3, then one more every 20 s: per gateway it would be 3 on each.
+    const key = await createKeyByCli(env, "--rate-limit", "3");
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 12; i++) {
+      const response = await chatWithKey((i % 2 ? a : b).url, key.secret, "gpt-4.1");
+      statuses.push(response.status);
+      if (response.status === 429) retryAfter = response.headers.get("retry-after");
+      await response.text();
+    }
+    const answered = statuses.filter((status) => status === 200).length;
+    expect(answered).toBeGreaterThanOrEqual(3);
+    expect(answered).toBeLessThan(6);
+    expect(statuses.filter((status) => status !== 200 && status !== 429)).toEqual([]);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(await a.stop()).toBe(0);
+    expect(await b.stop()).toBe(0);
+  });
+
   test("one gateway killed with -9 under load: nothing either acknowledged is lost, and the other goes on", async () => {
     const { url, a, b } = await twoGateways();
     const acknowledged: string[] = [];

@@ -7,6 +7,7 @@ import type { Worker } from "~/lib/worker";
 import { CostEstimates, type SharedBudget } from "./budget";
 import { type LimitCheck, monthOf } from "./premium-quota";
 import type { KeyCounts, KeyRow } from "./queries";
+import { type SharedRateLimiter, secondsToNextToken } from "./rate-limit";
 import type { KeySource } from "./resolver";
 
 /**
@@ -186,5 +187,31 @@ export class PgMonthlyLimit implements SharedBudget {
     } catch (error) {
       log.warn(`could not release a quota hold (${errorMessage(error)}); it stops counting after ${HOLD_TTL_MS / 60_000} minutes`);
     }
+  }
+}
+
+/**
+ * --rate-limit across gateways: each key's token bucket is a row of rate_buckets, refilled and
+ * taken from in one atomic upsert (a burst of N, then one more every 60/N seconds, as the
+ * in-memory RateLimiter). Wall-clock time: a gateway whose clock lags cannot drain a bucket
+ * (time never runs backwards for a bucket).
+ */
+export class PgRateLimiter implements SharedRateLimiter {
+  constructor(
+    private readonly db: PgDatabase,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async take(keyId: string, perMinute: number): Promise<number> {
+    const now = this.now();
+    const refilled = sql`least(${perMinute}::float8, b.tokens + greatest(0, ${now}::int8 - b.at) * ${perMinute}::float8 / 60000)`;
+    const taken = await this.db.execute(sql`
+      INSERT INTO rate_buckets AS b (key_id, tokens, at) VALUES (${keyId}, ${perMinute - 1}, ${now})
+      ON CONFLICT (key_id) DO UPDATE SET tokens = ${refilled} - 1, at = greatest(b.at, ${now}::int8)
+      WHERE ${refilled} >= 1
+      RETURNING 1`);
+    if (taken.length > 0) return 0;
+    const [bucket] = await this.db.execute<{ tokens: number }>(sql`SELECT ${refilled} AS tokens FROM rate_buckets b WHERE key_id = ${keyId}`);
+    return secondsToNextToken(Number(bucket?.tokens ?? 0), perMinute);
   }
 }
