@@ -5,45 +5,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openPgStore, openStore, type PgStore, type Store } from "~/db";
-import type { NewEvent } from "~/features/events/queries";
 import { EventRecorder } from "~/features/events/recorder";
 import { startFakeUpstream } from "../tests/fake-upstream";
+import { sampleEvent } from "../tests/fixtures/sample-event";
 import { launchPostgres, postgresBin } from "../tests/postgres";
+import { recordPerTurn } from "./events";
 import { startGateway, timeRequests } from "./gateway";
 import { printTable, summarize } from "./lib";
 
 const REQUESTS = 1000;
 
-function sampleEvent(i: number, now: number): NewEvent {
-  return {
-    ts: now,
-    keyId: `key_${i % 20}`,
-    route: "/chat/completions",
-    model: "gpt-4o",
-    upstreamModel: "gpt-4o",
-    stream: i % 2 === 0,
-    promptTokens: 100 + (i % 50),
-    completionTokens: 20 + (i % 30),
-    usageUnknown: false,
-    status: 200,
-    latencyMs: 50 + (i % 400),
-    error: null,
-  };
-}
-
-/** Events/s through the recorder, `events` recorded per event-loop turn and the commit awaited, as the server answers. */
+/** Events/s through a recorder on `store`, as the server records them. */
 async function perTurn(store: Store | PgStore, events: number, turns: number): Promise<number[]> {
   const recorder = new EventRecorder(store);
-  const now = Date.now();
-  const rates: number[] = [];
-  for (let round = 0; round < 5; round++) {
-    const start = Bun.nanoseconds();
-    for (let t = 0; t < turns; t++) {
-      for (let i = 0; i < events; i++) recorder.record(sampleEvent(i, now));
-      await recorder.committed();
-    }
-    rates.push((events * turns) / ((Bun.nanoseconds() - start) / 1e9));
-  }
+  const rates = await recordPerTurn(recorder, events, turns, sampleEvent);
   if (recorder.dropped > 0) throw new Error(`${recorder.dropped} events dropped: ${recorder.problems().join("; ")}`);
   await recorder.stop();
   return rates;

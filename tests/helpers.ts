@@ -312,6 +312,14 @@ export const chatWithKey = (url: string, secret: string, model: string) =>
     body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
   });
 
+/** POST /v1/responses with a key: gpt-5-mini unless `body` says otherwise. */
+export const responsesWithKey = (url: string, secret: string, body: Record<string, unknown>) =>
+  fetch(`${url}/v1/responses`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+    body: JSON.stringify({ model: "gpt-5-mini", ...body }),
+  });
+
 /** Adds an hour of use to a key in usage_hourly (one request with this much of a counter), as if it had been spent. */
 export function seedUsageHour(
   file: string,

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { startFakeUpstream } from "../fake-upstream";
-import { chatWithKey, cleanUpAfterFile, cli, createKeyByCli, isolatedEnv, startProcess, tempDir } from "../helpers";
+import { chatWithKey, cleanUpAfterFile, cli, createKeyByCli, isolatedEnv, responsesWithKey, startProcess, tempDir } from "../helpers";
 import { NO_POSTGRES, postgresBin, pgRows as query, startPostgres } from "../postgres";
 
 cleanUpAfterFile();
@@ -12,13 +12,6 @@ const fake = startFakeUpstream();
 afterAll(() => fake.stop());
 
 const gatewayEnv = () => isolatedEnv(tempDir(), { ...fake.env(), GH_TOKEN: fake.githubToken });
-
-const responses = (url: string, secret: string, body: Record<string, unknown>) =>
-  fetch(`${url}/v1/responses`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-    body: JSON.stringify({ model: "gpt-5-mini", ...body }),
-  });
 
 describe.skipIf(!bin)("start --database-url: one gateway serving from PostgreSQL", () => {
   test("migrates before it listens, checks keys, serves chat, Messages and Responses (a chain too), writes every event", async () => {
@@ -44,10 +37,10 @@ describe.skipIf(!bin)("start --database-url: one gateway serving from PostgreSQL
     expect(messages.status).toBe(200);
     expect((await messages.json()).type).toBe("message");
 
-    const first = await responses(gateway.url, key.secret, { input: "remember: blue" });
+    const first = await responsesWithKey(gateway.url, key.secret, { input: "remember: blue" });
     expect(first.status).toBe(200);
     const { id } = (await first.json()) as { id: string };
-    const second = await responses(gateway.url, key.secret, { input: "what colour?", previous_response_id: id });
+    const second = await responsesWithKey(gateway.url, key.secret, { input: "what colour?", previous_response_id: id });
     expect(second.status).toBe(200);
     // The chain was expanded from PostgreSQL: the first turn went upstream again.
     expect(JSON.stringify(fake.requests.at(-1)?.body)).toContain("remember: blue");

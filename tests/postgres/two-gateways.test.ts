@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { startFakeUpstream } from "../fake-upstream";
-import { chatWithKey, cleanUpAfterFile, cli, createKeyByCli, isolatedEnv, type ProcessServer, startProcess, tempDir } from "../helpers";
+import { chatWithKey, cleanUpAfterFile, cli, createKeyByCli, isolatedEnv, type ProcessServer, responsesWithKey, startProcess, tempDir } from "../helpers";
 import { NO_POSTGRES, pgRows, postgresBin, startPostgres } from "../postgres";
 
 cleanUpAfterFile();
@@ -30,13 +30,6 @@ async function statusBecomes(url: string, secret: string, want: number, tries = 
   return status;
 }
 
-const responses = (url: string, secret: string, body: Record<string, unknown>) =>
-  fetch(`${url}/v1/responses`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-    body: JSON.stringify({ model: "gpt-5-mini", ...body }),
-  });
-
 describe.skipIf(!bin)("two gateways on one PostgreSQL", () => {
   test("a key created or revoked anywhere is seen by both (NOTIFY, and the 1 s poll without it); a Responses chain continues across them", async () => {
     const { url, env, a, b } = await twoGateways();
@@ -47,7 +40,7 @@ describe.skipIf(!bin)("two gateways on one PostgreSQL", () => {
     // Each turn on the other gateway, each sent the moment the last answer arrived.
     let previous: string | undefined;
     for (const [turn, gateway] of [a, b, a, b].entries()) {
-      const answer = await responses(gateway.url, key.secret, { input: `turn ${turn}`, ...(previous ? { previous_response_id: previous } : {}) });
+      const answer = await responsesWithKey(gateway.url, key.secret, { input: `turn ${turn}`, ...(previous ? { previous_response_id: previous } : {}) });
       expect(answer.status).toBe(200);
       previous = ((await answer.json()) as { id: string }).id;
     }
