@@ -73,6 +73,17 @@ describe.skipIf(!bin)("start --database-url: one gateway serving from PostgreSQL
     expect(asAdmin.status).toBe(501);
     expect((await asAdmin.json()).error.message).toContain("not available yet when copilot-api serves from PostgreSQL");
 
+    // Updated by the CLI: the gateway applies it (NOTIFY) — gpt-4.1 is no longer allowed.
+    const updated = await cli(["keys", "update", key.id, "--models", "gpt-5-mini", "--database-url", url], env);
+    expect(updated.code).toBe(0);
+    let refused = 200;
+    for (let i = 0; i < 50 && refused === 200; i++) {
+      refused = (await chatWithKey(gateway.url, key.secret, "gpt-4.1")).status;
+      if (refused === 200) await Bun.sleep(100);
+    }
+    expect(refused).toBe(403);
+    expect((await cli(["keys", "update", key.id, "--database-url", url], env)).stderr).toContain("nothing to change");
+
     // Revoked by the CLI: refused from the next request (NOTIFY), polled within a second otherwise.
     const revoked = await cli(["keys", "revoke", key.id, "--database-url", url], env);
     expect(revoked.code).toBe(0);

@@ -9,6 +9,7 @@ import { KEYS_CHANNEL } from "./pg";
 import { monthOf } from "./premium-quota";
 import { type KeyRow, keyView } from "./queries";
 import { generateSecret, hashSecret, newKeyId } from "./secret";
+import { changedSettings, type KeySettingsInput, updatableKey } from "./settings";
 
 /**
  * `keys create/list/revoke --database-url`: the same rows and audit entries as on SQLite,
@@ -67,6 +68,20 @@ export async function revokeKeyPg(pg: PgStore, id: string, now = Date.now()): Pr
   });
   // Every gateway reloads its keys now (and within a second without it).
   await pg.notify(KEYS_CHANNEL);
+}
+
+/** `keys update --database-url`: the same checks as on SQLite, the row and its audit entry in one transaction, then a NOTIFY. */
+export async function updateKeyPg(pg: PgStore, id: string, input: KeySettingsInput): Promise<KeyRow> {
+  const settings = changedSettings(input);
+  const after = await pg.db.transaction(async (tx) => {
+    const [found] = await tx.select().from(keys).where(eq(keys.id, id)).for("update");
+    const before = updatableKey(found, id);
+    const [updated] = await tx.update(keys).set(settings).where(eq(keys.id, id)).returning();
+    await audit(tx, "key.updated", id, before, updated!);
+    return updated!;
+  });
+  await pg.notify(KEYS_CHANNEL);
+  return after;
 }
 
 /** The keys, newest first, with what each used this calendar month (UTC). */

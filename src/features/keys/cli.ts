@@ -11,7 +11,7 @@ import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
 import { spentThisMonth } from "./budget";
-import { createKeyPg, listKeysPg, revokeKeyPg, withPgStore } from "./cli-pg";
+import { createKeyPg, listKeysPg, revokeKeyPg, updateKeyPg, withPgStore } from "./cli-pg";
 import { keySpecFrom } from "./manage";
 import { premiumUsedThisMonth } from "./premium-quota";
 import { bindKey, type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
@@ -124,8 +124,8 @@ const settingsInput = (args: {
 /** What the keys CLI cannot do on a PostgreSQL store yet: said, not pretended. */
 function notOnPostgres(what: string): never {
   throw new AppError(
-    `${what} does not work with --database-url yet (credentials and key settings live in the SQLite store's code path)`,
-    "revoke the key and create a new one with the settings you want, or run without --database-url; see docs/scaling.md",
+    `${what} does not work with --database-url yet (credentials live in the SQLite store only)`,
+    "run it without --database-url, or use keys list --database-url; see docs/scaling.md",
   );
 }
 
@@ -233,7 +233,14 @@ const update = defineCommand({
     json: { type: "boolean", description: "print the key as JSON", default: false },
   },
   run: guarded(async ({ args }) => {
-    if (databaseUrl(args["database-url"])) notOnPostgres("keys update");
+    const url = databaseUrl(args["database-url"]);
+    if (url) {
+      if (args.credential !== undefined) notOnPostgres("--credential");
+      const updated = await withPgStore(url, (pg) => updateKeyPg(pg, args.id, settingsInput(args)));
+      if (args.json) console.log(JSON.stringify(publicView(updated), null, 2));
+      else log.success(`updated ${updated.id}; every gateway on this database applies it within a second`);
+      return;
+    }
     const { after, used } = await withStore(dbPath(args["db-path"]), (store) => {
       const input = settingsInput(args);
       const before = findOrFail(keyById(store.db, args.id), args.id);
