@@ -1,6 +1,17 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { startFakeUpstream } from "../fake-upstream";
-import { chatWithKey, cleanUpAfterFile, cli, createKeyByCli, isolatedEnv, type ProcessServer, responsesWithKey, startProcess, tempDir } from "../helpers";
+import {
+  type CreatedKey,
+  chatWithKey,
+  cleanUpAfterFile,
+  cli,
+  createKeyByCli,
+  isolatedEnv,
+  type ProcessServer,
+  responsesWithKey,
+  startProcess,
+  tempDir,
+} from "../helpers";
 import { NO_POSTGRES, pgRows, postgresBin, startPostgres } from "../postgres";
 
 cleanUpAfterFile();
@@ -11,12 +22,19 @@ const server = bin ? startPostgres(bin) : undefined;
 const fake = startFakeUpstream();
 afterAll(() => fake.stop());
 
-/** Two `start --database-url` processes on one database, booted together (their migrations take turns). */
-async function twoGateways(): Promise<{ url: string; env: Record<string, string>; a: ProcessServer; b: ProcessServer }> {
+/**
+ * Two `start --database-url` processes on one database, booted together (their migrations take
+ * turns), after `keys create` with each of `keys` (so both gateways hold those keys from their first request).
+ */
+async function twoGateways(
+  ...keys: string[][]
+): Promise<{ url: string; env: Record<string, string>; a: ProcessServer; b: ProcessServer; created: CreatedKey[] }> {
   const url = await server!.freshDatabase();
   const env = isolatedEnv(tempDir(), { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_DATABASE_URL: url });
+  const created: CreatedKey[] = [];
+  for (const args of keys) created.push(await createKeyByCli(env, ...args));
   const [a, b] = await Promise.all([startProcess([], env), startProcess([], env)]);
-  return { url, env, a, b };
+  return { url, env, a, b, created };
 }
 
 /** The status a key gets, asked until it is `want` (at most `tries` times, 50 ms apart). */
@@ -75,6 +93,15 @@ describe.skipIf(!bin)("two gateways on one PostgreSQL", () => {
     // Room for 12 answers, and a 13th started under the limit.
     const budget = perRequest * 12 + perRequest / 2;
     const key = await createKeyByCli(env, "--budget", `${budget / 1e9}credits`);
+    // Both gateways hold the new key before the load starts (GET /v1/models spends nothing).
+    for (const gateway of [a, b]) {
+      let status = 401;
+      for (let i = 0; i < 60 && status === 401; i++) {
+        status = (await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${key.secret}` } })).status;
+        if (status === 401) await Bun.sleep(50);
+      }
+      expect(status).toBe(200);
+    }
     let answered = 0;
     let attempts = 0;
     const worker = async (gateway: ProcessServer) => {
@@ -102,13 +129,16 @@ describe.skipIf(!bin)("two gateways on one PostgreSQL", () => {
   });
 
   test("a --rate-limit is one bucket across both gateways", async () => {
-    const { env, a, b } = await twoGateways();
     // A burst of 3, then one more every 20 s: per gateway it would be 3 on each.
-    const key = await createKeyByCli(env, "--rate-limit", "3");
+    const {
+      a,
+      b,
+      created: [key],
+    } = await twoGateways(["--rate-limit", "3"]);
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < 12; i++) {
-      const response = await chatWithKey((i % 2 ? a : b).url, key.secret, "gpt-4.1");
+      const response = await chatWithKey((i % 2 ? a : b).url, key!.secret, "gpt-4.1");
       statuses.push(response.status);
       if (response.status === 429) retryAfter = response.headers.get("retry-after");
       await response.text();
