@@ -312,6 +312,20 @@ export const chatWithKey = (url: string, secret: string, model: string) =>
     body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
   });
 
+/**
+ * The status a chat request with a key gets, asked until it is `want` (at most 60 times, 50 ms
+ * apart): for a change another process makes (a revocation, an update) that a server sees soon, not at once.
+ */
+export async function chatStatusBecomes(url: string, secret: string, want: number): Promise<number> {
+  let status = 0;
+  for (let i = 0; i < 60; i++) {
+    status = (await chatWithKey(url, secret, "gpt-4.1")).status;
+    if (status === want) break;
+    await Bun.sleep(50);
+  }
+  return status;
+}
+
 /** POST /v1/responses with a key: gpt-5-mini unless `body` says otherwise. */
 export const responsesWithKey = (url: string, secret: string, body: Record<string, unknown>) =>
   fetch(`${url}/v1/responses`, {

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { startFakeUpstream } from "../fake-upstream";
 import {
   type CreatedKey,
+  chatStatusBecomes,
   chatWithKey,
   cleanUpAfterFile,
   cli,
@@ -37,23 +38,12 @@ async function twoGateways(
   return { url, env, a, b, created };
 }
 
-/** The status a key gets, asked until it is `want` (at most `tries` times, 50 ms apart). */
-async function statusBecomes(url: string, secret: string, want: number, tries = 60): Promise<number> {
-  let status = 0;
-  for (let i = 0; i < tries; i++) {
-    status = (await chatWithKey(url, secret, "gpt-4.1")).status;
-    if (status === want) break;
-    await Bun.sleep(50);
-  }
-  return status;
-}
-
 describe.skipIf(!bin)("two gateways on one PostgreSQL", () => {
   test("a key created or revoked anywhere is seen by both (NOTIFY, and the 1 s poll without it); a Responses chain continues across them", async () => {
     const { url, env, a, b } = await twoGateways();
     const key = await createKeyByCli(env);
-    expect(await statusBecomes(a.url, key.secret, 200)).toBe(200);
-    expect(await statusBecomes(b.url, key.secret, 200)).toBe(200);
+    expect(await chatStatusBecomes(a.url, key.secret, 200)).toBe(200);
+    expect(await chatStatusBecomes(b.url, key.secret, 200)).toBe(200);
 
     // Each turn on the other gateway, each sent the moment the last answer arrived.
     let previous: string | undefined;
@@ -67,15 +57,15 @@ describe.skipIf(!bin)("two gateways on one PostgreSQL", () => {
 
     // Revoked by the CLI (NOTIFY): refused by both.
     expect((await cli(["keys", "revoke", key.id], env)).code).toBe(0);
-    expect(await statusBecomes(a.url, key.secret, 401)).toBe(401);
-    expect(await statusBecomes(b.url, key.secret, 401)).toBe(401);
+    expect(await chatStatusBecomes(a.url, key.secret, 401)).toBe(401);
+    expect(await chatStatusBecomes(b.url, key.secret, 401)).toBe(401);
 
     // Revoked behind the gateways' backs (no NOTIFY): the poll finds it.
     const other = await createKeyByCli(env);
-    expect(await statusBecomes(b.url, other.secret, 200)).toBe(200);
+    expect(await chatStatusBecomes(b.url, other.secret, 200)).toBe(200);
     await pgRows(url, `UPDATE keys SET revoked_at = ${Date.now()} WHERE id = '${other.id}'`);
-    expect(await statusBecomes(a.url, other.secret, 401)).toBe(401);
-    expect(await statusBecomes(b.url, other.secret, 401)).toBe(401);
+    expect(await chatStatusBecomes(a.url, other.secret, 401)).toBe(401);
+    expect(await chatStatusBecomes(b.url, other.secret, 401)).toBe(401);
 
     expect(await a.stop()).toBe(0);
     expect(await b.stop()).toBe(0);
