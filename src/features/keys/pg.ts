@@ -154,16 +154,14 @@ export class PgMonthlyLimit implements SharedBudget {
     const month = monthOf(now);
     return this.db.transaction(async (tx) => {
       await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`copilot-api:limit:${this.column}:${keyId}`}))`);
-      const [spent] = await tx
-        .select({ used: sql<string | null>`sum(${usageHourly[this.column]})` })
-        .from(usageHourly)
-        .where(and(eq(usageHourly.keyId, keyId), gte(usageHourly.hour, month.start), lt(usageHourly.hour, month.end)));
-      const [held] = await tx
-        .select({ reserved: sql<string | null>`sum(${limitHolds[this.column]})` })
-        .from(limitHolds)
-        .where(and(eq(limitHolds.keyId, keyId), gt(limitHolds.expiresAt, now)));
-      const used = Number(spent?.used ?? 0);
-      const reserved = Number(held?.reserved ?? 0);
+      // ONE statement, so one snapshot: an event committed and its hold deleted between two reads would be counted by neither.
+      const [sums] = await tx.execute<{ used: string | null; reserved: string | null }>(sql`
+        SELECT (SELECT sum(${usageHourly[this.column]}) FROM ${usageHourly}
+                 WHERE ${and(eq(usageHourly.keyId, keyId), gte(usageHourly.hour, month.start), lt(usageHourly.hour, month.end))}) AS used,
+               (SELECT sum(${limitHolds[this.column]}) FROM ${limitHolds}
+                 WHERE ${and(eq(limitHolds.keyId, keyId), gt(limitHolds.expiresAt, now))}) AS reserved`);
+      const used = Number(sums?.used ?? 0);
+      const reserved = Number(sums?.reserved ?? 0);
       if (used + reserved >= limit) return { used, reserved };
       const id = crypto.randomUUID();
       await tx.insert(limitHolds).values({ id, keyId, [this.column]: amount, expiresAt: now + HOLD_TTL_MS });
