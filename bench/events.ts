@@ -56,6 +56,20 @@ function benchRecordCost(store: Store): void {
   ]);
 }
 
+/** Events/s: `events` recorded per event-loop turn and their commit awaited, `turns` times, five rounds: what an answer waits for. */
+export async function recordPerTurn(recorder: EventRecorder, events: number, turns: number, sample: (i: number) => NewEvent): Promise<number[]> {
+  const rates: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const start = Bun.nanoseconds();
+    for (let t = 0; t < turns; t++) {
+      for (let i = 0; i < events; i++) recorder.record(sample(i));
+      await recorder.committed();
+    }
+    rates.push((events * turns) / ((Bun.nanoseconds() - start) / 1e9));
+  }
+  return rates;
+}
+
 async function benchWriteRate(store: Store): Promise<void> {
   const now = Date.now();
   const single = store.sqlite.query(
@@ -92,18 +106,7 @@ async function benchWriteRate(store: Store): Promise<void> {
   }
   // What the server does: record() during a turn, one commit at its end (setImmediate), awaited before answering.
   const recorder = new EventRecorder(store);
-  const perTurn = async (events: number, turns: number) => {
-    const rates: number[] = [];
-    for (let round = 0; round < 5; round++) {
-      const start = Bun.nanoseconds();
-      for (let t = 0; t < turns; t++) {
-        for (let i = 0; i < events; i++) recorder.record(sampleEvent(i, now));
-        await recorder.committed();
-      }
-      rates.push((events * turns) / ((Bun.nanoseconds() - start) / 1e9));
-    }
-    return rates;
-  };
+  const perTurn = (events: number, turns: number) => recordPerTurn(recorder, events, turns, (i) => sampleEvent(i, now));
   const turns1 = await perTurn(1, 2000);
   const turns50 = await perTurn(50, 200);
   const turns2000 = await perTurn(2000, 10);

@@ -59,12 +59,16 @@ export interface BenchGateway {
 
 /**
  * copilot-api in a temporary home, pointed at the fake, with one key; listening when this resolves.
- * `args` go to `start`; `root` is the checkout to run (this one by default), `bunFlags` go to Bun (--cpu-prof).
+ * `args` go to `start`; `root` is the checkout to run (this one by default), `bunFlags` go to Bun (--cpu-prof), `env` to both commands.
  */
-export async function startGateway(fake: FakeUpstream, args: string[] = [], options: { root?: string; bunFlags?: string[] } = {}): Promise<BenchGateway> {
+export async function startGateway(
+  fake: FakeUpstream,
+  args: string[] = [],
+  options: { root?: string; bunFlags?: string[]; env?: Record<string, string> } = {},
+): Promise<BenchGateway> {
   const root = options.root ?? ROOT;
   const home = mkdtempSync(join(tmpdir(), "copilot-api-bench-"));
-  const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), ...fake.env(), GH_TOKEN: fake.githubToken };
+  const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), ...fake.env(), GH_TOKEN: fake.githubToken, ...options.env };
   const secret = (JSON.parse(run(["keys", "create", "--json"], env, root)) as { secret: string }).secret;
   const proc = Bun.spawn([process.execPath, ...(options.bunFlags ?? []), join(root, "src", "main.ts"), "start", "--port", "0", ...args], {
     cwd: root,

@@ -1,19 +1,11 @@
 import { type CommandDef, defineCommand } from "citty";
-import { databaseUrl, guarded } from "~/lib/cli";
-import { AppError } from "~/lib/errors";
+import { guarded } from "~/lib/cli";
 import { startArgs, startOptions } from "~/start-args";
 
 const startCommand = defineCommand({
   meta: { name: "start", description: "Open and migrate the database, then serve the OpenAI-compatible API" },
   args: startArgs,
   run: guarded(async ({ args }, io) => {
-    if (databaseUrl(args["database-url"], io.env)) {
-      // The schema, migrations and `db` commands work on Postgres; the request path's queries are still bun:sqlite calls.
-      throw new AppError(
-        "serving on PostgreSQL is not available yet: this build can migrate and inspect a Postgres store (`copilot-api db migrate|status|verify --database-url …`), but the gateway itself still runs on its SQLite file",
-        "start without --database-url (and unset COPILOT_API_DATABASE_URL) to serve from the SQLite store; see docs/scaling.md",
-      );
-    }
     const { start } = await import("~/start");
     return start(startOptions(args, io.env));
   }),

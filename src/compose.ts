@@ -74,7 +74,8 @@ export interface Composed {
   app: ReturnType<typeof createApp>;
   /** In start order; `close()` stops them in reverse. */
   workers: Worker[];
-  store: Store;
+  /** The SQLite store; absent on PostgreSQL. */
+  store?: Store;
   policy: KeyPolicy;
   resolver: KeyResolver;
   /** Prometheus metrics, when asked for (--metrics, --metrics-listen), and how to serve them on a listener of their own. */
@@ -91,28 +92,37 @@ export interface Composed {
  * Throws (the store still open: the caller owns it) when the GitHub token
  * source named cannot be read.
  */
-export function compose(store: Store, options: ComposeOptions): Composed {
+/** The upstream half every composition shares, whatever the store: the GitHub token, its URLs, the default Copilot client. */
+export function upstreamOf(options: ComposeOptions, kept?: KeptTokens) {
   const env = options.env ?? process.env;
   const github = resolveGithubToken({ token: options.githubToken, file: options.githubTokenFile }, env);
   const urls = upstreamUrls(options.accountType, { enterpriseUrl: options.enterpriseUrl, env });
   // The default token's Copilot client and catalog, built again when `auth` (or --github-token-file's file) brings a new token.
-  // Its Copilot token is kept sealed beside the database: a restart within the token's lifetime needs no exchange.
-  const defaultUpstream = new DefaultUpstream(
-    urls,
-    github?.token,
-    defaultTokenSource({ file: options.githubTokenFile }, github?.source, env),
-    undefined,
-    new KeptTokens(store.path),
-  );
-  // Each credential's seat is built on first use; the pool's are checked now, so a bad --pool fails the start.
-  const seats = new Seats(store, new CredentialVault(store), urls);
-  const pool = options.pool?.length ? new SeatPool(seats.pool(options.pool)) : undefined;
-  if (pool) log.info(`pool: keys bound to no credential are spread over ${options.pool?.join(", ")}`);
+  // Its Copilot token is kept sealed beside the SQLite database when there is one: a restart within the token's lifetime needs no exchange.
+  const defaultUpstream = new DefaultUpstream(urls, github?.token, defaultTokenSource({ file: options.githubTokenFile }, github?.source, env), undefined, kept);
   if (github) log.info(`GitHub token from ${github.source}; Copilot account type ${options.accountType}`);
   else
     log.warn(
       `no GitHub token: proxy routes answer 503 until you run \`${cmd("auth")}\` (picked up without a restart), or restart with --github-token-file / GH_TOKEN`,
     );
+  return { github, urls, defaultUpstream, quota: options.quota ?? (github && new QuotaSource(urls, github.token)) };
+}
+
+/** What createApp is given from the options alone, whatever the store. */
+export const upstreamDeps = (options: ComposeOptions, { copilot, catalog }: ReturnType<DefaultUpstream["current"]>) => ({
+  copilot,
+  catalog,
+  bodyLimitBytes: options.bodyLimitBytes,
+  bodyReads: options.bodyReads,
+  webSearchModel: options.webSearchModel,
+});
+
+export function compose(store: Store, options: ComposeOptions): Composed & { store: Store } {
+  const { urls, defaultUpstream, quota } = upstreamOf(options, new KeptTokens(store.path));
+  // Each credential's seat is built on first use; the pool's are checked now, so a bad --pool fails the start.
+  const seats = new Seats(store, new CredentialVault(store), urls);
+  const pool = options.pool?.length ? new SeatPool(seats.pool(options.pool)) : undefined;
+  if (pool) log.info(`pool: keys bound to no credential are spread over ${options.pool?.join(", ")}`);
 
   const policy: KeyPolicy = { authDisabled: options.noAuth, loopbackListener: isLoopback(options.host) };
   const resolver = new KeyResolver(store, policy);
@@ -160,10 +170,10 @@ export function compose(store: Store, options: ComposeOptions): Composed {
     keys: { policy, resolver, limiter: new RateLimiter(), lastUsed, premium, budget },
     reserveWindowPercent: options.reserveWindowPercent ?? 0,
     windows: seatWindows,
-    upstream: { copilot, catalog, bodyLimitBytes: options.bodyLimitBytes, bodyReads: options.bodyReads, webSearchModel: options.webSearchModel },
+    upstream: upstreamDeps(options, { copilot, catalog }),
     router: new UpstreamRouter(defaultUpstream, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
-    quota: options.quota ?? (github && new QuotaSource(urls, github.token)),
+    quota,
     metricsRoute: kit && metrics && kit.metricsRoute(metrics),
     tracing,
     replication,
@@ -221,7 +231,7 @@ export function compose(store: Store, options: ComposeOptions): Composed {
  * compose() with what must be loaded first: OpenTelemetry, only when --otlp-endpoint is set, and
  * prom-client, only when --metrics or --metrics-listen is (neither is part of a plain start). What start.ts and the in-process test servers run.
  */
-export async function composeServer(store: Store, options: ComposeOptions & { otlpEndpoint?: string }): Promise<Composed> {
+export async function composeServer(store: Store, options: ComposeOptions & { otlpEndpoint?: string }): Promise<Composed & { store: Store }> {
   const [tracing, metricsKit] = await Promise.all([
     options.otlpEndpoint ? loadTracing(options.otlpEndpoint, "0.1.0") : undefined,
     options.metrics || options.metricsListen ? loadMetrics() : undefined,
@@ -246,7 +256,7 @@ export function serve(composed: Composed, at: { port: number; host: string; metr
   const server = listenOn({ port: at.port, hostname: at.host, fetch: composed.app.fetch });
   const metricsServer = composed.metrics && at.metricsListen ? composed.metrics.serve(at.metricsListen, composed.metrics.gauges) : undefined;
   log.success(`listening on http://${at.host}:${server.port}`);
-  log.info(`dashboard: http://${at.host}:${server.port}/dashboard (\`${cmd("dashboard")}\` prints a one-time sign-in link)`);
+  if (composed.store) log.info(`dashboard: http://${at.host}:${server.port}/dashboard (\`${cmd("dashboard")}\` prints a one-time sign-in link)`);
   if (metricsServer) log.info(`metrics on http://${at.metricsListen?.host}:${metricsServer.port}/metrics (loopback, no key)`);
   composed.start();
   return { server, metricsServer };

@@ -1,5 +1,5 @@
 import { dirname, sep } from "node:path";
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { auditRoute } from "~/features/audit";
@@ -22,6 +22,9 @@ import {
   rateLimit,
   requireAdmin,
   resolveKey,
+  type SharedBudget,
+  type SharedLimit,
+  type SharedRateLimiter,
 } from "~/features/keys";
 import type { QuotaSource } from "~/features/quota/quota";
 import { quotaRoutes } from "~/features/quota/routes";
@@ -47,9 +50,17 @@ declare module "hono" {
 }
 
 export interface AppDeps {
-  store: Store;
+  /** The SQLite store; absent when serving from PostgreSQL, where the routes that read it answer 501 (notOnPostgres). */
+  store?: Store;
   recorder: EventRecorder;
-  keys: { policy: KeyPolicy; resolver: KeyResolver; limiter: RateLimiter; lastUsed: LastUsedTracker; premium: PremiumUsage; budget?: CreditBudget };
+  keys: {
+    policy: KeyPolicy;
+    resolver: KeyResolver;
+    limiter: RateLimiter | SharedRateLimiter;
+    lastUsed: LastUsedTracker;
+    premium: PremiumUsage | SharedLimit;
+    budget?: CreditBudget | SharedBudget;
+  };
   /** The default GitHub token's Copilot client and catalog (absent without one), and the body limits. */
   upstream: ProtocolDeps & UpstreamChoice;
   /** Chooses each request's Copilot seat (credentials, --pool); without one, every request uses `upstream`. */
@@ -74,6 +85,16 @@ export interface AppDeps {
   now?: () => number;
 }
 
+/** 501 for what reads the SQLite store directly and has no PostgreSQL implementation yet: said, not half-served. */
+const notOnPostgres =
+  (what: string): MiddlewareHandler<AppEnv> =>
+  async (c) =>
+    apiError(c, 501, {
+      message: `${what} is not available yet when copilot-api serves from PostgreSQL (--database-url); query the events and usage_hourly tables meanwhile (docs/scaling.md)`,
+      type: "invalid_request_error",
+      code: "not_on_postgres",
+    });
+
 /** The routes each protocol records, by protocol: telemetry's list and the metrics' protocol label. */
 export const PROTOCOL_ROUTES = { openai: openAIProtocol.paths, anthropic: ANTHROPIC_PATHS, responses: RESPONSES_PATHS };
 
@@ -96,11 +117,12 @@ export function createApp(deps: AppDeps) {
   // writable, the database file deleted/replaced under it (restart it), or
   // replication failing for a while (or stopped past its local size limit).
   // The database's folder is named to admin keys only: to anyone else the reasons name just the file.
-  const dataFolder = `${dirname(deps.store.path)}${sep}`;
+  const store = deps.store;
+  const dataFolder = store ? `${dirname(store.path)}${sep}` : undefined;
   app.get("/healthz", (c) => {
-    const fileProblem = deps.store.fileProblem();
+    const fileProblem = store?.fileProblem();
     let reasons = [...(fileProblem ? [`${fileProblem}: restart copilot-api`] : []), ...deps.recorder.problems(), ...(deps.replication?.problems() ?? [])];
-    if (reasons.length && !presentsAdminKey(deps.keys.resolver, c)) reasons = reasons.map((reason) => reason.replaceAll(dataFolder, ""));
+    if (dataFolder && reasons.length && !presentsAdminKey(deps.keys.resolver, c)) reasons = reasons.map((reason) => reason.replaceAll(dataFolder, ""));
     // Copilot's windows are information, never a reason to be degraded: the gateway answers for an exhausted one.
     const windows = windowsReport(deps.windows ?? (() => []));
     const body = {
@@ -117,7 +139,8 @@ export function createApp(deps: AppDeps) {
   app.get("/", (c) => c.redirect("/dashboard", 302));
 
   // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
-  app.route("/", dashboardRoutes({ store: deps.store, quota: deps.quota, windows: deps.windows, now: deps.now, recorder: deps.recorder }));
+  if (store) app.route("/", dashboardRoutes({ store, quota: deps.quota, windows: deps.windows, now: deps.now, recorder: deps.recorder }));
+  else app.on("GET", ["/dashboard", "/dashboard/*"], notOnPostgres("the dashboard"));
 
   // One span per request (when tracing is on), ended once its event is committed.
   if (deps.tracing) app.use(deps.tracing.middleware);
@@ -134,7 +157,8 @@ export function createApp(deps: AppDeps) {
   // The key's --premium-quota for this calendar month (429 until the 1st, UTC).
   app.use(premiumQuota(deps.keys.premium));
   // The key's --budget of AI credits for this calendar month (429 budget_exceeded until the 1st, UTC).
-  app.use(creditBudget(deps.keys.budget ?? new CreditBudget(deps.store)));
+  const budget = deps.keys.budget ?? (store && new CreditBudget(store));
+  if (budget) app.use(creditBudget(budget));
   // The key was used: keys.last_used_at, written in batches.
   app.use(noteLastUsed(deps.keys.lastUsed));
   // Which Copilot seat answers: the key's credential, the pool, or the default GitHub token (c.get("upstream")).
@@ -152,10 +176,16 @@ export function createApp(deps: AppDeps) {
     app.route("/v1", routes);
   }
   // Behind requireAdmin (above).
-  app.route("/admin", usageRoutes(deps.store, deps.now));
+  if (store) {
+    app.route("/admin", usageRoutes(store, deps.now));
+    app.route("/admin", eventsCsvRoute(store));
+    app.route("/admin", auditRoute(store));
+  } else {
+    app.get("/admin/usage", notOnPostgres("the usage report"));
+    app.get("/admin/events.csv", notOnPostgres("the events export"));
+    app.get("/admin/audit", notOnPostgres("the audit log"));
+  }
   app.route("/admin", quotaRoutes(deps.quota, deps.windows));
-  app.route("/admin", eventsCsvRoute(deps.store));
-  app.route("/admin", auditRoute(deps.store));
   // Prometheus metrics for admin keys (a keyless scraper uses --metrics-listen on loopback).
   if (deps.metricsRoute) app.route("/", deps.metricsRoute);
 

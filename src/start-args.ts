@@ -1,6 +1,6 @@
 import { type ParsedArgs, parseArgs } from "citty";
 import { parseMetricsListen } from "~/features/metrics";
-import { databaseUrlArg, dbPathArg, parseChoice, parseDays, parsePercent, parsePort, parsePositive } from "~/lib/cli";
+import { databaseUrl, databaseUrlArg, dbPathArg, parseChoice, parseDays, parsePercent, parsePort, parsePositive } from "~/lib/cli";
 import type { StartOptions } from "~/start";
 import { accountTypeArg, enterpriseUrlArg, githubTokenArgs } from "~/upstream/cli-args";
 import { ACCOUNT_TYPES } from "~/upstream/config";
@@ -76,6 +76,7 @@ export function startOptions(args: ParsedArgs<typeof startArgs>, env: Record<str
     port: parsePort(args.port),
     host: args.host,
     dbPath: args["db-path"],
+    databaseUrl: databaseUrl(args["database-url"], env),
     accountType: parseChoice("--account-type", args["account-type"], ACCOUNT_TYPES),
     githubToken: args["github-token"],
     githubTokenFile: args["github-token-file"],

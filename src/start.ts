@@ -1,6 +1,7 @@
 import { dirname } from "node:path";
 import { type Composed, type ComposeOptions, composeServer, type Served, serve } from "~/compose";
-import { type Migration, openStore, removeStaleBackupTemps, type Store } from "~/db";
+import { composeOnPostgres, refuseOnPostgres } from "~/compose-pg";
+import { type Migration, openPgStore, openStore, removeStaleBackupTemps, type Store } from "~/db";
 import { type Drain, drain } from "~/drain";
 import { findLitestream, replicaTarget } from "~/features/replication";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
@@ -15,6 +16,8 @@ export interface StartOptions extends Omit<ComposeOptions, "replica" | "env" | "
   replicateTo?: string;
   /** --otlp-endpoint / OTEL_EXPORTER_OTLP_ENDPOINT: export traces there (OTLP/HTTP JSON); absent, tracing is off and not loaded. */
   otlpEndpoint?: string;
+  /** --database-url / COPILOT_API_DATABASE_URL: serve from this PostgreSQL store (shared with other gateways) instead of the SQLite file. */
+  databaseUrl?: string;
 }
 
 /** The server's open step: open and migrate the store, then clear what a backup killed halfway left beside it. */
@@ -26,23 +29,38 @@ export function openServerStore(path: string, migrations?: Migration[]): Store {
   return store;
 }
 
+/** The SQLite boot: paths, open, migrate, compose. */
+async function composedOnSqlite(options: StartOptions): Promise<Composed> {
+  const path = dbPath(options.dbPath);
+  // Checked before the store opens: a bad URL or a missing binary changes nothing on disk.
+  const replica = options.replicateTo ? { target: replicaTarget(options.replicateTo), binary: findLitestream() } : undefined;
+  const store = openServerStore(path);
+  try {
+    return await composeServer(store, { ...options, replica });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+/** The PostgreSQL boot: what it cannot do refused first, then connect, migrate (under the advisory lock), compose. */
+export async function composedOnPostgres(url: string, options: StartOptions & { env?: Record<string, string | undefined> }): Promise<Composed> {
+  refuseOnPostgres(options);
+  const pg = await openPgStore(url);
+  try {
+    return await composeOnPostgres(pg, options);
+  } catch (error) {
+    await pg.close();
+    throw error;
+  }
+}
+
 /**
  * The one place that orders the boot: paths, open, migrate, compose, and only
  * then listen. Anything that throws before the port opens means no port is ever bound.
  */
 export async function start(options: StartOptions): Promise<void> {
-  const path = dbPath(options.dbPath);
-  // Checked before the store opens: a bad URL or a missing binary changes nothing on disk.
-  const replica = options.replicateTo ? { target: replicaTarget(options.replicateTo), binary: findLitestream() } : undefined;
-  const store = openServerStore(path);
-
-  let composed: Composed;
-  try {
-    composed = await composeServer(store, { ...options, replica });
-  } catch (error) {
-    store.close();
-    throw error;
-  }
+  const composed = options.databaseUrl ? await composedOnPostgres(options.databaseUrl, options) : await composedOnSqlite(options);
 
   // Handlers go in before the port opens: a signal's default action would kill
   // the process outright, skipping the final event flush and WAL checkpoint.

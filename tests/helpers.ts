@@ -15,7 +15,7 @@ import { describeError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { checkFlags } from "~/lib/strict-flags";
-import { openServerStore } from "~/start";
+import { composedOnPostgres, openServerStore, type StartOptions } from "~/start";
 import { startOptionsFrom } from "~/start-args";
 import { DefaultUpstream } from "~/upstream/default-upstream";
 import { captureLog, captureLogWithin } from "./log-capture";
@@ -263,6 +263,16 @@ export const needsProcess = (env: Record<string, string>) => Object.keys(env).so
 
 const running = new Set<RunningServer>();
 
+async function composedOnSqlite(options: StartOptions, env: Record<string, string>): Promise<Composed> {
+  const store = openServerStore(dbPath(options.dbPath, env), loadMigrations(env));
+  try {
+    return await composeServer(store, { ...options, env });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
 /**
  * `copilot-api start ARGS` with ENV, composed in this process (src/compose.ts,
  * as start.ts does) on a real HTTP server on a free loopback port: the same app,
@@ -279,14 +289,7 @@ export async function startServer(args: string[], env: Record<string, string>): 
   let served: Served;
   try {
     const options = startOptionsFrom(["--port", "0", ...args], env);
-    const path = dbPath(options.dbPath, env);
-    const store = openServerStore(path, loadMigrations(env));
-    try {
-      composed = await composeServer(store, { ...options, env });
-    } catch (error) {
-      store.close();
-      throw error;
-    }
+    composed = options.databaseUrl ? await composedOnPostgres(options.databaseUrl, { ...options, env }) : await composedOnSqlite(options, env);
     served = serve(composed, { port: 0, host: options.host, metricsListen: options.metricsListen });
   } catch (error) {
     capture.release();
@@ -399,6 +402,28 @@ export const chatWithKey = (url: string, secret: string, model: string) =>
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
     body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+  });
+
+/**
+ * The status a chat request with a key gets, asked until it is `want` (at most 60 times, 50 ms
+ * apart): for a change another process makes (a revocation, an update) that a server sees soon, not at once.
+ */
+export async function chatStatusBecomes(url: string, secret: string, want: number): Promise<number> {
+  let status = 0;
+  for (let i = 0; i < 60; i++) {
+    status = (await chatWithKey(url, secret, "gpt-4.1")).status;
+    if (status === want) break;
+    await Bun.sleep(50);
+  }
+  return status;
+}
+
+/** POST /v1/responses with a key: gpt-5-mini unless `body` says otherwise. */
+export const responsesWithKey = (url: string, secret: string, body: Record<string, unknown>) =>
+  fetch(`${url}/v1/responses`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+    body: JSON.stringify({ model: "gpt-5-mini", ...body }),
   });
 
 /** Adds an hour of use to a key in usage_hourly (one request with this much of a counter), as if it had been spent. */

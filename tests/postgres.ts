@@ -60,6 +60,13 @@ function run(cmd: string[], what: string): void {
 
 /** Starts a server for this test file; it is stopped and its folder removed after the file's last test. */
 export function startPostgres(bin: string): TestPostgres {
+  const server = launchPostgres(bin);
+  afterAll(server.stop);
+  return server;
+}
+
+/** Starts a server (the benchmarks' too); stop() stops it and removes its folder. */
+export function launchPostgres(bin: string): TestPostgres & { stop(): void } {
   const { prefix, uid, gid } = runAs();
   // Not tempDir(): the folder must outlive the server, which afterAll below stops first.
   const dir = mkdtempSync(join(tmpdir(), "copilot-api-pg-"));
@@ -69,13 +76,13 @@ export function startPostgres(bin: string): TestPostgres {
   run([...prefix, join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"], "initdb");
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`;
   run([...prefix, join(bin, "pg_ctl"), "start", "-D", data, "-l", join(dir, "server.log"), "-o", options, "-w", "-t", "60"], "pg_ctl start");
-  afterAll(() => {
-    Bun.spawnSync([...prefix, join(bin, "pg_ctl"), "stop", "-D", data, "-m", "immediate", "-w"], { stdin: "ignore" });
-    rmSync(dir, { recursive: true, force: true });
-  });
   const base = `postgres://postgres@127.0.0.1:${port}`;
   let n = 0;
   return {
+    stop: () => {
+      Bun.spawnSync([...prefix, join(bin, "pg_ctl"), "stop", "-D", data, "-m", "immediate", "-w"], { stdin: "ignore" });
+      rmSync(dir, { recursive: true, force: true });
+    },
     async freshDatabase() {
       const name = `t${process.pid}_${++n}`;
       const admin = postgres(`${base}/postgres`, { max: 1, onnotice: () => {} });
@@ -87,4 +94,14 @@ export function startPostgres(bin: string): TestPostgres {
       return `${base}/${name}`;
     },
   };
+}
+
+/** Rows of one query on a database (a connection of its own, as another process would read it). */
+export async function pgRows<T>(url: string, text: string): Promise<T[]> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return (await sql.unsafe(text)) as unknown as T[];
+  } finally {
+    await sql.end();
+  }
 }

@@ -5,12 +5,13 @@ import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
-import { openStore } from ".";
+import { openPgStore, openStore } from ".";
 import { auditStoreAction } from "./audit";
 import { backupDatabase, manualBackupName } from "./backup";
 import { assertMigratable, loadMigrations, loadPgMigrations } from "./migrations";
 import { openDatabase } from "./open";
 import { connectPostgres, type PgConnection } from "./pg/connect";
+import { copyToPostgres } from "./pg/copy";
 import { applyPgMigrations } from "./pg/runner";
 import { type PgStatus, pgStatusOf, pgVerify } from "./pg/status";
 import type { ReplicationStatus } from "./replication";
@@ -193,7 +194,36 @@ const verifyCommand = defineCommand({
   }),
 });
 
+const migrateTo = defineCommand({
+  meta: { name: "migrate-to", description: "Copy the SQLite store into an empty PostgreSQL database (stop the server first), then start with --database-url" },
+  args: {
+    url: { type: "positional", description: "the PostgreSQL database: postgres://user:password@host:5432/database", required: true },
+    ...dbPathArg,
+  },
+  run: guarded(async ({ args }) => {
+    const path = dbPath(args["db-path"]);
+    if (!existsSync(path)) throw new AppError(`no database at ${path}`, "pass --db-path FILE (or COPILOT_API_DB_PATH) naming the SQLite store to copy");
+    const store = openStore({ path });
+    try {
+      // The target is migrated to this build's schema first: the two stores then have the same tables.
+      const pg = await openPgStore(args.url);
+      // One read transaction: every table is copied as of the same moment, even if a server still writes.
+      store.sqlite.run("BEGIN");
+      try {
+        const copied = await copyToPostgres(store.db, pg.db, pg.shown);
+        for (const [table, n] of copied) console.log(`${String(n).padStart(10)}  ${table}`);
+        log.success(`copied ${path} into ${pg.shown}; start the gateways with --database-url (or COPILOT_API_DATABASE_URL)`);
+      } finally {
+        store.sqlite.run("ROLLBACK");
+        await pg.close();
+      }
+    } finally {
+      store.close();
+    }
+  }),
+});
+
 export const dbCommand = defineCommand({
   meta: { name: "db", description: "Inspect, migrate, back up and verify the local database" },
-  subCommands: { status, migrate, backup, verify: verifyCommand },
+  subCommands: { status, migrate, backup, verify: verifyCommand, "migrate-to": migrateTo },
 });

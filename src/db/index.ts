@@ -13,10 +13,14 @@ import * as schema from "./schema";
 
 export { auditDatabaseFile, osUser } from "./audit";
 export type AppDatabase = BunSQLiteDatabase<typeof schema>;
+export { AsyncTurnWriter } from "./async-turn-writer";
 export { removeStaleBackupTemps } from "./backup";
 export { isBusy } from "./busy";
 export { allDatabaseFiles, walFile } from "./files";
 export type { Migration } from "./migrations";
+export type { PgDatabase } from "./pg/connect";
+export { openPgStore, type PgStore } from "./pg/store";
+export * as pgTables from "./pg-schema";
 export {
   dropLitestreamShadow,
   lastWriteMs,

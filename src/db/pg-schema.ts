@@ -203,3 +203,21 @@ export const auditLog = pgTable(
     check("audit_log_actor_kind_known", sql`${t.actorKind} IN (${within(AUDIT_ACTOR_KINDS)})`),
   ],
 );
+
+export const limitHolds = pgTable(
+  "limit_holds",
+  {
+    id: text("id").primaryKey(),
+    keyId: text("key_id").notNull(),
+    premiumRequests: doublePrecision("premium_requests").notNull().default(0),
+    costNanoAiu: int8("cost_nano_aiu").notNull().default(0),
+    expiresAt: int8("expires_at").notNull(),
+  },
+  (t) => [index("limit_holds_key_id_idx").on(t.keyId, t.expiresAt)],
+);
+
+export const rateBuckets = pgTable("rate_buckets", {
+  keyId: text("key_id").primaryKey(),
+  tokens: doublePrecision("tokens").notNull(),
+  at: int8("at").notNull(),
+});

@@ -330,3 +330,35 @@ export const auditLog = sqliteTable(
     check("audit_log_actor_kind_known", sql`${t.actorKind} IN (${sql.raw(AUDIT_ACTOR_KINDS.map((a) => `'${a}'`).join(", "))})`),
   ],
 );
+
+/**
+ * What requests in flight hold of a key's monthly --premium-quota and --budget while several
+ * gateways share one PostgreSQL store: each instance sees the others' holds, so a limit holds
+ * across them. A hold is deleted once its request's event is committed; one left by a gateway
+ * that died is ignored past expires_at. (A single SQLite gateway keeps its holds in memory.)
+ */
+export const limitHolds = sqliteTable(
+  "limit_holds",
+  {
+    /** Random, per request. */
+    id: text("id").primaryKey(),
+    keyId: text("key_id").notNull(),
+    premiumRequests: real("premium_requests").notNull().default(0),
+    costNanoAiu: integer("cost_nano_aiu").notNull().default(0),
+    /** Unix milliseconds after which the hold no longer counts (its gateway died). */
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("limit_holds_key_id_idx").on(t.keyId, t.expiresAt)],
+);
+
+/**
+ * Each key's --rate-limit token bucket while several gateways share one PostgreSQL store, so
+ * the limit is one across them. (A single SQLite gateway keeps its buckets in memory.)
+ */
+export const rateBuckets = sqliteTable("rate_buckets", {
+  keyId: text("key_id").primaryKey(),
+  /** Requests the key may still send at once, as of `at`. */
+  tokens: real("tokens").notNull(),
+  /** Unix milliseconds of the last request counted. */
+  at: integer("at").notNull(),
+});

@@ -35,14 +35,14 @@ const RESOLVED = Promise.resolve();
  * stop() writes everything left, waiting for the lock; an add() after it is written at once.
  */
 export class TurnWriter<T> {
-  private queue: T[] = [];
+  protected queue: T[] = [];
   /** A write is scheduled: for this turn, or a retry timer after SQLITE_BUSY. */
-  private scheduled = false;
+  protected scheduled = false;
   private retrying = false;
   private retryTimer?: ReturnType<typeof setTimeout>;
   private waiting?: PromiseWithResolvers<void>;
   private lastWarning = Number.NEGATIVE_INFINITY;
-  private readonly options: TurnWriterOptions<T>;
+  protected readonly options: TurnWriterOptions<T>;
   private readonly scheduleTurn: () => void;
   stopped = false;
   written = 0;
@@ -148,11 +148,11 @@ export class TurnWriter<T> {
     this.flush(true);
   }
 
-  private readonly flushFromLoop = () => {
+  protected readonly flushFromLoop = () => {
     if (!this.stopped) this.flush();
   };
 
-  private take(count: number): void {
+  protected take(count: number): void {
     if (count === this.queue.length) this.queue = [];
     else this.queue.splice(0, count);
   }

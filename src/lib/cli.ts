@@ -85,7 +85,7 @@ export function parseDays(value: string, flag = "--events-retention-days"): numb
 export const databaseUrlArg = {
   "database-url": {
     type: "string",
-    description: "a PostgreSQL store instead of the SQLite file (default: $COPILOT_API_DATABASE_URL; db status/verify/migrate for now)",
+    description: "a PostgreSQL store instead of the SQLite file, shared by several gateways (default: $COPILOT_API_DATABASE_URL)",
     valueHint: "postgres://…",
   },
 } as const;

@@ -48,15 +48,12 @@ describe.skipIf(!bin)("db commands on a Postgres store (--database-url, COPILOT_
     expect(drifted.stderr).toContain("schema drift: keys: column by_hand is declared as (absent) but the database has text");
   });
 
-  test("db backup on Postgres refuses and names pg_dump; start refuses to pretend it serves on Postgres", async () => {
+  test("db backup on Postgres refuses and names pg_dump", async () => {
     const url = await urlWithPassword();
     const env = isolatedEnv(tempDir());
     const backup = await cli(["db", "backup", "--database-url", url], env);
     expect(backup.code).not.toBe(0);
     expect(backup.stderr).toContain("pg_dump");
-    const start = await cli(["start", "--port", "0"], { ...env, COPILOT_API_DATABASE_URL: url });
-    expect(start.code).not.toBe(0);
-    expect(start.stderr).toContain("serving on PostgreSQL is not available yet");
   });
 
   test("a URL that reaches no server fails with a remedy and without the password", async () => {

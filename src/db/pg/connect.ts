@@ -8,6 +8,8 @@ export type PgDatabase = PostgresJsDatabase<typeof pgSchema>;
 
 export interface PgConnection {
   db: PgDatabase;
+  /** The postgres.js client under Drizzle: LISTEN/NOTIFY, which Drizzle does not speak. */
+  client: postgres.Sql;
   /** The URL with its password replaced, for messages and `db status`. */
   shown: string;
   close(): Promise<void>;
@@ -33,12 +35,12 @@ export function showUrl(url: string): string {
  * A pool of a few connections (postgres.js connects lazily), checked with one
  * round trip so a wrong URL fails here with a remedy, not at the first query.
  */
-export async function connectPostgres(url: string): Promise<PgConnection> {
+export async function connectPostgres(url: string, { max = 4 }: { max?: number } = {}): Promise<PgConnection> {
   const shown = showUrl(url);
   if (!isPostgresUrl(url)) {
     throw new AppError(`${shown} is not a PostgreSQL URL`, "pass --database-url postgres://user:password@host:5432/database (or set COPILOT_API_DATABASE_URL)");
   }
-  const client = postgres(url, { max: 4, connect_timeout: 10, onnotice: () => {} });
+  const client = postgres(url, { max, connect_timeout: 10, onnotice: () => {} });
   const db = drizzle({ client, schema: pgSchema });
   try {
     await client`SELECT 1`;
@@ -49,7 +51,7 @@ export async function connectPostgres(url: string): Promise<PgConnection> {
       "check the URL (host, port, database, user), that the server is running, and that it accepts this user (pg_hba.conf)",
     );
   }
-  return { db, shown, close: () => client.end({ timeout: 5 }) };
+  return { db, client, shown, close: () => client.end({ timeout: 5 }) };
 }
 
 /** What Postgres said: Drizzle wraps it in "Failed query: <sql>", which the messages already show. */

@@ -39,7 +39,7 @@ export const bucketIndex = (latencyMs: number) => LATENCY_BUCKETS.findIndex((b) 
 /** Event columns whose hourly sums usage_hourly keeps under the same name. */
 const TOKEN_SUMS = ["promptTokens", "completionTokens", "cacheReadTokens", "cacheCreationTokens", "reasoningTokens", "premiumRequests", "costNanoAiu"] as const;
 
-const SUMMED = ["requests", "errors", ...TOKEN_SUMS, "usageUnknown", "costUnknown", "latencyMsSum", ...LATENCY_BUCKETS.map((b) => b.column)] as const;
+export const SUMMED = ["requests", "errors", ...TOKEN_SUMS, "usageUnknown", "costUnknown", "latencyMsSum", ...LATENCY_BUCKETS.map((b) => b.column)] as const;
 
 const insertEvent = preparedFor((db) =>
   db
@@ -93,7 +93,7 @@ const addToHour = preparedFor((db) =>
     .prepare(),
 );
 
-type HourTotals = { hour: number; keyId: string; model: string; credentialId: string; latencyMsMax: number } & Record<(typeof SUMMED)[number], number>;
+export type HourTotals = { hour: number; keyId: string; model: string; credentialId: string; latencyMsMax: number } & Record<(typeof SUMMED)[number], number>;
 
 function emptyHour(hour: number, keyId: string, model: string, credentialId: string): HourTotals {
   const totals = { hour, keyId, model, credentialId, latencyMsMax: 0 } as HourTotals;
@@ -101,12 +101,8 @@ function emptyHour(hour: number, keyId: string, model: string, credentialId: str
   return totals;
 }
 
-/**
- * A batch of events and the hourly totals they add, in one transaction: the
- * two never disagree, except that rowless events (failed authentication past
- * the recorder's per-minute cap) are counted in the totals without a row.
- */
-export function writeEvents(store: Store, batch: RecordedEvent[]): void {
+/** A batch's hourly totals, one per (hour, key, model, credential): what usage_hourly adds. */
+export function hourTotalsOf(batch: readonly RecordedEvent[]): HourTotals[] {
   const hours = new Map<string, HourTotals>();
   for (const e of batch.flatMap((parent) => [parent, ...(parent.children ?? [])])) {
     const hour = hourOf(e.ts);
@@ -127,40 +123,56 @@ export function writeEvents(store: Store, batch: RecordedEvent[]): void {
     t.latencyMsMax = Math.max(t.latencyMsMax, e.latencyMs);
     t[LATENCY_BUCKETS[bucketIndex(e.latencyMs)]!.column as BucketColumn] += 1;
   }
+  return [...hours.values()];
+}
+
+/** An event as a row of either dialect (booleans as the caller's driver wants them). */
+export function eventRow<B>(e: RecordedEvent, parentEventId: number | null, bool: (value: boolean) => B) {
+  return {
+    ts: e.ts,
+    keyId: e.keyId,
+    route: e.route,
+    model: e.model ?? null,
+    upstreamModel: e.upstreamModel ?? null,
+    credentialId: e.credentialId ?? null,
+    stream: bool(Boolean(e.stream)),
+    promptTokens: e.promptTokens ?? null,
+    completionTokens: e.completionTokens ?? null,
+    cacheReadTokens: e.cacheReadTokens ?? null,
+    cacheCreationTokens: e.cacheCreationTokens ?? null,
+    reasoningTokens: e.reasoningTokens ?? null,
+    initiator: e.initiator ?? null,
+    premiumMultiplier: e.premiumMultiplier ?? null,
+    premiumRequests: e.premiumRequests ?? 0,
+    usageUnknown: bool(Boolean(e.usageUnknown)),
+    costNanoAiu: e.costNanoAiu ?? null,
+    tokenDetails: e.tokenDetails ?? null,
+    status: e.status,
+    latencyMs: e.latencyMs,
+    error: e.error ?? null,
+    parentEventId,
+  };
+}
+
+const asInteger = (value: boolean) => (value ? 1 : 0);
+
+/**
+ * A batch of events and the hourly totals they add, in one transaction: the
+ * two never disagree, except that rowless events (failed authentication past
+ * the recorder's per-minute cap) are counted in the totals without a row.
+ */
+export function writeEvents(store: Store, batch: RecordedEvent[]): void {
+  const hours = hourTotalsOf(batch);
   store.transaction(() => {
     const insert = insertEvent(store.db);
-    const row = (e: RecordedEvent, parentEventId: number | null) =>
-      insert.run({
-        ts: e.ts,
-        keyId: e.keyId,
-        route: e.route,
-        model: e.model ?? null,
-        upstreamModel: e.upstreamModel ?? null,
-        credentialId: e.credentialId ?? null,
-        stream: e.stream ? 1 : 0,
-        promptTokens: e.promptTokens ?? null,
-        completionTokens: e.completionTokens ?? null,
-        cacheReadTokens: e.cacheReadTokens ?? null,
-        cacheCreationTokens: e.cacheCreationTokens ?? null,
-        reasoningTokens: e.reasoningTokens ?? null,
-        initiator: e.initiator ?? null,
-        premiumMultiplier: e.premiumMultiplier ?? null,
-        premiumRequests: e.premiumRequests ?? 0,
-        usageUnknown: e.usageUnknown ? 1 : 0,
-        costNanoAiu: e.costNanoAiu ?? null,
-        tokenDetails: e.tokenDetails ?? null,
-        status: e.status,
-        latencyMs: e.latencyMs,
-        error: e.error ?? null,
-        parentEventId,
-      });
+    const row = (e: RecordedEvent, parentEventId: number | null) => insert.run(eventRow(e, parentEventId, asInteger));
     for (const e of batch) {
       if (e.rowless) continue;
       const parentId = insertedRowId(row(e, null));
       for (const child of e.children ?? []) row(child, parentId);
     }
     const add = addToHour(store.db);
-    for (const t of hours.values()) add.run(t);
+    for (const t of hours) add.run(t);
   });
 }
 

@@ -1,8 +1,9 @@
-import { type Store, TurnWriter } from "~/db";
+import { AsyncTurnWriter, type PgStore, type Store, TurnWriter } from "~/db";
 import type { EventError } from "~/db/schema";
 import { log } from "~/lib/log";
 import { MinuteCaps } from "~/lib/minute-caps";
 import type { Worker } from "~/lib/worker";
+import { writeEventsPg } from "./pg";
 import { type RecordedEvent, writeEvents } from "./queries";
 
 export interface RecorderOptions {
@@ -21,6 +22,11 @@ export interface RecorderOptions {
   degradedForMs?: number;
   /** Told each batch once it is committed (the keys' premium quota keeps its sums current with it). */
   onCommitted?: (events: readonly RecordedEvent[]) => void;
+  /**
+   * Also awaited before an answer leaves (PostgreSQL: the stored responses' write, so another
+   * gateway can continue the conversation the moment the client has the answer).
+   */
+  alsoSettle?: () => Promise<void>;
 }
 
 const MINUTE_MS = 60_000;
@@ -55,20 +61,26 @@ export class EventRecorder implements Worker {
   private readonly maxBuffered: number;
   private readonly refusedRowsPerMinute: number;
   private readonly degradedForMs: number;
+  private readonly alsoSettle?: () => Promise<void>;
   /** Refused requests counted in usage_hourly without an event row (over the per-minute cap). */
   notStored = 0;
 
-  constructor(store: Store, options: RecorderOptions = {}) {
+  /** On SQLite a transaction per turn; on PostgreSQL (a PgStore) the same batches, written asynchronously. */
+  constructor(store: Store | PgStore, options: RecorderOptions = {}) {
     this.maxBuffered = options.maxBuffered ?? 100_000;
     this.refusedRowsPerMinute = options.refusedRowsPerMinute ?? 60;
     this.refusedRows = new MinuteCaps(this.refusedRowsPerMinute);
     this.degradedForMs = options.degradedForMs ?? MINUTE_MS;
-    this.writer = new TurnWriter(store, {
-      write: (batch) => writeEvents(store, batch),
+    this.alsoSettle = options.alsoSettle;
+    const writing = {
       batchSize: options.batchSize ?? 2_000,
-      warning: (dropped, reason) => `dropped events: ${dropped} so far (${reason}); requests are unaffected`,
+      warning: (dropped: number, reason: string) => `dropped events: ${dropped} so far (${reason}); requests are unaffected`,
       onWritten: options.onCommitted,
-    });
+    };
+    this.writer =
+      "sqlite" in store
+        ? new TurnWriter(store, { ...writing, write: (batch) => writeEvents(store, batch) })
+        : new AsyncTurnWriter((batch) => writeEventsPg(store, batch), writing);
   }
 
   get written(): number {
@@ -108,12 +120,13 @@ export class EventRecorder implements Worker {
    * that). Resolves at once when nothing is pending.
    */
   committed(): Promise<void> {
-    return this.writer.settled();
+    const also = this.alsoSettle;
+    return also ? Promise.all([this.writer.settled(), also()]).then(() => {}) : this.writer.settled();
   }
 
   /** Writes what is buffered, a batch per transaction. `waitForLock` is for shutdown only. */
-  flush(waitForLock = false): void {
-    this.writer.flush(waitForLock);
+  flush(waitForLock = false): void | Promise<void> {
+    return this.writer.flush(waitForLock);
   }
 
   /**
@@ -130,8 +143,8 @@ export class EventRecorder implements Worker {
     return problems;
   }
 
-  stop(): void {
-    this.writer.stop();
+  stop(): void | Promise<void> {
+    return this.writer.stop();
   }
 
   /** Within the key's per-minute cap of refused-request rows; past it, counted and said once a minute per key. */

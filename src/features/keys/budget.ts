@@ -3,7 +3,7 @@ import type { AppEnv } from "~/app-env";
 import type { AppDatabase, Store } from "~/db";
 import { ApiFailure, answerFailure } from "~/lib/api-error";
 import { formatCredits, formatUsd, NANO_AIU_PER_CREDIT } from "~/lib/credits";
-import { type CommittedUse, MonthlyUse, monthOf, type PremiumUsageOptions } from "./premium-quota";
+import { type CommittedUse, MonthlyUse, monthOf, type PremiumUsageOptions, type SharedLimit } from "./premium-quota";
 import { costBetween, costByKey } from "./queries";
 import { budgetText, utcTime } from "./settings";
 
@@ -22,6 +22,13 @@ export class CostEstimates {
   /** The estimate for a model (its catalog id, or the name asked for); UNKNOWN_MODEL_COST before any was seen. */
   estimate(model: string | null): number {
     return (model !== null && this.recent.get(model)?.max) || UNKNOWN_MODEL_COST;
+  }
+
+  /** The largest estimate of any model: what a hold taken before the model is known holds. */
+  largest(): number {
+    let largest = 0;
+    for (const entry of this.recent.values()) largest = Math.max(largest, entry.max);
+    return largest || UNKNOWN_MODEL_COST;
   }
 
   observe(model: string, cost: number): void {
@@ -57,6 +64,11 @@ export class CreditBudget extends MonthlyUse {
       if (model && typeof event.costNanoAiu === "number") this.estimates.observe(model, event.costNanoAiu);
     }
   }
+}
+
+/** A --budget several gateways share (PostgreSQL): its check and hold in one round trip, with the estimates this gateway learned. */
+export interface SharedBudget extends SharedLimit {
+  readonly estimates: CostEstimates;
 }
 
 /** Each key's spend this calendar month (UTC), for lists (`keys list`, the dashboard). */
@@ -102,12 +114,24 @@ function refusal(keyId: string, limit: number, used: number, reserved: number, n
  * model's expected cost until its event, with Copilot's real cost, is committed. So concurrent
  * requests pass a budget by at most what the last ones cost beyond their estimates.
  */
-export function creditBudget(budget: CreditBudget): MiddlewareHandler<AppEnv> {
+export function creditBudget(budget: CreditBudget | SharedBudget): MiddlewareHandler<AppEnv> {
   return async function creditBudget(c, next) {
     const key = c.get("apiKey");
     const limit = key.budgetNanoAiu;
     if (limit === null) return next();
     const draft = c.get("event");
+    if (!(budget instanceof CreditBudget)) {
+      // Shared across gateways (PostgreSQL): one round trip, before the model is known, holding the largest estimate.
+      const now = budget.now();
+      const { used, reserved, hold } = await budget.take(key.id, limit, budget.estimates.largest(), now);
+      const refused = hold ? undefined : refusal(key.id, limit, used, reserved, now);
+      if (refused) {
+        draft.error = "budget_exceeded";
+        return answerFailure(c, refused);
+      }
+      draft.budgetHold = hold ?? null;
+      return next();
+    }
     // Spent already: refused before the body is read.
     const spent = refusal(key.id, limit, budget.used(key.id), 0, budget.now());
     if (spent) {

@@ -3,7 +3,7 @@ import type { Store } from "~/db";
 import { withStore } from "~/db";
 import { KEY_TIERS } from "~/db/schema";
 import { appendAudit, cliActor, createKeyAudited } from "~/features/audit";
-import { dbPathArg, guarded, parseChoice } from "~/lib/cli";
+import { databaseUrl, databaseUrlArg, dbPathArg, guarded, parseChoice } from "~/lib/cli";
 import { cmd } from "~/lib/command-name";
 import { formatCredits } from "~/lib/credits";
 import { AppError } from "~/lib/errors";
@@ -11,6 +11,7 @@ import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
 import { spentThisMonth } from "./budget";
+import { createKeyPg, listKeysPg, revokeKeyPg, updateKeyPg, withPgStore } from "./cli-pg";
 import { keySpecFrom } from "./manage";
 import { premiumUsedThisMonth } from "./premium-quota";
 import { bindKey, type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
@@ -120,6 +121,14 @@ const settingsInput = (args: {
   expires: args.expires,
 });
 
+/** What the keys CLI cannot do on a PostgreSQL store yet: said, not pretended. */
+function notOnPostgres(what: string): never {
+  throw new AppError(
+    `${what} does not work with --database-url yet (credentials live in the SQLite store only)`,
+    "run it without --database-url, or use keys list --database-url; see docs/scaling.md",
+  );
+}
+
 function findOrFail(row: KeyRow | undefined, id: string): KeyRow {
   if (!row) throw new AppError(`no key with id ${id}`, `list the keys with \`${cmd("keys list --all")}\``);
   return row;
@@ -128,6 +137,7 @@ function findOrFail(row: KeyRow | undefined, id: string): KeyRow {
 /** The flags of `keys create` (the tests parse them too, to create keys without a process). */
 export const createArgs = {
   ...dbPathArg,
+  ...databaseUrlArg,
   tier: { type: "string", description: `${KEY_TIERS.join(" or ")}: admin keys may also read /admin routes`, default: "client" },
   label: { type: "string", description: "a note for you: who or what uses it", default: "" },
   ...settingsArgs,
@@ -138,6 +148,11 @@ export const createArgs = {
 export function createFromArgs(args: ParsedArgs<typeof createArgs>, env: Record<string, string | undefined>) {
   const tier = parseChoice("--tier", args.tier, KEY_TIERS);
   const settings = parseKeySettings(settingsInput(args));
+  const url = databaseUrl(args["database-url"], env);
+  if (url) {
+    if (args.credential !== undefined) notOnPostgres("--credential");
+    return withPgStore(url, (pg) => createKeyPg(pg, keySpecFrom(tier, settings)));
+  }
   return withStore(dbPath(args["db-path"], env), env, (store) => {
     const created = createKeyAudited(store, keySpecFrom(tier, settings), cliActor());
     if (args.credential === undefined) return created;
@@ -166,15 +181,18 @@ const list = defineCommand({
   meta: { name: "list", description: "List API keys (never their secrets)" },
   args: {
     ...dbPathArg,
+    ...databaseUrlArg,
     all: { type: "boolean", description: "include revoked keys", default: false },
     json: { type: "boolean", description: "print JSON", default: false },
   },
   run: guarded(async ({ args }, io) => {
-    const [rows, used] = await withStore(
-      dbPath(args["db-path"], io.env),
-      io.env,
-      (store) => [listKeys(store.db, { includeRevoked: args.all }), usedThisMonth(store)] as const,
-    );
+    const url = databaseUrl(args["database-url"], io.env);
+    const [rows, used] = url
+      ? await withPgStore(url, async (pg) => {
+          const { rows, ...used } = await listKeysPg(pg, args.all);
+          return [rows, used] as const;
+        })
+      : await withStore(dbPath(args["db-path"], io.env), io.env, (store) => [listKeys(store.db, { includeRevoked: args.all }), usedThisMonth(store)] as const);
     if (args.json)
       io.print(
         JSON.stringify(
@@ -191,10 +209,12 @@ const show = defineCommand({
   meta: { name: "show", description: "Show one API key" },
   args: {
     ...dbPathArg,
+    ...databaseUrlArg,
     id: { type: "positional", description: "key id (key_…)", required: true },
     json: { type: "boolean", description: "print JSON", default: false },
   },
   run: guarded(async ({ args }, io) => {
+    if (databaseUrl(args["database-url"], io.env)) notOnPostgres("keys show (use keys list)");
     const [found, used] = await withStore(dbPath(args["db-path"], io.env), io.env, (store) => [keyById(store.db, args.id), usedThisMonth(store)] as const);
     const row = findOrFail(found, args.id);
     if (args.json) io.print(JSON.stringify(publicView(row, used), null, 2));
@@ -209,9 +229,18 @@ const update = defineCommand({
     id: { type: "positional", description: "key id (key_…)", required: true },
     label: { type: "string", description: "a note for you: who or what uses it" },
     ...settingsArgs,
+    ...databaseUrlArg,
     json: { type: "boolean", description: "print the key as JSON", default: false },
   },
   run: guarded(async ({ args }, io) => {
+    const url = databaseUrl(args["database-url"], io.env);
+    if (url) {
+      if (args.credential !== undefined) notOnPostgres("--credential");
+      const updated = await withPgStore(url, (pg) => updateKeyPg(pg, args.id, settingsInput(args)));
+      if (args.json) io.print(JSON.stringify(publicView(updated), null, 2));
+      else log.success(`updated ${updated.id}; every gateway on this database applies it within a second`);
+      return;
+    }
     const { after, used } = await withStore(dbPath(args["db-path"], io.env), io.env, (store) => {
       const input = settingsInput(args);
       const before = findOrFail(keyById(store.db, args.id), args.id);
@@ -235,8 +264,14 @@ const update = defineCommand({
 
 const revoke = defineCommand({
   meta: { name: "revoke", description: "Revoke an API key; a running server refuses it from the next request" },
-  args: { ...dbPathArg, id: { type: "positional", description: "key id (key_…)", required: true } },
+  args: { ...dbPathArg, ...databaseUrlArg, id: { type: "positional", description: "key id (key_…)", required: true } },
   run: guarded(async ({ args }, io) => {
+    const url = databaseUrl(args["database-url"], io.env);
+    if (url) {
+      await withPgStore(url, (pg) => revokeKeyPg(pg, args.id));
+      log.success(`revoked ${args.id}; every gateway on this database refuses it within a second`);
+      return;
+    }
     await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
       store.transaction(() => {
         const row = findOrFail(keyById(store.db, args.id), args.id);

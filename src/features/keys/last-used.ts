@@ -16,7 +16,8 @@ export class LastUsedTracker implements Worker {
   private timer?: ReturnType<typeof setInterval>;
 
   constructor(
-    private readonly store: Store,
+    /** The SQLite store, or a write of its own (PostgreSQL: one UPDATE per batch, ./pg.ts). */
+    private readonly store: Store | ((used: Map<string, number>) => Promise<void>),
     private readonly intervalMs = 15_000,
   ) {}
 
@@ -31,25 +32,30 @@ export class LastUsedTracker implements Worker {
   }
 
   /** `waitForLock` is for shutdown only: otherwise a locked database is simply retried next time. */
-  flush(waitForLock = false): void {
+  flush(waitForLock = false): void | Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
-    try {
-      if (waitForLock) recordLastUsed(this.store, batch);
-      else this.store.backgroundWrite(() => recordLastUsed(this.store, batch));
-    } catch (error) {
-      // A busy or read-only database must not fail requests; the next flush retries.
+    // A busy or read-only database must not fail requests; the next flush retries.
+    const failed = (error: unknown) => {
       for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
       if (!isBusy(error)) log.warn(`could not record key last-used times: ${errorMessage(error)}`);
+    };
+    const store = this.store;
+    if (typeof store === "function") return store(batch).catch(failed);
+    try {
+      if (waitForLock) recordLastUsed(store, batch);
+      else store.backgroundWrite(() => recordLastUsed(store, batch));
+    } catch (error) {
+      failed(error);
     }
   }
 
   /** Ends the timer and writes what is still noted. */
-  stop(): void {
+  stop(): void | Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    this.flush(true);
+    return this.flush(true);
   }
 }
 

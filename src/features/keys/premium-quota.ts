@@ -3,7 +3,7 @@ import type { AppEnv } from "~/app-env";
 import type { AppDatabase, Store } from "~/db";
 import { apiError } from "~/lib/api-error";
 import { cmd } from "~/lib/command-name";
-import { Reservations } from "~/lib/reservations";
+import { type Reservation, Reservations } from "~/lib/reservations";
 import { premiumUsedBetween, premiumUsedByKey } from "./queries";
 import { utcTime } from "./settings";
 
@@ -34,6 +34,19 @@ export interface PremiumUsageOptions {
   monotonic?: () => number;
   /** How long a sum read from the database is trusted without this process's commits (another process may write). */
   ttlMs?: number;
+}
+
+/** A monthly limit checked for one request: what the key used, what is held, and the request's hold when it may go. */
+export interface LimitCheck {
+  used: number;
+  reserved: number;
+  hold?: Reservation;
+}
+
+/** A monthly limit several gateways share (PostgreSQL): the check and its hold are one round trip (./pg.ts). */
+export interface SharedLimit {
+  now(): number;
+  take(keyId: string, limit: number, amount: number, now: number): Promise<LimitCheck>;
 }
 
 /**
@@ -73,6 +86,16 @@ export class MonthlyUse {
     return used;
   }
 
+  /**
+   * The key's use and what its requests in flight hold; with a hold of `amount` (until its
+   * event is committed) when the two leave room under `limit`.
+   */
+  take(keyId: string, limit: number, amount: number, now = this.now()): LimitCheck {
+    const used = this.used(keyId, now);
+    const reserved = this.inFlight.reserved(keyId);
+    return used + reserved < limit ? { used, reserved, hold: this.inFlight.reserve(keyId, amount) } : { used, reserved };
+  }
+
   /** Events just committed to usage_hourly: their cost is added to the cached sums. */
   committed(events: readonly CommittedUse[]): void {
     for (const event of events) {
@@ -110,14 +133,15 @@ const UNKNOWN_COST = 1;
  * the last one's cost. Refused only because of what is in flight: 429 with a
  * short Retry-After, since the holds are released within the requests' time.
  */
-export function premiumQuota(usage: PremiumUsage): MiddlewareHandler<AppEnv> {
+export function premiumQuota(usage: PremiumUsage | SharedLimit): MiddlewareHandler<AppEnv> {
   return async function premiumQuota(c, next) {
     const key = c.get("apiKey");
     if (key.premiumQuota === null) return next();
     const now = usage.now();
-    const used = usage.used(key.id, now);
-    const reserved = usage.inFlight.reserved(key.id);
-    if (used + reserved >= key.premiumQuota) {
+    // Shared across gateways (PostgreSQL), the check is a round trip; on SQLite it stays synchronous.
+    const taken = usage.take(key.id, key.premiumQuota, UNKNOWN_COST, now);
+    const { used, reserved, hold } = taken instanceof Promise ? await taken : taken;
+    if (!hold) {
       c.get("event").error = "quota_exceeded";
       if (used < key.premiumQuota) {
         c.header("retry-after", "1");
@@ -137,7 +161,7 @@ export function premiumQuota(usage: PremiumUsage): MiddlewareHandler<AppEnv> {
         code: "premium_quota_exceeded",
       });
     }
-    c.get("event").reservation = usage.inFlight.reserve(key.id, UNKNOWN_COST);
+    c.get("event").reservation = hold;
     await next();
   };
 }

@@ -29,15 +29,25 @@ export class RateLimiter {
       bucket.tokens -= 1;
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / refillPerMs / 1000));
+    return secondsToNextToken(bucket.tokens, perMinute);
   }
 }
 
+/** Seconds to wait for the next token of a bucket holding `tokens` that refills `perMinute` a minute (for Retry-After). */
+export const secondsToNextToken = (tokens: number, perMinute: number) => Math.max(1, Math.ceil((1 - tokens) / (perMinute / 60_000) / 1000));
+
+/** Token buckets several gateways share (PostgreSQL, ./pg.ts): the same answer, one round trip away. */
+export interface SharedRateLimiter {
+  take(keyId: string, perMinute: number): Promise<number>;
+}
+
 /** 429 with Retry-After once a key with a --rate-limit has used its requests for the minute. */
-export function rateLimit(limiter: RateLimiter): MiddlewareHandler<AppEnv> {
+export function rateLimit(limiter: RateLimiter | SharedRateLimiter): MiddlewareHandler<AppEnv> {
   return async function rateLimit(c, next) {
     const key = c.get("apiKey");
-    const wait = key.rateLimit === null ? 0 : limiter.take(key.id, key.rateLimit);
+    // On SQLite the bucket is in memory and the check synchronous; shared, it is a round trip.
+    const taken = key.rateLimit === null ? 0 : limiter.take(key.id, key.rateLimit);
+    const wait = typeof taken === "number" ? taken : await taken;
     if (wait > 0) {
       c.header("retry-after", String(wait));
       return apiError(c, 429, {

@@ -51,6 +51,24 @@ export type Resolution =
       keyless?: boolean;
     };
 
+/**
+ * Where keys are read from, synchronously: the SQLite store itself, or (PostgreSQL) an
+ * in-memory mirror kept current by LISTEN/NOTIFY and polling (./pg.ts).
+ */
+export interface KeySource {
+  /** Moves whenever a key may have changed; cached lookups are trusted while it stays put. */
+  version(): number;
+  byHash(hash: string): KeyRow | undefined;
+  counts(): KeyCounts;
+}
+
+/** The SQLite store as a key source: its change counter, and a prepared lookup by hash. */
+const storeKeys = (store: Store): KeySource => ({
+  version: () => store.changeCounter(),
+  byHash: (hash) => keyByHash(store.db, hash),
+  counts: () => keyCounts(store.db),
+});
+
 /** Bound on cached lookups, so a flood of well-formed but unknown secrets cannot grow memory. */
 const CACHE_LIMIT = 10_000;
 
@@ -68,18 +86,21 @@ export class KeyResolver {
   private version = Number.NaN;
   /** Read when first needed after the counter moved: a valid cached key never needs them. */
   private counts: KeyCounts | undefined;
+  private readonly source: KeySource;
 
   constructor(
-    private readonly store: Store,
+    source: Store | KeySource,
     private readonly policy: KeyPolicy,
     /** Wall clock (Unix ms) for expiry: an expiry is a date. */
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.source = "byHash" in source ? source : storeKeys(source);
+  }
 
   /** How many keys the database holds, all and active (as of this call). */
   keyCounts(): KeyCounts {
     this.revalidate();
-    this.counts ??= keyCounts(this.store.db);
+    this.counts ??= this.source.counts();
     return this.counts;
   }
 
@@ -101,7 +122,7 @@ export class KeyResolver {
     if (entry === undefined) {
       // Only a miss pays for the checksum; a typo or a foreign token never reaches the database.
       if (!isWellFormed(secret)) return { reason: "malformed", keyless: keyless() };
-      entry = toEntry(keyByHash(this.store.db, hash));
+      entry = toEntry(this.source.byHash(hash));
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(hash, entry);
     }
@@ -112,7 +133,7 @@ export class KeyResolver {
   }
 
   private revalidate(): void {
-    const version = this.store.changeCounter();
+    const version = this.source.version();
     if (version === this.version) return;
     this.cache.clear();
     this.counts = undefined;

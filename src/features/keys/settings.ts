@@ -168,21 +168,29 @@ export function parseExpires(value: string, now = Date.now()): number | null {
  * nothing to change. A running server sees the change from its next request.
  */
 export function updateKey(store: Store, id: string, input: KeySettingsInput, now = Date.now()): { before: KeyRow; after: KeyRow } {
-  const settings = parseKeySettings(input, now);
-  if (Object.keys(settings).length === 0) {
-    throw new AppError("nothing to change", "pass at least one of --label, --models, --rate-limit, --premium-quota, --budget, --expires");
-  }
+  const settings = changedSettings(input, now);
   return store.transaction(() => {
-    const before = keyById(store.db, id);
-    if (!before) throw new AppError(`no key with id ${id}`, `list the keys with \`${cmd("keys list --all")}\``);
-    if (before.revokedAt !== null) {
-      throw new AppError(
-        `key ${id} was revoked at ${utcTime(before.revokedAt)}; a revoked key stays revoked`,
-        `create a new one with \`${cmd("keys create")}\``,
-      );
-    }
+    const before = updatableKey(keyById(store.db, id), id);
     const after = updateKeySettings(store.db, id, settings);
     if (!after) throw new AppError(`key ${id} changed while it was being updated`, "run the command again");
     return { before, after };
   });
+}
+
+/** The settings `keys update` was given, checked; refused when there is nothing to change. */
+export function changedSettings(input: KeySettingsInput, now = Date.now()): KeySettings {
+  const settings = parseKeySettings(input, now);
+  if (Object.keys(settings).length === 0) {
+    throw new AppError("nothing to change", "pass at least one of --label, --models, --rate-limit, --premium-quota, --budget, --expires");
+  }
+  return settings;
+}
+
+/** The key as read before an update: refused when there is none, or it was revoked. */
+export function updatableKey(before: KeyRow | undefined, id: string): KeyRow {
+  if (!before) throw new AppError(`no key with id ${id}`, `list the keys with \`${cmd("keys list --all")}\``);
+  if (before.revokedAt !== null) {
+    throw new AppError(`key ${id} was revoked at ${utcTime(before.revokedAt)}; a revoked key stays revoked`, `create a new one with \`${cmd("keys create")}\``);
+  }
+  return before;
 }

@@ -1,5 +1,5 @@
 import type { StoredResponse } from "./queries";
-import { StoredResponses } from "./stored";
+import { type ChainSource, StoredResponses } from "./stored";
 
 /** Longest chain walked; a longer one (or a cycle) is cut here rather than looping. */
 export const MAX_CHAIN_LENGTH = 10_000;
@@ -26,7 +26,7 @@ export type Expansion =
  * at a time, newest first, and the walk stops at the first that takes the total past it, so a
  * hostile chain costs at most the budget and one link of memory.
  */
-export function expandChain(stored: StoredResponses, keyId: string, id: string, budgetBytes = Number.POSITIVE_INFINITY): Expansion {
+export function expandChain(stored: ChainSource, keyId: string, id: string, budgetBytes = Number.POSITIVE_INFINITY): Expansion {
   const links: StoredResponse[] = [];
   const seen = new Set<string>();
   let bytes = 0;

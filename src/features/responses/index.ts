@@ -2,4 +2,4 @@
 export { expandChain } from "./chain";
 export { isStoredStatus, type StoredResponse } from "./queries";
 export { responsesRetention } from "./retention";
-export { MAX_RESPONSE_BYTES, StoredResponses } from "./stored";
+export { type ChainSource, MAX_RESPONSE_BYTES, StoredResponses } from "./stored";

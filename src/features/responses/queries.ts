@@ -94,7 +94,11 @@ export function insertResponses(store: Store, rows: readonly EncodedResponse[]):
 /** The stored response with this id, whoever owns it; undefined if there is none. */
 export function responseById(store: Store, id: string): StoredResponse | undefined {
   const row = rowById(store.db).get({ id });
-  if (!row) return undefined;
+  return row && storedFromRow(row);
+}
+
+/** A row read back (either dialect) as the response it stores. */
+export function storedFromRow(row: typeof responses.$inferSelect): StoredResponse {
   const { value, bytes } = decodeSized(row.encoding, row.body);
   const { input, response, omittedBytes } = value as { input: unknown[]; response: Record<string, unknown>; omittedBytes?: number };
   return {

@@ -1,8 +1,9 @@
-import { type Store, TurnWriter } from "~/db";
+import { AsyncTurnWriter, type PgStore, type Store, TurnWriter } from "~/db";
 import { log } from "~/lib/log";
 import type { Worker } from "~/lib/worker";
 import { jsonOf } from "./codec";
-import { deleteResponse, encodeResponse, insertResponses, responseById, type StoredResponse, storedBytesOf, trimKey } from "./queries";
+import { chainPg, deleteResponsePg, insertResponsesPg } from "./pg";
+import { deleteResponse, type EncodedResponse, encodeResponse, insertResponses, responseById, type StoredResponse, storedBytesOf, trimKey } from "./queries";
 
 export interface StoredResponsesOptions {
   /** Responses per transaction. */
@@ -15,6 +16,11 @@ export interface StoredResponsesOptions {
   maxKeyBytes?: number;
   /** Wall clock (Unix ms); tests inject one. */
   now?: () => number;
+}
+
+/** Where a chain's links are looked up: the store itself on SQLite, or (PostgreSQL) the chain read ahead. */
+export interface ChainSource {
+  find(id: string, keyId: string): StoredResponse | undefined;
 }
 
 /** Default limit per stored response (the server passes the smaller of this and --body-limit-mb). */
@@ -47,8 +53,9 @@ export class StoredResponses implements Worker {
   private readonly retentionMs: number;
   private readonly now: () => number;
 
+  /** On SQLite; on PostgreSQL (a PgStore, shared by several gateways) lookups go through lookup() and writes are asynchronous. */
   constructor(
-    private readonly store: Store,
+    private readonly store: Store | PgStore,
     options: StoredResponsesOptions = {},
   ) {
     this.maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
@@ -58,15 +65,37 @@ export class StoredResponses implements Worker {
     const forget = (batch: readonly StoredResponse[]) => {
       for (const response of batch) if (this.pending.get(response.id) === response) this.pending.delete(response.id);
     };
-    this.writer = new TurnWriter(store, {
-      write: (batch) => this.write(batch),
+    const writing = {
       batchSize: options.batchSize ?? 500,
       // A timer, not setImmediate: the answer (and its event, committed in this turn's check phase) leaves first.
-      after: "timer",
-      warning: (dropped, reason) => `${dropped} stored responses could not be written (${reason}); previous_response_id will not find them`,
+      after: "timer" as const,
+      warning: (dropped: number, reason: string) => `${dropped} stored responses could not be written (${reason}); previous_response_id will not find them`,
       onWritten: forget,
       onFailed: forget,
+    };
+    this.writer =
+      "sqlite" in store
+        ? new TurnWriter(store, { ...writing, write: (batch) => this.write(store, batch) })
+        : new AsyncTurnWriter((batch) => insertResponsesPg(store.db, this.encoded(batch)), writing);
+  }
+
+  /**
+   * Where the chain ending at `id` is walked: this object on SQLite (synchronous); on
+   * PostgreSQL the chain read in one round trip (within `budgetBytes` of stored bodies),
+   * then looked up like the store, answers not yet written first.
+   */
+  lookup(id: string, budgetBytes = Number.POSITIVE_INFINITY): ChainSource | Promise<ChainSource> {
+    const store = this.store;
+    if ("sqlite" in store) return this;
+    return chainPg(store.db, id, budgetBytes).then((links) => {
+      const read = new Map(links.map((link) => [link.id, link]));
+      return { find: (linkId, keyId) => this.visible(this.pending.get(linkId) ?? read.get(linkId), keyId) };
     });
+  }
+
+  /** Settles once what was saved by now is written (PostgreSQL: another gateway can then continue it). */
+  settled(): Promise<void> {
+    return this.writer.settled();
   }
 
   get written(): number {
@@ -91,7 +120,11 @@ export class StoredResponses implements Worker {
 
   /** The response with this id if `keyId` owns it; undefined if there is none, it is another key's, or past the retention window. */
   find(id: string, keyId: string): StoredResponse | undefined {
-    const found = this.pending.get(id) ?? responseById(this.store, id);
+    const store = this.store;
+    return this.visible(this.pending.get(id) ?? ("sqlite" in store ? responseById(store, id) : undefined), keyId);
+  }
+
+  private visible(found: StoredResponse | undefined, keyId: string): StoredResponse | undefined {
     if (!found || found.keyId !== keyId) return undefined;
     // Past the window it is gone, as documented, whether or not the hourly purge has deleted it yet.
     if (this.retentionMs > 0 && found.createdAt < this.now() - this.retentionMs) return undefined;
@@ -105,19 +138,19 @@ export class StoredResponses implements Worker {
   }
 
   /** One batch, one transaction: each body encoded (a note only when past the limit), then each key held to its limit, oldest first out. */
-  private write(batch: readonly StoredResponse[]): void {
-    const rows = batch.map((response) => encodeResponse(response, this.maxResponseBytes));
+  private write(store: Store, batch: readonly StoredResponse[]): void {
+    const rows = this.encoded(batch);
     const totals = new Map<string, number>();
-    this.store.transaction(() => {
+    store.transaction(() => {
       for (const { row } of rows) {
-        if (!totals.has(row.keyId)) totals.set(row.keyId, this.keyBytes.get(row.keyId) ?? storedBytesOf(this.store, row.keyId));
+        if (!totals.has(row.keyId)) totals.set(row.keyId, this.keyBytes.get(row.keyId) ?? storedBytesOf(store, row.keyId));
       }
-      insertResponses(this.store, rows);
+      insertResponses(store, rows);
       for (const { row, storedBytes } of rows) totals.set(row.keyId, (totals.get(row.keyId) ?? 0) + storedBytes);
       for (const [keyId, bytes] of totals) {
         if (bytes <= this.maxKeyBytes) continue;
         // Down to 90 %, so a key at its limit is not trimmed again on every write.
-        const trimmed = trimKey(this.store, keyId, Math.floor(this.maxKeyBytes * 0.9));
+        const trimmed = trimKey(store, keyId, Math.floor(this.maxKeyBytes * 0.9));
         totals.set(keyId, trimmed.bytes);
         if (trimmed.deleted > 0) {
           log.warn(
@@ -127,23 +160,30 @@ export class StoredResponses implements Worker {
       }
     });
     for (const [keyId, bytes] of totals) this.keyBytes.set(keyId, bytes);
+  }
+
+  /** Each body encoded (a note only when past the limit, said in the log). */
+  private encoded(batch: readonly StoredResponse[]): EncodedResponse[] {
+    const rows = batch.map((response) => encodeResponse(response, this.maxResponseBytes));
     for (const { row, omittedBytes } of rows) {
       if (omittedBytes === undefined) continue;
       log.warn(
         `response ${row.id} was not stored: its body is ${omittedBytes} bytes, above the ${this.maxResponseBytes}-byte limit per stored response; previous_response_id to it will be refused`,
       );
     }
+    return rows;
   }
 
   /** Deletes the response if `keyId` owns it; whether it existed. */
-  delete(id: string, keyId: string): boolean {
+  delete(id: string, keyId: string): boolean | Promise<boolean> {
     const pending = this.pending.get(id);
     if (pending && pending.keyId === keyId) {
       this.pending.delete(id);
       this.writer.remove(pending);
       return true;
     }
-    return deleteResponse(this.store, id, keyId);
+    const store = this.store;
+    return "sqlite" in store ? deleteResponse(store, id, keyId) : deleteResponsePg(store.db, id, keyId);
   }
 
   /** How many responses wait for their write. */
@@ -152,11 +192,11 @@ export class StoredResponses implements Worker {
   }
 
   /** Writes what is pending, a batch per transaction. `waitForLock` is for shutdown only. */
-  flush(waitForLock = false): void {
-    this.writer.flush(waitForLock);
+  flush(waitForLock = false): void | Promise<void> {
+    return this.writer.flush(waitForLock);
   }
 
-  stop(): void {
-    this.writer.stop();
+  stop(): void | Promise<void> {
+    return this.writer.stop();
   }
 }

@@ -1,7 +1,7 @@
 import type { Context, Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import { noteCost } from "~/features/events";
-import { expandChain, isStoredStatus, type StoredResponse, type StoredResponses } from "~/features/responses";
+import { type ChainSource, expandChain, isStoredStatus, type StoredResponse, type StoredResponses } from "~/features/responses";
 import { ApiFailure } from "~/lib/api-error";
 import { clip } from "~/lib/clip";
 import { readChatAnswer } from "~/protocols/chat";
@@ -50,12 +50,24 @@ interface Conversation {
   traits: Traits;
 }
 
-function conversation(c: Context<AppEnv>, request: ResponsesRequest, text: string, store: ResponsesStore): Conversation {
+/**
+ * The conversation, once the chain it continues can be walked: at once on SQLite; on a shared
+ * PostgreSQL store after one round trip reading the chain (so the SQLite path stays synchronous).
+ */
+function conversationOf(c: Context<AppEnv>, request: ResponsesRequest, text: string, store: ResponsesStore): Conversation | Promise<Conversation> {
+  const previous = request.previous_response_id ?? null;
+  if (previous === null || !store.storing) return conversation(c, request, text, store, store.stored);
+  // The expanded request is held to --body-limit-mb like one a client sends whole.
+  const source = store.stored.lookup(previous, store.bodyLimitBytes - text.length);
+  return source instanceof Promise ? source.then((read) => conversation(c, request, text, store, read)) : conversation(c, request, text, store, source);
+}
+
+function conversation(c: Context<AppEnv>, request: ResponsesRequest, text: string, store: ResponsesStore, chain: ChainSource): Conversation {
   const keyId = c.get("apiKey").id;
   const previous = request.previous_response_id ?? null;
   const newInput = inputItems(request.input);
   // The expanded request is held to --body-limit-mb like one a client sends whole.
-  const earlier = previous === null ? undefined : history(store, keyId, previous, store.bodyLimitBytes - text.length);
+  const earlier = previous === null ? undefined : history(store, chain, keyId, previous, store.bodyLimitBytes - text.length);
   const items = earlier ? [...earlier.items, ...newInput] : newInput;
   const storing = store.storing && request.store !== false;
   const save: Save | undefined = storing
@@ -80,7 +92,13 @@ function conversation(c: Context<AppEnv>, request: ResponsesRequest, text: strin
 }
 
 /** The stored input and output items a previous_response_id stands for; 400/404 when they cannot be had. */
-function history(store: ResponsesStore, keyId: string, previous: string, budgetBytes: number): { items: InputItem[]; credentialId: string | null } {
+function history(
+  store: ResponsesStore,
+  chain: ChainSource,
+  keyId: string,
+  previous: string,
+  budgetBytes: number,
+): { items: InputItem[]; credentialId: string | null } {
   if (!store.storing) {
     throw new ApiFailure(400, {
       message:
@@ -90,7 +108,7 @@ function history(store: ResponsesStore, keyId: string, previous: string, budgetB
       param: "previous_response_id",
     });
   }
-  const expansion = expandChain(store.stored, keyId, previous, budgetBytes);
+  const expansion = expandChain(chain, keyId, previous, budgetBytes);
   if ("items" in expansion) return { items: expansion.items as InputItem[], credentialId: expansion.credentialId };
   if ("notStored" in expansion) {
     const { id, bytes } = expansion.notStored;
@@ -129,7 +147,8 @@ function history(store: ResponsesStore, keyId: string, previous: string, budgetB
  * Copilot runs web_search, and answers for the others), unless the chain was expanded.
  */
 async function native({ c, request, text, send, observe }: ModelCall<ResponsesRequest>, store: ResponsesStore): Promise<Response> {
-  const { previous, items, save, traits } = conversation(c, request, text, store);
+  const talk = conversationOf(c, request, text, store);
+  const { previous, items, save, traits } = talk instanceof Promise ? await talk : talk;
   const body = previous === null ? text : JSON.stringify({ ...request, input: items, previous_response_id: undefined });
   const tap = new TerminalEventTap(save);
   const observer = observe(responsesUsage(() => tap.event));
@@ -162,7 +181,8 @@ async function viaChat(call: ModelCall<ResponsesRequest>, store: ResponsesStore)
 }
 
 async function translated({ c, request, text, entry, upstreamModel, send, observe }: ModelCall<ResponsesRequest>, store: ResponsesStore): Promise<Response> {
-  const { items, storing, save, traits } = conversation(c, request, text, store);
+  const talk = conversationOf(c, request, text, store);
+  const { items, storing, save, traits } = talk instanceof Promise ? await talk : talk;
   const chat = responsesToChat(request, items, { model: upstreamModel, supportsReasoning: entry !== undefined && hasReasoning(entry) });
   const context = newContext(request, storing);
   let translator: ResponsesStreamTranslator | undefined;
@@ -199,7 +219,8 @@ async function translated({ c, request, text, entry, upstreamModel, send, observ
 /** The web search run by the gateway (the model has no /responses): the loop on chat, the answer as OpenAI's Response. */
 async function searched(call: ModelCall<ResponsesRequest>, store: ResponsesStore, settings: SearchSettings, asSent: ResponsesRequest): Promise<Response> {
   const { c, request, text, entry, upstreamModel } = call;
-  const { items, storing, save, traits } = conversation(c, request, text, store);
+  const talk = conversationOf(c, request, text, store);
+  const { items, storing, save, traits } = talk instanceof Promise ? await talk : talk;
   const chat = responsesToChat(request, items, { model: upstreamModel, supportsReasoning: entry !== undefined && hasReasoning(entry) });
   const result = await fulfilSearch(call, chat, settings, traits);
   // The Response names the tools as the client sent them, web search included.
@@ -221,10 +242,10 @@ export const responsesRoute = (store: ResponsesStore) =>
 
 /** The stored responses of the calling key: GET, GET …/input_items, DELETE. */
 export function storedResponseRoutes(routes: Hono<AppEnv>, store: ResponsesStore): void {
-  routes.get("/responses/:id", (c) => c.json(lookup(c, store).response));
+  routes.get("/responses/:id", async (c) => c.json((await lookup(c, store)).response));
 
-  routes.get("/responses/:id/input_items", (c) => {
-    const found = lookup(c, store);
+  routes.get("/responses/:id/input_items", async (c) => {
+    const found = await lookup(c, store);
     const order = c.req.query("order") ?? "desc";
     if (order !== "asc" && order !== "desc") {
       throw new ApiFailure(400, { message: 'order: expected "asc" or "desc"', type: "invalid_request_error", code: "invalid_value", param: "order" });
@@ -243,9 +264,9 @@ export function storedResponseRoutes(routes: Hono<AppEnv>, store: ResponsesStore
     return c.json(pageOf(found.input, found.id, { order, after: after === undefined ? undefined : after.slice(0, RESPONSE_ID_MAX * 2), limit: pageSize }));
   });
 
-  routes.delete("/responses/:id", (c) => {
+  routes.delete("/responses/:id", async (c) => {
     const id = c.req.param("id");
-    if (id.length > RESPONSE_ID_MAX || !store.stored.delete(id, c.get("apiKey").id)) throw responseNotFound(id);
+    if (id.length > RESPONSE_ID_MAX || !(await store.stored.delete(id, c.get("apiKey").id))) throw responseNotFound(id);
     return c.json({ id, object: "response", deleted: true });
   });
 }
@@ -254,9 +275,10 @@ const responseNotFound = (id: string) =>
   new ApiFailure(404, { message: notFound(id), type: "invalid_request_error", code: "response_not_found", param: "response_id" });
 
 /** The stored response the path names, if the calling key owns it; else the 404 that says so. */
-function lookup(c: Context<AppEnv>, store: ResponsesStore): StoredResponse {
+async function lookup(c: Context<AppEnv>, store: ResponsesStore): Promise<StoredResponse> {
   const id = c.req.param("id") ?? "";
-  const found = id.length <= RESPONSE_ID_MAX ? store.stored.find(id, c.get("apiKey").id) : undefined;
+  // The response alone (a budget of 0 bytes reads no earlier link).
+  const found = id.length <= RESPONSE_ID_MAX ? (await store.stored.lookup(id, 0)).find(id, c.get("apiKey").id) : undefined;
   if (found?.omittedBytes !== undefined) {
     throw new ApiFailure(404, {
       message: `response ${JSON.stringify(id)} was not stored: its body was ${found.omittedBytes} bytes, above the ${store.stored.maxResponseBytes}-byte limit per stored response`,

@@ -1,0 +1,92 @@
+import { type Composed, type ComposeOptions, upstreamDeps, upstreamOf } from "~/compose";
+import type { PgStore } from "~/db";
+import { UpstreamRouter } from "~/features/credentials";
+import { EventRecorder, PgRetentionJob } from "~/features/events";
+import { type KeyPolicy, KeyResolver, LastUsedTracker, PgKeyMirror, PgMonthlyLimit, PgRateLimiter, pgLastUsedWriter } from "~/features/keys";
+import { MAX_RESPONSE_BYTES, StoredResponses } from "~/features/responses";
+import { loadTracing } from "~/features/tracing";
+import { AppError } from "~/lib/errors";
+import { log } from "~/lib/log";
+import { isLoopback } from "~/lib/net";
+import { stopAll, type Worker } from "~/lib/worker";
+import { TokenCounter } from "~/protocols/anthropic";
+import { createApp } from "~/server";
+
+/** What `start --database-url` cannot do yet, each refused at start with what to do instead. */
+export function refuseOnPostgres(options: ComposeOptions & { replicateTo?: string; dbPath?: string }): void {
+  const refuse = (flag: string, why: string) => {
+    throw new AppError(
+      `${flag} does not work with --database-url yet: ${why}`,
+      `start without ${flag}, or without --database-url (the SQLite store); see docs/scaling.md`,
+    );
+  };
+  if (options.replicateTo)
+    refuse("--replicate-to", "Litestream replicates a SQLite file; PostgreSQL is replicated by its own means (streaming replicas, pg_dump)");
+  if (options.dbPath) refuse("--db-path", "the store is the PostgreSQL database the URL names");
+  if (options.pool?.length) refuse("--pool", "credentials are kept in the SQLite store only");
+  if (options.metrics || options.metricsListen) refuse("--metrics", "the metrics read the SQLite store");
+}
+
+/**
+ * The app over a PostgreSQL store that several gateways share: the same createApp, protocols,
+ * upstream and middleware order as compose(), with each stateful part on its shared form: keys
+ * from a mirror kept current by LISTEN/NOTIFY, quota and budget holds in the database, events
+ * and stored responses written in batches. Opens the key mirror (one read) before returning.
+ */
+export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & { otlpEndpoint?: string }): Promise<Composed> {
+  const tracing = options.otlpEndpoint ? await loadTracing(options.otlpEndpoint, "0.1.0") : undefined;
+  if (options.otlpEndpoint) log.info(`tracing: OTLP/HTTP to ${options.otlpEndpoint}`);
+  const { defaultUpstream, quota } = upstreamOf(options);
+  const mirror = new PgKeyMirror(pg);
+  await mirror.open();
+  const policy: KeyPolicy = { authDisabled: options.noAuth, loopbackListener: isLoopback(options.host) };
+  const resolver = new KeyResolver(mirror, policy);
+  const premium = new PgMonthlyLimit(pg.db, "premiumRequests");
+  const budget = new PgMonthlyLimit(pg.db, "costNanoAiu");
+  const storedResponses = new StoredResponses(pg, {
+    retentionDays: options.responsesRetentionDays,
+    maxResponseBytes: Math.min(options.bodyLimitBytes, MAX_RESPONSE_BYTES),
+  });
+  const recorder = new EventRecorder(pg, {
+    onCommitted: (events) => budget.committed(events),
+    // An answer leaves once its stored response is written too: any gateway can continue it at once.
+    alsoSettle: () => storedResponses.settled(),
+  });
+  const lastUsed = new LastUsedTracker(pgLastUsedWriter(pg.db));
+  const tokens = new TokenCounter();
+  const windows = () => {
+    const seen = defaultUpstream.windows;
+    return seen ? [{ seat: "default", windows: seen }] : [];
+  };
+  log.info("keys: read from PostgreSQL, kept current by LISTEN/NOTIFY (and every second)");
+  const app = createApp({
+    tokens,
+    recorder,
+    keys: { policy, resolver, limiter: new PgRateLimiter(pg.db), lastUsed, premium, budget },
+    reserveWindowPercent: options.reserveWindowPercent ?? 0,
+    windows,
+    upstream: upstreamDeps(options, defaultUpstream.current()),
+    router: new UpstreamRouter(defaultUpstream),
+    responses: { stored: storedResponses, storing: !options.noStoreResponses },
+    quota,
+    tracing,
+    now: options.now,
+  });
+  // Old rows purged by one gateway at a time (an advisory lock), whichever holds it.
+  const retention = new PgRetentionJob(pg, {
+    eventsDays: options.eventsRetentionDays,
+    responsesDays: options.responsesRetentionDays,
+    auditDays: options.auditRetentionDays ?? 365,
+  });
+  const workers: Worker[] = [...(tracing ? [tracing] : []), recorder, storedResponses, lastUsed, retention, mirror, tokens, defaultUpstream];
+  return {
+    app,
+    workers,
+    policy,
+    resolver,
+    start: () => {
+      for (const worker of workers) worker.start();
+    },
+    close: () => stopAll(workers, () => pg.close()),
+  };
+}
