@@ -4,7 +4,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openPgStore, openStore, type PgStore, type Store } from "~/db";
+import { openStore, type PgStore, type Store } from "~/db";
+import { openPgStore } from "~/db/postgres";
 import { EventRecorder } from "~/features/events/recorder";
 import { startFakeUpstream } from "../tests/fake-upstream";
 import { sampleEvent } from "../tests/fixtures/sample-event";

@@ -1,8 +1,10 @@
 import { type Composed, type ComposeOptions, upstreamDeps, upstreamOf } from "~/compose";
 import type { PgStore } from "~/db";
 import { UpstreamRouter } from "~/features/credentials";
-import { EventRecorder, PgRetentionJob } from "~/features/events";
-import { type KeyPolicy, KeyResolver, LastUsedTracker, PgKeyMirror, PgMonthlyLimit, PgRateLimiter, pgLastUsedWriter } from "~/features/keys";
+import { EventRecorder } from "~/features/events";
+import { PgRetentionJob } from "~/features/events/pg-retention";
+import { type KeyPolicy, KeyResolver, LastUsedTracker } from "~/features/keys";
+import { PgKeyMirror, PgMonthlyLimit, PgRateLimiter, pgLastUsedWriter } from "~/features/keys/pg";
 import { MAX_RESPONSE_BYTES, StoredResponses } from "~/features/responses";
 import { loadTracing } from "~/features/tracing";
 import { AppError } from "~/lib/errors";

@@ -1,7 +1,6 @@
 import { dirname } from "node:path";
 import { type Composed, type ComposeOptions, composeServer, type Served, serve } from "~/compose";
-import { composeOnPostgres, refuseOnPostgres } from "~/compose-pg";
-import { type Migration, openPgStore, openStore, removeStaleBackupTemps, type Store } from "~/db";
+import { type Migration, openStore, removeStaleBackupTemps, type Store } from "~/db";
 import { type Drain, drain } from "~/drain";
 import { findLitestream, replicaTarget } from "~/features/replication";
 import { AppError, describeError, errorMessage } from "~/lib/errors";
@@ -45,6 +44,8 @@ async function composedOnSqlite(options: StartOptions): Promise<Composed> {
 
 /** The PostgreSQL boot: what it cannot do refused first, then connect, migrate (under the advisory lock), compose. */
 export async function composedOnPostgres(url: string, options: StartOptions & { env?: Record<string, string | undefined> }): Promise<Composed> {
+  // Loaded here only: a gateway on its SQLite file never loads the Postgres driver or schema.
+  const [{ composeOnPostgres, refuseOnPostgres }, { openPgStore }] = await Promise.all([import("~/compose-pg"), import("~/db/postgres")]);
   refuseOnPostgres(options);
   const pg = await openPgStore(url);
   try {

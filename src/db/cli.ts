@@ -5,7 +5,7 @@ import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
-import { openPgStore, openStore } from ".";
+import { openStore } from ".";
 import { auditStoreAction } from "./audit";
 import { backupDatabase, manualBackupName } from "./backup";
 import { assertMigratable, loadMigrations, loadPgMigrations } from "./migrations";
@@ -14,6 +14,7 @@ import { connectPostgres, type PgConnection } from "./pg/connect";
 import { copyToPostgres } from "./pg/copy";
 import { applyPgMigrations } from "./pg/runner";
 import { type PgStatus, pgStatusOf, pgVerify } from "./pg/status";
+import { openPgStore } from "./postgres";
 import type { ReplicationStatus } from "./replication";
 import { type DbStatus, type MigrationStatus, statusOf, verify } from "./status";
 
@@ -200,10 +201,10 @@ const migrateTo = defineCommand({
     url: { type: "positional", description: "the PostgreSQL database: postgres://user:password@host:5432/database", required: true },
     ...dbPathArg,
   },
-  run: guarded(async ({ args }) => {
-    const path = dbPath(args["db-path"]);
+  run: guarded(async ({ args }, io) => {
+    const path = dbPath(args["db-path"], io.env);
     if (!existsSync(path)) throw new AppError(`no database at ${path}`, "pass --db-path FILE (or COPILOT_API_DB_PATH) naming the SQLite store to copy");
-    const store = openStore({ path });
+    const store = openStore({ path, env: io.env });
     try {
       // The target is migrated to this build's schema first: the two stores then have the same tables.
       const pg = await openPgStore(args.url);
@@ -211,7 +212,7 @@ const migrateTo = defineCommand({
       store.sqlite.run("BEGIN");
       try {
         const copied = await copyToPostgres(store.db, pg.db, pg.shown);
-        for (const [table, n] of copied) console.log(`${String(n).padStart(10)}  ${table}`);
+        for (const [table, n] of copied) io.print(`${String(n).padStart(10)}  ${table}`);
         log.success(`copied ${path} into ${pg.shown}; start the gateways with --database-url (or COPILOT_API_DATABASE_URL)`);
       } finally {
         store.sqlite.run("ROLLBACK");

@@ -18,9 +18,8 @@ export { removeStaleBackupTemps } from "./backup";
 export { isBusy } from "./busy";
 export { allDatabaseFiles, walFile } from "./files";
 export type { Migration } from "./migrations";
-export type { PgDatabase } from "./pg/connect";
-export { openPgStore, type PgStore } from "./pg/store";
-export * as pgTables from "./pg-schema";
+// Types only: the values are on the PostgreSQL face (./postgres.ts), loaded only on Postgres.
+export type { PgStore } from "./pg/store";
 export {
   dropLitestreamShadow,
   lastWriteMs,

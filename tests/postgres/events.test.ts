@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { openPgStore } from "~/db";
-import { EventRecorder, PgRetentionJob, type RecordedEvent } from "~/features/events";
+import { openPgStore } from "~/db/postgres";
+import { EventRecorder, type RecordedEvent } from "~/features/events";
+import { PgRetentionJob } from "~/features/events/pg-retention";
 import { cleanUpAfterFile } from "../helpers";
 import { NO_POSTGRES, pgRows, postgresBin, startPostgres } from "../postgres";
 

@@ -1,5 +1,5 @@
 import { getTableColumns } from "drizzle-orm";
-import { type PgStore, pgTables } from "~/db";
+import { type PgStore, pgTables } from "~/db/postgres";
 import { eventRow, hourTotalsOf, type RecordedEvent, SUMMED } from "./queries";
 
 const { events, usageHourly } = pgTables;

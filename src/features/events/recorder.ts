@@ -3,8 +3,10 @@ import type { EventError } from "~/db/schema";
 import { log } from "~/lib/log";
 import { MinuteCaps } from "~/lib/minute-caps";
 import type { Worker } from "~/lib/worker";
-import { writeEventsPg } from "./pg";
 import { type RecordedEvent, writeEvents } from "./queries";
+
+/** The PostgreSQL writer, loaded on a Postgres store's first batch: a gateway on SQLite never loads the driver. */
+const pgEvents = () => import("./pg");
 
 export interface RecorderOptions {
   /** Events held in memory at most; past that, new ones are dropped and counted. */
@@ -80,7 +82,7 @@ export class EventRecorder implements Worker {
     this.writer =
       "sqlite" in store
         ? new TurnWriter(store, { ...writing, write: (batch) => writeEvents(store, batch) })
-        : new AsyncTurnWriter((batch) => writeEventsPg(store, batch), writing);
+        : new AsyncTurnWriter(async (batch) => (await pgEvents()).writeEventsPg(store, batch), writing);
   }
 
   get written(): number {

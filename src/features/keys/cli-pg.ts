@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, isNull, lt, sql } from "drizzle-orm";
-import { openPgStore, type PgStore, pgTables } from "~/db";
+import { openPgStore, type PgStore, pgTables } from "~/db/postgres";
 import type { AuditAction } from "~/db/schema";
 import { cliActor } from "~/features/audit";
 import { cmd } from "~/lib/command-name";

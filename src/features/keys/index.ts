@@ -4,7 +4,6 @@ export { CreditBudget, creditBudget, type SharedBudget } from "./budget";
 export { crossSiteGuard, hostGuard } from "./guards";
 export { LastUsedTracker, noteLastUsed } from "./last-used";
 export { createKey, type KeySpec, keyForSecret, keySpecFrom } from "./manage";
-export { PgKeyMirror, PgMonthlyLimit, PgRateLimiter, pgLastUsedWriter } from "./pg";
 export { announcePolicy, type KeyPolicy } from "./policy";
 export { PremiumUsage, premiumQuota, premiumUsedThisMonth, type SharedLimit } from "./premium-quota";
 export { type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";

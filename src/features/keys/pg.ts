@@ -1,5 +1,5 @@
 import { and, eq, gt, gte, lt, sql } from "drizzle-orm";
-import { type PgDatabase, type PgStore, pgTables } from "~/db";
+import { type PgDatabase, type PgStore, pgTables } from "~/db/postgres";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { Reservation } from "~/lib/reservations";

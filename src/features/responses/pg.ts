@@ -1,5 +1,5 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { type PgDatabase, pgTables } from "~/db";
+import { type PgDatabase, pgTables } from "~/db/postgres";
 import { type EncodedResponse, type StoredResponse, storedFromRow } from "./queries";
 
 const { responses } = pgTables;

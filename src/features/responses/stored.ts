@@ -2,8 +2,10 @@ import { AsyncTurnWriter, type PgStore, type Store, TurnWriter } from "~/db";
 import { log } from "~/lib/log";
 import type { Worker } from "~/lib/worker";
 import { jsonOf } from "./codec";
-import { chainPg, deleteResponsePg, insertResponsesPg } from "./pg";
 import { deleteResponse, type EncodedResponse, encodeResponse, insertResponses, responseById, type StoredResponse, storedBytesOf, trimKey } from "./queries";
+
+/** The PostgreSQL queries, loaded on a Postgres store's first use: a gateway on SQLite never loads the driver. */
+const pgResponses = () => import("./pg");
 
 export interface StoredResponsesOptions {
   /** Responses per transaction. */
@@ -76,7 +78,7 @@ export class StoredResponses implements Worker {
     this.writer =
       "sqlite" in store
         ? new TurnWriter(store, { ...writing, write: (batch) => this.write(store, batch) })
-        : new AsyncTurnWriter((batch) => insertResponsesPg(store.db, this.encoded(batch)), writing);
+        : new AsyncTurnWriter(async (batch) => (await pgResponses()).insertResponsesPg(store.db, this.encoded(batch)), writing);
   }
 
   /**
@@ -87,10 +89,12 @@ export class StoredResponses implements Worker {
   lookup(id: string, budgetBytes = Number.POSITIVE_INFINITY): ChainSource | Promise<ChainSource> {
     const store = this.store;
     if ("sqlite" in store) return this;
-    return chainPg(store.db, id, budgetBytes).then((links) => {
-      const read = new Map(links.map((link) => [link.id, link]));
-      return { find: (linkId, keyId) => this.visible(this.pending.get(linkId) ?? read.get(linkId), keyId) };
-    });
+    return pgResponses()
+      .then(({ chainPg }) => chainPg(store.db, id, budgetBytes))
+      .then((links) => {
+        const read = new Map(links.map((link) => [link.id, link]));
+        return { find: (linkId, keyId) => this.visible(this.pending.get(linkId) ?? read.get(linkId), keyId) };
+      });
   }
 
   /** Settles once what was saved by now is written (PostgreSQL: another gateway can then continue it). */
@@ -183,7 +187,7 @@ export class StoredResponses implements Worker {
       return true;
     }
     const store = this.store;
-    return "sqlite" in store ? deleteResponse(store, id, keyId) : deleteResponsePg(store.db, id, keyId);
+    return "sqlite" in store ? deleteResponse(store, id, keyId) : pgResponses().then(({ deleteResponsePg }) => deleteResponsePg(store.db, id, keyId));
   }
 
   /** How many responses wait for their write. */
