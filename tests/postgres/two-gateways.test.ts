@@ -76,22 +76,26 @@ describe.skipIf(!bin)("two gateways on one PostgreSQL", () => {
     // 7.8M nano-AIU per chat answer from the fake: room for 25 of them, and a 26th started under the limit.
     // What one answer of the fake's "slow" model (300 ms, so many are in flight at once) costs, read from a
     // key without a budget; asked of both gateways, so each has seen the model's cost (its holds' estimate).
+    // Both gateways hold a new key before it is used (GET /v1/models spends nothing): the NOTIFY may still be on its way.
+    const seenByBoth = async (secret: string) => {
+      for (const gateway of [a, b]) {
+        let status = 401;
+        for (let i = 0; i < 60 && status === 401; i++) {
+          status = (await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } })).status;
+          if (status === 401) await Bun.sleep(50);
+        }
+        expect(status).toBe(200);
+      }
+    };
     const probe = await createKeyByCli(env);
+    await seenByBoth(probe.secret);
     for (const gateway of [a, b]) expect((await chatWithKey(gateway.url, probe.secret, "slow")).status).toBe(200);
     const [probed] = await pgRows<{ cost: string }>(url, `SELECT sum(cost_nano_aiu) / 2 AS cost FROM usage_hourly WHERE key_id = '${probe.id}'`);
     const perRequest = Number(probed?.cost);
     // Room for 12 answers, and a 13th started under the limit.
     const budget = perRequest * 12 + perRequest / 2;
     const key = await createKeyByCli(env, "--budget", `${budget / 1e9}credits`);
-    // Both gateways hold the new key before the load starts (GET /v1/models spends nothing).
-    for (const gateway of [a, b]) {
-      let status = 401;
-      for (let i = 0; i < 60 && status === 401; i++) {
-        status = (await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${key.secret}` } })).status;
-        if (status === 401) await Bun.sleep(50);
-      }
-      expect(status).toBe(200);
-    }
+    await seenByBoth(key.secret);
     let answered = 0;
     let attempts = 0;
     const worker = async (gateway: ProcessServer) => {
