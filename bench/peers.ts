@@ -14,7 +14,8 @@ import { checkoutAt, run, throughput } from "./gateway";
 
 const ROOT = join(import.meta.dir, "..");
 const PEER = { name: "copilot-api", version: "0.7.0", label: "ericc-ch 0.7.0" };
-const REPS = 3;
+/** Reps by default; `--reps N` asks for more (the cells are medians: more reps, steadier numbers). */
+const DEFAULT_REPS = 3;
 const CONCURRENCY = [1, 16, 64];
 /** Deltas per streamed answer: enough that per-chunk work shows. */
 const STREAM_DELTAS = 40;
@@ -197,6 +198,8 @@ const note = (samples: Samples, key: string, value: number) => samples.set(key, 
 
 /** One rep of every row against one target. */
 async function measure(target: Target, fake: FakeUpstream, samples: Samples): Promise<void> {
+  // The fake spends Copilot's session and weekly windows as Copilot does; a long run would use them up and turn into 429s.
+  for (const window of Object.values(fake.windows)) window.remaining = 100;
   for (const row of ROWS) {
     fake.textDeltas = row.stream ? STREAM_DELTAS : 3;
     const send = target.request(row);
@@ -210,11 +213,11 @@ const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const spread = (xs: number[]) => `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
 const lead = (ours: number[], theirs: number[]) => (median(ours) / median(theirs)).toFixed(2);
 
-function report(samples: Samples, names: { fake: string; ours: string; peer: string; others: string[] }): string {
+function report(samples: Samples, reps: number, names: { fake: string; ours: string; peer: string; others: string[] }): string {
   const get = (name: string, key: string) => samples.get(`${name}|${key}`) ?? [];
   const cells = (values: string[]) => values.map((value) => ` ${value} |`).join("");
   const lines = [
-    `### Throughput (requests/s; median of ${REPS} reps, min–max)\n`,
+    `### Throughput (requests/s; median of ${reps} reps, min–max)\n`,
     `| row | c | fake directly | copilot-api |${cells(names.others)} ${PEER.label} | copilot-api ÷ ${PEER.label} |${cells(names.others.map((other) => `copilot-api ÷ ${other}`))} copilot-api ÷ fake |`,
     `| --- | ---: | ---: | ---: |${" ---: |".repeat(2 * names.others.length)} ---: | ---: | ---: |`,
   ];
@@ -229,7 +232,7 @@ function report(samples: Samples, names: { fake: string; ours: string; peer: str
     }
   }
   lines.push(
-    `\n### Boot and memory (median of ${REPS}, min–max; lead = other ÷ copilot-api, above 1 is ahead)\n`,
+    `\n### Boot and memory (median of ${reps}, min–max; lead = other ÷ copilot-api, above 1 is ahead)\n`,
     `| | copilot-api |${cells(names.others)} ${PEER.label} | lead over ${PEER.label} |${cells(names.others.map((other) => `lead over ${other}`))}`,
     `| --- | ---: |${" ---: |".repeat(2 * names.others.length)} ---: | ---: |`,
   );
@@ -247,7 +250,7 @@ function report(samples: Samples, names: { fake: string; ours: string; peer: str
   return lines.join("\n");
 }
 
-export async function benchPeers(against: string[] = []): Promise<string> {
+export async function benchPeers(against: string[] = [], reps = DEFAULT_REPS): Promise<string> {
   const pkg = peerPackage();
   const checkouts = against.map((ref) => ({ ref, ...checkoutAt(ref) }));
   const fake = startFakeUpstream();
@@ -255,7 +258,7 @@ export async function benchPeers(against: string[] = []): Promise<string> {
   const direct = await fakeDirect(fake);
   const started = performance.now();
   try {
-    for (let rep = 0; rep < REPS; rep++) {
+    for (let rep = 0; rep < reps; rep++) {
       // Alternate who goes first, so neither always meets a warmer machine.
       const others = checkouts.map(
         ({ ref, dir }) =>
@@ -279,13 +282,13 @@ export async function benchPeers(against: string[] = []): Promise<string> {
           await target.stop();
         }
       }
-      console.error(`rep ${rep + 1}/${REPS} done after ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      console.error(`rep ${rep + 1}/${reps} done after ${((performance.now() - started) / 1000).toFixed(0)} s`);
     }
   } finally {
     fake.stop();
     for (const checkout of checkouts) checkout.remove();
   }
-  return report(samples, { fake: direct.name, ours: "copilot-api", peer: PEER.label, others: against.map((ref) => `copilot-api ${ref}`) });
+  return report(samples, reps, { fake: direct.name, ours: "copilot-api", peer: PEER.label, others: against.map((ref) => `copilot-api ${ref}`) });
 }
 
 if (import.meta.main) {
@@ -293,6 +296,6 @@ if (import.meta.main) {
   console.log(
     `copilot-api beside its peers — ${new Date().toISOString().slice(0, 10)}, Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores (${cpu}); ${STREAM_DELTAS} deltas per stream; gateways run on Bun\n`,
   );
-  const { values } = parseArgs({ args: Bun.argv.slice(2), options: { against: { type: "string", multiple: true } } });
-  console.log(await benchPeers(values.against ?? []));
+  const { values } = parseArgs({ args: Bun.argv.slice(2), options: { against: { type: "string", multiple: true }, reps: { type: "string" } } });
+  console.log(await benchPeers(values.against ?? [], Number(values.reps ?? DEFAULT_REPS)));
 }
