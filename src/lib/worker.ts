@@ -29,3 +29,39 @@ export async function stopAll(workers: readonly Worker[], ...last: (() => void)[
   for (const later of errors.slice(1)) log.error(`while stopping, after the first failure: ${errorMessage(later)}`);
   if (errors.length > 0) throw errors[0];
 }
+
+/**
+ * The life of a job that runs one pass now and then (retention): the first a second after
+ * start(), then every `everyMs`; once() runs one now, or joins the one in progress; stop()
+ * ends both timers (the first one too, so a server stopped within its first second runs no
+ * pass over a closed store) and waits for a pass in progress.
+ */
+export class PeriodicPasses<T> {
+  private first?: ReturnType<typeof setTimeout>;
+  private timer?: ReturnType<typeof setInterval>;
+  private running?: Promise<T>;
+
+  constructor(
+    private readonly pass: (now: number) => Promise<T>,
+    private readonly options: { everyMs: number; failed: (error: unknown) => void },
+  ) {}
+
+  start(): void {
+    const run = () => void this.once().catch(this.options.failed);
+    this.first = setTimeout(run, 1000);
+    this.first.unref?.();
+    this.timer = setInterval(run, this.options.everyMs);
+    this.timer.unref?.();
+  }
+
+  once(now = Date.now()): Promise<T> {
+    this.running ??= this.pass(now).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.first);
+    clearInterval(this.timer);
+    await this.running;
+  }
+}

@@ -8,6 +8,7 @@ import { EventRecorder } from "~/features/events/recorder";
 import { RetentionJob } from "~/features/events/retention";
 import { percentile, usageReport } from "~/features/usage/read-model";
 import { cleanUpAfterFile, tempDir } from "../helpers";
+import { captureLog } from "../log-capture";
 
 cleanUpAfterFile();
 
@@ -389,6 +390,23 @@ describe("retention", () => {
     expect(hours.every((h) => h >= cutoff - (cutoff % HOUR_MS))).toBe(true);
     expect(hours).toHaveLength(2);
     s.close();
+  });
+
+  test("stopped within its first second, no pass runs later over the closed store", async () => {
+    const s = store();
+    writeEvents(s, [event(0)]);
+    const job = new RetentionJob(s, { days: 90 });
+    const logged = captureLog();
+    try {
+      job.start();
+      await job.stop();
+      s.close();
+      // Past the first pass's time (1 s after start): it was cleared with the rest.
+      await Bun.sleep(1300);
+      expect(logged.text()).not.toContain("retention");
+    } finally {
+      logged.release();
+    }
   });
 
   test("0 days keeps everything", async () => {

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { PgStore } from "~/db";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
-import type { Worker } from "~/lib/worker";
+import { PeriodicPasses, type Worker } from "~/lib/worker";
 import { HOUR_MS, hourOf } from "./queries";
 
 const DAY_MS = 86_400_000;
@@ -38,10 +38,9 @@ interface Purge {
  * quota holds of gateways that died (past their expiry).
  */
 export class PgRetentionJob implements Worker {
-  private timer?: ReturnType<typeof setInterval>;
-  private running?: Promise<number>;
   private stopped = false;
   private readonly purges: Purge[];
+  private readonly passes: PeriodicPasses<number>;
 
   constructor(
     private readonly pg: PgStore,
@@ -53,25 +52,24 @@ export class PgRetentionJob implements Worker {
       { what: "stored responses", table: "responses", column: "created_at", days: options.responsesDays },
       { what: "audit entries", table: "audit_log", column: "ts", days: options.auditDays },
     ].filter((purge) => purge.days > 0);
+    this.passes = new PeriodicPasses((now) => this.pass(now), {
+      everyMs: options.everyMs ?? HOUR_MS,
+      failed: (error) => log.warn(`retention failed: ${errorMessage(error)}`),
+    });
   }
 
   start(): void {
-    const run = () => void this.purge().catch((error) => log.warn(`retention failed: ${errorMessage(error)}`));
-    setTimeout(run, 1000).unref?.();
-    this.timer = setInterval(run, this.options.everyMs ?? HOUR_MS);
-    this.timer.unref?.();
+    this.passes.start();
   }
 
   /** One pass; returns how many rows it deleted (0 when another gateway holds the lock). */
   purge(now = Date.now()): Promise<number> {
-    this.running ??= this.pass(now).finally(() => (this.running = undefined));
-    return this.running;
+    return this.passes.once(now);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+    await this.passes.stop();
   }
 
   private async pass(now: number): Promise<number> {

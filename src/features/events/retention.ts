@@ -1,7 +1,7 @@
 import { isBusy, type Store } from "~/db";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
-import type { Worker } from "~/lib/worker";
+import { PeriodicPasses, type Worker } from "~/lib/worker";
 import { deleteOldEvents, deleteOldHours } from "./queries";
 
 const DAY_MS = 86_400_000;
@@ -39,10 +39,8 @@ export interface RetentionOptions {
  * purging millions of rows never stalls requests.
  */
 export class RetentionJob implements Worker {
-  private timer?: ReturnType<typeof setInterval>;
-  private running?: Promise<number>;
   private stopped = false;
-
+  private readonly passes: PeriodicPasses<number>;
   private readonly target: RetentionTarget;
 
   constructor(
@@ -50,26 +48,24 @@ export class RetentionJob implements Worker {
     private readonly options: RetentionOptions,
   ) {
     this.target = options.target ?? EVENTS;
+    this.passes = new PeriodicPasses((now) => this.purgePass(now), {
+      everyMs: options.everyMs ?? 3_600_000,
+      failed: (error) => log.warn(`retention of ${this.target.what} failed: ${errorMessage(error)}`),
+    });
   }
 
   start(): void {
-    if (this.options.days <= 0) return;
-    const run = () => void this.purge().catch((error) => log.warn(`retention of ${this.target.what} failed: ${errorMessage(error)}`));
-    setTimeout(run, 1000).unref?.();
-    this.timer = setInterval(run, this.options.everyMs ?? 3_600_000);
-    this.timer.unref?.();
+    if (this.options.days > 0) this.passes.start();
   }
 
   /** One pass; returns how many rows it deleted. */
   purge(now = Date.now()): Promise<number> {
-    this.running ??= this.purgePass(now).finally(() => (this.running = undefined));
-    return this.running;
+    return this.passes.once(now);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+    await this.passes.stop();
   }
 
   private async purgePass(now: number): Promise<number> {
