@@ -121,18 +121,35 @@ const resolveValue = async <T>(value: T | (() => T | Promise<T>) | Promise<T>): 
   typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
 
 /** What only a real process does: start owns it (signals, exit), citty's runMain prints help and version. */
-const processOnlyArgs = (args: string[]) => args[0] === "start" || args.some((arg) => ["--help", "-h", "--version", "-v"].includes(arg));
+const helpOrVersion = (args: string[]) => args.some((arg) => ["--help", "-h", "--version", "-v"].includes(arg));
 
 /**
  * `copilot-api ARGS` with ENV, as the binary runs it (the strict flag check, then
  * src/commands.ts's command tree) but in this process: stdout is what the command
  * printed, stderr its log lines, code the exit code it chose. A child process
- * runs it instead where only one can: start, --help/--version, another working
+ * runs it instead where only one can: start (but for a refusal by its own flag
+ * checks, which come before anything opens), --help/--version, another working
  * folder, env only a process reads (the client identity), and citty's own usage
  * errors (rerun there so their text is the binary's; nothing ran yet).
  */
 export async function cli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<CliResult> {
-  if (cwd !== ROOT || processOnlyArgs(args) || needsProcess(env)) return cliProcess(args, env, cwd);
+  if (cwd !== ROOT || helpOrVersion(args) || needsProcess(env)) return cliProcess(args, env, cwd);
+  if (args[0] === "start") {
+    // start's run() reads its options first (src/start-args.ts): only a refusal there stays in this process.
+    const { rest } = await leafCommand(args);
+    const checked = await inProcess(args, env, (io) => guarded(() => startOptionsFrom(rest, env))({ data: io }));
+    return checked && checked.code !== 0 ? checked : cliProcess(args, env, cwd);
+  }
+  return (await inProcess(args, env, async (io) => runCommand(...(await leafArgs(args, io))))) ?? cliProcess(args, env, cwd);
+}
+
+async function leafArgs(args: string[], io: CliIo): Promise<Parameters<typeof runCommand>> {
+  const { command, rest } = await leafCommand(args);
+  return [command, { rawArgs: rest, data: io }];
+}
+
+/** The strict flag check, then RUN, with the binary's io; undefined on an error the binary alone words (citty's usage errors). */
+async function inProcess(args: string[], env: Record<string, string>, run: (io: CliIo) => Promise<unknown>): Promise<CliResult | undefined> {
   let stdout = "";
   const io: CliIo = {
     env,
@@ -147,16 +164,14 @@ export async function cli(args: string[], env: Record<string, string>, cwd = ROO
   const { result, text } = await captureLogWithin(async () => {
     try {
       await guarded(() => checkFlags(main, args))({ data: io });
-      const { command, rest } = await leafCommand(args);
-      await runCommand(command, { rawArgs: rest, data: io });
+      await run(io);
       return 0;
     } catch (error) {
       if (error instanceof CliExit) return error.code;
       return undefined;
     }
   });
-  if (result === undefined) return cliProcess(args, env, cwd);
-  return { code: result, stdout, stderr: text };
+  return result === undefined ? undefined : { code: result, stdout, stderr: text };
 }
 
 export interface Fixture {

@@ -1,8 +1,9 @@
 /**
  * A real PostgreSQL server for the tests that need one: initdb + pg_ctl into a
  * fresh folder, listening on 127.0.0.1 on a free port (its unix socket in the
- * same folder), stopped and removed after the test file. Each test asks for its
- * own database (`freshDatabase()`), so tests never see each other's tables.
+ * same folder), one per test process (see startPostgres), stopped and removed when it
+ * exits. Each test asks for its own database (`freshDatabase()`), so tests never see
+ * each other's tables.
  *
  * Binaries: initdb/pg_ctl on PATH, else Debian's /usr/lib/postgresql/<version>/bin
  * (package `postgresql`, which .ci/run installs). Postgres refuses to run as
@@ -58,17 +59,46 @@ function run(cmd: string[], what: string): void {
   if (result.exitCode !== 0) throw new Error(`${what} failed (exit ${result.exitCode}):\n${result.stdout}${result.stderr}`);
 }
 
-/** Starts a server for this test file; it is stopped and its folder removed after the file's last test. */
+/**
+ * One server per test process, started by the first file that asks: initdb + pg_ctl cost
+ * more than most Postgres test files themselves, and with --no-isolate one worker runs
+ * many files. Each file's databases are dropped after its last test (WITH (FORCE): a
+ * pool the file left open must not hold them, nor count against max_connections for the
+ * next file); the server is stopped when the process is gone (bun test's workers run no
+ * exit handlers, so a detached watcher does it).
+ */
+let shared: LaunchedPostgres | undefined;
+
 export function startPostgres(bin: string): TestPostgres {
-  const server = launchPostgres(bin);
-  afterAll(server.stop);
-  return server;
+  if (!shared) {
+    const server = launchPostgres(bin);
+    shared = server;
+    server.stopAfter(process.pid);
+  }
+  const server = shared;
+  const mine: string[] = [];
+  afterAll(() => server.dropDatabases(mine));
+  return {
+    async freshDatabase() {
+      const url = await server.freshDatabase();
+      mine.push(new URL(url).pathname.slice(1));
+      return url;
+    },
+  };
 }
 
-/** Starts a server (the benchmarks' too); stop() stops it and removes its folder. */
-export function launchPostgres(bin: string): TestPostgres & { stop(): void } {
+interface LaunchedPostgres extends TestPostgres {
+  /** Stops the server and removes its folder. */
+  stop(): void;
+  /** Does what stop() does once process `pid` has ended, however it ends. */
+  stopAfter(pid: number): void;
+  dropDatabases(names: string[]): Promise<void>;
+}
+
+/** Starts a server (the benchmarks' too). */
+export function launchPostgres(bin: string): LaunchedPostgres {
   const { prefix, uid, gid } = runAs();
-  // Not tempDir(): the folder must outlive the server, which afterAll below stops first.
+  // Not tempDir(): the folder must outlive the server, which is stopped only at process exit.
   const dir = mkdtempSync(join(tmpdir(), "copilot-api-pg-"));
   if (uid !== undefined && gid !== undefined) chownSync(dir, uid, gid);
   const data = join(dir, "data");
@@ -78,20 +108,33 @@ export function launchPostgres(bin: string): TestPostgres & { stop(): void } {
   run([...prefix, join(bin, "pg_ctl"), "start", "-D", data, "-l", join(dir, "server.log"), "-o", options, "-w", "-t", "60"], "pg_ctl start");
   const base = `postgres://postgres@127.0.0.1:${port}`;
   let n = 0;
+  const asAdmin = async (statement: string) => {
+    const admin = postgres(`${base}/postgres`, { max: 1, onnotice: () => {} });
+    try {
+      await admin.unsafe(statement);
+    } finally {
+      await admin.end();
+    }
+  };
+  const stopCommand = [...prefix, join(bin, "pg_ctl"), "stop", "-D", data, "-m", "immediate", "-w"];
   return {
     stop: () => {
-      Bun.spawnSync([...prefix, join(bin, "pg_ctl"), "stop", "-D", data, "-m", "immediate", "-w"], { stdin: "ignore" });
+      Bun.spawnSync(stopCommand, { stdin: "ignore" });
       rmSync(dir, { recursive: true, force: true });
+    },
+    stopAfter(pid) {
+      // setsid: neither the test run's Ctrl-C nor its process group's end takes the watcher with it.
+      const script = 'tail --pid="$1" -f /dev/null; dir="$2"; shift 2; "$@" >/dev/null 2>&1; rm -rf "$dir"';
+      const watcher = Bun.spawn(["setsid", "sh", "-c", script, "sh", String(pid), dir, ...stopCommand], { stdio: ["ignore", "ignore", "ignore"] });
+      watcher.unref();
     },
     async freshDatabase() {
       const name = `t${process.pid}_${++n}`;
-      const admin = postgres(`${base}/postgres`, { max: 1, onnotice: () => {} });
-      try {
-        await admin.unsafe(`CREATE DATABASE ${name}`);
-      } finally {
-        await admin.end();
-      }
+      await asAdmin(`CREATE DATABASE ${name}`);
       return `${base}/${name}`;
+    },
+    async dropDatabases(names) {
+      for (const name of names) await asAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
-import { openStore } from "~/db";
+import { openStore, readReplicationStatus } from "~/db";
 import type { DbStatus } from "~/db/status";
 import { findLitestream } from "~/features/replication";
 import { type FakeUpstream, startFakeUpstream } from "../fake-upstream";
@@ -45,19 +45,25 @@ async function status(env: Record<string, string>): Promise<DbStatus> {
   return JSON.parse(result.stdout) as DbStatus;
 }
 
+/** What the server last wrote of Litestream's state: read in-process, as `db status` reads it, without a CLI child per poll. */
+const replicationOf = (env: Record<string, string>) => readReplicationStatus(dbFileOf(env.HOME!));
+
 /**
- * Waits until `db status` says Litestream has synced after `since` (ms): pass the time of the
- * write to wait for (a key's createdAt), not the time the CLI that wrote it returned, which a
- * sync of that very write may already precede on a busy machine.
+ * Waits until Litestream has synced after `since` (ms), then returns what `db status` says: pass
+ * the time of the write to wait for (a key's createdAt), not the time the CLI that wrote it
+ * returned, which a sync of that very write may already precede on a busy machine.
  */
 async function syncedAfter(env: Record<string, string>, since: number): Promise<DbStatus> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const s = await status(env);
-    if (s.replication?.lastSyncAt && Date.parse(s.replication.lastSyncAt) > since) return s;
-    if (Date.now() > deadline) throw new Error(`no sync after ${new Date(since).toISOString()}: ${JSON.stringify(s.replication)}`);
+    const r = replicationOf(env);
+    if (r?.lastSyncAt && Date.parse(r.lastSyncAt) > since) break;
+    if (Date.now() > deadline) throw new Error(`no sync after ${new Date(since).toISOString()}: ${JSON.stringify(r)}`);
     await Bun.sleep(100);
   }
+  const s = await status(env);
+  expect(Date.parse(s.replication!.lastSyncAt!)).toBeGreaterThan(since);
+  return s;
 }
 
 async function restore(env: Record<string, string>, from: string, to: string, ...extra: string[]) {
@@ -209,11 +215,12 @@ describe("replicating under load", () => {
       const first = await syncedAfter(env, 0);
       process.kill(first.replication!.pid!, "SIGKILL");
       const deadline = Date.now() + 20_000;
-      let now = await status(env);
-      while (!(now.replication?.restarts === 1 && now.replication.running && now.replication.pid !== first.replication!.pid) && Date.now() < deadline) {
-        await Bun.sleep(100);
-        now = await status(env);
-      }
+      const restarted = () => {
+        const r = replicationOf(env);
+        return r?.restarts === 1 && r.running && r.pid !== first.replication!.pid;
+      };
+      while (!restarted() && Date.now() < deadline) await Bun.sleep(100);
+      const now = await status(env);
       expect(now.replication).toMatchObject({ restarts: 1, running: true, live: true });
       // Why it restarted is in the log; the state file's lastError may already be the new Litestream's first warning.
       expect(server.log()).toMatch(/replication: litestream exited with code \S+.*; restarting it in/);
