@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CommandDef, type ParsedArgs, parseArgs, runCommand } from "citty";
@@ -463,3 +463,28 @@ export const rows = <T>(file: string, sql: string): T[] => {
     db.close();
   }
 };
+
+/**
+ * Runs fn holding the checkout's dist/ (a lock folder beside it): the build and package tests
+ * each rebuild it (`bun run build` empties dist/chunks first), and under --parallel two of them
+ * could otherwise rebuild it under each other's running bundle or half-way through `npm pack`.
+ */
+export async function holdingDist<T>(fn: () => Promise<T> | T): Promise<T> {
+  const lock = join(ROOT, ".dist-lock");
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // A lock older than any build and test that held it: its holder was killed.
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 300_000) rmSync(lock, { recursive: true, force: true });
+      await Bun.sleep(100);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}

@@ -8,7 +8,7 @@ import { delimiter, join } from "node:path";
 import { main } from "~/commands";
 import { loadMigrations } from "~/db/migrations";
 import type { DbStatus } from "~/db/status";
-import { cleanUpAfterFile, dbFileOf, isolatedEnv, ROOT, startProcess, tempDir } from "../helpers";
+import { cleanUpAfterFile, dbFileOf, holdingDist, isolatedEnv, ROOT, startProcess, tempDir } from "../helpers";
 
 cleanUpAfterFile();
 
@@ -49,7 +49,7 @@ beforeAll(async () => {
 
   const packed = tempDir("copilot-api-pack-");
   // npm pack runs the prepack script (`bun run build`): this step is the maintainer's, on a machine with Bun.
-  const pack = await run(["npm", "pack", "--json", "--pack-destination", packed], { ...process.env } as Record<string, string>, ROOT);
+  const pack = await holdingDist(() => run(["npm", "pack", "--json", "--pack-destination", packed], { ...process.env } as Record<string, string>, ROOT));
   expect(pack.code).toBe(0);
   // The prepack build prints its own lines before npm's JSON.
   const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf("[\n"))) as { filename: string; files: { path: string }[] }[];
