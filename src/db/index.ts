@@ -1,3 +1,4 @@
+// The store's public face: the SQLite Store (opened, migrated, then closed once) and what features may use of src/db.
 import type { Database } from "bun:sqlite";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { AppError } from "~/lib/errors";
