@@ -136,8 +136,7 @@ export const usageHourly = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.hour, t.keyId, t.model, t.credentialId] }),
-    index("usage_hourly_key_premium_idx").on(t.keyId, t.hour, t.premiumRequests),
-    index("usage_hourly_key_cost_idx").on(t.keyId, t.hour, t.costNanoAiu),
+    index("usage_hourly_key_hour_idx").on(t.keyId, t.hour),
   ],
 );
 
