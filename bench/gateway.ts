@@ -1,6 +1,5 @@
-// What the latency benchmarks share: copilot-api started as a real child process (key
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 // checks and event recording on) against a fake Copilot, and requests timed one by one.
-import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FakeUpstream } from "../tests/fake-upstream";
@@ -41,6 +40,12 @@ export async function timeRequests(send: () => Promise<Response>, count = 2000):
     samples.push((Bun.nanoseconds() - start) / 1e6);
   }
   return samples;
+}
+
+/** CPU time (user + system) a process has used, in µs: steadier than throughput on a shared machine. */
+export function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime and stime, in clock ticks of 1/100 s
 }
 
 export interface BenchGateway {

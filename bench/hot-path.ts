@@ -3,10 +3,10 @@
 // or a `git archive` copy with node_modules linked) on one fake Copilot, interleaved reps,
 // medians. Fewer rows and shorter than bench:peers, for measuring one change at a time.
 // COPILOT_API_BENCH_PROFILE=<folder> runs this checkout's server under `bun --cpu-prof`.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type FakeUpstream, startFakeUpstream } from "../tests/fake-upstream";
-import { type BenchGateway, checkoutAt, startGateway, throughput } from "./gateway";
+import { type BenchGateway, checkoutAt, cpuMicros, startGateway, throughput } from "./gateway";
 
 const ROOT = join(import.meta.dir, "..");
 const REPS = Number(process.env.COPILOT_API_BENCH_REPS ?? 3);
@@ -36,12 +36,6 @@ function request(gateway: BenchGateway, row: Row): () => Promise<Response> {
   const headers: Record<string, string> = { "content-type": "application/json", authorization: `Bearer ${gateway.secret}` };
   if (row.messages) headers["anthropic-version"] = "2023-06-01";
   return () => fetch(`${gateway.url}${path}`, { method: "POST", body, headers });
-}
-
-/** CPU time (user + system) a process has used, in µs: steadier than throughput on a shared machine. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime and stime, in clock ticks of 1/100 s
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -10,7 +10,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type FakeUpstream, startFakeUpstream } from "../tests/fake-upstream";
-import { checkoutAt, run, throughput } from "./gateway";
+import { checkoutAt, cpuMicros, run, throughput } from "./gateway";
 
 const ROOT = join(import.meta.dir, "..");
 const PEER = { name: "copilot-api", version: "0.7.0", label: "ericc-ch 0.7.0" };
@@ -204,7 +204,11 @@ async function measure(target: Target, fake: FakeUpstream, samples: Samples): Pr
     fake.textDeltas = row.stream ? STREAM_DELTAS : 3;
     const send = target.request(row);
     await throughput(send, 8, 40); // warm-up
-    for (const c of CONCURRENCY) note(samples, `${target.name}|${row.name}|${c}`, await throughput(send, c, REQUESTS[c]!));
+    for (const c of CONCURRENCY) {
+      const cpuBefore = target.pid ? cpuMicros(target.pid) : 0;
+      note(samples, `${target.name}|${row.name}|${c}`, await throughput(send, c, REQUESTS[c]!));
+      if (target.pid) note(samples, `${target.name}|${row.name}|${c}|cpu`, (cpuMicros(target.pid) - cpuBefore) / REQUESTS[c]!);
+    }
   }
 }
 
@@ -229,6 +233,20 @@ function report(samples: Samples, reps: number, names: { fake: string; ours: str
       lines.push(
         `| ${row.name} | ${c} | ${spread(fake)} | ${spread(ours)} |${cells(others.map(spread))} ${spread(peer)} | ${lead(ours, peer)} |${cells(others.map((other) => lead(ours, other)))} ${lead(ours, fake)} |`,
       );
+    }
+  }
+  // CPU per request moves less than throughput when other work shares the 2 cores.
+  lines.push(
+    `\n### The gateway's CPU per request (µs, user + system from /proc; median of ${reps} reps, min–max; lead = other ÷ copilot-api)\n`,
+    `| row | c | copilot-api |${cells(names.others)} ${PEER.label} | lead over ${PEER.label} |${cells(names.others.map((other) => `lead over ${other}`))}`,
+    `| --- | ---: | ---: |${" ---: |".repeat(2 * names.others.length)} ---: | ---: |`,
+  );
+  for (const row of ROWS) {
+    for (const c of CONCURRENCY) {
+      const key = `${row.name}|${c}|cpu`;
+      const [ours, peer] = [get(names.ours, key), get(names.peer, key)];
+      const others = names.others.map((other) => get(other, key));
+      lines.push(`| ${row.name} | ${c} | ${spread(ours)} |${cells(others.map(spread))} ${spread(peer)} | ${lead(peer, ours)} |${cells(others.map((other) => lead(other, ours)))}`);
     }
   }
   lines.push(
