@@ -134,10 +134,7 @@ export const usageHourly = pgTable(
     latencyLe30000: int8("latency_le_30000").notNull().default(0),
     latencyOver30000: int8("latency_over_30000").notNull().default(0),
   },
-  (t) => [
-    primaryKey({ columns: [t.hour, t.keyId, t.model, t.credentialId] }),
-    index("usage_hourly_key_hour_idx").on(t.keyId, t.hour),
-  ],
+  (t) => [primaryKey({ columns: [t.hour, t.keyId, t.model, t.credentialId] }), index("usage_hourly_key_hour_idx").on(t.keyId, t.hour)],
 );
 
 export const sessions = pgTable(
