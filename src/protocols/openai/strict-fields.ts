@@ -44,10 +44,11 @@ export const completeAnswer = (model: string) => (text: string, json: unknown) =
 
 const encoder = new TextEncoder();
 const utf8 = new TextDecoder();
-// One character per byte, so offsets in the text are offsets in the bytes.
-const latin1 = new TextDecoder("latin1");
-const [LF, CR, SPACE, QUOTE, COMMA, COLON] = [10, 13, 32, 34, 44, 58];
+const [LF, CR, SPACE, QUOTE, COMMA, COLON, BACKSLASH] = [10, 13, 32, 34, 44, 58, 92];
 const [OPEN_OBJECT, CLOSE_OBJECT, OPEN_ARRAY, CLOSE_ARRAY] = [123, 125, 91, 93];
+// Searched as bytes, never decoded: in UTF-8 every byte of a non-ASCII character is 0x80 or
+// above, so an ASCII needle or delimiter found in the bytes is that character in the text.
+const [DATA, OBJECT_KEY, ERROR_KEY, MODEL_KEY, MODEL_VALUE] = ["data:", '"object"', '"error"', '"model"', '"model":"'].map((needle) => Buffer.from(needle));
 
 /**
  * Every `"error"` in the payload is the first key of an object that is the
@@ -57,9 +58,9 @@ const [OPEN_OBJECT, CLOSE_OBJECT, OPEN_ARRAY, CLOSE_ARRAY] = [123, 125, 91, 93];
  * `content_filter_results.error`, on every chunk of a GPT model's stream.
  * Any other `"error"` is not proven nested.
  */
-function errorsAllNested(text: string, from: number, to: number): boolean {
-  for (let at = text.indexOf('"error"', from); at !== -1 && at < to; at = text.indexOf('"error"', at + 7)) {
-    if (text.charCodeAt(at - 1) !== OPEN_OBJECT || text.charCodeAt(at - 2) !== COLON) return false;
+function errorsAllNested(payload: Buffer): boolean {
+  for (let at = payload.indexOf(ERROR_KEY!); at !== -1; at = payload.indexOf(ERROR_KEY!, at + 7)) {
+    if (payload[at - 1] !== OPEN_OBJECT || payload[at - 2] !== COLON) return false;
   }
   return true;
 }
@@ -72,18 +73,17 @@ function errorsAllNested(text: string, from: number, to: number): boolean {
  * brackets can be counted exactly — closing one level more than it opens
  * means the key sits in the outermost object. Anything else is not proven.
  */
-function topLevelModelSet(text: string, from: number, to: number): boolean {
-  const key = text.lastIndexOf('"model":"', to);
-  if (key <= from || (text.charCodeAt(key - 1) !== COMMA && text.charCodeAt(key - 1) !== OPEN_OBJECT)) return false;
+function topLevelModelSet(payload: Buffer): boolean {
+  const key = payload.lastIndexOf(MODEL_VALUE!);
+  if (key <= 0 || (payload[key - 1] !== COMMA && payload[key - 1] !== OPEN_OBJECT)) return false;
   const value = key + 9;
-  const end = text.indexOf('"', value);
-  if (end <= value || end >= to) return false;
-  const backslash = text.indexOf("\\", value);
-  if (backslash !== -1 && backslash < to) return false;
+  const end = payload.indexOf(QUOTE, value);
+  if (end <= value) return false;
+  if (payload.indexOf(BACKSLASH, value) !== -1) return false;
   let depth = 0;
   let inString = false;
-  for (let i = end + 1; i < to; i++) {
-    const c = text.charCodeAt(i);
+  for (let i = end + 1; i < payload.length; i++) {
+    const c = payload[i];
     if (c === QUOTE) inString = !inString;
     else if (inString) continue;
     else if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
@@ -94,20 +94,19 @@ function topLevelModelSet(text: string, from: number, to: number): boolean {
 
 /**
  * Which fields to write right after the opening `{` of the payload (one
- * `data:` line's JSON), or null when the text does not prove what is missing
+ * `data:` line's JSON), or null when the bytes do not prove what is missing
  * (the caller then parses). A key's quotes are never escaped, so a payload
  * without `"object"` has no `object` key at any depth; without `"model"` no
- * `model`. Searched as a text of its own: a read holding many lines must not
- * have each line's search run on to the end of the read.
+ * `model`. The payload is a view of its own line: a read holding many lines
+ * must not have each line's search run on to the end of the read.
  */
-function spliceFor(payload: string): "object" | "both" | null {
-  const to = payload.length;
+function spliceFor(payload: Buffer): "object" | "both" | null {
   // `{"` or `{}` and a closing `}`: no whitespace for the splice to get wrong.
-  const second = payload.charCodeAt(1);
-  if (payload.charCodeAt(to - 1) !== CLOSE_OBJECT || (second !== QUOTE && second !== CLOSE_OBJECT)) return null;
-  if (payload.includes('"object"') || !errorsAllNested(payload, 0, to)) return null;
-  if (!payload.includes('"model"')) return "both";
-  return topLevelModelSet(payload, 0, to) ? "object" : null;
+  const second = payload[1];
+  if (payload[payload.length - 1] !== CLOSE_OBJECT || (second !== QUOTE && second !== CLOSE_OBJECT)) return null;
+  if (payload.indexOf(OBJECT_KEY!) !== -1 || !errorsAllNested(payload)) return null;
+  if (payload.indexOf(MODEL_KEY!) === -1) return "both";
+  return topLevelModelSet(payload) ? "object" : null;
 }
 
 /** One SSE line fixed the slow way: parsed, for what the text could not prove. */
@@ -148,26 +147,22 @@ class Splices {
 
 /**
  * The edits that give each `data: {` payload of whole lines (ending in a
- * newline) the fields it lacks. The bytes are read as text only to search
- * them (native string search is far cheaper than a loop over bytes): a chunk
- * of Copilot's shape gets an insertion without being parsed; the rare rest
- * is decoded and parsed.
+ * newline) the fields it lacks. The bytes are searched natively where they lie
+ * (no decoded copy of the read): a chunk of Copilot's shape gets an insertion
+ * without being parsed; the rare rest is decoded and parsed.
  */
 function editsFor(lines: Uint8Array, model: string, splices: Splices): Edit[] {
-  let text = utf8.decode(lines);
+  const bytes = Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength);
   const edits: Edit[] = [];
-  if (!text.includes("data:")) return edits;
-  // Other than ASCII, a character is several bytes: search a text with one character per byte.
-  if (text.length !== lines.length) text = latin1.decode(lines);
-  for (let start = text.indexOf("data:"); start !== -1; start = text.indexOf("data:", start + 5)) {
-    if (start > 0 && text.charCodeAt(start - 1) !== LF) continue; // "data:" inside a line, not at its start
-    const open = text.charCodeAt(start + 5) === SPACE ? start + 6 : start + 5;
-    if (text.charCodeAt(open) !== OPEN_OBJECT) continue;
-    const newline = text.indexOf("\n", open);
-    const end = text.charCodeAt(newline - 1) === CR ? newline - 1 : newline;
-    const splice = spliceFor(text.slice(open, end));
+  for (let start = bytes.indexOf(DATA!); start !== -1; start = bytes.indexOf(DATA!, start + 5)) {
+    if (start > 0 && bytes[start - 1] !== LF) continue; // "data:" inside a line, not at its start
+    const open = bytes[start + 5] === SPACE ? start + 6 : start + 5;
+    if (bytes[open] !== OPEN_OBJECT) continue;
+    const newline = bytes.indexOf(LF, open);
+    const end = bytes[newline - 1] === CR ? newline - 1 : newline;
+    const splice = spliceFor(bytes.subarray(open, end));
     if (splice) {
-      edits.push({ at: open + 1, end: open + 1, bytes: splices.get(splice, text.charCodeAt(open + 1) === CLOSE_OBJECT) });
+      edits.push({ at: open + 1, end: open + 1, bytes: splices.get(splice, bytes[open + 1] === CLOSE_OBJECT) });
       continue;
     }
     const line = utf8.decode(lines.subarray(start, newline));
