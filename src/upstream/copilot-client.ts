@@ -44,7 +44,8 @@ export class CopilotClient {
 
   async forward(options: ForwardOptions): Promise<Response> {
     const response = await this.sendWithSession(options);
-    await this.windows.observe(response);
+    const refusal = this.windows.observe(response);
+    if (refusal) await refusal;
     return response;
   }
 

@@ -15,6 +15,7 @@ const HEADERS = {
   chat: "x-quota-snapshot-chat",
 } as const;
 export type WindowName = keyof typeof HEADERS;
+const WINDOW_HEADERS = Object.entries(HEADERS) as [WindowName, string][];
 /** The windows that throttle (and that --reserve-window keeps a share of). */
 const THROTTLING: readonly WindowName[] = ["session", "weekly"];
 
@@ -80,27 +81,43 @@ export class CopilotWindows {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Reads an answer's window headers; a 429 naming a window closes it until Retry-After (or its reset). */
-  async observe(response: Response): Promise<void> {
+  /** Each header's last value: an answer saying the same again only moves its seenAt (no parse on the hot path). */
+  private readonly lastValues = new Map<WindowName, string>();
+
+  /**
+   * Reads an answer's window headers; a 429 naming a window closes it until Retry-After (or its
+   * reset). Synchronous unless the answer is a 429, whose body is read (a promise then).
+   */
+  observe(response: Response): Promise<void> | undefined {
     const now = this.now();
-    for (const [name, header] of Object.entries(HEADERS) as [WindowName, string][]) {
+    for (const [name, header] of WINDOW_HEADERS) {
       const value = response.headers.get(header);
-      const state = value ? parseWindowHeader(value, now) : undefined;
-      if (state) this.states.set(name, state);
+      if (!value) continue;
+      const known = this.states.get(name);
+      if (known && this.lastValues.get(name) === value) {
+        known.seenAt = now;
+        continue;
+      }
+      const state = parseWindowHeader(value, now);
+      if (!state) continue;
+      this.states.set(name, state);
+      this.lastValues.set(name, value);
     }
-    if (response.status === 429) {
-      const code = await errorCode(response);
-      const match = code?.match(WINDOW_CODE);
-      if (!match) return;
-      const window = match[1] as "session" | "weekly";
-      const seconds = Number(response.headers.get("retry-after"));
-      const until = Number.isFinite(seconds) && seconds > 0 ? now + seconds * 1000 : (this.states.get(window)?.resetsAt ?? now + DEFAULT_CLOSED_MS);
-      this.exhausted = { window, until, code: code! };
-      this.lastProbeAt = now;
-      windowRefusals.add(response);
-    } else if (response.ok && this.exhausted) {
-      this.exhausted = null; // the probe passed: the window reopened
-    }
+    if (response.status === 429) return this.observeRefusal(response, now);
+    if (response.ok && this.exhausted) this.exhausted = null; // the probe passed: the window reopened
+    return undefined;
+  }
+
+  private async observeRefusal(response: Response, now: number): Promise<void> {
+    const code = await errorCode(response);
+    const match = code?.match(WINDOW_CODE);
+    if (!match) return;
+    const window = match[1] as "session" | "weekly";
+    const seconds = Number(response.headers.get("retry-after"));
+    const until = Number.isFinite(seconds) && seconds > 0 ? now + seconds * 1000 : (this.states.get(window)?.resetsAt ?? now + DEFAULT_CLOSED_MS);
+    this.exhausted = { window, until, code: code! };
+    this.lastProbeAt = now;
+    windowRefusals.add(response);
   }
 
   /**

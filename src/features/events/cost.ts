@@ -20,13 +20,20 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 /** Copilot's token_details, compact and bounded: each entry's numbers and short strings, nothing nested. */
 function compactDetails(details: unknown): string | null {
   if (!Array.isArray(details)) return null;
-  const kept = details.slice(0, MAX_DETAILS).flatMap((entry) => {
-    if (!isRecord(entry)) return [];
-    const fields = Object.entries(entry)
-      .filter(([name, value]) => name.length <= MAX_DETAIL_TEXT && (typeof value === "number" || typeof value === "string"))
-      .map(([name, value]) => [name, typeof value === "string" ? value.slice(0, MAX_DETAIL_TEXT) : value]);
-    return fields.length > 0 ? [Object.fromEntries(fields)] : [];
-  });
+  // Plain loops: this runs for every answer that carries a cost.
+  const kept: Record<string, string | number>[] = [];
+  for (let i = 0; i < details.length && i < MAX_DETAILS; i++) {
+    const entry: unknown = details[i];
+    if (!isRecord(entry)) continue;
+    let fields: Record<string, string | number> | undefined;
+    for (const name in entry) {
+      const value = entry[name];
+      if (name.length > MAX_DETAIL_TEXT || (typeof value !== "number" && typeof value !== "string")) continue;
+      fields ??= {};
+      fields[name] = typeof value === "string" ? value.slice(0, MAX_DETAIL_TEXT) : value;
+    }
+    if (fields) kept.push(fields);
+  }
   return kept.length > 0 ? JSON.stringify(kept) : null;
 }
 
