@@ -186,6 +186,17 @@ function startPeer(fake: FakeUpstream, pkg: string): Promise<Target & { bootMs: 
   return startProcess(PEER.label, args, env, {}, [home, copy]);
 }
 
+const BARE = "bare Bun relay";
+
+/** The ceiling: bench/bare-relay.ts, Bun's server and fetch with nothing of a gateway between them. */
+async function startBareRelay(fake: FakeUpstream): Promise<Target & { bootMs: number }> {
+  const { token } = (await (await fetch(`${fake.url}/copilot_internal/v2/token`, { headers: { authorization: `token ${fake.githubToken}` } })).json()) as {
+    token: string;
+  };
+  const args = (port: number) => [join(import.meta.dir, "bare-relay.ts"), String(port), fake.url, token];
+  return startProcess(BARE, args, process.env, {}, []);
+}
+
 /** VmRSS and VmHWM (the peak) of a process, in MiB. */
 function memory(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -246,7 +257,9 @@ function report(samples: Samples, reps: number, names: { fake: string; ours: str
       const key = `${row.name}|${c}|cpu`;
       const [ours, peer] = [get(names.ours, key), get(names.peer, key)];
       const others = names.others.map((other) => get(other, key));
-      lines.push(`| ${row.name} | ${c} | ${spread(ours)} |${cells(others.map(spread))} ${spread(peer)} | ${lead(peer, ours)} |${cells(others.map((other) => lead(other, ours)))}`);
+      lines.push(
+        `| ${row.name} | ${c} | ${spread(ours)} |${cells(others.map(spread))} ${spread(peer)} | ${lead(peer, ours)} |${cells(others.map((other) => lead(other, ours)))}`,
+      );
     }
   }
   lines.push(
@@ -283,7 +296,7 @@ export async function benchPeers(against: string[] = [], reps = DEFAULT_REPS): P
           (fake: FakeUpstream) =>
             startOurs(fake, `copilot-api ${ref}`, dir),
       );
-      const ours = [(fake: FakeUpstream) => startOurs(fake), ...others];
+      const ours = [(fake: FakeUpstream) => startOurs(fake), ...others, startBareRelay];
       const starts =
         rep % 2 === 0 ? [...ours, (fake: FakeUpstream) => startPeer(fake, pkg)] : [(fake: FakeUpstream) => startPeer(fake, pkg), ...ours.reverse()];
       await measure(direct, fake, samples);
@@ -306,7 +319,7 @@ export async function benchPeers(against: string[] = [], reps = DEFAULT_REPS): P
     fake.stop();
     for (const checkout of checkouts) checkout.remove();
   }
-  return report(samples, reps, { fake: direct.name, ours: "copilot-api", peer: PEER.label, others: against.map((ref) => `copilot-api ${ref}`) });
+  return report(samples, reps, { fake: direct.name, ours: "copilot-api", peer: PEER.label, others: [...against.map((ref) => `copilot-api ${ref}`), BARE] });
 }
 
 if (import.meta.main) {
