@@ -492,10 +492,12 @@ export function startFakeUpstream(): FakeUpstream {
     },
   });
 
+  // A window's reset is a fixed time, as Copilot's is: the same `rst` on every answer until it passes.
+  const windowsStartedAt = Date.now();
   /** Copilot's window headers as it sends them: `rem` percent left, `rst` the reset time URL-encoded. */
   function withWindowHeaders(response: Response): Response {
     const header = (remaining: number, resetInSeconds: number) =>
-      `ent=0&ov=0.0&ovPerm=false&rem=${Math.round(remaining * 10_000) / 10_000}&rst=${encodeURIComponent(new Date(Date.now() + resetInSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"))}`;
+      `ent=0&ov=0.0&ovPerm=false&rem=${Math.round(remaining * 10_000) / 10_000}&rst=${encodeURIComponent(new Date(windowsStartedAt + resetInSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"))}`;
     const { session, weekly } = fake.windows;
     response.headers.set("x-usage-ratelimit-session", header(session.remaining, session.resetInSeconds));
     response.headers.set("x-usage-ratelimit-weekly", header(weekly.remaining, weekly.resetInSeconds));
