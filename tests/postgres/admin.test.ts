@@ -12,7 +12,7 @@ import { writeEvents } from "~/features/events/queries";
 import { createKey } from "~/features/keys";
 import { listen } from "~/listen";
 import { seedBatch, signIn } from "../dashboard/harness";
-import { appOptions, cleanUpAfterFile, tempDir } from "../helpers";
+import { appOptions, cleanUpAfterFile, cli, isolatedEnv, tempDir } from "../helpers";
 import { captureLog } from "../log-capture";
 import { NO_POSTGRES, pgRows, postgresBin, startPostgres } from "../postgres";
 
@@ -33,7 +33,8 @@ const clock = () => NOW;
  * HTTP server on loopback.
  */
 async function bothStores() {
-  const store = openStore({ path: join(tempDir(), "copilot-api.db") });
+  const dbPath = join(tempDir(), "copilot-api.db");
+  const store = openStore({ path: dbPath });
   const admin = createKey(store.db, { tier: "admin", label: "ops laptop", allowedModels: ["*"], rateLimit: null }, NOW - 90 * 86_400_000);
   const client = createKey(store.db, { tier: "client", label: "ci bot", allowedModels: ["*"], rateLimit: null }, NOW - 90 * 86_400_000);
   const url = await server!.freshDatabase();
@@ -74,7 +75,7 @@ async function bothStores() {
     await onSqlite.close();
     await onPostgres.close();
   });
-  return { sqlite: sqlite.url, postgres: postgres.url, pgUrl: url, admin, client };
+  return { sqlite: sqlite.url, postgres: postgres.url, pgUrl: url, dbPath, admin, client };
 }
 
 const asAdmin = (secret: string) => ({ headers: { authorization: `Bearer ${secret}` } });
@@ -186,5 +187,36 @@ describe.skipIf(!bin)("the admin plane on PostgreSQL answers what it answers on 
     const out = await form("/dashboard/logout", {});
     expect(out.headers.get("location")).toBe("/dashboard/login?notice=signed-out");
     expect(await pgRows(pgUrl, "SELECT 1 FROM sessions")).toEqual([]);
+  });
+
+  test("`usage`, `audit` and `dashboard` take --database-url: the same report and log as from the SQLite file, and a link any gateway on the database takes", async () => {
+    const { postgres, pgUrl, dbPath, admin } = await bothStores();
+    const env = isolatedEnv(tempDir());
+    const since = new Date(NOW - 5 * 86_400_000).toISOString().slice(0, 10);
+    const both = async (...args: string[]) => {
+      const [a, b] = [await cli([...args, "--db-path", dbPath], env), await cli([...args], { ...env, COPILOT_API_DATABASE_URL: pgUrl })];
+      expect([a.code, b.code, a.stderr]).toEqual([0, 0, ""]);
+      return [JSON.parse(a.stdout), JSON.parse(b.stdout)];
+    };
+    const withoutUntil = ({ until: _until, ...report }: { until: string }) => report;
+    for (const by of ["key", "day"]) {
+      const [report, reportPg] = await both("usage", "--since", since, "--by", by, "--json");
+      expect(withoutUntil(reportPg)).toEqual(withoutUntil(report));
+      expect(report.totals.requests).toBeGreaterThan(100);
+    }
+    const [log, logPg] = await both("audit", "--since", "30d", "--json");
+    expect(logPg).toEqual(log);
+    expect(log).toHaveLength(3);
+
+    const link = await cli(["dashboard", "--base-url", postgres, "--database-url", pgUrl], env);
+    expect(link.code).toBe(0);
+    const opened = await fetch(link.stdout.trim(), { redirect: "manual" });
+    expect(opened.headers.get("location")).toBe("/dashboard");
+    expect(opened.headers.getSetCookie().some((cookie) => cookie.startsWith("copilot_api_session="))).toBe(true);
+    const [signedIn] = await pgRows<{ actor: string }>(pgUrl, "SELECT actor FROM audit_log WHERE action = 'dashboard.sign_in'");
+    expect(signedIn?.actor).toBe(admin.row.id);
+    // Creating a key for the link is for SQLite only yet: said, with what to do.
+    const refused = await cli(["dashboard", "--key", "key_missing000", "--database-url", pgUrl], env);
+    expect(refused.stderr).toContain("key_missing000 is not an active admin key");
   });
 });

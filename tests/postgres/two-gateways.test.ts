@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { postForm, signIn } from "../dashboard/harness";
 import { startFakeUpstream } from "../fake-upstream";
 import {
   type CreatedKey,
@@ -13,7 +14,6 @@ import {
   startProcess,
   tempDir,
 } from "../helpers";
-import { postForm, signIn } from "../dashboard/harness";
 import { NO_POSTGRES, pgRows, postgresBin, startPostgres } from "../postgres";
 
 cleanUpAfterFile();
