@@ -2,8 +2,7 @@ import { eq, isNull, lte } from "drizzle-orm";
 import { type PgDatabase, pgTables } from "~/db/postgres";
 import type { KeyAdmin } from "~/features/audit";
 import { type EventLine, type EventPages, eventColumnsOf, exportWhere, recentWhere } from "./queries";
-import type { SessionRow, SessionStore } from "./sessions";
-import { SESSION_TTL_MS } from "./sessions";
+import { SESSION_TTL_MS, type SessionRow, type SessionStore, sessionColumns } from "./sessions";
 import { newLink, type SignInLinks } from "./sign-in-link";
 
 /*
@@ -17,21 +16,7 @@ const { sessions, signInLinks, keys, events } = pgTables;
 export function pgSessions(db: PgDatabase): SessionStore {
   return {
     find: async (idHash): Promise<SessionRow | undefined> =>
-      (
-        await db
-          .select({
-            idHash: sessions.idHash,
-            keyId: sessions.keyId,
-            expiresAt: sessions.expiresAt,
-            keyLabel: keys.label,
-            keyTier: keys.tier,
-            keyRevokedAt: keys.revokedAt,
-            keyExpiresAt: keys.expiresAt,
-          })
-          .from(sessions)
-          .innerJoin(keys, eq(keys.id, sessions.keyId))
-          .where(eq(sessions.idHash, idHash))
-      )[0],
+      (await db.select(sessionColumns(sessions, keys)).from(sessions).innerJoin(keys, eq(keys.id, sessions.keyId)).where(eq(sessions.idHash, idHash)))[0],
     open: async (idHash, keyId, now) => {
       await db.delete(sessions).where(lte(sessions.expiresAt, now));
       await db.insert(sessions).values({ idHash, keyId, createdAt: now, expiresAt: now + SESSION_TTL_MS });

@@ -26,17 +26,36 @@ export interface SessionRow {
   keyExpiresAt: number | null;
 }
 
+/** The columns of a SessionRow, from either dialect's sessions and keys tables. */
+export function sessionColumns<
+  S extends Record<"idHash" | "keyId" | "expiresAt", unknown>,
+  K extends Record<"label" | "tier" | "revokedAt" | "expiresAt", unknown>,
+>(
+  session: S,
+  key: K,
+): {
+  idHash: S["idHash"];
+  keyId: S["keyId"];
+  expiresAt: S["expiresAt"];
+  keyLabel: K["label"];
+  keyTier: K["tier"];
+  keyRevokedAt: K["revokedAt"];
+  keyExpiresAt: K["expiresAt"];
+} {
+  return {
+    idHash: session.idHash,
+    keyId: session.keyId,
+    expiresAt: session.expiresAt,
+    keyLabel: key.label,
+    keyTier: key.tier,
+    keyRevokedAt: key.revokedAt,
+    keyExpiresAt: key.expiresAt,
+  };
+}
+
 const byHash = preparedFor((db) =>
   db
-    .select({
-      idHash: sessions.idHash,
-      keyId: sessions.keyId,
-      expiresAt: sessions.expiresAt,
-      keyLabel: keys.label,
-      keyTier: keys.tier,
-      keyRevokedAt: keys.revokedAt,
-      keyExpiresAt: keys.expiresAt,
-    })
+    .select(sessionColumns(sessions, keys))
     .from(sessions)
     .innerJoin(keys, eq(keys.id, sessions.keyId))
     .where(eq(sessions.idHash, sql.placeholder("idHash")))
