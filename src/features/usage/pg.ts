@@ -1,5 +1,6 @@
+import { sql } from "drizzle-orm";
 import { type PgDatabase, pgTables } from "~/db/postgres";
-import { type PartsQuery, partsOf, partsReads, type UsagePart } from "./queries";
+import { type CountWhere, type PartsQuery, partsOf, partsReads, type UsagePart } from "./queries";
 import type { UsageStore } from "./store";
 
 /*
@@ -10,8 +11,10 @@ import type { UsageStore } from "./store";
 
 const { usageHourly, events, keys, credentials } = pgTables;
 
+const countWhere: CountWhere = (condition) => sql`count(*) FILTER (WHERE ${condition})`;
+
 export async function readUsagePartsPg(db: PgDatabase, query: PartsQuery): Promise<UsagePart[]> {
-  const { hours, slice } = partsReads(usageHourly, events, query);
+  const { hours, slice } = partsReads(usageHourly, events, countWhere, query);
   const [fromHours, fromEvents] = await Promise.all([
     db
       .select(hours.select)

@@ -57,8 +57,9 @@ export function addSums(into: Sums, part: Sums): void {
 
 const bucketKey = (i: number) => `b${i}`;
 const summed = (expressions: Record<string, SQL>) => expressions as Record<string, SQL<number>>;
-/** 1 where the condition holds, else 0: a count that reads the same on SQLite (0/1 integers) and PostgreSQL (booleans). */
-const countWhere = (condition: SQL | AnyColumn | undefined) => sql`sum(CASE WHEN ${condition} THEN 1 ELSE 0 END)`;
+/** How a dialect counts the rows where a condition holds: SQLite sums its 0/1 truth values; PostgreSQL's booleans do not add up. */
+export type CountWhere = (condition: SQL | AnyColumn | undefined) => SQL;
+const sqliteCountWhere: CountWhere = (condition) => sql`sum(${condition})`;
 
 type BucketColumn = (typeof LATENCY_BUCKETS)[number]["column"];
 /** The usage_hourly columns a read takes, in either dialect's table. */
@@ -79,7 +80,7 @@ const hourSums = (t: HourColumns) =>
   });
 
 /** The same sums over raw events: what the recorder adds to usage_hourly for each of them. */
-const eventSums = (t: EventColumns) =>
+const eventSums = (t: EventColumns, countWhere: CountWhere) =>
   summed({
     requests: sql`count(*)`,
     errors: sql`count(${t.error})`,
@@ -142,7 +143,7 @@ const col = (column: AnyColumn) => sql`${column}`;
  * SQL over either dialect's tables: readUsageParts runs them on SQLite, its
  * PostgreSQL twin (pg.ts) on the shared store.
  */
-export function partsReads(usageHourly: HourColumns, events: EventColumns, query: PartsQuery): { hours: PartsRead; slice?: PartsRead } {
+export function partsReads(usageHourly: HourColumns, events: EventColumns, countWhere: CountWhere, query: PartsQuery): { hours: PartsRead; slice?: PartsRead } {
   const { since, until, step, keyId } = query;
   const firstFullHour = Math.ceil(since / HOUR_MS) * HOUR_MS;
   // The step is written into the SQL, not bound: PostgreSQL matches a GROUP BY expression to the selected one only when they are the same text.
@@ -169,7 +170,7 @@ export function partsReads(usageHourly: HourColumns, events: EventColumns, query
   const model = sql<string>`coalesce(${events.model}, '')`;
   const credential = sql<string>`coalesce(${events.credentialId}, '')`;
   const slice: PartsRead = {
-    select: { at: eventBucket, keyId: col(events.keyId), model, credentialId: credential, ...eventSums(events) },
+    select: { at: eventBucket, keyId: col(events.keyId), model, credentialId: credential, ...eventSums(events, countWhere) },
     where: and(gte(events.ts, since), lt(events.ts, sliceEnd), keyId !== undefined ? eq(events.keyId, keyId) : undefined),
     groupBy: [...byBucket(eventBucket), col(events.keyId), model, credential],
   };
@@ -181,7 +182,7 @@ export const partsOf = (rows: unknown[]): UsagePart[] => (rows as SumRow[]).map(
 
 /** partsReads on the SQLite store. */
 export function readUsageParts(db: AppDatabase, query: PartsQuery): UsagePart[] {
-  const { hours, slice } = partsReads(usageHourly, events, query);
+  const { hours, slice } = partsReads(usageHourly, events, sqliteCountWhere, query);
   const run = (read: PartsRead, table: typeof usageHourly | typeof events) =>
     db
       .select(read.select)
