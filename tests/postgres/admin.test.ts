@@ -215,8 +215,23 @@ describe.skipIf(!bin)("the admin plane on PostgreSQL answers what it answers on 
     expect(opened.headers.getSetCookie().some((cookie) => cookie.startsWith("copilot_api_session="))).toBe(true);
     const [signedIn] = await pgRows<{ actor: string }>(pgUrl, "SELECT actor FROM audit_log WHERE action = 'dashboard.sign_in'");
     expect(signedIn?.actor).toBe(admin.row.id);
+    // The key revoked by the CLI: its session ends at its next use, audited once by the gateway.
+    const cookie = opened.headers
+      .getSetCookie()
+      .find((c) => c.startsWith("copilot_api_session="))!
+      .split(";")[0]!;
+    expect((await cli(["keys", "revoke", admin.row.id], { ...env, COPILOT_API_DATABASE_URL: pgUrl })).code).toBe(0);
+    const ended = await fetch(`${postgres}/dashboard/keys`, { redirect: "manual", headers: { cookie } });
+    expect(ended.headers.get("location")).toBe("/dashboard/login?notice=ended");
+    expect(await pgRows(pgUrl, "SELECT actor_kind, after FROM audit_log WHERE action = 'dashboard.session_ended'")).toEqual([
+      { actor_kind: "gateway", after: { sessions: 1, reason: "key revoked" } },
+    ]);
     // Creating a key for the link is for SQLite only yet: said, with what to do.
     const refused = await cli(["dashboard", "--key", "key_missing000", "--database-url", pgUrl], env);
     expect(refused.stderr).toContain("key_missing000 is not an active admin key");
+    const noAdmin = await cli(["dashboard", "--create-key", "--database-url", pgUrl], env);
+    expect(noAdmin.code).not.toBe(0);
+    expect(noAdmin.stderr).toContain("--create-key does not work with --database-url yet");
+    expect(noAdmin.stderr).toContain("keys create --tier admin --database-url");
   });
 });
