@@ -147,8 +147,8 @@ export function partsReads(usageHourly: HourColumns, events: EventColumns, count
   const { since, until, step, keyId } = query;
   const firstFullHour = Math.ceil(since / HOUR_MS) * HOUR_MS;
   // The step is written into the SQL, not bound: PostgreSQL matches a GROUP BY expression to the selected one only when they are the same text.
-  const bucket = (ms: AnyColumn) =>
-    step === undefined ? sql<number>`0` : sql<number>`(${ms} / ${sql.raw(String(Math.trunc(step)))}) * ${sql.raw(String(Math.trunc(step)))}`;
+  const stepSql = sql.raw(String(Math.trunc(step ?? 0)));
+  const bucket = (ms: AnyColumn) => (step === undefined ? sql<number>`0` : sql<number>`(${ms} / ${stepSql}) * ${stepSql}`);
   // Not split by time: no bucket to group by (GROUP BY 0 would name a column by its position).
   const byBucket = (at: SQL<number>) => (step === undefined ? [] : [at]);
 
