@@ -1,12 +1,17 @@
 import { type Composed, type ComposeOptions, upstreamDeps, upstreamOf } from "~/compose";
 import type { PgStore } from "~/db";
+import { pgAuditLog } from "~/features/audit/pg";
 import { UpstreamRouter } from "~/features/credentials";
+import type { AdminStore } from "~/features/dashboard";
+import { pgEventPages, pgSessions, pgSignInLinks } from "~/features/dashboard/pg";
 import { EventRecorder } from "~/features/events";
 import { PgRetentionJob } from "~/features/events/pg-retention";
 import { type KeyPolicy, KeyResolver, LastUsedTracker } from "~/features/keys";
+import { pgKeyAdmin } from "~/features/keys/cli-pg";
 import { PgKeyMirror, PgMonthlyLimit, PgRateLimiter, pgLastUsedWriter } from "~/features/keys/pg";
 import { MAX_RESPONSE_BYTES, StoredResponses } from "~/features/responses";
 import { loadTracing } from "~/features/tracing";
+import { pgUsage } from "~/features/usage/pg";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
@@ -61,7 +66,17 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
     return seen ? [{ seat: "default", windows: seen }] : [];
   };
   log.info("keys: read from PostgreSQL, kept current by LISTEN/NOTIFY (and every second)");
+  // The dashboard and the /admin reads on the shared tables: a session or a key change made on one gateway holds on all.
+  const admin: AdminStore = {
+    sessions: pgSessions(pg.db),
+    links: pgSignInLinks(pg.db),
+    keys: pgKeyAdmin(pg),
+    usage: pgUsage(pg.db),
+    events: pgEventPages(pg.db),
+    audit: pgAuditLog(pg.db),
+  };
   const app = createApp({
+    admin,
     tokens,
     recorder,
     keys: { policy, resolver, limiter: new PgRateLimiter(pg.db), lastUsed, premium, budget },

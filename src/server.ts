@@ -1,10 +1,10 @@
 import { dirname, sep } from "node:path";
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
 import type { Store } from "~/db";
 import { auditRoute } from "~/features/audit";
 import { chooseUpstream, UpstreamRouter } from "~/features/credentials";
-import { dashboardRoutes, eventsCsvRoute } from "~/features/dashboard";
+import { type AdminStore, dashboardRoutes, eventsCsvRoute, sqliteAdmin } from "~/features/dashboard";
 import { type EventRecorder, telemetry } from "~/features/events";
 import {
   CreditBudget,
@@ -50,8 +50,10 @@ declare module "hono" {
 }
 
 export interface AppDeps {
-  /** The SQLite store; absent when serving from PostgreSQL, where the routes that read it answer 501 (notOnPostgres). */
+  /** The SQLite store; absent when serving from PostgreSQL. */
   store?: Store;
+  /** The admin plane (dashboard, /admin/usage, /admin/events.csv, /admin/audit) on PostgreSQL; over `store` when absent. */
+  admin?: AdminStore;
   recorder: EventRecorder;
   keys: {
     policy: KeyPolicy;
@@ -84,16 +86,6 @@ export interface AppDeps {
   /** Wall clock (Unix ms) for dashboard sessions and usage windows; tests inject one. Date.now by default. */
   now?: () => number;
 }
-
-/** 501 for what reads the SQLite store directly and has no PostgreSQL implementation yet: said, not half-served. */
-const notOnPostgres =
-  (what: string): MiddlewareHandler<AppEnv> =>
-  async (c) =>
-    apiError(c, 501, {
-      message: `${what} is not available yet when copilot-api serves from PostgreSQL (--database-url); query the events and usage_hourly tables meanwhile (docs/scaling.md)`,
-      type: "invalid_request_error",
-      code: "not_on_postgres",
-    });
 
 /** The routes each protocol records, by protocol: telemetry's list and the metrics' protocol label. */
 export const PROTOCOL_ROUTES = { openai: openAIProtocol.paths, anthropic: ANTHROPIC_PATHS, responses: RESPONSES_PATHS };
@@ -139,8 +131,10 @@ export function createApp(deps: AppDeps) {
   app.get("/", (c) => c.redirect("/dashboard", 302));
 
   // The dashboard: an admin key signs in once, then its own session cookie (not a key) is checked: before the key pipeline.
-  if (store) app.route("/", dashboardRoutes({ store, quota: deps.quota, windows: deps.windows, now: deps.now, recorder: deps.recorder }));
-  else app.on("GET", ["/dashboard", "/dashboard/*"], notOnPostgres("the dashboard"));
+  const pgAdmin = deps.admin;
+  const admin = pgAdmin ? async () => pgAdmin : store ? sqliteAdmin(store) : undefined;
+  if (!admin) throw new Error("createApp needs a store: the SQLite store or the admin plane on PostgreSQL");
+  app.route("/", dashboardRoutes({ store: admin, quota: deps.quota, windows: deps.windows, now: deps.now, recorder: deps.recorder }));
 
   // One span per request (when tracing is on), ended once its event is committed.
   if (deps.tracing) app.use(deps.tracing.middleware);
@@ -176,15 +170,15 @@ export function createApp(deps: AppDeps) {
     app.route("/v1", routes);
   }
   // Behind requireAdmin (above).
-  if (store) {
-    app.route("/admin", usageRoutes(store, deps.now));
-    app.route("/admin", eventsCsvRoute(store));
-    app.route("/admin", auditRoute(store));
-  } else {
-    app.get("/admin/usage", notOnPostgres("the usage report"));
-    app.get("/admin/events.csv", notOnPostgres("the events export"));
-    app.get("/admin/audit", notOnPostgres("the audit log"));
-  }
+  app.route(
+    "/admin",
+    usageRoutes(async () => (await admin()).usage, deps.now),
+  );
+  app.route("/admin", eventsCsvRoute(admin));
+  app.route(
+    "/admin",
+    auditRoute(async () => (await admin()).audit),
+  );
   app.route("/admin", quotaRoutes(deps.quota, deps.windows));
   // Prometheus metrics for admin keys (a keyless scraper uses --metrics-listen on loopback).
   if (deps.metricsRoute) app.route("/", deps.metricsRoute);

@@ -2,7 +2,7 @@
 // revoke from the CLI) and its dashboard page and CSV export.
 import { afterAll, describe, expect, test } from "bun:test";
 import { userInfo } from "node:os";
-import { appendAudit, readAudit } from "~/features/audit";
+import { appendAudit, readAudit, sqliteAuditLog } from "~/features/audit";
 import { createSignInLink } from "~/features/dashboard/sign-in-link";
 import { createKey } from "~/features/keys";
 import { sessionCookie, signIn, startDashboard } from "../dashboard/harness";
@@ -20,7 +20,7 @@ describe("audit: sign-in by link, sessions ended by a CLI revoke", () => {
     expect(sessionCookie(opened)).toBeDefined();
     // A second use opens nothing and adds nothing.
     await fetch(`${dash.url}/dashboard/link?token=${token}`, { redirect: "manual" });
-    const entries = readAudit(dash.store.db, { action: "dashboard.sign_in", key: dash.admin.id }, Date.now());
+    const entries = await readAudit(sqliteAuditLog(dash.store.db), { action: "dashboard.sign_in", key: dash.admin.id }, Date.now());
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({
       actorKind: "session",
@@ -43,10 +43,10 @@ describe("audit: sign-in by link, sessions ended by a CLI revoke", () => {
       const page = await fetch(`${dash.url}/dashboard/keys`, { redirect: "manual", headers: { cookie: browser.cookie } });
       expect(page.headers.get("location")).toBe("/dashboard/login?notice=ended");
     }
-    const ended = readAudit(dash.store.db, { action: "dashboard.session_ended", key: doomed.row.id }, Date.now());
+    const ended = await readAudit(sqliteAuditLog(dash.store.db), { action: "dashboard.session_ended", key: doomed.row.id }, Date.now());
     expect(ended).toHaveLength(1);
     expect(ended[0]).toMatchObject({ actorKind: "gateway", target: doomed.row.id, after: { sessions: 2, reason: "key revoked" } });
-    const revokes = readAudit(dash.store.db, { action: "key.revoked", key: doomed.row.id }, Date.now());
+    const revokes = await readAudit(sqliteAuditLog(dash.store.db), { action: "key.revoked", key: doomed.row.id }, Date.now());
     expect(revokes.map((r) => ({ kind: r.actorKind, actor: r.actor }))).toEqual([{ kind: "cli", actor: userInfo().username }]);
   });
 });

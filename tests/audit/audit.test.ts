@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { userInfo } from "node:os";
 import { osUser } from "~/db";
-import { appendAudit, auditRetention, readAudit } from "~/features/audit";
+import { appendAudit, auditRetention, readAudit, sqliteAuditLog } from "~/features/audit";
 import { RetentionJob } from "~/features/events";
 import { createKey } from "~/features/keys";
 import { type DashboardServer, postForm, postSignIn, signIn, startDashboard } from "../dashboard/harness";
@@ -119,7 +119,7 @@ describe("audit retention", () => {
       const runs: unknown[] = [];
       const job = new RetentionJob(dash.store, { days: 365, target: auditRetention, onPurged: (run) => runs.push(run) });
       expect(await job.purge(now)).toBe(1);
-      expect(readAudit(dash.store.db, { action: "key.created" }, now).map((r) => r.target)).toEqual(["new"]);
+      expect((await readAudit(sqliteAuditLog(dash.store.db), { action: "key.created" }, now)).map((r) => r.target)).toEqual(["new"]);
       expect(runs).toEqual([expect.objectContaining({ what: "audit entries", deleted: 1, days: 365 })]);
     } finally {
       dash.stop();

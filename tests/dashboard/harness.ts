@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { compose } from "~/compose";
 import { openStore, type Store } from "~/db";
+import type { RecordedEvent } from "~/features/events";
 import { writeEvents } from "~/features/events/queries";
 import { createKey } from "~/features/keys";
 import type { QuotaSource } from "~/features/quota";
@@ -60,7 +61,12 @@ export const MODELS = ["gpt-4o", "claude-sonnet-4", "o3-mini"];
 
 /** `n` events spread over the last `hours` hours, through the recorder's own write path (events + usage_hourly). */
 export function seedEvents(store: Store, keyIds: string[], n: number, hours = 40, now = Date.now()): void {
-  const batch = Array.from({ length: n }, (_, i) => ({
+  writeEvents(store, seedBatch(keyIds, n, hours, now));
+}
+
+/** The events seedEvents writes, for a store of another kind (PostgreSQL) to be fed the same. */
+export function seedBatch(keyIds: string[], n: number, hours = 40, now = Date.now()): RecordedEvent[] {
+  return Array.from({ length: n }, (_, i) => ({
     ts: now - Math.floor(((i + 1) * hours * 3_600_000) / (n + 1)),
     keyId: keyIds[i % keyIds.length]!,
     route: "/chat/completions",
@@ -78,7 +84,6 @@ export function seedEvents(store: Store, keyIds: string[], n: number, hours = 40
     latencyMs: 150 + (i % 7) * 100,
     error: i % 10 === 0 ? ("upstream_error" as const) : null,
   }));
-  writeEvents(store, batch);
 }
 
 const cookieOf = (response: Response, name: string) =>

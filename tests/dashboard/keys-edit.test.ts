@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { csrfTokenFor } from "~/features/dashboard/auth";
-import { hashSessionId, insertSession, newSessionId } from "~/features/dashboard/sessions";
+import { hashSessionId, newSessionId, sqliteSessions } from "~/features/dashboard/sessions";
 import { writeEvents } from "~/features/events/queries";
 import { createKey } from "~/features/keys";
 import { cleanUpAfterFile, cli, isolatedEnv, tempDir } from "../helpers";
@@ -238,7 +238,7 @@ describe("dashboard: create and edit keys through the keys feature's settings (t
     const key = newClient({ label: "untouched" }).row;
     // A session row for the client key, as if one had been made: the check on every request refuses it.
     const id = newSessionId();
-    insertSession(s.store.db, hashSessionId(id), s.client.id, Date.now());
+    await sqliteSessions(s.store.db).open(hashSessionId(id), s.client.id, Date.now());
     const cookie = `copilot_api_session=${id}`;
     const viaSession = await postForm(s.url, `/dashboard/keys/${key.id}/edit`, cookie, { csrf: csrfTokenFor(id), label: "by a client" });
     expect(viaSession.status).toBe(303);

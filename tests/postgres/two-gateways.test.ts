@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { postForm, signIn } from "../dashboard/harness";
 import { startFakeUpstream } from "../fake-upstream";
 import {
   type CreatedKey,
@@ -66,6 +67,41 @@ describe.skipIf(!bin)("two gateways on one PostgreSQL", () => {
     await pgRows(url, `UPDATE keys SET revoked_at = ${Date.now()} WHERE id = '${other.id}'`);
     expect(await chatStatusBecomes(a.url, other.secret, 401)).toBe(401);
     expect(await chatStatusBecomes(b.url, other.secret, 401)).toBe(401);
+
+    expect(await a.stop()).toBe(0);
+    expect(await b.stop()).toBe(0);
+  });
+
+  test("the dashboard behind a load balancer: a session opened on one gateway holds on the other, signing out on either ends it, a key revoked there is refused by both", async () => {
+    const {
+      a,
+      b,
+      created: [admin, client],
+    } = await twoGateways(["--tier", "admin"], []);
+    const session = await signIn(a.url, admin!.secret);
+    const keysPage = (gateway: ProcessServer) => fetch(`${gateway.url}/dashboard/keys`, { redirect: "manual", headers: { cookie: session.cookie } });
+    // Signed in on A, at home on B: the same session, the same keys.
+    const onB = await keysPage(b);
+    expect(onB.status).toBe(200);
+    expect(await onB.text()).toContain(client!.id);
+
+    // A key revoked from the dashboard on A is refused by B (NOTIFY), and audited as the session's.
+    expect(await chatStatusBecomes(b.url, client!.secret, 200)).toBe(200);
+    const revoked = await postForm(a.url, `/dashboard/keys/${client!.id}/revoke`, session.cookie, { csrf: session.csrf });
+    expect(revoked.headers.get("location")).toBe(`/dashboard/keys?revoked=${client!.id}`);
+    expect(await chatStatusBecomes(b.url, client!.secret, 401)).toBe(401);
+    expect(await chatStatusBecomes(a.url, client!.secret, 401)).toBe(401);
+    const audit = await fetch(`${b.url}/admin/audit?action=key.revoked`, { headers: { authorization: `Bearer ${admin!.secret}` } });
+    expect(((await audit.json()) as { entries: { actorKind: string; actor: string; target: string }[] }).entries).toEqual([
+      expect.objectContaining({ actorKind: "session", actor: admin!.id, target: client!.id }),
+    ]);
+
+    // Signed out on B: ended on A too.
+    const out = await postForm(b.url, "/dashboard/logout", session.cookie, { csrf: session.csrf });
+    expect(out.headers.get("location")).toBe("/dashboard/login?notice=signed-out");
+    const onA = await keysPage(a);
+    expect(onA.status).toBe(303);
+    expect(onA.headers.get("location")).toBe("/dashboard/login?notice=ended");
 
     expect(await a.stop()).toBe(0);
     expect(await b.stop()).toBe(0);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { openStore } from "~/db";
 import { writeEvents } from "~/features/events/queries";
 import { createKey } from "~/features/keys";
+import { sqliteUsage } from "~/features/usage";
 import { buildReport, formatReport } from "~/features/usage/report";
 import { cleanUpAfterFile, tempDir } from "../helpers";
 
@@ -11,7 +12,7 @@ cleanUpAfterFile();
 const store = openStore({ path: join(tempDir(), "copilot-api.db") });
 afterAll(() => store.close());
 
-test("the usage table names each key's label beside its id and shows cached tokens and premium requests", () => {
+test("the usage table names each key's label beside its id and shows cached tokens and premium requests", async () => {
   const { row } = createKey(store.db, { tier: "client", label: "alice laptop", allowedModels: ["*"], rateLimit: null });
   const now = Date.now();
   const event = { ts: now - 60_000, keyId: row.id, route: "/chat/completions", model: "gpt-4.1", upstreamModel: "gpt-4.1", stream: false };
@@ -39,7 +40,7 @@ test("the usage table names each key's label beside its id and shows cached toke
       error: null,
     },
   ]);
-  const report = buildReport(store.db, { since: now - 3_600_000, by: "key" }, now);
+  const report = await buildReport(sqliteUsage(store), { since: now - 3_600_000, by: "key" }, now);
   expect(report.rows).toEqual([expect.objectContaining({ group: row.id, label: "alice laptop", cacheReadTokens: 1234, requests: 2 })]);
 
   const table = formatReport(report).split("\n");
@@ -50,5 +51,5 @@ test("the usage table names each key's label beside its id and shows cached toke
   expect(table.at(-1)).toContain("legacy unit");
 
   // By model there are no labels to add.
-  expect(buildReport(store.db, { since: now - 3_600_000, by: "model" }, now).rows[0]).not.toHaveProperty("label");
+  expect((await buildReport(sqliteUsage(store), { since: now - 3_600_000, by: "model" }, now)).rows[0]).not.toHaveProperty("label");
 });

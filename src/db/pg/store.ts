@@ -42,3 +42,13 @@ export async function openPgStore(url: string, migrations: Migration[] = loadPgM
     },
   };
 }
+
+/** Opens the store (migrating it, as the SQLite CLI's open does) for one CLI command, runs fn, and always disconnects. */
+export async function withPgStore<T>(url: string, fn: (pg: PgStore) => Promise<T>): Promise<T> {
+  const pg = await openPgStore(url);
+  try {
+    return await fn(pg);
+  } finally {
+    await pg.close();
+  }
+}

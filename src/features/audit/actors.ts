@@ -4,7 +4,9 @@ import { clip } from "~/lib/clip";
 import { requestAddress } from "~/lib/net";
 import type { AuditEntry } from "./queries";
 
-type Actor = Pick<AuditEntry, "actorKind" | "actor" | "address" | "userAgent">;
+/** Who did an admin action, from where. */
+export type AuditActor = Pick<AuditEntry, "actorKind" | "actor" | "address" | "userAgent">;
+type Actor = AuditActor;
 
 /** The CLI acts as the OS user who ran it (no key is involved on this machine). */
 export function cliActor(): Actor {

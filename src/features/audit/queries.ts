@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, or } from "drizzle-orm";
+import { type AnyColumn, and, desc, eq, gte, inArray, lt, or, type SQL } from "drizzle-orm";
 import { type AppDatabase, rowsChanged, type Store } from "~/db";
 import { type AuditAction, type AuditActorKind, auditLog } from "~/db/schema";
 
@@ -17,21 +17,24 @@ export interface AuditEntry {
 
 export type AuditRow = typeof auditLog.$inferSelect;
 
+/** The row an entry is written as, on either store. */
+export function auditValues(entry: AuditEntry) {
+  return {
+    ts: entry.ts ?? Date.now(),
+    action: entry.action,
+    actorKind: entry.actorKind,
+    actor: entry.actor,
+    address: entry.address ?? null,
+    userAgent: entry.userAgent ?? null,
+    target: entry.target ?? null,
+    before: entry.before ?? null,
+    after: entry.after ?? null,
+  };
+}
+
 /** Appends one entry. The audit log has no update path: rows are added here and removed only by its retention. */
 export function appendAudit(db: AppDatabase, entry: AuditEntry): void {
-  db.insert(auditLog)
-    .values({
-      ts: entry.ts ?? Date.now(),
-      action: entry.action,
-      actorKind: entry.actorKind,
-      actor: entry.actor,
-      address: entry.address ?? null,
-      userAgent: entry.userAgent ?? null,
-      target: entry.target ?? null,
-      before: entry.before ?? null,
-      after: entry.after ?? null,
-    })
-    .run();
+  db.insert(auditLog).values(auditValues(entry)).run();
 }
 
 export interface AuditFilter {
@@ -44,16 +47,34 @@ export interface AuditFilter {
   limit: number;
 }
 
+/** The audit log's columns a filter reads, on either dialect. */
+type AuditColumns = Record<"id" | "ts" | "action" | "actor" | "target", AnyColumn>;
+
+/** A filter's WHERE, for the SQLite table and its PostgreSQL twin alike. */
+export function auditWhere(table: AuditColumns, filter: AuditFilter): SQL | undefined {
+  return and(
+    filter.since === undefined ? undefined : gte(table.ts, filter.since),
+    filter.keyId === undefined ? undefined : or(eq(table.actor, filter.keyId), eq(table.target, filter.keyId)),
+    filter.action === undefined ? undefined : eq(table.action, filter.action),
+    filter.beforeId === undefined ? undefined : lt(table.id, filter.beforeId),
+  );
+}
+
 /** Newest first. */
 export function listAudit(db: AppDatabase, filter: AuditFilter): AuditRow[] {
-  const where = and(
-    filter.since === undefined ? undefined : gte(auditLog.ts, filter.since),
-    filter.keyId === undefined ? undefined : or(eq(auditLog.actor, filter.keyId), eq(auditLog.target, filter.keyId)),
-    filter.action === undefined ? undefined : eq(auditLog.action, filter.action),
-    filter.beforeId === undefined ? undefined : lt(auditLog.id, filter.beforeId),
-  );
-  return db.select().from(auditLog).where(where).orderBy(desc(auditLog.id)).limit(filter.limit).all();
+  return db.select().from(auditLog).where(auditWhere(auditLog, filter)).orderBy(desc(auditLog.id)).limit(filter.limit).all();
 }
+
+/** The audit log as the admin plane reads and writes it, whatever the store (SQLite here, PostgreSQL in pg.ts). */
+export interface AuditLog {
+  list(filter: AuditFilter): Promise<AuditRow[]>;
+  append(entry: AuditEntry): Promise<void>;
+}
+
+export const sqliteAuditLog = (db: AppDatabase): AuditLog => ({
+  list: async (filter) => listAudit(db, filter),
+  append: async (entry) => appendAudit(db, entry),
+});
 
 /** Retention (--audit-retention-days): the only delete of the audit log, oldest first. */
 export function deleteOldAudit(store: Store, cutoff: number, limit: number): number {

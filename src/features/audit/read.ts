@@ -1,8 +1,7 @@
-import type { AppDatabase } from "~/db";
 import { AUDIT_ACTIONS, type AuditAction } from "~/db/schema";
 import { AppError } from "~/lib/errors";
 import { parseSince } from "~/lib/since";
-import { type AuditRow, listAudit } from "./queries";
+import type { AuditLog, AuditRow } from "./queries";
 
 /** The filters every reader takes (CLI flags, /admin/audit query, dashboard form), still as text. */
 export interface AuditQueryInput {
@@ -14,12 +13,12 @@ export interface AuditQueryInput {
 }
 
 /** Reads the log with checked filters: an unknown action or a bad time is refused with the remedy. `as` spells the parameter for the error. */
-export function readAudit(db: AppDatabase, input: AuditQueryInput, now: number, as: "since=" | "--since " = "since="): AuditRow[] {
+export async function readAudit(log: AuditLog, input: AuditQueryInput, now: number, as: "since=" | "--since " = "since="): Promise<AuditRow[]> {
   const action = input.action || undefined;
   if (action !== undefined && !(AUDIT_ACTIONS as readonly string[]).includes(action)) {
     throw new AppError(`action ${action.slice(0, 60)} is not an audit action`, `use one of ${AUDIT_ACTIONS.join(", ")}`);
   }
-  return listAudit(db, {
+  return log.list({
     since: input.since ? parseSince(input.since, now, as) : undefined,
     keyId: input.key ? input.key.slice(0, 64) : undefined,
     action: action as AuditAction | undefined,

@@ -1,19 +1,19 @@
 import { Hono } from "hono";
 import type { AppEnv } from "~/app-env";
-import type { Store } from "~/db";
 import { requireAdmin } from "~/features/keys";
 import { apiError } from "~/lib/api-error";
 import { AppError, describeError } from "~/lib/errors";
+import type { AuditLog } from "./queries";
 import { auditJson, readAudit } from "./read";
 
 /** GET /admin/audit?since=7d&key=key_…&action=key.revoked&limit=100&before=ID: newest first, admin keys only. */
-export function auditRoute(store: Store) {
-  return new Hono<AppEnv>().get("/audit", requireAdmin, (c) => {
+export function auditRoute(audit: () => Promise<AuditLog>) {
+  return new Hono<AppEnv>().get("/audit", requireAdmin, async (c) => {
     const limit = Number(c.req.query("limit") ?? 1000);
     const before = Number(c.req.query("before"));
     try {
-      const rows = readAudit(
-        store.db,
+      const rows = await readAudit(
+        await audit(),
         {
           since: c.req.query("since"),
           key: c.req.query("key"),

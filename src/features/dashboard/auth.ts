@@ -1,12 +1,12 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import type { Store } from "~/db";
-import { appendAudit, GATEWAY_ACTOR } from "~/features/audit";
+import { GATEWAY_ACTOR } from "~/features/audit";
 import { apiError } from "~/lib/api-error";
 import type { DashboardEnv, Session } from "./env";
 import { REFUSALS, refusal } from "./pages/layout";
-import { deleteSession, deleteSessionsOfKey, extendSession, hashSessionId, SESSION_ID_SHAPE, SESSION_TTL_MS, SLIDE_STEP_MS, sessionByHash } from "./sessions";
+import { hashSessionId, isActiveAdmin, SESSION_ID_SHAPE, SESSION_TTL_MS, SLIDE_STEP_MS } from "./sessions";
+import type { AdminStore } from "./store";
 
 /** The session cookie: HttpOnly, SameSite=Strict, Path=/dashboard, Secure when served over TLS. */
 export const SESSION_COOKIE = "copilot_api_session";
@@ -55,27 +55,27 @@ export function signInToken(c: Context): string {
  * sliding expiry passes, and with its key: revoked, expired or no longer admin
  * (then every session of that key is deleted). Use moves the expiry ahead.
  */
-export function currentSession(c: Context, store: Store, now: number): Session | undefined {
+export async function currentSession(c: Context, store: AdminStore, now: number): Promise<Session | undefined> {
   const id = getCookie(c, SESSION_COOKIE);
   if (!id || !SESSION_ID_SHAPE.test(id)) return undefined;
   const idHash = hashSessionId(id);
-  const row = sessionByHash(store.db, idHash);
+  const row = await store.sessions.find(idHash);
   if (!row) return undefined;
   if (row.expiresAt <= now) {
-    deleteSession(store.db, idHash);
+    await store.sessions.delete(idHash);
     return undefined;
   }
-  if (row.keyRevokedAt !== null || row.keyTier !== "admin" || (row.keyExpiresAt !== null && row.keyExpiresAt <= now)) {
+  if (!isActiveAdmin({ tier: row.keyTier, revokedAt: row.keyRevokedAt, expiresAt: row.keyExpiresAt }, now)) {
     // The key changed outside the dashboard (`keys revoke` or `update` from the CLI, or it expired): its
     // sessions end here, at their first use since, and only the request that deletes them audits it.
-    const ended = deleteSessionsOfKey(store.db, row.keyId);
+    const ended = await store.sessions.deleteOfKey(row.keyId);
     const reason = row.keyRevokedAt !== null ? "key revoked" : row.keyTier !== "admin" ? "key no longer admin" : "key expired";
     if (ended > 0)
-      appendAudit(store.db, { ...GATEWAY_ACTOR, action: "dashboard.session_ended", target: row.keyId, ts: now, after: { sessions: ended, reason } });
+      await store.audit.append({ ...GATEWAY_ACTOR, action: "dashboard.session_ended", target: row.keyId, ts: now, after: { sessions: ended, reason } });
     return undefined;
   }
   if (row.expiresAt - now < SESSION_TTL_MS - SLIDE_STEP_MS) {
-    extendSession(store.db, idHash, now + SESSION_TTL_MS);
+    await store.sessions.extend(idHash, now + SESSION_TTL_MS);
     setDashboardCookie(c, SESSION_COOKIE, id, SESSION_TTL_MS / 1000);
   }
   return { idHash, keyId: row.keyId, keyLabel: row.keyLabel, csrf: csrfTokenFor(id) };
@@ -85,9 +85,9 @@ export function currentSession(c: Context, store: Store, now: number): Session |
  * Dashboard routes need a session: pages send a browser without one to the
  * sign-in page; JSON and CSV answer 401 with the remedy.
  */
-export function requireSession(store: Store, now: () => number, answer: "page" | "data"): MiddlewareHandler<DashboardEnv> {
+export function requireSession(store: AdminStore, now: () => number, answer: "page" | "data"): MiddlewareHandler<DashboardEnv> {
   return async function requireSession(c, next) {
-    const session = currentSession(c, store, now());
+    const session = await currentSession(c, store, now());
     if (!session) {
       const hadOne = getCookie(c, SESSION_COOKIE) !== undefined;
       if (answer === "page") {

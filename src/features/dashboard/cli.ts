@@ -1,26 +1,25 @@
 import { defineCommand } from "citty";
 import { withStore } from "~/db";
-import { createKey, keyById, listKeys } from "~/features/keys";
-import { dbPathArg, guarded, parsePort } from "~/lib/cli";
+import { cliActor, type KeyAdmin, sqliteKeyAdmin } from "~/features/audit";
+import { databaseUrl, databaseUrlArg, dbPathArg, guarded, parsePort } from "~/lib/cli";
 import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
-import { createSignInLink, LINK_TTL_MS } from "./sign-in-link";
+import { isActiveAdmin } from "./sessions";
+import { LINK_TTL_MS, type SignInLinks, sqliteSignInLinks } from "./sign-in-link";
+
+/** The keys a link is made for: read, and created only on SQLite for now. */
+type AdminKeys = Pick<KeyAdmin, "get" | "list"> & Partial<Pick<KeyAdmin, "create">>;
 
 /** The admin key a link signs in as: the one named, else the newest active admin key, else a new one with --create-key. */
-function adminKeyFor(db: Parameters<typeof listKeys>[0], wanted: string | undefined, create: boolean, now: number): string {
-  const active = (id: string) => {
-    const key = keyById(db, id);
-    return key && key.tier === "admin" && key.revokedAt === null && (key.expiresAt === null || key.expiresAt > now) ? key : undefined;
-  };
+async function adminKeyFor(keys: AdminKeys, wanted: string | undefined, create: boolean, now: number): Promise<string> {
   if (wanted) {
-    if (!active(wanted)) throw new AppError(`${wanted} is not an active admin key`, `\`${cmd("keys list")}\` shows the keys and their tier`);
+    const key = await keys.get(wanted);
+    if (!key || !isActiveAdmin(key, now)) throw new AppError(`${wanted} is not an active admin key`, `\`${cmd("keys list")}\` shows the keys and their tier`);
     return wanted;
   }
-  const newest = listKeys(db, { includeRevoked: false })
-    .filter((key) => active(key.id))
-    .sort((a, b) => b.createdAt - a.createdAt)[0];
+  const newest = (await keys.list(false)).filter((key) => isActiveAdmin(key, now)).sort((a, b) => b.createdAt - a.createdAt)[0];
   if (newest) return newest.id;
   if (!create) {
     throw new AppError(
@@ -28,9 +27,20 @@ function adminKeyFor(db: Parameters<typeof listKeys>[0], wanted: string | undefi
       `rerun with --create-key (it creates an admin key named dashboard; once any key exists, every API request needs one), or create one with \`${cmd("keys create --tier admin")}\``,
     );
   }
-  const { row } = createKey(db, { tier: "admin", label: "dashboard", allowedModels: ["*"], rateLimit: null });
+  if (!keys.create) {
+    throw new AppError(
+      "--create-key does not work with --database-url yet",
+      `create an admin key with \`${cmd("keys create --tier admin --database-url …")}\`, then run this again`,
+    );
+  }
+  const { row } = await keys.create({ tier: "admin", label: "dashboard", allowedModels: ["*"], rateLimit: null }, cliActor(), now);
   log.warn(`created admin key ${row.id} (dashboard) for the dashboard; from now on every API request needs a key (\`${cmd("keys create")}\`)`);
   return row.id;
+}
+
+/** A link for the admin key chosen, stored in the store the gateways serve from. */
+async function linkFor(keys: AdminKeys, links: SignInLinks, args: { key?: string; "create-key": boolean }, now: number): Promise<string> {
+  return links.create(await adminKeyFor(keys, args.key, args["create-key"], now), now);
 }
 
 export const dashboardCommand = defineCommand({
@@ -42,14 +52,19 @@ export const dashboardCommand = defineCommand({
     key: { type: "string", description: "the admin key to sign in as (default: the newest active admin key)", valueHint: "ID" },
     "create-key": { type: "boolean", description: "create an admin key named dashboard when there is none", default: false },
     ...dbPathArg,
+    ...databaseUrlArg,
   },
   run: guarded(async ({ args }, io) => {
     const host = args.host === "0.0.0.0" || args.host === "::" ? "127.0.0.1" : args.host;
     const base = (args["base-url"] ?? `http://${host.includes(":") ? `[${host}]` : host}:${parsePort(args.port)}`).replace(/\/+$/, "");
     const now = Date.now();
-    const token = await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
-      createSignInLink(store.db, adminKeyFor(store.db, args.key, args["create-key"], now), now),
-    );
+    const url = databaseUrl(args["database-url"], io.env);
+    // The driver is loaded only for a PostgreSQL store; any gateway on it takes the link.
+    const token = url
+      ? await Promise.all([import("~/db/postgres"), import("./pg")]).then(([{ withPgStore }, { pgKeyReads, pgSignInLinks }]) =>
+          withPgStore(url, (pg) => linkFor(pgKeyReads(pg.db), pgSignInLinks(pg.db), args, now)),
+        )
+      : await withStore(dbPath(args["db-path"], io.env), io.env, (store) => linkFor(sqliteKeyAdmin(store), sqliteSignInLinks(store.db), args, now));
     io.print(`${base}/dashboard/link?token=${token}`);
     log.info(`open it in a browser within ${LINK_TTL_MS / 60_000} minutes; it works once`);
   }),

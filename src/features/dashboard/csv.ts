@@ -1,7 +1,6 @@
-import type { Store } from "~/db";
-import { type AuditQueryInput, type AuditRow, readAudit } from "~/features/audit";
+import { type AuditLog, type AuditQueryInput, type AuditRow, readAudit } from "~/features/audit";
 import { creditsOf, usdOf } from "~/lib/credits";
-import { type EventCursor, type EventLine, exportPage } from "./queries";
+import type { EventCursor, EventLine, EventPages, ExportFilter } from "./queries";
 
 /** Rows read per page of the export: memory stays at one page whatever the export's size. */
 export const EXPORT_PAGE_ROWS = 1000;
@@ -74,19 +73,19 @@ function eventLine(e: EventLine): string {
  * only when the previous page was taken, so a slow client or a million rows
  * never sit in memory. `next` gets the last row of the previous page (keyset).
  */
-function pagedCsv<T>(header: string[], next: (last: T | undefined) => T[], line: (row: T) => string): ReadableStream<Uint8Array> {
+function pagedCsv<T>(header: string[], next: (last: T | undefined) => Promise<T[]>, line: (row: T) => string): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let last: T | undefined;
   let started = false;
   return new ReadableStream<Uint8Array>(
     {
-      pull(controller) {
+      async pull(controller) {
         if (!started) {
           started = true;
           controller.enqueue(encoder.encode(csvLine(header)));
           return;
         }
-        const rows = next(last);
+        const rows = await next(last);
         if (rows.length > 0) {
           last = rows.at(-1)!;
           controller.enqueue(encoder.encode(rows.map(line).join("")));
@@ -99,10 +98,10 @@ function pagedCsv<T>(header: string[], next: (last: T | undefined) => T[], line:
 }
 
 /** Events as CSV, by keyset (time, id). */
-export function eventsCsv(store: Store, filter: { since: number; keyId?: string }): ReadableStream<Uint8Array> {
+export function eventsCsv(events: EventPages, filter: ExportFilter): ReadableStream<Uint8Array> {
   const page = (last: EventLine | undefined) => {
     const cursor: EventCursor | undefined = last && { ts: last.ts, id: last.id };
-    return exportPage(store.db, filter, cursor, EXPORT_PAGE_ROWS);
+    return events.exportPage(filter, cursor, EXPORT_PAGE_ROWS);
   };
   return pagedCsv(HEADER, page, eventLine);
 }
@@ -115,9 +114,9 @@ const auditLine = (r: AuditRow) =>
   csvLine([new Date(r.ts).toISOString(), r.action, r.actorKind, r.actor, r.address, r.userAgent, r.target, json(r.before), json(r.after)]);
 
 /** The audit log as CSV, newest first, by id; the filters are checked before the first byte (readAudit throws). */
-export function auditCsv(store: Store, input: AuditQueryInput, now: number): ReadableStream<Uint8Array> {
-  const first = readAudit(store.db, { ...input, limit: EXPORT_PAGE_ROWS }, now);
-  const page = (last: AuditRow | undefined) => (last ? readAudit(store.db, { ...input, limit: EXPORT_PAGE_ROWS, beforeId: last.id }, now) : first);
+export async function auditCsv(audit: AuditLog, input: AuditQueryInput, now: number): Promise<ReadableStream<Uint8Array>> {
+  const first = await readAudit(audit, { ...input, limit: EXPORT_PAGE_ROWS }, now);
+  const page = async (last: AuditRow | undefined) => (last ? readAudit(audit, { ...input, limit: EXPORT_PAGE_ROWS, beforeId: last.id }, now) : first);
   return pagedCsv(AUDIT_HEADER, page, auditLine);
 }
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, isNull, type SQL, sql } from "drizzle-orm";
+import { type AnyColumn, and, asc, desc, eq, gte, isNull, type SQL, sql } from "drizzle-orm";
 import type { AppDatabase } from "~/db";
 import { type EventError, events } from "~/db/schema";
 import { HOUR_MS } from "~/features/events";
@@ -54,7 +54,9 @@ const matches = (part: UsagePart, filter: UsageFilter) =>
 /** The usage tables, split by key and by model, with the filters applied to the split so the filter choices stay complete. */
 export function usageTables(parts: UsagePart[], filter: UsageFilter): UsageTables {
   const kept = parts.filter((part) => matches(part, filter));
-  const lines = (groups: Map<string, Sums>) => [...groups].map(([name, sums]) => lineOf(name, sums)).sort((a, b) => b.requests - a.requests);
+  // Ties in name order: the same table whichever store, whatever order its rows came in.
+  const lines = (groups: Map<string, Sums>) =>
+    [...groups].map(([name, sums]) => lineOf(name, sums)).sort((a, b) => b.requests - a.requests || a.name.localeCompare(b.name));
   const byKey = foldParts(kept, (part) => part.keyId);
   return {
     totals: lineOf("total", byKey.total),
@@ -119,58 +121,89 @@ export interface EventCursor {
   id: number;
 }
 
-const eventColumns = {
-  id: events.id,
-  ts: events.ts,
-  keyId: events.keyId,
-  route: events.route,
-  model: events.model,
-  upstreamModel: events.upstreamModel,
-  stream: events.stream,
-  status: events.status,
-  latencyMs: events.latencyMs,
-  error: events.error,
-  promptTokens: events.promptTokens,
-  completionTokens: events.completionTokens,
-  cacheReadTokens: events.cacheReadTokens,
-  cacheCreationTokens: events.cacheCreationTokens,
-  reasoningTokens: events.reasoningTokens,
-  initiator: events.initiator,
-  premiumRequests: events.premiumRequests,
-  costNanoAiu: events.costNanoAiu,
-  tokenDetails: events.tokenDetails,
-};
-const selectEvents = (db: AppDatabase) => db.select(eventColumns).from(events);
+/** The columns an event line shows. */
+const EVENT_LINE = [
+  "id",
+  "ts",
+  "keyId",
+  "route",
+  "model",
+  "upstreamModel",
+  "stream",
+  "status",
+  "latencyMs",
+  "error",
+  "promptTokens",
+  "completionTokens",
+  "cacheReadTokens",
+  "cacheCreationTokens",
+  "reasoningTokens",
+  "initiator",
+  "premiumRequests",
+  "costNanoAiu",
+  "tokenDetails",
+] as const;
+type LineColumn = (typeof EVENT_LINE)[number];
+
+/** The columns of an event line, from either dialect's events table. */
+export const eventColumnsOf = <T extends Record<LineColumn, unknown>>(t: T): Pick<T, LineColumn> =>
+  Object.fromEntries(EVENT_LINE.map((column) => [column, t[column]])) as Pick<T, LineColumn>;
+const selectEvents = (db: AppDatabase) => db.select(eventColumnsOf(events)).from(events);
 export type EventLine = ReturnType<ReturnType<typeof selectEvents>["all"]>[number];
 
-function eventConditions(filter: EventFilter): (SQL | undefined)[] {
+type EventColumns = Record<"id" | "ts" | "keyId" | "status" | "error", AnyColumn>;
+
+/** The page's filters as SQL over either dialect's events table. */
+function eventConditions(t: EventColumns, filter: EventFilter): (SQL | undefined)[] {
   const statusFrom = filter.statusClass ? Number(filter.statusClass[0]) * 100 : undefined;
   return [
-    filter.keyId !== undefined ? eq(events.keyId, filter.keyId) : undefined,
-    statusFrom !== undefined ? sql`${events.status} BETWEEN ${statusFrom} AND ${statusFrom + 99}` : undefined,
-    filter.error === "none" ? isNull(events.error) : filter.error !== undefined ? eq(events.error, filter.error) : undefined,
+    filter.keyId !== undefined ? eq(t.keyId, filter.keyId) : undefined,
+    statusFrom !== undefined ? sql`${t.status} BETWEEN ${statusFrom} AND ${statusFrom + 99}` : undefined,
+    filter.error === "none" ? isNull(t.error) : filter.error !== undefined ? eq(t.error, filter.error) : undefined,
   ];
 }
 
-/** The newest events first, `limit` of them, older than `before` when given (events_ts_idx, no sort). */
-export function recentEvents(db: AppDatabase, filter: EventFilter, before: EventCursor | undefined, limit: number): EventLine[] {
-  return selectEvents(db)
-    .where(and(...eventConditions(filter), before ? sql`(${events.ts}, ${events.id}) < (${before.ts}, ${before.id})` : undefined))
-    .orderBy(desc(events.ts), desc(events.id))
-    .limit(limit)
-    .all();
+/** The newest events first, older than `before` when given (events_ts_idx, no sort): WHERE and ORDER BY. */
+export function recentWhere(t: EventColumns, filter: EventFilter, before: EventCursor | undefined) {
+  return {
+    where: and(...eventConditions(t, filter), before ? sql`(${t.ts}, ${t.id}) < (${before.ts}, ${before.id})` : undefined),
+    orderBy: [desc(t.ts), desc(t.id)],
+  };
 }
 
-/** Events from `since` on, oldest first, `limit` after `after`: one page of the CSV export. */
-export function exportPage(db: AppDatabase, filter: { since: number; keyId?: string }, after: EventCursor | undefined, limit: number): EventLine[] {
-  return selectEvents(db)
-    .where(
-      and(
-        after ? sql`(${events.ts}, ${events.id}) > (${after.ts}, ${after.id})` : gte(events.ts, filter.since),
-        filter.keyId !== undefined ? eq(events.keyId, filter.keyId) : undefined,
-      ),
-    )
-    .orderBy(events.ts, events.id)
-    .limit(limit)
-    .all();
+/** Events from `since` on, oldest first, after `after`: WHERE and ORDER BY of one page of the CSV export. */
+export function exportWhere(t: EventColumns, filter: ExportFilter, after: EventCursor | undefined) {
+  return {
+    where: and(
+      after ? sql`(${t.ts}, ${t.id}) > (${after.ts}, ${after.id})` : gte(t.ts, filter.since),
+      filter.keyId !== undefined ? eq(t.keyId, filter.keyId) : undefined,
+    ),
+    orderBy: [asc(t.ts), asc(t.id)],
+  };
+}
+
+export interface ExportFilter {
+  since: number;
+  keyId?: string;
+}
+
+/** The events as the dashboard and the export read them, whatever the store (the PostgreSQL twin in pg.ts). */
+export interface EventPages {
+  /** The newest first, `limit` of them, older than `before` when given. */
+  recent(filter: EventFilter, before: EventCursor | undefined, limit: number): Promise<EventLine[]>;
+  /** From `since` on, oldest first, `limit` after `after`. */
+  exportPage(filter: ExportFilter, after: EventCursor | undefined, limit: number): Promise<EventLine[]>;
+}
+
+export function sqliteEventPages(db: AppDatabase): EventPages {
+  const run = ({ where, orderBy }: ReturnType<typeof recentWhere>, limit: number) =>
+    selectEvents(db)
+      .where(where)
+      .orderBy(...orderBy)
+      .limit(limit)
+      .all();
+  return {
+    recent: async (filter, before, limit) => run(recentWhere(events, filter, before), limit),
+    exportPage: async (filter, after, limit) => run(exportWhere(events, filter, after), limit),
+  };
 }

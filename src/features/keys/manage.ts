@@ -1,7 +1,7 @@
 import type { AppDatabase } from "~/db";
 import type { KeyTier } from "~/db/schema";
 import { insertKey, type KeyRow, type KeySettings, keyByHash } from "./queries";
-import { generateSecret, hashSecret, isWellFormed, newKeyId } from "./secret";
+import { generateSecret, hashSecret, newKeyId, presentedHash } from "./secret";
 
 /** What a new key is given; everything already checked by the caller (CLI flags or dashboard form). */
 export interface KeySpec {
@@ -39,6 +39,6 @@ export function createKey(db: AppDatabase, spec: KeySpec, now = Date.now()): { r
 
 /** The key a presented secret names, read from the store (no cache, no keyless mode): undefined when none. */
 export function keyForSecret(db: AppDatabase, secret: string): KeyRow | undefined {
-  const trimmed = secret.trim();
-  return isWellFormed(trimmed) ? keyByHash(db, hashSecret(trimmed)) : undefined;
+  const hash = presentedHash(secret);
+  return hash === undefined ? undefined : keyByHash(db, hash);
 }

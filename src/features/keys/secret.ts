@@ -44,6 +44,12 @@ export function hashSecret(secret: string): string {
   return new Bun.CryptoHasher("sha256").update(secret).digest("hex");
 }
 
+/** The hash a presented secret is looked up by (trimmed), or undefined when it is not one of ours in shape. */
+export function presentedHash(secret: string): string | undefined {
+  const trimmed = secret.trim();
+  return isWellFormed(trimmed) ? hashSecret(trimmed) : undefined;
+}
+
 /** The short public id shown in lists and recorded on events. */
 export function newKeyId(): string {
   return `key_${base62(BigInt(`0x${randomBytes(8).toString("hex")}`), 10)}`;

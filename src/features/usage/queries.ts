@@ -1,4 +1,4 @@
-import { and, eq, gte, lt, type SQL, sql } from "drizzle-orm";
+import { type AnyColumn, and, eq, gt, gte, isNotNull, isNull, lt, lte, type SQL, sql } from "drizzle-orm";
 import type { AppDatabase } from "~/db";
 import { events, usageHourly } from "~/db/schema";
 import { HOUR_MS, LATENCY_BUCKETS } from "~/features/events";
@@ -57,38 +57,52 @@ export function addSums(into: Sums, part: Sums): void {
 
 const bucketKey = (i: number) => `b${i}`;
 const summed = (expressions: Record<string, SQL>) => expressions as Record<string, SQL<number>>;
+/** How a dialect counts the rows where a condition holds: SQLite sums its 0/1 truth values; PostgreSQL's booleans do not add up. */
+export type CountWhere = (condition: SQL | AnyColumn | undefined) => SQL;
+const sqliteCountWhere: CountWhere = (condition) => sql`sum(${condition})`;
+
+type BucketColumn = (typeof LATENCY_BUCKETS)[number]["column"];
+/** The usage_hourly columns a read takes, in either dialect's table. */
+type HourColumns = Record<Counter | BucketColumn | "hour" | "keyId" | "model" | "credentialId" | "latencyMsSum" | "latencyMsMax", AnyColumn>;
+/** The events columns a read takes, in either dialect's table. */
+type EventColumns = Record<
+  Exclude<Counter, "requests" | "errors" | "costUnknown"> | "ts" | "keyId" | "model" | "credentialId" | "error" | "initiator" | "status" | "latencyMs",
+  AnyColumn
+>;
 
 /** usage_hourly's sums, as SQL. */
-const hourSums = summed({
-  ...Object.fromEntries(COUNTERS.map((column) => [column, sql`sum(${usageHourly[column]})`])),
-  latencySum: sql`sum(${usageHourly.latencyMsSum})`,
-  latencyMax: sql`max(${usageHourly.latencyMsMax})`,
-  ...Object.fromEntries(LATENCY_BUCKETS.map((bucket, i) => [bucketKey(i), sql`sum(${usageHourly[bucket.column]})`])),
-});
+const hourSums = (t: HourColumns) =>
+  summed({
+    ...Object.fromEntries(COUNTERS.map((column) => [column, sql`sum(${t[column]})`])),
+    latencySum: sql`sum(${t.latencyMsSum})`,
+    latencyMax: sql`max(${t.latencyMsMax})`,
+    ...Object.fromEntries(LATENCY_BUCKETS.map((bucket, i) => [bucketKey(i), sql`sum(${t[bucket.column]})`])),
+  });
 
 /** The same sums over raw events: what the recorder adds to usage_hourly for each of them. */
-const eventSums = summed({
-  requests: sql`count(*)`,
-  errors: sql`count(${events.error})`,
-  ...Object.fromEntries(
-    (["promptTokens", "completionTokens", "cacheReadTokens", "cacheCreationTokens", "reasoningTokens", "premiumRequests", "costNanoAiu"] as const).map(
-      (column) => [column, sql`coalesce(sum(${events[column]}), 0)`],
+const eventSums = (t: EventColumns, countWhere: CountWhere) =>
+  summed({
+    requests: sql`count(*)`,
+    errors: sql`count(${t.error})`,
+    ...Object.fromEntries(
+      (["promptTokens", "completionTokens", "cacheReadTokens", "cacheCreationTokens", "reasoningTokens", "premiumRequests", "costNanoAiu"] as const).map(
+        (column) => [column, sql`coalesce(sum(${t[column]}), 0)`],
+      ),
     ),
-  ),
-  usageUnknown: sql`sum(${events.usageUnknown})`,
-  // As telemetry counts it: sent to Copilot (an initiator), answered, no cost.
-  costUnknown: sql`coalesce(sum(${events.costNanoAiu} IS NULL AND ${events.initiator} IS NOT NULL AND ${events.status} < 400), 0)`,
-  latencySum: sql`sum(${events.latencyMs})`,
-  latencyMax: sql`max(${events.latencyMs})`,
-  // Each histogram bucket: (previous bound, this bound].
-  ...Object.fromEntries(
-    LATENCY_BUCKETS.map((bucket, i) => {
-      const above = i === 0 ? sql`1` : sql`${events.latencyMs} > ${LATENCY_BUCKETS[i - 1]!.le}`;
-      const within = Number.isFinite(bucket.le) ? sql`${events.latencyMs} <= ${bucket.le}` : sql`1`;
-      return [bucketKey(i), sql`sum(${above} AND ${within})`];
-    }),
-  ),
-});
+    usageUnknown: countWhere(t.usageUnknown),
+    // As telemetry counts it: sent to Copilot (an initiator), answered, no cost.
+    costUnknown: sql`coalesce(${countWhere(and(isNull(t.costNanoAiu), isNotNull(t.initiator), lt(t.status, 400)))}, 0)`,
+    latencySum: sql`sum(${t.latencyMs})`,
+    latencyMax: sql`max(${t.latencyMs})`,
+    // Each histogram bucket: (previous bound, this bound].
+    ...Object.fromEntries(
+      LATENCY_BUCKETS.map((bucket, i) => {
+        const above = i === 0 ? undefined : gt(t.latencyMs, LATENCY_BUCKETS[i - 1]!.le);
+        const within = Number.isFinite(bucket.le) ? lte(t.latencyMs, bucket.le) : undefined;
+        return [bucketKey(i), countWhere(and(above, within))];
+      }),
+    ),
+  });
 
 type SumRow = Record<string, unknown> & { at: number; keyId: string; model: string; credentialId: string };
 
@@ -111,43 +125,70 @@ export interface PartsQuery {
   keyId?: string;
 }
 
+/** One GROUP BY read: what to select, where, grouped by what. */
+interface PartsRead {
+  select: Record<string, SQL>;
+  where: SQL | undefined;
+  groupBy: SQL[];
+}
+
+/** A column as an SQL expression: either dialect's column fits a read of either. */
+const col = (column: AnyColumn) => sql`${column}`;
+
 /**
  * Usage over a window, exact to the millisecond, per bucket, key, model and
  * credential: whole hours come from usage_hourly (a few rows per key, model
  * and hour), and only the slice before the first whole hour from raw events.
- * A part of that slice belongs to the bucket the slice falls in.
+ * A part of that slice belongs to the bucket the slice falls in. The reads as
+ * SQL over either dialect's tables: readUsageParts runs them on SQLite, its
+ * PostgreSQL twin (pg.ts) on the shared store.
  */
-export function readUsageParts(db: AppDatabase, query: PartsQuery): UsagePart[] {
+export function partsReads(usageHourly: HourColumns, events: EventColumns, countWhere: CountWhere, query: PartsQuery): { hours: PartsRead; slice?: PartsRead } {
   const { since, until, step, keyId } = query;
   const firstFullHour = Math.ceil(since / HOUR_MS) * HOUR_MS;
-  const bucket = (ms: SQL | unknown) => (step === undefined ? sql<number>`0` : sql<number>`(${ms} / ${step}) * ${step}`);
+  // The step is written into the SQL, not bound: PostgreSQL matches a GROUP BY expression to the selected one only when they are the same text.
+  const stepSql = sql.raw(String(Math.trunc(step ?? 0)));
+  const bucket = (ms: AnyColumn) => (step === undefined ? sql<number>`0` : sql<number>`(${ms} / ${stepSql}) * ${stepSql}`);
   // Not split by time: no bucket to group by (GROUP BY 0 would name a column by its position).
   const byBucket = (at: SQL<number>) => (step === undefined ? [] : [at]);
 
   const hourBucket = bucket(usageHourly.hour);
-  const fromHours = db
-    .select({ at: hourBucket, keyId: usageHourly.keyId, model: usageHourly.model, credentialId: usageHourly.credentialId, ...hourSums })
-    .from(usageHourly)
-    .where(
-      and(
-        gte(usageHourly.hour, firstFullHour),
-        until !== undefined ? lt(usageHourly.hour, until) : undefined,
-        keyId !== undefined ? eq(usageHourly.keyId, keyId) : undefined,
-      ),
-    )
-    .groupBy(...byBucket(hourBucket), usageHourly.keyId, usageHourly.model, usageHourly.credentialId)
-    .all() as SumRow[];
+  const hourKey = [col(usageHourly.keyId), col(usageHourly.model), col(usageHourly.credentialId)] as const;
+  const hours: PartsRead = {
+    select: { at: hourBucket, keyId: hourKey[0], model: hourKey[1], credentialId: hourKey[2], ...hourSums(usageHourly) },
+    where: and(
+      gte(usageHourly.hour, firstFullHour),
+      until !== undefined ? lt(usageHourly.hour, until) : undefined,
+      keyId !== undefined ? eq(usageHourly.keyId, keyId) : undefined,
+    ),
+    groupBy: [...byBucket(hourBucket), ...hourKey],
+  };
 
   const sliceEnd = until === undefined ? firstFullHour : Math.min(firstFullHour, until);
-  if (sliceEnd <= since) return fromHours.map(partOf);
+  if (sliceEnd <= since) return { hours };
   const eventBucket = bucket(events.ts);
   const model = sql<string>`coalesce(${events.model}, '')`;
   const credential = sql<string>`coalesce(${events.credentialId}, '')`;
-  const fromEvents = db
-    .select({ at: eventBucket, keyId: events.keyId, model, credentialId: credential, ...eventSums })
-    .from(events)
-    .where(and(gte(events.ts, since), lt(events.ts, sliceEnd), keyId !== undefined ? eq(events.keyId, keyId) : undefined))
-    .groupBy(...byBucket(eventBucket), events.keyId, model, credential)
-    .all() as SumRow[];
-  return [...fromHours, ...fromEvents].map(partOf);
+  const slice: PartsRead = {
+    select: { at: eventBucket, keyId: col(events.keyId), model, credentialId: credential, ...eventSums(events, countWhere) },
+    where: and(gte(events.ts, since), lt(events.ts, sliceEnd), keyId !== undefined ? eq(events.keyId, keyId) : undefined),
+    groupBy: [...byBucket(eventBucket), col(events.keyId), model, credential],
+  };
+  return { hours, slice };
+}
+
+/** The rows of both reads as parts. */
+export const partsOf = (rows: unknown[]): UsagePart[] => (rows as SumRow[]).map(partOf);
+
+/** partsReads on the SQLite store. */
+export function readUsageParts(db: AppDatabase, query: PartsQuery): UsagePart[] {
+  const { hours, slice } = partsReads(usageHourly, events, sqliteCountWhere, query);
+  const run = (read: PartsRead, table: typeof usageHourly | typeof events) =>
+    db
+      .select(read.select)
+      .from(table)
+      .where(read.where)
+      .groupBy(...read.groupBy)
+      .all();
+  return partsOf([...run(hours, usageHourly), ...(slice ? run(slice, events) : [])]);
 }

@@ -115,10 +115,12 @@ export function reportOf(parts: UsagePart[], by: UsageGroup): UsageResult {
   return { rows, totals };
 }
 
-/** Usage over [since, now] grouped by key, model, UTC day or credential: what `usage` prints and /admin/usage answers. */
+/** The parts a report reads: split by UTC day only when grouped by day. */
+export const reportParts = (query: UsageQuery): PartsQuery => ({ since: query.since, step: query.by === "day" ? DAY_MS : undefined, keyId: query.keyId });
+
+/** Usage over [since, now] grouped by key, model, UTC day or credential, on the SQLite store. */
 export function usageReport(db: AppDatabase, query: UsageQuery): UsageResult {
-  const parts = readUsageParts(db, { since: query.since, step: query.by === "day" ? DAY_MS : undefined, keyId: query.keyId });
-  return reportOf(parts, query.by);
+  return reportOf(readUsageParts(db, reportParts(query)), query.by);
 }
 
 /** Most parts the day cache holds (a few hundred bytes each); past it, days are read from the store every time. */

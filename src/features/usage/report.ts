@@ -1,10 +1,8 @@
-import type { AppDatabase } from "~/db";
-import { credentialLabels } from "~/features/credentials";
-import { listKeys } from "~/features/keys";
 import { formatCredits, formatUsd } from "~/lib/credits";
 import { AppError } from "~/lib/errors";
 import { textTable } from "~/lib/table";
-import { USAGE_GROUPS, type UsageGroup, type UsageRow, usageReport } from "./read-model";
+import { reportOf, reportParts, USAGE_GROUPS, type UsageGroup, type UsageRow } from "./read-model";
+import type { UsageStore } from "./store";
 
 export function parseGroup(name: string, value: string): UsageGroup {
   if ((USAGE_GROUPS as readonly string[]).includes(value)) return value as UsageGroup;
@@ -29,16 +27,12 @@ export interface ReportOptions {
 }
 
 /** The one report the CLI prints and GET /admin/usage answers. */
-export function buildReport(db: AppDatabase, options: ReportOptions, now = Date.now()): UsageReport {
+export async function buildReport(usage: UsageStore, options: ReportOptions, now = Date.now()): Promise<UsageReport> {
   const { since, by } = options;
-  const { rows, totals } = usageReport(db, { since, by, keyId: options.key });
+  const { rows, totals } = reportOf(await usage.parts(reportParts({ since, by, keyId: options.key })), by);
   // By key or credential, each row says whose it is: ids alone mean nothing to a reader.
   const labels =
-    by === "key"
-      ? new Map(listKeys(db, { includeRevoked: true }).map((k) => [k.id, k.label]))
-      : by === "credential"
-        ? new Map([["", "default token"], ...credentialLabels(db)])
-        : undefined;
+    by === "key" ? await usage.labels("key") : by === "credential" ? new Map([["", "default token"], ...(await usage.labels("credential"))]) : undefined;
   const labelled = labels ? rows.map((row) => ({ ...row, label: labels.get(row.group) ?? undefined })) : rows;
   return { since: new Date(since).toISOString(), until: new Date(now).toISOString(), by, key: options.key ?? null, rows: labelled, totals };
 }

@@ -1,7 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { type AuditQueryInput, type AuditRow, readAudit } from "~/features/audit";
-import { listKeys } from "~/features/keys";
 import { apiError } from "~/lib/api-error";
 import { AppError, describeError } from "~/lib/errors";
 import { auditCsv, csvDownload } from "../csv";
@@ -23,20 +22,20 @@ export function auditRoutes(d: Dashboard) {
   const { store, now, page, data } = d;
   const app = new Hono<DashboardEnv>();
 
-  app.get("/audit", page, (c) => {
+  app.get("/audit", page, async (c) => {
     const input = auditInput(c);
     const before = Number(c.req.query("before"));
     const beforeId = Number.isSafeInteger(before) && before > 0 ? before : undefined;
     let rows: AuditRow[] = [];
     let error: { message: string; hint?: string } | undefined;
     try {
-      rows = readAudit(store.db, { ...input, beforeId, limit: ENTRIES_PER_PAGE + 1 }, now());
+      rows = await readAudit(store.audit, { ...input, beforeId, limit: ENTRIES_PER_PAGE + 1 }, now());
     } catch (thrown) {
       if (!(thrown instanceof AppError)) throw thrown;
       error = { message: thrown.message, hint: thrown.hint };
     }
     const shown = rows.slice(0, ENTRIES_PER_PAGE);
-    const keys = listKeys(store.db, { includeRevoked: true }).map((k) => k.id);
+    const keys = (await store.keys.list(true)).map((k) => k.id);
     if (input.key && !keys.includes(input.key)) keys.push(input.key);
     return render(
       c,
@@ -54,11 +53,11 @@ export function auditRoutes(d: Dashboard) {
     );
   });
 
-  app.get("/audit.csv", data, (c) => {
+  app.get("/audit.csv", data, async (c) => {
     const at = now();
     let body: ReadableStream<Uint8Array>;
     try {
-      body = auditCsv(store, auditInput(c), at);
+      body = await auditCsv(store.audit, auditInput(c), at);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       return apiError(c, 400, { message: describeError(error), type: "invalid_request_error", code: "invalid_query" });

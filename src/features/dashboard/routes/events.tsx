@@ -1,17 +1,15 @@
 import { Hono } from "hono";
-import type { Store } from "~/db";
 import { EVENT_ERRORS, type EventError } from "~/db/schema";
-import { listKeys } from "~/features/keys";
 import type { DashboardEnv } from "../env";
 import { EventsPage } from "../pages/events";
 import { render } from "../pages/layout";
-import { type EventCursor, type EventFilter, recentEvents, STATUS_CLASSES, type StatusClass } from "../queries";
+import { type EventCursor, type EventFilter, type EventPages, STATUS_CLASSES, type StatusClass } from "../queries";
 import { type Dashboard, queryValue } from "./context";
 
 const EVENTS_PER_PAGE = 50;
 
-function recentEventsPage(store: Store, filter: EventFilter, cursor: EventCursor | undefined) {
-  const rows = recentEvents(store.db, filter, cursor, EVENTS_PER_PAGE + 1);
+async function recentEventsPage(events: EventPages, filter: EventFilter, cursor: EventCursor | undefined) {
+  const rows = await events.recent(filter, cursor, EVENTS_PER_PAGE + 1);
   const page = rows.slice(0, EVENTS_PER_PAGE);
   const last = page.at(-1);
   return { page, older: rows.length > EVENTS_PER_PAGE && last ? `${last.ts}.${last.id}` : undefined };
@@ -20,7 +18,7 @@ function recentEventsPage(store: Store, filter: EventFilter, cursor: EventCursor
 /** /events: the newest requests first, filtered, paged by keyset. */
 export function eventsRoutes(d: Dashboard) {
   const { store } = d;
-  return new Hono<DashboardEnv>().get("/events", d.page, (c) => {
+  return new Hono<DashboardEnv>().get("/events", d.page, async (c) => {
     const status = c.req.query("status");
     const error = c.req.query("error");
     const filter: EventFilter = {
@@ -30,8 +28,8 @@ export function eventsRoutes(d: Dashboard) {
     };
     const before = c.req.query("before")?.match(/^(\d{1,15})\.(\d{1,15})$/);
     const cursor: EventCursor | undefined = before ? { ts: Number(before[1]), id: Number(before[2]) } : undefined;
-    const rows = recentEventsPage(store, filter, cursor);
-    const keys = listKeys(store.db, { includeRevoked: true }).map((k) => k.id);
+    const rows = await recentEventsPage(store.events, filter, cursor);
+    const keys = (await store.keys.list(true)).map((k) => k.id);
     if (filter.keyId && !keys.includes(filter.keyId)) keys.push(filter.keyId);
     return render(
       c,

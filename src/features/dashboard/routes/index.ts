@@ -2,7 +2,6 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { DashboardEnv } from "../env";
 import { REFUSALS, refusal } from "../pages/layout";
-import { signInLinkRoute } from "../sign-in-link";
 import { assetRoutes } from "./assets";
 import { auditRoutes } from "./audit";
 import { type DashboardDeps, dashboardOf } from "./context";
@@ -12,6 +11,7 @@ import { keyEditRoutes } from "./key-edit";
 import { keysRoutes } from "./keys";
 import { securityHeaders } from "./security-headers";
 import { signInRoutes } from "./sign-in";
+import { signInLinkRoute } from "./sign-in-link";
 import { usageRoutes } from "./usage";
 
 export type { DashboardDeps } from "./context";
@@ -27,7 +27,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
 
   app.route("/", assetRoutes());
   // A one-time link from `copilot-api dashboard` (no key typed into a form).
-  app.route("/", signInLinkRoute(d.store, d.now));
+  app.route("/", signInLinkRoute(d));
   app.route("/", signInRoutes(d));
   app.route("/", usageRoutes(d));
   app.route("/", keysRoutes(d));

@@ -1,8 +1,7 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { KEY_TIERS } from "~/db/schema";
-import { createKeyAudited, httpActor } from "~/features/audit";
-import { keyById, keySpecFrom, keyView, listKeys, parseKeySettings, premiumUsedThisMonth, revokeKey } from "~/features/keys";
+import { keySpecFrom, parseKeySettings } from "~/features/keys";
 import { parseChoice } from "~/lib/cli";
 import { clip } from "~/lib/clip";
 import { AppError, forField } from "~/lib/errors";
@@ -10,8 +9,7 @@ import { clearDashboardCookie, requireCsrf, SESSION_COOKIE } from "../auth";
 import type { DashboardEnv } from "../env";
 import { EMPTY_FORM, type FormError, type KeyForm, KeysPage, RevokePage } from "../pages/keys";
 import { render } from "../pages/layout";
-import { deleteSessionsOfKey } from "../sessions";
-import { bySession, type Dashboard, KEY_ID, text } from "./context";
+import { bySession, type Dashboard, KEY_ID, sessionActor, text } from "./context";
 import { createInput, echoed, formError, settingsForm } from "./key-form";
 import { keyLookup } from "./key-lookup";
 
@@ -32,14 +30,13 @@ export function keysRoutes(d: Dashboard) {
   const { keyOf, noSuchKey } = keyLookup(d);
   const app = new Hono<DashboardEnv>();
 
-  const keysPage = (
+  const keysPage = async (
     c: Context<DashboardEnv>,
     extra: { created?: Parameters<typeof KeysPage>[0]["created"]; formError?: FormError; form?: KeyForm; notice?: string },
     status: 200 | 400 = 200,
   ) => {
     const showAll = c.req.query("all") === "1";
-    const rows = listKeys(store.db, { includeRevoked: showAll });
-    const premiumUsed = premiumUsedThisMonth(store.db, now());
+    const [rows, premiumUsed] = await Promise.all([store.keys.list(showAll), store.keys.premiumUsedThisMonth(now())]);
     return render(
       c,
       <KeysPage session={c.get("session")} rows={rows} showAll={showAll} premiumUsed={premiumUsed} form={extra.form ?? EMPTY_FORM} {...extra} />,
@@ -50,16 +47,11 @@ export function keysRoutes(d: Dashboard) {
   app.get("/keys", page, (c) => keysPage(c, { notice: listNotice(c) }));
 
   // The same code path as `copilot-api keys create`: the keys feature's parseKeySettings and createKey.
-  app.post("/keys", page, requireCsrf, (c) => {
+  app.post("/keys", page, requireCsrf, async (c) => {
     const values: KeyForm = { tier: clip(text(c.get("form").tier), 20), ...settingsForm(c.get("form")) };
     try {
       const tier = forField("tier", () => parseChoice("tier", values.tier, KEY_TIERS));
-      const created = createKeyAudited(
-        store,
-        keySpecFrom(tier, parseKeySettings(createInput(values), now())),
-        httpActor(c, "session", c.get("session").keyId),
-        now(),
-      );
+      const created = await store.keys.create(keySpecFrom(tier, parseKeySettings(createInput(values), now())), sessionActor(c), now());
       return keysPage(c, { created });
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
@@ -68,7 +60,7 @@ export function keysRoutes(d: Dashboard) {
   });
 
   app.get("/keys/:id/revoke", page, async (c) => {
-    const row = keyOf(c);
+    const row = await keyOf(c);
     if (!row) return noSuchKey(c);
     if (row.revokedAt !== null) return c.redirect("/dashboard/keys?all=1", 303);
     return render(c, <RevokePage session={c.get("session")} row={row} />);
@@ -76,12 +68,11 @@ export function keysRoutes(d: Dashboard) {
 
   // The same code path as `copilot-api keys revoke`; its dashboard sessions end with it.
   app.post("/keys/:id/revoke", page, requireCsrf, async (c) => {
-    const row = keyOf(c);
+    const row = await keyOf(c);
     if (!row) return noSuchKey(c);
-    if (revokeKey(store.db, row.id, now()))
-      d.audit(c, bySession(c), { action: "key.revoked", target: row.id, before: keyView(row), after: keyView(keyById(store.db, row.id) ?? row) });
-    const ended = deleteSessionsOfKey(store.db, row.id);
-    if (ended > 0) d.audit(c, bySession(c), { action: "dashboard.session_ended", target: row.id, after: { sessions: ended, reason: "key revoked" } });
+    await store.keys.revoke(row.id, sessionActor(c), now());
+    const ended = await store.sessions.deleteOfKey(row.id);
+    if (ended > 0) await d.audit(c, bySession(c), { action: "dashboard.session_ended", target: row.id, after: { sessions: ended, reason: "key revoked" } });
     if (row.id === c.get("session").keyId) {
       clearDashboardCookie(c, SESSION_COOKIE);
       return c.redirect("/dashboard/login?notice=revoked-self", 303);

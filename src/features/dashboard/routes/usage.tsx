@@ -1,8 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { listKeys } from "~/features/keys";
 import { type QuotaSource, windowsReport } from "~/features/quota";
-import { UsageReader } from "~/features/usage";
 import { describeError } from "~/lib/errors";
 import { parseSince } from "~/lib/since";
 import type { DashboardEnv } from "../env";
@@ -47,16 +45,16 @@ async function quotaState(source: QuotaSource | undefined): Promise<QuotaState> 
 
 /** The usage page (/dashboard) and its charts' data (/dashboard/api/usage). */
 export function usageRoutes(d: Dashboard) {
-  const { store, now } = d;
-  const usage = new UsageReader(store);
+  const { now } = d;
+  const { usage } = d.store;
   const app = new Hono<DashboardEnv>();
 
   app.get("/", d.page, async (c) => {
     const input = usageInput(c, now());
-    const tables = usageTables(usage.read(input, input.until), input);
+    const tables = usageTables(await usage.window(input, input.until), input);
     if (input.keyId && !tables.keysSeen.includes(input.keyId)) tables.keysSeen.push(input.keyId);
     if (input.model !== undefined && !tables.modelsSeen.includes(input.model)) tables.modelsSeen.push(input.model);
-    const labels = new Map(listKeys(store.db, { includeRevoked: true }).map((k) => [k.id, k.label]));
+    const labels = await usage.labels("key");
     return render(
       c,
       <UsagePage
@@ -78,9 +76,9 @@ export function usageRoutes(d: Dashboard) {
   });
 
   // The charts' data: the same window and filters as the page, by hour or UTC day.
-  app.get("/api/usage", d.data, (c) => {
+  app.get("/api/usage", d.data, async (c) => {
     const input = usageInput(c, now());
-    const series = usageSeries(usage.read(input, input.until), input);
+    const series = usageSeries(await usage.window(input, input.until), input);
     return c.json({
       window: input.window,
       since: new Date(input.since).toISOString(),
