@@ -5,6 +5,7 @@ import { EventRecorder } from "~/features/events";
 import { PgRetentionJob } from "~/features/events/pg-retention";
 import { type KeyPolicy, KeyResolver, LastUsedTracker } from "~/features/keys";
 import { PgKeyMirror, PgMonthlyLimit, PgRateLimiter, pgLastUsedWriter } from "~/features/keys/pg";
+import { type GatewayMetrics, loadMetrics } from "~/features/metrics";
 import { MAX_RESPONSE_BYTES, StoredResponses } from "~/features/responses";
 import { loadTracing } from "~/features/tracing";
 import { AppError } from "~/lib/errors";
@@ -12,7 +13,7 @@ import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { stopAll, type Worker } from "~/lib/worker";
 import { TokenCounter } from "~/protocols/anthropic";
-import { createApp } from "~/server";
+import { createApp, PROTOCOL_ROUTES } from "~/server";
 
 /** What `start --database-url` cannot do yet, each refused at start with what to do instead. */
 export function refuseOnPostgres(options: ComposeOptions & { replicateTo?: string; dbPath?: string }): void {
@@ -26,7 +27,6 @@ export function refuseOnPostgres(options: ComposeOptions & { replicateTo?: strin
     refuse("--replicate-to", "Litestream replicates a SQLite file; PostgreSQL is replicated by its own means (streaming replicas, pg_dump)");
   if (options.dbPath) refuse("--db-path", "the store is the PostgreSQL database the URL names");
   if (options.pool?.length) refuse("--pool", "credentials are kept in the SQLite store only");
-  if (options.metrics || options.metricsListen) refuse("--metrics", "the metrics read the SQLite store");
 }
 
 /**
@@ -36,7 +36,10 @@ export function refuseOnPostgres(options: ComposeOptions & { replicateTo?: strin
  * and stored responses written in batches. Opens the key mirror (one read) before returning.
  */
 export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & { otlpEndpoint?: string }): Promise<Composed> {
-  const tracing = options.otlpEndpoint ? await loadTracing(options.otlpEndpoint, "0.1.0") : undefined;
+  const [tracing, kit] = await Promise.all([
+    options.otlpEndpoint ? loadTracing(options.otlpEndpoint, "0.1.0") : undefined,
+    options.metrics || options.metricsListen ? loadMetrics() : undefined,
+  ]);
   if (options.otlpEndpoint) log.info(`tracing: OTLP/HTTP to ${options.otlpEndpoint}`);
   const { defaultUpstream, quota } = upstreamOf(options);
   const mirror = new PgKeyMirror(pg);
@@ -49,8 +52,12 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
     retentionDays: options.responsesRetentionDays,
     maxResponseBytes: Math.min(options.bodyLimitBytes, MAX_RESPONSE_BYTES),
   });
+  let metrics: GatewayMetrics | undefined;
   const recorder = new EventRecorder(pg, {
-    onCommitted: (events) => budget.committed(events),
+    onCommitted: (events) => {
+      budget.committed(events);
+      metrics?.committed(events);
+    },
     // An answer leaves once its stored response is written too: any gateway can continue it at once.
     alsoSettle: () => storedResponses.settled(),
   });
@@ -60,6 +67,18 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
     const seen = defaultUpstream.windows;
     return seen ? [{ seat: "default", windows: seen }] : [];
   };
+  const { copilot, catalog } = defaultUpstream.current();
+  if (kit) {
+    // Key labels from the mirror (no query per scrape); no file gauges: there is no SQLite file, so no WAL, no replaced file, no Litestream.
+    metrics = new kit.GatewayMetrics({
+      keyLabels: () => mirror.labels(),
+      recorder,
+      catalog,
+      token: defaultUpstream.token,
+      protocols: PROTOCOL_ROUTES,
+      windows,
+    });
+  }
   log.info("keys: read from PostgreSQL, kept current by LISTEN/NOTIFY (and every second)");
   const app = createApp({
     tokens,
@@ -67,10 +86,11 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
     keys: { policy, resolver, limiter: new PgRateLimiter(pg.db), lastUsed, premium, budget },
     reserveWindowPercent: options.reserveWindowPercent ?? 0,
     windows,
-    upstream: upstreamDeps(options, defaultUpstream.current()),
+    upstream: upstreamDeps(options, { copilot, catalog }),
     router: new UpstreamRouter(defaultUpstream),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota,
+    metricsRoute: kit && metrics && kit.metricsRoute(metrics),
     tracing,
     now: options.now,
   });
@@ -86,6 +106,7 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
     workers,
     policy,
     resolver,
+    metrics: kit && metrics && { gauges: metrics, serve: kit.serveMetrics },
     start: () => {
       for (const worker of workers) worker.start();
     },

@@ -3,7 +3,7 @@ import { StoreFileWatch } from "~/db";
 import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
 import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
 import { EventRecorder, RetentionJob } from "~/features/events";
-import { announcePolicy, CreditBudget, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
+import { announcePolicy, CreditBudget, type KeyPolicy, KeyResolver, keyLabels, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { type GatewayMetrics, type ListenAddress, loadMetrics, type MetricsKit } from "~/features/metrics";
 import { QuotaSource } from "~/features/quota/quota";
 import { WindowsFile, windowsFileOf } from "~/features/quota/windows";
@@ -157,7 +157,16 @@ export function compose(store: Store, options: ComposeOptions): Composed & { sto
   };
   const kit = options.metricsKit;
   if (kit) {
-    metrics = new kit.GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES, windows: seatWindows });
+    metrics = new kit.GatewayMetrics({
+      keyLabels: () => keyLabels(store.db),
+      sqlite: store,
+      recorder,
+      catalog,
+      token,
+      replicating: replica !== undefined,
+      protocols: PROTOCOL_ROUTES,
+      windows: seatWindows,
+    });
   }
   const tracing = options.tracing;
   // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.

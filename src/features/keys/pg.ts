@@ -21,10 +21,10 @@ export const KEYS_CHANNEL = "copilot_api_keys";
 /** How often the mirror is reloaded anyway: a write whose NOTIFY was missed (a reconnect) is seen within this. */
 const POLL_MS = 1000;
 
-/** What a key's row says that the resolver reads (last_used_at moves all the time and changes nothing). */
+/** What a key's row says that the resolver and /metrics read (last_used_at moves all the time and changes nothing). */
 const fingerprintOf = (rows: KeyRow[]) =>
   JSON.stringify(
-    rows.map((r) => [r.id, r.hash, r.tier, r.allowedModels, r.rateLimit, r.premiumQuota, r.budgetNanoAiu, r.expiresAt, r.revokedAt, r.credentialId]),
+    rows.map((r) => [r.id, r.hash, r.label, r.tier, r.allowedModels, r.rateLimit, r.premiumQuota, r.budgetNanoAiu, r.expiresAt, r.revokedAt, r.credentialId]),
   );
 
 /**
@@ -35,6 +35,7 @@ const fingerprintOf = (rows: KeyRow[]) =>
 export class PgKeyMirror implements KeySource, Worker {
   private byHashMap = new Map<string, KeyRow>();
   private keyCounts: KeyCounts = { total: 0, active: 0 };
+  private labelsById: ReadonlyMap<string, string> = new Map();
   private fingerprint = "";
   private changes = 0;
   private timer?: ReturnType<typeof setInterval>;
@@ -60,6 +61,11 @@ export class PgKeyMirror implements KeySource, Worker {
 
   counts(): KeyCounts {
     return this.keyCounts;
+  }
+
+  /** Each key's label by id, revoked keys too, as of the last load: /metrics' key_label without a query per scrape. */
+  labels(): ReadonlyMap<string, string> {
+    return this.labelsById;
   }
 
   start(): void {
@@ -106,6 +112,7 @@ export class PgKeyMirror implements KeySource, Worker {
     if (fingerprint === this.fingerprint) return;
     this.fingerprint = fingerprint;
     this.byHashMap = new Map(rows.map((row) => [row.hash, row]));
+    this.labelsById = new Map(rows.map((row) => [row.id, row.label]));
     this.keyCounts = { total: rows.length, active: rows.filter((row) => row.revokedAt === null).length };
     this.changes++;
   }
