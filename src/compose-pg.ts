@@ -1,6 +1,7 @@
-import { type Composed, type ComposeOptions, upstreamDeps, upstreamOf } from "~/compose";
+import { type Composed, type ComposeOptions, seatWindowsOf, upstreamDeps, upstreamOf } from "~/compose";
 import type { PgStore } from "~/db";
-import { UpstreamRouter } from "~/features/credentials";
+import { SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
+import { PgCredentialMirror, pgCredentialVault } from "~/features/credentials/pg";
 import { EventRecorder } from "~/features/events";
 import { PgRetentionJob } from "~/features/events/pg-retention";
 import { type KeyPolicy, KeyResolver, LastUsedTracker } from "~/features/keys";
@@ -26,7 +27,6 @@ export function refuseOnPostgres(options: ComposeOptions & { replicateTo?: strin
   if (options.replicateTo)
     refuse("--replicate-to", "Litestream replicates a SQLite file; PostgreSQL is replicated by its own means (streaming replicas, pg_dump)");
   if (options.dbPath) refuse("--db-path", "the store is the PostgreSQL database the URL names");
-  if (options.pool?.length) refuse("--pool", "credentials are kept in the SQLite store only");
 }
 
 /**
@@ -41,9 +41,14 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
     options.metrics || options.metricsListen ? loadMetrics() : undefined,
   ]);
   if (options.otlpEndpoint) log.info(`tracing: OTLP/HTTP to ${options.otlpEndpoint}`);
-  const { defaultUpstream, quota } = upstreamOf(options);
-  const mirror = new PgKeyMirror(pg);
-  await mirror.open();
+  const { urls, defaultUpstream, quota } = upstreamOf(options);
+  const credentials = new PgCredentialMirror(pg);
+  const mirror = new PgKeyMirror(pg, (rows) => credentials.knowAll(rows.map((row) => row.credentialId)));
+  await Promise.all([mirror.open(), credentials.open()]);
+  // The seats read the credentials from their mirror; their tokens open with this machine's credentials.key (docs/scaling.md).
+  const seats = new Seats(credentials, pgCredentialVault(options.env ?? process.env), urls);
+  const pool = options.pool?.length ? new SeatPool(seats.pool(options.pool)) : undefined;
+  if (pool) log.info(`pool: keys bound to no credential are spread over ${options.pool?.join(", ")}`);
   const policy: KeyPolicy = { authDisabled: options.noAuth, loopbackListener: isLoopback(options.host) };
   const resolver = new KeyResolver(mirror, policy);
   const premium = new PgMonthlyLimit(pg.db, "premiumRequests");
@@ -63,10 +68,7 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
   });
   const lastUsed = new LastUsedTracker(pgLastUsedWriter(pg.db));
   const tokens = new TokenCounter();
-  const windows = () => {
-    const seen = defaultUpstream.windows;
-    return seen ? [{ seat: "default", windows: seen }] : [];
-  };
+  const windows = seatWindowsOf(defaultUpstream, seats);
   const { copilot, catalog } = defaultUpstream.current();
   if (kit) {
     // Key labels from the mirror (no query per scrape); no file gauges: there is no SQLite file, so no WAL, no replaced file, no Litestream.
@@ -87,7 +89,7 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
     reserveWindowPercent: options.reserveWindowPercent ?? 0,
     windows,
     upstream: upstreamDeps(options, { copilot, catalog }),
-    router: new UpstreamRouter(defaultUpstream),
+    router: new UpstreamRouter(defaultUpstream, seats, pool),
     responses: { stored: storedResponses, storing: !options.noStoreResponses },
     quota,
     metricsRoute: kit && metrics && kit.metricsRoute(metrics),
@@ -100,7 +102,18 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
     responsesDays: options.responsesRetentionDays,
     auditDays: options.auditRetentionDays ?? 365,
   });
-  const workers: Worker[] = [...(tracing ? [tracing] : []), recorder, storedResponses, lastUsed, retention, mirror, tokens, defaultUpstream];
+  const workers: Worker[] = [
+    ...(tracing ? [tracing] : []),
+    recorder,
+    storedResponses,
+    lastUsed,
+    retention,
+    mirror,
+    credentials,
+    tokens,
+    defaultUpstream,
+    seats,
+  ];
   return {
     app,
     workers,

@@ -1,7 +1,7 @@
 import type { Store } from "~/db";
 import { StoreFileWatch } from "~/db";
 import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
-import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
+import { CredentialVault, SeatPool, Seats, sqliteCredentials, UpstreamRouter } from "~/features/credentials";
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, CreditBudget, type KeyPolicy, KeyResolver, keyLabels, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { type GatewayMetrics, type ListenAddress, loadMetrics, type MetricsKit } from "~/features/metrics";
@@ -108,6 +108,12 @@ export function upstreamOf(options: ComposeOptions, kept?: KeptTokens) {
   return { github, urls, defaultUpstream, quota: options.quota ?? (github && new QuotaSource(urls, github.token)) };
 }
 
+/** Each Copilot seat's windows, by name: for /admin/quota, /healthz, the dashboard and /metrics. */
+export const seatWindowsOf = (defaultUpstream: DefaultUpstream, seats: Seats) => () => {
+  const windows = defaultUpstream.windows;
+  return [...(windows ? [{ seat: "default", windows }] : []), ...seats.all().map((seat) => ({ seat: seat.credential.label, windows: seat.windows }))];
+};
+
 /** What createApp is given from the options alone, whatever the store. */
 export const upstreamDeps = (options: ComposeOptions, { copilot, catalog }: ReturnType<DefaultUpstream["current"]>) => ({
   copilot,
@@ -120,7 +126,7 @@ export const upstreamDeps = (options: ComposeOptions, { copilot, catalog }: Retu
 export function compose(store: Store, options: ComposeOptions): Composed & { store: Store } {
   const { urls, defaultUpstream, quota } = upstreamOf(options, new KeptTokens(store.path));
   // Each credential's seat is built on first use; the pool's are checked now, so a bad --pool fails the start.
-  const seats = new Seats(store, new CredentialVault(store), urls);
+  const seats = new Seats(sqliteCredentials(store.db), new CredentialVault(store), urls);
   const pool = options.pool?.length ? new SeatPool(seats.pool(options.pool)) : undefined;
   if (pool) log.info(`pool: keys bound to no credential are spread over ${options.pool?.join(", ")}`);
 
@@ -150,11 +156,7 @@ export function compose(store: Store, options: ComposeOptions): Composed & { sto
   const token = defaultUpstream.token;
   const tokens = new TokenCounter();
   const replica = options.replica;
-  // Each Copilot seat's windows, by name: for /admin/quota, /healthz, the dashboard and /metrics.
-  const seatWindows = () => {
-    const windows = defaultUpstream.windows;
-    return [...(windows ? [{ seat: "default", windows }] : []), ...seats.all().map((seat) => ({ seat: seat.credential.label, windows: seat.windows }))];
-  };
+  const seatWindows = seatWindowsOf(defaultUpstream, seats);
   const kit = options.metricsKit;
   if (kit) {
     metrics = new kit.GatewayMetrics({

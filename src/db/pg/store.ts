@@ -42,3 +42,13 @@ export async function openPgStore(url: string, migrations: Migration[] = loadPgM
     },
   };
 }
+
+/** The CLI's use of the store: connects (and migrates, as the SQLite CLI's open does), runs fn, and always disconnects. */
+export async function withPgStore<T>(url: string, fn: (pg: PgStore) => Promise<T>): Promise<T> {
+  const pg = await openPgStore(url);
+  try {
+    return await fn(pg);
+  } finally {
+    await pg.close();
+  }
+}

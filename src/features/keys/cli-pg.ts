@@ -1,7 +1,8 @@
 import { and, desc, eq, gte, isNull, lt, sql } from "drizzle-orm";
-import { openPgStore, type PgStore, pgTables } from "~/db/postgres";
+import { type PgStore, pgTables } from "~/db/postgres";
 import type { AuditAction } from "~/db/schema";
 import { cliActor } from "~/features/audit";
+import { appendAuditPg } from "~/features/audit/pg";
 import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import type { KeySpec } from "./manage";
@@ -16,36 +17,26 @@ import { changedSettings, type KeySettingsInput, updatableKey } from "./settings
  * written to the shared PostgreSQL store, and a NOTIFY so every gateway sees the change at once.
  */
 
-const { keys, auditLog, usageHourly } = pgTables;
+const { keys, usageHourly } = pgTables;
 type Tx = Parameters<Parameters<PgStore["db"]["transaction"]>[0]>[0];
 
-/** Connects (and migrates, as the SQLite CLI's open does), runs fn, and always disconnects. */
-export async function withPgStore<T>(url: string, fn: (pg: PgStore) => Promise<T>): Promise<T> {
-  const pg = await openPgStore(url);
-  try {
-    return await fn(pg);
-  } finally {
-    await pg.close();
-  }
+const audit = (tx: Tx, action: AuditAction, target: string, before: KeyRow | undefined, after: KeyRow) =>
+  appendAuditPg(tx, { action, ...cliActor(), target, before: before ? keyView(before) : null, after: keyView(after) });
+
+/** `--credential LABEL|none` as the id it names, read in the transaction (the Postgres half of credentials, loaded only here). */
+async function credentialIdOf(tx: Tx, label: string | undefined): Promise<{ credentialId?: string | null }> {
+  if (label === undefined) return {};
+  const { credentialIdPg } = await import("~/features/credentials/pg");
+  return { credentialId: await credentialIdPg(tx, label) };
 }
 
-async function audit(tx: Tx, action: AuditAction, target: string, before: KeyRow | undefined, after: KeyRow): Promise<void> {
-  await tx.insert(auditLog).values({
-    ts: Date.now(),
-    action,
-    ...cliActor(),
-    target,
-    before: before ? keyView(before) : null,
-    after: keyView(after),
-  });
-}
-
-export async function createKeyPg(pg: PgStore, spec: KeySpec, now = Date.now()): Promise<{ row: KeyRow; secret: string }> {
+/** `keys create --database-url` (bound to `credential`'s seat when given): the row and its audit entry in one transaction, then a NOTIFY. */
+export async function createKeyPg(pg: PgStore, spec: KeySpec, credential?: string, now = Date.now()): Promise<{ row: KeyRow; secret: string }> {
   const secret = generateSecret();
   const row = await pg.db.transaction(async (tx) => {
     const [created] = await tx
       .insert(keys)
-      .values({ id: newKeyId(), hash: hashSecret(secret), ...spec, createdAt: now })
+      .values({ id: newKeyId(), hash: hashSecret(secret), ...spec, ...(await credentialIdOf(tx, credential)), createdAt: now })
       .returning();
     await audit(tx, "key.created", created!.id, undefined, created!);
     return created!;
@@ -70,13 +61,18 @@ export async function revokeKeyPg(pg: PgStore, id: string, now = Date.now()): Pr
   await pg.notify(KEYS_CHANNEL);
 }
 
-/** `keys update --database-url`: the same checks as on SQLite, the row and its audit entry in one transaction, then a NOTIFY. */
-export async function updateKeyPg(pg: PgStore, id: string, input: KeySettingsInput): Promise<KeyRow> {
-  const settings = changedSettings(input);
+/** `keys update --database-url`: the same checks as on SQLite (`--credential` alone is a change too), the row and its audit entry in one transaction, then a NOTIFY. */
+export async function updateKeyPg(pg: PgStore, id: string, input: KeySettingsInput, credential?: string): Promise<KeyRow> {
+  const onlyCredential = credential !== undefined && Object.values(input).every((value) => value === undefined);
+  const settings = onlyCredential ? {} : changedSettings(input);
   const after = await pg.db.transaction(async (tx) => {
     const [found] = await tx.select().from(keys).where(eq(keys.id, id)).for("update");
     const before = updatableKey(found, id);
-    const [updated] = await tx.update(keys).set(settings).where(eq(keys.id, id)).returning();
+    const [updated] = await tx
+      .update(keys)
+      .set({ ...settings, ...(await credentialIdOf(tx, credential)) })
+      .where(eq(keys.id, id))
+      .returning();
     await audit(tx, "key.updated", id, before, updated!);
     return updated!;
   });

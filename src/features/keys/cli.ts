@@ -1,6 +1,7 @@
 import { defineCommand, type ParsedArgs } from "citty";
 import type { Store } from "~/db";
 import { withStore } from "~/db";
+import { withPgStore } from "~/db/postgres";
 import { KEY_TIERS } from "~/db/schema";
 import { appendAudit, cliActor, createKeyAudited } from "~/features/audit";
 import { databaseUrl, databaseUrlArg, dbPathArg, guarded, parseChoice } from "~/lib/cli";
@@ -11,7 +12,7 @@ import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
 import { spentThisMonth } from "./budget";
-import { createKeyPg, listKeysPg, revokeKeyPg, updateKeyPg, withPgStore } from "./cli-pg";
+import { createKeyPg, listKeysPg, revokeKeyPg, updateKeyPg } from "./cli-pg";
 import { keySpecFrom } from "./manage";
 import { premiumUsedThisMonth } from "./premium-quota";
 import { bindKey, type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
@@ -150,8 +151,7 @@ export function createFromArgs(args: ParsedArgs<typeof createArgs>, env: Record<
   const settings = parseKeySettings(settingsInput(args));
   const url = databaseUrl(args["database-url"], env);
   if (url) {
-    if (args.credential !== undefined) notOnPostgres("--credential");
-    return withPgStore(url, (pg) => createKeyPg(pg, keySpecFrom(tier, settings)));
+    return withPgStore(url, (pg) => createKeyPg(pg, keySpecFrom(tier, settings), args.credential));
   }
   return withStore(dbPath(args["db-path"], env), env, (store) => {
     const created = createKeyAudited(store, keySpecFrom(tier, settings), cliActor());
@@ -235,8 +235,7 @@ const update = defineCommand({
   run: guarded(async ({ args }, io) => {
     const url = databaseUrl(args["database-url"], io.env);
     if (url) {
-      if (args.credential !== undefined) notOnPostgres("--credential");
-      const updated = await withPgStore(url, (pg) => updateKeyPg(pg, args.id, settingsInput(args)));
+      const updated = await withPgStore(url, (pg) => updateKeyPg(pg, args.id, settingsInput(args), args.credential));
       if (args.json) io.print(JSON.stringify(publicView(updated), null, 2));
       else log.success(`updated ${updated.id}; every gateway on this database applies it within a second`);
       return;

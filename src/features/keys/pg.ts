@@ -2,6 +2,7 @@ import { and, eq, gt, gte, lt, sql } from "drizzle-orm";
 import { type PgDatabase, type PgStore, pgTables } from "~/db/postgres";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
+import { Reloading } from "~/lib/reloading";
 import { Reservation } from "~/lib/reservations";
 import type { Worker } from "~/lib/worker";
 import { CostEstimates, type SharedBudget } from "./budget";
@@ -38,12 +39,13 @@ export class PgKeyMirror implements KeySource, Worker {
   private labelsById: ReadonlyMap<string, string> = new Map();
   private fingerprint = "";
   private changes = 0;
-  private timer?: ReturnType<typeof setInterval>;
-  private loading?: Promise<void>;
-  private again = false;
-  private failing = false;
+  private readonly reloads = new Reloading(() => this.load(), "keys", POLL_MS);
 
-  constructor(private readonly store: PgStore) {}
+  constructor(
+    private readonly store: PgStore,
+    /** Awaited before new rows are used: the credentials mirror catches up with a credential a key is newly bound to. */
+    private readonly beforeUse: (rows: KeyRow[]) => Promise<void> = async () => {},
+  ) {}
 
   /** Loads every key and starts listening: before the port opens, so the first request sees them all. */
   async open(): Promise<void> {
@@ -69,47 +71,23 @@ export class PgKeyMirror implements KeySource, Worker {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.reload(), POLL_MS);
-    this.timer.unref?.();
+    this.reloads.start();
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.reloads.stop();
   }
 
   /** One load at a time; a reload asked for meanwhile runs once after it. */
   reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.load()
-      .then(
-        () => {
-          if (this.failing) log.info("keys: reading them from PostgreSQL again");
-          this.failing = false;
-        },
-        (error) => {
-          // The mirror keeps the keys it had; said once until it works again.
-          if (!this.failing) log.warn(`keys: cannot reload them from PostgreSQL (${errorMessage(error)}); retrying every second`);
-          this.failing = true;
-        },
-      )
-      .finally(() => {
-        this.loading = undefined;
-        if (this.again) {
-          this.again = false;
-          void this.reload();
-        }
-      });
-    return this.loading;
+    return this.reloads.reload();
   }
 
   private async load(): Promise<void> {
     const rows: KeyRow[] = await this.store.db.select().from(pgTables.keys);
     const fingerprint = fingerprintOf(rows);
     if (fingerprint === this.fingerprint) return;
+    await this.beforeUse(rows);
     this.fingerprint = fingerprint;
     this.byHashMap = new Map(rows.map((row) => [row.hash, row]));
     this.labelsById = new Map(rows.map((row) => [row.id, row.label]));
