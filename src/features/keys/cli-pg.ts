@@ -80,14 +80,8 @@ export async function updateKeyPg(pg: PgStore, id: string, input: KeySettingsInp
   return after;
 }
 
-/** The keys, newest first, with what each used this calendar month (UTC). */
-export async function listKeysPg(
-  pg: PgStore,
-  includeRevoked: boolean,
-  now = Date.now(),
-): Promise<{ rows: KeyRow[]; premium: Map<string, number>; spent: Map<string, number> }> {
-  const query = pg.db.select().from(keys).orderBy(desc(keys.createdAt));
-  const rows = await (includeRevoked ? query : query.where(isNull(keys.revokedAt)));
+/** What each key (or only `keyId`) used this calendar month (UTC): premium requests and nano-AIU spent. */
+async function monthUsePg(pg: PgStore, now: number, keyId?: string): Promise<{ premium: Map<string, number>; spent: Map<string, number> }> {
   const month = monthOf(now);
   const sums = await pg.db
     .select({
@@ -96,11 +90,31 @@ export async function listKeysPg(
       spent: sql<string>`sum(${usageHourly.costNanoAiu})`,
     })
     .from(usageHourly)
-    .where(and(gte(usageHourly.hour, month.start), lt(usageHourly.hour, month.end)))
+    .where(and(gte(usageHourly.hour, month.start), lt(usageHourly.hour, month.end), keyId === undefined ? undefined : eq(usageHourly.keyId, keyId)))
     .groupBy(usageHourly.keyId);
   return {
-    rows,
     premium: new Map(sums.map((s) => [s.keyId, Number(s.premium)])),
     spent: new Map(sums.map((s) => [s.keyId, Number(s.spent)])),
   };
+}
+
+/** The keys, newest first, with what each used this calendar month (UTC). */
+export async function listKeysPg(
+  pg: PgStore,
+  includeRevoked: boolean,
+  now = Date.now(),
+): Promise<{ rows: KeyRow[]; premium: Map<string, number>; spent: Map<string, number> }> {
+  const query = pg.db.select().from(keys).orderBy(desc(keys.createdAt));
+  const rows = await (includeRevoked ? query : query.where(isNull(keys.revokedAt)));
+  return { rows, ...(await monthUsePg(pg, now)) };
+}
+
+/** `keys show --database-url`: one key (revoked too) and what it used this calendar month; undefined when there is none. */
+export async function showKeyPg(
+  pg: PgStore,
+  id: string,
+  now = Date.now(),
+): Promise<{ row: KeyRow | undefined; premium: Map<string, number>; spent: Map<string, number> }> {
+  const [row] = await pg.db.select().from(keys).where(eq(keys.id, id));
+  return { row, ...(await monthUsePg(pg, now, id)) };
 }
