@@ -17,7 +17,19 @@ const server = bin ? startPostgres(bin) : undefined;
 const fake = startFakeUpstream();
 afterAll(() => fake.stop());
 
-const TABLES = ["credentials", "keys", "sessions", "sign_in_links", "events", "usage_hourly", "responses", "audit_log", "limit_holds", "rate_buckets"] as const;
+const TABLES = [
+  "credentials",
+  "keys",
+  "sessions",
+  "sign_in_links",
+  "events",
+  "usage_hourly",
+  "responses",
+  "audit_log",
+  "limit_holds",
+  "rate_buckets",
+  "response_bytes",
+] as const;
 /** A row as JSON with every object's keys sorted (jsonb keeps its own key order): the same row reads the same from either dialect. */
 const canonical = (row: Record<string, unknown>) =>
   JSON.stringify(row, (_k, v) =>

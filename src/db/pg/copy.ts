@@ -16,7 +16,19 @@ import type { PgDatabase } from "./connect";
  */
 
 /** Parents before children (foreign keys); a table of schema.ts missing here is refused below, so none is skipped silently. */
-const TABLE_ORDER = ["credentials", "keys", "sessions", "sign_in_links", "events", "usage_hourly", "responses", "audit_log", "limit_holds", "rate_buckets"];
+const TABLE_ORDER = [
+  "credentials",
+  "keys",
+  "sessions",
+  "sign_in_links",
+  "events",
+  "usage_hourly",
+  "responses",
+  "audit_log",
+  "limit_holds",
+  "rate_buckets",
+  "response_bytes",
+];
 /** Rows per INSERT: the widest table (26 columns) stays far below PostgreSQL's 65,535 parameters. */
 const PAGE = 1000;
 
