@@ -1,5 +1,7 @@
 import { type Composed, type ComposeOptions, seatWindowsOf, upstreamDeps, upstreamOf } from "~/compose";
 import type { PgStore } from "~/db";
+import { retentionAudit } from "~/features/audit";
+import { appendAuditPg } from "~/features/audit/pg";
 import { SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
 import { PgCredentialMirror, pgCredentialVault } from "~/features/credentials/pg";
 import { EventRecorder } from "~/features/events";
@@ -9,7 +11,7 @@ import { PgKeyMirror, PgMonthlyLimit, PgRateLimiter, pgLastUsedWriter } from "~/
 import { type GatewayMetrics, loadMetrics } from "~/features/metrics";
 import { MAX_RESPONSE_BYTES, StoredResponses } from "~/features/responses";
 import { loadTracing } from "~/features/tracing";
-import { AppError } from "~/lib/errors";
+import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { stopAll, type Worker } from "~/lib/worker";
@@ -96,11 +98,13 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
     tracing,
     now: options.now,
   });
-  // Old rows purged by one gateway at a time (an advisory lock), whichever holds it.
+  // Old rows purged by one gateway at a time (an advisory lock), whichever holds it; a pass that deleted something is audited, as on SQLite.
   const retention = new PgRetentionJob(pg, {
     eventsDays: options.eventsRetentionDays,
     responsesDays: options.responsesRetentionDays,
     auditDays: options.auditRetentionDays ?? 365,
+    onPurged: (run) =>
+      appendAuditPg(pg.db, retentionAudit(run)).catch((error) => log.warn(`retention: could not audit the ${run.what} it deleted: ${errorMessage(error)}`)),
   });
   const workers: Worker[] = [
     ...(tracing ? [tracing] : []),

@@ -1,6 +1,6 @@
 import type { Store } from "~/db";
 import { StoreFileWatch } from "~/db";
-import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
+import { appendAudit, auditRetention, retentionAudit } from "~/features/audit";
 import { CredentialVault, SeatPool, Seats, sqliteCredentials, UpstreamRouter } from "~/features/credentials";
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, CreditBudget, type KeyPolicy, KeyResolver, keyLabels, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
@@ -191,13 +191,7 @@ export function compose(store: Store, options: ComposeOptions): Composed & { sto
     now: options.now,
   });
   // Retention runs that deleted something are admin actions of the gateway's own: audited.
-  const onPurged = (run: { what: string; deleted: number; cutoff: number; days: number }) =>
-    appendAudit(store.db, {
-      ...GATEWAY_ACTOR,
-      action: "retention.run",
-      target: run.what,
-      after: { deleted: run.deleted, olderThanDays: run.days, cutoff: new Date(run.cutoff).toISOString() },
-    });
+  const onPurged = (run: Parameters<typeof retentionAudit>[0]) => appendAudit(store.db, retentionAudit(run));
   // Started in this order once the port is open, stopped in reverse: the recorder
   // is the last to let go of the store but Litestream, after everything that could still produce an event.
   const workers: Worker[] = [

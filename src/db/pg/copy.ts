@@ -1,4 +1,4 @@
-import { getTableColumns, getTableName, sql } from "drizzle-orm";
+import { eq, getTableColumns, getTableName, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { AppError } from "~/lib/errors";
@@ -48,13 +48,18 @@ function tablePairs(): Pair[] {
   return TABLE_ORDER.map((name) => ({ name, from: sqliteTables.get(name)!, to: pgTables.get(name)! }));
 }
 
-/** Rows each table holds in the target, for the emptiness check and the report. */
+/** The target's own entry for the migrations that just made it (audited like any): not data, and kept after the copy. */
+const ownEntry = eq(pgSchema.auditLog.action, "db.migrations_applied");
+
+/** Rows each table holds in the target (but its own migration entries), for the emptiness check and the report. */
 async function pgCounts(db: PgDatabase, pairs: Pair[]): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const { name, to } of pairs) {
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(to);
     counts.set(name, row?.n ?? 0);
   }
+  const [own] = await db.select({ n: sql<number>`count(*)::int` }).from(pgSchema.auditLog).where(ownEntry);
+  counts.set("audit_log", (counts.get("audit_log") ?? 0) - (own?.n ?? 0));
   return counts;
 }
 
@@ -70,6 +75,8 @@ export async function copyToPostgres(from: AppDatabase, to: PgDatabase, shown: s
   }
   const copied = new Map<string, number>();
   await to.transaction(async (tx) => {
+    // Taken out so the copied ids fit, and appended again after them: the log stays in time order.
+    const own = await tx.delete(pgSchema.auditLog).where(ownEntry).returning();
     for (const { name, from: source, to: target } of pairs) {
       const columns = getTableColumns(source);
       let last = Number.NEGATIVE_INFINITY;
@@ -94,6 +101,7 @@ export async function copyToPostgres(from: AppDatabase, to: PgDatabase, shown: s
     for (const table of ["events", "audit_log"]) {
       await tx.execute(sql`SELECT setval(pg_get_serial_sequence(${table}, 'id'), coalesce((SELECT max(id) FROM ${sql.identifier(table)}), 0) + 1, false)`);
     }
+    if (own.length > 0) await tx.insert(pgSchema.auditLog).values(own.map(({ id: _id, ...entry }) => entry));
   });
   return copied;
 }

@@ -3,5 +3,5 @@ export { cliActor, GATEWAY_ACTOR, httpActor } from "./actors";
 export { createKeyAudited } from "./keys";
 export { type AuditEntry, type AuditRow, appendAudit } from "./queries";
 export { type AuditQueryInput, readAudit } from "./read";
-export { auditRetention } from "./retention";
+export { auditRetention, retentionAudit } from "./retention";
 export { auditRoute } from "./routes";
