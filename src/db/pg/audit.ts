@@ -1,15 +1,15 @@
 import { sql } from "drizzle-orm";
 import { osUser } from "../audit";
-import { auditLog } from "../pg-schema";
+import * as pgSchema from "../pg-schema";
 import type { AuditAction } from "../schema";
 import type { PgDatabase } from "./connect";
 
 /** One audit_log row as appended on PostgreSQL; the time is added unless given, absent fields are null. */
-export type PgAuditRow = Omit<typeof auditLog.$inferInsert, "id" | "ts"> & { ts?: number };
+export type PgAuditRow = Omit<typeof pgSchema.auditLog.$inferInsert, "id" | "ts"> & { ts?: number };
 
 /** Appends one audit entry (inside the caller's transaction when given one). The log has no update path. */
 export async function appendPgAudit(db: Pick<PgDatabase, "insert">, entry: PgAuditRow): Promise<void> {
-  await db.insert(auditLog).values({
+  await db.insert(pgSchema.auditLog).values({
     ...entry,
     ts: entry.ts ?? Date.now(),
     address: entry.address ?? null,
