@@ -1,4 +1,4 @@
-import { eq, getTableColumns, getTableName, sql } from "drizzle-orm";
+import { getTableColumns, getTableName, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { AppError } from "~/lib/errors";
@@ -49,7 +49,9 @@ function tablePairs(): Pair[] {
 }
 
 /** The target's own entry for the migrations that just made it (audited like any): not data, and kept after the copy. */
-const ownEntry = eq(pgSchema.auditLog.action, "db.migrations_applied");
+const OWN_ENTRY = sql`action = 'db.migrations_applied'`;
+/** The audit_log columns but its identity id: the own entries are appended again with new ids. */
+const AUDIT_COLUMNS = sql.raw("ts, action, actor_kind, actor, address, user_agent, target, before, after");
 
 /** Rows each table holds in the target (but its own migration entries), for the emptiness check and the report. */
 async function pgCounts(db: PgDatabase, pairs: Pair[]): Promise<Map<string, number>> {
@@ -58,7 +60,7 @@ async function pgCounts(db: PgDatabase, pairs: Pair[]): Promise<Map<string, numb
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(to);
     counts.set(name, row?.n ?? 0);
   }
-  const [own] = await db.select({ n: sql<number>`count(*)::int` }).from(pgSchema.auditLog).where(ownEntry);
+  const [own] = await db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM audit_log WHERE ${OWN_ENTRY}`);
   counts.set("audit_log", (counts.get("audit_log") ?? 0) - (own?.n ?? 0));
   return counts;
 }
@@ -76,7 +78,7 @@ export async function copyToPostgres(from: AppDatabase, to: PgDatabase, shown: s
   const copied = new Map<string, number>();
   await to.transaction(async (tx) => {
     // Taken out so the copied ids fit, and appended again after them: the log stays in time order.
-    const own = await tx.delete(pgSchema.auditLog).where(ownEntry).returning();
+    const own = await tx.execute(sql`DELETE FROM audit_log WHERE ${OWN_ENTRY} RETURNING ${AUDIT_COLUMNS}`);
     for (const { name, from: source, to: target } of pairs) {
       const columns = getTableColumns(source);
       let last = Number.NEGATIVE_INFINITY;
@@ -101,7 +103,11 @@ export async function copyToPostgres(from: AppDatabase, to: PgDatabase, shown: s
     for (const table of ["events", "audit_log"]) {
       await tx.execute(sql`SELECT setval(pg_get_serial_sequence(${table}, 'id'), coalesce((SELECT max(id) FROM ${sql.identifier(table)}), 0) + 1, false)`);
     }
-    if (own.length > 0) await tx.insert(pgSchema.auditLog).values(own.map(({ id: _id, ...entry }) => entry));
+    if (own.length > 0) {
+      await tx.execute(sql`
+        INSERT INTO audit_log (${AUDIT_COLUMNS})
+        SELECT ${AUDIT_COLUMNS} FROM jsonb_populate_recordset(NULL::audit_log, ${JSON.stringify(own)}::jsonb) ORDER BY ts`);
+    }
   });
   return copied;
 }
