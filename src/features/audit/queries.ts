@@ -19,20 +19,21 @@ export type AuditRow = typeof auditLog.$inferSelect;
 
 /** Appends one entry. The audit log has no update path: rows are added here and removed only by its retention. */
 export function appendAudit(db: AppDatabase, entry: AuditEntry): void {
-  db.insert(auditLog)
-    .values({
-      ts: entry.ts ?? Date.now(),
-      action: entry.action,
-      actorKind: entry.actorKind,
-      actor: entry.actor,
-      address: entry.address ?? null,
-      userAgent: entry.userAgent ?? null,
-      target: entry.target ?? null,
-      before: entry.before ?? null,
-      after: entry.after ?? null,
-    })
-    .run();
+  db.insert(auditLog).values(auditRow(entry)).run();
 }
+
+/** The row an entry is appended as, on either store: the time now unless given, absent fields null. */
+export const auditRow = (entry: AuditEntry) => ({
+  ts: entry.ts ?? Date.now(),
+  action: entry.action,
+  actorKind: entry.actorKind,
+  actor: entry.actor,
+  address: entry.address ?? null,
+  userAgent: entry.userAgent ?? null,
+  target: entry.target ?? null,
+  before: entry.before ?? null,
+  after: entry.after ?? null,
+});
 
 export interface AuditFilter {
   since?: number;
