@@ -54,11 +54,12 @@ module.exports = {
     {
       name: "no-feature-internals",
       comment:
-        "A feature imports another feature only through its public face, src/features/<other>/index.ts. " +
+        "A feature imports another feature only through its public face, src/features/<other>/index.ts " +
+        "(or, from Postgres code loaded only with --database-url, its Postgres face src/features/<other>/pg.ts). " +
         "Export what you need from that index.ts (or move shared code to src/lib/ if it belongs to no feature).",
       severity: "error",
       from: { path: "^src/features/([^/]+)/" },
-      to: { path: "^src/features/[^/]+/", pathNot: ["^src/features/$1/", "^src/features/[^/]+/index\\.ts$"] },
+      to: { path: "^src/features/[^/]+/", pathNot: ["^src/features/$1/", "^src/features/[^/]+/(index|pg)\\.ts$"] },
     },
     {
       name: "protocols-side-by-side",

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "~/db";
-import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
+import { CredentialVault, SeatPool, Seats, sqliteCredentials, UpstreamRouter } from "~/features/credentials";
 import { newDraft } from "~/features/events/draft";
 import { NO_AUTH_KEY } from "~/features/keys/resolver";
 import { upstreamUrls } from "~/upstream/config";
@@ -22,7 +22,7 @@ export function benchCredentials(): void {
       (label) => vault.add(store.db, { label, kind: "pat", token: `github_pat_${label}`, githubLogin: label, plan: "business" }).id,
     );
     const urls = upstreamUrls("individual", { env: {} });
-    const seats = new Seats(store, vault, urls);
+    const seats = new Seats(sqliteCredentials(store.db), vault, urls);
     const pool = new SeatPool(seats.pool(["alice", "bob", "ci"]));
     const plain = new UpstreamRouter({});
     // The default token as start.ts builds it now: asked per request, so a new token is picked up without a restart.

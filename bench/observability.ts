@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../src/db";
+import { keyLabels } from "../src/features/keys";
 import { GatewayMetrics } from "../src/features/metrics/gateway-metrics";
 import { OtelRequestTrace, startOtel } from "../src/features/tracing/otel";
 import { startFakeUpstream } from "../tests/fake-upstream";
@@ -80,7 +81,7 @@ async function inProcess(endpoint: string): Promise<void> {
   const store = openStore({ path: join(home, "bench.db") });
   try {
     const metrics = new GatewayMetrics({
-      store,
+      keyLabels: () => keyLabels(store.db),
       recorder: { dropped: 0, notStored: 0, lastWriteError: undefined },
       catalog: { resolve: (name) => (name === "gpt-4.1" ? { id: name } : undefined), lastLoadedAt: Date.now() },
       replicating: false,

@@ -1,9 +1,9 @@
 import type { Store } from "~/db";
 import { StoreFileWatch } from "~/db";
-import { appendAudit, auditRetention, GATEWAY_ACTOR } from "~/features/audit";
-import { CredentialVault, SeatPool, Seats, UpstreamRouter } from "~/features/credentials";
+import { appendAudit, auditRetention, retentionAudit } from "~/features/audit";
+import { CredentialVault, SeatPool, Seats, sqliteCredentials, UpstreamRouter } from "~/features/credentials";
 import { EventRecorder, RetentionJob } from "~/features/events";
-import { announcePolicy, CreditBudget, type KeyPolicy, KeyResolver, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
+import { announcePolicy, CreditBudget, type KeyPolicy, KeyResolver, keyLabels, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { type GatewayMetrics, type ListenAddress, loadMetrics, type MetricsKit } from "~/features/metrics";
 import { QuotaSource } from "~/features/quota/quota";
 import { WindowsFile, windowsFileOf } from "~/features/quota/windows";
@@ -108,6 +108,12 @@ export function upstreamOf(options: ComposeOptions, kept?: KeptTokens) {
   return { github, urls, defaultUpstream, quota: options.quota ?? (github && new QuotaSource(urls, github.token)) };
 }
 
+/** Each Copilot seat's windows, by name: for /admin/quota, /healthz, the dashboard and /metrics. */
+export const seatWindowsOf = (defaultUpstream: DefaultUpstream, seats: Seats) => () => {
+  const windows = defaultUpstream.windows;
+  return [...(windows ? [{ seat: "default", windows }] : []), ...seats.all().map((seat) => ({ seat: seat.credential.label, windows: seat.windows }))];
+};
+
 /** What createApp is given from the options alone, whatever the store. */
 export const upstreamDeps = (options: ComposeOptions, { copilot, catalog }: ReturnType<DefaultUpstream["current"]>) => ({
   copilot,
@@ -120,7 +126,7 @@ export const upstreamDeps = (options: ComposeOptions, { copilot, catalog }: Retu
 export function compose(store: Store, options: ComposeOptions): Composed & { store: Store } {
   const { urls, defaultUpstream, quota } = upstreamOf(options, new KeptTokens(store.path));
   // Each credential's seat is built on first use; the pool's are checked now, so a bad --pool fails the start.
-  const seats = new Seats(store, new CredentialVault(store), urls);
+  const seats = new Seats(sqliteCredentials(store.db), new CredentialVault(store), urls);
   const pool = options.pool?.length ? new SeatPool(seats.pool(options.pool)) : undefined;
   if (pool) log.info(`pool: keys bound to no credential are spread over ${options.pool?.join(", ")}`);
 
@@ -150,14 +156,19 @@ export function compose(store: Store, options: ComposeOptions): Composed & { sto
   const token = defaultUpstream.token;
   const tokens = new TokenCounter();
   const replica = options.replica;
-  // Each Copilot seat's windows, by name: for /admin/quota, /healthz, the dashboard and /metrics.
-  const seatWindows = () => {
-    const windows = defaultUpstream.windows;
-    return [...(windows ? [{ seat: "default", windows }] : []), ...seats.all().map((seat) => ({ seat: seat.credential.label, windows: seat.windows }))];
-  };
+  const seatWindows = seatWindowsOf(defaultUpstream, seats);
   const kit = options.metricsKit;
   if (kit) {
-    metrics = new kit.GatewayMetrics({ store, recorder, catalog, token, replicating: replica !== undefined, protocols: PROTOCOL_ROUTES, windows: seatWindows });
+    metrics = new kit.GatewayMetrics({
+      keyLabels: () => keyLabels(store.db),
+      sqlite: store,
+      recorder,
+      catalog,
+      token,
+      replicating: replica !== undefined,
+      protocols: PROTOCOL_ROUTES,
+      windows: seatWindows,
+    });
   }
   const tracing = options.tracing;
   // Litestream (when replicating) stops after the recorder's final flush, so its final sync carries the last events.
@@ -180,13 +191,7 @@ export function compose(store: Store, options: ComposeOptions): Composed & { sto
     now: options.now,
   });
   // Retention runs that deleted something are admin actions of the gateway's own: audited.
-  const onPurged = (run: { what: string; deleted: number; cutoff: number; days: number }) =>
-    appendAudit(store.db, {
-      ...GATEWAY_ACTOR,
-      action: "retention.run",
-      target: run.what,
-      after: { deleted: run.deleted, olderThanDays: run.days, cutoff: new Date(run.cutoff).toISOString() },
-    });
+  const onPurged = (run: Parameters<typeof retentionAudit>[0]) => appendAudit(store.db, retentionAudit(run));
   // Started in this order once the port is open, stopped in reverse: the recorder
   // is the last to let go of the store but Litestream, after everything that could still produce an event.
   const workers: Worker[] = [

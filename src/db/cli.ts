@@ -143,7 +143,7 @@ async function migratePostgres(url: string, dryRun: boolean, io: CliIo): Promise
       for (const m of plan.pending) io.print(`would apply ${m.file} (schema ${m.version}, ${m.statements.length} statements)`);
       return;
     }
-    const applied = await applyPgMigrations(db, migrations, { onApplied: (m, ms) => log.info(`applied ${m.file} in ${ms.toFixed(0)} ms`) });
+    const applied = await applyPgMigrations(db, migrations, { target: shown, onApplied: (m, ms) => log.info(`applied ${m.file} in ${ms.toFixed(0)} ms`) });
     log.success(`${shown}: ${applied.length === 0 ? "already up to date" : `${applied.length} migration(s) applied`} (schema ${migrations.length})`);
   });
 }

@@ -217,3 +217,8 @@ export const rateBuckets = pgTable("rate_buckets", {
   tokens: doublePrecision("tokens").notNull(),
   at: int8("at").notNull(),
 });
+
+export const responseBytes = pgTable("response_bytes", {
+  keyId: text("key_id").primaryKey(),
+  bytes: int8("bytes").notNull(),
+});

@@ -361,3 +361,14 @@ export const rateBuckets = sqliteTable("rate_buckets", {
   /** Unix milliseconds of the last request counted. */
   at: integer("at").notNull(),
 });
+
+/**
+ * Bytes each key's stored responses take, kept with every write while several gateways share one
+ * PostgreSQL store: the per-key cap holds on the database's total, not one gateway's count. An
+ * upper bound (retention and deletes do not subtract): passing the cap recounts exactly before
+ * anything is trimmed. (A single SQLite gateway counts in memory and leaves this table empty.)
+ */
+export const responseBytes = sqliteTable("response_bytes", {
+  keyId: text("key_id").primaryKey(),
+  bytes: integer("bytes").notNull(),
+});

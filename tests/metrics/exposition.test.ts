@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openStore } from "~/db";
-import { createKey, updateKey } from "~/features/keys";
+import { createKey, keyLabels, updateKey } from "~/features/keys";
 import { GatewayMetrics } from "~/features/metrics/kit";
 import { cleanUpAfterFile, tempDir } from "../helpers";
 
@@ -13,7 +13,8 @@ afterAll(() => store.close());
 
 const metricsFor = () =>
   new GatewayMetrics({
-    store,
+    keyLabels: () => keyLabels(store.db),
+    sqlite: store,
     recorder: { dropped: 0, notStored: 0, lastWriteError: undefined },
     catalog: { resolve: (name) => (name === "gpt-4.1" ? { id: "gpt-4.1" } : undefined), lastLoadedAt: 1 },
     replicating: false,

@@ -96,8 +96,8 @@ describe.skipIf(!bin)("start --database-url: one gateway serving from PostgreSQL
     const replicated = await cli(["start", "--port", "0", "--database-url", url, "--replicate-to", "file:///tmp/x"], env);
     expect(replicated.code).not.toBe(0);
     expect(replicated.stderr).toContain("--replicate-to does not work with --database-url yet");
-    const metrics = await cli(["start", "--port", "0", "--metrics"], { ...env, COPILOT_API_DATABASE_URL: url });
-    expect(metrics.code).not.toBe(0);
-    expect(metrics.stderr).toContain("--metrics does not work with --database-url yet");
+    const dbPath = await cli(["start", "--port", "0", "--db-path", `${tempDir()}/x.db`], { ...env, COPILOT_API_DATABASE_URL: url });
+    expect(dbPath.code).not.toBe(0);
+    expect(dbPath.stderr).toContain("--db-path does not work with --database-url yet");
   });
 });

@@ -16,7 +16,19 @@ import type { PgDatabase } from "./connect";
  */
 
 /** Parents before children (foreign keys); a table of schema.ts missing here is refused below, so none is skipped silently. */
-const TABLE_ORDER = ["credentials", "keys", "sessions", "sign_in_links", "events", "usage_hourly", "responses", "audit_log", "limit_holds", "rate_buckets"];
+const TABLE_ORDER = [
+  "credentials",
+  "keys",
+  "sessions",
+  "sign_in_links",
+  "events",
+  "usage_hourly",
+  "responses",
+  "audit_log",
+  "limit_holds",
+  "rate_buckets",
+  "response_bytes",
+];
 /** Rows per INSERT: the widest table (26 columns) stays far below PostgreSQL's 65,535 parameters. */
 const PAGE = 1000;
 
@@ -36,13 +48,20 @@ function tablePairs(): Pair[] {
   return TABLE_ORDER.map((name) => ({ name, from: sqliteTables.get(name)!, to: pgTables.get(name)! }));
 }
 
-/** Rows each table holds in the target, for the emptiness check and the report. */
+/** The target's own entry for the migrations that just made it (audited like any): not data, and kept after the copy. */
+const OWN_ENTRY = sql`action = 'db.migrations_applied'`;
+/** The audit_log columns but its identity id: the own entries are appended again with new ids. */
+const AUDIT_COLUMNS = sql.raw("ts, action, actor_kind, actor, address, user_agent, target, before, after");
+
+/** Rows each table holds in the target (but its own migration entries), for the emptiness check and the report. */
 async function pgCounts(db: PgDatabase, pairs: Pair[]): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const { name, to } of pairs) {
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(to);
     counts.set(name, row?.n ?? 0);
   }
+  const [own] = await db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM audit_log WHERE ${OWN_ENTRY}`);
+  counts.set("audit_log", (counts.get("audit_log") ?? 0) - (own?.n ?? 0));
   return counts;
 }
 
@@ -58,6 +77,8 @@ export async function copyToPostgres(from: AppDatabase, to: PgDatabase, shown: s
   }
   const copied = new Map<string, number>();
   await to.transaction(async (tx) => {
+    // Taken out so the copied ids fit, and appended again after them: the log stays in time order.
+    const own = await tx.execute(sql`DELETE FROM audit_log WHERE ${OWN_ENTRY} RETURNING ${AUDIT_COLUMNS}`);
     for (const { name, from: source, to: target } of pairs) {
       const columns = getTableColumns(source);
       let last = Number.NEGATIVE_INFINITY;
@@ -81,6 +102,11 @@ export async function copyToPostgres(from: AppDatabase, to: PgDatabase, shown: s
     // Identity columns were given their values: their sequences go on after the largest.
     for (const table of ["events", "audit_log"]) {
       await tx.execute(sql`SELECT setval(pg_get_serial_sequence(${table}, 'id'), coalesce((SELECT max(id) FROM ${sql.identifier(table)}), 0) + 1, false)`);
+    }
+    if (own.length > 0) {
+      await tx.execute(sql`
+        INSERT INTO audit_log (${AUDIT_COLUMNS})
+        SELECT ${AUDIT_COLUMNS} FROM jsonb_populate_recordset(NULL::audit_log, ${JSON.stringify(own)}::jsonb) ORDER BY ts`);
     }
   });
   return copied;

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { AppError } from "~/lib/errors";
 import { type ApplyHooks, assertMigratable, assertNoTransactionStatements, ledgerMismatch, type Migration, type MigrationPlan, planFrom } from "../migrations";
 import { preview } from "../migrations/split";
+import { auditPgStoreAction } from "./audit";
 import { type PgDatabase, pgErrorMessage } from "./connect";
 import { createPgLedger, readPgLedger, recordPgApplied } from "./ledger";
 
@@ -37,7 +38,8 @@ function assertPgApplicable(migration: Migration): void {
   });
 }
 
-export async function applyPgMigrations(db: PgDatabase, migrations: Migration[], hooks: ApplyHooks = {}): Promise<Migration[]> {
+/** Applies what is pending (each once, whichever gateway gets there first); what this process applied is audited, as on SQLite. */
+export async function applyPgMigrations(db: PgDatabase, migrations: Migration[], hooks: ApplyHooks & { target?: string } = {}): Promise<Migration[]> {
   const plan = await planPgMigrations(db, migrations);
   assertMigratable(plan, assertPgApplicable);
   if (plan.pending.length > 0 && plan.dbVersion > 0) hooks.beforeApply?.(plan);
@@ -49,6 +51,14 @@ export async function applyPgMigrations(db: PgDatabase, migrations: Migration[],
       applied.push(migration);
       hooks.onApplied?.(migration, performance.now() - started);
     }
+  }
+  if (applied.length > 0) {
+    await auditPgStoreAction(
+      db,
+      "db.migrations_applied",
+      hooks.target ?? "postgres",
+      applied.map((m) => m.file),
+    );
   }
   return applied;
 }

@@ -24,6 +24,7 @@ export async function openPgStore(url: string, migrations: Migration[] = loadPgM
   log.info(`database ${conn.shown}`);
   try {
     const applied = await applyPgMigrations(conn.db, migrations, {
+      target: conn.shown,
       onApplying: (m) => log.info(`applying ${m.file}…`),
       onApplied: (m, ms) => log.info(`applied ${m.file} (schema ${m.version}) in ${ms.toFixed(1)} ms`),
     });

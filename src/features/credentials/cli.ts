@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
 import { withStore } from "~/db";
+import type { PgStore } from "~/db/postgres";
 import { appendAudit, cliActor } from "~/features/audit";
-import { type CliIo, dbPathArg, guarded } from "~/lib/cli";
+import { type CliIo, databaseUrl, databaseUrlArg, dbPathArg, guarded } from "~/lib/cli";
 import { cmd } from "~/lib/command-name";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
@@ -16,6 +17,12 @@ import { boundKeyCount, type CredentialRow, credentialByLabel, listCredentials, 
 import { CredentialVault, checkLabel } from "./vault";
 
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
+
+/** Runs fn on the PostgreSQL store (connected, migrated, then closed), with this CLI's Postgres half: both loaded only with --database-url. */
+async function onPostgres<T>(url: string, fn: (pg: PgStore, on: typeof import("./pg")) => Promise<T>): Promise<T> {
+  const [on, { withPgStore }] = await Promise.all([import("./pg"), import("~/db/postgres")]);
+  return withPgStore(url, (pg) => fn(pg, on));
+}
 
 /** The token: from a file, or from stdin with `-`; never from argv, where `ps` shows it. */
 async function readToken(path: string, io: CliIo): Promise<string> {
@@ -38,6 +45,7 @@ const add = defineCommand({
   meta: { name: "add", description: "Store a fine-grained personal access token (Copilot Requests permission) as a credential, sealed at rest" },
   args: {
     ...dbPathArg,
+    ...databaseUrlArg,
     ...enterpriseUrlArg,
     label: { type: "string", description: "the credential's name, e.g. ci (adding a label again replaces its token)", required: true },
     "token-file": { type: "string", description: "read the token from this file, or from stdin with -", required: true, valueHint: "PATH|-" },
@@ -46,17 +54,25 @@ const add = defineCommand({
     const label = checkLabel(args.label);
     const token = await readToken(args["token-file"], io);
     const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"], env: io.env });
+    const url = databaseUrl(args["database-url"], io.env);
+    if (url) {
+      await onPostgres(url, (pg, on) => on.addCredentialPg(pg, on.pgCredentialVault(io.env), urls, { label, kind: "pat", token }));
+      return;
+    }
     await withStore(dbPath(args["db-path"], io.env), io.env, (store) => addCredential(store, new CredentialVault(store), urls, { label, kind: "pat", token }));
   }),
 });
 
 const list = defineCommand({
   meta: { name: "list", description: "List the credentials (never their tokens)" },
-  args: { ...dbPathArg, json: { type: "boolean", description: "print JSON", default: false } },
+  args: { ...dbPathArg, ...databaseUrlArg, json: { type: "boolean", description: "print JSON", default: false } },
   run: guarded(async ({ args }, io) => {
-    const rows = await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
-      listCredentials(store.db).map((row) => ({ ...viewOf(row), boundKeys: boundKeyCount(store.db, row.id) })),
-    );
+    const url = databaseUrl(args["database-url"], io.env);
+    const rows = url
+      ? await onPostgres(url, (pg, on) => on.listCredentialsPg(pg))
+      : await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
+          listCredentials(store.db).map((row) => ({ ...viewOf(row), boundKeys: boundKeyCount(store.db, row.id) })),
+        );
     if (args.json) {
       io.print(JSON.stringify(rows, null, 2));
       return;
@@ -84,22 +100,39 @@ const list = defineCommand({
 
 const test = defineCommand({
   meta: { name: "test", description: "Check a credential: open its token, exchange it for a Copilot token, read its model catalog" },
-  args: { ...dbPathArg, ...enterpriseUrlArg, label: { type: "positional", description: "the credential's label", required: true } },
+  args: {
+    ...dbPathArg,
+    ...databaseUrlArg,
+    ...enterpriseUrlArg,
+    label: { type: "positional", description: "the credential's label", required: true },
+  },
   run: guarded(async ({ args }, io) => {
     const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"], env: io.env });
-    await withStore(dbPath(args["db-path"], io.env), io.env, async (store) => {
-      const row = findOrFail(credentialByLabel(store.db, args.label), args.label);
-      const token = new CredentialVault(store).token(row);
+    /** Opens its token, checks it, and keeps what was found (ok, or refused) with `mark`. */
+    const check = async (row: CredentialRow, vault: CredentialVault, mark: (state: "ok" | "refused") => unknown) => {
+      const token = vault.token(row);
       try {
         const report = await inspectToken(urls, token, row.label);
-        setCredentialState(store.db, row.id, "ok");
+        await mark("ok");
         log.success(
           `credential ${row.label} works: GitHub ${report.githubLogin ?? "(unknown login)"}, plan ${report.plan ?? "(unknown)"}, ${report.models} models`,
         );
       } catch (error) {
-        if (error instanceof GithubTokenRejected) setCredentialState(store.db, row.id, "refused");
+        if (error instanceof GithubTokenRejected) await mark("refused");
         throw error;
       }
+    };
+    const url = databaseUrl(args["database-url"], io.env);
+    if (url) {
+      await onPostgres(url, async (pg, on) => {
+        const row = findOrFail(await on.credentialByLabelPg(pg, args.label), args.label);
+        await check(row, on.pgCredentialVault(io.env), (state) => on.markCredentialPg(pg, row.id, state));
+      });
+      return;
+    }
+    await withStore(dbPath(args["db-path"], io.env), io.env, async (store) => {
+      const row = findOrFail(credentialByLabel(store.db, args.label), args.label);
+      await check(row, new CredentialVault(store), (state) => setCredentialState(store.db, row.id, state));
     });
   }),
 });
@@ -108,10 +141,19 @@ const remove = defineCommand({
   meta: { name: "remove", description: "Remove a credential and its sealed token; refused while keys are bound to it, unless --force (which unbinds them)" },
   args: {
     ...dbPathArg,
+    ...databaseUrlArg,
     label: { type: "positional", description: "the credential's label", required: true },
     force: { type: "boolean", description: "unbind the keys bound to it (they then use the default token or the pool)", default: false },
   },
   run: guarded(async ({ args }, io) => {
+    const url = databaseUrl(args["database-url"], io.env);
+    if (url) {
+      const unbound = await onPostgres(url, (pg, on) => on.removeCredentialPg(pg, args.label, args.force));
+      log.success(
+        `removed credential ${args.label}${unbound ? `; ${unbound} key(s) unbound` : ""}; keys that were bound to it use the default token or the pool on every gateway within a second; a gateway whose --pool names it keeps that seat until its next start`,
+      );
+      return;
+    }
     const unbound = await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
       store.transaction((tx) => {
         const row = findOrFail(credentialByLabel(tx, args.label), args.label);

@@ -2,7 +2,7 @@
 export { addCredential } from "./inspect";
 export { chooseUpstream } from "./middleware";
 export { SeatPool } from "./pool";
-export { credentialLabels } from "./queries";
+export { credentialLabels, sqliteCredentials } from "./queries";
 export { UpstreamRouter } from "./router";
 export { Seats } from "./seats";
 export { CredentialVault, checkLabel } from "./vault";

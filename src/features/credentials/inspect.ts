@@ -6,7 +6,7 @@ import type { UpstreamUrls } from "~/upstream/config";
 import { CopilotClient } from "~/upstream/copilot-client";
 import { CopilotToken } from "~/upstream/copilot-token";
 import { fetchCopilotUser } from "~/upstream/copilot-user";
-import { type CredentialRow, credentialByLabel, viewOf } from "./queries";
+import { type CredentialRow, type CredentialView, credentialByLabel, viewOf } from "./queries";
 import type { CredentialVault } from "./vault";
 
 /** What GitHub and Copilot say about a token: whose it is, its plan, how many models it may use. */
@@ -45,8 +45,13 @@ export async function addCredential(
     appendAudit(tx, { ...cliActor(), action: "credential.added", target: added.id, before: before && viewOf(before), after: viewOf(added) });
     return added;
   });
+  saidStored(row, report, vault);
+  return row;
+}
+
+/** What adding a credential says once it is stored: never the token, and where its key file is. */
+export function saidStored(row: CredentialView, report: TokenReport, vault: CredentialVault): void {
   log.success(
     `credential ${row.label} stored (${row.kind}, GitHub ${row.githubLogin ?? "(unknown login)"}, plan ${row.plan ?? "(unknown)"}, ${report.models} models); its token is sealed with ${vault.box.keyPath}: back that file up apart from the database`,
   );
-  return row;
 }

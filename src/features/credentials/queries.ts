@@ -86,3 +86,18 @@ export function viewOf(row: CredentialRow): CredentialView {
   const { tokenSealed: _sealed, ...view } = row;
   return view;
 }
+
+/** Where the seats read their credentials: the SQLite store (queries.ts), or a PostgreSQL mirror (pg.ts). */
+export interface CredentialSource {
+  byId(id: string): CredentialRow | undefined;
+  byLabels(labels: string[]): CredentialRow[];
+  /** Persists a seat's new state (PostgreSQL: asynchronously; a failure is only logged). */
+  setState(id: string, state: CredentialState): void | Promise<void>;
+}
+
+/** The seats' credentials read from the SQLite store, at each lookup. */
+export const sqliteCredentials = (db: AppDatabase): CredentialSource => ({
+  byId: (id) => credentialById(db, id),
+  byLabels: (labels) => credentialsByLabels(db, labels),
+  setState: (id, state) => setCredentialState(db, id, state),
+});

@@ -1,11 +1,10 @@
-import type { Store } from "~/db";
 import { cmd } from "~/lib/command-name";
 import { AppError, describeError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import type { Worker } from "~/lib/worker";
 import type { UpstreamUrls } from "~/upstream/config";
 import { SeatUnavailable } from "~/upstream/forwarder";
-import { credentialById, credentialsByLabels, setCredentialState, viewOf } from "./queries";
+import { type CredentialSource, viewOf } from "./queries";
 import { Seat } from "./seat";
 import type { CredentialVault } from "./vault";
 
@@ -19,7 +18,7 @@ export class Seats implements Worker {
   private started = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly source: CredentialSource,
     private readonly vault: CredentialVault,
     private readonly urls: UpstreamUrls,
   ) {}
@@ -31,7 +30,7 @@ export class Seats implements Worker {
       known.renewIfRefused();
       return known;
     }
-    const row = credentialById(this.store.db, id);
+    const row = this.source.byId(id);
     if (!row) {
       throw new SeatUnavailable(
         `this key is bound to a credential that was removed (${id})`,
@@ -46,7 +45,7 @@ export class Seats implements Worker {
       throw error;
     }
     const reread = () => {
-      const now = credentialById(this.store.db, id);
+      const now = this.source.byId(id);
       return now && this.vault.token(now);
     };
     const seat = new Seat(viewOf(row), token, this.urls, (changed) => this.persist(changed), Date.now, reread);
@@ -57,7 +56,7 @@ export class Seats implements Worker {
 
   /** The pool's seats, by label, checked at boot: an unknown label or an unopenable token fails the start. */
   pool(labels: string[]): Seat[] {
-    const rows = credentialsByLabels(this.store.db, labels);
+    const rows = this.source.byLabels(labels);
     const missing = labels.filter((label) => !rows.some((row) => row.label === label));
     if (missing.length) {
       throw new AppError(
@@ -84,10 +83,11 @@ export class Seats implements Worker {
 
   private persist(seat: Seat): void {
     log.warn(`credential ${seat.credential.label}: ${seat.state}${seat.lastRefusal ? ` (HTTP ${seat.lastRefusal.status})` : ""}`);
+    const failed = (error: unknown) => log.warn(`credential ${seat.credential.label}: its state could not be stored: ${describeError(error)}`);
     try {
-      setCredentialState(this.store.db, seat.id, seat.state);
+      this.source.setState(seat.id, seat.state)?.catch(failed);
     } catch (error) {
-      log.warn(`credential ${seat.credential.label}: its state could not be stored: ${describeError(error)}`);
+      failed(error);
     }
   }
 }

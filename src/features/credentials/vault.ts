@@ -3,7 +3,16 @@ import type { AppDatabase, Store } from "~/db";
 import type { CredentialKind } from "~/db/schema";
 import { AppError } from "~/lib/errors";
 import { SecretBox, secretKeyPath } from "~/lib/secret-box";
-import { type CredentialRow, credentialByLabel, insertCredential, newCredentialId, replaceCredential } from "./queries";
+import { type CredentialRow, credentialByLabel, insertCredential, type NewCredential, newCredentialId, replaceCredential } from "./queries";
+
+/** What adding a credential is given: its label and kind, its token, and what GitHub said about its account. */
+export interface CredentialSpec {
+  label: string;
+  kind: CredentialKind;
+  token: string;
+  githubLogin: string | null;
+  plan: string | null;
+}
 
 /** Labels name credentials on the command line, in flags and in errors: short and plain. */
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/;
@@ -32,12 +41,16 @@ export class CredentialVault {
   }
 
   /** Seals and stores the token under the label; an existing label gets the new token. */
-  add(db: AppDatabase, spec: { label: string; kind: CredentialKind; token: string; githubLogin: string | null; plan: string | null }): CredentialRow {
+  add(db: AppDatabase, spec: CredentialSpec): CredentialRow {
     // Adding a label again replaces its token (a revoked or lost one, a new key file): its keys stay bound.
     const existing = credentialByLabel(db, spec.label);
-    const id = existing?.id ?? newCredentialId();
-    const row = { id, label: spec.label, kind: spec.kind, githubLogin: spec.githubLogin, plan: spec.plan, tokenSealed: this.box.seal(spec.token, id) };
+    const row = this.sealed(existing?.id ?? newCredentialId(), spec);
     return existing ? replaceCredential(db, row) : insertCredential(db, row);
+  }
+
+  /** The row to store: the token sealed, bound to the credential's id (a sealed token moved to another row does not open). */
+  sealed(id: string, spec: CredentialSpec): NewCredential {
+    return { id, label: spec.label, kind: spec.kind, githubLogin: spec.githubLogin, plan: spec.plan, tokenSealed: this.box.seal(spec.token, id) };
   }
 
   /** The GitHub token, or an AppError naming the key file and what to do. */

@@ -17,8 +17,8 @@ export interface PgRetentionOptions {
   responsesDays: number;
   auditDays: number;
   everyMs?: number;
-  /** Told after a pass that deleted rows. */
-  onPurged?: (run: { what: string; deleted: number; cutoff: number; days: number }) => void;
+  /** Told after a pass that deleted rows (awaited: the pass ends once it is audited). */
+  onPurged?: (run: { what: string; deleted: number; cutoff: number; days: number }) => void | Promise<void>;
 }
 
 /** A table purged by age: rows older than the cutoff, by a column of Unix milliseconds. */
@@ -92,7 +92,7 @@ export class PgRetentionJob implements Worker {
       total += deleted;
       if (deleted > 0) {
         log.info(`retention: deleted ${deleted} ${purge.what} older than ${purge.days} days`);
-        this.options.onPurged?.({ what: purge.what, deleted, cutoff, days: purge.days });
+        await this.options.onPurged?.({ what: purge.what, deleted, cutoff, days: purge.days });
       }
     }
     return total;

@@ -25,12 +25,28 @@ async function audit(tx: Tx, actor: AuditActor, action: AuditAction, target: str
   await appendAuditPg(tx, { ts: now, action, ...actor, target, before: before ? keyView(before) : null, after: keyView(after) });
 }
 
-export async function createKeyPg(pg: PgStore, spec: KeySpec, now = Date.now(), actor = cliActor()): Promise<{ row: KeyRow; secret: string }> {
+/** `--credential LABEL|none` as the id it names, read in the transaction (the Postgres half of credentials, loaded only here). */
+async function credentialIdOf(tx: Tx, label: string | undefined): Promise<{ credentialId?: string | null }> {
+  if (label === undefined) return {};
+  const { credentialIdPg } = await import("~/features/credentials/pg");
+  return { credentialId: await credentialIdPg(tx, label) };
+}
+
+/** Who asks, when, and the credential whose seat a key is bound to (`--credential LABEL|none`). */
+interface KeyChange {
+  now?: number;
+  actor?: AuditActor;
+  credential?: string;
+}
+
+/** `keys create --database-url` and the dashboard: the row and its audit entry in one transaction, then a NOTIFY. */
+export async function createKeyPg(pg: PgStore, spec: KeySpec, change: KeyChange = {}): Promise<{ row: KeyRow; secret: string }> {
+  const { now = Date.now(), actor = cliActor(), credential } = change;
   const secret = generateSecret();
   const row = await pg.db.transaction(async (tx) => {
     const [created] = await tx
       .insert(keys)
-      .values({ id: newKeyId(), hash: hashSecret(secret), ...spec, createdAt: now })
+      .values({ id: newKeyId(), hash: hashSecret(secret), ...spec, ...(await credentialIdOf(tx, credential)), createdAt: now })
       .returning();
     await audit(tx, actor, "key.created", created!.id, undefined, created!, now);
     return created!;
@@ -63,19 +79,19 @@ export async function revokeKeyPg(pg: PgStore, id: string, now = Date.now()): Pr
   if (!after) throw new AppError(`key ${id} was already revoked`, `nothing to do; \`${cmd("keys list --database-url …")}\` shows the active keys`);
 }
 
-/** `keys update --database-url`: the same checks as on SQLite, the row and its audit entry in one transaction, then a NOTIFY. */
-export async function updateKeyPg(
-  pg: PgStore,
-  id: string,
-  input: KeySettingsInput,
-  now = Date.now(),
-  actor = cliActor(),
-): Promise<{ before: KeyRow; after: KeyRow }> {
-  const settings = changedSettings(input, now);
+/** `keys update --database-url` and the dashboard: the same checks as on SQLite (`--credential` alone is a change too), the row and its audit entry in one transaction, then a NOTIFY. */
+export async function updateKeyPg(pg: PgStore, id: string, input: KeySettingsInput, change: KeyChange = {}): Promise<{ before: KeyRow; after: KeyRow }> {
+  const { now = Date.now(), actor = cliActor(), credential } = change;
+  const onlyCredential = credential !== undefined && Object.values(input).every((value) => value === undefined);
+  const settings = onlyCredential ? {} : changedSettings(input, now);
   const changed = await pg.db.transaction(async (tx) => {
     const [found] = await tx.select().from(keys).where(eq(keys.id, id)).for("update");
     const before = updatableKey(found, id);
-    const [updated] = await tx.update(keys).set(settings).where(eq(keys.id, id)).returning();
+    const [updated] = await tx
+      .update(keys)
+      .set({ ...settings, ...(await credentialIdOf(tx, credential)) })
+      .where(eq(keys.id, id))
+      .returning();
     await audit(tx, actor, "key.updated", id, before, updated!, now);
     return { before, after: updated! };
   });
@@ -88,8 +104,8 @@ const listQuery = (pg: PgStore, includeRevoked: boolean) => {
   return includeRevoked ? query : query.where(isNull(keys.revokedAt));
 };
 
-/** What each key used this calendar month (UTC): premium requests and nano-AIU. */
-async function usedThisMonthPg(pg: PgStore, now: number): Promise<{ premium: Map<string, number>; spent: Map<string, number> }> {
+/** What each key (or only `keyId`) used this calendar month (UTC): premium requests and nano-AIU spent. */
+async function usedThisMonthPg(pg: PgStore, now: number, keyId?: string): Promise<{ premium: Map<string, number>; spent: Map<string, number> }> {
   const month = monthOf(now);
   const sums = await pg.db
     .select({
@@ -98,7 +114,7 @@ async function usedThisMonthPg(pg: PgStore, now: number): Promise<{ premium: Map
       spent: sql<string>`sum(${usageHourly.costNanoAiu})`,
     })
     .from(usageHourly)
-    .where(and(gte(usageHourly.hour, month.start), lt(usageHourly.hour, month.end)))
+    .where(and(gte(usageHourly.hour, month.start), lt(usageHourly.hour, month.end), keyId === undefined ? undefined : eq(usageHourly.keyId, keyId)))
     .groupBy(usageHourly.keyId);
   return {
     premium: new Map(sums.map((s) => [s.keyId, Number(s.premium)])),
@@ -115,6 +131,16 @@ export async function listKeysPg(
   return { rows: await listQuery(pg, includeRevoked), ...(await usedThisMonthPg(pg, now)) };
 }
 
+/** `keys show --database-url`: one key (revoked too) and what it used this calendar month; undefined when there is none. */
+export async function showKeyPg(
+  pg: PgStore,
+  id: string,
+  now = Date.now(),
+): Promise<{ row: KeyRow | undefined; premium: Map<string, number>; spent: Map<string, number> }> {
+  const [row] = await pg.db.select().from(keys).where(eq(keys.id, id));
+  return { row, ...(await usedThisMonthPg(pg, now, id)) };
+}
+
 /** The dashboard's keys on PostgreSQL: the CLI's writes above (audit entry and NOTIFY included), as the actor who asked. */
 export function pgKeyAdmin(pg: PgStore): KeyAdmin {
   const one = async (where: ReturnType<typeof eq>) => (await pg.db.select().from(keys).where(where))[0];
@@ -126,8 +152,8 @@ export function pgKeyAdmin(pg: PgStore): KeyAdmin {
       return hash === undefined ? undefined : one(eq(keys.hash, hash));
     },
     premiumUsedThisMonth: async (now) => (await usedThisMonthPg(pg, now)).premium,
-    create: (spec, actor, now) => createKeyPg(pg, spec, now, actor),
-    update: (id, input, actor, now) => updateKeyPg(pg, id, input, now, actor),
+    create: (spec, actor, now) => createKeyPg(pg, spec, { now, actor }),
+    update: (id, input, actor, now) => updateKeyPg(pg, id, input, { now, actor }),
     revoke: async (id, actor, now) => {
       const { before, after } = await revokeAudited(pg, id, now, actor);
       return before && after ? { before, after } : undefined;

@@ -12,7 +12,7 @@ import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
 import { spentThisMonth } from "./budget";
-import { createKeyPg, listKeysPg, revokeKeyPg, updateKeyPg } from "./cli-pg";
+import { createKeyPg, listKeysPg, revokeKeyPg, showKeyPg, updateKeyPg } from "./cli-pg";
 import { keySpecFrom } from "./manage";
 import { premiumUsedThisMonth } from "./premium-quota";
 import { bindKey, type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
@@ -122,14 +122,6 @@ const settingsInput = (args: {
   expires: args.expires,
 });
 
-/** What the keys CLI cannot do on a PostgreSQL store yet: said, not pretended. */
-function notOnPostgres(what: string): never {
-  throw new AppError(
-    `${what} does not work with --database-url yet (credentials live in the SQLite store only)`,
-    "run it without --database-url, or use keys list --database-url; see docs/scaling.md",
-  );
-}
-
 function findOrFail(row: KeyRow | undefined, id: string): KeyRow {
   if (!row) throw new AppError(`no key with id ${id}`, `list the keys with \`${cmd("keys list --all")}\``);
   return row;
@@ -151,8 +143,7 @@ export function createFromArgs(args: ParsedArgs<typeof createArgs>, env: Record<
   const settings = parseKeySettings(settingsInput(args));
   const url = databaseUrl(args["database-url"], env);
   if (url) {
-    if (args.credential !== undefined) notOnPostgres("--credential");
-    return withPgStore(url, (pg) => createKeyPg(pg, keySpecFrom(tier, settings)));
+    return withPgStore(url, (pg) => createKeyPg(pg, keySpecFrom(tier, settings), { credential: args.credential }));
   }
   return withStore(dbPath(args["db-path"], env), env, (store) => {
     const created = createKeyAudited(store, keySpecFrom(tier, settings), cliActor());
@@ -215,8 +206,13 @@ const show = defineCommand({
     json: { type: "boolean", description: "print JSON", default: false },
   },
   run: guarded(async ({ args }, io) => {
-    if (databaseUrl(args["database-url"], io.env)) notOnPostgres("keys show (use keys list)");
-    const [found, used] = await withStore(dbPath(args["db-path"], io.env), io.env, (store) => [keyById(store.db, args.id), usedThisMonth(store)] as const);
+    const url = databaseUrl(args["database-url"], io.env);
+    const [found, used] = url
+      ? await withPgStore(url, async (pg) => {
+          const { row, ...used } = await showKeyPg(pg, args.id);
+          return [row, used] as const;
+        })
+      : await withStore(dbPath(args["db-path"], io.env), io.env, (store) => [keyById(store.db, args.id), usedThisMonth(store)] as const);
     const row = findOrFail(found, args.id);
     if (args.json) io.print(JSON.stringify(publicView(row, used), null, 2));
     else io.print(table([row], used));
@@ -236,8 +232,7 @@ const update = defineCommand({
   run: guarded(async ({ args }, io) => {
     const url = databaseUrl(args["database-url"], io.env);
     if (url) {
-      if (args.credential !== undefined) notOnPostgres("--credential");
-      const { after: updated } = await withPgStore(url, (pg) => updateKeyPg(pg, args.id, settingsInput(args)));
+      const { after: updated } = await withPgStore(url, (pg) => updateKeyPg(pg, args.id, settingsInput(args), { credential: args.credential }));
       if (args.json) io.print(JSON.stringify(publicView(updated), null, 2));
       else log.success(`updated ${updated.id}; every gateway on this database applies it within a second`);
       return;

@@ -6,7 +6,7 @@ export { LastUsedTracker, noteLastUsed } from "./last-used";
 export { createKey, type KeySpec, keyForSecret, keySpecFrom } from "./manage";
 export { announcePolicy, type KeyPolicy } from "./policy";
 export { PremiumUsage, premiumQuota, premiumUsedThisMonth, type SharedLimit } from "./premium-quota";
-export { type KeyRow, keyById, keyView, listKeys, revokeKey } from "./queries";
+export { type KeyRow, keyById, keyLabels, keyView, listKeys, revokeKey } from "./queries";
 export { RateLimiter, rateLimit, type SharedRateLimiter } from "./rate-limit";
 export { requireAdmin } from "./require-admin";
 export { presentsAdminKey, resolveKey } from "./resolve-key";

@@ -2,6 +2,7 @@ import { and, eq, gt, gte, lt, sql } from "drizzle-orm";
 import { type PgDatabase, type PgStore, pgTables } from "~/db/postgres";
 import { errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
+import { Reloading } from "~/lib/reloading";
 import { Reservation } from "~/lib/reservations";
 import type { Worker } from "~/lib/worker";
 import { CostEstimates, type SharedBudget } from "./budget";
@@ -21,10 +22,10 @@ export const KEYS_CHANNEL = "copilot_api_keys";
 /** How often the mirror is reloaded anyway: a write whose NOTIFY was missed (a reconnect) is seen within this. */
 const POLL_MS = 1000;
 
-/** What a key's row says that the resolver reads (last_used_at moves all the time and changes nothing). */
+/** What a key's row says that the resolver and /metrics read (last_used_at moves all the time and changes nothing). */
 const fingerprintOf = (rows: KeyRow[]) =>
   JSON.stringify(
-    rows.map((r) => [r.id, r.hash, r.tier, r.allowedModels, r.rateLimit, r.premiumQuota, r.budgetNanoAiu, r.expiresAt, r.revokedAt, r.credentialId]),
+    rows.map((r) => [r.id, r.hash, r.label, r.tier, r.allowedModels, r.rateLimit, r.premiumQuota, r.budgetNanoAiu, r.expiresAt, r.revokedAt, r.credentialId]),
   );
 
 /**
@@ -35,14 +36,16 @@ const fingerprintOf = (rows: KeyRow[]) =>
 export class PgKeyMirror implements KeySource, Worker {
   private byHashMap = new Map<string, KeyRow>();
   private keyCounts: KeyCounts = { total: 0, active: 0 };
+  private labelsById: ReadonlyMap<string, string> = new Map();
   private fingerprint = "";
   private changes = 0;
-  private timer?: ReturnType<typeof setInterval>;
-  private loading?: Promise<void>;
-  private again = false;
-  private failing = false;
+  private readonly reloads = new Reloading(() => this.load(), "keys", POLL_MS);
 
-  constructor(private readonly store: PgStore) {}
+  constructor(
+    private readonly store: PgStore,
+    /** Awaited before new rows are used: the credentials mirror catches up with a credential a key is newly bound to. */
+    private readonly beforeUse: (rows: KeyRow[]) => Promise<void> = async () => {},
+  ) {}
 
   /** Loads every key and starts listening: before the port opens, so the first request sees them all. */
   async open(): Promise<void> {
@@ -62,50 +65,32 @@ export class PgKeyMirror implements KeySource, Worker {
     return this.keyCounts;
   }
 
+  /** Each key's label by id, revoked keys too, as of the last load: /metrics' key_label without a query per scrape. */
+  labels(): ReadonlyMap<string, string> {
+    return this.labelsById;
+  }
+
   start(): void {
-    this.timer ??= setInterval(() => void this.reload(), POLL_MS);
-    this.timer.unref?.();
+    this.reloads.start();
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.reloads.stop();
   }
 
   /** One load at a time; a reload asked for meanwhile runs once after it. */
   reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.load()
-      .then(
-        () => {
-          if (this.failing) log.info("keys: reading them from PostgreSQL again");
-          this.failing = false;
-        },
-        (error) => {
-          // The mirror keeps the keys it had; said once until it works again.
-          if (!this.failing) log.warn(`keys: cannot reload them from PostgreSQL (${errorMessage(error)}); retrying every second`);
-          this.failing = true;
-        },
-      )
-      .finally(() => {
-        this.loading = undefined;
-        if (this.again) {
-          this.again = false;
-          void this.reload();
-        }
-      });
-    return this.loading;
+    return this.reloads.reload();
   }
 
   private async load(): Promise<void> {
     const rows: KeyRow[] = await this.store.db.select().from(pgTables.keys);
     const fingerprint = fingerprintOf(rows);
     if (fingerprint === this.fingerprint) return;
+    await this.beforeUse(rows);
     this.fingerprint = fingerprint;
     this.byHashMap = new Map(rows.map((row) => [row.hash, row]));
+    this.labelsById = new Map(rows.map((row) => [row.id, row.label]));
     this.keyCounts = { total: rows.length, active: rows.filter((row) => row.revokedAt === null).length };
     this.changes++;
   }

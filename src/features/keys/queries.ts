@@ -54,6 +54,17 @@ export function listKeys(db: AppDatabase, options: { includeRevoked: boolean }):
   return options.includeRevoked ? query.all() : query.where(isNull(keys.revokedAt)).all();
 }
 
+/** Every key's label by id, revoked ones too (their past requests still carry them): what /metrics labels series with. */
+export function keyLabels(db: AppDatabase): Map<string, string> {
+  return new Map(
+    db
+      .select({ id: keys.id, label: keys.label })
+      .from(keys)
+      .all()
+      .map((k) => [k.id, k.label]),
+  );
+}
+
 export function keyById(db: AppDatabase, id: string): KeyRow | undefined {
   return db.select().from(keys).where(eq(keys.id, id)).get();
 }

@@ -2,18 +2,23 @@ import { statSync } from "node:fs";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { readReplicationStatus, type Store, walFile } from "~/db";
 import type { RecordedEvent } from "~/features/events";
-import { listKeys } from "~/features/keys";
 import { RequestSeries } from "./request-series";
 
 /** What the metrics read at scrape time; each part is optional where the gateway may run without it. */
 export interface MetricsSources {
-  store: Store;
+  /** Each key's label by id as the store holds it now, read at every scrape (a relabelled key shows its new label). */
+  keyLabels: () => ReadonlyMap<string, string>;
+  /**
+   * The SQLite store: the gauges about its file (replaced under the server, WAL size, Litestream's lag).
+   * Absent on PostgreSQL, where no file of ours exists: those series are left out rather than reported as zeros.
+   */
+  sqlite?: Store;
   recorder: { dropped: number; notStored: number; lastWriteError: string | undefined };
   /** Copilot's catalog: names the models a label may carry (any other is "other"). */
   catalog?: { resolve(name: string): { id: string } | undefined; lastLoadedAt: number | undefined };
   token?: { refreshFailures: number };
-  /** Replicating with Litestream: the replica's lag is read from its state file. */
-  replicating: boolean;
+  /** Replicating the SQLite store with Litestream: the replica's lag is read from its state file. */
+  replicating?: boolean;
   /** Which protocol each recorded route belongs to (server.ts's lists). */
   protocols: Record<string, { usage: readonly string[]; other: readonly string[] }>;
   /** Each Copilot seat's windows (session, weekly…): gauges of percent left and seconds to reset. */
@@ -36,7 +41,7 @@ const MODEL_MEMO_MAX = 1000;
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly protocolOf = new Map<string, string>();
-  private labels = new Map<string, string>();
+  private labels: ReadonlyMap<string, string> = new Map();
   private readonly requestSeries = new RequestSeries();
   private readonly modelLabels = new Map<string, string>();
   private catalogLoadedAt: number | undefined;
@@ -104,8 +109,7 @@ export class GatewayMetrics {
     const loadedAt = this.sources.catalog?.lastLoadedAt;
     if (loadedAt !== this.catalogLoadedAt) this.modelLabels.clear();
     this.catalogLoadedAt = loadedAt;
-    // Key labels as the store holds them now (a relabelled key shows its new label).
-    this.labels = keyLabels(this.sources.store);
+    this.labels = this.sources.keyLabels();
     const series = this.requestSeries.exposition({
       protocolOf: (route) => this.protocolOf.get(route) ?? "other",
       keyLabel: (key) => this.labels.get(key) ?? "",
@@ -126,7 +130,7 @@ export class GatewayMetrics {
 
   /** Gauges and counters read from their sources when Prometheus scrapes. */
   private scrapeTimeMetrics(registers: Registry[]): void {
-    const { store, recorder, catalog, token, replicating } = this.sources;
+    const { sqlite, recorder, catalog, token } = this.sources;
     counterFrom("copilot_api_events_dropped_total", "Events lost (buffer full, store not writable, after stop)", () => recorder.dropped, registers);
     counterFrom(
       "copilot_api_events_not_stored_total",
@@ -135,34 +139,12 @@ export class GatewayMetrics {
       registers,
     );
     gaugeFrom(
-      "copilot_api_store_file_replaced",
-      "1 when the database file was deleted or replaced under the server (restart it)",
-      () => (store.fileProblem() ? 1 : 0),
-      registers,
-    );
-    gaugeFrom(
       "copilot_api_store_last_write_failed",
       "1 when the last event write failed (the store is not writable)",
       () => (recorder.lastWriteError === undefined ? 0 : 1),
       registers,
     );
-    gaugeFrom(
-      "copilot_api_store_wal_bytes",
-      "Size of the database's write-ahead log",
-      () => statSync(walFile(store.path), { throwIfNoEntry: false })?.size ?? 0,
-      registers,
-    );
-    if (replicating) {
-      gaugeFrom(
-        "copilot_api_replication_lag_seconds",
-        "How far the Litestream replica trails the database",
-        () => {
-          const lag = readReplicationStatus(store.path)?.lagMs;
-          return lag === undefined ? undefined : lag / 1000;
-        },
-        registers,
-      );
-    }
+    if (sqlite) this.sqliteFileGauges(sqlite, registers);
     if (catalog) {
       gaugeFrom(
         "copilot_api_catalog_age_seconds",
@@ -173,10 +155,33 @@ export class GatewayMetrics {
     }
     if (token) counterFrom("copilot_api_token_refresh_failures_total", "Failed Copilot token refreshes", () => token.refreshFailures, registers);
   }
-}
 
-function keyLabels(store: Store): Map<string, string> {
-  return new Map(listKeys(store.db, { includeRevoked: true }).map((k) => [k.id, k.label]));
+  /** What only a SQLite file has: the file itself (replaced under the server?), its WAL, its Litestream replica. */
+  private sqliteFileGauges(sqlite: Store, registers: Registry[]): void {
+    gaugeFrom(
+      "copilot_api_store_file_replaced",
+      "1 when the database file was deleted or replaced under the server (restart it)",
+      () => (sqlite.fileProblem() ? 1 : 0),
+      registers,
+    );
+    gaugeFrom(
+      "copilot_api_store_wal_bytes",
+      "Size of the database's write-ahead log",
+      () => statSync(walFile(sqlite.path), { throwIfNoEntry: false })?.size ?? 0,
+      registers,
+    );
+    if (this.sources.replicating) {
+      gaugeFrom(
+        "copilot_api_replication_lag_seconds",
+        "How far the Litestream replica trails the database",
+        () => {
+          const lag = readReplicationStatus(sqlite.path)?.lagMs;
+          return lag === undefined ? undefined : lag / 1000;
+        },
+        registers,
+      );
+    }
+  }
 }
 
 /** A gauge read at scrape; undefined leaves it without a sample (not yet known). */

@@ -14,7 +14,7 @@ export interface StoredResponsesOptions {
   retentionDays?: number;
   /** A response whose JSON (input and answer) is larger is not kept; only a note of its size is, so a later previous_response_id says why. */
   maxResponseBytes?: number;
-  /** What one key's stored responses may take in the table; past it, the key's oldest are deleted. */
+  /** What one key's stored responses may take in the table (on PostgreSQL, the database's total across gateways); past it, the key's oldest are deleted. */
   maxKeyBytes?: number;
   /** Wall clock (Unix ms); tests inject one. */
   now?: () => number;
@@ -78,7 +78,10 @@ export class StoredResponses implements Worker {
     this.writer =
       "sqlite" in store
         ? new TurnWriter(store, { ...writing, write: (batch) => this.write(store, batch) })
-        : new AsyncTurnWriter(async (batch) => (await pgResponses()).insertResponsesPg(store.db, this.encoded(batch)), writing);
+        : new AsyncTurnWriter(async (batch) => {
+            const trimmed = await (await pgResponses()).insertResponsesPg(store.db, this.encoded(batch), this.maxKeyBytes);
+            for (const [keyId, deleted] of trimmed) this.saidTrimmed(keyId, deleted);
+          }, writing);
   }
 
   /**
@@ -156,14 +159,14 @@ export class StoredResponses implements Worker {
         // Down to 90 %, so a key at its limit is not trimmed again on every write.
         const trimmed = trimKey(store, keyId, Math.floor(this.maxKeyBytes * 0.9));
         totals.set(keyId, trimmed.bytes);
-        if (trimmed.deleted > 0) {
-          log.warn(
-            `stored responses of key ${keyId} passed ${this.maxKeyBytes} bytes: deleted its ${trimmed.deleted} oldest (previous_response_id to them now answers 404)`,
-          );
-        }
+        if (trimmed.deleted > 0) this.saidTrimmed(keyId, trimmed.deleted);
       }
     });
     for (const [keyId, bytes] of totals) this.keyBytes.set(keyId, bytes);
+  }
+
+  private saidTrimmed(keyId: string, deleted: number): void {
+    log.warn(`stored responses of key ${keyId} passed ${this.maxKeyBytes} bytes: deleted its ${deleted} oldest (previous_response_id to them now answers 404)`);
   }
 
   /** Each body encoded (a note only when past the limit, said in the log). */

@@ -1,0 +1,4 @@
+CREATE TABLE "response_bytes" (
+	"key_id" text PRIMARY KEY NOT NULL,
+	"bytes" bigint NOT NULL
+);
