@@ -135,6 +135,22 @@ describe.skipIf(!bin)("credentials on PostgreSQL", () => {
     }
   });
 
+  test("auth --label: the device flow's token sealed into the PostgreSQL store, listed there, never plain", async () => {
+    const url = await server!.freshDatabase();
+    const env = isolatedEnv(tempDir(), { ...fake.env(), COPILOT_API_DATABASE_URL: url });
+    const signedIn = await cli(["auth", "--label", "dev"], env);
+    expect(signedIn.code).toBe(0);
+    expect(signedIn.stderr).toContain("credential dev stored (oauth, GitHub octocat");
+    expect(signedIn.stderr).not.toContain(fake.githubToken);
+    const listed = JSON.parse((await cli(["credentials", "list", "--json"], env)).stdout) as { label: string; kind: string; githubLogin: string }[];
+    expect(listed.map((c) => [c.label, c.kind, c.githubLogin])).toEqual([["dev", "oauth", "octocat"]]);
+    const stored = await pgRows<{ raw: string }>(url, "SELECT encode(token_sealed, 'escape') AS raw FROM credentials");
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.raw).not.toContain(fake.githubToken);
+    const audited = await pgRows<{ action: string }>(url, "SELECT action FROM audit_log WHERE action LIKE 'credential.%'");
+    expect(audited.map((row) => row.action)).toEqual(["credential.added"]);
+  });
+
   test("--pool naming no credential fails the start, with what to do", async () => {
     const url = await server!.freshDatabase();
     const env = isolatedEnv(tempDir(), { ...fake.env(), GH_TOKEN: fake.githubToken, COPILOT_API_DATABASE_URL: url });

@@ -1,9 +1,7 @@
 import { defineCommand } from "citty";
-import { withStore } from "~/db";
-import { addCredential, CredentialVault, checkLabel } from "~/features/credentials";
-import { dbPathArg, guarded, parseChoice } from "~/lib/cli";
+import { checkLabel, storeCredential } from "~/features/credentials";
+import { databaseUrlArg, dbPathArg, guarded, parseChoice } from "~/lib/cli";
 import { log } from "~/lib/log";
-import { dbPath } from "~/lib/paths";
 import { accountTypeArg, enterpriseUrlArg } from "~/upstream/cli-args";
 import { ACCOUNT_TYPES, upstreamUrls } from "~/upstream/config";
 import { pollForToken, requestDeviceCode } from "~/upstream/device-flow";
@@ -16,6 +14,7 @@ export const authCommand = defineCommand({
     ...accountTypeArg,
     ...enterpriseUrlArg,
     ...dbPathArg,
+    ...databaseUrlArg,
     label: {
       type: "string",
       description: "store the token as the credential LABEL (sealed in the database) instead of the default token file",
@@ -29,9 +28,8 @@ export const authCommand = defineCommand({
     log.box(`Open ${code.verification_uri} and enter the code ${code.user_code}`);
     const token = await pollForToken(urls, code);
     if (label) {
-      await withStore(dbPath(args["db-path"], io.env), io.env, (store) =>
-        addCredential(store, new CredentialVault(store), urls, { label, kind: "oauth", token }),
-      );
+      // Sealed in the store: the SQLite file, or with --database-url the PostgreSQL database every gateway on it reads.
+      await storeCredential(args, io.env, urls, { label, kind: "oauth", token });
       return;
     }
     const path = saveGithubToken(token, io.env);

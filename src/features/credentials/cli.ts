@@ -9,7 +9,7 @@ import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
 import { enterpriseUrlArg } from "~/upstream/cli-args";
-import { upstreamUrls } from "~/upstream/config";
+import { type UpstreamUrls, upstreamUrls } from "~/upstream/config";
 import { GithubTokenRejected } from "~/upstream/copilot-token";
 import { readTokenFile } from "~/upstream/github-token";
 import { addCredential, inspectToken } from "./inspect";
@@ -36,6 +36,25 @@ async function readToken(path: string, io: CliIo): Promise<string> {
   return token;
 }
 
+/**
+ * A token checked, sealed and stored as a credential, in the store the flags name: the PostgreSQL
+ * database of --database-url (every gateway on it is told), else the SQLite file. For
+ * `credentials add` and `auth --label`.
+ */
+export async function storeCredential(
+  args: { "db-path"?: string; "database-url"?: string },
+  env: Record<string, string | undefined>,
+  urls: UpstreamUrls,
+  spec: { label: string; kind: "pat" | "oauth"; token: string },
+): Promise<void> {
+  const url = databaseUrl(args["database-url"], env);
+  if (url) {
+    await onPostgres(url, (pg, on) => on.addCredentialPg(pg, on.pgCredentialVault(env), urls, spec));
+    return;
+  }
+  await withStore(dbPath(args["db-path"], env), env, (store) => addCredential(store, new CredentialVault(store), urls, spec));
+}
+
 function findOrFail(row: CredentialRow | undefined, label: string): CredentialRow {
   if (!row) throw new AppError(`no credential labelled ${label}`, `list them with \`${cmd("credentials list")}\``);
   return row;
@@ -54,12 +73,7 @@ const add = defineCommand({
     const label = checkLabel(args.label);
     const token = await readToken(args["token-file"], io);
     const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"], env: io.env });
-    const url = databaseUrl(args["database-url"], io.env);
-    if (url) {
-      await onPostgres(url, (pg, on) => on.addCredentialPg(pg, on.pgCredentialVault(io.env), urls, { label, kind: "pat", token }));
-      return;
-    }
-    await withStore(dbPath(args["db-path"], io.env), io.env, (store) => addCredential(store, new CredentialVault(store), urls, { label, kind: "pat", token }));
+    await storeCredential(args, io.env, urls, { label, kind: "pat", token });
   }),
 });
 

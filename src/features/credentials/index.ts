@@ -1,5 +1,5 @@
 /** Several GitHub credentials, each its own Copilot seat: the public face for start.ts, server.ts and main.ts. */
-export { addCredential } from "./inspect";
+export { storeCredential } from "./cli";
 export { chooseUpstream } from "./middleware";
 export { SeatPool } from "./pool";
 export { credentialLabels, sqliteCredentials } from "./queries";
