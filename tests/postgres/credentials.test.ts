@@ -103,6 +103,15 @@ describe.skipIf(!bin)("credentials on PostgreSQL", () => {
       for (const row of stored) for (const token of [ALICE, BOB]) expect(row.raw).not.toContain(token);
       for (const text of [gatewayA.log(), gatewayB.log(), listed.stderr]) for (const token of [ALICE, BOB]) expect(text).not.toContain(token);
       expect((await cli(["credentials", "test", "bob"], envB)).stderr).toContain("credential bob works: GitHub bob");
+      // `quota` on the other machine opens them with its copy of the key file and asks GitHub for each seat's counters.
+      const quota = await cli(["quota", "--json"], envB);
+      expect(quota.code).toBe(0);
+      const counters = JSON.parse(quota.stdout) as { credentials: { label: string; report?: { plan: string } }[] };
+      expect(counters.credentials.map((c) => [c.label, c.report?.plan])).toEqual([
+        ["alice", "individual_pro"],
+        ["bob", "business"],
+      ]);
+      for (const token of [ALICE, BOB]) expect(quota.stdout + quota.stderr).not.toContain(token);
 
       // Removing bob: refused while a key is bound; --force unbinds it, and the gateways send that key on the default token.
       const refused = await cli(["credentials", "remove", "bob"], envA);

@@ -118,6 +118,11 @@ export async function addCredentialPg(
   return row;
 }
 
+/** Every credential row, by label, sealed token included: for `quota --database-url`, which opens each with the key file. */
+export async function allCredentialsPg(pg: PgStore): Promise<CredentialRow[]> {
+  return pg.db.select().from(credentials).orderBy(asc(credentials.label));
+}
+
 /** Every credential, by label, with how many keys name it (never a token). */
 export async function listCredentialsPg(pg: PgStore): Promise<(CredentialView & { boundKeys: number })[]> {
   const rows = await pg.db.select().from(credentials).orderBy(asc(credentials.label));

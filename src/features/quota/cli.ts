@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { dbPathArg, guarded } from "~/lib/cli";
+import { databaseUrl, databaseUrlArg, dbPathArg, guarded } from "~/lib/cli";
 import { dbPath } from "~/lib/paths";
 import { enterpriseUrlArg, githubTokenArgs, githubTokenFlags, requireGithubToken } from "~/upstream/cli-args";
 import { upstreamUrls } from "~/upstream/config";
@@ -18,6 +18,7 @@ export function quotaCommandWith(credentialQuotas: CredentialQuotas) {
     },
     args: {
       ...dbPathArg,
+      ...databaseUrlArg,
       ...enterpriseUrlArg,
       ...githubTokenArgs,
       json: { type: "boolean", description: "print JSON", default: false },
@@ -25,7 +26,8 @@ export function quotaCommandWith(credentialQuotas: CredentialQuotas) {
     run: guarded(async ({ args }, io) => {
       // The account type only picks the Copilot API URL; the counters come from the GitHub API.
       const urls = upstreamUrls("individual", { enterpriseUrl: args["enterprise-url"], env: io.env });
-      const credentials = await credentialQuotas(dbPath(args["db-path"], io.env), urls, io.env);
+      const store = { dbPath: dbPath(args["db-path"], io.env), databaseUrl: databaseUrl(args["database-url"], io.env) };
+      const credentials = await credentialQuotas(store, urls, io.env);
       // The default token is needed only when there is no credential to show.
       const github = credentials.length ? resolveGithubToken(githubTokenFlags(args), io.env) : requireGithubToken(githubTokenFlags(args), io.env);
       const report = github && summarize(await fetchCopilotUser(urls, github.token));

@@ -127,9 +127,9 @@ export class QuotaSource {
   }
 }
 
-/** Each stored credential's counters (or why they could not be read), asked of GitHub with its own token. */
+/** Each stored credential's counters (or why they could not be read), asked of GitHub with its own token: from the SQLite file, or the PostgreSQL store of `databaseUrl`. */
 export type CredentialQuotas = (
-  dbPath: string,
+  store: { dbPath: string; databaseUrl?: string },
   urls: UpstreamUrls,
   env: Record<string, string | undefined>,
 ) => Promise<{ label: string; id: string; report?: QuotaReport; error?: string }[]>;
