@@ -24,7 +24,8 @@ const server = bin ? startPostgres(bin) : undefined;
 
 const HOUR = 3_600_000;
 /** One wall clock for both gateways: windows, sessions and audit times are the same millisecond on each. */
-const NOW = Math.floor(Date.now() / HOUR) * HOUR + 37 * 60_000 + 12_345;
+// Mid-hour, and always in the past: a sign-in link the CLI makes (real clock, 10 minutes to live) is then still in time for this clock.
+const NOW = Math.floor(Date.now() / HOUR) * HOUR - HOUR + 37 * 60_000 + 12_345;
 const clock = () => NOW;
 
 /**
@@ -40,9 +41,9 @@ async function bothStores() {
   const url = await server!.freshDatabase();
   const pg = await openPgStore(url);
   await pg.db.insert(pgTables.keys).values([admin.row, client.row]);
-  // Both logs start empty: what opening each store recorded (its migrations, a temp path) differs by nature.
+  // Both logs start empty, numbered from 1 again: what opening each store recorded (its migrations, a temp path) differs by nature.
   store.db.delete(auditLog).run();
-  await pg.db.delete(pgTables.auditLog);
+  await pgRows(url, "TRUNCATE audit_log RESTART IDENTITY");
 
   // 300 events over the last 9 days: whole hours from usage_hourly, the slice before the first from events.
   const batch = seedBatch([admin.row.id, client.row.id, "key_other00"], 300, 9 * 24, NOW);
