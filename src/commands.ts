@@ -25,6 +25,12 @@ async function quotaCommand(): Promise<AnyCommand> {
   return quotaCommandWith(credentialQuotas);
 }
 
+// `dashboard --create-key --database-url` creates its key with the keys feature's Postgres writes (audited, NOTIFY'd).
+async function dashboardCommand(): Promise<AnyCommand> {
+  const { dashboardCommandWith } = await import("~/features/dashboard/cli");
+  return dashboardCommandWith(async (pg) => (await import("~/features/keys/cli-pg")).pgKeyAdmin(pg));
+}
+
 /**
  * Every command and flag: run by src/main.ts, read by the docs test. Each command
  * but `start` is loaded when it runs (citty resolves the one named), so a server
@@ -43,6 +49,6 @@ export const main = defineCommand({
     doctor: () => import("~/features/doctor/cli").then((m) => m.doctorCommand),
     quota: quotaCommand,
     "claude-code": () => import("~/features/claude-code/cli").then((m) => m.claudeCodeCommand),
-    dashboard: () => import("~/features/dashboard/cli").then((m) => m.dashboardCommand),
+    dashboard: dashboardCommand,
   },
 });

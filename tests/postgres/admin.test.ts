@@ -227,12 +227,19 @@ describe.skipIf(!bin)("the admin plane on PostgreSQL answers what it answers on 
     expect(await pgRows(pgUrl, "SELECT actor_kind, after FROM audit_log WHERE action = 'dashboard.session_ended'")).toEqual([
       { actor_kind: "gateway", after: { sessions: 1, reason: "key revoked" } },
     ]);
-    // Creating a key for the link is for SQLite only yet: said, with what to do.
     const refused = await cli(["dashboard", "--key", "key_missing000", "--database-url", pgUrl], env);
     expect(refused.stderr).toContain("key_missing000 is not an active admin key");
-    const noAdmin = await cli(["dashboard", "--create-key", "--database-url", pgUrl], env);
+    // No active admin key left: without --create-key said with the remedy; with it, one is made in the shared store (audited) and the link signs in.
+    const noAdmin = await cli(["dashboard", "--database-url", pgUrl], env);
     expect(noAdmin.code).not.toBe(0);
-    expect(noAdmin.stderr).toContain("--create-key does not work with --database-url yet");
-    expect(noAdmin.stderr).toContain("keys create --tier admin --database-url");
+    expect(noAdmin.stderr).toContain("rerun with --create-key");
+    const created = await cli(["dashboard", "--create-key", "--base-url", postgres, "--database-url", pgUrl], env);
+    expect(created.code).toBe(0);
+    const [made] = await pgRows<{ id: string; tier: string; label: string }>(pgUrl, "SELECT id, tier, label FROM keys WHERE label = 'dashboard'");
+    expect(made).toMatchObject({ tier: "admin", label: "dashboard" });
+    expect(created.stderr).toContain(`created admin key ${made!.id} (dashboard)`);
+    expect(await pgRows(pgUrl, `SELECT actor_kind FROM audit_log WHERE action = 'key.created' AND target = '${made!.id}'`)).toEqual([{ actor_kind: "cli" }]);
+    const second = await fetch(created.stdout.trim(), { redirect: "manual" });
+    expect(second.headers.get("location")).toBe("/dashboard");
   });
 });

@@ -9,11 +9,12 @@ import { log } from "~/lib/log";
 import { dbPath } from "~/lib/paths";
 import { textTable } from "~/lib/table";
 import { enterpriseUrlArg } from "~/upstream/cli-args";
-import { type UpstreamUrls, upstreamUrls } from "~/upstream/config";
+import { upstreamUrls } from "~/upstream/config";
 import { GithubTokenRejected } from "~/upstream/copilot-token";
 import { readTokenFile } from "~/upstream/github-token";
-import { addCredential, inspectToken } from "./inspect";
+import { inspectToken } from "./inspect";
 import { boundKeyCount, type CredentialRow, credentialByLabel, listCredentials, removeCredential, setCredentialState, viewOf } from "./queries";
+import { storeCredential } from "./store";
 import { CredentialVault, checkLabel } from "./vault";
 
 const time = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
@@ -34,25 +35,6 @@ async function readToken(path: string, io: CliIo): Promise<string> {
       `pipe only the token, e.g. \`pass show gh/ci | ${cmd("credentials add --label ci --token-file -")}\``,
     );
   return token;
-}
-
-/**
- * A token checked, sealed and stored as a credential, in the store the flags name: the PostgreSQL
- * database of --database-url (every gateway on it is told), else the SQLite file. For
- * `credentials add` and `auth --label`.
- */
-export async function storeCredential(
-  args: { "db-path"?: string; "database-url"?: string },
-  env: Record<string, string | undefined>,
-  urls: UpstreamUrls,
-  spec: { label: string; kind: "pat" | "oauth"; token: string },
-): Promise<void> {
-  const url = databaseUrl(args["database-url"], env);
-  if (url) {
-    await onPostgres(url, (pg, on) => on.addCredentialPg(pg, on.pgCredentialVault(env), urls, spec));
-    return;
-  }
-  await withStore(dbPath(args["db-path"], env), env, (store) => addCredential(store, new CredentialVault(store), urls, spec));
 }
 
 function findOrFail(row: CredentialRow | undefined, label: string): CredentialRow {

@@ -1,6 +1,5 @@
-import { eq, isNull, lte } from "drizzle-orm";
+import { eq, lte } from "drizzle-orm";
 import { type PgDatabase, pgTables } from "~/db/postgres";
-import type { KeyAdmin } from "~/features/audit";
 import { type EventLine, type EventPages, eventColumnsOf, exportWhere, recentWhere } from "./queries";
 import { SESSION_TTL_MS, type SessionRow, type SessionStore, sessionColumns } from "./sessions";
 import { newLink, type SignInLinks } from "./sign-in-link";
@@ -40,18 +39,6 @@ export function pgSignInLinks(db: PgDatabase): SignInLinks {
       return token;
     },
     take: async (tokenHash) => (await db.delete(signInLinks).where(eq(signInLinks.tokenHash, tokenHash)).returning())[0],
-  };
-}
-
-/** The keys the `dashboard` command reads to choose the admin key a link signs in as. */
-export function pgKeyReads(db: PgDatabase): Pick<KeyAdmin, "get" | "list"> {
-  return {
-    get: async (id) => (await db.select().from(keys).where(eq(keys.id, id)))[0],
-    list: async (includeRevoked) =>
-      db
-        .select()
-        .from(keys)
-        .where(includeRevoked ? undefined : isNull(keys.revokedAt)),
   };
 }
 
