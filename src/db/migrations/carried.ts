@@ -1,10 +1,9 @@
 import type { Database } from "bun:sqlite";
-import { createHash } from "node:crypto";
 import { embeddedMigrations } from "./embedded" with { type: "macro" };
 import { readLedger } from "./ledger";
 
 /** sha256 of a migration file with line endings normalised: what the ledger records. */
-export const migrationHash = (sql: string) => createHash("sha256").update(sql.replace(/\r\n/g, "\n")).digest("hex");
+export const migrationHash = (sql: string) => new Bun.CryptoHasher("sha256").update(sql.replace(/\r\n/g, "\n")).digest("hex");
 
 /**
  * The boot's quick look, before anything of the runner is loaded: true when the
