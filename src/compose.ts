@@ -226,10 +226,12 @@ export function serve(composed: Composed, at: { port: number; host: string; metr
 /**
  * A composed app behind the port start.ts opened before composing it (a loopback listener, no --pool, no
  * metrics listener: nothing of the composition could have refused the start). The key policy is said (on
- * loopback it refuses nothing), the workers start, and the waiting requests go to the app.
+ * loopback it refuses nothing), then "listening on …" as serve() says it, the workers start, and the
+ * waiting requests go to the app.
  */
 export function serveBehind(composed: Composed, at: { host: string }, server: Served["server"], gate: ServingGate): Served {
   announcePolicy(composed.policy, at.host, composed.resolver.keyCounts());
+  log.success(`listening on http://${at.host}:${server.port}`);
   const served = started(composed, at, { server });
   gate.open(composed.app.fetch);
   return served;

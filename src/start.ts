@@ -98,7 +98,8 @@ export async function start(options: StartOptions): Promise<void> {
     throw error;
   }
   serving.served = { server };
-  log.success(`listening on http://${options.host}:${server.port}`);
+  // "listening on …" is said once the app serves (serveBehind): the log reads as it always did, and whoever
+  // waits for that line finds every line of the boot before it. The port accepts connections from now on.
   // The Copilot token exchange and the model catalog go over the network while the app loads.
   upstream.defaultUpstream.start();
   const composing = (async () => {

@@ -64,9 +64,10 @@ describe("a port opened before its app is ready", () => {
     }
     expect(await proc.exited).toBe(0);
     const text = await log;
-    // Said in this order: the port, then what the composed app says (its key policy, the dashboard), then the clean stop.
-    expect(text.indexOf("listening on")).toBeGreaterThan(-1);
-    expect(text.indexOf("no API key yet")).toBeGreaterThan(text.indexOf("listening on"));
+    // Said as before the port opened early: the key policy, then "listening on" (the last word of a ready boot), then the dashboard.
+    expect(text.indexOf("no API key yet")).toBeGreaterThan(-1);
+    expect(text.indexOf("listening on")).toBeGreaterThan(text.indexOf("no API key yet"));
+    expect(text.indexOf("dashboard: http")).toBeGreaterThan(text.indexOf("listening on"));
     expect(text).toContain("stopped cleanly");
   });
 });
