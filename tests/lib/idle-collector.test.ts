@@ -44,7 +44,7 @@ describe("the idle collector", () => {
 
   test("it never collects while a request is in flight, however much the heap grew", async () => {
     const { promise: released, resolve: release } = Promise.withResolvers<void>();
-    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => released.then(() => new Response("late")) });
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: async () => (await released, new Response("late")) });
     try {
       const collector = new IdleCollector(() => server.pendingRequests, { growthBytes: 1024 * 1024 });
       collector.start();
