@@ -11,7 +11,6 @@ import type { ReplicaTarget } from "~/features/replication/litestream";
 import { MAX_RESPONSE_BYTES, responsesRetention, StoredResponses } from "~/features/responses";
 import { loadTracing, type Tracing } from "~/features/tracing";
 import { cmd } from "~/lib/command-name";
-import { IdleCollector } from "~/lib/idle-collector";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { stopAll, type Worker } from "~/lib/worker";
@@ -242,8 +241,6 @@ function started(composed: Composed, at: { host: string; metricsListen?: ListenA
   const port = served.server.port;
   if (composed.store) log.info(`dashboard: http://${at.host}:${port}/dashboard (\`${cmd("dashboard")}\` prints a one-time sign-in link)`);
   if (served.metricsServer) log.info(`metrics on http://${at.metricsListen?.host}:${served.metricsServer.port}/metrics (loopback, no key)`);
-  // It watches the port's requests, so it joins the workers once the port is open (stopped first, with them).
-  composed.workers.push(new IdleCollector(() => served.server.pendingRequests));
   composed.start();
   return served;
 }
