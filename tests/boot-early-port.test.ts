@@ -1,9 +1,10 @@
 // start opens its port once the store is open and migrated, and loads and composes the app behind it
 // (src/start.ts): a request that arrives meanwhile waits and is served by the app, never refused or half-served.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, statSync } from "node:fs";
 import { listen, ServingGate } from "~/listen";
 import { type FakeUpstream, startFakeUpstream } from "./fake-upstream";
-import { canConnect, cleanUpAfterFile, freePort, isolatedEnv, MAIN, ROOT, tempDir } from "./helpers";
+import { canConnect, cleanUpAfterFile, dbFileOf, freePort, isolatedEnv, MAIN, ROOT, tempDir } from "./helpers";
 
 cleanUpAfterFile();
 
@@ -69,5 +70,24 @@ describe("a port opened before its app is ready", () => {
     expect(text.indexOf("listening on")).toBeGreaterThan(text.indexOf("no API key yet"));
     expect(text.indexOf("dashboard: http")).toBeGreaterThan(text.indexOf("listening on"));
     expect(text).toContain("stopped cleanly");
+  });
+
+  test("a stop asked the moment the port opens (the app still loading behind it) is a clean stop: exit 0, the store closed", async () => {
+    const home = tempDir();
+    const env = isolatedEnv(home, { ...fake.env(), GH_TOKEN: fake.githubToken });
+    expect(Bun.spawnSync([process.execPath, MAIN, "db", "migrate"], { cwd: ROOT, env }).exitCode).toBe(0);
+    const port = freePort();
+    const proc = Bun.spawn([process.execPath, MAIN, "start", "--port", String(port)], { cwd: ROOT, env, stdout: "ignore", stderr: "pipe" });
+    const log = new Response(proc.stderr).text();
+    while (!(await canConnect(port))) {
+      expect(proc.exitCode).toBeNull();
+      await Bun.sleep(1);
+    }
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    expect(await log).toContain("stopped cleanly");
+    // The WAL was checkpointed and truncated on the way out: the store was closed, not abandoned.
+    const wal = `${dbFileOf(home)}-wal`;
+    expect(!existsSync(wal) || statSync(wal).size === 0).toBe(true);
   });
 });
