@@ -4,7 +4,9 @@
 // every gateway afresh, runs every row, then stops it) and each number is the median of the
 // reps with their min–max. Ratios are leads: above 1 means copilot-api is ahead.
 // `--against REF` (repeatable) adds copilot-api at a git commit, tag or branch as one more
-// column, from a temp worktree of it: a change's before/after in the same run.
+// column, from a temp worktree of it: a change's before/after in the same run. `--bundle` runs every
+// copilot-api as the published bundle (`bun run build` → dist/copilot-api.js, what npx runs) instead of
+// from source.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -134,11 +136,19 @@ async function startProcess(
   };
 }
 
+/** What runs copilot-api in a checkout: its source, or (`--bundle`) its published bundle, built once. */
+function entryOf(checkout: string, bundle: boolean): string {
+  if (!bundle) return join(checkout, "src", "main.ts");
+  const built = Bun.spawnSync([process.execPath, "run", "build"], { cwd: checkout, stdout: "ignore", stderr: "pipe" });
+  if (built.exitCode !== 0) throw new Error(`bun run build in ${checkout} failed:\n${built.stderr}`);
+  return join(checkout, "dist", "copilot-api.js");
+}
+
 /** copilot-api from a checkout (this one unless `checkout` says), on a temp store with one key. */
-function startOurs(fake: FakeUpstream, name = "copilot-api", checkout = ROOT): Promise<Target & { bootMs: number }> {
+function startOurs(fake: FakeUpstream, entry: string, name = "copilot-api", checkout = ROOT): Promise<Target & { bootMs: number }> {
   const { home, env } = tempHome(fake);
   const secret = (JSON.parse(run(["keys", "create", "--json"], env, checkout)) as { secret: string }).secret;
-  const args = (port: number) => [join(checkout, "src", "main.ts"), "start", "--port", String(port)];
+  const args = (port: number) => [entry, "start", "--port", String(port)];
   return startProcess(name, args, env, { authorization: `Bearer ${secret}` }, [home]);
 }
 
@@ -281,9 +291,13 @@ function report(samples: Samples, reps: number, names: { fake: string; ours: str
   return lines.join("\n");
 }
 
-export async function benchPeers(against: string[] = [], reps = DEFAULT_REPS): Promise<string> {
+export async function benchPeers(against: string[] = [], reps = DEFAULT_REPS, bundle = false): Promise<string> {
   const pkg = peerPackage();
-  const checkouts = against.map((ref) => ({ ref, ...checkoutAt(ref) }));
+  const checkouts = against.map((ref) => {
+    const checkout = checkoutAt(ref);
+    return { ref, ...checkout, entry: entryOf(checkout.dir, bundle) };
+  });
+  const ourEntry = entryOf(ROOT, bundle);
   const fake = startFakeUpstream();
   const samples: Samples = new Map();
   const direct = await fakeDirect(fake);
@@ -292,11 +306,11 @@ export async function benchPeers(against: string[] = [], reps = DEFAULT_REPS): P
     for (let rep = 0; rep < reps; rep++) {
       // Alternate who goes first, so neither always meets a warmer machine.
       const others = checkouts.map(
-        ({ ref, dir }) =>
+        ({ ref, dir, entry }) =>
           (fake: FakeUpstream) =>
-            startOurs(fake, `copilot-api ${ref}`, dir),
+            startOurs(fake, entry, `copilot-api ${ref}`, dir),
       );
-      const ours = [(fake: FakeUpstream) => startOurs(fake), ...others, startBareRelay];
+      const ours = [(fake: FakeUpstream) => startOurs(fake, ourEntry), ...others, startBareRelay];
       const starts =
         rep % 2 === 0 ? [...ours, (fake: FakeUpstream) => startPeer(fake, pkg)] : [(fake: FakeUpstream) => startPeer(fake, pkg), ...ours.reverse()];
       await measure(direct, fake, samples);
@@ -327,6 +341,10 @@ if (import.meta.main) {
   console.log(
     `copilot-api beside its peers — ${new Date().toISOString().slice(0, 10)}, Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores (${cpu}); ${STREAM_DELTAS} deltas per stream; gateways run on Bun\n`,
   );
-  const { values } = parseArgs({ args: Bun.argv.slice(2), options: { against: { type: "string", multiple: true }, reps: { type: "string" } } });
-  console.log(await benchPeers(values.against ?? [], Number(values.reps ?? DEFAULT_REPS)));
+  const { values } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: { against: { type: "string", multiple: true }, reps: { type: "string" }, bundle: { type: "boolean" } },
+  });
+  if (values.bundle) console.log("copilot-api runs as its published bundle (dist/copilot-api.js, `bun run build`), not from source\n");
+  console.log(await benchPeers(values.against ?? [], Number(values.reps ?? DEFAULT_REPS), values.bundle ?? false));
 }

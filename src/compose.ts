@@ -5,7 +5,6 @@ import { CredentialVault, SeatPool, Seats, sqliteCredentials, UpstreamRouter } f
 import { EventRecorder, RetentionJob } from "~/features/events";
 import { announcePolicy, CreditBudget, type KeyPolicy, KeyResolver, keyLabels, LastUsedTracker, PremiumUsage, RateLimiter } from "~/features/keys";
 import { type GatewayMetrics, type ListenAddress, loadMetrics, type MetricsKit } from "~/features/metrics";
-import { QuotaSource } from "~/features/quota/quota";
 import { WindowsFile, windowsFileOf } from "~/features/quota/windows";
 import { ReplicationWorker } from "~/features/replication";
 import type { ReplicaTarget } from "~/features/replication/litestream";
@@ -15,27 +14,19 @@ import { cmd } from "~/lib/command-name";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
 import { stopAll, type Worker } from "~/lib/worker";
-import { listen as listenOn } from "~/listen";
+import { listen as listenOn, type ServingGate } from "~/listen";
 import { TokenCounter } from "~/protocols/anthropic";
-import type { BodyReads } from "~/protocols/body-read";
 import { createApp, PROTOCOL_ROUTES } from "~/server";
-import { type AccountType, upstreamUrls } from "~/upstream/config";
-import { DefaultUpstream } from "~/upstream/default-upstream";
-import { defaultTokenSource, resolveGithubToken } from "~/upstream/github-token";
+import type { DefaultUpstream } from "~/upstream/default-upstream";
 import { KeptTokens } from "~/upstream/kept-token";
+import { type UpstreamHalf, type UpstreamOptions, upstreamDeps, upstreamOf } from "~/upstream-of";
 
-export interface ComposeOptions {
+// compose-pg.ts builds its upstream half with these too.
+export { upstreamDeps, upstreamOf };
+
+export interface ComposeOptions extends UpstreamOptions {
   /** The address the app will listen on: a loopback listener lets requests pass without a key while the store has none. */
   host: string;
-  accountType: AccountType;
-  githubToken?: string;
-  /** --github-token-file: read the token from this file. */
-  githubTokenFile?: string;
-  /** --enterprise-url: a GHE.com tenant host. */
-  enterpriseUrl?: string;
-  bodyLimitBytes: number;
-  /** --web-search-model: the model that runs the web searches the gateway fulfils (default: a cheap one offering /responses). */
-  webSearchModel?: string;
   /** Authentication off: every request passes as __noauth__. */
   noAuth: boolean;
   /** Delete events older than this many days; 0 keeps everything. */
@@ -57,14 +48,8 @@ export interface ComposeOptions {
   metricsKit?: MetricsKit;
   /** OpenTelemetry tracing, loaded by the caller when --otlp-endpoint is set (loading is async); absent, tracing is off. */
   tracing?: Tracing;
-  /** The count of bodies arriving per address; one of the app's own by default (tests pass a smaller one). */
-  bodyReads?: BodyReads;
   /** Litestream replicates the store to this target with this binary (checked before the store opened). */
   replica?: { target: ReplicaTarget; binary: string };
-  /** Where GH_TOKEN and the COPILOT_API_*_URL overrides are read; process.env by default. */
-  env?: Record<string, string | undefined>;
-  /** Admin quota source; by default the GitHub token's (none without a token). */
-  quota?: QuotaSource;
   /** Wall clock (Unix ms) for dashboard sessions; tests move it. Date.now by default. */
   now?: () => number;
 }
@@ -86,45 +71,20 @@ export interface Composed {
   close(): Promise<void>;
 }
 
-/**
- * The app composed once, over an opened store: the boot (start.ts), the tests
- * and the benchmarks all build it here, so what they run is what users run.
- * Throws (the store still open: the caller owns it) when the GitHub token
- * source named cannot be read.
- */
-/** The upstream half every composition shares, whatever the store: the GitHub token, its URLs, the default Copilot client. */
-export function upstreamOf(options: ComposeOptions, kept?: KeptTokens) {
-  const env = options.env ?? process.env;
-  const github = resolveGithubToken({ token: options.githubToken, file: options.githubTokenFile }, env);
-  const urls = upstreamUrls(options.accountType, { enterpriseUrl: options.enterpriseUrl, env });
-  // The default token's Copilot client and catalog, built again when `auth` (or --github-token-file's file) brings a new token.
-  // Its Copilot token is kept sealed beside the SQLite database when there is one: a restart within the token's lifetime needs no exchange.
-  const defaultUpstream = new DefaultUpstream(urls, github?.token, defaultTokenSource({ file: options.githubTokenFile }, github?.source, env), undefined, kept);
-  if (github) log.info(`GitHub token from ${github.source}; Copilot account type ${options.accountType}`);
-  else
-    log.warn(
-      `no GitHub token: proxy routes answer 503 until you run \`${cmd("auth")}\` (picked up without a restart), or restart with --github-token-file / GH_TOKEN`,
-    );
-  return { github, urls, defaultUpstream, quota: options.quota ?? (github && new QuotaSource(urls, github.token)) };
-}
-
 /** Each Copilot seat's windows, by name: for /admin/quota, /healthz, the dashboard and /metrics. */
 export const seatWindowsOf = (defaultUpstream: DefaultUpstream, seats: Seats) => () => {
   const windows = defaultUpstream.windows;
   return [...(windows ? [{ seat: "default", windows }] : []), ...seats.all().map((seat) => ({ seat: seat.credential.label, windows: seat.windows }))];
 };
 
-/** What createApp is given from the options alone, whatever the store. */
-export const upstreamDeps = (options: ComposeOptions, { copilot, catalog }: ReturnType<DefaultUpstream["current"]>) => ({
-  copilot,
-  catalog,
-  bodyLimitBytes: options.bodyLimitBytes,
-  bodyReads: options.bodyReads,
-  webSearchModel: options.webSearchModel,
-});
-
-export function compose(store: Store, options: ComposeOptions): Composed & { store: Store } {
-  const { urls, defaultUpstream, quota } = upstreamOf(options, new KeptTokens(store.path));
+/**
+ * The app composed once, over an opened store: the boot (start.ts), the tests
+ * and the benchmarks all build it here, so what they run is what users run.
+ * Throws (the store still open: the caller owns it) when the GitHub token
+ * source named cannot be read.
+ */
+export function compose(store: Store, options: ComposeOptions, upstream?: UpstreamHalf): Composed & { store: Store } {
+  const { urls, defaultUpstream, quota } = upstream ?? upstreamOf(options, new KeptTokens(store.path));
   // Each credential's seat is built on first use; the pool's are checked now, so a bad --pool fails the start.
   const seats = new Seats(sqliteCredentials(store.db), new CredentialVault(store), urls);
   const pool = options.pool?.length ? new SeatPool(seats.pool(options.pool)) : undefined;
@@ -236,13 +196,17 @@ export function compose(store: Store, options: ComposeOptions): Composed & { sto
  * compose() with what must be loaded first: OpenTelemetry, only when --otlp-endpoint is set, and
  * prom-client, only when --metrics or --metrics-listen is (neither is part of a plain start). What start.ts and the in-process test servers run.
  */
-export async function composeServer(store: Store, options: ComposeOptions & { otlpEndpoint?: string }): Promise<Composed & { store: Store }> {
+export async function composeServer(
+  store: Store,
+  options: ComposeOptions & { otlpEndpoint?: string },
+  upstream?: UpstreamHalf,
+): Promise<Composed & { store: Store }> {
   const [tracing, metricsKit] = await Promise.all([
     options.otlpEndpoint ? loadTracing(options.otlpEndpoint, "0.1.0") : undefined,
     options.metrics || options.metricsListen ? loadMetrics() : undefined,
   ]);
   if (options.otlpEndpoint) log.info(`tracing: OTLP/HTTP to ${options.otlpEndpoint}`);
-  return compose(store, { ...options, tracing, metricsKit });
+  return compose(store, { ...options, tracing, metricsKit }, upstream);
 }
 
 /** The listeners a composed app serves on: its own, and the keyless metrics one when asked for. */
@@ -261,8 +225,28 @@ export function serve(composed: Composed, at: { port: number; host: string; metr
   const server = listenOn({ port: at.port, hostname: at.host, fetch: composed.app.fetch });
   const metricsServer = composed.metrics && at.metricsListen ? composed.metrics.serve(at.metricsListen, composed.metrics.gauges) : undefined;
   log.success(`listening on http://${at.host}:${server.port}`);
-  if (composed.store) log.info(`dashboard: http://${at.host}:${server.port}/dashboard (\`${cmd("dashboard")}\` prints a one-time sign-in link)`);
-  if (metricsServer) log.info(`metrics on http://${at.metricsListen?.host}:${metricsServer.port}/metrics (loopback, no key)`);
+  return started(composed, at, { server, metricsServer });
+}
+
+/**
+ * A composed app behind the port start.ts opened before composing it (a loopback listener, no --pool, no
+ * metrics listener: nothing of the composition could have refused the start). The key policy is said (on
+ * loopback it refuses nothing), then "listening on …" as serve() says it, the workers start, and the
+ * waiting requests go to the app.
+ */
+export function serveBehind(composed: Composed, at: { host: string }, server: Served["server"], gate: ServingGate): Served {
+  announcePolicy(composed.policy, at.host, composed.resolver.keyCounts());
+  log.success(`listening on http://${at.host}:${server.port}`);
+  const served = started(composed, at, { server });
+  gate.open(composed.app.fetch);
+  return served;
+}
+
+/** What serving says once its port is open (the dashboard's and the metrics' addresses), then the workers start. */
+function started(composed: Composed, at: { host: string; metricsListen?: ListenAddress }, served: Served): Served {
+  const port = served.server.port;
+  if (composed.store) log.info(`dashboard: http://${at.host}:${port}/dashboard (\`${cmd("dashboard")}\` prints a one-time sign-in link)`);
+  if (served.metricsServer) log.info(`metrics on http://${at.metricsListen?.host}:${served.metricsServer.port}/metrics (loopback, no key)`);
   composed.start();
-  return { server, metricsServer };
+  return served;
 }

@@ -50,3 +50,40 @@ export function closeUnreadBodies(fetch: Fetch): Fetch {
     }
   };
 }
+
+/**
+ * The fetch of a port opened before its app is ready (start.ts opens it once the store is open and migrated,
+ * then loads and composes the app): a request that arrives meanwhile waits, and is served by the app once
+ * `open` hands it over; from then on each request goes straight to the app.
+ */
+export class ServingGate {
+  private handler?: Fetch;
+  private readonly waiting: ((handler: Fetch) => void)[] = [];
+
+  readonly fetch: Fetch = (request, server) => {
+    if (this.handler) return this.handler(request, server);
+    return new Promise<Response>((resolve, reject) => {
+      this.waiting.push((handler) => {
+        try {
+          resolve(handler(request, server));
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+  };
+
+  /**
+   * From now on `handler` serves every request. Those waiting go to it one per event-loop turn, as they would
+   * have arrived: handed over all at once, their bodies would be read all at once, and the app's bound on bodies
+   * arriving at once from one address (protocols/body-read.ts) would refuse what was only waiting.
+   */
+  open(handler: Fetch): void {
+    this.handler = handler;
+    const next = () => {
+      this.waiting.shift()?.(handler);
+      if (this.waiting.length > 0) setImmediate(next);
+    };
+    next();
+  }
+}

@@ -23,6 +23,14 @@ const LATER = [
   ],
 ] as const;
 
+/** Modules a plain start (loopback, no --pool, no metrics listener) loads only once its port is open. */
+const AFTER_THE_PORT = [
+  [/\/src\/(server|compose)\.ts$/, "the app and its composition"],
+  [/\/node_modules\/(hono|zod|drizzle-orm)\//, "the router, the request schemas, Drizzle"],
+  [/\/src\/db\/(schema|typed)\.ts$/, "the store's typed handle: made on first use"],
+  [/\/src\/protocols\//, "the protocols"],
+] as const;
+
 describe("what start loads", () => {
   test("a plain start on a migrated store listens without loading any code it only needs later", async () => {
     const home = tempDir();
@@ -39,6 +47,18 @@ describe("what start loads", () => {
     expect(loaded.some((path) => path.endsWith("/src/server.ts"))).toBe(true);
     const early = LATER.flatMap(([pattern, why]) => loaded.filter((path) => pattern.test(path)).map((path) => `${path.replace(ROOT, "")} (${why})`));
     expect(early).toEqual([]);
+
+    // The port opened before the app was loaded: the store open and migrated, the rest loaded behind the open port.
+    const atListening = readFileSync(`${out}.listening`, "utf8").split("\n");
+    expect(atListening.some((path) => path.endsWith("/src/db/open.ts"))).toBe(true);
+    const beforePort = AFTER_THE_PORT.flatMap(([pattern, why]) =>
+      atListening.filter((path) => pattern.test(path)).map((path) => `${path.replace(ROOT, "")} (${why})`),
+    );
+    expect(beforePort).toEqual([]);
+    // None of what is loaded before the port imports a Node builtin that costs a boot milliseconds to load (Bun's own APIs do the same).
+    const ours = atListening.filter((path) => path.startsWith(join(ROOT, "src")));
+    const costly = ours.filter((path) => /from "node:(crypto|util|worker_threads)"/.test(readFileSync(path, "utf8")));
+    expect(costly).toEqual([]);
   });
 });
 

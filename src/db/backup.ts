@@ -1,11 +1,11 @@
 import { Database } from "bun:sqlite";
-import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { cmd } from "~/lib/command-name";
 import { AppError, errorMessage } from "~/lib/errors";
 import { FILE_MODE } from "~/lib/file-modes";
 import { log } from "~/lib/log";
+import { randomBytes } from "~/lib/random";
 import { allDatabaseFiles, SIDE_FILE_SUFFIXES } from "./files";
 
 export interface BackupResult {

@@ -1,6 +1,5 @@
 // The store's public face: the SQLite Store (opened, migrated, then closed once) and what features may use of src/db.
 import type { Database } from "bun:sqlite";
-import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { AppError } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { auditStoreAction } from "./audit";
@@ -10,11 +9,10 @@ import type { Migration } from "./migrations";
 import { carriedIsCurrent } from "./migrations/carried";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./open";
 import { replicatedByLitestream } from "./replication";
-import * as schema from "./schema";
+import type { AppDatabase, Tx, typedOver } from "./typed";
 
-export { auditDatabaseFile, osUser } from "./audit";
-export type AppDatabase = BunSQLiteDatabase<typeof schema>;
 export { AsyncTurnWriter } from "./async-turn-writer";
+export { auditDatabaseFile, osUser } from "./audit";
 export { removeStaleBackupTemps } from "./backup";
 export { isBusy } from "./busy";
 export { allDatabaseFiles, walFile } from "./files";
@@ -31,6 +29,7 @@ export {
   replicationFolder,
   writeReplicationState,
 } from "./replication";
+export type { AppDatabase } from "./typed";
 /** The checks of `db verify` on a file (a restored copy): status.ts loads the migration runner and the schema introspection, which a server never needs. */
 export async function checkDatabaseFile(path: string, env: Record<string, string | undefined>) {
   const { checkDatabaseFile: check } = await import("./status");
@@ -47,7 +46,7 @@ export interface Store {
   /** The raw connection, for src/db only (pragmas, backups, benchmarks). */
   sqlite: Database;
   /** A BEGIN IMMEDIATE transaction: it takes the write lock up front, so it never fails midway with SQLITE_BUSY_SNAPSHOT. */
-  transaction<T>(fn: (tx: Parameters<Parameters<AppDatabase["transaction"]>[0]>[0]) => T): T;
+  transaction<T>(fn: (tx: Tx) => T): T;
   /**
    * PRAGMA data_version: changes whenever another connection (another process,
    * e.g. the CLI) commits. This connection's own commits do not change it: a
@@ -151,7 +150,14 @@ function migrate(sqlite: Database, options: OpenStoreOptions): void {
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
 function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefined, identityCheckMs: number): Store {
-  const db = drizzle({ client: sqlite, schema });
+  // The typed Drizzle handle, made on first use: a server opens and migrates its store, and opens its port,
+  // before it loads Drizzle and the schema's table builders (a good part of its boot). Required, not imported
+  // (synchronous), and a module of ours, not the package: a bundle would carry Drizzle's CommonJS build twice.
+  let typed: ReturnType<typeof typedOver> | undefined;
+  const typedHandle = () => {
+    typed ??= (require("./typed") as { typedOver: typeof typedOver }).typedOver(sqlite);
+    return typed;
+  };
   const dataVersion = sqlite.query<{ data_version: number }, []>("PRAGMA data_version");
   const totalChanges = sqlite.query<{ n: number }, []>("SELECT total_changes() AS n");
   const changes = () => totalChanges.get()!.n;
@@ -164,13 +170,7 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
   // Run as text every time, never as a prepared statement: SQLite applies PRAGMA busy_timeout when
   // the statement is compiled, so re-running a prepared one does not set it again.
   const busyTimeout = (ms: number) => sqlite.run(`PRAGMA busy_timeout = ${ms}`);
-  // Drizzle makes a transaction object (a query builder per table) and bun:sqlite a wrapper
-  // per transaction; a write per request would pay both. Made once: the outermost transaction
-  // object holds nothing of its own (the connection's session), and a nested Store.transaction
-  // still becomes a savepoint (bun:sqlite's wrapper sees the open transaction).
-  type Tx = Parameters<Parameters<AppDatabase["transaction"]>[0]>[0];
-  const tx = db.transaction((outermost) => outermost);
-  const immediate = sqlite.transaction(<T>(fn: (tx: Tx) => T): T => fn(tx)).immediate as <T>(fn: (tx: Tx) => T) => T;
+  const immediate = sqlite.transaction(<T>(fn: (tx: Tx) => T, tx: Tx): T => fn(tx)).immediate as <T>(fn: (tx: Tx) => T, tx: Tx) => T;
   let closed = false;
   let problem: string | undefined;
   const fileProblem = () => {
@@ -188,14 +188,17 @@ function storeOver(sqlite: Database, path: string, files: OpenedFiles | undefine
   };
   return {
     path,
-    db,
+    get db() {
+      return typedHandle().db;
+    },
     sqlite,
     transaction: (fn) => {
       // Writes never go to a file nobody will read (checked at most every identityCheckMs, and on failure).
       const moved = recentFileProblem();
       if (moved) throw new AppError(moved, RESTART_HINT);
       try {
-        return immediate(fn);
+        // The typed handle is made (on first use) before BEGIN: making it runs a Drizzle transaction of its own.
+        return immediate(fn, typedHandle().tx);
       } catch (error) {
         const movedMeanwhile = fileProblem();
         if (movedMeanwhile) throw new AppError(movedMeanwhile, RESTART_HINT);

@@ -1,4 +1,3 @@
-import { formatWithOptions } from "node:util";
 import { type ConsolaReporter, createConsola, type LogObject } from "consola/core";
 
 /*
@@ -18,9 +17,19 @@ function boxed(text: string): string {
   return ["", ` ╭${"─".repeat(width)}╮`, pad(""), ...text.split("\n").map(pad), pad(""), ` ╰${"─".repeat(width)}╯`, ""].join("\n");
 }
 
+/**
+ * The args as console.log would print them. A lone string (nearly every line) is itself, as node:util's
+ * format leaves it; node:util is required only for anything else, so a boot does not load it.
+ */
+function format(args: unknown[]): string {
+  if (args.length === 1 && typeof args[0] === "string") return args[0];
+  const { formatWithOptions } = require("node:util") as typeof import("node:util");
+  return formatWithOptions({ colors: false }, ...args);
+}
+
 /** A line as consola wrote it to a terminal (and to bun test's children: `[type] message`, as its basic reporter did). */
 function line(entry: LogObject, basic: boolean): string {
-  const text = formatWithOptions({ colors: false }, ...entry.args);
+  const text = format(entry.args);
   if (basic) return `[${entry.type}] ${text}\n`;
   switch (entry.type) {
     case "success":

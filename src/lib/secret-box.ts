@@ -1,9 +1,13 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { cmd } from "~/lib/command-name";
 import { AppError } from "./errors";
 import { FILE_MODE, FOLDER_MODE, tightenLoudly } from "./file-modes";
+import { randomBytes } from "./random";
+
+// node:crypto (AES-GCM) is required on the first seal or open, not imported: a boot that never touches a
+// sealed secret does not pay for loading it (about 15 ms here).
+const cipherKit = () => require("node:crypto") as typeof import("node:crypto");
 
 /** The key file's name, beside the database: never inside it, so a backup or a replica carries only ciphertext. */
 export const SECRET_KEY_FILE = "credentials.key";
@@ -33,7 +37,7 @@ export class SecretBox {
   seal(plaintext: string, aad: string): Buffer {
     const key = this.loadKey(true);
     const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", key, iv).setAAD(Buffer.from(aad));
+    const cipher = cipherKit().createCipheriv("aes-256-gcm", key, iv).setAAD(Buffer.from(aad));
     const data = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
     return Buffer.concat([Buffer.from([FORMAT_V1]), iv, cipher.getAuthTag(), data]);
   }
@@ -48,7 +52,7 @@ export class SecretBox {
     const iv = bytes.subarray(1, 1 + IV_BYTES);
     const tag = bytes.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES);
     try {
-      const decipher = createDecipheriv("aes-256-gcm", key, iv).setAAD(Buffer.from(aad)).setAuthTag(tag);
+      const decipher = cipherKit().createDecipheriv("aes-256-gcm", key, iv).setAAD(Buffer.from(aad)).setAuthTag(tag);
       return Buffer.concat([decipher.update(bytes.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]).toString("utf8");
     } catch {
       throw new AppError(

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { AppError } from "~/lib/errors";
 
 export const ACCOUNT_TYPES = ["individual", "business", "enterprise"] as const;
@@ -192,7 +191,7 @@ export function copilotHeaders(
     "user-agent": identity.userAgent,
     "x-github-api-version": identity.apiVersion,
     "openai-intent": "conversation-panel",
-    "x-request-id": randomUUID(),
+    "x-request-id": crypto.randomUUID(),
   };
   if (options.vision) headers["copilot-vision-request"] = "true";
   if (options.initiator) headers["x-initiator"] = options.initiator;

@@ -67,7 +67,9 @@ export class DefaultUpstream implements Worker {
     return this.built?.token;
   }
 
+  /** Starts the token and the catalog; again is nothing (the boot starts it before the other workers, see start.ts). */
   start(): void {
+    if (this.started) return;
     this.started = true;
     if (this.built) startBuilt(this.built);
   }

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { FILE_MODE, FOLDER_MODE } from "~/lib/file-modes";
@@ -56,7 +55,7 @@ export class KeptTokens {
 
   /** The keeper of the Copilot token exchanged from `githubToken` at `urls.githubApi`. */
   for(urls: UpstreamUrls, githubToken: string): TokenKeeper {
-    const name = createHash("sha256").update(`${urls.githubApi}\n${githubToken}`).digest("hex");
+    const name = new Bun.CryptoHasher("sha256").update(`${urls.githubApi}\n${githubToken}`).digest("hex");
     const aad = `copilot-token ${name}`;
     return {
       load: () => {

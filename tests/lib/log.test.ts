@@ -26,6 +26,15 @@ describe("the log", () => {
     );
   });
 
+  test("a lone string is printed as it is, anything else as console.log prints it (node:util, loaded only then)", async () => {
+    const { stderr } = await logged(`log.info("50%% done %s"); log.info("n", 1, "%d", 2); log.error(new RangeError("bad"));`);
+    const lines = stderr.split("\n");
+    expect(lines[0]).toBe("ℹ 50%% done %s");
+    expect(lines[1]).toBe("ℹ n 1 %d 2");
+    expect(stderr).toContain("RangeError: bad");
+    expect(stderr).toContain("    at "); // the stack, as console.log prints an Error
+  });
+
   test("level 0 keeps errors only; under bun test a child writes `[type] message`", async () => {
     expect((await logged(`log.level = 0; log.info("hidden"); log.warn("hidden"); log.error("shown");`)).stderr).toBe("\n ERROR  shown\n\n");
     const proc = Bun.spawn([process.execPath, "-e", `import { log } from ${JSON.stringify(join(ROOT, "src", "lib", "log.ts"))}; log.warn("careful");`], {

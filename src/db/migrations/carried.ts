@@ -1,10 +1,9 @@
 import type { Database } from "bun:sqlite";
-import { createHash } from "node:crypto";
 import { embeddedMigrations } from "./embedded" with { type: "macro" };
-import { readLedger } from "./ledger";
+import { LEDGER_TABLE } from "./ledger-name";
 
 /** sha256 of a migration file with line endings normalised: what the ledger records. */
-export const migrationHash = (sql: string) => createHash("sha256").update(sql.replace(/\r\n/g, "\n")).digest("hex");
+export const migrationHash = (sql: string) => new Bun.CryptoHasher("sha256").update(sql.replace(/\r\n/g, "\n")).digest("hex");
 
 /**
  * The boot's quick look, before anything of the runner is loaded: true when the
@@ -19,9 +18,22 @@ export function carriedIsCurrent(sqlite: Database, env: Record<string, string | 
   const carried = embeddedMigrations();
   const version = sqlite.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
   if (version !== carried.length || version === 0) return false;
-  const ledger = new Map(readLedger(sqlite).map((row) => [row.version, row]));
+  const ledger = new Map(ledgerRows(sqlite).map((row) => [row.version, row]));
   return carried.every((migration, index) => {
     const row = ledger.get(index + 1);
     return row?.tag === migration.tag && row.sha256 === migrationHash(migration.sql);
   });
+}
+
+/**
+ * The ledger's rows in plain SQL, not through its Drizzle declaration (./ledger.ts): the quick look runs on
+ * every boot, before Drizzle is loaded. Should the ledger not read as expected, nothing is current: the runner,
+ * which reads it through the declaration, then decides.
+ */
+function ledgerRows(sqlite: Database): { version: number; tag: string; sha256: string }[] {
+  try {
+    return sqlite.query<{ version: number; tag: string; sha256: string }, []>(`SELECT version, tag, sha256 FROM ${LEDGER_TABLE}`).all();
+  } catch {
+    return [];
+  }
 }

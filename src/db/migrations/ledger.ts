@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { asc, type Column } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { getTableConfig, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { LEDGER_TABLE } from "./ledger-name";
 
 /**
  * The runner's own record of applied migrations, declared here once: its name,
@@ -10,7 +11,7 @@ import { getTableConfig, integer, sqliteTable, text } from "drizzle-orm/sqlite-c
  * runner creates it (it must exist before migration 1), so drizzle-kit must
  * never generate it.
  */
-export const LEDGER_TABLE = "_migrations";
+export { LEDGER_TABLE };
 
 export const migrationLedger = sqliteTable(LEDGER_TABLE, {
   version: integer("version").primaryKey(),

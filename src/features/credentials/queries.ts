@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { asc, count, eq, inArray } from "drizzle-orm";
 import { type AppDatabase, rowsChanged } from "~/db";
 import { type CredentialKind, type CredentialState, credentials, keys } from "~/db/schema";
+import { randomBytes } from "~/lib/random";
 
 /** Every query on the credentials table lives here; the CLI, the seats and the router call these by name. */
 export type CredentialRow = typeof credentials.$inferSelect;

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "~/lib/random";
 
 /**
  * Key secrets look like `cpk_<43 base62 chars of 256 random bits><6 base62 chars of CRC32>`.
