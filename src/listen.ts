@@ -38,7 +38,7 @@ export function listen(options: ListenOptions) {
 export function closeUnreadBodies(fetch: Fetch): Fetch {
   return async (request, server) => {
     const response = await fetch(request, server);
-    if (!request.body || request.bodyUsed) return response;
+    if (request.bodyUsed || !request.body) return response;
     try {
       response.headers.set("connection", "close");
       return response;
