@@ -1,4 +1,4 @@
-import { type Composed, type ComposeOptions, seatWindowsOf, upstreamDeps, upstreamOf } from "~/compose";
+import { type Composed, type ComposeOptions, composedOf, seatWindowsOf, upstreamDeps, upstreamOf } from "~/compose";
 import type { PgStore } from "~/db";
 import { retentionAudit } from "~/features/audit";
 import { appendAuditPg, pgAuditLog } from "~/features/audit/pg";
@@ -18,7 +18,7 @@ import { pgUsage } from "~/features/usage/pg";
 import { AppError, errorMessage } from "~/lib/errors";
 import { log } from "~/lib/log";
 import { isLoopback } from "~/lib/net";
-import { stopAll, type Worker } from "~/lib/worker";
+import type { Worker } from "~/lib/worker";
 import { TokenCounter } from "~/protocols/anthropic";
 import { createApp, PROTOCOL_ROUTES } from "~/server";
 
@@ -132,15 +132,5 @@ export async function composeOnPostgres(pg: PgStore, options: ComposeOptions & {
     defaultUpstream,
     seats,
   ];
-  return {
-    app,
-    workers,
-    policy,
-    resolver,
-    metrics: kit && metrics && { gauges: metrics, serve: kit.serveMetrics },
-    start: () => {
-      for (const worker of workers) worker.start();
-    },
-    close: () => stopAll(workers, () => pg.close()),
-  };
+  return composedOf({ app, workers, policy, resolver, metrics: kit && metrics && { gauges: metrics, serve: kit.serveMetrics } }, () => pg.close());
 }

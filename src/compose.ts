@@ -71,6 +71,20 @@ export interface Composed {
   close(): Promise<void>;
 }
 
+/**
+ * A Composed from its parts: start() starts the workers in order, close() stops them in reverse
+ * (whatever fails) and then runs `closeLast` in order (the store's close, last). Both stores' compositions end here.
+ */
+export function composedOf(parts: Omit<Composed, "start" | "close">, ...closeLast: (() => void)[]): Composed {
+  return {
+    ...parts,
+    start: () => {
+      for (const worker of parts.workers) worker.start();
+    },
+    close: () => stopAll(parts.workers, ...closeLast),
+  };
+}
+
 /** Each Copilot seat's windows, by name: for /admin/quota, /healthz, the dashboard and /metrics. */
 export const seatWindowsOf = (defaultUpstream: DefaultUpstream, seats: Seats) => () => {
   const windows = defaultUpstream.windows;
@@ -172,23 +186,15 @@ export function compose(store: Store, options: ComposeOptions, upstream?: Upstre
     defaultUpstream,
     seats,
   ];
+  const parts = { app, workers, store, policy, resolver, metrics: kit && metrics && { gauges: metrics, serve: kit.serveMetrics } };
+  // Said once more at the end (fileWatch.check): a replaced file means the last events went nowhere.
   return {
-    app,
-    workers,
+    ...composedOf(
+      parts,
+      () => fileWatch.check(),
+      () => store.close(),
+    ),
     store,
-    policy,
-    resolver,
-    metrics: kit && metrics && { gauges: metrics, serve: kit.serveMetrics },
-    start: () => {
-      for (const worker of workers) worker.start();
-    },
-    // Said once more at the end (fileWatch.check): a replaced file means the last events went nowhere.
-    close: () =>
-      stopAll(
-        workers,
-        () => fileWatch.check(),
-        () => store.close(),
-      ),
   };
 }
 
