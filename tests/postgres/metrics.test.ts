@@ -80,6 +80,8 @@ describe.skipIf(!bin)("metrics on PostgreSQL", () => {
     const metricsPort = freePort();
     const gateway = await startProcess(["--metrics-listen", `127.0.0.1:${metricsPort}`], env);
     try {
+      // Said right after "listening on" (which startProcess waits for): the line may still be on its way.
+      for (let i = 0; i < 100 && !gateway.log().includes("metrics on "); i++) await Bun.sleep(10);
       expect(gateway.log()).toContain(`metrics on http://127.0.0.1:${metricsPort}/metrics`);
       expect((await chatWithKey(gateway.url, client.secret, "gpt-4.1")).status).toBe(200);
       const body = await scrapeUntil(
